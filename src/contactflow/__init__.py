@@ -1,0 +1,1 @@
+"""contactflow: contacts and email integration hub."""

@@ -1,0 +1,162 @@
+"""The `contactflow` command: serve, migrate, demo data and API keys."""
+
+import asyncio
+import json
+import shlex
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from contactflow.app import create_app
+from contactflow.demo import DemoData, create_demo, demo_for_serve
+from contactflow.platform.auth import api_keys
+from contactflow.platform.clock import to_iso
+from contactflow.platform.db import Database
+from contactflow.platform.errors import DomainError
+from contactflow.platform.migrate import upgrade
+from contactflow.settings import get_settings
+
+app = typer.Typer(help="contactflow: CRM contacts and email integration hub.", no_args_is_help=True)
+keys_app = typer.Typer(help="Location-bound API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console()
+T = TypeVar("T")
+
+
+def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
+    settings = get_settings()
+
+    async def main() -> T:
+        db = Database(settings.database_url)
+        try:
+            return await work(db)
+        except DomainError as error:
+            console.print(f"[red]error:[/red] {error}")
+            raise typer.Exit(1) from error
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every pending schema migration."""
+    upgrade(get_settings().database_url)
+    console.print("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Load demo data and print keys to try it.")] = False,
+) -> None:
+    """Run the API (migrations are applied first)."""
+    settings = get_settings()
+    base_url = f"http://{host}:{port}"
+    settings = settings.model_copy(update={"base_url": base_url})
+    upgrade(settings.database_url)
+    if demo:
+        data = _with_db(lambda db: demo_for_serve(db, region=settings.default_phone_region))
+        _print_demo(data, base_url)
+    console.print(f"contactflow is serving on [bold]{base_url}[/bold] (API docs: {base_url}/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command("demo")
+def demo_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create a demo company, two locations and ~200 contacts; print a key per location."""
+    settings = get_settings()
+    upgrade(settings.database_url)
+    data = _with_db(lambda db: create_demo(db, region=settings.default_phone_region))
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "locations": [
+                        {"id": item.id, "name": item.name, "apiKey": item.api_key}
+                        for item in data.locations
+                    ],
+                    "baseUrl": settings.base_url,
+                    "campaignId": data.campaign_id,
+                    "workflowId": data.workflow_id,
+                }
+            )
+        )
+        return
+    _print_demo(data, settings.base_url)
+
+
+def _print_demo(data: DemoData, base_url: str) -> None:
+    for item in data.locations:
+        console.print(f"[bold]{item.name}[/bold]  location {item.id}")
+        console.print(f"  API key: {item.api_key}")
+        curl = (
+            f"curl -s {shlex.quote(base_url + '/contacts/?limit=5')} "
+            f"-H {shlex.quote('Authorization: Bearer ' + item.api_key)} -H 'Version: 2021-07-28'"
+        )
+        console.print(f"  try: {curl}", soft_wrap=True)
+
+
+@keys_app.command("create")
+def keys_create(
+    location: Annotated[str, typer.Option(help="Location the key is bound to.")],
+    scope: Annotated[list[str], typer.Option(help="A scope; repeat for more.")],
+    name: Annotated[str, typer.Option(help="A label to tell keys apart.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create an API key; it is shown once."""
+
+    async def create(db: Database) -> tuple[str, str]:
+        async with db.unit_of_work() as uow:
+            key, plaintext = await api_keys.create_key(uow, location, scope, name)
+            return key.id, plaintext
+
+    key_id, plaintext = _with_db(create)
+    if as_json:
+        typer.echo(json.dumps({"id": key_id, "key": plaintext}))
+    else:
+        console.print(f"key id {key_id}\n{plaintext}\n(shown once: store it now)")
+
+
+@keys_app.command("list")
+def keys_list(
+    location: Annotated[str | None, typer.Option(help="Only this location's keys.")] = None,
+) -> None:
+    """List keys (never their secrets)."""
+
+    async def fetch(db: Database) -> list[api_keys.ApiKey]:
+        async with db.reader() as session:
+            return await api_keys.list_keys(session, location)
+
+    table = Table("id", "location", "name", "starts with", "scopes", "created", "revoked")
+    for key in _with_db(fetch):
+        table.add_row(
+            key.id,
+            key.location_id,
+            key.name,
+            key.hint + "…",
+            " ".join(key.scopes),
+            to_iso(key.created_at),
+            to_iso(key.revoked_at) or "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
+    """Revoke a key at once."""
+
+    async def revoke(db: Database) -> None:
+        async with db.unit_of_work() as uow:
+            await api_keys.revoke_key(uow, key_id)
+
+    _with_db(revoke)
+    console.print(f"key {key_id} revoked")

@@ -1,0 +1,71 @@
+"""Businesses of a location; contacts point at one through businessId."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contactflow.contacts.models import Business
+from contactflow.contacts.normalize import normalize_email, normalize_phone
+from contactflow.contacts.record_schemas import BusinessCreate, BusinessFields, BusinessUpdate
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import UnitOfWork
+from contactflow.platform.errors import NotFound, invalid
+
+
+async def find_business(session: AsyncSession, location_id: str, business_id: str) -> Business:
+    business = await session.scalar(
+        select(Business).where(Business.id == business_id, Business.location_id == location_id)
+    )
+    if business is None:
+        raise NotFound("Business not found")
+    return business
+
+
+async def list_businesses(session: AsyncSession, location_id: str) -> list[Business]:
+    rows = await session.scalars(
+        select(Business)
+        .where(Business.location_id == location_id)
+        .order_by(Business.created_at, Business.id)
+    )
+    return list(rows)
+
+
+def _apply(business: Business, fields: BusinessFields, region: str) -> None:
+    for name in fields.model_fields_set:
+        value = getattr(fields, name)
+        if name == "email" and value:
+            value = normalize_email(value)
+        elif name == "phone" and value:
+            value = normalize_phone(value, region)
+        elif name == "name" and value is None:
+            raise invalid("name", "cannot be null")
+        if name != "location_id":
+            setattr(business, name, value)
+
+
+async def create_business(
+    uow: UnitOfWork, location_id: str, fields: BusinessCreate, region: str
+) -> Business:
+    now = utcnow()
+    business = Business(location_id=location_id, name=fields.name, created_at=now, updated_at=now)
+    _apply(business, fields, region)
+    uow.session.add(business)
+    await uow.session.flush()
+    return business
+
+
+async def update_business(
+    uow: UnitOfWork, location_id: str, business_id: str, fields: BusinessUpdate, region: str
+) -> Business:
+    business = await find_business(uow.session, location_id, business_id)
+    _apply(business, fields, region)
+    business.updated_at = utcnow()
+    await uow.session.flush()
+    return business
+
+
+async def delete_business(uow: UnitOfWork, location_id: str, business_id: str) -> Business:
+    """Contacts of the business keep existing; their businessId becomes null."""
+    business = await find_business(uow.session, location_id, business_id)
+    await uow.session.delete(business)
+    await uow.session.flush()
+    return business

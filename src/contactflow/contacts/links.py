@@ -1,0 +1,191 @@
+"""What a contact is linked to: tags, followers, campaigns and workflows, and the bulk
+operations over many contacts."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contactflow.contacts.businesses import find_business
+from contactflow.contacts.models import Contact, ContactCampaign, ContactFollower, ContactWorkflow
+from contactflow.contacts.normalize import normalize_tags
+from contactflow.contacts.service import CONTACT_NOT_FOUND, find_contact, set_tags, touched
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import UnitOfWork
+from contactflow.platform.errors import invalid
+from contactflow.platform.tenancy import missing_users
+
+
+async def add_tags(uow: UnitOfWork, location_id: str, contact_id: str, tags: list[str]) -> Contact:
+    contact = await find_contact(uow.session, location_id, contact_id)
+    set_tags(contact, [*contact.tags, *tags])
+    return await touched(uow, contact)
+
+
+async def remove_tags(
+    uow: UnitOfWork, location_id: str, contact_id: str, tags: list[str]
+) -> Contact:
+    contact = await find_contact(uow.session, location_id, contact_id)
+    removed = set(normalize_tags(tags))
+    set_tags(contact, [tag for tag in contact.tags if tag not in removed])
+    return await touched(uow, contact)
+
+
+async def add_followers(
+    uow: UnitOfWork, location_id: str, contact_id: str, user_ids: list[str]
+) -> tuple[Contact, list[str]]:
+    contact = await find_contact(uow.session, location_id, contact_id)
+    unknown = await missing_users(uow.session, location_id, user_ids)
+    if unknown:
+        raise invalid("followers", f"users not found in this location: {', '.join(unknown)}")
+    added = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in contact.followers]
+    start = len(contact.follower_links)
+    contact.follower_links.extend(
+        ContactFollower(user_id=user_id, position=start + offset)
+        for offset, user_id in enumerate(added)
+    )
+    return await touched(uow, contact), added
+
+
+async def remove_followers(
+    uow: UnitOfWork, location_id: str, contact_id: str, user_ids: list[str]
+) -> tuple[Contact, list[str]]:
+    contact = await find_contact(uow.session, location_id, contact_id)
+    removed = [user_id for user_id in dict.fromkeys(user_ids) if user_id in contact.followers]
+    contact.follower_links = [
+        link for link in contact.follower_links if link.user_id not in removed
+    ]
+    return await touched(uow, contact), removed
+
+
+async def add_to_campaign(
+    uow: UnitOfWork, location_id: str, contact_id: str, campaign_id: str
+) -> None:
+    await find_contact(uow.session, location_id, contact_id)
+    if await uow.session.get(ContactCampaign, (contact_id, campaign_id)) is None:
+        uow.session.add(ContactCampaign(contact_id=contact_id, campaign_id=campaign_id))
+
+
+async def remove_from_campaigns(
+    uow: UnitOfWork, location_id: str, contact_id: str, campaign_id: str | None = None
+) -> None:
+    """Leave one campaign, or every campaign when `campaign_id` is None."""
+    await find_contact(uow.session, location_id, contact_id)
+    statement = delete(ContactCampaign).where(ContactCampaign.contact_id == contact_id)
+    if campaign_id is not None:
+        statement = statement.where(ContactCampaign.campaign_id == campaign_id)
+    await uow.session.execute(statement)
+
+
+async def campaigns_of(session: AsyncSession, contact_id: str) -> list[str]:
+    rows = await session.scalars(
+        select(ContactCampaign.campaign_id)
+        .where(ContactCampaign.contact_id == contact_id)
+        .order_by(ContactCampaign.added_at, ContactCampaign.campaign_id)
+    )
+    return list(rows)
+
+
+async def add_to_workflow(
+    uow: UnitOfWork,
+    location_id: str,
+    contact_id: str,
+    workflow_id: str,
+    event_start_time: Any = None,
+) -> None:
+    await find_contact(uow.session, location_id, contact_id)
+    enrolment = await uow.session.get(ContactWorkflow, (contact_id, workflow_id))
+    if enrolment is None:
+        uow.session.add(
+            ContactWorkflow(
+                contact_id=contact_id, workflow_id=workflow_id, event_start_time=event_start_time
+            )
+        )
+    else:
+        enrolment.event_start_time = event_start_time
+
+
+async def remove_from_workflow(
+    uow: UnitOfWork, location_id: str, contact_id: str, workflow_id: str
+) -> None:
+    await find_contact(uow.session, location_id, contact_id)
+    await uow.session.execute(
+        delete(ContactWorkflow).where(
+            ContactWorkflow.contact_id == contact_id, ContactWorkflow.workflow_id == workflow_id
+        )
+    )
+
+
+async def workflows_of(session: AsyncSession, contact_id: str) -> list[str]:
+    rows = await session.scalars(
+        select(ContactWorkflow.workflow_id)
+        .where(ContactWorkflow.contact_id == contact_id)
+        .order_by(ContactWorkflow.added_at, ContactWorkflow.workflow_id)
+    )
+    return list(rows)
+
+
+class BulkTagAction(StrEnum):
+    add = "add"
+    remove = "remove"
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """One line per contact ("<id>: updated" or "<id>: <why not>") and the failures."""
+
+    responses: list[str]
+    error_count: int
+
+
+async def bulk_tags(
+    uow: UnitOfWork,
+    location_id: str,
+    action: BulkTagAction,
+    contact_ids: list[str],
+    tags: list[str],
+    *,
+    remove_all: bool,
+) -> BulkOutcome:
+    if not tags and not (action is BulkTagAction.remove and remove_all):
+        raise invalid("tags", "name at least one tag, or set removeAllTags on remove")
+    rows = await uow.session.scalars(
+        select(Contact).where(Contact.location_id == location_id, Contact.id.in_(contact_ids))
+    )
+    found = {row.id: row for row in rows}
+    removed = set(normalize_tags(tags))
+    responses = []
+    errors = 0
+    for contact_id in dict.fromkeys(contact_ids):
+        contact = found.get(contact_id)
+        if contact is None:
+            responses.append(f"{contact_id}: {CONTACT_NOT_FOUND}")
+            errors += 1
+            continue
+        if action is BulkTagAction.add:
+            set_tags(contact, [*contact.tags, *tags])
+        else:
+            set_tags(contact, [] if remove_all else [t for t in contact.tags if t not in removed])
+        await touched(uow, contact)
+        responses.append(f"{contact_id}: updated")
+    return BulkOutcome(responses=responses, error_count=errors)
+
+
+async def bulk_business(
+    uow: UnitOfWork, location_id: str, contact_ids: list[str], business_id: str | None
+) -> list[str]:
+    """Point contacts at a business (None clears it); returns the ids that changed."""
+    if business_id is not None:
+        await find_business(uow.session, location_id, business_id)
+    rows = await uow.session.scalars(
+        select(Contact).where(Contact.location_id == location_id, Contact.id.in_(contact_ids))
+    )
+    updated = []
+    for contact in rows:
+        contact.business_id = business_id
+        contact.date_updated = utcnow()
+        updated.append(contact.id)
+    await uow.session.flush()
+    return updated

@@ -1,0 +1,93 @@
+"""Reading many contacts: the keyset list, a business's contacts, and the text query."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, literal, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contactflow.contacts.models import Business, Contact
+from contactflow.platform.clock import from_epoch_ms
+from contactflow.platform.db import UTCDateTime
+from contactflow.platform.errors import NotFound
+
+
+def text_filter(query: str | None) -> Any:
+    if not query or not query.strip():
+        return None
+    return Contact.search_text.contains(query.strip().lower(), autoescape=True)
+
+
+@dataclass(frozen=True)
+class Page:
+    contacts: list[Contact]
+    total: int
+    has_more: bool
+    position: int
+
+
+async def list_contacts(
+    session: AsyncSession,
+    location_id: str,
+    *,
+    limit: int,
+    query: str | None = None,
+    start_after: int | None = None,
+    start_after_id: str | None = None,
+) -> Page:
+    """A keyset page ordered by (dateAdded, id): rows inserted while a client walks the pages
+    land after its cursor or before it, never shifting what it has not read yet."""
+    conditions: list[Any] = [Contact.location_id == location_id]
+    text = text_filter(query)
+    if text is not None:
+        conditions.append(text)
+    total = await session.scalar(select(func.count()).select_from(Contact).where(*conditions)) or 0
+    page_conditions = list(conditions)
+    position = 0
+    if start_after is not None:
+        cursor = tuple_(Contact.date_added, Contact.id) > tuple_(
+            literal(from_epoch_ms(start_after), UTCDateTime()), start_after_id or ""
+        )
+        page_conditions.append(cursor)
+        position = total - (
+            await session.scalar(select(func.count()).select_from(Contact).where(*page_conditions))
+            or 0
+        )
+    rows = list(
+        await session.scalars(
+            select(Contact)
+            .where(*page_conditions)
+            .order_by(Contact.date_added, Contact.id)
+            .limit(limit + 1)
+        )
+    )
+    return Page(contacts=rows[:limit], total=total, has_more=len(rows) > limit, position=position)
+
+
+async def contacts_of_business(
+    session: AsyncSession,
+    location_id: str,
+    business_id: str,
+    *,
+    limit: int,
+    skip: int,
+    query: str | None,
+) -> tuple[list[Contact], int]:
+    business = await session.scalar(
+        select(Business.id).where(Business.id == business_id, Business.location_id == location_id)
+    )
+    if business is None:
+        raise NotFound("Business not found")
+    conditions: list[Any] = [Contact.location_id == location_id, Contact.business_id == business_id]
+    text = text_filter(query)
+    if text is not None:
+        conditions.append(text)
+    count = await session.scalar(select(func.count()).select_from(Contact).where(*conditions)) or 0
+    rows = await session.scalars(
+        select(Contact)
+        .where(*conditions)
+        .order_by(Contact.date_added, Contact.id)
+        .offset(skip)
+        .limit(limit)
+    )
+    return list(rows), count

@@ -1,0 +1,1 @@
+"""Shared infrastructure under every context; it imports no context."""

@@ -1,0 +1,43 @@
+"""What every router shares: request-scoped dependencies and the documented error bodies."""
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict
+
+from contactflow.platform.auth.http import database
+from contactflow.platform.db import Database
+from contactflow.settings import Settings
+
+
+def settings(request: Request) -> Settings:
+    value: Settings = request.app.state.settings
+    return value
+
+
+DatabaseDep = Annotated[Database, Depends(database)]
+SettingsDep = Annotated[Settings, Depends(settings)]
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    statusCode: int
+    message: str | list[str]
+    error: str | None = None
+    traceId: str
+    meta: dict[str, Any] | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "Bad request"),
+        (401, "Missing, invalid or under-scoped token"),
+        (403, "The token does not have access to this location"),
+        (404, "Not found in the token's location"),
+        (409, "A request with the same Idempotency-Key is in progress"),
+        (413, "Body too large"),
+        (422, "Validation failed; each message names its field"),
+    )
+}

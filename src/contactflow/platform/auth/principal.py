@@ -1,0 +1,27 @@
+"""The caller of a request, whatever credential it came with (API key now, OAuth later)."""
+
+from dataclasses import dataclass
+
+from contactflow.platform.errors import Forbidden, Unauthorized
+
+LOCATION_DENIED = "The token does not have access to this location"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    credential_id: str
+    credential_kind: str
+    company_id: str
+    location_id: str
+    scopes: frozenset[str]
+    sandbox: bool
+
+    def require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise Unauthorized(f"The token is not authorized for this scope: {scope}")
+
+    def check_location(self, location_id: str | None) -> str:
+        """The location a request acts on: the token's own; naming another is 403."""
+        if location_id is not None and location_id != self.location_id:
+            raise Forbidden(LOCATION_DENIED)
+        return self.location_id

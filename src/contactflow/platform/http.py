@@ -1,0 +1,157 @@
+"""HTTP plumbing shared by every router: trace ids, body limits, the error envelope.
+
+Middlewares are pure ASGI (no BaseHTTPMiddleware) so they add no task or copy per request.
+"""
+
+import contextvars
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contactflow.platform.errors import DomainError, error_body
+
+log = logging.getLogger("contactflow")
+
+trace_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="")
+
+
+def current_trace_id() -> str:
+    return trace_id_var.get() or uuid.uuid4().hex
+
+
+def error_response(
+    status_code: int,
+    message: str | list[str],
+    *,
+    meta: dict[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    trace_id = current_trace_id()
+    return JSONResponse(
+        error_body(status_code, message, trace_id, meta),
+        status_code=status_code,
+        headers={"X-Trace-Id": trace_id, **(headers or {})},
+    )
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class EdgeMiddleware:
+    """Outermost layer: gives each request a trace id, caps the body size, and turns any
+    unexpected exception into a 500 envelope that carries the trace id (logged with it)."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        trace_id = uuid.uuid4().hex
+        trace_id_var.set(trace_id)
+        trace_header = (b"x-trace-id", trace_id.encode())
+        started = False
+
+        async def send_with_trace(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), trace_header]
+            await send(message)
+
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await self._too_large(scope, receive, send_with_trace)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send_with_trace)
+        except _BodyTooLarge:
+            if not started:
+                await self._too_large(scope, receive, send_with_trace)
+        except Exception:
+            log.exception("unhandled error, traceId=%s", trace_id)
+            if not started:
+                response = error_response(500, "Internal server error")
+                await response(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"body: request body exceeds {self.max_body_bytes} bytes"
+        await error_response(413, message)(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _field_path(location: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    if not parts:
+        return str(location[0]) if location else "body"
+    return ".".join(parts)
+
+
+def _validation_messages(exc: RequestValidationError) -> list[str]:
+    messages = []
+    for error in exc.errors():
+        field = _field_path(tuple(error.get("loc", ())))
+        if error.get("type") == "json_invalid":
+            messages.append(
+                f"body: malformed JSON ({error.get('ctx', {}).get('error', 'invalid')})"
+            )
+        else:
+            messages.append(f"{field}: {error.get('msg', 'invalid value')}")
+    return messages
+
+
+async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return error_response(exc.status_code, exc.message, meta=exc.meta)
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, _validation_messages(exc))
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
