@@ -1,0 +1,82 @@
+"""Fixtures: every database-backed test runs on a real SQLite file and a real PostgreSQL."""
+
+import os
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from contactflow.platform.db import Database
+from contactflow.platform.migrate import upgrade
+from contactflow.settings import Settings
+from tests.support import (
+    LiveServer,
+    Tenant,
+    fresh_postgres_database,
+    live_server,
+    make_tenant,
+    postgres_available,
+)
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("sqlite") / "contactflow.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade(url)
+        yield url
+        return
+    if not postgres_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 and CI=true")
+        pytest.skip("PostgreSQL is not running")
+    with fresh_postgres_database() as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def server(settings: Settings) -> Iterator[LiveServer]:
+    with live_server(settings) as running:
+        yield running
+
+
+TenantFactory = Callable[..., Coroutine[Any, Any, Tenant]]
+
+
+@pytest.fixture
+def new_tenant(db: Database) -> TenantFactory:
+    async def factory(**options: Any) -> Tenant:
+        return await make_tenant(db, **options)
+
+    return factory
+
+
+@pytest.fixture
+async def tenant(new_tenant: TenantFactory) -> Tenant:
+    return await new_tenant()
+
+
+@pytest.fixture
+async def client(server: LiveServer, tenant: Tenant) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers) as http:
+        yield http

@@ -1,0 +1,128 @@
+"""Test helpers: real servers on loopback, tenants with keys, database set-up."""
+
+import asyncio
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import asyncpg
+import uvicorn
+
+from contactflow.app import create_app
+from contactflow.contacts.models import Calendar
+from contactflow.platform.auth.api_keys import create_key
+from contactflow.platform.auth.scopes import DEFAULT_KEY_SCOPES
+from contactflow.platform.db import Database
+from contactflow.platform.tenancy import Company, Location, User
+from contactflow.settings import Settings
+
+PG_ADMIN_DSN = os.environ.get("CONTACTFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def postgres_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty database for one test run, dropped afterwards."""
+    name = f"cf_test_{secrets.token_hex(6)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    settings: Settings
+
+
+@contextmanager
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    """uvicorn on 127.0.0.1 with a random port, in a thread with its own event loop."""
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield LiveServer(base_url=f"http://127.0.0.1:{port}", settings=settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    company_id: str
+    location_id: str
+    key: str
+    user_ids: list[str]
+    calendar_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", "Version": "2021-07-28"}
+
+
+async def make_tenant(
+    db: Database,
+    *,
+    scopes: tuple[str, ...] = DEFAULT_KEY_SCOPES,
+    allow_duplicates: bool = False,
+    upsert_priority: tuple[str, ...] = ("email", "phone"),
+) -> Tenant:
+    async with db.unit_of_work() as uow:
+        company = Company(name="Test Company")
+        uow.session.add(company)
+        await uow.session.flush()
+        location = Location(
+            company_id=company.id,
+            name="Test Location",
+            allow_duplicate_contact=allow_duplicates,
+            upsert_priority=list(upsert_priority),
+        )
+        uow.session.add(location)
+        await uow.session.flush()
+        users = [
+            User(location_id=location.id, first_name=name, last_name="Tester", email=f"{name}@t.io")
+            for name in ("ada", "bob")
+        ]
+        calendar = Calendar(location_id=location.id, name="Calls")
+        uow.session.add_all([*users, calendar])
+        await uow.session.flush()
+        _, key = await create_key(uow, location.id, list(scopes))
+        return Tenant(
+            company_id=company.id,
+            location_id=location.id,
+            key=key,
+            user_ids=[user.id for user in users],
+            calendar_id=calendar.id,
+        )
