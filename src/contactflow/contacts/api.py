@@ -101,7 +101,12 @@ async def create_contact(
         return ContactEnvelope(contact=contact_out(row))
 
 
-@router.post("/upsert", response_model=UpsertResult, summary="Create or update a contact")
+@router.post(
+    "/upsert",
+    response_model=UpsertResult,
+    responses={201: {"model": UpsertResult, "description": "Created a new contact"}},
+    summary="Create or update a contact",
+)
 async def upsert_contact(
     body: ContactUpsert,
     response: Response,

@@ -13,7 +13,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contactflow.platform.errors import DomainError, error_body
@@ -42,8 +44,12 @@ def error_response(
     )
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(StarletteHTTPException):
+    """An HTTPException so FastAPI's body parser re-raises it (a 413) instead of
+    turning it into a 400 "error parsing the body" (bodies sent without Content-Length)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"body: request body exceeds {limit} bytes")
 
 
 class EdgeMiddleware:
@@ -67,7 +73,11 @@ class EdgeMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", []), trace_header]
+                headers = list(message.get("headers", []))
+                # Error envelopes already carry it; a second copy reads "id, id".
+                if not any(name.lower() == b"x-trace-id" for name, _ in headers):
+                    headers.append(trace_header)
+                message["headers"] = headers
             await send(message)
 
         declared = _content_length(scope)
@@ -83,7 +93,7 @@ class EdgeMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(self.max_body_bytes)
             return message
 
         try:
@@ -142,9 +152,24 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
     return error_response(422, _validation_messages(exc))
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return error_response(exc.status_code, str(exc.detail), headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method any route serves on this path; Starlette names only the first route's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE and isinstance(route, APIRoute | Route):
+            methods |= route.methods or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:
