@@ -1,0 +1,29 @@
+# Set-up is part of each target: a fresh clone needs only `make run` or `make test`.
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+.venv: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	touch .venv
+
+run: .venv
+	$(UV) run --frozen contactflow serve --demo --host $(HOST) --port $(PORT)
+
+lint: .venv
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+
+test: lint
+	$(UV) run --frozen pytest
+
+bench: .venv
+	$(UV) run --frozen python -m bench.api
