@@ -1,6 +1,8 @@
 """Schemathesis over every operation of our OpenAPI, authenticated: no 5xx, and every
 response conforms to the schema (status code, content type, body, headers)."""
 
+from typing import Any
+
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
@@ -18,7 +20,9 @@ schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_operation_conforms(case: schemathesis.Case, server: LiveServer, tenant: Tenant) -> None:
+def test_operation_conforms(
+    case: schemathesis.Case[Any], server: LiveServer, tenant: Tenant
+) -> None:
     # Two checks do not fit this API by design; every other check (no 5xx, status codes,
     # content types, response bodies and headers, auth enforced) must hold:
     # - schema-valid data may still name things absent from this location (a user id, a

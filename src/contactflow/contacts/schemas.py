@@ -7,7 +7,7 @@ naming it rather than silently ignored data.
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
 Text255 = Annotated[str, StringConstraints(max_length=255)]
@@ -42,7 +42,10 @@ class DndSettings(RequestModel):
     call: DndSetting | None = Field(default=None, alias="Call")
     email: DndSetting | None = Field(default=None, alias="Email")
     sms: DndSetting | None = Field(default=None, alias="SMS")
-    whats_app: DndSetting | None = Field(default=None, alias="WhatsApp")
+    # The SDK's DndSettingsSchemaV3 spells the keys in camelCase: accept "whatsApp" too.
+    whats_app: DndSetting | None = Field(
+        default=None, alias="WhatsApp", validation_alias=AliasChoices("WhatsApp", "whatsApp")
+    )
     gmb: DndSetting | None = Field(default=None, alias="GMB")
     fb: DndSetting | None = Field(default=None, alias="FB")
 
