@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from contactflow.platform.clock import as_utc
+from contactflow.platform.signals import Signal
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -53,7 +54,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else as_utc(value)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+_WRITER = "contactflow_writer"
+NOTIFY_CHANNEL = "contactflow_changes"
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Turn off the driver's implicit BEGIN so that _sqlite_begin chooses the kind.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     for pragma in (
         "journal_mode=WAL",
@@ -65,12 +72,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    """Writers take the write lock when they begin, not halfway through: two deferred
+    transactions that both read and then write would deadlock across processes."""
+    writer = connection.get_execution_options().get(_WRITER, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
 class UnitOfWork:
     """One transaction. Services change state through it; only its owner commits."""
 
     def __init__(self, session: AsyncSession, dialect: str) -> None:
         self.session = session
         self.dialect = dialect
+        # Set when the transaction appended events: committing it wakes their consumers.
+        self.changed = False
+
+    async def mark_changed(self) -> None:
+        """Wake the consumers when this transaction commits: in this process through
+        `Database.changes`, in others through PostgreSQL's NOTIFY (sent only on commit)."""
+        if not self.changed and self.dialect == "postgresql":
+            await self.session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        self.changed = True
 
     async def lock(self, name: str) -> None:
         """Serialise writers that share `name` until this transaction ends.
@@ -90,22 +113,54 @@ class Database:
         self.dialect = self.engine.dialect.name
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        # Fired after a commit that appended events (and by the PostgreSQL listener when
+        # another process did), so consumers in this process wake up at once.
+        self.changes = Signal()
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """A write transaction: committed when the block ends, rolled back on error."""
+        async with self._writer(), self._sessions() as session:
+            async with session.begin():
+                await session.connection(execution_options={_WRITER: True})
+                uow = UnitOfWork(session, self.dialect)
+                yield uow
+            if uow.changed:
+                self.changes.fire()
+
+    @asynccontextmanager
+    async def _writer(self) -> AsyncIterator[None]:
         if self._write_lock is None:
-            async with self._sessions() as session, session.begin():
-                yield UnitOfWork(session, self.dialect)
+            yield
             return
-        async with self._write_lock, self._sessions() as session, session.begin():
-            yield UnitOfWork(session, self.dialect)
+        async with self._write_lock:
+            yield
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
         """A read-only session; nothing it does is committed."""
         async with self._sessions() as session:
             yield session
+
+    @asynccontextmanager
+    async def listening(self) -> AsyncIterator[None]:
+        """While open, other processes' commits (PostgreSQL NOTIFY) fire `changes` here.
+        SQLite has no such channel: its consumers rely on their poll interval."""
+        if self.dialect != "postgresql":
+            yield
+            return
+        async with self.engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            assert raw is not None
+
+            def on_notify(*_: object) -> None:
+                self.changes.fire()
+
+            await raw.add_listener(NOTIFY_CHANNEL, on_notify)
+            try:
+                yield
+            finally:
+                await raw.remove_listener(NOTIFY_CHANNEL, on_notify)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -114,6 +169,7 @@ class Database:
 def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, pool_size=8, max_overflow=0)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
