@@ -11,6 +11,7 @@ import pytest
 from contactflow.platform.db import Database
 from contactflow.platform.migrate import upgrade
 from contactflow.settings import Settings
+from tests.receiver import Receiver, running_receiver
 from tests.support import (
     LiveServer,
     Tenant,
@@ -18,6 +19,7 @@ from tests.support import (
     live_server,
     make_tenant,
     postgres_available,
+    server_settings,
 )
 
 BACKENDS = ("sqlite", "postgresql")
@@ -44,7 +46,13 @@ def database_url(
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    return server_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

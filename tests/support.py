@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import uvicorn
@@ -49,6 +50,20 @@ def fresh_postgres_database() -> Iterator[str]:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def server_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a test server: webhooks may reach loopback over http, retries and
+    polling are compressed from minutes to milliseconds."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "dev_mode": True,
+        "webhook_allowed_networks": ["127.0.0.1/32"],
+        "webhook_retry_delays": [0.05, 0.1, 0.2, 0.4],
+        "worker_poll_seconds": 0.05,
+        "lease_seconds": 5,
+    }
+    return Settings(**{**values, **overrides})
 
 
 @dataclass(frozen=True)

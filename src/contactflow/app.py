@@ -9,9 +9,12 @@ from fastapi.responses import RedirectResponse
 
 from contactflow.contacts import api as contacts_api
 from contactflow.contacts import records_api, resources_api
+from contactflow.platform import events_api
 from contactflow.platform.db import Database
 from contactflow.platform.http import EdgeMiddleware, install_error_handlers
 from contactflow.platform.idempotency import IdempotencyMiddleware, purge_expired
+from contactflow.platform.runtime import running_workers
+from contactflow.platform.webhooks import api as webhooks_api
 from contactflow.settings import Settings, get_settings
 
 API_VERSION = "2021-07-28"
@@ -25,7 +28,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await purge_expired(db, retention)
-        yield
+        if settings.embedded_workers:
+            async with running_workers(db, settings):
+                yield
+        else:
+            yield
         await db.dispose()
 
     app = FastAPI(
@@ -41,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         contacts_api.router,
         records_api.router,
         resources_api.router,
+        events_api.router,
+        webhooks_api.router,
     ):
         app.include_router(router)
 

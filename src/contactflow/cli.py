@@ -3,7 +3,9 @@
 import asyncio
 import json
 import shlex
+import signal
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 import typer
@@ -13,16 +15,25 @@ from rich.table import Table
 
 from contactflow.app import create_app
 from contactflow.demo import DemoData, create_demo, demo_for_serve
+from contactflow.platform import events
 from contactflow.platform.auth import api_keys
-from contactflow.platform.clock import to_iso
+from contactflow.platform.clock import as_utc, to_iso
 from contactflow.platform.db import Database
 from contactflow.platform.errors import DomainError
+from contactflow.platform.events_api import event_out
 from contactflow.platform.migrate import upgrade
+from contactflow.platform.runtime import running_workers
+from contactflow.platform.webhooks import service as webhooks
+from contactflow.platform.webhooks.models import WebhookDelivery, WebhookEndpoint
 from contactflow.settings import get_settings
 
 app = typer.Typer(help="contactflow: CRM contacts and email integration hub.", no_args_is_help=True)
 keys_app = typer.Typer(help="Location-bound API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+events_app = typer.Typer(help="The event log.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+webhooks_app = typer.Typer(help="Webhook endpoints and deliveries.", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
 console = Console()
 T = TypeVar("T")
 
@@ -66,6 +77,28 @@ def serve(
         _print_demo(data, base_url)
     console.print(f"contactflow is serving on [bold]{base_url}[/bold] (API docs: {base_url}/docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker() -> None:
+    """Run the background workers (webhook fan-out and delivery) until SIGINT or SIGTERM.
+
+    Any number may run, on any machine that reaches the database; run the API with
+    CONTACTFLOW_EMBEDDED_WORKERS=false when workers run on their own.
+    """
+    settings = get_settings()
+
+    async def work(db: Database) -> None:
+        async with running_workers(db, settings) as running:
+            loop = asyncio.get_running_loop()
+            stopped = asyncio.Event()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stopped.set)
+            console.print(f"worker {running.name} started")
+            await stopped.wait()
+            console.print(f"worker {running.name} stopping")
+
+    _with_db(work)
 
 
 @app.command("demo")
@@ -160,3 +193,109 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) ->
 
     _with_db(revoke)
     console.print(f"key {key_id} revoked")
+
+
+@events_app.command("tail")
+def events_tail(
+    location: Annotated[str, typer.Option(help="The location whose log to follow.")],
+    after: Annotated[int, typer.Option(help="Start after this sequence number.")] = 0,
+    follow: Annotated[bool, typer.Option(help="Keep waiting for new events.")] = True,
+) -> None:
+    """Print a location's events as JSON lines, following new ones."""
+    poll = get_settings().worker_poll_seconds
+
+    async def tail(db: Database) -> None:
+        cursor = after
+        while True:
+            async with db.reader() as session:
+                rows = await events.read_events(session, location, after=cursor, limit=500)
+            for row in rows:
+                typer.echo(event_out(row).model_dump_json(by_alias=True))
+                cursor = row.seq
+            if not rows and not follow:
+                return
+            if not rows:
+                await db.changes.wait(poll)
+
+    _with_db(tail)
+
+
+@webhooks_app.command("list")
+def webhooks_list(location: Annotated[str, typer.Option(help="The location.")]) -> None:
+    """List a location's webhook endpoints."""
+
+    async def fetch(db: Database) -> list[WebhookEndpoint]:
+        async with db.reader() as session:
+            return await webhooks.list_endpoints(session, location)
+
+    table = Table("id", "url", "event types", "enabled", "failing since", "disabled because")
+    for row in _with_db(fetch):
+        table.add_row(
+            row.id,
+            row.url,
+            " ".join(row.event_types) or "all",
+            "yes" if row.enabled else "no",
+            to_iso(row.failing_since) or "",
+            row.disabled_reason or "",
+        )
+    console.print(table)
+
+
+@webhooks_app.command("deliveries")
+def webhooks_deliveries(
+    location: Annotated[str, typer.Option(help="The location.")],
+    endpoint: Annotated[str, typer.Option(help="The endpoint id.")],
+    state: Annotated[str | None, typer.Option(help="pending, succeeded or failed.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+) -> None:
+    """Show an endpoint's newest deliveries."""
+
+    async def fetch(db: Database) -> list[WebhookDelivery]:
+        async with db.reader() as session:
+            return await webhooks.list_deliveries(
+                session, location, endpoint, limit=limit, state=state, before=None
+            )
+
+    table = Table("id", "event", "type", "state", "attempts", "last status", "created")
+    for row in _with_db(fetch):
+        table.add_row(
+            row.id,
+            row.event_id,
+            row.event_type,
+            row.state,
+            str(row.attempts),
+            str(row.last_status or row.last_error or ""),
+            to_iso(row.created_at),
+        )
+    console.print(table)
+
+
+@webhooks_app.command("resend")
+def webhooks_resend(
+    location: Annotated[str, typer.Option(help="The location.")],
+    endpoint: Annotated[str, typer.Option(help="The endpoint id.")],
+    delivery: Annotated[str, typer.Argument(help="The delivery id.")],
+) -> None:
+    """Send one delivery again now."""
+
+    async def resend(db: Database) -> None:
+        async with db.unit_of_work() as uow:
+            await webhooks.resend(uow, location, endpoint, delivery)
+
+    _with_db(resend)
+    console.print(f"delivery {delivery} queued")
+
+
+@webhooks_app.command("recover")
+def webhooks_recover(
+    location: Annotated[str, typer.Option(help="The location.")],
+    endpoint: Annotated[str, typer.Option(help="The endpoint id.")],
+    since: Annotated[datetime, typer.Option(help="Requeue failures since this time (UTC).")],
+) -> None:
+    """Send again every delivery to the endpoint that failed since a time."""
+
+    async def recover(db: Database) -> int:
+        async with db.unit_of_work() as uow:
+            return await webhooks.recover(uow, location, endpoint, as_utc(since))
+
+    console.print(f"{_with_db(recover)} deliveries queued")

@@ -17,6 +17,24 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = 24
     page_limit_max: int = 100
 
+    # Development mode: webhook endpoints may use plain http.
+    dev_mode: bool = False
+    # Hosts or CIDR networks webhooks may reach although they are loopback or private.
+    webhook_allowed_networks: list[str] = []
+    webhook_timeout_seconds: float = 15.0
+    # Seconds to wait before each retry after a failed attempt (the first is immediate).
+    webhook_retry_delays: list[float] = [5, 300, 1800, 7200, 18000, 36000, 36000]
+    webhook_disable_after_hours: float = 120
+    webhook_secret_overlap_hours: float = 24
+    # Work items: how long a claim holds, how often idle workers look, how much per round.
+    lease_seconds: float = 30
+    worker_poll_seconds: float = 0.5
+    delivery_batch_size: int = 64
+    # Delivery loops per process: each claims a batch and sends it concurrently.
+    delivery_loops: int = 2
+    # `serve` runs the workers in its own process; set false when `contactflow worker` runs.
+    embedded_workers: bool = True
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -5,9 +5,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contactflow.contacts.events import appointment_event
 from contactflow.contacts.models import Appointment, Calendar
 from contactflow.contacts.record_schemas import AppointmentCreate, AppointmentUpdate
 from contactflow.contacts.service import find_contact
+from contactflow.platform import event_types
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import NotFound, invalid
@@ -93,6 +95,7 @@ async def create_appointment(
     _check_times(appointment)
     session.add(appointment)
     await session.flush()
+    await appointment_event(uow, event_types.APPOINTMENT_CREATE, appointment)
     return appointment
 
 
@@ -119,10 +122,12 @@ async def update_appointment(
     _check_times(appointment)
     appointment.date_updated = utcnow()
     await session.flush()
+    await appointment_event(uow, event_types.APPOINTMENT_UPDATE, appointment)
     return appointment
 
 
 async def delete_appointment(uow: UnitOfWork, location_id: str, appointment_id: str) -> Appointment:
     appointment = await find_appointment(uow.session, location_id, appointment_id)
+    await appointment_event(uow, event_types.APPOINTMENT_DELETE, appointment)
     await uow.session.delete(appointment)
     return appointment

@@ -3,9 +3,12 @@
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.contacts.models import Business
+from contactflow.contacts.events import business_event, contact_snapshot
+from contactflow.contacts.models import Business, Contact
 from contactflow.contacts.normalize import normalize_email, normalize_phone
 from contactflow.contacts.record_schemas import BusinessCreate, BusinessFields, BusinessUpdate
+from contactflow.contacts.service import touched
+from contactflow.platform import event_types
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import NotFound, invalid
@@ -50,6 +53,7 @@ async def create_business(
     _apply(business, fields, region)
     uow.session.add(business)
     await uow.session.flush()
+    await business_event(uow, event_types.BUSINESS_CREATE, business)
     return business
 
 
@@ -60,12 +64,19 @@ async def update_business(
     _apply(business, fields, region)
     business.updated_at = utcnow()
     await uow.session.flush()
+    await business_event(uow, event_types.BUSINESS_UPDATE, business)
     return business
 
 
 async def delete_business(uow: UnitOfWork, location_id: str, business_id: str) -> Business:
     """Contacts of the business keep existing; their businessId becomes null."""
     business = await find_business(uow.session, location_id, business_id)
+    members = await uow.session.scalars(select(Contact).where(Contact.business_id == business.id))
+    for contact in members:
+        before = contact_snapshot(contact)
+        contact.business_id = None
+        await touched(uow, contact, before)
+    await business_event(uow, event_types.BUSINESS_DELETE, business)
     await uow.session.delete(business)
     await uow.session.flush()
     return business

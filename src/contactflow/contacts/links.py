@@ -2,26 +2,34 @@
 operations over many contacts."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts.businesses import find_business
+from contactflow.contacts.events import contact_snapshot, membership_changed
 from contactflow.contacts.models import Contact, ContactCampaign, ContactFollower, ContactWorkflow
 from contactflow.contacts.normalize import normalize_tags
 from contactflow.contacts.service import CONTACT_NOT_FOUND, find_contact, set_tags, touched
-from contactflow.platform.clock import utcnow
+from contactflow.platform.clock import to_iso
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import invalid
+from contactflow.platform.event_types import (
+    CONTACT_CAMPAIGN_ADD,
+    CONTACT_CAMPAIGN_REMOVE,
+    CONTACT_WORKFLOW_ADD,
+    CONTACT_WORKFLOW_REMOVE,
+)
 from contactflow.platform.tenancy import missing_users
 
 
 async def add_tags(uow: UnitOfWork, location_id: str, contact_id: str, tags: list[str]) -> Contact:
     contact = await find_contact(uow.session, location_id, contact_id)
+    before = contact_snapshot(contact)
     set_tags(contact, [*contact.tags, *tags])
-    return await touched(uow, contact)
+    return await touched(uow, contact, before)
 
 
 async def remove_tags(
@@ -29,8 +37,9 @@ async def remove_tags(
 ) -> Contact:
     contact = await find_contact(uow.session, location_id, contact_id)
     removed = set(normalize_tags(tags))
+    before = contact_snapshot(contact)
     set_tags(contact, [tag for tag in contact.tags if tag not in removed])
-    return await touched(uow, contact)
+    return await touched(uow, contact, before)
 
 
 async def add_followers(
@@ -41,12 +50,13 @@ async def add_followers(
     if unknown:
         raise invalid("followers", f"users not found in this location: {', '.join(unknown)}")
     added = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in contact.followers]
+    before = contact_snapshot(contact)
     start = len(contact.follower_links)
     contact.follower_links.extend(
         ContactFollower(user_id=user_id, position=start + offset)
         for offset, user_id in enumerate(added)
     )
-    return await touched(uow, contact), added
+    return await touched(uow, contact, before), added
 
 
 async def remove_followers(
@@ -54,29 +64,39 @@ async def remove_followers(
 ) -> tuple[Contact, list[str]]:
     contact = await find_contact(uow.session, location_id, contact_id)
     removed = [user_id for user_id in dict.fromkeys(user_ids) if user_id in contact.followers]
+    before = contact_snapshot(contact)
     contact.follower_links = [
         link for link in contact.follower_links if link.user_id not in removed
     ]
-    return await touched(uow, contact), removed
+    return await touched(uow, contact, before), removed
 
 
 async def add_to_campaign(
     uow: UnitOfWork, location_id: str, contact_id: str, campaign_id: str
 ) -> None:
-    await find_contact(uow.session, location_id, contact_id)
+    contact = await find_contact(uow.session, location_id, contact_id)
     if await uow.session.get(ContactCampaign, (contact_id, campaign_id)) is None:
         uow.session.add(ContactCampaign(contact_id=contact_id, campaign_id=campaign_id))
+        await membership_changed(uow, CONTACT_CAMPAIGN_ADD, contact, campaignId=campaign_id)
 
 
 async def remove_from_campaigns(
     uow: UnitOfWork, location_id: str, contact_id: str, campaign_id: str | None = None
 ) -> None:
     """Leave one campaign, or every campaign when `campaign_id` is None."""
-    await find_contact(uow.session, location_id, contact_id)
-    statement = delete(ContactCampaign).where(ContactCampaign.contact_id == contact_id)
-    if campaign_id is not None:
-        statement = statement.where(ContactCampaign.campaign_id == campaign_id)
-    await uow.session.execute(statement)
+    contact = await find_contact(uow.session, location_id, contact_id)
+    leaving = [
+        campaign
+        for campaign in await campaigns_of(uow.session, contact_id)
+        if campaign_id is None or campaign == campaign_id
+    ]
+    await uow.session.execute(
+        delete(ContactCampaign).where(
+            ContactCampaign.contact_id == contact_id, ContactCampaign.campaign_id.in_(leaving)
+        )
+    )
+    for campaign in leaving:
+        await membership_changed(uow, CONTACT_CAMPAIGN_REMOVE, contact, campaignId=campaign)
 
 
 async def campaigns_of(session: AsyncSession, contact_id: str) -> list[str]:
@@ -93,9 +113,9 @@ async def add_to_workflow(
     location_id: str,
     contact_id: str,
     workflow_id: str,
-    event_start_time: Any = None,
+    event_start_time: datetime | None = None,
 ) -> None:
-    await find_contact(uow.session, location_id, contact_id)
+    contact = await find_contact(uow.session, location_id, contact_id)
     enrolment = await uow.session.get(ContactWorkflow, (contact_id, workflow_id))
     if enrolment is None:
         uow.session.add(
@@ -105,17 +125,23 @@ async def add_to_workflow(
         )
     else:
         enrolment.event_start_time = event_start_time
+    await membership_changed(
+        uow,
+        CONTACT_WORKFLOW_ADD,
+        contact,
+        workflowId=workflow_id,
+        eventStartTime=to_iso(event_start_time),
+    )
 
 
 async def remove_from_workflow(
     uow: UnitOfWork, location_id: str, contact_id: str, workflow_id: str
 ) -> None:
-    await find_contact(uow.session, location_id, contact_id)
-    await uow.session.execute(
-        delete(ContactWorkflow).where(
-            ContactWorkflow.contact_id == contact_id, ContactWorkflow.workflow_id == workflow_id
-        )
-    )
+    contact = await find_contact(uow.session, location_id, contact_id)
+    enrolment = await uow.session.get(ContactWorkflow, (contact_id, workflow_id))
+    if enrolment is not None:
+        await uow.session.delete(enrolment)
+        await membership_changed(uow, CONTACT_WORKFLOW_REMOVE, contact, workflowId=workflow_id)
 
 
 async def workflows_of(session: AsyncSession, contact_id: str) -> list[str]:
@@ -164,11 +190,12 @@ async def bulk_tags(
             responses.append(f"{contact_id}: {CONTACT_NOT_FOUND}")
             errors += 1
             continue
+        before = contact_snapshot(contact)
         if action is BulkTagAction.add:
             set_tags(contact, [*contact.tags, *tags])
         else:
             set_tags(contact, [] if remove_all else [t for t in contact.tags if t not in removed])
-        await touched(uow, contact)
+        await touched(uow, contact, before)
         responses.append(f"{contact_id}: updated")
     return BulkOutcome(responses=responses, error_count=errors)
 
@@ -184,8 +211,8 @@ async def bulk_business(
     )
     updated = []
     for contact in rows:
+        before = contact_snapshot(contact)
         contact.business_id = business_id
-        contact.date_updated = utcnow()
+        await touched(uow, contact, before)
         updated.append(contact.id)
-    await uow.session.flush()
     return updated

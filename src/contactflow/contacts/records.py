@@ -3,10 +3,12 @@
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contactflow.contacts.events import note_event, task_event
 from contactflow.contacts.models import Note, Task
 from contactflow.contacts.normalize import assign_fields
 from contactflow.contacts.record_schemas import NoteCreate, NoteUpdate, TaskCreate, TaskUpdate
 from contactflow.contacts.service import find_contact
+from contactflow.platform import event_types
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import NotFound, invalid
@@ -58,6 +60,7 @@ async def create_task(
     )
     uow.session.add(task)
     await uow.session.flush()
+    await task_event(uow, event_types.TASK_CREATE, task)
     return task
 
 
@@ -66,24 +69,34 @@ async def update_task(
 ) -> Task:
     task = await find_task(uow.session, location_id, contact_id, task_id)
     await _check_user(uow.session, location_id, "assignedTo", fields.assigned_to)
+    was_completed = task.completed
     assign_fields(task, fields, required=frozenset({"title", "due_date", "completed"}))
-    task.date_updated = utcnow()
-    await uow.session.flush()
-    return task
+    return await _task_saved(uow, task, was_completed)
 
 
 async def set_task_completed(
     uow: UnitOfWork, location_id: str, contact_id: str, task_id: str, completed: bool
 ) -> Task:
     task = await find_task(uow.session, location_id, contact_id, task_id)
+    was_completed = task.completed
     task.completed = completed
+    return await _task_saved(uow, task, was_completed)
+
+
+async def _task_saved(uow: UnitOfWork, task: Task, was_completed: bool) -> Task:
+    """TaskComplete when the task became completed, TaskUpdate otherwise."""
     task.date_updated = utcnow()
     await uow.session.flush()
+    completing = task.completed and not was_completed
+    await task_event(
+        uow, event_types.TASK_COMPLETE if completing else event_types.TASK_UPDATE, task
+    )
     return task
 
 
 async def delete_task(uow: UnitOfWork, location_id: str, contact_id: str, task_id: str) -> Task:
     task = await find_task(uow.session, location_id, contact_id, task_id)
+    await task_event(uow, event_types.TASK_DELETE, task)
     await uow.session.delete(task)
     return task
 
@@ -126,6 +139,7 @@ async def create_note(
     )
     uow.session.add(note)
     await uow.session.flush()
+    await note_event(uow, event_types.NOTE_CREATE, note)
     return note
 
 
@@ -137,10 +151,12 @@ async def update_note(
     assign_fields(note, fields, required=frozenset({"body", "pinned"}))
     note.date_updated = utcnow()
     await uow.session.flush()
+    await note_event(uow, event_types.NOTE_UPDATE, note)
     return note
 
 
 async def delete_note(uow: UnitOfWork, location_id: str, contact_id: str, note_id: str) -> Note:
     note = await find_note(uow.session, location_id, contact_id, note_id)
+    await note_event(uow, event_types.NOTE_DELETE, note)
     await uow.session.delete(note)
     return note

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.contacts.models import Business, Contact, ContactTag
+from contactflow.contacts import events
+from contactflow.contacts.models import Appointment, Business, Contact, ContactTag, Note, Task
 from contactflow.contacts.normalize import (
     birthday,
     full_name,
@@ -25,6 +26,7 @@ from contactflow.contacts.schemas import (
     ContactUpdate,
     ContactUpsert,
 )
+from contactflow.platform import event_types
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import BadRequest, NotFound, invalid
@@ -229,6 +231,7 @@ async def _insert(
     _apply(contact, fields, identity, keep=frozenset({"location_id"}))
     uow.session.add(contact)
     await uow.session.flush()
+    await events.contact_created(uow, contact)
     return contact
 
 
@@ -244,10 +247,9 @@ async def update_contact(
         await _refuse_duplicates(
             session, await _location(session, location_id), identity, contact.id
         )
+    before = events.contact_snapshot(contact)
     _apply(contact, fields, identity, keep=frozenset())
-    contact.date_updated = utcnow()
-    await session.flush()
-    return contact
+    return await touched(uow, contact, before)
 
 
 async def upsert_contact(
@@ -281,16 +283,28 @@ async def upsert_contact(
             owner = await _by_field(session, location_id, field, value, exclude=matched.id)
             if owner is not None:
                 keep.add(attribute)
+    before = events.contact_snapshot(matched)
     _apply(matched, fields, identity, keep=frozenset(keep))
-    matched.date_updated = utcnow()
-    await session.flush()
-    return matched, False
+    return await touched(uow, matched, before), False
 
 
 async def delete_contact(uow: UnitOfWork, location_id: str, contact_id: str) -> Contact:
-    contact = await find_contact(uow.session, location_id, contact_id)
-    await uow.session.delete(contact)
-    await uow.session.flush()
+    """Delete the contact with its tasks, notes and appointments, each with its event."""
+    session = uow.session
+    contact = await find_contact(session, location_id, contact_id)
+    snapshot = events.contact_snapshot(contact)
+    for task in await session.scalars(select(Task).where(Task.contact_id == contact.id)):
+        await events.task_event(uow, event_types.TASK_DELETE, task)
+    for note in await session.scalars(select(Note).where(Note.contact_id == contact.id)):
+        await events.note_event(uow, event_types.NOTE_DELETE, note)
+    appointments = await session.scalars(
+        select(Appointment).where(Appointment.contact_id == contact.id)
+    )
+    for appointment in appointments:
+        await events.appointment_event(uow, event_types.APPOINTMENT_DELETE, appointment)
+    await session.delete(contact)
+    await session.flush()
+    await events.contact_deleted(uow, snapshot)
     return contact
 
 
@@ -308,8 +322,10 @@ async def find_duplicate(
     return None
 
 
-async def touched(uow: UnitOfWork, contact: Contact) -> Contact:
+async def touched(uow: UnitOfWork, contact: Contact, before: events.Snapshot) -> Contact:
+    """Save a changed contact and emit what changed since `before`."""
     contact.date_updated = utcnow()
     refresh_search_text(contact)
     await uow.session.flush()
+    await events.contact_changed(uow, before, contact)
     return contact

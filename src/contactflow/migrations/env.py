@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 # Every table must be registered on Base.metadata before autogenerate compares it.
 import contactflow.contacts.models
 import contactflow.platform.auth.api_keys
+import contactflow.platform.events
 import contactflow.platform.idempotency
-import contactflow.platform.tenancy  # noqa: F401
+import contactflow.platform.tenancy
+import contactflow.platform.webhooks.models  # noqa: F401
 from contactflow.platform.db import Base
 
 target_metadata = Base.metadata

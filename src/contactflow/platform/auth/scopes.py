@@ -8,6 +8,9 @@ CALENDAR_EVENTS_READ = "calendars/events.readonly"
 CALENDAR_EVENTS_WRITE = "calendars/events.write"
 USERS_READ = "users.readonly"
 LOCATIONS_READ = "locations.readonly"
+EVENTS_READ = "events.readonly"
+WEBHOOKS_READ = "webhooks.readonly"
+WEBHOOKS_WRITE = "webhooks.write"
 
 KNOWN_SCOPES = frozenset(
     {
@@ -19,8 +22,11 @@ KNOWN_SCOPES = frozenset(
         CALENDAR_EVENTS_WRITE,
         USERS_READ,
         LOCATIONS_READ,
+        EVENTS_READ,
+        WEBHOOKS_READ,
+        WEBHOOKS_WRITE,
     }
 )
 
-# What `keys create` grants when no scope is named: everything the Contacts API serves.
+# What demo keys carry: every scope.
 DEFAULT_KEY_SCOPES = tuple(sorted(KNOWN_SCOPES))

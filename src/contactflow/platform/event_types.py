@@ -1,0 +1,59 @@
+"""Event type names: the contract between producers, webhooks and flow triggers.
+
+HighLevel's names first (their receivers already understand them), then contactflow's own.
+"""
+
+CONTACT_CREATE = "ContactCreate"
+CONTACT_UPDATE = "ContactUpdate"
+CONTACT_DELETE = "ContactDelete"
+CONTACT_DND_UPDATE = "ContactDndUpdate"
+CONTACT_TAG_UPDATE = "ContactTagUpdate"
+NOTE_CREATE = "NoteCreate"
+NOTE_UPDATE = "NoteUpdate"
+NOTE_DELETE = "NoteDelete"
+TASK_CREATE = "TaskCreate"
+TASK_UPDATE = "TaskUpdate"
+TASK_COMPLETE = "TaskComplete"
+TASK_DELETE = "TaskDelete"
+APPOINTMENT_CREATE = "AppointmentCreate"
+APPOINTMENT_UPDATE = "AppointmentUpdate"
+APPOINTMENT_DELETE = "AppointmentDelete"
+BUSINESS_CREATE = "BusinessCreate"
+BUSINESS_UPDATE = "BusinessUpdate"
+BUSINESS_DELETE = "BusinessDelete"
+# Memberships recorded by the Contacts API for the Mailsuite and flows contexts to act on.
+CONTACT_CAMPAIGN_ADD = "ContactCampaignAdd"
+CONTACT_CAMPAIGN_REMOVE = "ContactCampaignRemove"
+CONTACT_WORKFLOW_ADD = "ContactWorkflowAdd"
+CONTACT_WORKFLOW_REMOVE = "ContactWorkflowRemove"
+WEBHOOK_ENDPOINT_DISABLED = "WebhookEndpointDisabled"
+WEBHOOK_TEST = "WebhookTest"
+
+EVENT_TYPES = frozenset(
+    {
+        CONTACT_CREATE,
+        CONTACT_UPDATE,
+        CONTACT_DELETE,
+        CONTACT_DND_UPDATE,
+        CONTACT_TAG_UPDATE,
+        NOTE_CREATE,
+        NOTE_UPDATE,
+        NOTE_DELETE,
+        TASK_CREATE,
+        TASK_UPDATE,
+        TASK_COMPLETE,
+        TASK_DELETE,
+        APPOINTMENT_CREATE,
+        APPOINTMENT_UPDATE,
+        APPOINTMENT_DELETE,
+        BUSINESS_CREATE,
+        BUSINESS_UPDATE,
+        BUSINESS_DELETE,
+        CONTACT_CAMPAIGN_ADD,
+        CONTACT_CAMPAIGN_REMOVE,
+        CONTACT_WORKFLOW_ADD,
+        CONTACT_WORKFLOW_REMOVE,
+        WEBHOOK_ENDPOINT_DISABLED,
+        WEBHOOK_TEST,
+    }
+)

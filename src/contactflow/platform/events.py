@@ -1,0 +1,127 @@
+"""The event log: the transactional outbox every change writes to.
+
+`append` runs inside the writer's unit of work, so a committed change always has its event
+and a rolled-back one never has. Each location's events carry a gap-free sequence taken from
+a per-location counter row; the row lock it takes is held to commit, so sequence order is
+commit order and a consumer's `after=seq` cursor never skips an event that commits late.
+"""
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from contactflow.platform.clock import to_iso, utcnow
+from contactflow.platform.db import Base, UnitOfWork, UTCDateTime
+from contactflow.platform.errors import PayloadTooLarge
+from contactflow.platform.ids import new_id
+
+MAX_PAYLOAD_BYTES = 256 * 1024
+EVENT_VERSION = "1"
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    location_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(64))
+    # What the event is about (a contact id, usually): deliveries keep order per subject.
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("location_id", "seq"),
+        Index(None, "location_id", "type", "seq"),
+    )
+
+
+class ConsumerCursor(Base):
+    """How far one consumer (webhook fan-out, a flow version, ...) has read a location."""
+
+    __tablename__ = "consumer_cursors"
+
+    consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    location_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class EventStream(Base):
+    """The last sequence number given out per location."""
+
+    __tablename__ = "event_streams"
+
+    location_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+async def _next_seq(uow: UnitOfWork, location_id: str) -> int:
+    dialect = postgresql if uow.dialect == "postgresql" else sqlite
+    statement = (
+        dialect.insert(EventStream)
+        .values(location_id=location_id, last_seq=1)
+        .on_conflict_do_update(
+            index_elements=[EventStream.location_id],
+            set_={"last_seq": EventStream.last_seq + 1},
+        )
+        .returning(EventStream.last_seq)
+    )
+    return int((await uow.session.execute(statement)).scalar_one())
+
+
+async def append(
+    uow: UnitOfWork,
+    location_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    subject_id: str | None = None,
+) -> Event:
+    """Write one event in the caller's transaction. A payload over 256 KiB fails the write."""
+    size = len(json.dumps(payload, separators=(",", ":"), default=str).encode())
+    if size > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(
+            f"{event_type} event payload is {size} bytes; events are limited to "
+            f"{MAX_PAYLOAD_BYTES} bytes (256 KiB), reduce the record's size"
+        )
+    event = Event(
+        location_id=location_id,
+        seq=await _next_seq(uow, location_id),
+        type=event_type,
+        subject_id=subject_id,
+        payload=payload,
+        created_at=utcnow(),
+    )
+    uow.session.add(event)
+    await uow.mark_changed()
+    return event
+
+
+async def read_events(
+    session: AsyncSession,
+    location_id: str,
+    *,
+    after: int,
+    limit: int,
+    types: list[str] | None = None,
+) -> list[Event]:
+    query = select(Event).where(Event.location_id == location_id, Event.seq > after)
+    if types:
+        query = query.where(Event.type.in_(types))
+    return list(await session.scalars(query.order_by(Event.seq).limit(limit)))
+
+
+def delivered_payload(event: Event) -> dict[str, Any]:
+    """What a receiver gets: the event's payload plus its id, time and version."""
+    return {
+        **event.payload,
+        "webhookId": event.id,
+        "timestamp": to_iso(event.created_at),
+        "versionId": EVENT_VERSION,
+    }

@@ -1,0 +1,104 @@
+"""Work items: rows with a state, a schedule and a lease, claimed by any number of workers.
+
+A worker claims due rows by setting a lease (owner and expiry) in one short transaction:
+`FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite. A worker that dies
+leaves its leases to expire and another worker takes the rows over. What to do after a
+failure is decided by a retry policy, a pure object.
+"""
+
+import asyncio
+import logging
+import random
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, or_
+
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import Database, UnitOfWork
+from contactflow.platform.ids import new_id
+
+log = logging.getLogger("contactflow.jobs")
+
+
+@dataclass(frozen=True)
+class RetrySchedule:
+    """Delays before each retry; None once they are used up. Jitter spreads retries so
+    endpoints coming back are not hit by every delivery at once; a Retry-After the receiver
+    sent is honoured when it asks for longer, up to `max_retry_after`."""
+
+    delays: Sequence[float]
+    jitter: float = 0.2
+    max_retry_after: float = 86_400
+
+    def decide(
+        self, failures: int, retry_after: float | None = None, rng: random.Random | None = None
+    ) -> float | None:
+        if failures < 1 or failures > len(self.delays):
+            return None
+        base = self.delays[failures - 1]
+        spread = (rng or random).uniform(-self.jitter, self.jitter)
+        delay = max(0.0, base * (1 + spread))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.max_retry_after))
+        return delay
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{new_id()[:8]}"
+
+
+def lease_free(model: type[Any], now: datetime) -> ColumnElement[bool]:
+    expires = model.lease_expires_at
+    return or_(expires.is_(None), expires < now)
+
+
+async def claim(uow: UnitOfWork, query: Select[Any], *, owner: str, lease: timedelta) -> list[Any]:
+    """Lease the rows `query` selects (it must already filter due, lease-free rows)."""
+    if uow.dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(await uow.session.scalars(query))
+    expires = utcnow() + lease
+    for row in rows:
+        row.lease_owner = owner
+        row.lease_expires_at = expires
+    return rows
+
+
+Step = Callable[[], Awaitable[bool]]
+
+
+@dataclass
+class Worker:
+    """Runs steps in loops until stopped. A step returns True when it did work (so it runs
+    again at once) and False when idle (so it sleeps until the database signals a change or
+    the poll interval passes)."""
+
+    db: Database
+    poll_seconds: float = 0.5
+    name: str = field(default_factory=worker_name)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.db.changes.fire()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def run(self, steps: dict[str, Step]) -> None:
+        await asyncio.gather(*(self._loop(label, step) for label, step in steps.items()))
+
+    async def _loop(self, label: str, step: Step) -> None:
+        while not self.stopping:
+            try:
+                busy = await step()
+            except Exception:
+                log.exception("worker step %s failed; retrying after the poll interval", label)
+                busy = False
+            if not busy and not self.stopping:
+                await self.db.changes.wait(self.poll_seconds)

@@ -1,0 +1,55 @@
+"""The background workers of one process: webhook fan-out and delivery.
+
+`contactflow serve` runs them beside the API (embedded mode); `contactflow worker` runs only
+them, as many processes as wanted, on any machine that reaches the database.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import httpx
+
+from contactflow.platform.db import Database
+from contactflow.platform.jobs import RetrySchedule, Step, Worker
+from contactflow.platform.webhooks.delivery import Deliverer, DeliverySettings
+from contactflow.platform.webhooks.dispatch import fan_out
+from contactflow.platform.webhooks.signing import installation_signer
+from contactflow.platform.webhooks.ssrf import UrlPolicy
+from contactflow.settings import Settings
+
+
+def url_policy(settings: Settings) -> UrlPolicy:
+    return UrlPolicy(allow_http=settings.dev_mode, allowed=settings.webhook_allowed_networks)
+
+
+def delivery_settings(settings: Settings) -> DeliverySettings:
+    return DeliverySettings(
+        schedule=RetrySchedule(tuple(settings.webhook_retry_delays)),
+        lease=timedelta(seconds=settings.lease_seconds),
+        batch_size=settings.delivery_batch_size,
+        disable_after=timedelta(hours=settings.webhook_disable_after_hours),
+        timeout_seconds=settings.webhook_timeout_seconds,
+    )
+
+
+@asynccontextmanager
+async def running_workers(db: Database, settings: Settings) -> AsyncIterator[Worker]:
+    """Start the workers; leaving the block stops them after their current step."""
+    signer = await installation_signer(db)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    async with httpx.AsyncClient(follow_redirects=False, limits=limits) as http, db.listening():
+        worker = Worker(db, poll_seconds=settings.worker_poll_seconds)
+        steps: dict[str, Step] = {"fan-out": lambda: fan_out(db)}
+        for number in range(settings.delivery_loops):
+            deliverer = Deliverer(
+                db, http, signer, url_policy(settings), delivery_settings(settings), worker.name
+            )
+            steps[f"deliveries-{number}"] = deliverer.step
+        task = asyncio.create_task(worker.run(steps))
+        try:
+            yield worker
+        finally:
+            worker.stop()
+            await task

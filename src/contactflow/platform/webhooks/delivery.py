@@ -1,0 +1,261 @@
+"""Delivery: claim due deliveries, POST them signed, record every attempt, decide what next.
+
+Success is any 2xx. Network errors, timeouts, 429 and 5xx are retried on the schedule
+(honouring Retry-After); 410 Gone disables the endpoint at once; other answers fail the
+delivery, which stays available to resend. An endpoint that keeps failing for the configured
+time (5 days) is disabled, with an event saying so.
+"""
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import httpx
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm import aliased
+
+from contactflow.platform import events
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import Database, UnitOfWork
+from contactflow.platform.event_types import WEBHOOK_ENDPOINT_DISABLED
+from contactflow.platform.events import Event, delivered_payload
+from contactflow.platform.jobs import RetrySchedule, claim, lease_free
+from contactflow.platform.webhooks.models import (
+    FAILED,
+    PENDING,
+    SUCCEEDED,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from contactflow.platform.webhooks.signing import Ed25519Signer, standard_signatures
+from contactflow.platform.webhooks.ssrf import UnsafeUrl, UrlPolicy
+
+RESPONSE_BODY_LIMIT = 4096
+USER_AGENT = "contactflow-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int | None
+    latency_ms: float
+    headers: dict[str, str]
+    body: str
+    error: str | None
+    retry_after: float | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def retryable(self) -> bool:
+        if self.status is None:
+            return self.error is not None and not self.error.startswith("refused")
+        return self.status == 429 or self.status >= 500
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - utcnow()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    schedule: RetrySchedule
+    lease: timedelta
+    batch_size: int
+    disable_after: timedelta
+    timeout_seconds: float
+
+
+def _due(now: datetime, limit: int) -> Select[WebhookDelivery]:
+    earlier = aliased(WebhookDelivery)
+    blocked = exists().where(
+        earlier.endpoint_id == WebhookDelivery.endpoint_id,
+        earlier.ordering_key == WebhookDelivery.ordering_key,
+        earlier.state == PENDING,
+        earlier.seq < WebhookDelivery.seq,
+    )
+    return (
+        select(WebhookDelivery)
+        .where(
+            WebhookDelivery.state == PENDING,
+            WebhookDelivery.next_attempt_at <= now,
+            lease_free(WebhookDelivery, now),
+            or_(WebhookDelivery.ordered.is_(False), ~blocked),
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.seq)
+        .limit(limit)
+    )
+
+
+class Deliverer:
+    def __init__(
+        self,
+        db: Database,
+        http: httpx.AsyncClient,
+        signer: Ed25519Signer,
+        policy: UrlPolicy,
+        settings: DeliverySettings,
+        owner: str,
+    ) -> None:
+        self.db = db
+        self.http = http
+        self.signer = signer
+        self.policy = policy
+        self.settings = settings
+        self.owner = owner
+
+    async def step(self) -> bool:
+        """Claim a batch, send it concurrently, record the outcomes. True if it sent any."""
+        async with self.db.unit_of_work() as uow:
+            claimed: list[WebhookDelivery] = await claim(
+                uow,
+                _due(utcnow(), self.settings.batch_size),
+                owner=self.owner,
+                lease=self.settings.lease,
+            )
+            if not claimed:
+                return False
+            endpoints = {
+                row.id: row
+                for row in await uow.session.scalars(
+                    select(WebhookEndpoint).where(
+                        WebhookEndpoint.id.in_({d.endpoint_id for d in claimed})
+                    )
+                )
+            }
+            found = {
+                row.id: row
+                for row in await uow.session.scalars(
+                    select(Event).where(Event.id.in_({d.event_id for d in claimed}))
+                )
+            }
+        outcomes = await asyncio.gather(
+            *(self._send(endpoints[d.endpoint_id], found[d.event_id]) for d in claimed)
+        )
+        async with self.db.unit_of_work() as uow:
+            for delivery, outcome in zip(claimed, outcomes, strict=True):
+                await self._record(uow, delivery.id, outcome)
+        return True
+
+    async def _send(self, endpoint: WebhookEndpoint, event: Event) -> Outcome:
+        if not endpoint.enabled:
+            return Outcome(None, 0.0, {}, "", "refused: endpoint is disabled", None)
+        try:
+            await self.policy.check(endpoint.url)
+        except UnsafeUrl as error:
+            return Outcome(None, 0.0, {}, "", f"refused: {error}", None)
+        body = json.dumps(delivered_payload(event), separators=(",", ":")).encode()
+        timestamp = int(time.time())
+        secrets_ = [endpoint.secret]
+        expires = endpoint.previous_secret_expires_at
+        if endpoint.previous_secret and expires is not None and expires > utcnow():
+            secrets_.append(endpoint.previous_secret)
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": event.id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": standard_signatures(secrets_, event.id, timestamp, body),
+            "x-ghl-signature": self.signer.sign(body),
+        }
+        started = time.perf_counter()
+        try:
+            response = await self.http.post(
+                endpoint.url,
+                content=body,
+                headers=headers,
+                timeout=self.settings.timeout_seconds,
+            )
+        except httpx.HTTPError as error:
+            latency = (time.perf_counter() - started) * 1000
+            return Outcome(None, latency, {}, "", f"{type(error).__name__}: {error}", None)
+        latency = (time.perf_counter() - started) * 1000
+        return Outcome(
+            status=response.status_code,
+            latency_ms=latency,
+            headers=dict(response.headers),
+            body=response.text[:RESPONSE_BODY_LIMIT],
+            error=None,
+            retry_after=_retry_after(response.headers.get("retry-after")),
+        )
+
+    async def _record(self, uow: UnitOfWork, delivery_id: str, outcome: Outcome) -> None:
+        delivery = await uow.session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.lease_owner != self.owner:
+            return  # deleted, or our lease expired and another worker took it over
+        endpoint = await uow.session.get(WebhookEndpoint, delivery.endpoint_id)
+        assert endpoint is not None
+        now = utcnow()
+        uow.session.add(
+            WebhookAttempt(
+                delivery_id=delivery.id,
+                attempted_at=now,
+                status_code=outcome.status,
+                latency_ms=outcome.latency_ms,
+                response_headers=outcome.headers,
+                response_body=outcome.body,
+                error=outcome.error,
+            )
+        )
+        delivery.attempts += 1
+        delivery.last_status = outcome.status
+        delivery.last_error = outcome.error
+        delivery.lease_owner = None
+        delivery.lease_expires_at = None
+        if outcome.succeeded:
+            delivery.state = SUCCEEDED
+            delivery.delivered_at = now
+            endpoint.failing_since = None
+            return
+        delay = (
+            self.settings.schedule.decide(delivery.attempts, outcome.retry_after)
+            if outcome.retryable
+            else None
+        )
+        if delay is None:
+            delivery.state = FAILED
+        else:
+            delivery.next_attempt_at = now + timedelta(seconds=delay)
+        if outcome.status == 410:
+            await _disable(uow, endpoint, "the endpoint answered 410 Gone")
+            return
+        if endpoint.failing_since is None:
+            endpoint.failing_since = now
+        elif now - endpoint.failing_since >= self.settings.disable_after:
+            hours = self.settings.disable_after.total_seconds() / 3600
+            await _disable(uow, endpoint, f"failing continuously for {hours:g} hours")
+
+
+async def _disable(uow: UnitOfWork, endpoint: WebhookEndpoint, reason: str) -> None:
+    if not endpoint.enabled:
+        return
+    endpoint.enabled = False
+    endpoint.disabled_reason = reason
+    endpoint.updated_at = utcnow()
+    await events.append(
+        uow,
+        endpoint.location_id,
+        WEBHOOK_ENDPOINT_DISABLED,
+        {
+            "type": WEBHOOK_ENDPOINT_DISABLED,
+            "locationId": endpoint.location_id,
+            "endpointId": endpoint.id,
+            "url": endpoint.url,
+            "reason": reason,
+        },
+        subject_id=endpoint.id,
+    )
