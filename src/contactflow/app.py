@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from contactflow.contacts import api as contacts_api
 from contactflow.contacts import records_api, resources_api
 from contactflow.platform import events_api
+from contactflow.platform.auth.http import UsageRecorder
 from contactflow.platform.db import Database
 from contactflow.platform.http import EdgeMiddleware, install_error_handlers
 from contactflow.platform.idempotency import IdempotencyMiddleware, purge_expired
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.usage_recorder = UsageRecorder()
     install_error_handlers(app)
     for router in (
         contacts_api.router,

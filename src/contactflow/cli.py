@@ -5,7 +5,7 @@ import json
 import shlex
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, TypeVar
 
 import typer
@@ -15,9 +15,9 @@ from rich.table import Table
 
 from contactflow.app import create_app
 from contactflow.demo import DemoData, create_demo, demo_for_serve
-from contactflow.platform import events
+from contactflow.platform import audit, events
 from contactflow.platform.auth import api_keys
-from contactflow.platform.clock import as_utc, to_iso
+from contactflow.platform.clock import as_utc, to_iso, utcnow
 from contactflow.platform.db import Database
 from contactflow.platform.errors import DomainError
 from contactflow.platform.events_api import event_out
@@ -143,20 +143,50 @@ def keys_create(
     location: Annotated[str, typer.Option(help="Location the key is bound to.")],
     scope: Annotated[list[str], typer.Option(help="A scope; repeat for more.")],
     name: Annotated[str, typer.Option(help="A label to tell keys apart.")] = "",
+    expires_in_days: Annotated[
+        float | None, typer.Option(help="The key stops working after this many days.")
+    ] = None,
+    allow_ip: Annotated[
+        list[str] | None, typer.Option(help="An address or CIDR the key may be used from.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Create an API key; it is shown once."""
+    expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
 
     async def create(db: Database) -> tuple[str, str]:
         async with db.unit_of_work() as uow:
-            key, plaintext = await api_keys.create_key(uow, location, scope, name)
+            key, plaintext = await api_keys.create_key(
+                uow, location, scope, name, expires_at=expires, allowed_ips=allow_ip or []
+            )
             return key.id, plaintext
 
-    key_id, plaintext = _with_db(create)
+    _print_key(*_with_db(create), as_json=as_json)
+
+
+def _print_key(key_id: str, plaintext: str, *, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps({"id": key_id, "key": plaintext}))
     else:
         console.print(f"key id {key_id}\n{plaintext}\n(shown once: store it now)")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[str, typer.Argument(help="The key to replace.")],
+    grace_hours: Annotated[
+        float, typer.Option(help="How long the old key keeps working (at most 168).")
+    ] = 24,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Replace a key with a new one of the same grants; the old one works for the grace period."""
+
+    async def rotate(db: Database) -> tuple[str, str]:
+        async with db.unit_of_work() as uow:
+            key, plaintext = await api_keys.rotate_key(uow, key_id, timedelta(hours=grace_hours))
+            return key.id, plaintext
+
+    _print_key(*_with_db(rotate), as_json=as_json)
 
 
 @keys_app.command("list")
@@ -169,7 +199,9 @@ def keys_list(
         async with db.reader() as session:
             return await api_keys.list_keys(session, location)
 
-    table = Table("id", "location", "name", "starts with", "scopes", "created", "revoked")
+    table = Table(
+        "id", "location", "name", "starts with", "scopes", "expires", "revoked", "last used"
+    )
     for key in _with_db(fetch):
         table.add_row(
             key.id,
@@ -177,8 +209,9 @@ def keys_list(
             key.name,
             key.hint + "…",
             " ".join(key.scopes),
-            to_iso(key.created_at),
+            to_iso(key.expires_at) or "",
             to_iso(key.revoked_at) or "",
+            f"{to_iso(key.last_used_at) or ''} {key.last_used_ip or ''}".strip(),
         )
     console.print(table)
 
@@ -299,3 +332,26 @@ def webhooks_recover(
             return await webhooks.recover(uow, location, endpoint, as_utc(since))
 
     console.print(f"{_with_db(recover)} deliveries queued")
+
+
+@app.command("audit")
+def audit_log(
+    location: Annotated[str, typer.Option(help="The location.")],
+    limit: Annotated[int, typer.Option(help="How many entries, newest first.")] = 50,
+) -> None:
+    """Show a location's audit log."""
+
+    async def fetch(db: Database) -> list[audit.AuditEntry]:
+        async with db.reader() as session:
+            return await audit.entries(session, location, limit=limit)
+
+    table = Table("when", "action", "actor", "ip", "detail")
+    for entry in _with_db(fetch):
+        table.add_row(
+            to_iso(entry.created_at),
+            entry.action,
+            entry.actor,
+            entry.ip or "",
+            json.dumps(entry.detail),
+        )
+    console.print(table)

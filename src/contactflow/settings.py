@@ -15,7 +15,8 @@ class Settings(BaseSettings):
     default_phone_region: str = "US"
     max_body_bytes: int = 1024 * 1024
     idempotency_ttl_hours: int = 24
-    page_limit_max: int = 100
+    # Behind a TLS-terminating proxy: believe the address it appends to X-Forwarded-For.
+    trust_proxy: bool = False
 
     # Development mode: webhook endpoints may use plain http.
     dev_mode: bool = False

@@ -1,12 +1,15 @@
 """What every router shares: request-scoped dependencies and the documented error bodies."""
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict
 
 from contactflow.platform.auth.http import database
+from contactflow.platform.clock import from_epoch_ms, to_epoch_ms
 from contactflow.platform.db import Database
+from contactflow.platform.errors import invalid
 from contactflow.settings import Settings
 
 
@@ -41,3 +44,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (422, "Validation failed; each message names its field"),
     )
 }
+
+
+def parse_cursor(raw: str | None) -> tuple[datetime, str] | None:
+    """Keyset cursors of newest-first logs read "<epoch ms>_<id>"."""
+    if raw is None:
+        return None
+    millis, _, last_id = raw.partition("_")
+    if not millis.isdigit() or not last_id or int(millis) > 32503680000000:
+        raise invalid("cursor", "use the nextCursor of the previous page")
+    return from_epoch_ms(int(millis)), last_id
+
+
+def format_cursor(created_at: datetime, row_id: str) -> str:
+    return f"{to_epoch_ms(created_at)}_{row_id}"

@@ -9,16 +9,18 @@ import hashlib
 import secrets
 import string
 import zlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import JSON, ForeignKey, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from contactflow.platform import audit
+from contactflow.platform.auth.ip import validate_networks
 from contactflow.platform.auth.principal import Principal
 from contactflow.platform.auth.scopes import KNOWN_SCOPES
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import Base, UnitOfWork, UTCDateTime
+from contactflow.platform.db import Base, Database, UnitOfWork, UTCDateTime
 from contactflow.platform.errors import BadRequest, NotFound, Unauthorized
 from contactflow.platform.ids import new_id
 from contactflow.platform.tenancy import Location
@@ -43,8 +45,15 @@ class ApiKey(Base):
     hint: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(JSON)
+    # CIDRs the key may be used from; empty means anywhere.
+    allowed_ips: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set on the old key when it is rotated: the key that replaces it.
+    replaced_by: Mapped[str | None] = mapped_column(String(32))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_ip: Mapped[str | None] = mapped_column(String(64))
 
 
 def _base62(number: int, width: int) -> str:
@@ -87,13 +96,25 @@ def validate_scopes(scopes: list[str]) -> list[str]:
     return sorted(set(scopes))
 
 
+MAX_ROTATION_GRACE = timedelta(days=7)
+
+
 async def create_key(
-    uow: UnitOfWork, location_id: str, scopes: list[str], name: str = ""
+    uow: UnitOfWork,
+    location_id: str,
+    scopes: list[str],
+    name: str = "",
+    *,
+    expires_at: datetime | None = None,
+    allowed_ips: list[str] | None = None,
+    actor: str = "cli",
 ) -> tuple[ApiKey, str]:
     """Returns the stored key and its plaintext, which exists only in this return value."""
     location = await uow.session.get(Location, location_id)
     if location is None:
         raise NotFound(f"location: {location_id} not found")
+    if expires_at is not None and expires_at <= utcnow():
+        raise BadRequest("expires: must be in the future")
     plaintext = generate_key(sandbox=location.sandbox)
     key = ApiKey(
         location_id=location_id,
@@ -101,10 +122,54 @@ async def create_key(
         hint=plaintext[: len(LIVE_PREFIX) + 4],
         key_hash=hash_key(plaintext),
         scopes=validate_scopes(scopes),
+        allowed_ips=validate_networks(allowed_ips or [], "allowedIps"),
+        expires_at=expires_at,
     )
     uow.session.add(key)
     await uow.session.flush()
+    audit.record(
+        uow,
+        audit.CREDENTIAL_CREATED,
+        actor=actor,
+        location_id=location_id,
+        company_id=location.company_id,
+        credential=f"api_key:{key.id}",
+        scopes=key.scopes,
+    )
     return key, plaintext
+
+
+async def rotate_key(
+    uow: UnitOfWork, key_id: str, grace: timedelta, *, actor: str = "cli"
+) -> tuple[ApiKey, str]:
+    """A new key with the same grants; the old one keeps working for `grace` (at most 7 days)."""
+    if grace < timedelta(0) or grace > MAX_ROTATION_GRACE:
+        raise BadRequest("grace: must be between 0 and 7 days")
+    old = await uow.session.get(ApiKey, key_id)
+    if old is None or old.revoked_at is not None:
+        raise NotFound(f"key: {key_id} not found or revoked")
+    new, plaintext = await create_key(
+        uow,
+        old.location_id,
+        list(old.scopes),
+        old.name,
+        expires_at=None,
+        allowed_ips=list(old.allowed_ips or []),
+        actor=actor,
+    )
+    ends = utcnow() + grace
+    old.expires_at = ends if old.expires_at is None else min(old.expires_at, ends)
+    old.replaced_by = new.id
+    audit.record(
+        uow,
+        audit.CREDENTIAL_ROTATED,
+        actor=actor,
+        location_id=old.location_id,
+        credential=f"api_key:{old.id}",
+        replacedBy=f"api_key:{new.id}",
+        oldKeyExpiresAt=ends.isoformat(),
+    )
+    return new, plaintext
 
 
 async def list_keys(session: AsyncSession, location_id: str | None = None) -> list[ApiKey]:
@@ -114,13 +179,39 @@ async def list_keys(session: AsyncSession, location_id: str | None = None) -> li
     return list(await session.scalars(query))
 
 
-async def revoke_key(uow: UnitOfWork, key_id: str) -> ApiKey:
+async def revoke_key(uow: UnitOfWork, key_id: str, *, actor: str = "cli") -> ApiKey:
     key = await uow.session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"key: {key_id} not found")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+        audit.record(
+            uow,
+            audit.CREDENTIAL_REVOKED,
+            actor=actor,
+            location_id=key.location_id,
+            credential=f"api_key:{key.id}",
+        )
     return key
+
+
+async def record_use(db: Database, principal: Principal, ip: str | None) -> None:
+    """Remember when and from where a key was used; a first use from a new address is audited."""
+    async with db.unit_of_work() as uow:
+        key = await uow.session.get(ApiKey, principal.credential_id)
+        if key is None:
+            return
+        if ip is not None and ip != key.last_used_ip:
+            audit.record(
+                uow,
+                audit.CREDENTIAL_NEW_IP,
+                actor=principal.actor,
+                location_id=key.location_id,
+                ip=ip,
+                previousIp=key.last_used_ip,
+            )
+        key.last_used_at = utcnow()
+        key.last_used_ip = ip
 
 
 async def authenticate_key(session: AsyncSession, token: str) -> Principal:
@@ -138,6 +229,11 @@ async def authenticate_key(session: AsyncSession, token: str) -> Principal:
     key, location = row
     if key.revoked_at is not None:
         raise Unauthorized("The token has been revoked")
+    if key.expires_at is not None and key.expires_at <= utcnow():
+        raise Unauthorized("The token has expired")
+    if token.startswith(TEST_PREFIX) != location.sandbox:
+        # A sandbox key reaches only sandbox locations, a live key only live ones.
+        raise Unauthorized(INVALID_TOKEN)
     return Principal(
         credential_id=key.id,
         credential_kind="api_key",
@@ -145,4 +241,6 @@ async def authenticate_key(session: AsyncSession, token: str) -> Principal:
         location_id=location.id,
         scopes=frozenset(key.scopes),
         sandbox=location.sandbox,
+        app_id=f"api_key:{key.id}",
+        allowed_ips=tuple(key.allowed_ips or ()),
     )

@@ -1,22 +1,53 @@
-"""FastAPI dependencies that turn a bearer token into a Principal with one required scope."""
+"""FastAPI dependencies that turn a bearer token into a Principal allowed to do one thing.
 
+One pipeline for every credential kind: authenticate the token, check the caller's address
+against the credential's allowlist, check the operation's scope, count the request against
+the rate limit, and remember the use. Refusals of address and scope are audited.
+"""
+
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from contactflow.platform.auth.api_keys import authenticate_key
+from contactflow.platform import audit
+from contactflow.platform.auth.api_keys import authenticate_key, record_use
+from contactflow.platform.auth.ip import allowed, client_ip
 from contactflow.platform.auth.principal import Principal
 from contactflow.platform.db import Database
-from contactflow.platform.errors import Unauthorized
+from contactflow.platform.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="An API key (cf_live_…) or OAuth token")
+# How often the last-used time of one credential is written when its address has not changed.
+USE_RECORD_INTERVAL = 60.0
 
 
 def database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
+
+
+class UsageRecorder:
+    """Writes a credential's last use at most once a minute, and at once from a new address,
+    so that reads do not each cost a write."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[float, str | None]] = {}
+
+    def due(self, principal: Principal, ip: str | None) -> bool:
+        now = time.monotonic()
+        previous = self._last.get(principal.credential_id)
+        if previous is not None and previous[1] == ip and now - previous[0] < USE_RECORD_INTERVAL:
+            return False
+        self._last[principal.credential_id] = (now, ip)
+        return True
+
+
+async def authenticate(db: Database, token: str) -> Principal:
+    async with db.reader() as session:
+        return await authenticate_key(session, token)
 
 
 def requires(scope: str) -> Any:
@@ -28,9 +59,20 @@ def requires(scope: str) -> Any:
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthorized("Missing bearer token in the Authorization header")
-        async with database(request).reader() as session:
-            found = await authenticate_key(session, credentials.credentials)
-        found.require_scope(scope)
+        db = database(request)
+        found = await authenticate(db, credentials.credentials)
+        ip = client_ip(request, trust_proxy=request.app.state.settings.trust_proxy)
+        where = {"actor": found.actor, "location_id": found.location_id, "ip": ip}
+        if not allowed(ip, found.allowed_ips):
+            await audit.record_now(db, audit.REFUSED_IP, **where)
+            raise Forbidden(f"Requests from {ip} are not allowed for this token")
+        if scope not in found.scopes:
+            await audit.record_now(db, audit.REFUSED_SCOPE, **where, scope=scope)
+            found.require_scope(scope)
+        recorder: UsageRecorder = request.app.state.usage_recorder
+        if found.credential_kind == "api_key" and recorder.due(found, ip):
+            await record_use(db, found, ip)
+        request.state.principal = found
         return found
 
     dependency: Callable[..., Coroutine[Any, Any, Principal]] = principal

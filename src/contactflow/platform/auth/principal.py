@@ -9,12 +9,21 @@ LOCATION_DENIED = "The token does not have access to this location"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """A location-bound caller. `app_id` names the application the rate limits count against:
+    the API key itself, or the OAuth client that holds the token."""
+
     credential_id: str
     credential_kind: str
     company_id: str
     location_id: str
     scopes: frozenset[str]
     sandbox: bool
+    app_id: str
+    allowed_ips: tuple[str, ...] = ()
+
+    @property
+    def actor(self) -> str:
+        return f"{self.credential_kind}:{self.credential_id}"
 
     def require_scope(self, scope: str) -> None:
         if scope not in self.scopes:

@@ -11,6 +11,7 @@ LOCATIONS_READ = "locations.readonly"
 EVENTS_READ = "events.readonly"
 WEBHOOKS_READ = "webhooks.readonly"
 WEBHOOKS_WRITE = "webhooks.write"
+AUDIT_READ = "audit.readonly"
 
 KNOWN_SCOPES = frozenset(
     {
@@ -25,6 +26,7 @@ KNOWN_SCOPES = frozenset(
         EVENTS_READ,
         WEBHOOKS_READ,
         WEBHOOKS_WRITE,
+        AUDIT_READ,
     }
 )
 

@@ -1,16 +1,21 @@
 """Routes of /webhooks: endpoints, secrets, the delivery log and the operator's levers."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep, SettingsDep
+from contactflow.platform.api_support import (
+    ERROR_RESPONSES,
+    DatabaseDep,
+    SettingsDep,
+    format_cursor,
+    parse_cursor,
+)
 from contactflow.platform.auth.http import requires
 from contactflow.platform.auth.principal import Principal
 from contactflow.platform.auth.scopes import WEBHOOKS_READ, WEBHOOKS_WRITE
-from contactflow.platform.clock import from_epoch_ms, to_epoch_ms, to_iso
-from contactflow.platform.errors import invalid
+from contactflow.platform.clock import to_iso
 from contactflow.platform.runtime import url_policy
 from contactflow.platform.webhooks import service
 from contactflow.platform.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -173,15 +178,6 @@ async def rotate_secret(
         )
 
 
-def _cursor(raw: str | None) -> tuple[datetime, str] | None:
-    if raw is None:
-        return None
-    millis, _, last_id = raw.partition("_")
-    if not millis.isdigit() or not last_id or int(millis) > 32503680000000:
-        raise invalid("cursor", "use the nextCursor of the previous page")
-    return from_epoch_ms(int(millis)), last_id
-
-
 @router.get("/{endpointId}/deliveries", response_model=DeliveryList, summary="The delivery log")
 async def list_deliveries(
     endpoint_id: EndpointId,
@@ -198,12 +194,12 @@ async def list_deliveries(
             endpoint_id,
             limit=limit,
             state=state,
-            before=_cursor(cursor),
+            before=parse_cursor(cursor),
         )
     last = rows[-1] if len(rows) == limit else None
     return DeliveryList(
         deliveries=[delivery_out(row) for row in rows],
-        next_cursor=f"{to_epoch_ms(last.created_at)}_{last.id}" if last else None,
+        next_cursor=format_cursor(last.created_at, last.id) if last else None,
     )
 
 
