@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from contactflow.contacts import api as contacts_api
 from contactflow.contacts import records_api, resources_api
-from contactflow.platform import events_api
+from contactflow.platform import audit_api, crypto, events_api
 from contactflow.platform.auth.http import UsageRecorder
 from contactflow.platform.db import Database
 from contactflow.platform.http import EdgeMiddleware, install_error_handlers
@@ -23,6 +23,7 @@ API_VERSION = "2021-07-28"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    crypto.configure(settings)
     db = Database(settings.database_url)
     retention = timedelta(hours=settings.idempotency_ttl_hours)
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resources_api.router,
         events_api.router,
         webhooks_api.router,
+        audit_api.router,
     ):
         app.include_router(router)
 

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from contactflow.app import create_app
 from contactflow.demo import DemoData, create_demo, demo_for_serve
-from contactflow.platform import audit, events
+from contactflow.platform import audit, crypto, events
 from contactflow.platform.auth import api_keys
 from contactflow.platform.clock import as_utc, to_iso, utcnow
 from contactflow.platform.db import Database
@@ -34,6 +34,8 @@ events_app = typer.Typer(help="The event log.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 webhooks_app = typer.Typer(help="Webhook endpoints and deliveries.", no_args_is_help=True)
 app.add_typer(webhooks_app, name="webhooks")
+secrets_app = typer.Typer(help="Secrets at rest.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 console = Console()
 T = TypeVar("T")
 
@@ -355,3 +357,19 @@ def audit_log(
             json.dumps(entry.detail),
         )
     console.print(table)
+
+
+@secrets_app.command("rotate-key")
+def secrets_rotate_key() -> None:
+    """Re-encrypt every stored secret with a new key.
+
+    With CONTACTFLOW_SECRET_KEYS, put the new key first in the list (keep the old one after
+    it) and run this; then the old key can be removed. With a key file, a new key is made,
+    everything is re-encrypted, and the old key is dropped from the file.
+    """
+    settings = get_settings()
+    from_file = crypto.new_key_in_file(settings)
+    count = _with_db(crypto.rotate_all)
+    if from_file:
+        crypto.drop_old_keys_from_file(settings)
+    console.print(f"re-encrypted {count} secrets with the newest key")

@@ -15,6 +15,10 @@ class Settings(BaseSettings):
     default_phone_region: str = "US"
     max_body_bytes: int = 1024 * 1024
     idempotency_ttl_hours: int = 24
+    # Fernet keys for secrets at rest, newest first; without them a generated key is kept in
+    # secret_key_file (never in the database).
+    secret_keys: list[str] = []
+    secret_key_file: str = "contactflow.key"  # noqa: S105 - a file name
     # Behind a TLS-terminating proxy: believe the address it appends to X-Forwarded-For.
     trust_proxy: bool = False
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactflow.platform.clock import utcnow
+from contactflow.platform.crypto import EncryptedText
 from contactflow.platform.db import Base, UTCDateTime
 from contactflow.platform.ids import new_id
 
@@ -39,8 +40,9 @@ class WebhookEndpoint(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Deliveries about one subject (a contact) go out in sequence unless this is off.
     ordered: Mapped[bool] = mapped_column(Boolean, default=True)
-    secret: Mapped[str] = mapped_column(String(255))
-    previous_secret: Mapped[str | None] = mapped_column(String(255))
+    # Encrypted at rest: receivers verify with them, so they must be recoverable.
+    secret: Mapped[str] = mapped_column(EncryptedText)
+    previous_secret: Mapped[str | None] = mapped_column(EncryptedText)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
@@ -102,6 +104,6 @@ class SigningKey(Base):
     __tablename__ = "signing_keys"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    private_key: Mapped[str] = mapped_column(Text)
+    private_key: Mapped[str] = mapped_column(EncryptedText)
     public_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,102 @@
+"""A copy of the database holds no usable secret: keys and tokens are hashes, other systems'
+secrets are encrypted with a key kept outside the database."""
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+
+from contactflow.platform import crypto
+from contactflow.platform.db import Database
+from contactflow.platform.migrate import upgrade
+from contactflow.platform.webhooks.models import WebhookEndpoint
+from contactflow.settings import Settings, get_settings
+from tests.receiver import Receiver
+from tests.support import LiveServer, Tenant, make_tenant
+
+
+def _dump(database_url: str, db_file: Path | None) -> bytes:
+    if db_file is not None:
+        # Recent pages live in the write-ahead log until a checkpoint: read both.
+        wal = db_file.with_name(db_file.name + "-wal")
+        return db_file.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    name = database_url.rsplit("/", 1)[1]
+    pg_dump = shutil.which("pg_dump")
+    assert pg_dump, "pg_dump is needed to dump the PostgreSQL test database"
+    return subprocess.run(  # noqa: S603 - fixed arguments
+        [pg_dump, "-h", "127.0.0.1", "-U", "postgres", "--data-only", name],
+        check=True,
+        capture_output=True,
+    ).stdout
+
+
+async def test_dump_holds_no_plaintext_secret(
+    client: httpx.AsyncClient, tenant: Tenant, server: LiveServer, db: Database, receiver: Receiver
+) -> None:
+    created = await client.post("/webhooks", json={"url": receiver.url("/dump")})
+    assert created.status_code == 201, created.text
+    webhook_secret = created.json()["secret"]
+    assert (await client.get("/webhooks/public-key")).status_code == 200
+    async with db.reader() as session:
+        stored = (
+            await session.execute(
+                text("SELECT secret FROM webhook_endpoints WHERE id = :id"),
+                {"id": created.json()["endpoint"]["id"]},
+            )
+        ).scalar_one()
+        private = (await session.execute(text("SELECT private_key FROM signing_keys"))).scalar()
+    assert stored != webhook_secret
+    assert stored.startswith("gAAAAA")
+    assert private is not None
+    assert "PRIVATE KEY" not in private
+    url = server.settings.database_url
+    db_file = Path(url.split("///", 1)[1]) if db.dialect == "sqlite" else None
+    dump = _dump(url, db_file)
+    for secret in (tenant.key, webhook_secret, webhook_secret.removeprefix("whsec_")):
+        assert secret.encode() not in dump
+    assert b"PRIVATE KEY" not in dump
+
+
+@pytest.fixture
+def own_key_ring() -> Iterator[None]:
+    """Rotation swaps the process's key ring; put the usual one back afterwards."""
+    yield
+    crypto.configure(get_settings())
+
+
+async def test_rotate_key_reencrypts_everything(tmp_path: Path, own_key_ring: None) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'rotate.db'}"
+    await asyncio.to_thread(upgrade, url)
+    crypto.configure(Settings(database_url=url, secret_keys=[old]))
+    db = Database(url)
+    try:
+        tenant = await make_tenant(db)
+        async with db.unit_of_work() as uow:
+            uow.session.add(
+                WebhookEndpoint(
+                    id="e" * 24,
+                    location_id=tenant.location_id,
+                    url="https://x.io",
+                    secret="whsec_abc",
+                )
+            )
+        crypto.configure(Settings(database_url=url, secret_keys=[new, old]))
+        assert await crypto.rotate_all(db) == 1
+        crypto.configure(Settings(database_url=url, secret_keys=[new]))
+        async with db.reader() as session:
+            endpoint = await session.get(WebhookEndpoint, "e" * 24)
+            assert endpoint is not None
+            assert endpoint.secret == "whsec_abc"
+        crypto.configure(Settings(database_url=url, secret_keys=[old]))
+        async with db.reader() as session:
+            with pytest.raises(RuntimeError, match="cannot be decrypted"):
+                await session.get(WebhookEndpoint, "e" * 24)
+    finally:
+        await db.dispose()
