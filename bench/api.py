@@ -1,0 +1,526 @@
+"""Throughput and latency of the Contacts API against a bare Starlette baseline.
+
+    uv run python -m bench.api [--backend sqlite|postgresql|both] [--seconds N] [--concurrency C]
+
+For each backend: a fresh database (a temporary SQLite file, or a new PostgreSQL database that
+is dropped afterwards) is migrated and seeded with the demo data plus extra contacts, our app is
+started in a uvicorn subprocess, one real response per scenario is captured from it, and a bare
+Starlette app that returns those captured bytes from memory (no database, no auth) is started in
+another subprocess. Every scenario then runs against both servers, with the same requests, at a
+fixed concurrency, from a closed-loop load generator in this process. See bench/README.md.
+"""
+
+import argparse
+import asyncio
+import importlib.util
+import itertools
+import json
+import os
+import platform
+import secrets
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+from sqlalchemy import func
+from sqlalchemy import select as sql_select
+from sqlalchemy.engine import make_url
+
+from bench.load import (
+    CLIENT_KINDS,
+    LOOPBACK,
+    REQUEST_TIMEOUT,
+    ClientKind,
+    Result,
+    Scenario,
+    Target,
+    measure,
+)
+from bench.servers import BARE_ROUTES, Canned, save_bodies
+from contactflow.contacts import service
+from contactflow.contacts.models import Contact
+from contactflow.contacts.schemas import ContactCreate
+from contactflow.demo import TAGS, create_demo
+from contactflow.platform.db import Database
+from contactflow.platform.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+# The same variable the tests read; the benchmark only talks to loopback addresses.
+PG_ADMIN_DSN = os.environ.get("CONTACTFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+API_VERSION = "2021-07-28"
+REGION = "US"
+# The demo puts 100 contacts in each location; these make the listed one hold more than a page.
+EXTRA_CONTACTS = 200
+LIST_LIMIT = 100
+SEARCH_TAG = "vip"
+SEARCH_PAGE_LIMIT = 20
+STARTUP_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+# Each POST /contacts/ gets a number from here, so every email and phone is new.
+_serial = itertools.count(1)
+
+
+# ----------------------------------------------------------------------------- database
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """What the scenarios need from the seeded database."""
+
+    read_location: str
+    read_key: str
+    contact_id: str
+    listed_total: int
+    write_location: str
+    write_key: str
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="contactflow-bench-") as directory:
+        yield f"sqlite+aiosqlite:///{directory}/bench.db"
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    name = f"cf_bench_{secrets.token_hex(6)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(PG_ADMIN_DSN).set(drivername="postgresql+asyncpg", database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def postgres_reachable() -> bool:
+    async def probe() -> None:
+        connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+        await connection.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, asyncpg.PostgresError):  # TimeoutError is an OSError
+        return False
+    return True
+
+
+async def _seed(database_url: str) -> Fixture:
+    db = Database(database_url)
+    try:
+        demo = await create_demo(db, region=REGION, seed=20240501)
+        read, write = demo.locations[0], demo.locations[1]
+        async with db.unit_of_work() as uow:
+            for number in range(EXTRA_CONTACTS):
+                fields = ContactCreate(
+                    first_name="Seed",
+                    last_name=f"Contact {number}",
+                    email=f"seed.{number}@example.com",
+                    phone=f"+1303{number:07d}",
+                    tags=[TAGS[number % len(TAGS)], TAGS[(number * 3 + 1) % len(TAGS)]],
+                    source="bench",
+                )
+                await service.create_contact(uow, read.id, fields, REGION)
+        async with db.reader() as session:
+            in_read = Contact.location_id == read.id
+            first = await session.scalar(
+                sql_select(Contact.id).where(in_read).order_by(Contact.date_added).limit(1)
+            )
+            total = await session.scalar(
+                sql_select(func.count()).select_from(Contact).where(in_read)
+            )
+        if db.dialect == "postgresql":
+            # What autovacuum would have done by the time a real database serves traffic.
+            # Without statistics the planner takes the just-filled tables for empty ones and
+            # the tag search runs about 100 times slower (a nested loop over every tagged row).
+            async with db.engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.exec_driver_sql("VACUUM ANALYZE")
+    finally:
+        await db.dispose()
+    if first is None or total is None:
+        raise RuntimeError("seeding left the listed location empty")
+    return Fixture(
+        read_location=read.id,
+        read_key=read.api_key,
+        contact_id=first,
+        listed_total=total,
+        write_location=write.id,
+        write_key=write.api_key,
+    )
+
+
+def prepare(database_url: str) -> Fixture:
+    upgrade(database_url)  # Alembic runs its own event loop, so not inside ours
+    return asyncio.run(_seed(database_url))
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+
+def _headers(key: str, *, json_body: bool) -> dict[str, str]:
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Version": API_VERSION,
+        "Accept": "application/json",
+    }
+    if json_body:
+        headers["Content-Type"] = "application/json"
+    return headers
+
+
+def scenarios(fixture: Fixture) -> list[Scenario]:
+    def get_one() -> tuple[str, bytes | None]:
+        return f"/contacts/{fixture.contact_id}", None
+
+    def create_one() -> tuple[str, bytes | None]:
+        number = next(_serial)
+        body = {
+            "locationId": fixture.write_location,
+            "firstName": "Bench",
+            "lastName": f"Load {number}",
+            "email": f"bench.load.{number}@example.com",
+            "phone": f"+1415{number:07d}",
+            "tags": ["bench"],
+            "source": "bench",
+        }
+        return "/contacts/", json.dumps(body).encode()
+
+    list_path = f"/contacts/?locationId={fixture.read_location}&limit={LIST_LIMIT}"
+    search_body = json.dumps(
+        {
+            "locationId": fixture.read_location,
+            "pageLimit": SEARCH_PAGE_LIMIT,
+            "filters": [{"field": "tags", "operator": "eq", "value": SEARCH_TAG}],
+        }
+    ).encode()
+
+    def list_page() -> tuple[str, bytes | None]:
+        return list_path, None
+
+    def search() -> tuple[str, bytes | None]:
+        return "/contacts/search", search_body
+
+    read = _headers(fixture.read_key, json_body=False)
+    read_json = _headers(fixture.read_key, json_body=True)
+    write = _headers(fixture.write_key, json_body=True)
+    found = [
+        Scenario("get", "GET /contacts/{id}", "GET", 200, read, get_one),
+        Scenario("create", "POST /contacts/", "POST", 201, write, create_one),
+        Scenario("list", f"GET /contacts/?limit={LIST_LIMIT}", "GET", 200, read, list_page),
+        Scenario("search", "POST /contacts/search", "POST", 200, read_json, search),
+    ]
+    assert {scenario.name for scenario in found} == set(BARE_ROUTES)
+    return found
+
+
+def capture(base_url: str, planned: list[Scenario]) -> dict[str, Canned]:
+    """One real response of ours per scenario: the bytes the bare app will serve."""
+    bodies: dict[str, Canned] = {}
+    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT, trust_env=False) as client:
+        for scenario in planned:
+            path, body = scenario.build()
+            response = client.request(scenario.method, path, content=body, headers=scenario.headers)
+            if response.status_code != scenario.status:
+                raise RuntimeError(
+                    f"{scenario.label}: expected {scenario.status}, got "
+                    f"{response.status_code}: {response.text[:500]}"
+                )
+            bodies[scenario.name] = Canned(status=response.status_code, body=response.content)
+    listed = len(json.loads(bodies["list"].body)["contacts"])
+    found = len(json.loads(bodies["search"].body)["contacts"])
+    if listed != LIST_LIMIT or found != SEARCH_PAGE_LIMIT:
+        raise RuntimeError(f"seed too small: list gave {listed}, search gave {found} contacts")
+    return bodies
+
+
+# ----------------------------------------------------------------------------- servers
+
+
+def _read_port(process: subprocess.Popen[str], deadline: float) -> int:
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.2)
+        if ready:
+            line = process.stdout.readline()
+            if not line:
+                break
+            return int(line.strip())
+        if process.poll() is not None:
+            break
+    raise RuntimeError(f"server did not announce its port (exit code {process.poll()})")
+
+
+def _wait_ready(process: subprocess.Popen[str], base_url: str, deadline: float) -> None:
+    with httpx.Client(base_url=base_url, timeout=2.0, trust_env=False) as client:
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if client.get("/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+    raise RuntimeError(f"server at {base_url} did not become ready")
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+@contextmanager
+def server(kind: str, argument: str) -> Iterator[Target]:
+    """`python -m bench.servers KIND ARGUMENT` in a subprocess, stopped on exit."""
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "bench.servers", kind, argument],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        target = Target(kind=kind, port=_read_port(process, deadline), pid=process.pid)
+        _wait_ready(process, target.base_url, deadline)
+        yield target
+    finally:
+        _stop(process)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+@dataclass(frozen=True)
+class Row:
+    scenario: Scenario
+    size: int  # bytes in the captured response body
+    ours: Result
+    bare: Result
+
+
+def _cores(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.0f}%"
+
+
+def _cpu_per_request(result: Result) -> str:
+    """Server CPU milliseconds per successful request."""
+    if result.cpu.server is None or not result.completed:
+        return "n/a"
+    return f"{result.cpu.server * result.elapsed / result.completed * 1000:.2f}"
+
+
+def _latency(result: Result) -> str:
+    return f"{result.percentile_ms(0.50):.1f} / {result.percentile_ms(0.99):.1f}"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(line[i]) for line in [headers, *rows]) for i in range(len(headers))]
+
+    def render(line: list[str]) -> str:
+        cells = [line[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True)]
+        return "  ".join(cells)
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([render(headers), rule, *(render(line) for line in rows)])
+
+
+def report(backend: str, fixture: Fixture, rows: list[Row], concurrency: int) -> str:
+    main = [
+        [
+            row.scenario.label,
+            f"{row.ours.rate:.0f}",
+            f"{row.bare.rate:.0f}",
+            f"{row.ours.rate / row.bare.rate:.3f}" if row.bare.rate else "n/a",
+            _latency(row.ours),
+            _latency(row.bare),
+        ]
+        for row in rows
+    ]
+    cpu = [
+        [
+            row.scenario.label if result is row.ours else "",
+            str(row.size) if result is row.ours else "",
+            name,
+            _cores(result.cpu.server),
+            _cpu_per_request(result),
+            _cores(result.cpu.client),
+            _cores(result.cpu.postgres),
+            _cores(result.cpu.other),
+            _cores(result.cpu.idle),
+            str(result.completed),
+            str(result.errors),
+        ]
+        for row in rows
+        for name, result in (("ours", row.ours), ("bare", row.bare))
+    ]
+    lines = [
+        f"== {backend}: concurrency {concurrency}, {fixture.listed_total} contacts in the "
+        "listed location ==",
+        _table(
+            [
+                "scenario",
+                "ours req/s",
+                "bare req/s",
+                "ours/bare",
+                "ours p50/p99 ms",
+                "bare p50/p99 ms",
+            ],
+            main,
+        ),
+        "",
+        f"CPU while measuring, in % of one core ({os.cpu_count()} cores = "
+        f"{(os.cpu_count() or 1) * 100}%); other = other programs on this machine",
+        _table(
+            [
+                "scenario",
+                "resp bytes",
+                "app",
+                "server",
+                "srv ms/req",
+                "client",
+                "postgres",
+                "other",
+                "idle",
+                "requests",
+                "errors",
+            ],
+            cpu,
+        ),
+    ]
+    if any(row.ours.errors or row.bare.errors for row in rows):
+        lines.append("WARNING: some requests failed or got an unexpected status (see errors).")
+    return "\n".join(lines)
+
+
+def describe_load(client: ClientKind, concurrency: int) -> str:
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    if client == "raw":
+        how = "a minimal HTTP/1.1 client on asyncio streams (bench/load.py)"
+    else:
+        how = f"one httpx {httpx.__version__} AsyncClient per worker"
+    return (
+        f"load generator: this process (pid {os.getpid()}), one asyncio event loop, "
+        f"{concurrency} closed-loop workers, each on its own keep-alive HTTP/1.1 connection "
+        f"to {LOOPBACK}, using {how}\n"
+        f"servers: one subprocess each, uvicorn with 1 worker ({loop} loop, {http} parser), "
+        f"log level warning; python {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def run_backend(
+    backend: str, *, client: ClientKind, concurrency: int, seconds: float, warmup: float
+) -> str:
+    database = sqlite_database() if backend == "sqlite" else postgres_database()
+    with database as database_url, tempfile.TemporaryDirectory(prefix="cf-bench-") as scratch:
+        database_name = make_url(database_url).database if backend == "postgresql" else None
+        print(f"[{backend}] migrating and seeding {make_url(database_url).database} ...")
+        fixture = prepare(database_url)
+        planned = scenarios(fixture)
+        rows: list[Row] = []
+        with server("ours", database_url) as ours:
+            bodies = capture(ours.base_url, planned)
+            bodies_file = Path(scratch) / "bodies.json"
+            save_bodies(bodies_file, bodies)
+            with server("bare", str(bodies_file)) as bare:
+                for scenario in planned:
+                    results: dict[str, Result] = {}
+                    for target in (ours, bare):
+                        print(f"[{backend}] {scenario.label}: {target.kind} ...", flush=True)
+                        results[target.kind] = measure(
+                            target,
+                            scenario,
+                            client=client,
+                            concurrency=concurrency,
+                            seconds=seconds,
+                            warmup=warmup,
+                            database=database_name,
+                        )
+                    size = len(bodies[scenario.name].body)
+                    rows.append(Row(scenario, size, results["ours"], results["bare"]))
+    return report(backend, fixture, rows, concurrency)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.api",
+        description="Requests/s and p50/p99 latency of the Contacts API vs a bare Starlette app.",
+    )
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument(
+        "--seconds", type=float, default=5.0, help="measured seconds per scenario and server"
+    )
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument(
+        "--client",
+        choices=CLIENT_KINDS,
+        default="raw",
+        help="load generator client (httpx cannot keep the bare app busy; see bench/load.py)",
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="unmeasured seconds before each measurement"
+    )
+    args = parser.parse_args(argv)
+    if args.seconds <= 0 or args.warmup < 0 or args.concurrency < 1:
+        parser.error("--seconds must be > 0, --warmup >= 0 and --concurrency >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    if "postgresql" in backends and make_url(PG_ADMIN_DSN).host not in LOOPBACK_HOSTS:
+        print("CONTACTFLOW_TEST_PG must point at a loopback address", file=sys.stderr)
+        return 2
+    if "postgresql" in backends and not postgres_reachable():
+        print(f"PostgreSQL is not reachable at {make_url(PG_ADMIN_DSN).host}", file=sys.stderr)
+        if args.backend == "postgresql":
+            return 1
+        backends.remove("postgresql")
+    print(describe_load(args.client, args.concurrency), flush=True)
+    reports = [
+        run_backend(
+            backend,
+            client=args.client,
+            concurrency=args.concurrency,
+            seconds=args.seconds,
+            warmup=args.warmup,
+        )
+        for backend in backends
+    ]
+    print()
+    print(describe_load(args.client, args.concurrency))
+    for text in reports:
+        print()
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
