@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts.events import appointment_event
 from contactflow.contacts.models import Appointment, Calendar
+from contactflow.contacts.normalize import assign_fields
 from contactflow.contacts.record_schemas import AppointmentCreate, AppointmentUpdate
 from contactflow.contacts.service import find_contact
 from contactflow.platform import event_types
@@ -107,16 +108,9 @@ async def update_appointment(
     if fields.calendar_id:
         await _check_calendar(session, location_id, fields.calendar_id)
     await _check_people(session, location_id, fields)
-    for name in fields.model_fields_set:
-        value = getattr(fields, name)
-        if value is None and name in (
-            "calendar_id",
-            "start_time",
-            "end_time",
-            "appointment_status",
-        ):
-            raise invalid(name, "cannot be null")
-        setattr(appointment, name, value if name != "users" else list(value or []))
+    required = frozenset({"calendar_id", "start_time", "end_time", "appointment_status"})
+    assign_fields(appointment, fields, required=required)
+    appointment.users = list(appointment.users or [])
     if appointment.appointment_status == "cancelled":
         appointment.status = "cancelled"
     _check_times(appointment)

@@ -9,6 +9,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -80,6 +81,12 @@ class EdgeMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        nul_in = _nul_field(scope)
+        if nul_in is not None:
+            refused = error_response(422, [f"{nul_in}: must not contain NUL characters"])
+            await refused(scope, receive, send_with_trace)
+            return
+
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
             await self._too_large(scope, receive, send_with_trace)
@@ -112,6 +119,19 @@ class EdgeMiddleware:
         await error_response(413, message)(scope, receive, send)
 
 
+def _nul_field(scope: Scope) -> str | None:
+    """Where the path or query string carries a NUL character (no text column can hold one:
+    PostgreSQL refuses it), so the request is a 422 rather than a database error."""
+    if "\x00" in scope["path"]:
+        return "path"
+    query: bytes = scope["query_string"]
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                return name.replace("\x00", "") or "query"
+    return None
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
@@ -123,7 +143,9 @@ def _content_length(scope: Scope) -> int | None:
 
 
 def _field_path(location: tuple[Any, ...]) -> str:
-    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    # Drop only the leading source: a body field may itself be called `query` or `body`.
+    sourced = bool(location) and location[0] in ("body", "query", "path", "header")
+    parts = [str(part) for part in (location[1:] if sourced else location)]
     if not parts:
         return str(location[0]) if location else "body"
     return ".".join(parts)
