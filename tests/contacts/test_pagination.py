@@ -169,3 +169,18 @@ async def test_walk_is_stable_under_concurrent_inserts(
     assert len(seen) == len(set(seen)), "a contact was returned twice"
     assert before <= set(seen), "a contact that existed before the walk was skipped"
     assert set(seen) <= before | added
+
+
+async def test_start_after_id_alone_continues_after_that_contact(
+    client: httpx.AsyncClient,
+) -> None:
+    for number in range(3):
+        created = await client.post("/contacts/", json={"email": f"alone{number}@x.io"})
+        assert created.status_code == 201
+    first = (await client.get("/contacts/", params={"limit": 1})).json()["contacts"][0]["id"]
+    following = await client.get("/contacts/", params={"limit": 5, "startAfterId": first})
+    assert following.status_code == 200
+    assert first not in [contact["id"] for contact in following.json()["contacts"]]
+    unknown = await client.get("/contacts/", params={"startAfterId": "nope"})
+    assert unknown.status_code == 422
+    assert "startAfterId" in unknown.json()["message"][0]

@@ -7,9 +7,20 @@ from sqlalchemy import func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts.models import Business, Contact
-from contactflow.platform.clock import from_epoch_ms
+from contactflow.platform.clock import from_epoch_ms, to_epoch_ms
 from contactflow.platform.db import UTCDateTime
-from contactflow.platform.errors import NotFound
+from contactflow.platform.errors import NotFound, invalid
+
+
+async def _added_at(session: AsyncSession, location_id: str, contact_id: str) -> int:
+    added = await session.scalar(
+        select(Contact.date_added).where(
+            Contact.id == contact_id, Contact.location_id == location_id
+        )
+    )
+    if added is None:
+        raise invalid("startAfterId", "no contact with this id in this location")
+    return to_epoch_ms(added)
 
 
 def text_filter(query: str | None) -> Any:
@@ -44,6 +55,9 @@ async def list_contacts(
     total = await session.scalar(select(func.count()).select_from(Contact).where(*conditions)) or 0
     page_conditions = list(conditions)
     position = 0
+    if start_after is None and start_after_id is not None:
+        # A cursor given by id alone starts after that contact.
+        start_after = await _added_at(session, location_id, start_after_id)
     if start_after is not None:
         cursor = tuple_(Contact.date_added, Contact.id) > tuple_(
             literal(from_epoch_ms(start_after), UTCDateTime()), start_after_id or ""
