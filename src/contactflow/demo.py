@@ -4,7 +4,10 @@ Everything is created through the contexts' services, so demo data obeys the sam
 (normalisation, duplicates, references) as data that arrives through the API.
 """
 
+import asyncio
 import random
+import secrets
+import string
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +23,7 @@ from contactflow.contacts.record_schemas import (
 )
 from contactflow.contacts.schemas import ContactCreate
 from contactflow.platform.auth.api_keys import create_key
+from contactflow.platform.auth.passwords import hash_password
 from contactflow.platform.auth.scopes import DEFAULT_KEY_SCOPES
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
@@ -74,10 +78,35 @@ class DemoLocation:
 
 
 @dataclass(frozen=True)
+class DemoAdmin:
+    """A user who can sign in at the OAuth authorization page (an admin of the company)."""
+
+    email: str
+    password: str
+    company_id: str
+
+
+@dataclass(frozen=True)
 class DemoData:
     locations: list[DemoLocation]
     campaign_id: str
     workflow_id: str
+    admin: DemoAdmin
+
+
+async def _admin_password(uow: UnitOfWork, location: Location) -> DemoAdmin:
+    """A fresh password for the first location's admin: like keys, only its hash is kept,
+    so each showing of the demo sets a new one."""
+    admin = await uow.session.scalar(
+        select(User)
+        .where(User.location_id == location.id, User.role == "admin")
+        .order_by(User.created_at, User.id)
+    )
+    assert admin is not None, "demo locations are seeded with an admin"
+    # Letters and digits only: easy to copy from a terminal and to type.
+    password = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(16))
+    admin.password_hash = await asyncio.to_thread(hash_password, password)
+    return DemoAdmin(email=admin.email, password=password, company_id=location.company_id)
 
 
 async def _seed_location(
@@ -180,24 +209,29 @@ async def _seed_contact(
 
 
 async def create_demo(db: Database, *, region: str, seed: int | None = None) -> DemoData:
-    """Create a fresh demo company and return one new API key per location."""
+    """Create a fresh demo company; return one new API key per location and the admin's
+    password."""
     rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
     locations = []
     async with db.unit_of_work() as uow:
         company = Company(name=DEMO_COMPANY)
         uow.session.add(company)
         await uow.session.flush()
-        for name in ("Northwind Austin", "Northwind Denver"):
-            location = await _seed_location(uow, company, name, rng, region)
+        seeded = [
+            await _seed_location(uow, company, name, rng, region)
+            for name in ("Northwind Austin", "Northwind Denver")
+        ]
+        for location in seeded:
             _, key = await create_key(uow, location.id, list(DEFAULT_KEY_SCOPES), name="demo")
             locations.append(DemoLocation(id=location.id, name=location.name, api_key=key))
-    return DemoData(locations=locations, campaign_id=new_id(), workflow_id=new_id())
+        admin = await _admin_password(uow, seeded[0])
+    return DemoData(locations=locations, campaign_id=new_id(), workflow_id=new_id(), admin=admin)
 
 
 async def demo_for_serve(db: Database, *, region: str) -> DemoData:
     """The demo to show when the server starts: the existing one with fresh keys, or a new one.
 
-    Keys are stored only as hashes, so an existing demo gets new keys rather than old ones.
+    Keys and passwords are stored only as hashes, so an existing demo gets new ones.
     """
     async with db.reader() as session:
         existing = list(
@@ -216,4 +250,5 @@ async def demo_for_serve(db: Database, *, region: str) -> DemoData:
         for location in existing:
             _, key = await create_key(uow, location.id, list(DEFAULT_KEY_SCOPES), name="demo")
             locations.append(DemoLocation(id=location.id, name=location.name, api_key=key))
-    return DemoData(locations=locations, campaign_id=new_id(), workflow_id=new_id())
+        admin = await _admin_password(uow, existing[0])
+    return DemoData(locations=locations, campaign_id=new_id(), workflow_id=new_id(), admin=admin)

@@ -10,6 +10,7 @@ from contactflow.platform.auth.http import database
 from contactflow.platform.clock import from_epoch_ms, to_epoch_ms
 from contactflow.platform.db import Database
 from contactflow.platform.errors import invalid
+from contactflow.platform.ratelimit import REFUSED_HEADERS_DOC
 from contactflow.settings import Settings
 
 
@@ -42,8 +43,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "A request with the same Idempotency-Key is in progress"),
         (413, "Body too large"),
         (422, "Validation failed; each message names its field"),
+        (429, "Too many requests from this app to this location; retry after Retry-After"),
     )
 }
+ERROR_RESPONSES[429]["headers"] = REFUSED_HEADERS_DOC
 
 
 def parse_cursor(raw: str | None) -> tuple[datetime, str] | None:

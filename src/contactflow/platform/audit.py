@@ -18,6 +18,7 @@ CREDENTIAL_NEW_IP = "credential.used_from_new_ip"
 REFUSED_IP = "credential.refused_ip"
 REFUSED_SCOPE = "credential.refused_scope"
 REFRESH_TOKEN_REUSED = "oauth.refresh_token_reused"  # noqa: S105 - an action name
+AUTHORIZATION_CODE_REUSED = "oauth.authorization_code_reused"
 
 
 class AuditEntry(Base):

@@ -44,6 +44,10 @@ class PayloadTooLarge(DomainError):
     status_code = 413
 
 
+class TooManyRequests(DomainError):
+    status_code = 429
+
+
 class Unprocessable(DomainError):
     """Validation failures: `message` is a list of "field: reason" lines."""
 

@@ -54,6 +54,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(32))
     role: Mapped[str] = mapped_column(String(32), default="user")
+    # scrypt, see platform/auth/passwords.py; None: the user cannot sign in (API-only data).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

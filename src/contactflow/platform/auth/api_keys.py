@@ -5,10 +5,6 @@ then a 6-character CRC32 checksum, so scanners can recognise leaked keys and a m
 key is refused before any database look-up.
 """
 
-import hashlib
-import secrets
-import string
-import zlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import JSON, ForeignKey, String, select
@@ -16,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactflow.platform import audit
+from contactflow.platform.auth import credential_format
 from contactflow.platform.auth.ip import validate_networks
 from contactflow.platform.auth.principal import Principal
 from contactflow.platform.auth.scopes import KNOWN_SCOPES
@@ -27,9 +24,6 @@ from contactflow.platform.tenancy import Location
 
 LIVE_PREFIX = "cf_live_"
 TEST_PREFIX = "cf_test_"
-_BASE62 = string.digits + string.ascii_letters
-_SECRET_LENGTH = 32
-_CHECKSUM_LENGTH = 6
 INVALID_TOKEN = "Invalid JWT"  # noqa: S105 - an error message, not a secret
 
 
@@ -56,35 +50,16 @@ class ApiKey(Base):
     last_used_ip: Mapped[str | None] = mapped_column(String(64))
 
 
-def _base62(number: int, width: int) -> str:
-    digits = []
-    for _ in range(width):
-        number, remainder = divmod(number, 62)
-        digits.append(_BASE62[remainder])
-    return "".join(reversed(digits))
-
-
-def _checksum(text: str) -> str:
-    return _base62(zlib.crc32(text.encode()), _CHECKSUM_LENGTH)
-
-
 def generate_key(*, sandbox: bool) -> str:
-    prefix = TEST_PREFIX if sandbox else LIVE_PREFIX
-    secret = "".join(secrets.choice(_BASE62) for _ in range(_SECRET_LENGTH))
-    return f"{prefix}{secret}{_checksum(prefix + secret)}"
+    return credential_format.generate(TEST_PREFIX if sandbox else LIVE_PREFIX)
 
 
 def is_well_formed(key: str) -> bool:
-    if not key.startswith((LIVE_PREFIX, TEST_PREFIX)):
-        return False
-    if len(key) != len(LIVE_PREFIX) + _SECRET_LENGTH + _CHECKSUM_LENGTH:
-        return False
-    body, checksum = key[:-_CHECKSUM_LENGTH], key[-_CHECKSUM_LENGTH:]
-    return secrets.compare_digest(_checksum(body), checksum)
+    return credential_format.is_well_formed(key, LIVE_PREFIX, TEST_PREFIX)
 
 
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    return credential_format.digest(key)
 
 
 def validate_scopes(scopes: list[str]) -> list[str]:

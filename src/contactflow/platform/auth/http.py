@@ -1,8 +1,8 @@
 """FastAPI dependencies that turn a bearer token into a Principal allowed to do one thing.
 
 One pipeline for every credential kind: authenticate the token, check the caller's address
-against the credential's allowlist, check the operation's scope, count the request against
-the rate limit, and remember the use. Refusals of address and scope are audited.
+against the credential's allowlist, count the request against the rate limit, check the
+operation's scope, and remember the use. Refusals of address and scope are audited.
 """
 
 import time
@@ -15,9 +15,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from contactflow.platform import audit
 from contactflow.platform.auth.api_keys import authenticate_key, record_use
 from contactflow.platform.auth.ip import allowed, client_ip
+from contactflow.platform.auth.oauth.tokens import authenticate_access_token, is_access_token
 from contactflow.platform.auth.principal import Principal
 from contactflow.platform.db import Database
 from contactflow.platform.errors import Forbidden, Unauthorized
+from contactflow.platform.ratelimit import count_request
 
 _bearer = HTTPBearer(auto_error=False, description="An API key (cf_live_…) or OAuth token")
 # How often the last-used time of one credential is written when its address has not changed.
@@ -47,6 +49,8 @@ class UsageRecorder:
 
 async def authenticate(db: Database, token: str) -> Principal:
     async with db.reader() as session:
+        if is_access_token(token):
+            return await authenticate_access_token(session, token)
         return await authenticate_key(session, token)
 
 
@@ -66,6 +70,9 @@ def requires(scope: str) -> Any:
         if not allowed(ip, found.allowed_ips):
             await audit.record_now(db, audit.REFUSED_IP, **where)
             raise Forbidden(f"Requests from {ip} are not allowed for this token")
+        # After the address check (a refused address is not the app's and spends nothing of its
+        # budget), before the scope check (an app's under-scoped calls count like any other).
+        await count_request(request, found)
         if scope not in found.scopes:
             await audit.record_now(db, audit.REFUSED_SCOPE, **where, scope=scope)
             found.require_scope(scope)

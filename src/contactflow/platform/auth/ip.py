@@ -40,3 +40,14 @@ def client_ip(request: Request, *, trust_proxy: bool) -> str | None:
         if forwarded:
             return forwarded.split(",")[-1].strip() or None
     return request.client.host if request.client else None
+
+
+def over_tls(request: Request, *, trust_proxy: bool) -> bool:
+    """Whether the client's request came over TLS: served so here, or, behind a trusted
+    proxy, the last X-Forwarded-Proto entry (the proxy's own, as for client_ip) says so."""
+    if request.url.scheme == "https":
+        return True
+    if not trust_proxy:
+        return False
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    return forwarded.split(",")[-1].strip().lower() == "https"

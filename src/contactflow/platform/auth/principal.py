@@ -1,4 +1,4 @@
-"""The caller of a request, whatever credential it came with (API key now, OAuth later)."""
+"""The caller of a request, whatever credential it came with (API key or OAuth Location token)."""
 
 from dataclasses import dataclass
 

@@ -12,6 +12,11 @@ EVENTS_READ = "events.readonly"
 WEBHOOKS_READ = "webhooks.readonly"
 WEBHOOKS_WRITE = "webhooks.write"
 AUDIT_READ = "audit.readonly"
+MAILSUITE_READ = "mailsuite.readonly"
+MAILSUITE_WRITE = "mailsuite.write"
+# Company (agency) tokens only: list the app's installed locations, mint location tokens.
+OAUTH_READ = "oauth.readonly"
+OAUTH_WRITE = "oauth.write"
 
 KNOWN_SCOPES = frozenset(
     {
@@ -27,8 +32,13 @@ KNOWN_SCOPES = frozenset(
         WEBHOOKS_READ,
         WEBHOOKS_WRITE,
         AUDIT_READ,
+        MAILSUITE_READ,
+        MAILSUITE_WRITE,
+        OAUTH_READ,
+        OAUTH_WRITE,
     }
 )
+COMPANY_SCOPES = frozenset({OAUTH_READ, OAUTH_WRITE})
 
-# What demo keys carry: every scope.
-DEFAULT_KEY_SCOPES = tuple(sorted(KNOWN_SCOPES))
+# What demo keys carry: every scope a location credential can use.
+DEFAULT_KEY_SCOPES = tuple(sorted(KNOWN_SCOPES - COMPANY_SCOPES))

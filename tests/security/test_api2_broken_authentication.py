@@ -1,0 +1,178 @@
+"""API2:2023 Broken Authentication: a key that is expired, revoked, rotated out, bound to a
+location of the other kind, malformed or of a foreign format is refused with the 401
+envelope; an IP allowlist refuses other addresses with a 403 that is audited, and believes
+X-Forwarded-For only behind a trusted proxy. (tests/contacts/test_tenancy.py has the
+bad-token table for every Contacts route kind; this module follows a key's life.)"""
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from contactflow.platform.auth import api_keys
+from contactflow.platform.auth.scopes import AUDIT_READ
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import Database
+from contactflow.platform.errors import BadRequest
+from contactflow.platform.tenancy import Location
+from tests.contacts.helpers import assert_error
+from tests.security.conftest import StartServer
+from tests.security.helpers import bearer, has_no_rate_headers, issue_key
+from tests.support import LiveServer, Tenant
+
+UNAUTHORIZED_KEYS = {"statusCode", "message", "error", "traceId"}
+
+
+async def refused(server: LiveServer, key: str, *fields: str) -> str:
+    """The key gets the 401 envelope on a read and on a write, uncounted; its message."""
+    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(key)) as http:
+        messages = set()
+        for response in (
+            await http.get("/contacts/"),
+            await http.post("/contacts/", json={"firstName": "X"}),
+        ):
+            body = assert_error(response, 401, *fields)
+            assert set(body) == UNAUTHORIZED_KEYS
+            assert body["error"] == "Unauthorized"
+            assert has_no_rate_headers(response)
+            messages.add(str(body["message"]))
+    assert len(messages) == 1
+    return messages.pop()
+
+
+async def works(server: LiveServer, key: str) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(key)) as http:
+        response = await http.get("/contacts/")
+        assert response.status_code == 200, response.text
+
+
+async def test_an_expired_key_is_refused(server: LiveServer, tenant: Tenant, db: Database) -> None:
+    soon = utcnow() + timedelta(hours=1)
+    key_id, key = await issue_key(db, tenant.location_id, expires_at=soon)
+    await works(server, key)
+    async with db.unit_of_work() as uow:
+        row = await uow.session.get(api_keys.ApiKey, key_id)
+        assert row is not None
+        row.expires_at = utcnow() - timedelta(seconds=1)
+    assert await refused(server, key, "expired") == "The token has expired"
+    # A key cannot be made already expired either.
+    with pytest.raises(BadRequest):
+        await issue_key(db, tenant.location_id, expires_at=utcnow() - timedelta(seconds=1))
+
+
+async def test_a_revoked_key_is_refused(server: LiveServer, tenant: Tenant, db: Database) -> None:
+    key_id, key = await issue_key(db, tenant.location_id)
+    await works(server, key)
+    async with db.unit_of_work() as uow:
+        await api_keys.revoke_key(uow, key_id)
+    assert await refused(server, key, "revoked") == "The token has been revoked"
+
+
+async def test_a_key_rotated_out_is_refused_and_its_successor_works(
+    server: LiveServer, tenant: Tenant, db: Database
+) -> None:
+    kept_id, kept = await issue_key(db, tenant.location_id)
+    gone_id, gone = await issue_key(db, tenant.location_id)
+    async with db.unit_of_work() as uow:
+        _, kept_successor = await api_keys.rotate_key(uow, kept_id, timedelta(hours=1))
+        _, gone_successor = await api_keys.rotate_key(uow, gone_id, timedelta(0))
+    # With a grace period both keys work; with none the old one stops at once.
+    for key in (kept, kept_successor, gone_successor):
+        await works(server, key)
+    assert await refused(server, gone, "expired") == "The token has expired"
+
+
+async def test_a_key_of_the_other_kind_of_location_is_refused(
+    server: LiveServer, tenant: Tenant, db: Database
+) -> None:
+    """A live key works only on a live location: the location turned sandbox, its key fails."""
+    _, key = await issue_key(db, tenant.location_id)
+    await works(server, key)
+    async with db.unit_of_work() as uow:
+        location = await uow.session.get(Location, tenant.location_id)
+        assert location is not None
+        location.sandbox = True
+    assert await refused(server, key) == api_keys.INVALID_TOKEN
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["foreign-prefix", "swapped-prefix", "truncated", "bad-checksum", "unknown", "not-a-key"],
+)
+async def test_malformed_and_foreign_tokens_are_refused(
+    server: LiveServer, tenant: Tenant, variant: str
+) -> None:
+    key = tenant.key
+    token = {
+        "foreign-prefix": "sk_live_" + key[len(api_keys.LIVE_PREFIX) :],
+        "swapped-prefix": api_keys.TEST_PREFIX + key[len(api_keys.LIVE_PREFIX) :],
+        "truncated": key[:-1],
+        "bad-checksum": key[:-1] + ("A" if key[-1] != "A" else "B"),
+        "unknown": api_keys.generate_key(sandbox=False),
+        "not-a-key": "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.",
+    }[variant]
+    assert await refused(server, token) == api_keys.INVALID_TOKEN
+    await works(server, key)
+
+
+@pytest.mark.parametrize(
+    "authorization", ["", "Bearer", "Bearer cf_live_", "Basic dXNlcjpwYXNz", "Token abc", "bearer"]
+)
+async def test_a_missing_or_foreign_scheme_is_refused(
+    server: LiveServer, authorization: str
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as http:
+        response = await http.get("/contacts/")
+    body = assert_error(response, 401)
+    assert set(body) == UNAUTHORIZED_KEYS
+
+
+async def audit_entries(server: LiveServer, db: Database, location_id: str) -> list[dict[str, str]]:
+    _, auditor = await issue_key(db, location_id, [AUDIT_READ])
+    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(auditor)) as http:
+        response = await http.get("/audit", params={"action": "credential.refused_ip"})
+    assert response.status_code == 200, response.text
+    entries: list[dict[str, str]] = response.json()["entries"]
+    return entries
+
+
+async def test_an_ip_allowlist_refuses_other_addresses_and_audits_it(
+    server: LiveServer, tenant: Tenant, db: Database
+) -> None:
+    fenced_id, fenced = await issue_key(db, tenant.location_id, allowed_ips=["203.0.113.0/24"])
+    _, local = await issue_key(db, tenant.location_id, allowed_ips=["127.0.0.1"])
+    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(fenced)) as http:
+        response = await http.get("/contacts/")
+        # A client on 127.0.0.1 cannot pass for an allowed address while there is no proxy.
+        spoofed = await http.get("/contacts/", headers={"X-Forwarded-For": "203.0.113.9"})
+    for answer in (response, spoofed):
+        body = assert_error(answer, 403)
+        assert body["message"] == "Requests from 127.0.0.1 are not allowed for this token"
+        # Refused before it is counted: another address's calls spend nothing of the budget.
+        assert has_no_rate_headers(answer)
+    await works(server, local)
+
+    entries = await audit_entries(server, db, tenant.location_id)
+    mine = [entry for entry in entries if entry["actor"] == f"api_key:{fenced_id}"]
+    assert len(mine) == 2
+    assert {(entry["action"], entry["ip"]) for entry in mine} == {
+        ("credential.refused_ip", "127.0.0.1")
+    }
+
+
+async def test_behind_a_trusted_proxy_the_address_it_appends_counts(
+    start_server: StartServer, tenant: Tenant, db: Database
+) -> None:
+    server = start_server(trust_proxy=True)
+    _, fenced = await issue_key(db, tenant.location_id, allowed_ips=["203.0.113.0/24"])
+    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(fenced)) as http:
+        # The proxy appends the address it saw; what the client sent before it is not believed.
+        appended = await http.get(
+            "/contacts/", headers={"X-Forwarded-For": "10.9.9.9, 203.0.113.9"}
+        )
+        forged = await http.get("/contacts/", headers={"X-Forwarded-For": "203.0.113.9, 10.9.9.9"})
+        direct = await http.get("/contacts/")
+    assert appended.status_code == 200, appended.text
+    assert assert_error(forged, 403)["message"].startswith("Requests from 10.9.9.9 ")
+    assert assert_error(direct, 403)["message"].startswith("Requests from 127.0.0.1 ")
