@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import uvicorn
+from starlette.types import ASGIApp
 
 from contactflow.app import create_app
 from contactflow.contacts.models import Calendar
@@ -54,9 +55,12 @@ def fresh_postgres_database() -> Iterator[str]:
 
 def server_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings for a test server: webhooks may reach loopback over http, retries and
-    polling are compressed from minutes to milliseconds."""
+    polling are compressed from minutes to milliseconds, and the rate limits are out of the
+    way (tests/security sets small ones where it tests them)."""
     values: dict[str, Any] = {
         "database_url": database_url,
+        "rate_limit_burst": 1_000_000,
+        "rate_limit_daily": 1_000_000_000,
         "dev_mode": True,
         "webhook_allowed_networks": ["127.0.0.1/32"],
         "webhook_retry_delays": [0.05, 0.1, 0.2, 0.4],
@@ -73,10 +77,17 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[LiveServer]:
-    """uvicorn on 127.0.0.1 with a random port, in a thread with its own event loop."""
+def live_server(settings: Settings, app: ASGIApp | None = None) -> Iterator[LiveServer]:
+    """uvicorn on 127.0.0.1 with a random port, in a thread with its own event loop; the app
+    is create_app(settings) unless the test built one. Proxy headers are left to the app, as
+    `contactflow serve` does."""
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+        app or create_app(settings),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

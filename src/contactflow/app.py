@@ -9,16 +9,27 @@ from fastapi.responses import RedirectResponse
 
 from contactflow.contacts import api as contacts_api
 from contactflow.contacts import records_api, resources_api
+from contactflow.mailsuite import api as mailsuite_api
+from contactflow.mailsuite import campaign_api as mailsuite_campaign_api
+from contactflow.mailsuite import mail_api as mailsuite_mail_api
+from contactflow.mailsuite import tracking_api as mailsuite_tracking_api
+from contactflow.mailsuite.worker import worker_steps as mailsuite_worker_steps
 from contactflow.platform import audit_api, crypto, events_api
 from contactflow.platform.auth.http import UsageRecorder
+from contactflow.platform.auth.oauth import api as oauth_api
+from contactflow.platform.auth.oauth import consent as oauth_consent
 from contactflow.platform.db import Database
 from contactflow.platform.http import EdgeMiddleware, install_error_handlers
 from contactflow.platform.idempotency import IdempotencyMiddleware, purge_expired
-from contactflow.platform.runtime import running_workers
+from contactflow.platform.ratelimit import RateLimiter, RateLimitHeaders, document_headers
+from contactflow.platform.runtime import ContextSteps, running_workers
+from contactflow.platform.security_headers import SecurityHeaders
 from contactflow.platform.webhooks import api as webhooks_api
 from contactflow.settings import Settings, get_settings
 
 API_VERSION = "2021-07-28"
+# The contexts' background loops, run beside the platform's by every worker.
+CONTEXT_WORKERS: tuple[ContextSteps, ...] = (mailsuite_worker_steps,)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,15 +37,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     crypto.configure(settings)
     db = Database(settings.database_url)
     retention = timedelta(hours=settings.idempotency_ttl_hours)
+    rate_limiter = RateLimiter.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await purge_expired(db, retention)
         if settings.embedded_workers:
-            async with running_workers(db, settings):
+            async with running_workers(db, settings, CONTEXT_WORKERS):
                 yield
         else:
             yield
+        await rate_limiter.close()
         await db.dispose()
 
     app = FastAPI(
@@ -46,7 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.usage_recorder = UsageRecorder()
+    app.state.rate_limiter = rate_limiter
     install_error_handlers(app)
+    document_headers(app)
     for router in (
         contacts_api.router,
         records_api.router,
@@ -54,6 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events_api.router,
         webhooks_api.router,
         audit_api.router,
+        oauth_api.router,
+        oauth_consent.router,
+        mailsuite_api.router,
+        mailsuite_mail_api.router,
+        mailsuite_campaign_api.router,
+        mailsuite_tracking_api.router,
     ):
         app.include_router(router)
 
@@ -65,6 +86,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # The last added runs first: the security headers cover every response, Edge's 413s and
+    # 500s included.
     app.add_middleware(IdempotencyMiddleware, db=db, retention=retention)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Outside Edge, so that its 500 for an authenticated request carries the counts too.
+    app.add_middleware(RateLimitHeaders)
+    docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(
+        SecurityHeaders,
+        trust_proxy=settings.trust_proxy,
+        docs_paths=[path for path in docs if path is not None],
+    )
     return app

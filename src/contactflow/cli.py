@@ -1,25 +1,26 @@
-"""The `contactflow` command: serve, migrate, demo data and API keys."""
+"""The `contactflow` command: serve, migrate, demo data and API keys (OAuth apps and user
+passwords: cli_oauth)."""
 
 import asyncio
 import json
 import shlex
 import signal
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated, TypeVar
+from pathlib import Path
+from typing import Annotated
 
 import typer
 import uvicorn
-from rich.console import Console
 from rich.table import Table
 
-from contactflow.app import create_app
+from contactflow import cli_mailsuite, cli_oauth
+from contactflow.app import CONTEXT_WORKERS, create_app
+from contactflow.cli_support import console, with_db
 from contactflow.demo import DemoData, create_demo, demo_for_serve
 from contactflow.platform import audit, crypto, events
 from contactflow.platform.auth import api_keys
 from contactflow.platform.clock import as_utc, to_iso, utcnow
 from contactflow.platform.db import Database
-from contactflow.platform.errors import DomainError
 from contactflow.platform.events_api import event_out
 from contactflow.platform.migrate import upgrade
 from contactflow.platform.runtime import running_workers
@@ -36,24 +37,9 @@ webhooks_app = typer.Typer(help="Webhook endpoints and deliveries.", no_args_is_
 app.add_typer(webhooks_app, name="webhooks")
 secrets_app = typer.Typer(help="Secrets at rest.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
-console = Console()
-T = TypeVar("T")
-
-
-def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
-    settings = get_settings()
-
-    async def main() -> T:
-        db = Database(settings.database_url)
-        try:
-            return await work(db)
-        except DomainError as error:
-            console.print(f"[red]error:[/red] {error}")
-            raise typer.Exit(1) from error
-        finally:
-            await db.dispose()
-
-    return asyncio.run(main())
+app.add_typer(cli_oauth.oauth_app, name="oauth")
+app.add_typer(cli_oauth.users_app, name="users")
+app.add_typer(cli_mailsuite.mailsuite_app, name="mailsuite")
 
 
 @app.command()
@@ -68,17 +54,33 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     demo: Annotated[bool, typer.Option(help="Load demo data and print keys to try it.")] = False,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate (chain): serve HTTPS with it.")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
 ) -> None:
     """Run the API (migrations are applied first)."""
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("--tls-cert and --tls-key go together")
     settings = get_settings()
-    base_url = f"http://{host}:{port}"
+    base_url = f"{'https' if tls_cert else 'http'}://{host}:{port}"
     settings = settings.model_copy(update={"base_url": base_url})
     upgrade(settings.database_url)
     if demo:
-        data = _with_db(lambda db: demo_for_serve(db, region=settings.default_phone_region))
+        data = with_db(lambda db: demo_for_serve(db, region=settings.default_phone_region))
         _print_demo(data, base_url)
     console.print(f"contactflow is serving on [bold]{base_url}[/bold] (API docs: {base_url}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+        # trust_proxy is the one switch: the app reads X-Forwarded-For and -Proto itself, and
+        # uvicorn's own rewriting (on by default for 127.0.0.1) would believe them without it.
+        proxy_headers=False,
+    )
 
 
 @app.command()
@@ -91,7 +93,7 @@ def worker() -> None:
     settings = get_settings()
 
     async def work(db: Database) -> None:
-        async with running_workers(db, settings) as running:
+        async with running_workers(db, settings, CONTEXT_WORKERS) as running:
             loop = asyncio.get_running_loop()
             stopped = asyncio.Event()
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -100,7 +102,7 @@ def worker() -> None:
             await stopped.wait()
             console.print(f"worker {running.name} stopping")
 
-    _with_db(work)
+    with_db(work)
 
 
 @app.command("demo")
@@ -110,7 +112,7 @@ def demo_command(
     """Create a demo company, two locations and ~200 contacts; print a key per location."""
     settings = get_settings()
     upgrade(settings.database_url)
-    data = _with_db(lambda db: create_demo(db, region=settings.default_phone_region))
+    data = with_db(lambda db: create_demo(db, region=settings.default_phone_region))
     if as_json:
         typer.echo(
             json.dumps(
@@ -122,6 +124,11 @@ def demo_command(
                     "baseUrl": settings.base_url,
                     "campaignId": data.campaign_id,
                     "workflowId": data.workflow_id,
+                    "admin": {
+                        "email": data.admin.email,
+                        "password": data.admin.password,
+                        "companyId": data.admin.company_id,
+                    },
                 }
             )
         )
@@ -138,6 +145,13 @@ def _print_demo(data: DemoData, base_url: str) -> None:
             f"-H {shlex.quote('Authorization: Bearer ' + item.api_key)} -H 'Version: 2021-07-28'"
         )
         console.print(f"  try: {curl}", soft_wrap=True)
+    admin = data.admin
+    console.print(f"[bold]OAuth sign-in[/bold]  {admin.email}  password {admin.password}")
+    console.print(
+        "  register an app with `contactflow oauth apps create --company "
+        f"{admin.company_id} ...`; docs/security.md walks through the authorization dance",
+        soft_wrap=True,
+    )
 
 
 @keys_app.command("create")
@@ -163,7 +177,7 @@ def keys_create(
             )
             return key.id, plaintext
 
-    _print_key(*_with_db(create), as_json=as_json)
+    _print_key(*with_db(create), as_json=as_json)
 
 
 def _print_key(key_id: str, plaintext: str, *, as_json: bool) -> None:
@@ -188,7 +202,7 @@ def keys_rotate(
             key, plaintext = await api_keys.rotate_key(uow, key_id, timedelta(hours=grace_hours))
             return key.id, plaintext
 
-    _print_key(*_with_db(rotate), as_json=as_json)
+    _print_key(*with_db(rotate), as_json=as_json)
 
 
 @keys_app.command("list")
@@ -204,7 +218,7 @@ def keys_list(
     table = Table(
         "id", "location", "name", "starts with", "scopes", "expires", "revoked", "last used"
     )
-    for key in _with_db(fetch):
+    for key in with_db(fetch):
         table.add_row(
             key.id,
             key.location_id,
@@ -226,7 +240,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) ->
         async with db.unit_of_work() as uow:
             await api_keys.revoke_key(uow, key_id)
 
-    _with_db(revoke)
+    with_db(revoke)
     console.print(f"key {key_id} revoked")
 
 
@@ -252,7 +266,7 @@ def events_tail(
             if not rows:
                 await db.changes.wait(poll)
 
-    _with_db(tail)
+    with_db(tail)
 
 
 @webhooks_app.command("list")
@@ -264,7 +278,7 @@ def webhooks_list(location: Annotated[str, typer.Option(help="The location.")]) 
             return await webhooks.list_endpoints(session, location)
 
     table = Table("id", "url", "event types", "enabled", "failing since", "disabled because")
-    for row in _with_db(fetch):
+    for row in with_db(fetch):
         table.add_row(
             row.id,
             row.url,
@@ -292,7 +306,7 @@ def webhooks_deliveries(
             )
 
     table = Table("id", "event", "type", "state", "attempts", "last status", "created")
-    for row in _with_db(fetch):
+    for row in with_db(fetch):
         table.add_row(
             row.id,
             row.event_id,
@@ -317,7 +331,7 @@ def webhooks_resend(
         async with db.unit_of_work() as uow:
             await webhooks.resend(uow, location, endpoint, delivery)
 
-    _with_db(resend)
+    with_db(resend)
     console.print(f"delivery {delivery} queued")
 
 
@@ -333,7 +347,7 @@ def webhooks_recover(
         async with db.unit_of_work() as uow:
             return await webhooks.recover(uow, location, endpoint, as_utc(since))
 
-    console.print(f"{_with_db(recover)} deliveries queued")
+    console.print(f"{with_db(recover)} deliveries queued")
 
 
 @app.command("audit")
@@ -348,7 +362,7 @@ def audit_log(
             return await audit.entries(session, location, limit=limit)
 
     table = Table("when", "action", "actor", "ip", "detail")
-    for entry in _with_db(fetch):
+    for entry in with_db(fetch):
         table.add_row(
             to_iso(entry.created_at),
             entry.action,
@@ -369,7 +383,7 @@ def secrets_rotate_key() -> None:
     """
     settings = get_settings()
     from_file = crypto.new_key_in_file(settings)
-    count = _with_db(crypto.rotate_all)
+    count = with_db(crypto.rotate_all)
     if from_file:
         crypto.drop_old_keys_from_file(settings)
     console.print(f"re-encrypted {count} secrets with the newest key")

@@ -21,6 +21,15 @@ class Settings(BaseSettings):
     secret_key_file: str = "contactflow.key"  # noqa: S105 - a file name
     # Behind a TLS-terminating proxy: believe the address it appends to X-Forwarded-For.
     trust_proxy: bool = False
+    # Rate limits per app per location (upstream's numbers): a burst of requests per window
+    # of seconds, and a daily budget.
+    rate_limit_burst: int = 100
+    rate_limit_burst_seconds: int = 10
+    rate_limit_daily: int = 200_000
+    # Counters live in this Redis when set (every API process then shares one budget), else in
+    # the process's memory. The prefix keeps several installations apart in one Redis.
+    redis_url: str | None = None
+    rate_limit_key_prefix: str = "contactflow"
 
     # Development mode: webhook endpoints may use plain http.
     dev_mode: bool = False
@@ -39,6 +48,22 @@ class Settings(BaseSettings):
     delivery_loops: int = 2
     # `serve` runs the workers in its own process; set false when `contactflow worker` runs.
     embedded_workers: bool = True
+
+    # OAuth: access tokens live a day and refresh tokens a year, as HighLevel's do; a refresh
+    # token is single-use (each refresh returns a new one).
+    oauth_access_token_seconds: int = 24 * 3600
+    oauth_refresh_token_seconds: int = 365 * 24 * 3600
+
+    # Mailsuite. SMTP hosts that resolve to loopback or private addresses are refused unless
+    # listed here (hosts or CIDRs), as webhook URLs are: a local relay must be allowed.
+    smtp_allowed_networks: list[str] = []
+    smtp_timeout_seconds: float = 30.0
+    # Seconds before each retry after a temporary SMTP failure (4xx, connection errors).
+    mailsuite_retry_delays: list[float] = [60, 300, 1800, 7200, 21600]
+    mailsuite_batch_size: int = 100
+    mailsuite_send_loops: int = 2
+    # Opens and clicks this soon after sending are pre-fetches, not a person.
+    mailsuite_machine_seconds: float = 2.0
 
 
 @lru_cache

@@ -8,8 +8,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 # Every table must be registered on Base.metadata before autogenerate compares it.
 import contactflow.contacts.models
+import contactflow.mailsuite.models
 import contactflow.platform.audit
 import contactflow.platform.auth.api_keys
+import contactflow.platform.auth.oauth.models
 import contactflow.platform.events
 import contactflow.platform.idempotency
 import contactflow.platform.tenancy

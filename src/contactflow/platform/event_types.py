@@ -28,6 +28,19 @@ CONTACT_WORKFLOW_ADD = "ContactWorkflowAdd"
 CONTACT_WORKFLOW_REMOVE = "ContactWorkflowRemove"
 WEBHOOK_ENDPOINT_DISABLED = "WebhookEndpointDisabled"
 WEBHOOK_TEST = "WebhookTest"
+# Mailsuite: email sending and tracking, its contacts, tasks and timeline.
+EMAIL_SENT = "EmailSent"
+EMAIL_OPENED = "EmailOpened"
+EMAIL_FIRST_OPENED = "EmailFirstOpened"
+LINK_CLICKED = "LinkClicked"
+LINK_FIRST_CLICKED = "LinkFirstClicked"
+EMAIL_BOUNCED = "EmailBounced"
+EMAIL_UNSUBSCRIBED = "EmailUnsubscribed"
+MAILSUITE_CONTACT_UPSERT = "MailsuiteContactUpsert"
+MAILSUITE_TASK_CREATE = "MailsuiteTaskCreate"
+MAILSUITE_TASK_UPDATE = "MailsuiteTaskUpdate"
+MAILSUITE_TASK_COMPLETE = "MailsuiteTaskComplete"
+TIMELINE_ENTRY_CREATE = "TimelineEntryCreate"
 
 EVENT_TYPES = frozenset(
     {
@@ -55,5 +68,17 @@ EVENT_TYPES = frozenset(
         CONTACT_WORKFLOW_REMOVE,
         WEBHOOK_ENDPOINT_DISABLED,
         WEBHOOK_TEST,
+        EMAIL_SENT,
+        EMAIL_OPENED,
+        EMAIL_FIRST_OPENED,
+        LINK_CLICKED,
+        LINK_FIRST_CLICKED,
+        EMAIL_BOUNCED,
+        EMAIL_UNSUBSCRIBED,
+        MAILSUITE_CONTACT_UPSERT,
+        MAILSUITE_TASK_CREATE,
+        MAILSUITE_TASK_UPDATE,
+        MAILSUITE_TASK_COMPLETE,
+        TIMELINE_ENTRY_CREATE,
     }
 )

@@ -1,11 +1,12 @@
-"""The background workers of one process: webhook fan-out and delivery.
+"""The background workers of one process: webhook fan-out and delivery, and the loops the
+contexts add (Mailsuite's sending).
 
 `contactflow serve` runs them beside the API (embedded mode); `contactflow worker` runs only
 them, as many processes as wanted, on any machine that reaches the database.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -18,6 +19,11 @@ from contactflow.platform.webhooks.dispatch import fan_out
 from contactflow.platform.webhooks.signing import installation_signer
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 from contactflow.settings import Settings
+
+# A context's loops: given the database, the settings and the worker's name (the owner of its
+# leases), the steps to run beside the platform's. The composition root passes them in, as
+# the platform imports no context.
+ContextSteps = Callable[[Database, Settings, str], dict[str, Step]]
 
 
 def url_policy(settings: Settings) -> UrlPolicy:
@@ -35,7 +41,9 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
 
 
 @asynccontextmanager
-async def running_workers(db: Database, settings: Settings) -> AsyncIterator[Worker]:
+async def running_workers(
+    db: Database, settings: Settings, contexts: Sequence[ContextSteps] = ()
+) -> AsyncIterator[Worker]:
     """Start the workers; leaving the block stops them after their current step."""
     signer = await installation_signer(db)
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
@@ -47,6 +55,8 @@ async def running_workers(db: Database, settings: Settings) -> AsyncIterator[Wor
                 db, http, signer, url_policy(settings), delivery_settings(settings), worker.name
             )
             steps[f"deliveries-{number}"] = deliverer.step
+        for context_steps in contexts:
+            steps.update(context_steps(db, settings, worker.name))
         task = asyncio.create_task(worker.run(steps))
         try:
             yield worker

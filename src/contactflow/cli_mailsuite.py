@@ -1,0 +1,101 @@
+"""`contactflow mailsuite …`: a test message through a sender, and a contact's timeline."""
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from contactflow.cli_support import console, with_db
+from contactflow.mailsuite.emails import queue_test_message
+from contactflow.mailsuite.models import Email, MailContact
+from contactflow.mailsuite.sending import Dispatcher
+from contactflow.mailsuite.timeline import contact_timeline
+from contactflow.mailsuite.tracking import Links, tracking_key
+from contactflow.mailsuite.worker import send_settings
+from contactflow.platform.clock import to_iso
+from contactflow.platform.db import Database
+from contactflow.platform.errors import NotFound
+from contactflow.platform.jobs import worker_name
+from contactflow.settings import get_settings
+
+mailsuite_app = typer.Typer(help="The Mailsuite workspace.", no_args_is_help=True)
+
+
+@mailsuite_app.command("send-test")
+def send_test(
+    to: Annotated[str, typer.Option(help="The address to send the test message to.")],
+    sender: Annotated[
+        str | None, typer.Option(help="The sender's id (needed when there are several).")
+    ] = None,
+) -> None:
+    """Send a test message through a sender's SMTP server now, and show the server's answer."""
+    settings = get_settings()
+
+    async def run(db: Database) -> Email:
+        links = Links(settings.base_url, await tracking_key(db))
+        async with db.unit_of_work() as uow:
+            queued = await queue_test_message(uow, sender, to, links)
+        dispatcher = Dispatcher(db, send_settings(settings), worker_name())
+        deadline = asyncio.get_running_loop().time() + 4 * settings.smtp_timeout_seconds
+        while True:
+            # A running worker may take the email first: then its outcome is awaited.
+            await dispatcher.run_once(only=queued.id)
+            async with db.reader() as session:
+                email = await session.get(Email, queued.id)
+            assert email is not None
+            attempted = email.status == "scheduled" and email.attempts > 0
+            if email.status in ("sent", "failed") or attempted:
+                return email
+            if asyncio.get_running_loop().time() > deadline:
+                return email
+            await asyncio.sleep(0.2)
+
+    email = with_db(run)
+    console.print(f"email {email.id} {email.message_id}: {email.status}")
+    console.print(f"server answered: {email.last_response or email.error or '(nothing)'}")
+    if email.status == "scheduled":
+        console.print(f"temporary failure: the workers retry at {to_iso(email.next_attempt_at)}")
+    if email.status != "sent":
+        raise typer.Exit(1)
+
+
+@mailsuite_app.command("timeline")
+def timeline(
+    contact: Annotated[str, typer.Argument(help="The Mailsuite contact's id, or its email.")],
+    location: Annotated[
+        str | None, typer.Option(help="The location (needed to name the contact by email).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many entries, newest first.")] = 50,
+) -> None:
+    """Show a contact's activity timeline, newest first."""
+
+    async def fetch(db: Database) -> tuple[MailContact, list[list[str]]]:
+        async with db.reader() as session:
+            query = select(MailContact).where(MailContact.id == contact)
+            if "@" in contact:
+                if location is None:
+                    raise NotFound("name the location with --location to find a contact by email")
+                query = select(MailContact).where(
+                    MailContact.location_id == location,
+                    MailContact.email_lower == contact.lower(),
+                )
+            found = await session.scalar(query)
+            if found is None:
+                raise NotFound(f"no Mailsuite contact {contact}")
+            page = await contact_timeline(
+                session, found.location_id, found.id, before=None, limit=limit
+            )
+            rows = [
+                [to_iso(entry.occurred_at), entry.kind, entry.body, entry.source_system]
+                for entry in page.rows
+            ]
+            return found, rows
+
+    found, rows = with_db(fetch)
+    console.print(f"[bold]{found.email}[/bold]  contact {found.id}  ({found.status})")
+    table = Table("when", "what", "detail", "source")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)

@@ -1,0 +1,2 @@
+"""The Mailsuite workspace: contacts, lists, templates, tracked email over SMTP, campaigns,
+tasks and each contact's activity timeline."""

@@ -1,0 +1,137 @@
+"""Tasks: something to do, for a user of the location, often about a contact. Creating and
+completing one is on the contact's timeline."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic.alias_generators import to_camel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contactflow.mailsuite import events as mail_events
+from contactflow.mailsuite.contacts import ensure_workspace, find_contact
+from contactflow.mailsuite.models import Task, TaskStatus
+from contactflow.mailsuite.paging import Page, Position, newest_first
+from contactflow.mailsuite.references import referenced
+from contactflow.mailsuite.schemas import TaskCreate, TaskUpdate
+from contactflow.mailsuite.timeline import add_entry
+from contactflow.platform.clock import as_utc, to_iso, utcnow
+from contactflow.platform.db import UnitOfWork
+from contactflow.platform.errors import NotFound, invalid
+from contactflow.platform.event_types import (
+    MAILSUITE_TASK_COMPLETE,
+    MAILSUITE_TASK_CREATE,
+    MAILSUITE_TASK_UPDATE,
+)
+from contactflow.platform.ids import new_id
+from contactflow.platform.tenancy import missing_users
+
+TASK_NOT_FOUND = "Task not found"
+
+
+async def find_task(session: AsyncSession, location_id: str, task_id: str) -> Task:
+    row = await session.get(Task, task_id)
+    if row is None or row.location_id != location_id:
+        raise NotFound(TASK_NOT_FOUND)
+    return row
+
+
+async def _check_refs(uow: UnitOfWork, location_id: str, body: TaskCreate | TaskUpdate) -> None:
+    if body.assignee_id is not None and await missing_users(
+        uow.session, location_id, [body.assignee_id]
+    ):
+        raise invalid("assigneeId", "not a user of this location")
+    if body.contact_id is not None:
+        await referenced(find_contact(uow.session, location_id, body.contact_id), "contactId")
+
+
+async def _on_timeline(
+    uow: UnitOfWork, task: Task, kind: Literal["task_created", "task_completed"]
+) -> None:
+    if task.contact_id is not None:
+        verb = "Task created" if kind == "task_created" else "Task completed"
+        await add_entry(
+            uow, task.location_id, task.contact_id, kind, f"{verb}: {task.title}", task_id=task.id
+        )
+
+
+async def create_task(uow: UnitOfWork, location_id: str, body: TaskCreate) -> Task:
+    await _check_refs(uow, location_id, body)
+    await ensure_workspace(uow, location_id)
+    now = utcnow()
+    task = Task(
+        id=new_id(),
+        location_id=location_id,
+        title=body.title,
+        notes=body.notes,
+        due_at=as_utc(body.due_at) if body.due_at else None,
+        status="open",
+        assignee_id=body.assignee_id,
+        contact_id=body.contact_id,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(task)
+    await uow.session.flush()
+    await mail_events.task_event(uow, MAILSUITE_TASK_CREATE, task)
+    await _on_timeline(uow, task, "task_created")
+    return task
+
+
+async def update_task(uow: UnitOfWork, location_id: str, task_id: str, body: TaskUpdate) -> Task:
+    """Change a task: MailsuiteTaskUpdate with what changed, and MailsuiteTaskComplete (and a
+    timeline entry) when it became done."""
+    task = await find_task(uow.session, location_id, task_id)
+    await _check_refs(uow, location_id, body)
+    given = body.model_fields_set
+    before = {name: getattr(task, name) for name in given}
+    for name in given & {"title", "notes", "assignee_id", "contact_id"}:
+        value = getattr(body, name)
+        if value is not None or name in ("assignee_id", "contact_id"):
+            setattr(task, name, value)
+    if "due_at" in given:
+        task.due_at = as_utc(body.due_at) if body.due_at else None
+    completing = body.status == "done" and task.status != "done"
+    if body.status is not None:
+        _set_status(task, body.status)
+    changes = {
+        to_camel(name): {"old": _wire(old), "new": _wire(getattr(task, name))}
+        for name, old in before.items()
+        if getattr(task, name) != old
+    }
+    if not changes:
+        return task
+    task.updated_at = utcnow()
+    await mail_events.task_event(uow, MAILSUITE_TASK_UPDATE, task, changes=changes)
+    if completing:
+        await mail_events.task_event(uow, MAILSUITE_TASK_COMPLETE, task)
+        await _on_timeline(uow, task, "task_completed")
+    return task
+
+
+def _wire(value: object) -> object:
+    return to_iso(value) if isinstance(value, datetime) else value
+
+
+def _set_status(task: Task, status: TaskStatus) -> None:
+    if status == task.status:
+        return
+    task.status = status
+    task.completed_at = utcnow() if status == "done" else None
+
+
+async def list_tasks(
+    session: AsyncSession,
+    location_id: str,
+    *,
+    status: TaskStatus | None,
+    contact_id: str | None,
+    before: Position | None,
+    limit: int,
+) -> Page[Task]:
+    query = select(Task).where(Task.location_id == location_id)
+    if status is not None:
+        query = query.where(Task.status == status)
+    if contact_id is not None:
+        query = query.where(Task.contact_id == contact_id)
+    return await newest_first(session, query, Task.created_at, Task.id, before=before, limit=limit)

@@ -1,0 +1,182 @@
+"""Rows -> wire models: one place that decides how Mailsuite records look outside."""
+
+from contactflow.mailsuite.mail_schemas import (
+    ActivityOut,
+    EmailOut,
+    RecipientOut,
+    SenderOut,
+    TemplateOut,
+)
+from contactflow.mailsuite.models import (
+    Activity,
+    Email,
+    MailContact,
+    MailList,
+    Recipient,
+    Sender,
+    Task,
+    Template,
+    TimelineEntry,
+    Workspace,
+)
+from contactflow.mailsuite.schemas import ContactOut, ListOut, TaskOut, TimelineOut, WorkspaceOut
+from contactflow.platform.clock import to_iso
+
+
+def workspace_out(location_id: str, row: Workspace | None) -> WorkspaceOut:
+    return WorkspaceOut(
+        location_id=location_id,
+        name=row.name if row else "",
+        custom_field_keys=list(row.custom_field_keys) if row else [],
+        created_at=to_iso(row.created_at) if row else None,
+    )
+
+
+def contact_out(row: MailContact) -> ContactOut:
+    return ContactOut(
+        id=row.id,
+        location_id=row.location_id,
+        email=row.email,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        name=row.name,
+        phone=row.phone,
+        custom_fields=dict(row.custom_fields or {}),
+        subscription_status=row.status,
+        status_reason=row.status_reason,
+        status_changed_at=to_iso(row.status_changed_at),
+        source=row.source,
+        crm_contact_id=row.crm_contact_id,
+        created_at=to_iso(row.created_at),
+        updated_at=to_iso(row.updated_at),
+    )
+
+
+def list_out(row: MailList, member_count: int) -> ListOut:
+    return ListOut(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        member_count=member_count,
+        created_at=to_iso(row.created_at),
+        updated_at=to_iso(row.updated_at),
+    )
+
+
+def template_out(row: Template, placeholders: list[str]) -> TemplateOut:
+    return TemplateOut(
+        id=row.id,
+        name=row.name,
+        subject=row.subject,
+        html=row.html,
+        text=row.text,
+        placeholders=placeholders,
+        created_at=to_iso(row.created_at),
+        updated_at=to_iso(row.updated_at),
+    )
+
+
+def sender_out(row: Sender) -> SenderOut:
+    return SenderOut(
+        id=row.id,
+        name=row.name,
+        from_email=row.from_email,
+        from_name=row.from_name,
+        reply_to=row.reply_to,
+        smtp_host=row.smtp_host,
+        smtp_port=row.smtp_port,
+        smtp_security=row.smtp_security,
+        smtp_username=row.smtp_username,
+        has_password=bool(row.smtp_password),
+        max_per_minute=row.max_per_minute,
+        created_at=to_iso(row.created_at),
+        updated_at=to_iso(row.updated_at),
+    )
+
+
+def email_out(row: Email) -> EmailOut:
+    waiting = row.status in ("scheduled", "sending")
+    return EmailOut(
+        id=row.id,
+        sender_id=row.sender_id,
+        contact_id=row.contact_id,
+        campaign_id=row.campaign_id,
+        template_id=row.template_id,
+        to=row.to_email,
+        subject=row.subject,
+        status=row.status,
+        message_id=row.message_id,
+        scheduled_at=to_iso(row.scheduled_at),
+        next_attempt_at=to_iso(row.next_attempt_at) if waiting else None,
+        attempts=row.attempts,
+        last_response=row.last_response,
+        error=row.error,
+        sent_at=to_iso(row.sent_at),
+        bounce_kind=row.bounce_kind,
+        bounce_reason=row.bounce_reason,
+        bounced_at=to_iso(row.bounced_at),
+        first_opened_at=to_iso(row.first_opened_at),
+        first_clicked_at=to_iso(row.first_clicked_at),
+        opens=row.open_count,
+        machine_opens=row.machine_open_count,
+        clicks=row.click_count,
+        machine_clicks=row.machine_click_count,
+        created_at=to_iso(row.created_at),
+        updated_at=to_iso(row.updated_at),
+    )
+
+
+def activity_out(row: Activity) -> ActivityOut:
+    return ActivityOut(
+        id=row.id,
+        kind=row.kind,
+        url=row.url,
+        user_agent=row.user_agent,
+        ip=row.ip,
+        machine=row.machine,
+        machine_reason=row.machine_reason,
+        occurred_at=to_iso(row.occurred_at),
+    )
+
+
+def recipient_out(row: Recipient) -> RecipientOut:
+    return RecipientOut(
+        id=row.id,
+        contact_id=row.contact_id,
+        crm_contact_id=row.crm_contact_id,
+        status=row.status,
+        reason=row.reason,
+        email_id=row.email_id,
+        source=row.source,
+        added_at=to_iso(row.added_at),
+    )
+
+
+def task_out(row: Task) -> TaskOut:
+    return TaskOut(
+        id=row.id,
+        title=row.title,
+        notes=row.notes,
+        due_at=to_iso(row.due_at),
+        status=row.status,
+        assignee_id=row.assignee_id,
+        contact_id=row.contact_id,
+        completed_at=to_iso(row.completed_at),
+        created_at=to_iso(row.created_at),
+        updated_at=to_iso(row.updated_at),
+    )
+
+
+def timeline_out(row: TimelineEntry) -> TimelineOut:
+    return TimelineOut(
+        id=row.id,
+        contact_id=row.contact_id,
+        kind=row.kind,
+        body=row.body,
+        source_system=row.source_system,
+        source_id=row.source_id,
+        email_id=row.email_id,
+        task_id=row.task_id,
+        occurred_at=to_iso(row.occurred_at),
+        created_at=to_iso(row.created_at),
+    )

@@ -1,0 +1,35 @@
+"""Mailsuite's background loops, run by the process's workers (platform/runtime.py): sending
+emails, and enrolling contacts the Contacts API put in Mailsuite campaigns."""
+
+from datetime import timedelta
+
+from contactflow.mailsuite.enrolment import consume
+from contactflow.mailsuite.sending import Dispatcher, SendSettings
+from contactflow.mailsuite.smtp import host_policy
+from contactflow.mailsuite.tracking import Links, tracking_key
+from contactflow.platform.db import Database
+from contactflow.platform.jobs import RetrySchedule, Step
+from contactflow.settings import Settings
+
+
+def send_settings(settings: Settings) -> SendSettings:
+    # A lease must outlast the slowest SMTP exchange (each command may take the timeout).
+    lease = max(settings.lease_seconds, 4 * settings.smtp_timeout_seconds)
+    return SendSettings(
+        schedule=RetrySchedule(tuple(settings.mailsuite_retry_delays)),
+        lease=timedelta(seconds=lease),
+        batch_size=settings.mailsuite_batch_size,
+        smtp_timeout=settings.smtp_timeout_seconds,
+        policy=host_policy(settings.smtp_allowed_networks),
+        base_url=settings.base_url,
+    )
+
+
+def worker_steps(db: Database, settings: Settings, owner: str) -> dict[str, Step]:
+    async def enrol() -> bool:
+        return await consume(db, Links(settings.base_url, await tracking_key(db)))
+
+    steps: dict[str, Step] = {"mailsuite-enrol": enrol}
+    for number in range(settings.mailsuite_send_loops):
+        steps[f"mailsuite-send-{number}"] = Dispatcher(db, send_settings(settings), owner).step
+    return steps

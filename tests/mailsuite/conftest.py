@@ -1,0 +1,80 @@
+"""Fixtures of the Mailsuite tests: a server of their own on a database of their own (its
+workers send to loopback SMTP on a compressed retry schedule, which the session's server
+must not do), tenants on it, and an SMTP server per test."""
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from contactflow.platform.db import Database
+from contactflow.platform.migrate import upgrade
+from contactflow.settings import Settings
+from tests.mailsuite.helpers import MACHINE_SECONDS, PUBLIC_BASE, RETRY_DELAYS, Mail
+from tests.mailsuite.smtpd import Mailbox, running_mailbox
+from tests.support import (
+    LiveServer,
+    Tenant,
+    fresh_postgres_database,
+    live_server,
+    make_tenant,
+    server_settings,
+)
+
+
+@pytest.fixture(scope="package")
+def mail_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if database_url.startswith("sqlite"):
+        path: Path = tmp_path_factory.mktemp("mailsuite") / "mailsuite.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade(url)
+        yield url
+        return
+    with fresh_postgres_database() as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="package")
+def mail_settings(mail_database_url: str) -> Settings:
+    return server_settings(
+        mail_database_url,
+        base_url=PUBLIC_BASE,
+        smtp_allowed_networks=["127.0.0.1/32"],
+        smtp_timeout_seconds=5,
+        mailsuite_retry_delays=list(RETRY_DELAYS),
+        mailsuite_machine_seconds=MACHINE_SECONDS,
+    )
+
+
+@pytest.fixture(scope="package")
+def mail_server(mail_settings: Settings) -> Iterator[LiveServer]:
+    with live_server(mail_settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+async def mail_db(mail_database_url: str) -> AsyncIterator[Database]:
+    database = Database(mail_database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def mail_tenant(mail_db: Database) -> Tenant:
+    return await make_tenant(mail_db)
+
+
+@pytest.fixture
+async def mail(mail_server: LiveServer, mail_tenant: Tenant) -> AsyncIterator[Mail]:
+    async with httpx.AsyncClient(
+        base_url=mail_server.base_url, headers=mail_tenant.headers
+    ) as http:
+        yield Mail(http, mail_tenant)
+
+
+@pytest.fixture
+def smtp() -> Iterator[Mailbox]:
+    with running_mailbox() as mailbox:
+        yield mailbox

@@ -1,0 +1,99 @@
+"""An SMTP server on loopback (aiosmtpd) that keeps what it receives, can refuse the next
+messages with chosen replies, can go down and come back on the same port, and can require
+AUTH."""
+
+import email
+import email.policy
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+    raw: bytes
+    login: str | None
+
+
+@dataclass
+class Mailbox:
+    host: str = "127.0.0.1"
+    port: int = 0
+    received: list[Received] = field(default_factory=list)
+    # Replies to the next DATA commands ("451 4.3.0 try later"), then 250.
+    plan: list[str] = field(default_factory=list)
+    # (user, password) required when set.
+    credentials: tuple[str, str] | None = None
+    _controller: Controller | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refuse_next(self, *replies: str) -> None:
+        with self._lock:
+            self.plan.extend(replies)
+
+    def to(self, address: str) -> list[Received]:
+        return [item for item in list(self.received) if address in item.rcpt_tos]
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._lock:
+            if self.plan:
+                reply: str = self.plan.pop(0)
+                return reply
+        raw = bytes(envelope.original_content or envelope.content)
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        login = session.auth_data.login.decode() if session.auth_data else None
+        self.received.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, raw, login)
+        )
+        return "250 2.0.0 Ok: queued"
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        if (
+            self.credentials is not None
+            and isinstance(data, LoginPassword)
+            and (data.login.decode(), data.password.decode()) == self.credentials
+        ):
+            return AuthResult(success=True, auth_data=data)
+        return AuthResult(success=False, handled=False)
+
+    def start(self) -> None:
+        options: dict[str, Any] = {}
+        if self.credentials is not None:
+            options = {"authenticator": self._authenticate, "auth_require_tls": False}
+        self._controller = Controller(self, hostname=self.host, port=self.port, **options)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_mailbox(credentials: tuple[str, str] | None = None) -> Iterator[Mailbox]:
+    mailbox = Mailbox(port=free_port(), credentials=credentials)
+    mailbox.start()
+    try:
+        yield mailbox
+    finally:
+        mailbox.stop()
