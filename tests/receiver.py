@@ -20,17 +20,26 @@ class Arrival:
     headers: dict[str, str]
     body: bytes
     at: float
+    # The status the receiver answered with.
+    status: int = 200
 
 
 @dataclass
 class Receiver:
-    """Answers each POST with the next planned status (then 200), after `delay` seconds."""
+    """Answers each POST with the next planned status (then 200), after `delay` seconds.
+
+    A 3xx answer carries `Location: redirect_to` when set. `started` counts requests whose
+    body was read (an arrival is recorded only once the delay is over), so
+    `started - len(arrivals)` are in flight.
+    """
 
     base_url: str = ""
     arrivals: list[Arrival] = field(default_factory=list)
     plan: list[int] = field(default_factory=list)
     retry_after: str | None = None
+    redirect_to: str | None = None
     delay: float = 0.0
+    started: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str = "/hook") -> str:
@@ -43,16 +52,25 @@ class Receiver:
     def bodies(self, path: str = "/hook") -> list[bytes]:
         return [arrival.body for arrival in list(self.arrivals) if arrival.path == path]
 
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self.started - len(self.arrivals)
+
     async def _handle(self, request: Request) -> Response:
         body = await request.body()
+        with self._lock:
+            self.started += 1
         if self.delay:
             await asyncio.sleep(self.delay)
         with self._lock:
-            self.arrivals.append(
-                Arrival(request.url.path, dict(request.headers), body, time.time())
-            )
             status = self.plan.pop(0) if self.plan else 200
+            self.arrivals.append(
+                Arrival(request.url.path, dict(request.headers), body, time.time(), status)
+            )
         headers = {"retry-after": self.retry_after} if self.retry_after and status == 429 else {}
+        if self.redirect_to and 300 <= status < 400:
+            headers["location"] = self.redirect_to
         return Response("ok" if status < 300 else "nope", status_code=status, headers=headers)
 
 

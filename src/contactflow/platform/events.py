@@ -91,6 +91,7 @@ async def append(
             f"{MAX_PAYLOAD_BYTES} bytes (256 KiB), reduce the record's size"
         )
     event = Event(
+        id=new_id(),  # now, not at flush: callers use it at once (send_test's delivery)
         location_id=location_id,
         seq=await _next_seq(uow, location_id),
         type=event_type,

@@ -94,6 +94,7 @@ async def _stream(
 ) -> AsyncIterator[bytes]:
     cursor = after
     while not await request.is_disconnected():
+        armed = db.changes.arm()  # before reading: a commit during the read must wake us
         async with db.reader() as session:
             rows = await read_events(
                 session, location_id, after=cursor, limit=STREAM_BATCH, types=types
@@ -102,7 +103,7 @@ async def _stream(
             data = event_out(row).model_dump_json(by_alias=True)
             yield f"id: {row.seq}\nevent: {row.type}\ndata: {data}\n\n".encode()
             cursor = row.seq
-        if len(rows) < STREAM_BATCH and not await db.changes.wait(HEARTBEAT_SECONDS):
+        if len(rows) < STREAM_BATCH and not await db.changes.wait(HEARTBEAT_SECONDS, armed):
             yield b": keep-alive\n\n"
 
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import random
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,16 +51,26 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{new_id()[:8]}"
 
 
-def lease_free(model: type[Any], now: datetime) -> ColumnElement[bool]:
+def lease_free(model: type[Any], now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     expires = model.lease_expires_at
     return or_(expires.is_(None), expires < now)
 
 
-async def claim(uow: UnitOfWork, query: Select[Any], *, owner: str, lease: timedelta) -> list[Any]:
-    """Lease the rows `query` selects (it must already filter due, lease-free rows)."""
+async def claim(
+    uow: UnitOfWork,
+    query: Select[Any],
+    *,
+    owner: str,
+    lease: timedelta,
+    params: Mapping[str, Any] | None = None,
+) -> list[Any]:
+    """Lease the rows `query` selects (it must already filter due, lease-free rows).
+
+    `params` are the values of the query's bound parameters, if it has any: a query built
+    once with `bindparam`s and run many times spares building it on every claim."""
     if uow.dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = list(await uow.session.scalars(query))
+    rows = list(await uow.session.scalars(query, params))
     expires = utcnow() + lease
     for row in rows:
         row.lease_owner = owner

@@ -22,9 +22,14 @@ class Signal:
         if event is not None:
             event.set()
 
-    async def wait(self, at_most: float) -> bool:
-        """True when fired, False when the timeout passed first."""
-        event = self._current()
+    def arm(self) -> asyncio.Event:
+        """The event the next fire() sets. Take it before looking for work and pass it to
+        `wait`: a fire() between the look and the wait then wakes the waiter at once."""
+        return self._current()
+
+    async def wait(self, at_most: float, armed: asyncio.Event | None = None) -> bool:
+        """True when fired (since `armed` was taken), False when the timeout passed first."""
+        event = armed if armed is not None else self._current()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(at_most):
                 await event.wait()

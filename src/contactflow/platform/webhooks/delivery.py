@@ -10,16 +10,16 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
 import httpx
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.orm import aliased
 
 from contactflow.platform import events
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import Database, UnitOfWork
+from contactflow.platform.db import Database, UnitOfWork, UTCDateTime
 from contactflow.platform.event_types import WEBHOOK_ENDPOINT_DISABLED
 from contactflow.platform.events import Event, delivered_payload
 from contactflow.platform.jobs import RetrySchedule, claim, lease_free
@@ -80,7 +80,11 @@ class DeliverySettings:
     timeout_seconds: float
 
 
-def _due(now: datetime, limit: int) -> Select[WebhookDelivery]:
+def _due(limit: int) -> Select[WebhookDelivery]:
+    """Due deliveries no earlier pending one holds back, oldest first. The time is the bound
+    parameter `now`, so that a Deliverer builds this once: building it costs about a
+    millisecond of CPU (the aliased columns are adapted anew each time), more than running it."""
+    now = bindparam("now", type_=UTCDateTime())
     earlier = aliased(WebhookDelivery)
     blocked = exists().where(
         earlier.endpoint_id == WebhookDelivery.endpoint_id,
@@ -117,15 +121,17 @@ class Deliverer:
         self.policy = policy
         self.settings = settings
         self.owner = owner
+        self._due = _due(settings.batch_size)
 
     async def step(self) -> bool:
         """Claim a batch, send it concurrently, record the outcomes. True if it sent any."""
         async with self.db.unit_of_work() as uow:
             claimed: list[WebhookDelivery] = await claim(
                 uow,
-                _due(utcnow(), self.settings.batch_size),
+                self._due,
                 owner=self.owner,
                 lease=self.settings.lease,
+                params={"now": utcnow()},
             )
             if not claimed:
                 return False
@@ -147,8 +153,23 @@ class Deliverer:
             *(self._send(endpoints[d.endpoint_id], found[d.event_id]) for d in claimed)
         )
         async with self.db.unit_of_work() as uow:
+            # The batch's rows as they are now, in two queries rather than two per delivery.
+            current = {
+                row.id: row
+                for row in await uow.session.scalars(
+                    select(WebhookDelivery).where(WebhookDelivery.id.in_([d.id for d in claimed]))
+                )
+            }
+            owners = {
+                row.id: row
+                for row in await uow.session.scalars(
+                    select(WebhookEndpoint).where(
+                        WebhookEndpoint.id.in_({d.endpoint_id for d in current.values()})
+                    )
+                )
+            }
             for delivery, outcome in zip(claimed, outcomes, strict=True):
-                await self._record(uow, delivery.id, outcome)
+                await self._record(uow, current.get(delivery.id), owners, outcome)
         return True
 
     async def _send(self, endpoint: WebhookEndpoint, event: Event) -> Outcome:
@@ -193,11 +214,16 @@ class Deliverer:
             retry_after=_retry_after(response.headers.get("retry-after")),
         )
 
-    async def _record(self, uow: UnitOfWork, delivery_id: str, outcome: Outcome) -> None:
-        delivery = await uow.session.get(WebhookDelivery, delivery_id)
+    async def _record(
+        self,
+        uow: UnitOfWork,
+        delivery: WebhookDelivery | None,
+        endpoints: dict[str, WebhookEndpoint],
+        outcome: Outcome,
+    ) -> None:
         if delivery is None or delivery.lease_owner != self.owner:
             return  # deleted, or our lease expired and another worker took it over
-        endpoint = await uow.session.get(WebhookEndpoint, delivery.endpoint_id)
+        endpoint = endpoints.get(delivery.endpoint_id)
         assert endpoint is not None
         now = utcnow()
         uow.session.add(

@@ -9,7 +9,11 @@ from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-_METADATA = (ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("fd00:ec2::254/128"))
+_METADATA = (
+    ipaddress.ip_network("169.254.169.254/32"),
+    ipaddress.ip_network("fd00:ec2::254/128"),
+    ipaddress.ip_network("100.100.100.200/32"),  # Alibaba Cloud
+)
 
 
 class UnsafeUrl(ValueError):
@@ -49,6 +53,8 @@ class UrlPolicy:
             or address.is_multicast
             or address.is_reserved
             or address.is_unspecified
+            # e.g. 100.64.0.0/10, shared (carrier-grade NAT) space: not private, not public
+            or not address.is_global
         ):
             raise UnsafeUrl(f"url: {host} resolves to a non-public address ({address})")
 
