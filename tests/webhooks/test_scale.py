@@ -72,7 +72,7 @@ async def test_four_workers_deliver_5000_events_exactly_once_in_contact_order(
     for process in processes:
         await process.started()
 
-    # Generous bounds: ~25 s on an idle two-core machine, CI runners are often busier.
+    # Generous bounds: a shared, busy runner can take minutes where an idle one takes seconds.
     await wait_for(lambda: len(hook.arrivals) >= TOTAL, within=150)
     rows = await poll(
         lambda: stored_deliveries(isolated_db, endpoint.id),

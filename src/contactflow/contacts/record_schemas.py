@@ -5,7 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from contactflow.contacts.schemas import Id, LongText, RequestModel, Text255, Text500, WireModel
+from contactflow.contacts.schemas import Id, LongText, Text255, Text500
+from contactflow.platform.wire import RequestModel, WireModel
 
 AppointmentStatus = Literal["new", "confirmed", "cancelled", "showed", "noshow", "invalid"]
 

@@ -7,8 +7,9 @@ naming it rather than silently ignored data.
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AliasChoices, ConfigDict, Field, StringConstraints, field_validator
+
+from contactflow.platform.wire import RequestModel, WireModel
 
 Text255 = Annotated[str, StringConstraints(max_length=255)]
 Text500 = Annotated[str, StringConstraints(max_length=500)]
@@ -18,34 +19,6 @@ Tag = Annotated[str, StringConstraints(max_length=255)]
 DndStatus = Literal["active", "inactive", "permanent"]
 ContactType = Literal["lead", "customer"]
 CHANNELS = ("Call", "Email", "SMS", "WhatsApp", "GMB", "FB")
-
-
-class WireModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class RequestModel(WireModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
-    )
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        # No database text column holds a NUL character (PostgreSQL refuses it): a 422 here.
-        if _has_nul(value):
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    return False
 
 
 class DndSetting(RequestModel):

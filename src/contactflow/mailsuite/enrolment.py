@@ -13,8 +13,7 @@ The cursor advances in the transaction that enrols, so each membership is acted 
 import logging
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 
 from contactflow.mailsuite.campaigns import enrol, mailing, withdraw
 from contactflow.mailsuite.contacts import contact_for_address
@@ -29,7 +28,14 @@ from contactflow.platform.event_types import (
     CONTACT_CREATE,
     CONTACT_UPDATE,
 )
-from contactflow.platform.events import ConsumerCursor, Event, EventStream, read_events
+from contactflow.platform.events import (
+    ConsumerCursor,
+    Event,
+    EventStream,
+    locations_behind,
+    lock_cursor,
+    read_events,
+)
 from contactflow.platform.ids import new_id
 
 log = logging.getLogger("contactflow.mailsuite")
@@ -37,36 +43,6 @@ CONSUMER = "mailsuite-campaigns"
 WATCHED = [CONTACT_CAMPAIGN_ADD, CONTACT_CAMPAIGN_REMOVE]
 # With no membership to act on, the cursor moves only this many events at a time.
 CURSOR_STRIDE = 1000
-
-
-async def _locations_behind(db: Database) -> list[str]:
-    async with db.reader() as session:
-        rows = await session.scalars(
-            select(EventStream.location_id)
-            .outerjoin(
-                ConsumerCursor,
-                (ConsumerCursor.location_id == EventStream.location_id)
-                & (ConsumerCursor.consumer == CONSUMER),
-            )
-            .where(EventStream.last_seq > func.coalesce(ConsumerCursor.position, 0))
-        )
-        return list(rows)
-
-
-async def _lock_cursor(uow: UnitOfWork, location_id: str) -> ConsumerCursor | None:
-    """The location's cursor, locked; None while another worker holds it (PostgreSQL)."""
-    dialect = postgresql if uow.dialect == "postgresql" else sqlite
-    await uow.session.execute(
-        dialect.insert(ConsumerCursor)
-        .values(consumer=CONSUMER, location_id=location_id, position=0)
-        .on_conflict_do_nothing()
-    )
-    query = select(ConsumerCursor).where(
-        ConsumerCursor.consumer == CONSUMER, ConsumerCursor.location_id == location_id
-    )
-    if uow.dialect == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return await uow.session.scalar(query)
 
 
 async def _crm_contact(uow: UnitOfWork, event: Event, crm_id: str) -> dict[str, Any] | None:
@@ -184,7 +160,7 @@ async def _consume_location(db: Database, location_id: str, links: Links, batch:
     if not await _watched_after(db, location_id):
         return False
     async with db.unit_of_work() as uow:
-        cursor = await _lock_cursor(uow, location_id)
+        cursor = await lock_cursor(uow, CONSUMER, location_id)
         stream = await uow.session.get(EventStream, location_id)
         if cursor is None or stream is None or stream.last_seq <= cursor.position:
             return False
@@ -205,6 +181,6 @@ async def _consume_location(db: Database, location_id: str, links: Links, batch:
 async def consume(db: Database, links: Links, batch: int = 200) -> bool:
     """One round over every location with unread events; True when it read any."""
     busy = False
-    for location_id in await _locations_behind(db):
+    for location_id in await locations_behind(db, CONSUMER):
         busy = await _consume_location(db, location_id, links, batch) or busy
     return busy

@@ -12,7 +12,9 @@ from contactflow.mailsuite.models import (
     EmailStatus,
     RecipientStatus,
 )
-from contactflow.mailsuite.schemas import Address, Body, Id, Name, PerMinute, Request, Wire
+from contactflow.mailsuite.schemas import Address, Body, Id, Name, PerMinute
+from contactflow.platform.wire import RequestModel as Request
+from contactflow.platform.wire import WireModel as Wire
 
 # Templates ----------------------------------------------------------------------------
 

@@ -4,14 +4,15 @@ refuse unknown properties, so a misspelt field is a 422 naming it."""
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, StringConstraints
 
 from contactflow.mailsuite.models import (
     ContactStatus,
     TaskStatus,
     TimelineKind,
 )
+from contactflow.platform.wire import RequestModel as Request
+from contactflow.platform.wire import WireModel as Wire
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Name = Annotated[str, StringConstraints(max_length=255)]
@@ -22,34 +23,6 @@ CustomValue = Annotated[str, StringConstraints(max_length=1000)] | int | float |
 PerMinute = Annotated[int, Field(ge=1, le=100_000)]
 IdList = Annotated[list[Id], Field(min_length=1, max_length=1000)]
 SettableStatus = Literal["subscribed", "unsubscribed"]
-
-
-class Wire(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class Request(Wire):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
-    )
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        # No text column holds a NUL character (PostgreSQL refuses it): a 422 here.
-        if _has_nul(value):
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    return False
 
 
 # Workspace ----------------------------------------------------------------------------

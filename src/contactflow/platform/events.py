@@ -10,13 +10,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, select
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactflow.platform.clock import to_iso, utcnow
-from contactflow.platform.db import Base, UnitOfWork, UTCDateTime
+from contactflow.platform.db import Base, Database, UnitOfWork, UTCDateTime
 from contactflow.platform.errors import PayloadTooLarge
 from contactflow.platform.ids import new_id
 
@@ -126,3 +126,35 @@ def delivered_payload(event: Event) -> dict[str, Any]:
         "timestamp": to_iso(event.created_at),
         "versionId": EVENT_VERSION,
     }
+
+
+async def locations_behind(db: Database, consumer: str) -> list[str]:
+    """The locations whose log has events past `consumer`'s cursor."""
+    async with db.reader() as session:
+        rows = await session.scalars(
+            select(EventStream.location_id)
+            .outerjoin(
+                ConsumerCursor,
+                (ConsumerCursor.location_id == EventStream.location_id)
+                & (ConsumerCursor.consumer == consumer),
+            )
+            .where(EventStream.last_seq > func.coalesce(ConsumerCursor.position, 0))
+        )
+        return list(rows)
+
+
+async def lock_cursor(uow: UnitOfWork, consumer: str, location_id: str) -> ConsumerCursor | None:
+    """The consumer's cursor for a location, locked until commit; None while another worker
+    holds it (PostgreSQL's SKIP LOCKED; SQLite has one writer)."""
+    dialect = postgresql if uow.dialect == "postgresql" else sqlite
+    await uow.session.execute(
+        dialect.insert(ConsumerCursor)
+        .values(consumer=consumer, location_id=location_id, position=0)
+        .on_conflict_do_nothing()
+    )
+    query = select(ConsumerCursor).where(
+        ConsumerCursor.consumer == consumer, ConsumerCursor.location_id == location_id
+    )
+    if uow.dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return await uow.session.scalar(query)
