@@ -23,7 +23,7 @@ lint: .venv
 	$(UV) run --frozen mypy
 
 test: lint
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest --basetemp="$$(mktemp -d)"
 
 bench: .venv
 	$(UV) run --frozen python -m bench.api

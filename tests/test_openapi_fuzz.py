@@ -16,7 +16,7 @@ schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
 
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
