@@ -23,17 +23,19 @@ from tests.support import LiveServer, Tenant, make_tenant
 
 def _dump(database_url: str, db_file: Path | None) -> bytes:
     if db_file is not None:
-        # Recent pages live in the write-ahead log until a checkpoint: read both.
+        # Recent pages live in the write-ahead log until a checkpoint: read both. Another
+        # process reads them: closing a descriptor of the file here would drop every POSIX
+        # lock this process's SQLite connections hold on it, and a later connection closing
+        # in another process would then take the log for unused and delete it under them.
         wal = db_file.with_name(db_file.name + "-wal")
-        return db_file.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
-    name = database_url.rsplit("/", 1)[1]
-    pg_dump = shutil.which("pg_dump")
-    assert pg_dump, "pg_dump is needed to dump the PostgreSQL test database"
-    return subprocess.run(  # noqa: S603 - fixed arguments
-        [pg_dump, "-h", "127.0.0.1", "-U", "postgres", "--data-only", name],
-        check=True,
-        capture_output=True,
-    ).stdout
+        files = [db_file, wal] if wal.exists() else [db_file]
+        command = ["/bin/cat", *map(str, files)]
+    else:
+        pg_dump = shutil.which("pg_dump")
+        assert pg_dump, "pg_dump is needed to dump the PostgreSQL test database"
+        name = database_url.rsplit("/", 1)[1]
+        command = [pg_dump, "-h", "127.0.0.1", "-U", "postgres", "--data-only", name]
+    return subprocess.run(command, check=True, capture_output=True).stdout  # noqa: S603 - fixed arguments
 
 
 async def test_dump_holds_no_plaintext_secret(

@@ -25,8 +25,7 @@ def upgrade(database_url: str) -> None:
 
 
 def _use_write_ahead_log(database_url: str) -> None:
-    """WAL is a property of the database file: set once here rather than by every new
-    connection, whose switch can fail with "disk I/O error" while others checkpoint."""
+    """WAL is a property of the database file: set once here, not by every new connection."""
     path = database_url.split("///", 1)[1]
     with contextlib.closing(sqlite3.connect(path)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
