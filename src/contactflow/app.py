@@ -13,6 +13,7 @@ from contactflow.mailsuite import api as mailsuite_api
 from contactflow.mailsuite import campaign_api as mailsuite_campaign_api
 from contactflow.mailsuite import mail_api as mailsuite_mail_api
 from contactflow.mailsuite import tracking_api as mailsuite_tracking_api
+from contactflow.mailsuite.campaigns import find_campaign
 from contactflow.mailsuite.worker import worker_steps as mailsuite_worker_steps
 from contactflow.platform import audit_api, crypto, events_api
 from contactflow.platform.auth.http import UsageRecorder
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.campaign_lookup = find_campaign
     app.state.usage_recorder = UsageRecorder()
     app.state.rate_limiter = rate_limiter
     install_error_handlers(app)

@@ -22,6 +22,9 @@ from contactflow.contacts.record_schemas import (
     TaskCreate,
 )
 from contactflow.contacts.schemas import ContactCreate
+from contactflow.mailsuite import campaigns, senders, templates
+from contactflow.mailsuite.mail_schemas import CampaignCreate, SenderCreate, TemplateCreate
+from contactflow.mailsuite.models import Campaign
 from contactflow.platform.auth.api_keys import create_key
 from contactflow.platform.auth.passwords import hash_password
 from contactflow.platform.auth.scopes import DEFAULT_KEY_SCOPES
@@ -29,6 +32,7 @@ from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.ids import new_id
 from contactflow.platform.tenancy import Company, Location, User
+from contactflow.platform.webhooks.ssrf import UrlPolicy
 
 FIRST_NAMES = (
     "Olivia Liam Emma Noah Amelia Oliver Sophia Elijah Charlotte James Ava William Mia "
@@ -208,6 +212,55 @@ async def _seed_contact(
         await links.add_followers(uow, location.id, contact.id, [rng.choice(users).id])
 
 
+DEMO_CAMPAIGN = "Spring newsletter"
+# The demo's sender hands mail to an SMTP catcher on this machine (any local test server on
+# port 1025); nothing is sent until someone launches the campaign.
+DEMO_SMTP = UrlPolicy(allow_http=False, allowed=["127.0.0.1"])
+
+
+async def draft_campaign(uow: UnitOfWork, location_id: str, name: str = DEMO_CAMPAIGN) -> str:
+    """The id of the location's draft Mailsuite campaign called `name`, made once."""
+    existing = await uow.session.scalar(
+        select(Campaign.id).where(Campaign.location_id == location_id, Campaign.name == name)
+    )
+    if existing is not None:
+        return existing
+    sender = await senders.create_sender(
+        uow,
+        location_id,
+        SenderCreate.model_validate(
+            {
+                "name": "Northwind team",
+                "fromEmail": "team@northwind.example.com",
+                "smtpHost": "127.0.0.1",
+                "smtpPort": 1025,
+                "smtpSecurity": "none",
+            }
+        ),
+        DEMO_SMTP,
+    )
+    template = await templates.create_template(
+        uow,
+        location_id,
+        TemplateCreate.model_validate(
+            {
+                "name": name,
+                "subject": "News from Northwind, {{first_name|there}}",
+                "html": "<p>Hi {{ first_name | default('there') }}, here is our news.</p>",
+            }
+        ),
+    )
+    await uow.session.flush()
+    campaign = await campaigns.create_campaign(
+        uow,
+        location_id,
+        CampaignCreate.model_validate(
+            {"name": name, "senderId": sender.id, "templateId": template.id}
+        ),
+    )
+    return campaign.id
+
+
 async def create_demo(db: Database, *, region: str, seed: int | None = None) -> DemoData:
     """Create a fresh demo company; return one new API key per location and the admin's
     password."""
@@ -225,7 +278,8 @@ async def create_demo(db: Database, *, region: str, seed: int | None = None) -> 
             _, key = await create_key(uow, location.id, list(DEFAULT_KEY_SCOPES), name="demo")
             locations.append(DemoLocation(id=location.id, name=location.name, api_key=key))
         admin = await _admin_password(uow, seeded[0])
-    return DemoData(locations=locations, campaign_id=new_id(), workflow_id=new_id(), admin=admin)
+        campaign_id = await draft_campaign(uow, seeded[0].id)
+    return DemoData(locations=locations, campaign_id=campaign_id, workflow_id=new_id(), admin=admin)
 
 
 async def demo_for_serve(db: Database, *, region: str) -> DemoData:
@@ -251,4 +305,5 @@ async def demo_for_serve(db: Database, *, region: str) -> DemoData:
             _, key = await create_key(uow, location.id, list(DEFAULT_KEY_SCOPES), name="demo")
             locations.append(DemoLocation(id=location.id, name=location.name, api_key=key))
         admin = await _admin_password(uow, existing[0])
-    return DemoData(locations=locations, campaign_id=new_id(), workflow_id=new_id(), admin=admin)
+        campaign_id = await draft_campaign(uow, existing[0].id)
+    return DemoData(locations=locations, campaign_id=campaign_id, workflow_id=new_id(), admin=admin)

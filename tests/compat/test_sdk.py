@@ -31,6 +31,7 @@ from contactflow.contacts.models import (
     Note,
     Task,
 )
+from contactflow.demo import draft_campaign
 from contactflow.platform.db import Database
 from tests.conftest import TenantFactory
 from tests.support import LiveServer, Tenant
@@ -681,24 +682,31 @@ async def test_tags_followers_campaigns_and_workflows(
     assert unfollowed["followersRemoved"] == [owner]
     assert (await contacts.get_contact(cid))["contact"]["followers"] == [helper]
 
-    joined: Json = await contacts.add_contact_to_campaign(cid, "camp_spring", {})
+    async with db.unit_of_work() as uow:
+        spring = await draft_campaign(uow, tenant.location_id, "Spring")
+        summer = await draft_campaign(uow, tenant.location_id, "Summer")
+    joined: Json = await contacts.add_contact_to_campaign(cid, spring, {})
     assert joined["succeded"] is True
-    await contacts.add_contact_to_campaign(cid, "camp_summer", {})
-    await contacts.add_contact_to_campaign(cid, "camp_summer", {})
+    await contacts.add_contact_to_campaign(cid, summer, {})
+    await contacts.add_contact_to_campaign(cid, summer, {})
     async with db.reader() as session:
-        assert sorted(await campaigns_of(session, cid)) == ["camp_spring", "camp_summer"]
-    left: Json = await contacts.remove_contact_from_campaign(cid, "camp_spring")
+        assert sorted(await campaigns_of(session, cid)) == sorted([spring, summer])
+    left: Json = await contacts.remove_contact_from_campaign(cid, spring)
     assert left["succeded"] is True
     async with db.reader() as session:
-        assert await campaigns_of(session, cid) == ["camp_summer"]
-    await contacts.add_contact_to_campaign(second["id"], "camp_summer", {})
+        assert await campaigns_of(session, cid) == [summer]
+    await contacts.add_contact_to_campaign(second["id"], summer, {})
     cleared: Json = await contacts.remove_contact_from_every_campaign(cid)
     assert cleared["succeded"] is True
     async with db.reader() as session:
         assert await campaigns_of(session, cid) == []
-        assert await campaigns_of(session, second["id"]) == ["camp_summer"]
-    nobody = await _sdk_error(contacts.add_contact_to_campaign("no-such-contact", "camp_x", {}))
+        assert await campaigns_of(session, second["id"]) == [summer]
+    nobody = await _sdk_error(contacts.add_contact_to_campaign("no-such-contact", spring, {}))
     assert nobody.status_code == 404
+    unknown = await _sdk_error(contacts.add_contact_to_campaign(cid, "no-such-campaign", {}))
+    assert (unknown.status_code, unknown.response["message"]) == (404, "Campaign not found")
+    async with db.reader() as session:
+        assert await campaigns_of(session, cid) == []
 
     enrolled: Json = await contacts.add_contact_to_workflow(
         cid, "wf_onboarding", {"eventStartTime": "2030-03-04T05:06:07Z"}

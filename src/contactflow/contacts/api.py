@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from contactflow.contacts import links, listing, search, service
 from contactflow.contacts.schemas import (
@@ -281,6 +281,14 @@ async def remove_followers(
 
 
 CampaignId = Annotated[str, Path(alias="campaignId", min_length=1, max_length=64)]
+
+
+def campaign_lookup(request: Request) -> links.CampaignLookup:
+    lookup: links.CampaignLookup = request.app.state.campaign_lookup
+    return lookup
+
+
+CampaignLookupDep = Annotated[links.CampaignLookup, Depends(campaign_lookup)]
 WorkflowId = Annotated[str, Path(alias="workflowId", min_length=1, max_length=64)]
 
 
@@ -304,10 +312,14 @@ async def remove_from_every_campaign(
     summary="Add a contact to a campaign",
 )
 async def add_to_campaign(
-    contact_id: ContactId, campaign_id: CampaignId, caller: Writer, db: DatabaseDep
+    contact_id: ContactId,
+    campaign_id: CampaignId,
+    caller: Writer,
+    db: DatabaseDep,
+    find_campaign: CampaignLookupDep,
 ) -> Succeeded:
     async with db.unit_of_work() as uow:
-        await links.add_to_campaign(uow, caller.location_id, contact_id, campaign_id)
+        await links.add_to_campaign(uow, caller.location_id, contact_id, campaign_id, find_campaign)
     return Succeeded()
 
 

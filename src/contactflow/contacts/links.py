@@ -1,6 +1,7 @@
 """What a contact is linked to: tags, followers, campaigns and workflows, and the bulk
 operations over many contacts."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,6 +24,10 @@ from contactflow.platform.event_types import (
     CONTACT_WORKFLOW_REMOVE,
 )
 from contactflow.platform.tenancy import missing_users
+
+# Finds a campaign of the location, or raises NotFound. Campaigns are Mailsuite's: the
+# composition root hands its look-up in, so this context never reads Mailsuite's tables.
+CampaignLookup = Callable[[AsyncSession, str, str], Awaitable[object]]
 
 
 async def add_tags(uow: UnitOfWork, location_id: str, contact_id: str, tags: list[str]) -> Contact:
@@ -72,9 +77,14 @@ async def remove_followers(
 
 
 async def add_to_campaign(
-    uow: UnitOfWork, location_id: str, contact_id: str, campaign_id: str
+    uow: UnitOfWork,
+    location_id: str,
+    contact_id: str,
+    campaign_id: str,
+    find_campaign: CampaignLookup,
 ) -> None:
     contact = await find_contact(uow.session, location_id, contact_id)
+    await find_campaign(uow.session, location_id, campaign_id)
     if await uow.session.get(ContactCampaign, (contact_id, campaign_id)) is None:
         uow.session.add(ContactCampaign(contact_id=contact_id, campaign_id=campaign_id))
         await membership_changed(uow, CONTACT_CAMPAIGN_ADD, contact, campaignId=campaign_id)

@@ -6,7 +6,8 @@ from the contact's latest ContactCreate/ContactUpdate event before the membershi
 contexts share the log, not tables), it becomes (or is matched to) a Mailsuite contact, and
 is mailed at once when the campaign is launched. A contact without a usable address is kept
 as a skipped recipient with the reason. ContactCampaignRemove takes the recipient out while
-its email has not gone. Ids naming no Mailsuite campaign are someone else's and are passed.
+its email has not gone. The Contacts API accepts only ids of Mailsuite campaigns; a membership
+whose campaign is no longer there is passed.
 The cursor advances in the transaction that enrols, so each membership is acted on once.
 """
 
@@ -126,7 +127,7 @@ async def _apply(uow: UnitOfWork, event: Event, links: Links) -> None:
         return
     campaign = await uow.session.get(Campaign, campaign_id)
     if campaign is None or campaign.location_id != event.location_id:
-        log.debug("campaign %s of event %s is not a Mailsuite campaign", campaign_id, event.id)
+        log.debug("campaign %s of event %s is no longer there", campaign_id, event.id)
         return
     if event.type == CONTACT_CAMPAIGN_ADD:
         await _add(uow, event, campaign, crm_id, links)
