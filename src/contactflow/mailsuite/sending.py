@@ -91,7 +91,7 @@ def _due(now: datetime) -> list[ColumnElement[bool]]:
     return [
         Email.status.in_([SCHEDULED, SENDING]),
         Email.next_attempt_at <= now,
-        lease_free(Email, now),
+        lease_free(Email.lease_expires_at, now),
     ]
 
 

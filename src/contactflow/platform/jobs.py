@@ -13,9 +13,10 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, or_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
@@ -51,19 +52,34 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{new_id()[:8]}"
 
 
-def lease_free(model: type[Any], now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
-    expires = model.lease_expires_at
+class WorkItem(Protocol):
+    """A row workers claim: when it is due, how often it was tried, who holds it till when.
+    Each context keeps its own work items (deliveries, emails) as domain tables."""
+
+    attempts: int
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+
+
+Item = TypeVar("Item", bound=WorkItem)
+
+
+def lease_free(
+    expires: InstrumentedAttribute[datetime | None], now: datetime | ColumnElement[datetime]
+) -> ColumnElement[bool]:
+    """A work item's lease (its `lease_expires_at` column) is unheld or has run out."""
     return or_(expires.is_(None), expires < now)
 
 
 async def claim(
     uow: UnitOfWork,
-    query: Select[Any],
+    query: Select[Item],
     *,
     owner: str,
     lease: timedelta,
     params: Mapping[str, Any] | None = None,
-) -> list[Any]:
+) -> list[Item]:
     """Lease the rows `query` selects (it must already filter due, lease-free rows).
 
     `params` are the values of the query's bound parameters, if it has any: a query built

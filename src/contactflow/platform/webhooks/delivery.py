@@ -97,7 +97,7 @@ def _due(limit: int) -> Select[WebhookDelivery]:
         .where(
             WebhookDelivery.state == PENDING,
             WebhookDelivery.next_attempt_at <= now,
-            lease_free(WebhookDelivery, now),
+            lease_free(WebhookDelivery.lease_expires_at, now),
             or_(WebhookDelivery.ordered.is_(False), ~blocked),
         )
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.seq)
