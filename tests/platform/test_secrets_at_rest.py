@@ -12,13 +12,20 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
+from contactflow.mailsuite import senders
+from contactflow.mailsuite.mail_schemas import SenderCreate
 from contactflow.platform import crypto
 from contactflow.platform.db import Database
+from contactflow.platform.ids import new_id
 from contactflow.platform.migrate import upgrade
 from contactflow.platform.webhooks.models import WebhookEndpoint
+from contactflow.platform.webhooks.ssrf import UrlPolicy
 from contactflow.settings import Settings, get_settings
+from tests.oauth.support import add_user, dance, oauth_client, register_app
 from tests.receiver import Receiver
 from tests.support import LiveServer, Tenant, make_tenant
+
+LOOPBACK = UrlPolicy(allow_http=True, allowed=["127.0.0.1"])
 
 
 def _dump(database_url: str, db_file: Path | None) -> bytes:
@@ -38,9 +45,40 @@ def _dump(database_url: str, db_file: Path | None) -> bytes:
     return subprocess.run(command, check=True, capture_output=True).stdout  # noqa: S603 - fixed arguments
 
 
+async def _other_systems_secrets(tenant: Tenant, server: LiveServer, db: Database) -> list[str]:
+    """An SMTP password, an OAuth app's client secret and the tokens it was issued."""
+    smtp_password = f"smtp-{new_id()}"
+    body = SenderCreate.model_validate(
+        {
+            "name": "Dump",
+            "fromEmail": "dump@example.com",
+            "smtpHost": "127.0.0.1",
+            "smtpPort": 2525,
+            "smtpSecurity": "none",
+            "smtpUsername": "dump",
+            "smtpPassword": smtp_password,
+        }
+    )
+    async with db.unit_of_work() as uow:
+        await senders.create_sender(uow, tenant.location_id, body, LOOPBACK)
+    app = await register_app(db, tenant.company_id)
+    assert app.client_secret is not None
+    async with oauth_client(app) as oauth:
+        token = await dance(
+            oauth, server, await add_user(db, tenant.location_id), choice=tenant.location_id
+        )
+    return [
+        smtp_password,
+        app.client_secret,
+        str(token["access_token"]),
+        str(token["refresh_token"]),
+    ]
+
+
 async def test_dump_holds_no_plaintext_secret(
     client: httpx.AsyncClient, tenant: Tenant, server: LiveServer, db: Database, receiver: Receiver
 ) -> None:
+    others = await _other_systems_secrets(tenant, server, db)
     created = await client.post("/webhooks", json={"url": receiver.url("/dump")})
     assert created.status_code == 201, created.text
     webhook_secret = created.json()["secret"]
@@ -60,7 +98,7 @@ async def test_dump_holds_no_plaintext_secret(
     url = server.settings.database_url
     db_file = Path(url.split("///", 1)[1]) if db.dialect == "sqlite" else None
     dump = _dump(url, db_file)
-    for secret in (tenant.key, webhook_secret, webhook_secret.removeprefix("whsec_")):
+    for secret in (tenant.key, webhook_secret, webhook_secret.removeprefix("whsec_"), *others):
         assert secret.encode() not in dump
     assert b"PRIVATE KEY" not in dump
 
