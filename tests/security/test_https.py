@@ -79,15 +79,19 @@ def https_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]
         command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 with socket.create_connection((LOOPBACK, port), timeout=0.2):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    error = process.stderr.read().decode() if process.stderr else ""
-                    raise RuntimeError(f"contactflow serve did not start: {error}") from None
+                    # Its stderr ends only when it does: stop it before reading.
+                    process.kill()
+                    _, error = process.communicate()
+                    raise RuntimeError(
+                        f"contactflow serve did not start: {error.decode()}"
+                    ) from None
                 time.sleep(0.05)
         yield f"https://{LOOPBACK}:{port}", cert
     finally:
