@@ -1,29 +1,36 @@
-"""Test helpers: real servers on loopback, tenants with keys, database set-up."""
+"""Test helpers: real servers on loopback, tenants with keys, database set-up, and the
+`contactflow` command (as a process, or in this process where starting one costs too much)."""
 
 import asyncio
+import json
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import uvicorn
 from starlette.types import ASGIApp
+from typer.testing import CliRunner, Result
 
 from contactflow.app import create_app
+from contactflow.cli import app as cli
 from contactflow.contacts.models import Calendar
 from contactflow.platform.auth.api_keys import create_key
 from contactflow.platform.auth.scopes import DEFAULT_KEY_SCOPES
 from contactflow.platform.db import Database
 from contactflow.platform.tenancy import Company, Location, User
-from contactflow.settings import Settings
+from contactflow.settings import Settings, get_settings
 
 PG_ADMIN_DSN = os.environ.get("CONTACTFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+CONTACTFLOW = Path(sys.executable).with_name("contactflow")
 
 
 def postgres_available() -> bool:
@@ -152,3 +159,69 @@ async def make_tenant(
             user_ids=[user.id for user in users],
             calendar_id=calendar.id,
         )
+
+
+# `contactflow` -----------------------------------------------------------------------------
+
+
+def cli_env(database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a `contactflow` process on `database_url` (wide columns, so rich
+    tables do not wrap ids)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONTACTFLOW_")}
+    env.update(
+        {
+            "CONTACTFLOW_DATABASE_URL": database_url,
+            "CONTACTFLOW_DEV_MODE": "true",
+            "CONTACTFLOW_WEBHOOK_ALLOWED_NETWORKS": json.dumps(["127.0.0.1/32"]),
+            "CONTACTFLOW_WEBHOOK_RETRY_DELAYS": json.dumps([0.05, 0.1, 0.2, 0.4]),
+            "CONTACTFLOW_WORKER_POLL_SECONDS": "0.05",
+            "COLUMNS": "400",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update({f"CONTACTFLOW_{key.upper()}": value for key, value in settings.items()})
+    return env
+
+
+async def run_cli(
+    database_url: str,
+    *args: str,
+    within: float = 60.0,
+    settings: Mapping[str, str] | None = None,
+) -> str:
+    """Run `contactflow ARGS` as a process to completion, with `settings` as CONTACTFLOW_
+    variables; its stdout (it must exit 0). A process starts in seconds (every module is
+    compiled anew), so tests run several at once or use `invoke_cli`."""
+    process = await asyncio.create_subprocess_exec(
+        str(CONTACTFLOW),
+        *args,
+        env=cli_env(database_url, **(settings or {})),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(within):
+            out, err = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, (args, out.decode(), err.decode())
+    return out.decode()
+
+
+def _invoke(database_url: str, args: tuple[str, ...], stdin: str) -> Result:
+    get_settings.cache_clear()  # the command reads the URL from the environment
+    try:
+        # A wide terminal, so that tables print whole ids.
+        env = {"CONTACTFLOW_DATABASE_URL": database_url, "COLUMNS": "400"}
+        return CliRunner().invoke(cli, list(args), input=stdin, env=env)
+    finally:
+        get_settings.cache_clear()
+
+
+async def invoke_cli(database_url: str, *args: str, stdin: str = "") -> Result:
+    """The real `contactflow ARGS` in this process (no process start-up to pay for); in a
+    thread, since the command runs its own event loop. Commands that change this process's
+    global state (the secrets key ring) must run as processes, with `run_cli`."""
+    return await asyncio.to_thread(_invoke, database_url, args, stdin)

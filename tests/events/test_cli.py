@@ -8,14 +8,13 @@ import json
 import httpx
 
 from tests.receiver import Receiver, running_receiver
-from tests.support import Tenant
+from tests.support import Tenant, run_cli
 from tests.webhooks.helpers import (
     add_endpoint,
     create_contact,
     deliveries,
     log_events,
     poll,
-    run_cli,
     update_contact,
 )
 

@@ -1,36 +1,16 @@
 """The command line: register an app (secret shown once), list apps, set a password."""
 
-import asyncio
 import json
 
-from typer.testing import CliRunner, Result
-
-from contactflow.cli import app as cli
 from contactflow.platform.auth import passwords
 from contactflow.platform.auth.oauth.models import OAuthClient
 from contactflow.platform.db import Database
-from contactflow.settings import get_settings
 from tests.oauth.support import add_user
-from tests.support import Tenant
-
-
-def _invoke(database_url: str, args: tuple[str, ...], stdin: str) -> Result:
-    get_settings.cache_clear()  # the command reads the URL from the environment
-    try:
-        # A wide terminal, so that tables print whole ids.
-        env = {"CONTACTFLOW_DATABASE_URL": database_url, "COLUMNS": "400"}
-        return CliRunner().invoke(cli, list(args), input=stdin, env=env)
-    finally:
-        get_settings.cache_clear()
-
-
-async def _run(database_url: str, *args: str, stdin: str = "") -> Result:
-    """The real command in-process; in a thread, since it runs its own event loop."""
-    return await asyncio.to_thread(_invoke, database_url, args, stdin)
+from tests.support import Tenant, invoke_cli
 
 
 async def test_apps_create_and_list(database_url: str, db: Database, tenant: Tenant) -> None:
-    created = await _run(
+    created = await invoke_cli(
         database_url,
         *("oauth", "apps", "create", "--company", tenant.company_id, "--name", "Zapier-ish"),
         *("--redirect-uri", "https://app.example.com/cb", "--scope", "contacts.readonly"),
@@ -50,12 +30,12 @@ async def test_apps_create_and_list(database_url: str, db: Database, tenant: Ten
         ["10.0.0.0/8"],
     )
 
-    listed = await _run(database_url, "oauth", "apps", "list", "--company", tenant.company_id)
+    listed = await invoke_cli(database_url, "oauth", "apps", "list", "--company", tenant.company_id)
     assert listed.exit_code == 0, listed.output
     assert shown["clientId"] in listed.stdout
     assert shown["clientSecret"] not in listed.stdout
 
-    refused = await _run(
+    refused = await invoke_cli(
         database_url,
         *("oauth", "apps", "create", "--company", tenant.company_id, "--name", "Bad"),
         *("--redirect-uri", "http://example.com/cb", "--scope", "contacts.readonly"),
@@ -66,12 +46,14 @@ async def test_apps_create_and_list(database_url: str, db: Database, tenant: Ten
 
 async def test_set_password_reads_stdin(database_url: str, db: Database, tenant: Tenant) -> None:
     email = await add_user(db, tenant.location_id)
-    result = await _run(
+    result = await invoke_cli(
         database_url, "users", "set-password", "--email", email, stdin="a new passphrase\n"
     )
     assert result.exit_code == 0, result.output
     async with db.reader() as session:
         assert await passwords.sign_in(session, email, "a new passphrase") is not None
         assert await passwords.sign_in(session, email, "correct horse battery staple") is None
-    too_short = await _run(database_url, "users", "set-password", "--email", email, stdin="short\n")
+    too_short = await invoke_cli(
+        database_url, "users", "set-password", "--email", email, stdin="short\n"
+    )
     assert too_short.exit_code == 1

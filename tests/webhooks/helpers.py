@@ -2,11 +2,8 @@
 databases, writes through the service layer and `contactflow` processes."""
 
 import asyncio
-import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -30,12 +27,11 @@ from contactflow.platform.webhooks import service as webhooks
 from contactflow.platform.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 from tests.receiver import Arrival
-from tests.support import Tenant, fresh_postgres_database
+from tests.support import CONTACTFLOW, Tenant, cli_env, fresh_postgres_database
 
 Json = dict[str, Any]
 T = TypeVar("T")
 TenantFactory = Callable[..., Coroutine[Any, Any, Tenant]]
-CONTACTFLOW = Path(sys.executable).with_name("contactflow")
 LOOPBACK_POLICY = UrlPolicy(allow_http=True, allowed=["127.0.0.1/32"])
 
 
@@ -256,45 +252,6 @@ def assert_per_subject_order(events: list[Event], delivered: list[str]) -> None:
 
 
 # `contactflow` processes ------------------------------------------------------------------
-
-
-def cli_env(database_url: str, **settings: str) -> dict[str, str]:
-    """The environment of a `contactflow` process on `database_url` (wide columns, so rich
-    tables do not wrap ids)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CONTACTFLOW_")}
-    env.update(
-        {
-            "CONTACTFLOW_DATABASE_URL": database_url,
-            "CONTACTFLOW_DEV_MODE": "true",
-            "CONTACTFLOW_WEBHOOK_ALLOWED_NETWORKS": json.dumps(["127.0.0.1/32"]),
-            "CONTACTFLOW_WEBHOOK_RETRY_DELAYS": json.dumps([0.05, 0.1, 0.2, 0.4]),
-            "CONTACTFLOW_WORKER_POLL_SECONDS": "0.05",
-            "COLUMNS": "400",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update({f"CONTACTFLOW_{key.upper()}": value for key, value in settings.items()})
-    return env
-
-
-async def run_cli(database_url: str, *args: str, within: float = 60.0) -> str:
-    """Run `contactflow ARGS` to completion; its stdout (it must exit 0)."""
-    process = await asyncio.create_subprocess_exec(
-        str(CONTACTFLOW),
-        *args,
-        env=cli_env(database_url),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(within):
-            out, err = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0, (args, out.decode(), err.decode())
-    return out.decode()
 
 
 @dataclass
