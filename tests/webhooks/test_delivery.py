@@ -2,7 +2,7 @@
 both signatures verify with the packages receivers use, retries follow the (compressed)
 schedule and are logged, failed deliveries come back by resend and recover, 410 disables,
 per-contact order holds across retries, a rotated secret overlaps, redirects are not
-followed."""
+followed, an endpoint failing for longer than the threshold is disabled with a notice."""
 
 import itertools
 import json
@@ -13,11 +13,15 @@ from email.utils import formatdate
 
 import httpx
 import pytest
+from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from contactflow.platform.clock import to_iso, utcnow
+from contactflow.platform.db import Database
+from contactflow.platform.webhooks.models import WebhookEndpoint
 from contactflow.platform.webhooks.signing import new_secret
 from tests.receiver import Receiver, wait_for
-from tests.support import Tenant
+from tests.support import LiveServer, Tenant, invoke_cli
 from tests.webhooks.helpers import (
     Json,
     Verifier,
@@ -396,3 +400,89 @@ async def test_only_subscribed_event_types_are_delivered(
     ]
     assert [json.loads(a.body)["type"] for a in tags_only.arrivals] == ["ContactTagUpdate"]
     assert json.loads(tags_only.arrivals[0].body)["tagsAdded"] == ["a"]
+
+
+async def test_an_endpoint_failing_for_longer_than_the_threshold_is_disabled(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    server: LiveServer,
+    db: Database,
+    database_url: str,
+    receivers: Callable[[], Receiver],
+) -> None:
+    down, young, watcher = receivers(), receivers(), receivers()
+    down.fail_next(503)
+    young.fail_next(503)
+    endpoint, _ = await add_endpoint(client, down.url())
+    endpoint_id = endpoint["id"]
+    recent, _ = await add_endpoint(client, young.url())
+    healthy, _ = await add_endpoint(client, watcher.url())
+    # Earlier failures, as the delivery loop records them: the first failure's time.
+    threshold = timedelta(hours=server.settings.webhook_disable_after_hours)
+    long_ago = utcnow() - threshold - timedelta(minutes=1)
+    not_so_long = utcnow() - threshold + timedelta(hours=1)
+    async with db.unit_of_work() as uow:
+        for endpoint_row, since in ((endpoint_id, long_ago), (recent["id"], not_so_long)):
+            await uow.session.execute(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == endpoint_row)
+                .values(failing_since=since)
+            )
+    contact = await create_contact(client, firstName="Down")
+
+    # One more failure disables it; the retry already planned is refused without a request.
+    failed = await only_delivery(client, endpoint_id, "failed")
+    assert failed["attempts"] == 2
+    assert failed["lastStatus"] is None
+    assert failed["lastError"] == "refused: endpoint is disabled"
+    assert [a.status for a in down.arrivals] == [503]
+    logged = await attempts(client, endpoint_id, failed["id"])
+    assert [(a["statusCode"], a["error"]) for a in logged] == [
+        (503, None),
+        (None, "refused: endpoint is disabled"),
+    ]
+    current = json_of(await client.get(f"/webhooks/{endpoint_id}"))["endpoint"]
+    assert current["enabled"] is False
+    reason = "failing continuously for 120 hours"
+    assert current["disabledReason"] == reason
+    assert current["failingSince"] == to_iso(long_ago)
+
+    # The notice: an event in the log, delivered to the location's other endpoints.
+    [disabled] = await log_events(client, types="WebhookEndpointDisabled")
+    assert disabled["subjectId"] == endpoint_id
+    assert disabled["payload"] == {
+        "type": "WebhookEndpointDisabled",
+        "locationId": tenant.location_id,
+        "endpointId": endpoint_id,
+        "url": down.url(),
+        "reason": reason,
+    }
+    await wait_for(lambda: len(watcher.arrivals) == 2)
+    noticed = {json.loads(body)["type"]: json.loads(body) for body in watcher.bodies()}
+    assert set(noticed) == {"ContactCreate", "WebhookEndpointDisabled"}
+    assert noticed["WebhookEndpointDisabled"]["webhookId"] == disabled["id"]
+    assert noticed["ContactCreate"]["id"] == contact["id"]
+
+    # Failing for less than the threshold: one more failure leaves the endpoint enabled, and
+    # the success after it stops the clock.
+    rows = await poll(
+        lambda: deliveries(client, recent["id"]),
+        lambda rows: len(rows) == 2 and {row["state"] for row in rows} == {"succeeded"},
+    )
+    assert sorted(row["attempts"] for row in rows) == [1, 2]
+    assert [a.status for a in young.arrivals] == [503, 200, 200]
+    still = json_of(await client.get(f"/webhooks/{recent['id']}"))["endpoint"]
+    assert (still["enabled"], still["disabledReason"], still["failingSince"]) == (True, None, None)
+    assert [row["state"] for row in await deliveries(client, healthy["id"])] == ["succeeded"] * 2
+
+    # The operator's listing says why; re-enabling starts the failure clock afresh.
+    listed = await invoke_cli(database_url, "webhooks", "list", "--location", tenant.location_id)
+    assert listed.exit_code == 0, listed.output
+    [line] = [line for line in listed.stdout.splitlines() if endpoint_id in line]
+    assert " no " in line
+    assert reason in line
+    assert current["failingSince"] in line
+    enabled = await client.put(f"/webhooks/{endpoint_id}", json={"enabled": True})
+    assert enabled.status_code == 200, enabled.text
+    assert json_of(enabled)["endpoint"]["failingSince"] is None
+    assert json_of(enabled)["endpoint"]["disabledReason"] is None
