@@ -1,5 +1,6 @@
 """API5:2023 Broken Function Level Authorization: a key reaches only the operations its scopes
-name. The routes are read from the app itself, so a route added later is covered too."""
+name, and each refusal is audited with the scope it lacked. The routes are read from the app
+itself, so a route added later is covered too."""
 
 import re
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from fastapi.routing import iter_route_contexts
 
 from contactflow.app import create_app
 from contactflow.platform.auth.scopes import (
+    AUDIT_READ,
     CONTACTS_READ,
     CONTACTS_WRITE,
     WEBHOOKS_READ,
@@ -154,3 +156,27 @@ async def test_webhooks_need_their_own_scopes(
         listed = json_of(await http.get("/webhooks"))
         assert [endpoint["id"] for endpoint in listed["endpoints"]] == [ids["endpointId"]]
     assert await _snapshot(client, ids) == before
+
+
+async def test_a_refused_scope_is_audited_with_the_scope_asked_for(
+    server: LiveServer, tenant: Tenant, db: Database
+) -> None:
+    reader_id, reader = await issue_key(db, tenant.location_id, [CONTACTS_READ])
+    _, auditor = await issue_key(db, tenant.location_id, [AUDIT_READ])
+    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(reader)) as http:
+        assert (await http.get("/contacts/")).status_code == 200
+        assert_error(await http.post("/contacts/", json={"firstName": "X"}), 401, CONTACTS_WRITE)
+        assert_error(await http.get("/audit"), 401, AUDIT_READ)
+        assert_error(await http.get("/webhooks"), 401, WEBHOOKS_READ)
+    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(auditor)) as http:
+        response = await http.get("/audit", params={"action": "credential.refused_scope"})
+    assert response.status_code == 200, response.text
+    entries = response.json()["entries"]
+    assert [(e["actor"], e["ip"], e["detail"]) for e in entries[::-1]] == [
+        (f"api_key:{reader_id}", "127.0.0.1", {"scope": scope})
+        for scope in (CONTACTS_WRITE, AUDIT_READ, WEBHOOKS_READ)
+    ]
+    assert all(entry["action"] == "credential.refused_scope" for entry in entries)
+    # Nothing was written by the refused call.
+    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(reader)) as http:
+        assert json_of(await http.get("/contacts/"))["contacts"] == []
