@@ -309,6 +309,42 @@ async def test_rotation_grace_is_capped_at_seven_days(
     assert short.expires_at == soon
 
 
+async def test_a_rotated_key_lives_as_long_as_its_predecessor_and_expired_ones_stay_dead(
+    tenant: Tenant, db: Database
+) -> None:
+    lasting_id, _ = await issue_key(db, tenant.location_id)
+    ninety_id, _ = await issue_key(db, tenant.location_id, expires_at=utcnow() + timedelta(days=90))
+    async with db.unit_of_work() as uow:
+        forever, _ = await api_keys.rotate_key(uow, lasting_id, timedelta(hours=1))
+        successor, _ = await api_keys.rotate_key(uow, ninety_id, timedelta(hours=1))
+    assert forever.expires_at is None
+    assert successor.expires_at is not None
+    assert abs(successor.expires_at - (utcnow() + timedelta(days=90))) < timedelta(minutes=1)
+
+    expired_id, _ = await issue_key(
+        db, tenant.location_id, expires_at=utcnow() + timedelta(seconds=1)
+    )
+    async with db.unit_of_work() as uow:
+        expired = await uow.session.get(api_keys.ApiKey, expired_id)
+        assert expired is not None
+        expired.expires_at = utcnow() - timedelta(seconds=1)
+    with pytest.raises(BadRequest, match=r"^key: .* has expired; create a new key instead$"):
+        async with db.unit_of_work() as uow:
+            await api_keys.rotate_key(uow, expired_id, timedelta(hours=1))
+    async with db.reader() as session:
+        untouched = await session.get(api_keys.ApiKey, expired_id)
+    assert untouched is not None
+    assert untouched.replaced_by is None
+
+
+async def test_keys_cannot_carry_company_scopes(tenant: Tenant, db: Database) -> None:
+    for scope in ("oauth.readonly", "oauth.write"):
+        with pytest.raises(
+            BadRequest, match=rf"^scope: {scope} are for company OAuth tokens only$"
+        ):
+            await issue_key(db, tenant.location_id, scopes=["contacts.readonly", scope])
+
+
 async def test_an_ipv6_allowlist_admits_its_network_only(
     start_server: StartServer, tenant: Tenant, db: Database
 ) -> None:

@@ -15,7 +15,7 @@ from contactflow.platform import audit
 from contactflow.platform.auth import credential_format
 from contactflow.platform.auth.ip import validate_networks
 from contactflow.platform.auth.principal import Principal
-from contactflow.platform.auth.scopes import KNOWN_SCOPES
+from contactflow.platform.auth.scopes import COMPANY_SCOPES, KNOWN_SCOPES
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Base, Database, UnitOfWork, UTCDateTime
 from contactflow.platform.errors import BadRequest, NotFound, Unauthorized
@@ -71,6 +71,14 @@ def validate_scopes(scopes: list[str]) -> list[str]:
     return sorted(set(scopes))
 
 
+def _location_scopes(scopes: list[str]) -> list[str]:
+    company = sorted(set(scopes) & COMPANY_SCOPES)
+    if company:
+        # A key belongs to one location: these would grant it nothing.
+        raise BadRequest(f"scope: {', '.join(company)} are for company OAuth tokens only")
+    return validate_scopes(scopes)
+
+
 MAX_ROTATION_GRACE = timedelta(days=7)
 
 
@@ -96,7 +104,7 @@ async def create_key(
         name=name,
         hint=plaintext[: len(LIVE_PREFIX) + 4],
         key_hash=hash_key(plaintext),
-        scopes=validate_scopes(scopes),
+        scopes=_location_scopes(scopes),
         allowed_ips=validate_networks(allowed_ips or [], "allowedIps"),
         expires_at=expires_at,
     )
@@ -117,22 +125,28 @@ async def create_key(
 async def rotate_key(
     uow: UnitOfWork, key_id: str, grace: timedelta, *, actor: str = "cli"
 ) -> tuple[ApiKey, str]:
-    """A new key with the same grants; the old one keeps working for `grace` (at most 7 days)."""
+    """A new key with the same grants and the same lifetime (a key that expired a year after
+    its creation is replaced by one that expires a year from now); the old one keeps working
+    for `grace` (at most 7 days). An expired key is not rotated: it grants nothing any more."""
     if grace < timedelta(0) or grace > MAX_ROTATION_GRACE:
         raise BadRequest("grace: must be between 0 and 7 days")
     old = await uow.session.get(ApiKey, key_id)
     if old is None or old.revoked_at is not None:
         raise NotFound(f"key: {key_id} not found or revoked")
+    now = utcnow()
+    if old.expires_at is not None and old.expires_at <= now:
+        raise BadRequest(f"key: {key_id} has expired; create a new key instead")
+    lifetime = None if old.expires_at is None else old.expires_at - old.created_at
     new, plaintext = await create_key(
         uow,
         old.location_id,
         list(old.scopes),
         old.name,
-        expires_at=None,
+        expires_at=None if lifetime is None else now + lifetime,
         allowed_ips=list(old.allowed_ips or []),
         actor=actor,
     )
-    ends = utcnow() + grace
+    ends = now + grace
     old.expires_at = ends if old.expires_at is None else min(old.expires_at, ends)
     old.replaced_by = new.id
     audit.record(
@@ -142,7 +156,7 @@ async def rotate_key(
         location_id=old.location_id,
         credential=f"api_key:{old.id}",
         replacedBy=f"api_key:{new.id}",
-        oldKeyExpiresAt=ends.isoformat(),
+        oldKeyExpiresAt=old.expires_at.isoformat(),
     )
     return new, plaintext
 
