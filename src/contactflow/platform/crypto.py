@@ -1,5 +1,6 @@
-"""Secrets at rest: other systems' secrets (webhook signing secrets, the installation's signing
-key, later SMTP passwords and remote OAuth tokens) are stored encrypted with MultiFernet.
+"""Secrets at rest: secrets of other systems and our own signing material (webhook signing
+secrets, the installation's signing key, SMTP passwords, the Mailsuite tracking key) are stored
+encrypted with MultiFernet.
 
 The key ring comes from CONTACTFLOW_SECRET_KEYS (Fernet keys, newest first); without it, an
 embedded installation keeps one generated key in CONTACTFLOW_SECRET_KEY_FILE, outside the
