@@ -41,6 +41,7 @@ MAILSUITE_TASK_CREATE = "MailsuiteTaskCreate"
 MAILSUITE_TASK_UPDATE = "MailsuiteTaskUpdate"
 MAILSUITE_TASK_COMPLETE = "MailsuiteTaskComplete"
 TIMELINE_ENTRY_CREATE = "TimelineEntryCreate"
+TIMELINE_ENTRY_UPDATE = "TimelineEntryUpdate"
 
 EVENT_TYPES = frozenset(
     {
@@ -80,5 +81,6 @@ EVENT_TYPES = frozenset(
         MAILSUITE_TASK_UPDATE,
         MAILSUITE_TASK_COMPLETE,
         TIMELINE_ENTRY_CREATE,
+        TIMELINE_ENTRY_UPDATE,
     }
 )
