@@ -1,0 +1,169 @@
+"""The trigger consumer: each enabled flow's running version reads its location's event log
+after its own cursor, and every event of its trigger's type whose conditions hold becomes a
+run. The runs are added in the transaction that advances the cursor, so each event is
+evaluated exactly once per flow version, whichever worker reads it.
+
+Also the flows context's loops for the process's workers (platform/runtime.py).
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, literal, select
+
+from contactflow.flows.conditions import holds
+from contactflow.flows.definition import FlowDefinition
+from contactflow.flows.models import QUEUED, Flow, FlowRun, FlowVersion, cursor_name
+from contactflow.flows.runs import RunExecutor, RunSettings
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import Database
+from contactflow.platform.events import (
+    ConsumerCursor,
+    EventStream,
+    delivered_payload,
+    lock_cursor,
+    read_events,
+)
+from contactflow.platform.jobs import Step
+from contactflow.settings import Settings
+
+BATCH = 200
+# With no event of its trigger's type to read, a cursor moves only this many events at a time.
+CURSOR_STRIDE = 1000
+# Published versions never change: their parsed definitions are kept.
+_definitions: dict[str, FlowDefinition] = {}
+
+
+@dataclass(frozen=True)
+class _Behind:
+    flow_id: str
+    location_id: str
+    version_id: str
+    event_type: str
+    position: int
+    last_seq: int
+
+
+def definition_of(version: FlowVersion) -> FlowDefinition:
+    found = _definitions.get(version.id)
+    if found is None:
+        found = _definitions[version.id] = FlowDefinition.model_validate(version.definition)
+    return found
+
+
+async def _flows_behind(db: Database) -> list[_Behind]:
+    """Enabled flows whose running version has unread events: one query, no write lock, as
+    every commit anywhere wakes this loop."""
+    consumer = literal("flow:") + Flow.published_version_id
+    async with db.reader() as session:
+        rows = await session.execute(
+            select(
+                Flow.id,
+                Flow.location_id,
+                Flow.published_version_id,
+                Flow.event_type,
+                func.coalesce(ConsumerCursor.position, 0),
+                EventStream.last_seq,
+            )
+            .join(EventStream, EventStream.location_id == Flow.location_id)
+            .outerjoin(
+                ConsumerCursor,
+                (ConsumerCursor.consumer == consumer)
+                & (ConsumerCursor.location_id == Flow.location_id),
+            )
+            .where(
+                Flow.enabled.is_(True),
+                Flow.published_version_id.is_not(None),
+                EventStream.last_seq > func.coalesce(ConsumerCursor.position, 0),
+            )
+        )
+        return [
+            _Behind(flow_id, location_id, version_id, event_type, position, last_seq)
+            for flow_id, location_id, version_id, event_type, position, last_seq in rows
+            if version_id is not None and event_type is not None
+        ]
+
+
+async def _worth_reading(db: Database, behind: _Behind) -> bool:
+    """Whether an event of the trigger's type is unread, or enough others to move the
+    cursor past them (a look without the write lock)."""
+    if behind.last_seq - behind.position >= CURSOR_STRIDE:
+        return True
+    async with db.reader() as session:
+        found = await read_events(
+            session, behind.location_id, after=behind.position, limit=1, types=[behind.event_type]
+        )
+        return bool(found)
+
+
+async def _consume(db: Database, behind: _Behind) -> bool:
+    if not await _worth_reading(db, behind):
+        return False
+    async with db.unit_of_work() as uow:
+        cursor = await lock_cursor(uow, cursor_name(behind.version_id), behind.location_id)
+        stream = await uow.session.get(EventStream, behind.location_id)
+        if cursor is None or stream is None or stream.last_seq <= cursor.position:
+            return False
+        flow = await uow.session.get(Flow, behind.flow_id)
+        version = await uow.session.get(FlowVersion, behind.version_id)
+        if flow is None or version is None or flow.published_version_id != version.id:
+            return False
+        definition = definition_of(version)
+        end = stream.last_seq
+        found = [
+            event
+            for event in await read_events(
+                uow.session,
+                behind.location_id,
+                after=cursor.position,
+                limit=BATCH,
+                types=[behind.event_type],
+            )
+            if event.seq <= end
+        ]
+        now = utcnow()
+        for event in found:
+            payload = delivered_payload(event)
+            if holds(definition.conditions, {"trigger": payload}, now):
+                uow.session.add(
+                    FlowRun(
+                        location_id=flow.location_id,
+                        flow_id=flow.id,
+                        version_id=version.id,
+                        event_id=event.id,
+                        state=QUEUED,
+                        input=payload,
+                        attempts=0,
+                        next_attempt_at=now,
+                        test=False,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        cursor.position = found[-1].seq if len(found) == BATCH else end
+        if found:
+            # Wake the run loops at once (this process, and others through NOTIFY).
+            await uow.mark_changed()
+        return bool(found)
+
+
+async def consume(db: Database) -> bool:
+    """One round over every flow with unread events; True when it read any."""
+    busy = False
+    for behind in await _flows_behind(db):
+        busy = await _consume(db, behind) or busy
+    return busy
+
+
+def run_settings(settings: Settings) -> RunSettings:
+    return RunSettings(
+        lease=timedelta(seconds=settings.lease_seconds),
+        batch_size=50,
+        phone_region=settings.default_phone_region,
+        base_url=settings.base_url,
+    )
+
+
+def worker_steps(db: Database, settings: Settings, owner: str) -> dict[str, Step]:
+    executor = RunExecutor(db, run_settings(settings), owner)
+    return {"flows-triggers": lambda: consume(db), "flows-runs": executor.step}
