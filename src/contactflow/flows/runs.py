@@ -95,9 +95,22 @@ class RunExecutor:
         return await self.run_once() > 0
 
     async def run_once(self) -> int:
+        """One round: claim due runs and advance each; how many it claimed."""
+        claimed = await self.claim_due()
+        links = Links(self.settings.base_url, await tracking_key(self.db))
+        for run_id in claimed:
+            try:
+                await self.advance(run_id, links)
+            except LeaseLost:
+                log.warning("run %s was taken over by another worker", run_id)
+        return len(claimed)
+
+    async def claim_due(self) -> list[str]:
+        """Lease a batch of due runs (queued, waiting until now, or abandoned by a worker
+        whose lease expired) and mark them running."""
         async with self.db.reader() as session:
             if await session.scalar(select(FlowRun.id).where(*_due(utcnow())).limit(1)) is None:
-                return 0
+                return []
         async with self.db.unit_of_work() as uow:
             now = utcnow()
             runs: list[FlowRun] = await claim(
@@ -112,14 +125,7 @@ class RunExecutor:
             for run in runs:
                 run.state, run.attempts, run.updated_at = RUNNING, run.attempts + 1, now
                 run.started_at = run.started_at or now
-            claimed = [run.id for run in runs]
-        links = Links(self.settings.base_url, await tracking_key(self.db))
-        for run_id in claimed:
-            try:
-                await self.advance(run_id, links)
-            except LeaseLost:
-                log.warning("run %s was taken over by another worker", run_id)
-        return len(claimed)
+            return [run.id for run in runs]
 
     async def advance(self, run_id: str, links: Links) -> None:
         async with self.db.reader() as session:
