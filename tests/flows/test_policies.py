@@ -110,6 +110,8 @@ async def test_after_its_retries_a_step_stops_the_run_or_lets_it_continue(hub: H
     detail = await hub.run(stopped["id"])
     assert detail["run"]["state"] == "failed"
     assert detail["run"]["error"] == "step change: Task not found"
+    failed = (await hub.get("/events", types="FlowRunFailed"))["events"]
+    assert [event["payload"]["error"] for event in failed] == ["step change: Task not found"]
     assert [(s["stepId"], s["state"], s["attempts"]) for s in detail["steps"]] == [
         ("change", "failed", 1)
     ]

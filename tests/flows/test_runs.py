@@ -97,6 +97,10 @@ async def test_a_new_contact_gets_a_welcome_email_a_task_and_a_timeline_note(
     assert notes[0]["body"] == f"Welcomed by flow; follow-up task {task['id']}"
     assert notes[0]["sourceSystem"] == "flows"
 
+    finished = (await hub.get("/events", types="FlowRunSucceeded"))["events"]
+    assert [event["payload"]["runId"] for event in finished] == [run["id"]]
+    assert finished[0]["payload"]["flowId"] == flow["id"]
+
     received = await poll(lambda: _now(list(smtp.received)), lambda got: len(got) == 1)
     assert received[0].rcpt_tos == ["ada@example.com"]
     assert received[0].message["Subject"] == "Welcome, Ada"

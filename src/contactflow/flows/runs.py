@@ -43,9 +43,11 @@ from contactflow.flows.models import (
     StepRun,
 )
 from contactflow.mailsuite.tracking import Links, tracking_key
+from contactflow.platform import events
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.errors import DomainError
+from contactflow.platform.event_types import FLOW_RUN_FAILED, FLOW_RUN_SUCCEEDED
 from contactflow.platform.jobs import claim, lease_free
 
 log = logging.getLogger("contactflow.flows")
@@ -81,6 +83,29 @@ class _Walk:
 
 def _due(now: datetime) -> list[Any]:
     return [FlowRun.state.in_(DUE_STATES), FlowRun.next_attempt_at <= now, lease_free(FlowRun, now)]
+
+
+def _release(run: FlowRun, state: RunState, at: datetime) -> None:
+    run.state, run.next_attempt_at = state, at
+    run.lease_owner = run.lease_expires_at = None
+
+
+async def _finish(uow: UnitOfWork, run: FlowRun, state: RunState, error: str | None = None) -> None:
+    """End the run, with its FlowRunSucceeded / FlowRunFailed event (for alerting)."""
+    _release(run, state, run.next_attempt_at)
+    run.error, run.finished_at = error, utcnow()
+    event_type = FLOW_RUN_SUCCEEDED if state == SUCCEEDED else FLOW_RUN_FAILED
+    payload = {
+        "type": event_type,
+        "locationId": run.location_id,
+        "flowId": run.flow_id,
+        "versionId": run.version_id,
+        "runId": run.id,
+        "eventId": run.event_id,
+        "replayOf": run.replay_of,
+        "error": error,
+    }
+    await events.append(uow, run.location_id, event_type, payload, subject_id=run.flow_id)
 
 
 class RunExecutor:
@@ -147,7 +172,7 @@ class RunExecutor:
         )
         if await self._steps(walk, definition.steps) is Outcome.NEXT:
             async with self.db.unit_of_work() as uow:
-                self._finish(await self._own(uow, run_id), SUCCEEDED)
+                await _finish(uow, await self._own(uow, run_id), SUCCEEDED)
 
     async def _own(self, uow: UnitOfWork, run_id: str) -> FlowRun:
         """The run, locked, if this worker still holds its lease (which is extended)."""
@@ -160,15 +185,6 @@ class RunExecutor:
         run.lease_expires_at = utcnow() + self.settings.lease
         run.updated_at = utcnow()
         return run
-
-    @staticmethod
-    def _release(run: FlowRun, state: RunState, at: datetime) -> None:
-        run.state, run.next_attempt_at = state, at
-        run.lease_owner = run.lease_expires_at = None
-
-    def _finish(self, run: FlowRun, state: RunState, error: str | None = None) -> None:
-        self._release(run, state, run.next_attempt_at)
-        run.error, run.finished_at = error, utcnow()
 
     async def _record(self, uow: UnitOfWork, walk: _Walk, step: Step, action: str) -> StepRun:
         """The step's run row in this transaction, added when the step has none yet."""
@@ -231,7 +247,7 @@ class RunExecutor:
             row.state, row.output, row.finished_at = SUCCEEDED, output, utcnow()
             row.attempts += 1
             if not go_on:
-                self._finish(run, SUCCEEDED)
+                await _finish(uow, run, SUCCEEDED)
         walk.data["steps"][step.id] = output
         return Outcome.NEXT if go_on else Outcome.END
 
@@ -255,7 +271,7 @@ class RunExecutor:
             row.resume_at, row.output = resume_at, {"resumeAt": to_iso(resume_at)}
             if resume_at > now:
                 row.state = WAITING
-                self._release(run, WAITING, resume_at)
+                _release(run, WAITING, resume_at)
                 return Outcome.END
             row.state, row.finished_at = SUCCEEDED, now
         walk.data["steps"][step.id] = {"resumeAt": to_iso(resume_at)}
@@ -267,7 +283,7 @@ class RunExecutor:
             row = await self._record(uow, walk, step, action)
             row.state, row.error, row.finished_at = FAILED, error, utcnow()
             row.attempts += 1
-            self._finish(run, FAILED, f"step {step.id}: {error}")
+            await _finish(uow, run, FAILED, f"step {step.id}: {error}")
         return Outcome.END
 
     async def _action(self, walk: _Walk, step: ActionStep) -> Outcome:
@@ -314,11 +330,11 @@ class RunExecutor:
             row.attempts += 1
             delay = step.on_error.delay(row.attempts)
             if delay is not None:
-                self._release(run, QUEUED, utcnow() + timedelta(seconds=delay))
+                _release(run, QUEUED, utcnow() + timedelta(seconds=delay))
                 return Outcome.END
             row.finished_at = utcnow()
             if step.on_error.then == "continue":
                 walk.data["steps"][step.id] = None
                 return Outcome.NEXT
-            self._finish(run, FAILED, f"step {step.id}: {reason}")
+            await _finish(uow, run, FAILED, f"step {step.id}: {reason}")
             return Outcome.END

@@ -42,6 +42,9 @@ MAILSUITE_TASK_UPDATE = "MailsuiteTaskUpdate"
 MAILSUITE_TASK_COMPLETE = "MailsuiteTaskComplete"
 TIMELINE_ENTRY_CREATE = "TimelineEntryCreate"
 TIMELINE_ENTRY_UPDATE = "TimelineEntryUpdate"
+# Flows: a run finished (for alerting).
+FLOW_RUN_SUCCEEDED = "FlowRunSucceeded"
+FLOW_RUN_FAILED = "FlowRunFailed"
 
 EVENT_TYPES = frozenset(
     {
@@ -82,5 +85,7 @@ EVENT_TYPES = frozenset(
         MAILSUITE_TASK_COMPLETE,
         TIMELINE_ENTRY_CREATE,
         TIMELINE_ENTRY_UPDATE,
+        FLOW_RUN_SUCCEEDED,
+        FLOW_RUN_FAILED,
     }
 )
