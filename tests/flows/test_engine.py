@@ -5,7 +5,7 @@ taken over when its lease expires, without acting twice."""
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from contactflow.contacts.schemas import ContactCreate
 from contactflow.contacts.service import create_contact
@@ -60,9 +60,9 @@ async def _contacts(db: Database, tenant: Tenant, *names: str) -> None:
             await create_contact(uow, tenant.location_id, fields, "US")
 
 
-async def _count(db: Database, query: object) -> int:
+async def _count(db: Database, query: Select[int]) -> int:
     async with db.reader() as session:
-        return int(await session.scalar(query) or 0)  # type: ignore[call-overload]
+        return int(await session.scalar(query) or 0)
 
 
 async def _tasks(db: Database, tenant: Tenant) -> list[str]:

@@ -12,9 +12,8 @@ from datetime import timedelta
 from sqlalchemy import func, literal, select
 
 from contactflow.flows.conditions import holds
-from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import QUEUED, Flow, FlowRun, FlowVersion, cursor_name
-from contactflow.flows.runs import RunExecutor, RunSettings
+from contactflow.flows.runs import RunExecutor, RunSettings, definition_of
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.platform.events import (
@@ -30,8 +29,6 @@ from contactflow.settings import Settings
 BATCH = 200
 # With no event of its trigger's type to read, a cursor moves only this many events at a time.
 CURSOR_STRIDE = 1000
-# Published versions never change: their parsed definitions are kept.
-_definitions: dict[str, FlowDefinition] = {}
 
 
 @dataclass(frozen=True)
@@ -42,13 +39,6 @@ class _Behind:
     event_type: str
     position: int
     last_seq: int
-
-
-def definition_of(version: FlowVersion) -> FlowDefinition:
-    found = _definitions.get(version.id)
-    if found is None:
-        found = _definitions[version.id] = FlowDefinition.model_validate(version.definition)
-    return found
 
 
 async def _flows_behind(db: Database) -> list[_Behind]:

@@ -51,6 +51,17 @@ from contactflow.platform.event_types import FLOW_RUN_FAILED, FLOW_RUN_SUCCEEDED
 from contactflow.platform.jobs import claim, lease_free
 
 log = logging.getLogger("contactflow.flows")
+# Published versions never change: their parsed definitions are kept.
+_definitions: dict[str, FlowDefinition] = {}
+
+
+def definition_of(version: FlowVersion) -> FlowDefinition:
+    found = _definitions.get(version.id)
+    if found is None:
+        if len(_definitions) >= 10_000:
+            _definitions.clear()
+        found = _definitions[version.id] = FlowDefinition.model_validate(version.definition)
+    return found
 
 
 @dataclass(frozen=True)
@@ -160,7 +171,7 @@ class RunExecutor:
             by_step = {row.step_id: row for row in stored}
         if run is None or version is None:
             return
-        definition = FlowDefinition.model_validate(version.definition)
+        definition = definition_of(version)
         walk = _Walk(
             run_id=run_id,
             idempotency_base=run.event_id or run.id,

@@ -105,8 +105,16 @@ def trigger_event_type(definition: FlowDefinition) -> str | None:
 def problems(definition: FlowDefinition) -> list[str]:
     """Every reason the flow cannot run; empty when it can."""
     found = []
+    trigger = find(definition.trigger.key)
     if trigger_event_type(definition) is None:
         found.append(f"trigger.key: {definition.trigger.key!r} is not a trigger of the catalog")
+    elif trigger is not None:
+        options = trigger.input.get("properties", {})
+        found.extend(
+            f"trigger.options.{name}: not an option of {trigger.key}"
+            for name in definition.trigger.options
+            if name not in options
+        )
     found.extend(_conditions(definition.conditions, "conditions"))
     found.extend(_steps(definition.steps, set()))
     return found

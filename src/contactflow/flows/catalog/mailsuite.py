@@ -138,10 +138,29 @@ def _trigger(key: str, title: str, event_type: str) -> Entry:
 
 
 async def upsert_contact(context: ActionContext, values: Json) -> Json:
+    fields = dict(values)
+    crm_contact_id = fields.pop("crmContactId", None)
     row, _ = await contacts.upsert_contact(
-        context.uow, context.location_id, parsed(ContactCreate, values), context.phone_region
+        context.uow,
+        context.location_id,
+        parsed(ContactCreate, fields),
+        context.phone_region,
+        crm_contact_id,
     )
     return dumped(contact_out(row))
+
+
+async def find_contact(context: ActionContext, values: Json) -> Json:
+    """The contact of an address or of a Contacts API contact; `found` is false when there is
+    none (a filter step can end the run there)."""
+    session, location_id = context.uow.session, context.location_id
+    if "crmContactId" in values:
+        row = await contacts.find_by_crm_id(session, location_id, values["crmContactId"])
+    elif "email" in values:
+        row = await contacts.find_by_email(session, location_id, values["email"])
+    else:
+        raise invalid("email", "give email or crmContactId to find the contact")
+    return {"found": row is not None, "contact": dumped(contact_out(row)) if row else None}
 
 
 async def send_email(context: ActionContext, values: Json) -> Json:
@@ -225,12 +244,38 @@ ENTRIES = (
         app=APP,
         kind="action",
         title="Create or update contact",
-        description="Find the Mailsuite contact by email and update it, or add it.",
+        description=(
+            "Find the Mailsuite contact by email and update it, or add it; linked to the "
+            "Contacts API contact `crmContactId` when given."
+        ),
         scopes=(MAILSUITE_WRITE,),
-        input=model_schema(ContactCreate),
+        input=model_schema(ContactCreate, extra={"crmContactId": ID}),
         output=output_schema(ContactOut),
         sample=CONTACT_SAMPLE,
         run=upsert_contact,
+    ),
+    Entry(
+        key="mailsuite.contact.find",
+        app=APP,
+        kind="action",
+        title="Find contact",
+        description="Find a Mailsuite contact by email or by its Contacts API contact id.",
+        scopes=(MAILSUITE_READ,),
+        input={
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"email": {"type": "string", "maxLength": 320}, "crmContactId": ID},
+        },
+        output={
+            "type": "object",
+            "required": ["found", "contact"],
+            "properties": {
+                "found": {"type": "boolean"},
+                "contact": {"anyOf": [output_schema(ContactOut), {"type": "null"}]},
+            },
+        },
+        sample={"found": True, "contact": CONTACT_SAMPLE},
+        run=find_contact,
     ),
     Entry(
         key="mailsuite.email.send",
