@@ -12,7 +12,8 @@ from contactflow.flows import models
 from contactflow.platform.db import Base, Database
 from contactflow.platform.migrate import alembic_config
 
-FLOW_TABLES = {"flows", "flow_versions", "flow_runs", "flow_step_runs"}
+# The flows tables, and the event log to which 0007 adds `origin`.
+FLOW_TABLES = {"flows", "flow_versions", "flow_runs", "flow_step_runs", "events"}
 
 
 def _table_of(diff: Any) -> str | None:

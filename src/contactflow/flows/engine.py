@@ -12,7 +12,14 @@ from datetime import timedelta
 from sqlalchemy import func, literal, select
 
 from contactflow.flows.conditions import holds
-from contactflow.flows.models import QUEUED, Flow, FlowRun, FlowVersion, cursor_name
+from contactflow.flows.models import (
+    QUEUED,
+    Flow,
+    FlowRun,
+    FlowVersion,
+    cursor_name,
+    flow_origin,
+)
 from contactflow.flows.runs import RunExecutor, RunSettings, definition_of
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
@@ -86,6 +93,15 @@ async def _worth_reading(db: Database, behind: _Behind) -> bool:
         return bool(found)
 
 
+def _echo(origin: str | None, flow_id: str, ignoring: str) -> bool:
+    """Whether an event is a flow's echo that this flow's trigger ignores."""
+    if origin is None or ignoring == "none":
+        return False
+    if ignoring == "flows":
+        return origin.startswith(flow_origin(""))
+    return origin == flow_origin(flow_id)
+
+
 async def _consume(db: Database, behind: _Behind) -> bool:
     if not await _worth_reading(db, behind):
         return False
@@ -112,7 +128,10 @@ async def _consume(db: Database, behind: _Behind) -> bool:
             if event.seq <= end
         ]
         now = utcnow()
+        ignoring = definition.trigger.options.get("ignoreEventsFrom", "self")
         for event in found:
+            if _echo(event.origin, flow.id, ignoring):
+                continue
             payload = delivered_payload(event)
             if holds(definition.conditions, {"trigger": payload}, now):
                 uow.session.add(

@@ -32,6 +32,11 @@ def cursor_name(version_id: str) -> str:
     return f"flow:{version_id}"
 
 
+def flow_origin(flow_id: str) -> str:
+    """The origin of the events a flow's actions cause."""
+    return f"flow:{flow_id}"
+
+
 class Flow(Base):
     __tablename__ = "flows"
 

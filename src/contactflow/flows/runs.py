@@ -41,6 +41,7 @@ from contactflow.flows.models import (
     FlowVersion,
     RunState,
     StepRun,
+    flow_origin,
 )
 from contactflow.mailsuite.tracking import Links, tracking_key
 from contactflow.platform import events
@@ -195,6 +196,7 @@ class RunExecutor:
             raise LeaseLost(run_id)
         run.lease_expires_at = utcnow() + self.settings.lease
         run.updated_at = utcnow()
+        uow.origin = flow_origin(run.flow_id)
         return run
 
     async def _record(self, uow: UnitOfWork, walk: _Walk, step: Step, action: str) -> StepRun:

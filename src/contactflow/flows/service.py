@@ -124,10 +124,24 @@ async def publish(uow: UnitOfWork, location_id: str, flow_id: str) -> Flow:
     now = utcnow()
     draft.status, draft.number, draft.published_at = "published", (last or 0) + 1, now
     draft.updated_at = now
+    previous = flow.published_version_id
     flow.published_version_id, flow.event_type, flow.updated_at = draft.id, event_type, now
     await uow.session.flush()
-    await _start_reading_now(uow, flow)
+    if previous is not None and flow.enabled:
+        await _hand_over(uow, flow, previous, draft.id)
+    else:
+        await _start_reading_now(uow, flow)
     return flow
+
+
+async def _hand_over(uow: UnitOfWork, flow: Flow, previous: str, version_id: str) -> None:
+    """The new version reads on where the one it replaces stopped, so an event that came
+    before the switch and was not read yet is not lost between them."""
+    old = await lock_cursor(uow, cursor_name(previous), flow.location_id)
+    new = await lock_cursor(uow, cursor_name(version_id), flow.location_id)
+    if old is None or new is None:
+        raise Conflict("The flow's trigger is being read by a worker; try again")
+    new.position = old.position
 
 
 async def set_enabled(uow: UnitOfWork, location_id: str, flow_id: str, enabled: bool) -> Flow:

@@ -110,11 +110,12 @@ def problems(definition: FlowDefinition) -> list[str]:
         found.append(f"trigger.key: {definition.trigger.key!r} is not a trigger of the catalog")
     elif trigger is not None:
         options = trigger.input.get("properties", {})
-        found.extend(
-            f"trigger.options.{name}: not an option of {trigger.key}"
-            for name in definition.trigger.options
-            if name not in options
-        )
+        for name, value in definition.trigger.options.items():
+            allowed = options.get(name, {}).get("enum")
+            if name not in options:
+                found.append(f"trigger.options.{name}: not an option of {trigger.key}")
+            elif allowed is not None and value not in allowed:
+                found.append(f"trigger.options.{name}: one of {', '.join(allowed)}")
     found.extend(_conditions(definition.conditions, "conditions"))
     found.extend(_steps(definition.steps, set()))
     return found

@@ -12,6 +12,7 @@ from contactflow.contacts.record_schemas import (
 )
 from contactflow.contacts.wire import note_out, task_out
 from contactflow.flows.catalog.registry import (
+    EVENT_TRIGGER_OPTIONS,
     ID,
     ActionContext,
     Entry,
@@ -126,7 +127,7 @@ def _trigger(key: str, title: str, event_type: str, payload: Json, sample: Json)
         title=title,
         description=f"Fires on every {event_type} event of the location.",
         scopes=(CONTACTS_READ,),
-        input={"type": "object", "additionalProperties": False, "properties": {}},
+        input=EVENT_TRIGGER_OPTIONS,
         output=payload,
         sample={**sample, "type": event_type},
         event_type=event_type,

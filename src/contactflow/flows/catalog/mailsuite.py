@@ -1,6 +1,7 @@
 """The Mailsuite app: triggers on its task events, actions through its services."""
 
 from contactflow.flows.catalog.registry import (
+    EVENT_TRIGGER_OPTIONS,
     ID,
     ActionContext,
     Entry,
@@ -125,7 +126,7 @@ def _trigger(key: str, title: str, event_type: str) -> Entry:
         title=title,
         description=f"Fires on every {event_type} event of the workspace.",
         scopes=(MAILSUITE_READ,),
-        input={"type": "object", "additionalProperties": False, "properties": {}},
+        input=EVENT_TRIGGER_OPTIONS,
         output=TASK_PAYLOAD,
         sample={
             "type": event_type,

@@ -104,3 +104,13 @@ def dumped(model: BaseModel) -> Json:
 
 
 ID = {"type": "string", "minLength": 1, "maxLength": 64}
+# The options of every event-log trigger. Events a flow's own actions cause never trigger it
+# again by default (no loop); "flows" also ignores those of every other flow (two flows
+# syncing both ways then do not echo each other's writes); "none" ignores nothing.
+EVENT_TRIGGER_OPTIONS: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "ignoreEventsFrom": {"enum": ["self", "flows", "none"], "default": "self"},
+    },
+}

@@ -5,7 +5,8 @@ Revises: 0006
 Create Date: 2026-12-02 04:10:00.000000
 
 Flows: flows, their draft and published versions, runs (work items claimed with leases; one
-per flow version and event) and each run's step runs (one per step: the idempotency record).
+per flow version and event) and each run's step runs (one per step: the idempotency record);
+events record their origin (a flow run's changes), so a flow can ignore its own echoes.
 """
 
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ def _time(name: str, *, nullable: bool) -> sa.Column[object]:
 
 
 def upgrade() -> None:
+    # A nullable column: SQLite adds it in place, without copying the log.
+    op.add_column("events", sa.Column("origin", sa.String(length=64), nullable=True))
     op.create_table(
         "flows",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -167,3 +170,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_flows_location_id_created_at_id"))
 
     op.drop_table("flows")
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_column("origin")
