@@ -55,7 +55,10 @@ async def flows_db(flows_database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 async def hub(flows_server: LiveServer, flows_db: Database) -> AsyncIterator[Hub]:
     tenant = await make_tenant(flows_db)
-    async with httpx.AsyncClient(base_url=flows_server.base_url, headers=tenant.headers) as http:
+    # A generous timeout: the machine is shared, and a slow answer is not what is tested.
+    async with httpx.AsyncClient(
+        base_url=flows_server.base_url, headers=tenant.headers, timeout=30
+    ) as http:
         yield Hub(http, tenant)
 
 

@@ -137,3 +137,28 @@ async def test_tasks_of_the_contacts_api_are_copied_to_mailsuite(hub: Hub) -> No
         "2026-12-10T15:00:00.000Z",
         "open",
     )
+
+
+async def test_adding_a_contact_to_a_flow_runs_that_flow_only(hub: Hub) -> None:
+    def enrolled(body: str) -> Json:
+        return {
+            "trigger": {"key": "contacts.contact.enrolled"},
+            "steps": [
+                {
+                    "type": "action",
+                    "id": "note",
+                    "action": "contacts.note.create",
+                    "input": {"contactId": "{{ trigger.contactId }}", "body": body},
+                }
+            ],
+        }
+
+    chosen = await hub.flow(enrolled("chosen"), name="Chosen")
+    other = await hub.flow(enrolled("other"), name="Other")
+    crm = await hub.crm_contact(firstName="Manual", email="manual@example.com")
+    await hub.post(f"/contacts/{crm['id']}/workflow/{chosen['id']}", status=200)
+    (run,) = await hub.finished_runs(chosen["id"])
+    assert run["input"]["contactId"] == crm["id"]
+    notes = (await hub.get(f"/contacts/{crm['id']}/notes"))["notes"]
+    assert [note["body"] for note in notes] == ["chosen"]
+    assert await hub.runs(other["id"]) == []

@@ -9,8 +9,9 @@ Also the flows context's loops for the process's workers (platform/runtime.py).
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, or_, select
 
+from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
 from contactflow.flows.models import (
     QUEUED,
@@ -25,6 +26,7 @@ from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.platform.events import (
     ConsumerCursor,
+    Event,
     EventStream,
     delivered_payload,
     lock_cursor,
@@ -44,24 +46,26 @@ class _Behind:
     location_id: str
     version_id: str
     event_type: str
-    position: int
-    last_seq: int
 
 
 async def _flows_behind(db: Database) -> list[_Behind]:
-    """Enabled flows whose running version has unread events: one query, no write lock, as
-    every commit anywhere wakes this loop."""
+    """Enabled flows with an unread event of their trigger's type, or so many other unread
+    events that their cursor is worth moving past them: one query without the write lock,
+    as every commit anywhere wakes this loop and almost none concern most flows."""
     consumer = literal("flow:") + Flow.published_version_id
+    position = func.coalesce(ConsumerCursor.position, 0)
+    unread = (
+        select(Event.id)
+        .where(
+            Event.location_id == Flow.location_id,
+            Event.type == Flow.event_type,
+            Event.seq > position,
+        )
+        .exists()
+    )
     async with db.reader() as session:
         rows = await session.execute(
-            select(
-                Flow.id,
-                Flow.location_id,
-                Flow.published_version_id,
-                Flow.event_type,
-                func.coalesce(ConsumerCursor.position, 0),
-                EventStream.last_seq,
-            )
+            select(Flow.id, Flow.location_id, Flow.published_version_id, Flow.event_type)
             .join(EventStream, EventStream.location_id == Flow.location_id)
             .outerjoin(
                 ConsumerCursor,
@@ -71,26 +75,15 @@ async def _flows_behind(db: Database) -> list[_Behind]:
             .where(
                 Flow.enabled.is_(True),
                 Flow.published_version_id.is_not(None),
-                EventStream.last_seq > func.coalesce(ConsumerCursor.position, 0),
+                EventStream.last_seq > position,
+                or_(EventStream.last_seq - position >= CURSOR_STRIDE, unread),
             )
         )
         return [
-            _Behind(flow_id, location_id, version_id, event_type, position, last_seq)
-            for flow_id, location_id, version_id, event_type, position, last_seq in rows
+            _Behind(flow_id, location_id, version_id, event_type)
+            for flow_id, location_id, version_id, event_type in rows
             if version_id is not None and event_type is not None
         ]
-
-
-async def _worth_reading(db: Database, behind: _Behind) -> bool:
-    """Whether an event of the trigger's type is unread, or enough others to move the
-    cursor past them (a look without the write lock)."""
-    if behind.last_seq - behind.position >= CURSOR_STRIDE:
-        return True
-    async with db.reader() as session:
-        found = await read_events(
-            session, behind.location_id, after=behind.position, limit=1, types=[behind.event_type]
-        )
-        return bool(found)
 
 
 def _echo(origin: str | None, flow_id: str, ignoring: str) -> bool:
@@ -103,8 +96,6 @@ def _echo(origin: str | None, flow_id: str, ignoring: str) -> bool:
 
 
 async def _consume(db: Database, behind: _Behind) -> bool:
-    if not await _worth_reading(db, behind):
-        return False
     async with db.unit_of_work() as uow:
         cursor = await lock_cursor(uow, cursor_name(behind.version_id), behind.location_id)
         stream = await uow.session.get(EventStream, behind.location_id)
@@ -129,8 +120,12 @@ async def _consume(db: Database, behind: _Behind) -> bool:
         ]
         now = utcnow()
         ignoring = definition.trigger.options.get("ignoreEventsFrom", "self")
+        trigger = find(definition.trigger.key)
+        addressed = trigger.flow_field if trigger is not None else None
         for event in found:
             if _echo(event.origin, flow.id, ignoring):
+                continue
+            if addressed is not None and event.payload.get(addressed) != flow.id:
                 continue
             payload = delivered_payload(event)
             if holds(definition.conditions, {"trigger": payload}, now):

@@ -86,7 +86,6 @@ class Outcome(Enum):
 class _Walk:
     run_id: str
     idempotency_base: str
-    location_id: str
     data: dict[str, Any]
     stored: dict[str, StepRun]
     links: Links
@@ -176,7 +175,6 @@ class RunExecutor:
         walk = _Walk(
             run_id=run_id,
             idempotency_base=run.event_id or run.id,
-            location_id=run.location_id,
             data={"trigger": run.input, "steps": {}},
             stored=by_step,
             links=links,

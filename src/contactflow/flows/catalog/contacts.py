@@ -193,6 +193,36 @@ ENTRIES = (
     _trigger("note.created", "Note created", types.NOTE_CREATE, NOTE_PAYLOAD, NOTE_SAMPLE),
     _trigger("note.updated", "Note updated", types.NOTE_UPDATE, NOTE_PAYLOAD, NOTE_SAMPLE),
     Entry(
+        key="contacts.contact.enrolled",
+        app=APP,
+        kind="trigger",
+        title="Contact added to this flow",
+        description=(
+            "Fires when a contact is added to this flow through the Contacts API "
+            "(POST /contacts/{contactId}/workflow/{flowId}): a manual run for one contact."
+        ),
+        scopes=(CONTACTS_READ,),
+        input=EVENT_TRIGGER_OPTIONS,
+        output={
+            "type": "object",
+            "properties": {
+                **ENVELOPE,
+                "contactId": {"type": "string"},
+                "workflowId": {"type": "string"},
+                "eventStartTime": STRING,
+            },
+        },
+        sample={
+            **_BASE,
+            "type": types.CONTACT_WORKFLOW_ADD,
+            "contactId": "ct_1",
+            "workflowId": "fl_1",
+            "eventStartTime": None,
+        },
+        event_type=types.CONTACT_WORKFLOW_ADD,
+        flow_field="workflowId",
+    ),
+    Entry(
         key="contacts.task.create",
         app=APP,
         kind="action",

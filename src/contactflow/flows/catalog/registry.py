@@ -43,8 +43,10 @@ class Entry:
     input: Json
     output: Json
     sample: Json
-    # Triggers from the event log: the event type they fire on.
+    # Triggers from the event log: the event type they fire on, and the payload field that
+    # must name the flow itself, for events addressed to one flow (a manual enrolment).
     event_type: str | None = None
+    flow_field: str | None = None
     run: Executor | None = field(default=None, compare=False)
 
     def describe(self) -> Json:
