@@ -143,3 +143,24 @@ def test_mapping_errors_name_the_step_and_field(
 def test_coerce_splits_a_plain_list() -> None:
     assert coerce("a, b ,c", {"type": "array"}) == ["a", "b", "c"]
     assert coerce("7", {"type": ["number", "null"]}) == 7.0
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("{{ trigger.nothing | add(days=1) }}", "no attribute 'nothing'"),
+        ("{{ trigger.nothing | first_name }}", "no attribute 'nothing'"),
+        ("{{ trigger.name | add(days=1) }}", "'Ada King Lovelace' is not a date"),
+        ("{{ trigger.dueDate | add(fortnights=1) }}", "unknown duration unit 'fortnights'"),
+        ("{{ trigger.dueDate | format_date('%Y', 'Mars/Olympus') }}", "unknown time zone"),
+    ],
+)
+def test_formatters_refuse_missing_fields_and_bad_values(template: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        render(template, DATA)
+
+
+def test_an_empty_date_stays_empty_so_an_optional_field_is_left_out() -> None:
+    data = {"trigger": {"dueDate": None, "blank": ""}}
+    assert render("{{ trigger.dueDate | add(days=1) }}", data) == ""
+    assert render("{{ trigger.blank | format_date }}", data) == ""

@@ -11,6 +11,7 @@ from contactflow.flows.schemas import (
     FlowCreate,
     FlowEnvelope,
     FlowList,
+    FlowTest,
     FlowUpdate,
     RunDetail,
     RunList,
@@ -125,6 +126,23 @@ async def disable_flow(flow_id: FlowId, caller: Writer, db: DatabaseDep) -> Flow
     async with db.unit_of_work() as uow:
         flow = await service.set_enabled(uow, caller.location_id, flow_id, False)
         return await _envelope(uow.session, flow)
+
+
+@router.post(
+    "/{flowId}/test",
+    status_code=201,
+    response_model=RunDetail,
+    summary="Test the draft: a run whose actions are simulated from their samples",
+)
+async def start_test(
+    flow_id: FlowId, caller: Writer, db: DatabaseDep, body: FlowTest | None = None
+) -> RunDetail:
+    given = body or FlowTest()
+    async with db.unit_of_work() as uow:
+        run = await service.start_test(
+            uow, caller.location_id, flow_id, event_id=given.event_id, payload=given.trigger
+        )
+        return await _detail(uow.session, run)
 
 
 @router.get("/{flowId}/runs", response_model=RunList, summary="A flow's runs, newest first")

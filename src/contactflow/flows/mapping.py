@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from jinja2 import StrictUndefined, TemplateError, meta, nodes
+from jinja2 import StrictUndefined, TemplateError, Undefined, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from contactflow.flows.conditions import as_datetime, as_number
@@ -85,34 +85,57 @@ def parse_date(value: Any, timezone: str | None = None) -> Moment | None:
     return None if moment is None else _moment(moment)
 
 
+def _given(value: Any) -> Any:
+    """A filter's input; an undefined one fails as StrictUndefined does, naming the field."""
+    if isinstance(value, Undefined):
+        str(value)  # raises UndefinedError
+    return value
+
+
+def _date_in(value: Any, timezone: str | None = None) -> Moment | None:
+    """A filter's date input: None when empty (an optional field stays empty), an error
+    when it is text that is not a date."""
+    value = _given(value)
+    if value is None or value == "":
+        return None
+    moment = parse_date(value, timezone)
+    if moment is None:
+        raise ValueError(f"{value!r} is not a date or date-time")
+    return moment
+
+
+def parse_date_filter(value: Any, timezone: str | None = None) -> Moment | str:
+    return _date_in(value, timezone) or ""
+
+
 def format_date(value: Any, pattern: str = "%Y-%m-%d", timezone: str | None = None) -> str:
-    moment = parse_date(value)
+    moment = _date_in(value)
     if moment is None:
         return ""
     zone = _zone(timezone)
     return (moment.astimezone(zone) if zone else moment).strftime(pattern)
 
 
-def _shift(value: Any, sign: int, amounts: dict[str, float]) -> Moment | None:
+def _shift(value: Any, sign: int, amounts: dict[str, float]) -> Moment | str:
     unknown = set(amounts) - {"weeks", "days", "hours", "minutes", "seconds"}
     if unknown:
         raise ValueError(f"unknown duration unit {sorted(unknown)[0]!r}")
-    moment = parse_date(value)
+    moment = _date_in(value)
     if moment is None:
-        return None
+        return ""
     return _moment(moment + sign * timedelta(**amounts))
 
 
-def add(value: Any, **amounts: float) -> Moment | None:
+def add(value: Any, **amounts: float) -> Moment | str:
     return _shift(value, 1, amounts)
 
 
-def subtract(value: Any, **amounts: float) -> Moment | None:
+def subtract(value: Any, **amounts: float) -> Moment | str:
     return _shift(value, -1, amounts)
 
 
 def _name_parts(value: Any) -> list[str]:
-    return str(value or "").split()
+    return str(_given(value) or "").split()
 
 
 def first_name(value: Any) -> str:
@@ -128,7 +151,7 @@ def last_name(value: Any) -> str:
 def e164(value: Any, region: str = "US") -> str:
     """The number in E.164 form; empty when it is not a valid number."""
     try:
-        number = phonenumbers.parse(str(value or ""), region.upper())
+        number = phonenumbers.parse(str(_given(value) or ""), region.upper())
     except phonenumbers.NumberParseException:
         return ""
     if not phonenumbers.is_valid_number(number):
@@ -144,7 +167,7 @@ def _environment() -> SandboxedEnvironment:
         "first_name": first_name,
         "last_name": last_name,
         "e164": e164,
-        "parse_date": parse_date,
+        "parse_date": parse_date_filter,
         "format_date": format_date,
         "add": add,
         "subtract": subtract,

@@ -86,6 +86,8 @@ class Outcome(Enum):
 class _Walk:
     run_id: str
     idempotency_base: str
+    # Test mode: actions are simulated from their catalog samples and delays do not wait.
+    test: bool
     data: dict[str, Any]
     stored: dict[str, StepRun]
     links: Links
@@ -102,9 +104,12 @@ def _release(run: FlowRun, state: RunState, at: datetime) -> None:
 
 
 async def _finish(uow: UnitOfWork, run: FlowRun, state: RunState, error: str | None = None) -> None:
-    """End the run, with its FlowRunSucceeded / FlowRunFailed event (for alerting)."""
+    """End the run, with its FlowRunSucceeded / FlowRunFailed event (for alerting; not for
+    test runs)."""
     _release(run, state, run.next_attempt_at)
     run.error, run.finished_at = error, utcnow()
+    if run.test:
+        return
     event_type = FLOW_RUN_SUCCEEDED if state == SUCCEEDED else FLOW_RUN_FAILED
     payload = {
         "type": event_type,
@@ -175,6 +180,7 @@ class RunExecutor:
         walk = _Walk(
             run_id=run_id,
             idempotency_base=run.event_id or run.id,
+            test=run.test,
             data={"trigger": run.input, "steps": {}},
             stored=by_step,
             links=links,
@@ -280,7 +286,7 @@ class RunExecutor:
             run = await self._own(uow, walk.run_id)
             row = await self._record(uow, walk, step, "core.delay")
             row.resume_at, row.output = resume_at, {"resumeAt": to_iso(resume_at)}
-            if resume_at > now:
+            if resume_at > now and not walk.test:
                 row.state = WAITING
                 _release(run, WAITING, resume_at)
                 return Outcome.END
@@ -313,7 +319,7 @@ class RunExecutor:
                     phone_region=self.settings.phone_region,
                     links=walk.links,
                 )
-                output = await entry.run(context, values)
+                output = dict(entry.sample) if walk.test else await entry.run(context, values)
                 row = await self._record(uow, walk, step, step.action)
                 row.state, row.input, row.output, row.error = SUCCEEDED, values, output, None
                 row.attempts += 1

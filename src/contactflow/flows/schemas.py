@@ -23,6 +23,14 @@ class FlowUpdate(RequestModel):
     definition: FlowDefinition | None = None
 
 
+class FlowTest(RequestModel):
+    """What to test on: a past event of the location (`eventId`), a payload given here
+    (`trigger`), or, with neither, the trigger's sample."""
+
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    trigger: dict[str, Any] | None = None
+
+
 class VersionOut(WireModel):
     id: str
     number: int | None

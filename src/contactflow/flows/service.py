@@ -5,17 +5,26 @@ into the next numbered version (the history) and makes that version the one that
 reading the event log from now on with a cursor of its own.
 """
 
+from typing import Any
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows import validation
+from contactflow.flows.catalog import find
 from contactflow.flows.definition import FlowDefinition, to_data
 from contactflow.flows.models import QUEUED, Flow, FlowRun, FlowVersion, StepRun, cursor_name
 from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
-from contactflow.platform.errors import Conflict, NotFound, Unprocessable
-from contactflow.platform.events import ConsumerCursor, EventStream, lock_cursor
+from contactflow.platform.errors import Conflict, NotFound, Unprocessable, invalid
+from contactflow.platform.events import (
+    ConsumerCursor,
+    Event,
+    EventStream,
+    delivered_payload,
+    lock_cursor,
+)
 
 
 async def find_flow(session: AsyncSession, location_id: str, flow_id: str) -> Flow:
@@ -184,22 +193,57 @@ async def steps_of(session: AsyncSession, run_id: str) -> list[StepRun]:
     return list(rows)
 
 
-async def replay(uow: UnitOfWork, location_id: str, run_id: str) -> FlowRun:
-    """Run the same version again on the same trigger data, as a new run: its steps act
-    again (their idempotency keys are the new run's)."""
-    original = await find_run(uow.session, location_id, run_id)
+async def start_test(
+    uow: UnitOfWork,
+    location_id: str,
+    flow_id: str,
+    *,
+    event_id: str | None,
+    payload: dict[str, Any] | None,
+) -> FlowRun:
+    """Run the draft (or, without one, the running version) in test mode on a past event of
+    the location, on the given payload, or on the trigger's sample: mappings, conditions and
+    paths are real, actions are simulated from their samples (no side effects)."""
+    flow = await find_flow(uow.session, location_id, flow_id)
+    version = await draft_of(uow.session, flow.id) or await published_of(uow.session, flow)
+    if version is None:
+        raise Conflict("The flow has no version to test")
+    definition = FlowDefinition.model_validate(version.definition)
+    found = validation.problems(definition)
+    if found:
+        raise Unprocessable(found)
+    trigger = find(definition.trigger.key)
+    if event_id is not None:
+        event = await uow.session.get(Event, event_id)
+        if event is None or event.location_id != location_id:
+            raise invalid("eventId", "no such event in this location")
+        data = delivered_payload(event)
+    else:
+        data = payload if payload is not None else dict(trigger.sample if trigger else {})
+    return await _queue(uow, version, data, test=True, event_id=None, replay_of=None)
+
+
+async def _queue(
+    uow: UnitOfWork,
+    version: FlowVersion,
+    data: dict[str, Any],
+    *,
+    test: bool,
+    event_id: str | None,
+    replay_of: str | None,
+) -> FlowRun:
     now = utcnow()
     run = FlowRun(
-        location_id=location_id,
-        flow_id=original.flow_id,
-        version_id=original.version_id,
-        event_id=None,
-        replay_of=original.id,
+        location_id=version.location_id,
+        flow_id=version.flow_id,
+        version_id=version.id,
+        event_id=event_id,
+        replay_of=replay_of,
         state=QUEUED,
-        input=original.input,
+        input=data,
         attempts=0,
         next_attempt_at=now,
-        test=original.test,
+        test=test,
         created_at=now,
         updated_at=now,
     )
@@ -207,3 +251,15 @@ async def replay(uow: UnitOfWork, location_id: str, run_id: str) -> FlowRun:
     await uow.session.flush()
     await uow.mark_changed()
     return run
+
+
+async def replay(uow: UnitOfWork, location_id: str, run_id: str) -> FlowRun:
+    """Run the same version again on the same trigger data, as a new run: its steps act
+    again (their idempotency keys are the new run's)."""
+    original = await find_run(uow.session, location_id, run_id)
+    version = await uow.session.get(FlowVersion, original.version_id)
+    if version is None:
+        raise NotFound("Run not found")
+    return await _queue(
+        uow, version, original.input, test=original.test, event_id=None, replay_of=original.id
+    )
