@@ -164,3 +164,13 @@ def test_an_empty_date_stays_empty_so_an_optional_field_is_left_out() -> None:
     data = {"trigger": {"dueDate": None, "blank": ""}}
     assert render("{{ trigger.dueDate | add(days=1) }}", data) == ""
     assert render("{{ trigger.blank | format_date }}", data) == ""
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{{ 'a' * 1000000 }}", "{{ 1000000 * [1] }}", "{{ 2 ** 100000 }}"],
+)
+def test_templates_cannot_exhaust_the_worker(template: str) -> None:
+    with pytest.raises(ValueError, match="not allowed"):
+        render(template, DATA)
+    assert render("{{ 'ab' * 3 }}-{{ 2 ** 10 }}", DATA) == "ababab-1024"

@@ -9,11 +9,13 @@ step's output by id) and `now`. Every error names the step and the field.
 import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from jinja2 import StrictUndefined, TemplateError, Undefined, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, Undefined, meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from contactflow.flows.conditions import as_datetime, as_number
@@ -159,8 +161,28 @@ def e164(value: Any, region: str = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Longest text or list a template may build with `*`, and the largest exponent of `**`: a
+# flow's author must not be able to exhaust the worker's memory or time.
+MAX_REPEAT = 100_000
+MAX_EXPONENT = 64
+
+
+class _Sandbox(SandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+                raise SecurityError(f"exponents above {MAX_EXPONENT} are not allowed")
+        elif isinstance(left, str | list) or isinstance(right, str | list):
+            sized, times = (left, right) if isinstance(left, str | list) else (right, left)
+            if isinstance(times, int) and len(sized) * times > MAX_REPEAT:
+                raise SecurityError(f"results longer than {MAX_REPEAT} are not allowed")
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment() -> SandboxedEnvironment:
-    environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    environment = _Sandbox(undefined=StrictUndefined, autoescape=False)
     kept = {name: environment.filters[name] for name in _KEPT_FILTERS}
     environment.filters = {
         **kept,
@@ -208,11 +230,18 @@ def parse(source: str) -> nodes.Template:
     return tree
 
 
+@lru_cache(maxsize=4096)
+def _compiled(source: str) -> Template:
+    """The checked, compiled template: a flow renders the same few sources on every run."""
+    parse(source)
+    return _ENVIRONMENT.from_string(source)
+
+
 def render(source: str, data: Mapping[str, Any]) -> str:
     """One template over `data` (trigger, steps); ValueError says why it failed."""
-    parse(source)
+    template = _compiled(source)
     try:
-        return _ENVIRONMENT.from_string(source).render({**data, "now": _moment(utcnow())})
+        return template.render({**data, "now": _moment(utcnow())})
     except TemplateError as error:
         raise ValueError(error.message or "does not render") from error
 
