@@ -16,6 +16,7 @@ from contactflow.flows.models import FlowRun, StepRun
 from contactflow.flows.runs import LeaseLost, RunExecutor, RunSettings
 from contactflow.mailsuite.models import Task
 from contactflow.mailsuite.tracking import Links, tracking_key
+from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from tests.mailsuite.helpers import poll
 from tests.support import Tenant
@@ -134,3 +135,74 @@ async def test_a_dead_workers_run_is_taken_over_and_acts_once(
     assert await _tasks(quiet_db, quiet_tenant) == ["Call Eve"]
     steps = select(func.count()).select_from(StepRun).where(StepRun.run_id == run_id)
     assert await _count(quiet_db, steps) == 1
+
+
+TWO_STEPS = FlowDefinition.model_validate(
+    {
+        "trigger": {"key": "contacts.contact.created"},
+        "steps": [
+            {
+                "type": "action",
+                "id": "first",
+                "action": "mailsuite.task.create",
+                "input": {"title": "First for {{ trigger.firstName }}"},
+            },
+            {
+                "type": "action",
+                "id": "second",
+                "action": "mailsuite.task.create",
+                "input": {"title": "Second after {{ steps.first.id }}"},
+            },
+        ],
+    }
+)
+
+
+async def test_a_run_cut_off_between_steps_resumes_at_the_first_step_not_done(
+    quiet_db: Database, quiet_tenant: Tenant
+) -> None:
+    async with quiet_db.unit_of_work() as uow:
+        flow = await service.create_flow(uow, quiet_tenant.location_id, "Two", TWO_STEPS)
+        await service.publish(uow, quiet_tenant.location_id, flow.id)
+        await service.set_enabled(uow, quiet_tenant.location_id, flow.id, True)
+    await _contacts(quiet_db, quiet_tenant, "Fay")
+    await consume(quiet_db)
+    while await executor(quiet_db, "first-worker").run_once():
+        pass
+
+    # The state a worker leaves when it dies after committing the first step: the second
+    # step's effect and record absent, the run still leased to it, the lease expired.
+    async with quiet_db.unit_of_work() as uow:
+        run = await uow.session.scalar(select(FlowRun).where(FlowRun.flow_id == flow.id))
+        assert run is not None
+        second = await uow.session.scalar(
+            select(StepRun).where(StepRun.run_id == run.id, StepRun.step_id == "second")
+        )
+        assert second is not None
+        assert second.output is not None
+        task = await uow.session.get(Task, second.output["id"])
+        await uow.session.delete(second)
+        await uow.session.delete(task)
+        run.state, run.finished_at, run.lease_owner = "running", None, "died"
+        run.lease_expires_at = run.next_attempt_at = utcnow() - timedelta(seconds=1)
+        first_id = (
+            await uow.session.scalar(
+                select(StepRun.output).where(StepRun.run_id == run.id, StepRun.step_id == "first")
+            )
+            or {}
+        )["id"]
+
+    assert await executor(quiet_db, "second-worker").run_once() == 1
+    async with quiet_db.reader() as session:
+        done = await session.get(FlowRun, run.id)
+        assert done is not None
+        assert done.state == "succeeded"
+        steps = {
+            row.step_id: row
+            for row in await session.scalars(select(StepRun).where(StepRun.run_id == run.id))
+        }
+    assert steps["first"].attempts == 1
+    assert steps["first"].output is not None
+    assert steps["first"].output["id"] == first_id
+    assert steps["second"].attempts == 1
+    assert await _tasks(quiet_db, quiet_tenant) == ["First for Fay", f"Second after {first_id}"]
