@@ -135,3 +135,18 @@ def test_error_policy_backs_off_exponentially_then_gives_up() -> None:
     policy = ErrorPolicy(retries=3, backoff_seconds=1.5)
     assert [policy.delay(n) for n in (1, 2, 3, 4)] == [1.5, 3.0, 6.0, None]
     assert ErrorPolicy().delay(1) is None
+
+
+def test_groups_and_paths_nest_only_so_deep() -> None:
+    group: dict[str, object] = {"conditions": [{"field": "trigger.a", "operator": "exists"}]}
+    for _ in range(8):
+        group = {"conditions": [group]}
+    with pytest.raises(ValidationError, match="nest at most 8"):
+        FlowDefinition.model_validate(
+            {**_steps({"type": "action", "id": "a", "action": "x"}), "conditions": group}
+        )
+    steps: list[dict[str, object]] = [{"type": "action", "id": "leaf", "action": "x"}]
+    for level in range(9):
+        steps = [{"type": "paths", "id": f"p{level}", "paths": [{"name": "n", "steps": steps}]}]
+    with pytest.raises(ValidationError, match="paths nest at most 8"):
+        FlowDefinition.model_validate({"trigger": {"key": "k"}, "steps": steps})

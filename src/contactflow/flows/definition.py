@@ -145,7 +145,40 @@ class FlowDefinition(RequestModel):
             if step.id in seen:
                 raise ValueError(f"step id {step.id!r} is used twice; step ids must be unique")
             seen.add(step.id)
+        groups = [self.conditions, *(_groups(step) for step in walk(self.steps))]
+        if any(_depth(group) > MAX_DEPTH for group in groups if group is not None):
+            raise ValueError(f"condition groups nest at most {MAX_DEPTH} deep")
+        if _paths_depth(self.steps) > MAX_DEPTH:
+            raise ValueError(f"paths nest at most {MAX_DEPTH} deep")
         return self
+
+
+MAX_DEPTH = 8
+
+
+def _groups(step: Step) -> Group | None:
+    """The deepest-reaching group of a step (filters and paths have some)."""
+    if isinstance(step, FilterStep):
+        return step.conditions
+    if isinstance(step, PathsStep):
+        branches = [branch.conditions for branch in step.paths if branch.conditions]
+        return max(branches, key=_depth, default=None)
+    return None
+
+
+def _depth(group: Group) -> int:
+    nested = [item for item in group.conditions if isinstance(item, Group)]
+    return 1 + max((_depth(item) for item in nested), default=0)
+
+
+def _paths_depth(steps: list[Step]) -> int:
+    inner = [
+        _paths_depth(branch.steps)
+        for step in steps
+        if isinstance(step, PathsStep)
+        for branch in step.paths
+    ]
+    return 1 + max(inner, default=0)
 
 
 def walk(steps: list[Step]) -> list[Step]:
