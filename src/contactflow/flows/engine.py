@@ -13,14 +13,7 @@ from sqlalchemy import func, literal, or_, select
 
 from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
-from contactflow.flows.models import (
-    QUEUED,
-    Flow,
-    FlowRun,
-    FlowVersion,
-    cursor_name,
-    flow_origin,
-)
+from contactflow.flows.models import Flow, FlowVersion, cursor_name, flow_origin, queued_run
 from contactflow.flows.runs import RunExecutor, RunSettings, definition_of
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
@@ -129,21 +122,7 @@ async def _consume(db: Database, behind: _Behind) -> bool:
                 continue
             payload = delivered_payload(event)
             if holds(definition.conditions, {"trigger": payload}, now):
-                uow.session.add(
-                    FlowRun(
-                        location_id=flow.location_id,
-                        flow_id=flow.id,
-                        version_id=version.id,
-                        event_id=event.id,
-                        state=QUEUED,
-                        input=payload,
-                        attempts=0,
-                        next_attempt_at=now,
-                        test=False,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
+                uow.session.add(queued_run(version, payload, event_id=event.id))
         cursor.position = found[-1].seq if len(found) == BATCH else end
         if found:
             # Wake the run loops at once (this process, and others through NOTIFY).

@@ -131,3 +131,29 @@ class StepRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("run_id", "step_id"),)
+
+
+def queued_run(
+    version: FlowVersion,
+    data: dict[str, Any],
+    *,
+    event_id: str | None = None,
+    replay_of: str | None = None,
+    test: bool = False,
+) -> FlowRun:
+    """A new run of `version` on `data`, due now."""
+    now = utcnow()
+    return FlowRun(
+        location_id=version.location_id,
+        flow_id=version.flow_id,
+        version_id=version.id,
+        event_id=event_id,
+        replay_of=replay_of,
+        state=QUEUED,
+        input=data,
+        attempts=0,
+        next_attempt_at=now,
+        test=test,
+        created_at=now,
+        updated_at=now,
+    )

@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contactflow.flows import validation
 from contactflow.flows.catalog import find
 from contactflow.flows.definition import FlowDefinition, to_data
-from contactflow.flows.models import QUEUED, Flow, FlowRun, FlowVersion, StepRun, cursor_name
+from contactflow.flows.models import (
+    Flow,
+    FlowRun,
+    FlowVersion,
+    StepRun,
+    cursor_name,
+    queued_run,
+)
 from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
@@ -220,7 +227,7 @@ async def start_test(
         data = delivered_payload(event)
     else:
         data = payload if payload is not None else dict(trigger.sample if trigger else {})
-    return await _queue(uow, version, data, test=True, event_id=None, replay_of=None)
+    return await _queue(uow, version, data, test=True, replay_of=None)
 
 
 async def _queue(
@@ -229,24 +236,9 @@ async def _queue(
     data: dict[str, Any],
     *,
     test: bool,
-    event_id: str | None,
     replay_of: str | None,
 ) -> FlowRun:
-    now = utcnow()
-    run = FlowRun(
-        location_id=version.location_id,
-        flow_id=version.flow_id,
-        version_id=version.id,
-        event_id=event_id,
-        replay_of=replay_of,
-        state=QUEUED,
-        input=data,
-        attempts=0,
-        next_attempt_at=now,
-        test=test,
-        created_at=now,
-        updated_at=now,
-    )
+    run = queued_run(version, data, replay_of=replay_of, test=test)
     uow.session.add(run)
     await uow.session.flush()
     await uow.mark_changed()
@@ -260,6 +252,4 @@ async def replay(uow: UnitOfWork, location_id: str, run_id: str) -> FlowRun:
     version = await uow.session.get(FlowVersion, original.version_id)
     if version is None:
         raise NotFound("Run not found")
-    return await _queue(
-        uow, version, original.input, test=original.test, event_id=None, replay_of=original.id
-    )
+    return await _queue(uow, version, original.input, test=original.test, replay_of=original.id)
