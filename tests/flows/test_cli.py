@@ -1,10 +1,10 @@
 """`contactflow flows import|export|runs|replay` as processes against the flows database."""
 
 import asyncio
+import json
 from pathlib import Path
 
-from tests.flows.helpers import Hub
-from tests.flows.test_runs import welcome_flow
+from tests.flows.helpers import Hub, welcome_flow
 from tests.webhooks.helpers import CONTACTFLOW, cli_env, run_cli
 
 YAML = """
@@ -65,13 +65,13 @@ async def test_import_run_export_and_replay(
     assert [task["title"] for task in await hub.mail_tasks()] == ["Call Cli", "Call Cli"]
 
 
-async def test_a_flow_that_cannot_run_is_not_imported_published(
+async def test_a_flow_that_cannot_run_is_not_imported(
     hub: Hub, flows_database_url: str, tmp_path: Path
 ) -> None:
     source = tmp_path / "welcome.json"
     broken = welcome_flow("no-such-sender")
     del broken["steps"][0]["input"]["email"]
-    source.write_text(__import__("json").dumps(broken))
+    source.write_text(json.dumps(broken))
     location = hub.tenant.location_id
 
     process = await asyncio.create_subprocess_exec(

@@ -4,61 +4,9 @@ flow, whose actions write into Mailsuite; runs and steps are served by the API."
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.flows.helpers import Hub, Json
+from tests.flows.helpers import Hub, welcome_flow
 from tests.mailsuite.helpers import poll
 from tests.mailsuite.smtpd import Mailbox
-
-
-def welcome_flow(sender_id: str) -> Json:
-    """Shipped template (a): new contact -> welcome email, follow-up task due in 2 days, and a
-    note on the contact's Mailsuite timeline."""
-    return {
-        "trigger": {"key": "contacts.contact.created"},
-        "conditions": {"conditions": [{"field": "trigger.email", "operator": "exists"}]},
-        "steps": [
-            {
-                "type": "action",
-                "id": "contact",
-                "action": "mailsuite.contact.upsert",
-                "input": {
-                    "email": "{{ trigger.email }}",
-                    "firstName": "{{ trigger.name | first_name }}",
-                    "lastName": "{{ trigger.name | last_name }}",
-                    "source": "flows",
-                },
-            },
-            {
-                "type": "action",
-                "id": "welcome",
-                "action": "mailsuite.email.send",
-                "input": {
-                    "senderId": sender_id,
-                    "contactId": "{{ steps.contact.id }}",
-                    "subject": "Welcome, {{ steps.contact.firstName }}",
-                    "html": "<p>Hello {{ steps.contact.name }}</p>",
-                },
-            },
-            {
-                "type": "action",
-                "id": "task",
-                "action": "mailsuite.task.create",
-                "input": {
-                    "title": "Follow up with {{ trigger.name }}",
-                    "contactId": "{{ steps.contact.id }}",
-                    "dueAt": "{{ trigger.dateAdded | add(days=2) }}",
-                },
-            },
-            {
-                "type": "action",
-                "id": "note",
-                "action": "mailsuite.timeline.add_note",
-                "input": {
-                    "contactId": "{{ steps.contact.id }}",
-                    "body": "Welcomed by flow; follow-up task {{ steps.task.id }}",
-                },
-            },
-        ],
-    }
 
 
 def _at(text: str) -> datetime:
