@@ -26,6 +26,7 @@ from contactflow.contacts.models import Calendar
 from contactflow.platform.auth.api_keys import create_key
 from contactflow.platform.auth.scopes import DEFAULT_KEY_SCOPES
 from contactflow.platform.db import Database
+from contactflow.platform.migrate import upgrade
 from contactflow.platform.tenancy import Company, Location, User
 from contactflow.settings import Settings, get_settings
 
@@ -58,6 +59,20 @@ def fresh_postgres_database() -> Iterator[str]:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def migrated_database(like_url: str, directory: Path) -> Iterator[str]:
+    """A new database of the same engine as `like_url`, at the newest schema: a SQLite file
+    in `directory`, or a PostgreSQL database dropped afterwards."""
+    if like_url.startswith("sqlite"):
+        url = f"sqlite+aiosqlite:///{directory / 'contactflow.db'}"
+        upgrade(url)
+        yield url
+        return
+    with fresh_postgres_database() as url:
+        upgrade(url)
+        yield url
 
 
 def server_settings(database_url: str, **overrides: Any) -> Settings:

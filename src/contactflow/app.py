@@ -9,6 +9,8 @@ from fastapi.responses import RedirectResponse
 
 from contactflow.contacts import api as contacts_api
 from contactflow.contacts import records_api, resources_api
+from contactflow.flows import api as flows_api
+from contactflow.flows.engine import worker_steps as flows_worker_steps
 from contactflow.mailsuite import api as mailsuite_api
 from contactflow.mailsuite import campaign_api as mailsuite_campaign_api
 from contactflow.mailsuite import mail_api as mailsuite_mail_api
@@ -30,7 +32,7 @@ from contactflow.settings import Settings, get_settings
 
 API_VERSION = "2021-07-28"
 # The contexts' background loops, run beside the platform's by every worker.
-CONTEXT_WORKERS: tuple[ContextSteps, ...] = (mailsuite_worker_steps,)
+CONTEXT_WORKERS: tuple[ContextSteps, ...] = (mailsuite_worker_steps, flows_worker_steps)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mailsuite_mail_api.router,
         mailsuite_campaign_api.router,
         mailsuite_tracking_api.router,
+        flows_api.router,
     ):
         app.include_router(router)
 

@@ -83,6 +83,21 @@ async def find_by_email(session: AsyncSession, location_id: str, email: str) -> 
     )
 
 
+async def find_by_crm_id(
+    session: AsyncSession, location_id: str, crm_contact_id: str
+) -> MailContact | None:
+    """The contact linked to a Contacts API contact (the oldest, if several are)."""
+    return await session.scalar(
+        select(MailContact)
+        .where(
+            MailContact.location_id == location_id,
+            MailContact.crm_contact_id == crm_contact_id,
+        )
+        .order_by(MailContact.created_at, MailContact.id)
+        .limit(1)
+    )
+
+
 async def _claim_address(uow: UnitOfWork, location_id: str, email: str) -> MailContact | None:
     """Serialise writers of one address (PostgreSQL), then find its contact."""
     await uow.lock(f"mailsuite-contact:{location_id}:{email.lower()}")
@@ -178,15 +193,20 @@ async def _insert(
 
 
 async def upsert_contact(
-    uow: UnitOfWork, location_id: str, body: ContactCreate, region: str
+    uow: UnitOfWork,
+    location_id: str,
+    body: ContactCreate,
+    region: str,
+    crm_contact_id: str | None = None,
 ) -> tuple[MailContact, bool]:
-    """Find the contact by email and update it, or create it; True when created."""
+    """Find the contact by email and update it, or create it; True when created. A contact
+    not yet linked to a Contacts API contact is linked to `crm_contact_id` when given."""
     email = normalize_email(body.email, "email")
     contact = await _claim_address(uow, location_id, email)
     if contact is None:
-        return await _insert(uow, location_id, email, body, region), True
+        return await _insert(uow, location_id, email, body, region, crm_contact_id), True
     update = ContactUpdate.model_validate(body.model_dump(exclude_unset=True, exclude={"email"}))
-    return await _update(uow, contact, update, region), False
+    return await _update(uow, contact, update, region, crm_contact_id), False
 
 
 async def update_contact(
@@ -197,9 +217,15 @@ async def update_contact(
 
 
 async def _update(
-    uow: UnitOfWork, contact: MailContact, body: ContactUpdate, region: str
+    uow: UnitOfWork,
+    contact: MailContact,
+    body: ContactUpdate,
+    region: str,
+    crm_contact_id: str | None = None,
 ) -> MailContact:
     before = mail_events.contact_snapshot(contact)
+    if contact.crm_contact_id is None:
+        contact.crm_contact_id = crm_contact_id
     if body.email is not None:
         email = normalize_email(body.email, "email")
         if email.lower() != contact.email_lower:

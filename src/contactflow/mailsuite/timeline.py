@@ -16,7 +16,7 @@ from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import NotFound
-from contactflow.platform.event_types import TIMELINE_ENTRY_CREATE
+from contactflow.platform.event_types import TIMELINE_ENTRY_CREATE, TIMELINE_ENTRY_UPDATE
 from contactflow.platform.ids import new_id
 
 MAILSUITE = "mailsuite"
@@ -64,6 +64,37 @@ async def add_entry(
     uow.session.add(entry)
     await mail_events.timeline_event(uow, TIMELINE_ENTRY_CREATE, entry)
     return entry, True
+
+
+async def find_entry(session: AsyncSession, location_id: str, entry_id: str) -> TimelineEntry:
+    row = await session.get(TimelineEntry, entry_id)
+    if row is None or row.location_id != location_id:
+        raise NotFound("Timeline entry not found")
+    return row
+
+
+async def entry_of_source(
+    session: AsyncSession, location_id: str, source_system: str, source_id: str
+) -> TimelineEntry:
+    """The entry another system reported under its own id."""
+    row = await session.scalar(
+        select(TimelineEntry).where(
+            TimelineEntry.location_id == location_id,
+            TimelineEntry.source_system == source_system,
+            TimelineEntry.source_id == source_id,
+        )
+    )
+    if row is None:
+        raise NotFound("Timeline entry not found")
+    return row
+
+
+async def update_entry(uow: UnitOfWork, entry: TimelineEntry, body: str) -> TimelineEntry:
+    """Change an entry's text in place (TimelineEntryUpdate), as a note edited elsewhere."""
+    if entry.body != body:
+        entry.body = body
+        await mail_events.timeline_event(uow, TIMELINE_ENTRY_UPDATE, entry)
+    return entry
 
 
 async def contact_timeline(

@@ -86,6 +86,9 @@ class UnitOfWork:
         self.dialect = dialect
         # Set when the transaction appended events: committing it wakes their consumers.
         self.changed = False
+        # What caused this transaction's changes when it was not a request (a flow run,
+        # "flow:<id>"): recorded on its events, so that consumers can tell their own echoes.
+        self.origin: str | None = None
 
     async def mark_changed(self) -> None:
         """Wake the consumers when this transaction commits: in this process through

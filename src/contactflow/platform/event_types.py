@@ -41,6 +41,10 @@ MAILSUITE_TASK_CREATE = "MailsuiteTaskCreate"
 MAILSUITE_TASK_UPDATE = "MailsuiteTaskUpdate"
 MAILSUITE_TASK_COMPLETE = "MailsuiteTaskComplete"
 TIMELINE_ENTRY_CREATE = "TimelineEntryCreate"
+TIMELINE_ENTRY_UPDATE = "TimelineEntryUpdate"
+# Flows: a run finished (for alerting).
+FLOW_RUN_SUCCEEDED = "FlowRunSucceeded"
+FLOW_RUN_FAILED = "FlowRunFailed"
 
 EVENT_TYPES = frozenset(
     {
@@ -80,5 +84,8 @@ EVENT_TYPES = frozenset(
         MAILSUITE_TASK_UPDATE,
         MAILSUITE_TASK_COMPLETE,
         TIMELINE_ENTRY_CREATE,
+        TIMELINE_ENTRY_UPDATE,
+        FLOW_RUN_SUCCEEDED,
+        FLOW_RUN_FAILED,
     }
 )

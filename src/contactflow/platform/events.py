@@ -35,6 +35,8 @@ class Event(Base):
     subject_id: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The unit of work's origin (a flow run's "flow:<id>"); None for requests.
+    origin: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         UniqueConstraint("location_id", "seq"),
@@ -98,6 +100,7 @@ async def append(
         subject_id=subject_id,
         payload=payload,
         created_at=utcnow(),
+        origin=uow.origin,
     )
     uow.session.add(event)
     await uow.mark_changed()

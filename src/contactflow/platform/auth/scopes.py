@@ -14,6 +14,8 @@ WEBHOOKS_WRITE = "webhooks.write"
 AUDIT_READ = "audit.readonly"
 MAILSUITE_READ = "mailsuite.readonly"
 MAILSUITE_WRITE = "mailsuite.write"
+FLOWS_READ = "flows.readonly"
+FLOWS_WRITE = "flows.write"
 # Company (agency) tokens only: list the app's installed locations, mint location tokens.
 OAUTH_READ = "oauth.readonly"
 OAUTH_WRITE = "oauth.write"
@@ -34,6 +36,8 @@ KNOWN_SCOPES = frozenset(
         AUDIT_READ,
         MAILSUITE_READ,
         MAILSUITE_WRITE,
+        FLOWS_READ,
+        FLOWS_WRITE,
         OAUTH_READ,
         OAUTH_WRITE,
     }

@@ -1,0 +1,15 @@
+"""The operations catalog: every trigger, action and step, by key."""
+
+from contactflow.flows.catalog import contacts, core, mailsuite
+from contactflow.flows.catalog.registry import ActionContext, Entry, Executor, Json
+
+CATALOG: dict[str, Entry] = {
+    entry.key: entry for module in (contacts, mailsuite, core) for entry in module.ENTRIES
+}
+
+
+def find(key: str) -> Entry | None:
+    return CATALOG.get(key)
+
+
+__all__ = ["CATALOG", "ActionContext", "Entry", "Executor", "Json", "find"]

@@ -1,0 +1,152 @@
+"""The trigger consumer: each enabled flow's running version reads its location's event log
+after its own cursor, and every event of its trigger's type whose conditions hold becomes a
+run. The runs are added in the transaction that advances the cursor, so each event is
+evaluated exactly once per flow version, whichever worker reads it.
+
+Also the flows context's loops for the process's workers (platform/runtime.py).
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, literal, or_, select
+
+from contactflow.flows.catalog import find
+from contactflow.flows.conditions import holds
+from contactflow.flows.models import Flow, FlowVersion, cursor_name, flow_origin, queued_run
+from contactflow.flows.runs import RunExecutor, RunSettings, definition_of
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import Database
+from contactflow.platform.events import (
+    ConsumerCursor,
+    Event,
+    EventStream,
+    delivered_payload,
+    lock_cursor,
+    read_events,
+)
+from contactflow.platform.jobs import Step
+from contactflow.settings import Settings
+
+BATCH = 200
+# With no event of its trigger's type to read, a cursor moves only this many events at a time.
+CURSOR_STRIDE = 1000
+
+
+@dataclass(frozen=True)
+class _Behind:
+    flow_id: str
+    location_id: str
+    version_id: str
+    event_type: str
+
+
+async def _flows_behind(db: Database) -> list[_Behind]:
+    """Enabled flows with an unread event of their trigger's type, or so many other unread
+    events that their cursor is worth moving past them: one query without the write lock,
+    as every commit anywhere wakes this loop and almost none concern most flows."""
+    consumer = literal("flow:") + Flow.published_version_id
+    position = func.coalesce(ConsumerCursor.position, 0)
+    unread = (
+        select(Event.id)
+        .where(
+            Event.location_id == Flow.location_id,
+            Event.type == Flow.event_type,
+            Event.seq > position,
+        )
+        .exists()
+    )
+    async with db.reader() as session:
+        rows = await session.execute(
+            select(Flow.id, Flow.location_id, Flow.published_version_id, Flow.event_type)
+            .join(EventStream, EventStream.location_id == Flow.location_id)
+            .outerjoin(
+                ConsumerCursor,
+                (ConsumerCursor.consumer == consumer)
+                & (ConsumerCursor.location_id == Flow.location_id),
+            )
+            .where(
+                Flow.enabled.is_(True),
+                Flow.published_version_id.is_not(None),
+                EventStream.last_seq > position,
+                or_(EventStream.last_seq - position >= CURSOR_STRIDE, unread),
+            )
+        )
+        return [
+            _Behind(flow_id, location_id, version_id, event_type)
+            for flow_id, location_id, version_id, event_type in rows
+            if version_id is not None and event_type is not None
+        ]
+
+
+def _echo(origin: str | None, flow_id: str, ignoring: str) -> bool:
+    """Whether an event is a flow's echo that this flow's trigger ignores."""
+    if origin is None or ignoring == "none":
+        return False
+    if ignoring == "flows":
+        return origin.startswith(flow_origin(""))
+    return origin == flow_origin(flow_id)
+
+
+async def _consume(db: Database, behind: _Behind) -> bool:
+    async with db.unit_of_work() as uow:
+        cursor = await lock_cursor(uow, cursor_name(behind.version_id), behind.location_id)
+        stream = await uow.session.get(EventStream, behind.location_id)
+        if cursor is None or stream is None or stream.last_seq <= cursor.position:
+            return False
+        flow = await uow.session.get(Flow, behind.flow_id)
+        version = await uow.session.get(FlowVersion, behind.version_id)
+        if flow is None or version is None or flow.published_version_id != version.id:
+            return False
+        definition = definition_of(version)
+        end = stream.last_seq
+        found = [
+            event
+            for event in await read_events(
+                uow.session,
+                behind.location_id,
+                after=cursor.position,
+                limit=BATCH,
+                types=[behind.event_type],
+            )
+            if event.seq <= end
+        ]
+        now = utcnow()
+        ignoring = definition.trigger.options.get("ignoreEventsFrom", "self")
+        trigger = find(definition.trigger.key)
+        addressed = trigger.flow_field if trigger is not None else None
+        for event in found:
+            if _echo(event.origin, flow.id, ignoring):
+                continue
+            if addressed is not None and event.payload.get(addressed) != flow.id:
+                continue
+            payload = delivered_payload(event)
+            if holds(definition.conditions, {"trigger": payload}, now):
+                uow.session.add(queued_run(version, payload, event_id=event.id))
+        cursor.position = found[-1].seq if len(found) == BATCH else end
+        if found:
+            # Wake the run loops at once (this process, and others through NOTIFY).
+            await uow.mark_changed()
+        return bool(found)
+
+
+async def consume(db: Database) -> bool:
+    """One round over every flow with unread events; True when it read any."""
+    busy = False
+    for behind in await _flows_behind(db):
+        busy = await _consume(db, behind) or busy
+    return busy
+
+
+def run_settings(settings: Settings) -> RunSettings:
+    return RunSettings(
+        lease=timedelta(seconds=settings.lease_seconds),
+        batch_size=50,
+        phone_region=settings.default_phone_region,
+        base_url=settings.base_url,
+    )
+
+
+def worker_steps(db: Database, settings: Settings, owner: str) -> dict[str, Step]:
+    executor = RunExecutor(db, run_settings(settings), owner)
+    return {"flows-triggers": lambda: consume(db), "flows-runs": executor.step}

@@ -1,0 +1,159 @@
+"""Tables of the flows context: flows, their versions, runs (work items) and step runs.
+
+A flow has one draft version at most and any number of published ones (the history); the
+flow points at the version that runs. Each published version reads the event log with its own
+cursor (a `ConsumerCursor` named by `cursor_name`), and (version, event) is unique among runs,
+so every event is evaluated once per version however many workers read the log.
+"""
+
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import Base, UTCDateTime
+from contactflow.platform.ids import new_id
+
+VersionStatus = Literal["draft", "published"]
+RunState = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+StepState = Literal["succeeded", "failed", "waiting", "skipped"]
+QUEUED: Final = "queued"
+RUNNING: Final = "running"
+WAITING: Final = "waiting"
+SUCCEEDED: Final = "succeeded"
+FAILED: Final = "failed"
+CANCELLED: Final = "cancelled"
+DUE_STATES: Final = (QUEUED, RUNNING, WAITING)
+
+
+def cursor_name(version_id: str) -> str:
+    return f"flow:{version_id}"
+
+
+def flow_origin(flow_id: str) -> str:
+    """The origin of the events a flow's actions cause."""
+    return f"flow:{flow_id}"
+
+
+class Flow(Base):
+    __tablename__ = "flows"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    location_id: Mapped[str] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The version that runs (the newest published); None until the first publish.
+    published_version_id: Mapped[str | None] = mapped_column(String(32))
+    # The trigger's event type of the running version: what the trigger consumer watches.
+    event_type: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index(None, "location_id", "created_at", "id"),
+        Index(None, "enabled", "event_type"),
+    )
+
+
+class FlowVersion(Base):
+    __tablename__ = "flow_versions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    flow_id: Mapped[str] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"))
+    location_id: Mapped[str] = mapped_column(String(32))
+    # 1, 2, ... in order of publishing; the draft has none.
+    number: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[VersionStatus] = mapped_column(String(16))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("flow_id", "number"),
+        Index(None, "flow_id", "status"),
+    )
+
+
+class FlowRun(Base):
+    """One execution of a flow version: a work item claimed with a lease."""
+
+    __tablename__ = "flow_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    location_id: Mapped[str] = mapped_column(String(32))
+    flow_id: Mapped[str] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"))
+    version_id: Mapped[str] = mapped_column(ForeignKey("flow_versions.id", ondelete="CASCADE"))
+    # The event that triggered the run; None for a replay (which has `replay_of`).
+    event_id: Mapped[str | None] = mapped_column(String(32))
+    replay_of: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[RunState] = mapped_column(String(16))
+    input: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("version_id", "event_id"),
+        Index(None, "state", "next_attempt_at"),
+        Index(None, "flow_id", "created_at", "id"),
+    )
+
+
+class StepRun(Base):
+    """What one step of a run did: its input, output or error, attempts and timings. A step
+    with a stored success is never performed again (the run's idempotency record)."""
+
+    __tablename__ = "flow_step_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    run_id: Mapped[str] = mapped_column(ForeignKey("flow_runs.id", ondelete="CASCADE"))
+    step_id: Mapped[str] = mapped_column(String(64))
+    # The catalog key (action) or the step type (filter, delay, paths).
+    action: Mapped[str] = mapped_column(String(128))
+    state: Mapped[StepState] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+    input: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    output: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    resume_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("run_id", "step_id"),)
+
+
+def queued_run(
+    version: FlowVersion,
+    data: dict[str, Any],
+    *,
+    event_id: str | None = None,
+    replay_of: str | None = None,
+    test: bool = False,
+) -> FlowRun:
+    """A new run of `version` on `data`, due now."""
+    now = utcnow()
+    return FlowRun(
+        location_id=version.location_id,
+        flow_id=version.flow_id,
+        version_id=version.id,
+        event_id=event_id,
+        replay_of=replay_of,
+        state=QUEUED,
+        input=data,
+        attempts=0,
+        next_attempt_at=now,
+        test=test,
+        created_at=now,
+        updated_at=now,
+    )

@@ -1,0 +1,99 @@
+"""Wire models of /flows: camelCase on the wire, unknown request fields refused."""
+
+from typing import Annotated, Any
+
+from pydantic import StringConstraints
+
+from contactflow.flows.definition import FlowDefinition
+from contactflow.flows.models import RunState, StepState
+from contactflow.platform.wire import RequestModel, WireModel
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+class FlowCreate(RequestModel):
+    name: Name
+    definition: FlowDefinition
+
+
+class FlowUpdate(RequestModel):
+    """A new name, a new draft definition, or both."""
+
+    name: Name | None = None
+    definition: FlowDefinition | None = None
+
+
+class FlowTest(RequestModel):
+    """What to test on: a past event of the location (`eventId`), a payload given here
+    (`trigger`), or, with neither, the trigger's sample."""
+
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    trigger: dict[str, Any] | None = None
+
+
+class VersionOut(WireModel):
+    id: str
+    number: int | None
+    status: str
+    definition: dict[str, Any]
+    updated_at: str
+    published_at: str | None
+
+
+class FlowOut(WireModel):
+    id: str
+    name: str
+    enabled: bool
+    draft: VersionOut | None
+    published: VersionOut | None
+    created_at: str
+    updated_at: str
+
+
+class FlowEnvelope(WireModel):
+    flow: FlowOut
+
+
+class FlowList(WireModel):
+    flows: list[FlowOut]
+    next_cursor: str | None
+
+
+class StepRunOut(WireModel):
+    step_id: str
+    action: str
+    state: StepState
+    input: dict[str, Any] | None
+    output: dict[str, Any] | None
+    error: str | None
+    attempts: int
+    resume_at: str | None
+    started_at: str
+    finished_at: str | None
+
+
+class RunOut(WireModel):
+    id: str
+    flow_id: str
+    version_id: str
+    event_id: str | None
+    replay_of: str | None
+    state: RunState
+    input: dict[str, Any]
+    attempts: int
+    next_attempt_at: str | None
+    error: str | None
+    test: bool
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+class RunDetail(WireModel):
+    run: RunOut
+    steps: list[StepRunOut]
+
+
+class RunList(WireModel):
+    runs: list[RunOut]
+    next_cursor: str | None

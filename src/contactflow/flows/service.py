@@ -1,0 +1,255 @@
+"""Use cases of flows: create and change drafts, publish, enable, read runs, replay.
+
+A flow keeps at most one draft; publishing checks the draft against the catalog, turns it
+into the next numbered version (the history) and makes that version the one that runs,
+reading the event log from now on with a cursor of its own.
+"""
+
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contactflow.flows import validation
+from contactflow.flows.catalog import find
+from contactflow.flows.definition import FlowDefinition, to_data
+from contactflow.flows.models import (
+    Flow,
+    FlowRun,
+    FlowVersion,
+    StepRun,
+    cursor_name,
+    queued_run,
+)
+from contactflow.mailsuite.paging import Page, Position, newest_first
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import UnitOfWork
+from contactflow.platform.errors import Conflict, NotFound, Unprocessable, invalid
+from contactflow.platform.events import (
+    ConsumerCursor,
+    Event,
+    EventStream,
+    delivered_payload,
+    lock_cursor,
+)
+
+
+async def find_flow(session: AsyncSession, location_id: str, flow_id: str) -> Flow:
+    row = await session.get(Flow, flow_id)
+    if row is None or row.location_id != location_id:
+        raise NotFound("Flow not found")
+    return row
+
+
+async def draft_of(session: AsyncSession, flow_id: str) -> FlowVersion | None:
+    return await session.scalar(
+        select(FlowVersion).where(FlowVersion.flow_id == flow_id, FlowVersion.status == "draft")
+    )
+
+
+async def published_of(session: AsyncSession, flow: Flow) -> FlowVersion | None:
+    if flow.published_version_id is None:
+        return None
+    return await session.get(FlowVersion, flow.published_version_id)
+
+
+async def create_flow(
+    uow: UnitOfWork, location_id: str, name: str, definition: FlowDefinition
+) -> Flow:
+    now = utcnow()
+    flow = Flow(location_id=location_id, name=name, enabled=False, created_at=now, updated_at=now)
+    uow.session.add(flow)
+    await uow.session.flush()
+    await _save_draft(uow, flow, definition)
+    return flow
+
+
+async def _save_draft(uow: UnitOfWork, flow: Flow, definition: FlowDefinition) -> None:
+    draft = await draft_of(uow.session, flow.id)
+    now = utcnow()
+    if draft is None:
+        draft = FlowVersion(
+            flow_id=flow.id, location_id=flow.location_id, status="draft", created_at=now
+        )
+        uow.session.add(draft)
+    draft.definition, draft.updated_at = to_data(definition), now
+    flow.updated_at = now
+
+
+async def update_flow(
+    uow: UnitOfWork,
+    location_id: str,
+    flow_id: str,
+    *,
+    name: str | None,
+    definition: FlowDefinition | None,
+) -> Flow:
+    """Rename the flow and/or replace its draft; what runs changes only on publish."""
+    flow = await find_flow(uow.session, location_id, flow_id)
+    if name is not None:
+        flow.name, flow.updated_at = name, utcnow()
+    if definition is not None:
+        await _save_draft(uow, flow, definition)
+    return flow
+
+
+async def delete_flow(uow: UnitOfWork, location_id: str, flow_id: str) -> None:
+    """The flow, its versions, runs and cursors."""
+    flow = await find_flow(uow.session, location_id, flow_id)
+    versions = await uow.session.scalars(
+        select(FlowVersion.id).where(FlowVersion.flow_id == flow.id)
+    )
+    names = [cursor_name(version_id) for version_id in versions]
+    await uow.session.execute(delete(ConsumerCursor).where(ConsumerCursor.consumer.in_(names)))
+    await uow.session.delete(flow)
+
+
+async def list_flows(
+    session: AsyncSession, location_id: str, *, before: Position | None, limit: int
+) -> Page[Flow]:
+    query = select(Flow).where(Flow.location_id == location_id)
+    return await newest_first(session, query, Flow.created_at, Flow.id, before=before, limit=limit)
+
+
+async def _start_reading_now(uow: UnitOfWork, flow: Flow) -> None:
+    """Point the running version's cursor at the log's end: it acts on events from now."""
+    if flow.published_version_id is None:
+        return
+    cursor = await lock_cursor(uow, cursor_name(flow.published_version_id), flow.location_id)
+    if cursor is None:
+        raise Conflict("The flow's trigger is being read by a worker; try again")
+    stream = await uow.session.get(EventStream, flow.location_id)
+    cursor.position = stream.last_seq if stream is not None else 0
+
+
+async def publish(uow: UnitOfWork, location_id: str, flow_id: str) -> Flow:
+    """Check the draft against the catalog (422 naming each step and field, nothing
+    published) and make it the next version, the one that runs."""
+    flow = await find_flow(uow.session, location_id, flow_id)
+    draft = await draft_of(uow.session, flow.id)
+    if draft is None:
+        raise Conflict("The flow has no draft to publish; change it first")
+    definition = FlowDefinition.model_validate(draft.definition)
+    found = validation.problems(definition)
+    event_type = validation.trigger_event_type(definition)
+    if found or event_type is None:
+        raise Unprocessable(found)
+    last = await uow.session.scalar(
+        select(func.max(FlowVersion.number)).where(FlowVersion.flow_id == flow.id)
+    )
+    now = utcnow()
+    draft.status, draft.number, draft.published_at = "published", (last or 0) + 1, now
+    draft.updated_at = now
+    previous = flow.published_version_id
+    flow.published_version_id, flow.event_type, flow.updated_at = draft.id, event_type, now
+    await uow.session.flush()
+    if previous is not None and flow.enabled:
+        await _hand_over(uow, flow, previous, draft.id)
+    else:
+        await _start_reading_now(uow, flow)
+    return flow
+
+
+async def _hand_over(uow: UnitOfWork, flow: Flow, previous: str, version_id: str) -> None:
+    """The new version reads on where the one it replaces stopped, so an event that came
+    before the switch and was not read yet is not lost between them."""
+    old = await lock_cursor(uow, cursor_name(previous), flow.location_id)
+    new = await lock_cursor(uow, cursor_name(version_id), flow.location_id)
+    if old is None or new is None:
+        raise Conflict("The flow's trigger is being read by a worker; try again")
+    new.position = old.position
+
+
+async def set_enabled(uow: UnitOfWork, location_id: str, flow_id: str, enabled: bool) -> Flow:
+    """Enabling acts on events from now on: those of the time it was off are not run."""
+    flow = await find_flow(uow.session, location_id, flow_id)
+    if enabled and flow.published_version_id is None:
+        raise Conflict("Publish the flow before enabling it")
+    if enabled and not flow.enabled:
+        await _start_reading_now(uow, flow)
+    flow.enabled, flow.updated_at = enabled, utcnow()
+    return flow
+
+
+async def list_runs(
+    session: AsyncSession,
+    location_id: str,
+    flow_id: str,
+    *,
+    before: Position | None,
+    limit: int,
+) -> Page[FlowRun]:
+    await find_flow(session, location_id, flow_id)
+    query = select(FlowRun).where(FlowRun.flow_id == flow_id)
+    return await newest_first(
+        session, query, FlowRun.created_at, FlowRun.id, before=before, limit=limit
+    )
+
+
+async def find_run(session: AsyncSession, location_id: str, run_id: str) -> FlowRun:
+    row = await session.get(FlowRun, run_id)
+    if row is None or row.location_id != location_id:
+        raise NotFound("Run not found")
+    return row
+
+
+async def steps_of(session: AsyncSession, run_id: str) -> list[StepRun]:
+    rows = await session.scalars(
+        select(StepRun).where(StepRun.run_id == run_id).order_by(StepRun.position)
+    )
+    return list(rows)
+
+
+async def start_test(
+    uow: UnitOfWork,
+    location_id: str,
+    flow_id: str,
+    *,
+    event_id: str | None,
+    payload: dict[str, Any] | None,
+) -> FlowRun:
+    """Run the draft (or, without one, the running version) in test mode on a past event of
+    the location, on the given payload, or on the trigger's sample: mappings, conditions and
+    paths are real, actions are simulated from their samples (no side effects)."""
+    flow = await find_flow(uow.session, location_id, flow_id)
+    version = await draft_of(uow.session, flow.id) or await published_of(uow.session, flow)
+    if version is None:
+        raise Conflict("The flow has no version to test")
+    definition = FlowDefinition.model_validate(version.definition)
+    found = validation.problems(definition)
+    if found:
+        raise Unprocessable(found)
+    trigger = find(definition.trigger.key)
+    if event_id is not None:
+        event = await uow.session.get(Event, event_id)
+        if event is None or event.location_id != location_id:
+            raise invalid("eventId", "no such event in this location")
+        data = delivered_payload(event)
+    else:
+        data = payload if payload is not None else dict(trigger.sample if trigger else {})
+    return await _queue(uow, version, data, test=True, replay_of=None)
+
+
+async def _queue(
+    uow: UnitOfWork,
+    version: FlowVersion,
+    data: dict[str, Any],
+    *,
+    test: bool,
+    replay_of: str | None,
+) -> FlowRun:
+    run = queued_run(version, data, replay_of=replay_of, test=test)
+    uow.session.add(run)
+    await uow.session.flush()
+    await uow.mark_changed()
+    return run
+
+
+async def replay(uow: UnitOfWork, location_id: str, run_id: str) -> FlowRun:
+    """Run the same version again on the same trigger data, as a new run: its steps act
+    again (their idempotency keys are the new run's)."""
+    original = await find_run(uow.session, location_id, run_id)
+    version = await uow.session.get(FlowVersion, original.version_id)
+    if version is None:
+        raise NotFound("Run not found")
+    return await _queue(uow, version, original.input, test=original.test, replay_of=original.id)

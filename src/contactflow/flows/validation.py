@@ -1,0 +1,121 @@
+"""Checking a whole flow against the catalog before it may publish: a flow that cannot run
+does not publish, and each problem names its place (`steps.task.input.dueAt: ...`)."""
+
+from typing import Any
+
+from contactflow.flows.catalog import find
+from contactflow.flows.definition import (
+    ActionStep,
+    DelayStep,
+    FilterStep,
+    FlowDefinition,
+    Group,
+    PathsStep,
+    Step,
+)
+from contactflow.flows.mapping import ROOTS, parse, referenced_steps
+
+
+def _templates(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [text for item in value for text in _templates(item)]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _templates(item)]
+    return []
+
+
+def _template_problem(source: str, earlier: set[str]) -> str | None:
+    try:
+        tree = parse(source)
+    except ValueError as error:
+        return f"does not parse: {error}"
+    for step_id in sorted(referenced_steps(tree) - earlier):
+        return f"refers to step {step_id!r}, which does not run before this one"
+    return None
+
+
+def _conditions(group: Group | None, where: str) -> list[str]:
+    if group is None:
+        return []
+    problems = []
+    for number, item in enumerate(group.conditions):
+        place = f"{where}.conditions.{number}"
+        if isinstance(item, Group):
+            problems.extend(_conditions(item, place))
+        elif item.field.split(".", 1)[0] not in ROOTS - {"now"}:
+            problems.append(f"{place}.field: starts with trigger. or steps.")
+    return problems
+
+
+def _action(step: ActionStep, earlier: set[str]) -> list[str]:
+    where = f"steps.{step.id}"
+    entry = find(step.action)
+    if entry is None or entry.kind != "action":
+        return [f"{where}.action: {step.action!r} is not an action of the catalog"]
+    properties = entry.input.get("properties", {})
+    problems = []
+    for name, value in step.input.items():
+        if name not in properties:
+            problems.append(f"{where}.input.{name}: not an input of {step.action}")
+            continue
+        for source in _templates(value):
+            problem = _template_problem(source, earlier)
+            if problem is not None:
+                problems.append(f"{where}.input.{name}: {problem}")
+                break
+    for name in sorted(set(entry.input.get("required", [])) - set(step.input)):
+        problems.append(f"{where}.input.{name}: required by {step.action}, map a value to it")
+    return problems
+
+
+def _steps(steps: list[Step], earlier: set[str]) -> list[str]:
+    """Problems of `steps`; `earlier` (the ids a step may read) grows as they are checked."""
+    problems = []
+    for step in steps:
+        where = f"steps.{step.id}"
+        if isinstance(step, ActionStep):
+            problems.extend(_action(step, earlier))
+        elif isinstance(step, DelayStep) and step.until is not None:
+            problem = _template_problem(step.until, earlier)
+            if problem is not None:
+                problems.append(f"{where}.until: {problem}")
+        elif isinstance(step, FilterStep):
+            problems.extend(_conditions(step.conditions, f"{where}.conditions"))
+        elif isinstance(step, PathsStep):
+            after = set(earlier)
+            for number, branch in enumerate(step.paths):
+                place = f"{where}.paths.{number}"
+                problems.extend(_conditions(branch.conditions, f"{place}.conditions"))
+                inside = {*earlier, step.id}
+                problems.extend(_steps(branch.steps, inside))
+                after |= inside
+            earlier |= after
+        earlier.add(step.id)
+    return problems
+
+
+def trigger_event_type(definition: FlowDefinition) -> str | None:
+    """The event type the flow's trigger fires on; None for an unknown trigger."""
+    trigger = find(definition.trigger.key)
+    return trigger.event_type if trigger is not None and trigger.kind == "trigger" else None
+
+
+def problems(definition: FlowDefinition) -> list[str]:
+    """Every reason the flow cannot run; empty when it can."""
+    found = []
+    trigger = find(definition.trigger.key)
+    if trigger_event_type(definition) is None:
+        found.append(f"trigger.key: {definition.trigger.key!r} is not a trigger of the catalog")
+    elif trigger is not None:
+        options = trigger.input.get("properties", {})
+        for name, value in definition.trigger.options.items():
+            allowed = options.get(name, {}).get("enum")
+            if name not in options:
+                found.append(f"trigger.options.{name}: not an option of {trigger.key}")
+            elif allowed is not None and value not in allowed:
+                found.append(f"trigger.options.{name}: one of {', '.join(allowed)}")
+    found.extend(_conditions(definition.conditions, "conditions"))
+    found.extend(_steps(definition.steps, set()))
+    return found

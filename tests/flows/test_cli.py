@@ -1,0 +1,92 @@
+"""`contactflow flows import|export|runs|replay` as processes against the flows database."""
+
+import asyncio
+import json
+from pathlib import Path
+
+from tests.flows.helpers import Hub, welcome_flow
+from tests.support import CONTACTFLOW, cli_env, run_cli
+
+YAML = """
+trigger: {key: contacts.contact.created}
+steps:
+  - type: action
+    id: task
+    action: mailsuite.task.create
+    input: {title: "Call {{ trigger.firstName }}"}
+"""
+
+
+async def test_import_run_export_and_replay(
+    hub: Hub, flows_database_url: str, tmp_path: Path
+) -> None:
+    location = hub.tenant.location_id
+    source = tmp_path / "calls.yaml"
+    source.write_text(YAML)
+    flow_id = (
+        await run_cli(
+            flows_database_url, "flows", "import", str(source), "--location", location, "--enable"
+        )
+    ).strip()
+    flow = (await hub.get(f"/flows/{flow_id}"))["flow"]
+    assert flow["name"] == "calls"
+    assert flow["enabled"] is True
+    assert flow["published"]["number"] == 1
+
+    await hub.crm_contact(firstName="Cli", email="cli@example.com")
+    (run,) = await hub.finished_runs(flow_id)
+
+    replayed = (
+        await run_cli(flows_database_url, "flows", "replay", run["id"], "--location", location)
+    ).strip()
+    runs = await hub.finished_runs(flow_id, count=2)
+    assert {row["id"] for row in runs} == {run["id"], replayed}
+
+    # One process each, started together: a start costs seconds on a busy machine.
+    exported, as_json, listed = await asyncio.gather(
+        run_cli(flows_database_url, "flows", "export", flow_id, "--location", location),
+        run_cli(
+            flows_database_url,
+            "flows",
+            "export",
+            flow_id,
+            "--location",
+            location,
+            "--format",
+            "json",
+        ),
+        run_cli(flows_database_url, "flows", "runs", flow_id, "--location", location),
+    )
+    assert "action: mailsuite.task.create" in exported
+    assert "Call {{ trigger.firstName }}" in exported
+    assert '"key": "contacts.contact.created"' in as_json
+    assert run["id"] in listed
+    assert replayed in listed
+    assert [task["title"] for task in await hub.mail_tasks()] == ["Call Cli", "Call Cli"]
+
+
+async def test_a_flow_that_cannot_run_is_not_imported(
+    hub: Hub, flows_database_url: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "welcome.json"
+    broken = welcome_flow("no-such-sender")
+    del broken["steps"][0]["input"]["email"]
+    source.write_text(json.dumps(broken))
+    location = hub.tenant.location_id
+
+    process = await asyncio.create_subprocess_exec(
+        str(CONTACTFLOW),
+        "flows",
+        "import",
+        str(source),
+        "--location",
+        location,
+        "--publish",
+        env=cli_env(flows_database_url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, _ = await process.communicate()
+    assert process.returncode == 1
+    assert "steps.contact.input.email: required by mailsuite.contact.upsert" in out.decode()
+    assert (await hub.get("/flows"))["flows"] == []
