@@ -11,6 +11,7 @@ from contactflow.contacts import api as contacts_api
 from contactflow.contacts import records_api, resources_api
 from contactflow.flows import api as flows_api
 from contactflow.flows.engine import worker_steps as flows_worker_steps
+from contactflow.flows.service import find_flow
 from contactflow.mailsuite import api as mailsuite_api
 from contactflow.mailsuite import campaign_api as mailsuite_campaign_api
 from contactflow.mailsuite import mail_api as mailsuite_mail_api
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.campaign_lookup = find_campaign
+    app.state.workflow_lookup = find_flow
     app.state.usage_recorder = UsageRecorder()
     app.state.rate_limiter = rate_limiter
     install_error_handlers(app)

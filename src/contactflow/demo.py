@@ -22,6 +22,9 @@ from contactflow.contacts.record_schemas import (
     TaskCreate,
 )
 from contactflow.contacts.schemas import ContactCreate
+from contactflow.flows import service as flows
+from contactflow.flows.definition import FlowDefinition
+from contactflow.flows.models import Flow
 from contactflow.mailsuite import campaigns, senders, templates
 from contactflow.mailsuite.mail_schemas import CampaignCreate, SenderCreate, TemplateCreate
 from contactflow.mailsuite.models import Campaign
@@ -30,7 +33,6 @@ from contactflow.platform.auth.passwords import hash_password
 from contactflow.platform.auth.scopes import DEFAULT_KEY_SCOPES
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
-from contactflow.platform.ids import new_id
 from contactflow.platform.tenancy import Company, Location, User
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 
@@ -261,6 +263,36 @@ async def draft_campaign(uow: UnitOfWork, location_id: str, name: str = DEMO_CAM
     return campaign.id
 
 
+DEMO_FLOW = "Welcome call"
+
+
+async def enrolment_flow(uow: UnitOfWork, location_id: str, name: str = DEMO_FLOW) -> str:
+    """The id of the location's enabled flow called `name`, made once: a contact added to it
+    (`POST /contacts/{id}/workflow/{flowId}`) gets a note saying so."""
+    existing = await uow.session.scalar(
+        select(Flow.id).where(Flow.location_id == location_id, Flow.name == name)
+    )
+    if existing is not None:
+        return existing
+    definition = FlowDefinition.model_validate(
+        {
+            "trigger": {"key": "contacts.contact.enrolled"},
+            "steps": [
+                {
+                    "type": "action",
+                    "id": "note",
+                    "action": "contacts.note.create",
+                    "input": {"contactId": "{{ trigger.contactId }}", "body": f"Added to {name}"},
+                }
+            ],
+        }
+    )
+    flow = await flows.create_flow(uow, location_id, name, definition)
+    await flows.publish(uow, location_id, flow.id)
+    await flows.set_enabled(uow, location_id, flow.id, True)
+    return flow.id
+
+
 async def create_demo(db: Database, *, region: str, seed: int | None = None) -> DemoData:
     """Create a fresh demo company; return one new API key per location and the admin's
     password."""
@@ -279,7 +311,8 @@ async def create_demo(db: Database, *, region: str, seed: int | None = None) -> 
             locations.append(DemoLocation(id=location.id, name=location.name, api_key=key))
         admin = await _admin_password(uow, seeded[0])
         campaign_id = await draft_campaign(uow, seeded[0].id)
-    return DemoData(locations=locations, campaign_id=campaign_id, workflow_id=new_id(), admin=admin)
+        workflow_id = await enrolment_flow(uow, seeded[0].id)
+    return DemoData(locations, campaign_id, workflow_id, admin)
 
 
 async def demo_for_serve(db: Database, *, region: str) -> DemoData:
@@ -306,4 +339,5 @@ async def demo_for_serve(db: Database, *, region: str) -> DemoData:
             locations.append(DemoLocation(id=location.id, name=location.name, api_key=key))
         admin = await _admin_password(uow, existing[0])
         campaign_id = await draft_campaign(uow, existing[0].id)
-    return DemoData(locations=locations, campaign_id=campaign_id, workflow_id=new_id(), admin=admin)
+        workflow_id = await enrolment_flow(uow, existing[0].id)
+    return DemoData(locations, campaign_id, workflow_id, admin)

@@ -31,7 +31,7 @@ from contactflow.contacts.models import (
     Note,
     Task,
 )
-from contactflow.demo import draft_campaign
+from contactflow.demo import draft_campaign, enrolment_flow
 from contactflow.platform.db import Database
 from tests.conftest import TenantFactory
 from tests.support import LiveServer, Tenant
@@ -708,21 +708,28 @@ async def test_tags_followers_campaigns_and_workflows(
     async with db.reader() as session:
         assert await campaigns_of(session, cid) == []
 
+    async with db.unit_of_work() as uow:
+        onboarding = await enrolment_flow(uow, tenant.location_id, "Onboarding")
+        nurture = await enrolment_flow(uow, tenant.location_id, "Nurture")
     enrolled: Json = await contacts.add_contact_to_workflow(
-        cid, "wf_onboarding", {"eventStartTime": "2030-03-04T05:06:07Z"}
+        cid, onboarding, {"eventStartTime": "2030-03-04T05:06:07Z"}
     )
     assert enrolled["succeded"] is True
-    await contacts.add_contact_to_workflow(cid, "wf_nurture", {})
+    await contacts.add_contact_to_workflow(cid, nurture, {})
     async with db.reader() as session:
-        assert sorted(await workflows_of(session, cid)) == ["wf_nurture", "wf_onboarding"]
-        enrolment = await session.get(ContactWorkflow, (cid, "wf_onboarding"))
+        assert sorted(await workflows_of(session, cid)) == sorted([onboarding, nurture])
+        enrolment = await session.get(ContactWorkflow, (cid, onboarding))
         assert enrolment is not None
         assert enrolment.event_start_time == datetime(2030, 3, 4, 5, 6, 7, tzinfo=UTC)
-    out: Json = await contacts.delete_contact_from_workflow(cid, "wf_onboarding", {})
+    out: Json = await contacts.delete_contact_from_workflow(cid, onboarding, {})
     assert out["succeded"] is True
     async with db.reader() as session:
-        assert await workflows_of(session, cid) == ["wf_nurture"]
-    lost = await _sdk_error(contacts.add_contact_to_workflow("no-such-contact", "wf_x", {}))
+        assert await workflows_of(session, cid) == [nurture]
+    stranger = await _sdk_error(contacts.add_contact_to_workflow(cid, "no-such-flow", {}))
+    assert (stranger.status_code, stranger.response["message"]) == (404, "Flow not found")
+    async with db.reader() as session:
+        assert await workflows_of(session, cid) == [nurture]
+    lost = await _sdk_error(contacts.add_contact_to_workflow("no-such-contact", nurture, {}))
     assert lost.status_code == 404
 
 

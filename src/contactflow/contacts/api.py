@@ -283,12 +283,18 @@ async def remove_followers(
 CampaignId = Annotated[str, Path(alias="campaignId", min_length=1, max_length=64)]
 
 
-def campaign_lookup(request: Request) -> links.CampaignLookup:
-    lookup: links.CampaignLookup = request.app.state.campaign_lookup
+def campaign_lookup(request: Request) -> links.Lookup:
+    lookup: links.Lookup = request.app.state.campaign_lookup
     return lookup
 
 
-CampaignLookupDep = Annotated[links.CampaignLookup, Depends(campaign_lookup)]
+def workflow_lookup(request: Request) -> links.Lookup:
+    lookup: links.Lookup = request.app.state.workflow_lookup
+    return lookup
+
+
+CampaignLookupDep = Annotated[links.Lookup, Depends(campaign_lookup)]
+WorkflowLookupDep = Annotated[links.Lookup, Depends(workflow_lookup)]
 WorkflowId = Annotated[str, Path(alias="workflowId", min_length=1, max_length=64)]
 
 
@@ -346,11 +352,14 @@ async def add_to_workflow(
     workflow_id: WorkflowId,
     caller: Writer,
     db: DatabaseDep,
+    find_workflow: WorkflowLookupDep,
     body: WorkflowBody | None = None,
 ) -> Succeeded:
     start = body.event_start_time if body else None
     async with db.unit_of_work() as uow:
-        await links.add_to_workflow(uow, caller.location_id, contact_id, workflow_id, start)
+        await links.add_to_workflow(
+            uow, caller.location_id, contact_id, workflow_id, start, find_workflow
+        )
     return Succeeded()
 
 

@@ -25,9 +25,10 @@ from contactflow.platform.event_types import (
 )
 from contactflow.platform.tenancy import missing_users
 
-# Finds a campaign of the location, or raises NotFound. Campaigns are Mailsuite's: the
-# composition root hands its look-up in, so this context never reads Mailsuite's tables.
-CampaignLookup = Callable[[AsyncSession, str, str], Awaitable[object]]
+# Finds a record of the location, or raises NotFound. Campaigns are Mailsuite's and workflows
+# are flows: the composition root hands their look-ups in, so this context never reads
+# another context's tables.
+Lookup = Callable[[AsyncSession, str, str], Awaitable[object]]
 
 
 async def add_tags(uow: UnitOfWork, location_id: str, contact_id: str, tags: list[str]) -> Contact:
@@ -81,7 +82,7 @@ async def add_to_campaign(
     location_id: str,
     contact_id: str,
     campaign_id: str,
-    find_campaign: CampaignLookup,
+    find_campaign: Lookup,
 ) -> None:
     contact = await find_contact(uow.session, location_id, contact_id)
     await find_campaign(uow.session, location_id, campaign_id)
@@ -123,9 +124,11 @@ async def add_to_workflow(
     location_id: str,
     contact_id: str,
     workflow_id: str,
-    event_start_time: datetime | None = None,
+    event_start_time: datetime | None,
+    find_workflow: Lookup,
 ) -> None:
     contact = await find_contact(uow.session, location_id, contact_id)
+    await find_workflow(uow.session, location_id, workflow_id)
     enrolment = await uow.session.get(ContactWorkflow, (contact_id, workflow_id))
     if enrolment is None:
         uow.session.add(
