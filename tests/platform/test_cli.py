@@ -273,6 +273,16 @@ async def check_demo(result: Result, server: LiveServer, db: Database) -> None:
             theirs = await http.get("/contacts/", params={"locationId": other})
             assert theirs.status_code == 403, theirs.text
             assert json_of(theirs)["message"] == LOCATION_DENIED
+    # The first location's contacts join the printed campaign and workflow for real.
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers=bearer(locations[0]["apiKey"])
+    ) as http:
+        listed = await http.get("/contacts/", params={"locationId": ids[0], "limit": 1})
+        contact_id = json_of(listed)["contacts"][0]["id"]
+        joined = await http.post(f"/contacts/{contact_id}/campaigns/{shown['campaignId']}")
+        assert joined.status_code == 201, joined.text
+        enrolled = await http.post(f"/contacts/{contact_id}/workflow/{shown['workflowId']}")
+        assert enrolled.status_code == 200, enrolled.text
     # The admin's password, shown once, signs in.
     admin = shown["admin"]
     assert re.fullmatch(r"[A-Za-z0-9]{16}", admin["password"])
