@@ -98,11 +98,16 @@ class LiveServer:
     settings: Settings
 
 
+KEEP_ALIVE_SECONDS = 300
+
+
 @contextmanager
 def live_server(settings: Settings, app: ASGIApp | None = None) -> Iterator[LiveServer]:
     """uvicorn on 127.0.0.1 with a random port, in a thread with its own event loop; the app
     is create_app(settings) unless the test built one. Proxy headers are left to the app, as
-    `contactflow serve` does."""
+    `contactflow serve` does. Idle connections are kept for longer than any test pauses
+    (uvicorn's 5 s default let a server close a pooled connection just as a test reused it
+    after waiting on a CLI process)."""
     config = uvicorn.Config(
         app or create_app(settings),
         host="127.0.0.1",
@@ -110,6 +115,7 @@ def live_server(settings: Settings, app: ASGIApp | None = None) -> Iterator[Live
         log_level="warning",
         lifespan="on",
         proxy_headers=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
