@@ -34,12 +34,13 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from unittest import mock
 
+import asyncpg
 import httpx
 from sqlalchemy import select as sql_select
 from sqlalchemy.engine import make_url
@@ -294,6 +295,7 @@ class Cpu:
     start: float
     end: float
     use: dict[str, float | None]
+    xacts: int | None = None  # PostgreSQL transactions in the benchmark's database
 
     def ms_per(self, count: int, *roles: str) -> float | None:
         """CPU milliseconds the roles spent per event, `count` events in the window."""
@@ -301,6 +303,35 @@ class Cpu:
         if count <= 0 or all(value is None for value in values):
             return None
         return sum(value or 0.0 for value in values) * (self.end - self.start) / count * 1000
+
+
+def pg_xacts(database: str | None) -> int | None:
+    """Transactions committed and rolled back so far in `database` (pg_stat_database).
+    Backends report them at most once a second, so read it a little after a phase ends."""
+    if database is None:
+        return None
+
+    async def query() -> int:
+        connection = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            value = await connection.fetchval(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
+                database,
+            )
+        finally:
+            await connection.close()
+        return int(value or 0)
+
+    return asyncio.run(query())
+
+
+def with_xacts(cpu: Cpu, before: int | None, database: str | None) -> Cpu:
+    """`cpu` with the transactions since `before`, read once the statistics are flushed."""
+    if before is None:
+        return cpu
+    time.sleep(1.2)
+    after = pg_xacts(database)
+    return replace(cpu, xacts=None if after is None else after - before)
 
 
 def cpu_use(before: CpuSample, after: CpuSample) -> Cpu:
@@ -862,6 +893,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> BackendReport:
             _warm_up(api, plan, inbox)
             for rate in args.rates:
                 _log(backend, f"(a) {rate:g} writes/s for {args.seconds:g} s ...")
+                xacts = pg_xacts(database_name)
                 before = CpuSample.take(roles, database_name)
                 paced = asyncio.run(paced_writes(api, plan, rate, args.seconds, f"a{rate:g}"))
                 inbox.wait_for(len(paced.sent), time.monotonic() + LATENCY_DRAIN)
@@ -869,7 +901,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> BackendReport:
                 time.sleep(0.2)  # a moment for duplicates, if any
                 matched = match(paced.sent, inbox.drain(), _by_marker)
                 parts = asyncio.run(stages(database_url, matched.firsts))
-                ours_latency[rate] = (paced, matched, cpu_use(before, after), parts)
+                cpu = with_xacts(cpu_use(before, after), xacts, database_name)
+                ours_latency[rate] = (paced, matched, cpu, parts)
                 inbox.settle()
 
         # (b) throughput: pre-load with every worker stopped, then start them
@@ -877,6 +910,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> BackendReport:
         loaded = asyncio.run(preload(database_url, fixture.tenant.location_id, args.events, "b"))
         sent_b = dict.fromkeys((f"b-{n}" for n in range(args.events)), 0.0)
         started = time.monotonic()
+        xacts = pg_xacts(database_name)
         with _ours(backend, database_url, api=False, workers=True) as (_, roles):
             roles = {**roles, **roles_receiver}
             before = CpuSample.take(roles, database_name)
@@ -913,7 +947,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> BackendReport:
             from_start=from_start,
             bare=bare_bulk,
             concurrency=concurrency,
-            cpu=cpu_use(before, after),
+            cpu=with_xacts(cpu_use(before, after), xacts, database_name),
             bare_cpu=cpu_use(bare_before, bare_after),
         )
     if backend == "sqlite":
@@ -1007,9 +1041,9 @@ def render(report: BackendReport) -> str:
     )
     lines += [
         "",
-        "where (a)'s time goes, from wall-clock timestamps (ms precision): the event's createdAt "
-        "-> the fan-out's delivery row (createdAt of the delivery: the fan-out has committed "
-        "nothing yet then) -> arrival at the receiver (claim, sign, POST)",
+        "where (a)'s time goes, from wall-clock timestamps (ms precision): the event's "
+        "createdAt -> its delivery row's createdAt (set by the fan-out, just before it "
+        "commits) -> arrival at the receiver (wake-up, claim, sign, POST)",
         _table(
             ["writes/s", "createdAt -> fanned out p50/p99 ms", "fanned out -> arrival p50/p99 ms"],
             [
@@ -1092,15 +1126,16 @@ def render(report: BackendReport) -> str:
         f"CPU, in % of one core ({os.cpu_count()} cores = {(os.cpu_count() or 1) * 100}%): api "
         "includes the embedded workers on SQLite; bench = the write generator or the bare "
         "client; other = everything else on the machine. ms/event = CPU milliseconds of our "
-        "processes (bench for bare) and of PostgreSQL per write (a) or delivery (b)",
+        "processes (bench for bare) and of PostgreSQL per write (a) or delivery (b); pg "
+        "xacts/event = transactions in the benchmark's database per write or delivery",
         _table(
-            ["phase", *CPU_COLUMNS, "ms/event", "pg ms/event"],
+            ["phase", *CPU_COLUMNS, "ms/event", "pg ms/event", "pg xacts/event"],
             [
                 *(
                     _cpu_row(f"ours (a) {rate:g} w/s", row.cpu, row.ours_matched.delivered)
                     for rate, row in report.latency.items()
                 ),
-                _cpu_row("ours (b)", bulk.cpu, ours_count),
+                _cpu_row("ours (b)", bulk.cpu, ours_count, xact_count=bulk.ours.delivered),
                 _cpu_row("bare (b)", bulk.bare_cpu, bare_count, "bench"),
             ],
         ),
@@ -1129,13 +1164,18 @@ def _verdict(report: BackendReport) -> str:
     return "aims: " + "; ".join(parts)
 
 
-def _cpu_row(label: str, cpu: Cpu, count: int, *roles: str) -> list[str]:
+def _cpu_row(
+    label: str, cpu: Cpu, count: int, *roles: str, xact_count: int | None = None
+) -> list[str]:
+    """`count` events during the CPU window (`xact_count` during the transactions' one)."""
     mine = cpu.ms_per(count, *(roles or ("api", "workers")))
+    xact_count = count if xact_count is None else xact_count
     return [
         label,
         *(_cores(cpu.use[column]) for column in CPU_COLUMNS),
         _float(mine, 2),
         _float(cpu.ms_per(count, "postgres"), 2),
+        "n/a" if cpu.xacts is None or xact_count <= 0 else f"{cpu.xacts / xact_count:.1f}",
     ]
 
 
