@@ -19,13 +19,11 @@ from contactflow.platform.db import Database
 from contactflow.platform.ids import new_id
 from contactflow.platform.migrate import upgrade
 from contactflow.platform.webhooks.models import WebhookEndpoint
-from contactflow.platform.webhooks.ssrf import UrlPolicy
 from contactflow.settings import Settings, get_settings
 from tests.oauth.support import add_user, dance, oauth_client, register_app
 from tests.receiver import Receiver
 from tests.support import LiveServer, Tenant, make_tenant
-
-LOOPBACK = UrlPolicy(allow_http=True, allowed=["127.0.0.1"])
+from tests.webhooks.helpers import LOOPBACK_POLICY
 
 
 def _dump(database_url: str, db_file: Path | None) -> bytes:
@@ -60,7 +58,7 @@ async def _other_systems_secrets(tenant: Tenant, server: LiveServer, db: Databas
         }
     )
     async with db.unit_of_work() as uow:
-        await senders.create_sender(uow, tenant.location_id, body, LOOPBACK)
+        await senders.create_sender(uow, tenant.location_id, body, LOOPBACK_POLICY)
     app = await register_app(db, tenant.company_id)
     assert app.client_secret is not None
     async with oauth_client(app) as oauth:
