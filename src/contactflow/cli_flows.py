@@ -1,5 +1,7 @@
-"""`contactflow flows …`: import and export definitions (JSON or YAML), list runs, replay."""
+"""`contactflow flows …`: import and export definitions (JSON or YAML), list runs, replay,
+backfill."""
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +11,7 @@ from rich.table import Table
 
 from contactflow.cli_support import console, with_db
 from contactflow.flows import service
+from contactflow.flows.backfill import BackfillResult, backfill
 from contactflow.flows.definition import FlowDefinition, Format, dump, load
 from contactflow.flows.models import Flow, FlowRun
 from contactflow.platform.clock import to_iso
@@ -119,3 +122,33 @@ def replay(
             return await service.replay(uow, location, run_id)
 
     console.print(with_db(run).id)
+
+
+def _moment(text: str, option: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter("an ISO 8601 date or date-time", param_hint=option) from None
+
+
+@flows_app.command("backfill")
+def backfill_flow(
+    flow_id: Annotated[str, typer.Argument(help="The flow's id.")],
+    location: Location,
+    start: Annotated[str, typer.Option("--from", help="Events from this time (ISO 8601).")],
+    end: Annotated[str, typer.Option("--to", help="Events before this time (ISO 8601).")],
+) -> None:
+    """Run the published version over past events of its trigger, once per event; prints how
+    many runs were queued and how many events were already run."""
+    since, until = _moment(start, "--from"), _moment(end, "--to")
+
+    async def run(db: Database) -> BackfillResult:
+        async with db.unit_of_work() as uow:
+            return await backfill(uow, location, flow_id, since, until)
+
+    result = with_db(run)
+    console.print(
+        f"queued {result.queued} runs; {result.already_run} events already run, "
+        f"{result.not_matching} not matching the trigger, "
+        f"{result.left_to_trigger} left to the trigger"
+    )

@@ -5,9 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.flows import service
+from contactflow.flows import backfill, service
 from contactflow.flows.models import Flow, FlowRun
 from contactflow.flows.schemas import (
+    BackfillOut,
+    BackfillRequest,
     FlowCreate,
     FlowEnvelope,
     FlowList,
@@ -158,3 +160,21 @@ async def list_runs(
             session, caller.location_id, flow_id, before=position(cursor), limit=limit
         )
         return RunList(runs=[run_out(row) for row in page.rows], next_cursor=next_cursor(page))
+
+
+@router.post(
+    "/{flowId}/backfill",
+    response_model=BackfillOut,
+    summary="Run the published version over past events of its trigger, once per event",
+)
+async def backfill_flow(
+    flow_id: FlowId, body: BackfillRequest, caller: Writer, db: DatabaseDep
+) -> BackfillOut:
+    async with db.unit_of_work() as uow:
+        result = await backfill.backfill(uow, caller.location_id, flow_id, body.from_, body.to)
+    return BackfillOut(
+        queued=result.queued,
+        already_run=result.already_run,
+        not_matching=result.not_matching,
+        left_to_trigger=result.left_to_trigger,
+    )
