@@ -12,7 +12,8 @@ from rich.table import Table
 from contactflow.cli_support import console, with_db
 from contactflow.flows import service
 from contactflow.flows.backfill import BackfillResult, backfill
-from contactflow.flows.definition import FlowDefinition, Format, dump, load
+from contactflow.flows.definition import FlowDefinition, Format, dump, load_file
+from contactflow.flows.error_flows import set_error_flow
 from contactflow.flows.models import Flow, FlowRun
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import Database
@@ -35,9 +36,10 @@ def import_flow(
     ] = False,
     enable: Annotated[bool, typer.Option(help="Publish and enable it.")] = False,
 ) -> None:
-    """Create a flow from a definition file; prints its id."""
+    """Create a flow from a definition file (which may name its `errorFlowId`); prints its
+    id."""
     try:
-        definition = load(file.read_text(), _format(file))
+        definition, error_flow_id = load_file(file.read_text(), _format(file))
     except (ValidationError, ValueError) as error:
         console.print(f"[red]error:[/red] {file} is not a flow definition:\n{error}")
         raise typer.Exit(1) from error
@@ -45,6 +47,8 @@ def import_flow(
     async def run(db: Database) -> Flow:
         async with db.unit_of_work() as uow:
             flow = await service.create_flow(uow, location, name or file.stem, definition)
+            if error_flow_id is not None:
+                await set_error_flow(uow, flow, error_flow_id)
             if publish or enable:
                 await service.publish(uow, location, flow.id)
             if enable:
@@ -62,11 +66,11 @@ def export_flow(
     kind: Annotated[str, typer.Option("--format", help="json or yaml.")] = "yaml",
     draft: Annotated[bool, typer.Option(help="The draft rather than the running version.")] = False,
 ) -> None:
-    """Print a flow's running version (or its draft) as JSON or YAML."""
+    """Print a flow's running version (or its draft) as JSON or YAML, with its error flow."""
     if kind not in ("json", "yaml"):
         raise typer.BadParameter("json or yaml", param_hint="--format")
 
-    async def run(db: Database) -> FlowDefinition | None:
+    async def run(db: Database) -> tuple[Flow, FlowDefinition | None]:
         async with db.reader() as session:
             flow = await service.find_flow(session, location, flow_id)
             version = (
@@ -74,13 +78,15 @@ def export_flow(
                 if draft
                 else await service.published_of(session, flow)
             )
-            return None if version is None else FlowDefinition.model_validate(version.definition)
+            if version is None:
+                return flow, None
+            return flow, FlowDefinition.model_validate(version.definition)
 
-    definition = with_db(run)
+    flow, definition = with_db(run)
     if definition is None:
         console.print("[red]error:[/red] the flow has no such version")
         raise typer.Exit(1)
-    typer.echo(dump(definition, "yaml" if kind == "yaml" else "json"))
+    typer.echo(dump(definition, "yaml" if kind == "yaml" else "json", flow.error_flow_id))
 
 
 @flows_app.command("runs")

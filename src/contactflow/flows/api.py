@@ -87,13 +87,27 @@ async def get_flow(flow_id: FlowId, caller: Reader, db: DatabaseDep) -> FlowEnve
         return await _envelope(session, flow)
 
 
-@router.put("/{flowId}", response_model=FlowEnvelope, summary="Rename a flow or change its draft")
+@router.put(
+    "/{flowId}",
+    response_model=FlowEnvelope,
+    summary="Rename a flow, change its draft or name its error flow",
+)
 async def update_flow(
     flow_id: FlowId, body: FlowUpdate, caller: Writer, db: DatabaseDep
 ) -> FlowEnvelope:
     async with db.unit_of_work() as uow:
+        error_flow = (
+            service.ErrorFlowChange(body.error_flow_id)
+            if "error_flow_id" in body.model_fields_set
+            else None
+        )
         flow = await service.update_flow(
-            uow, caller.location_id, flow_id, name=body.name, definition=body.definition
+            uow,
+            caller.location_id,
+            flow_id,
+            name=body.name,
+            definition=body.definition,
+            error_flow=error_flow,
         )
         return await _envelope(uow.session, flow)
 

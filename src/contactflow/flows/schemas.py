@@ -18,10 +18,11 @@ class FlowCreate(RequestModel):
 
 
 class FlowUpdate(RequestModel):
-    """A new name, a new draft definition, or both."""
+    """A new name, a new draft definition, the error flow (null: none), or several."""
 
     name: Name | None = None
     definition: FlowDefinition | None = None
+    error_flow_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
 class FlowTest(RequestModel):
@@ -62,6 +63,7 @@ class FlowOut(WireModel):
     id: str
     name: str
     enabled: bool
+    error_flow_id: str | None
     draft: VersionOut | None
     published: VersionOut | None
     created_at: str

@@ -5,6 +5,7 @@ into the next numbered version (the history) and makes that version the one that
 reading the event log from now on with a cursor of its own.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contactflow.flows import validation
 from contactflow.flows.catalog import find
 from contactflow.flows.definition import FlowDefinition, to_data
+from contactflow.flows.error_flows import forget_error_flow, set_error_flow
 from contactflow.flows.models import (
     Flow,
     FlowRun,
@@ -32,6 +34,13 @@ from contactflow.platform.events import (
     delivered_payload,
     lock_cursor,
 )
+
+
+@dataclass(frozen=True)
+class ErrorFlowChange:
+    """The error flow to name; None for none."""
+
+    flow_id: str | None
 
 
 async def find_flow(session: AsyncSession, location_id: str, flow_id: str) -> Flow:
@@ -83,13 +92,17 @@ async def update_flow(
     *,
     name: str | None,
     definition: FlowDefinition | None,
+    error_flow: ErrorFlowChange | None = None,
 ) -> Flow:
-    """Rename the flow and/or replace its draft; what runs changes only on publish."""
+    """Rename the flow, replace its draft (what runs changes only on publish), and/or name
+    its error flow (at once)."""
     flow = await find_flow(uow.session, location_id, flow_id)
     if name is not None:
         flow.name, flow.updated_at = name, utcnow()
     if definition is not None:
         await _save_draft(uow, flow, definition)
+    if error_flow is not None:
+        await set_error_flow(uow, flow, error_flow.flow_id)
     return flow
 
 
@@ -101,6 +114,7 @@ async def delete_flow(uow: UnitOfWork, location_id: str, flow_id: str) -> None:
     )
     names = [cursor_name(version_id) for version_id in versions]
     await uow.session.execute(delete(ConsumerCursor).where(ConsumerCursor.consumer.in_(names)))
+    await forget_error_flow(uow, flow.id)
     await uow.session.delete(flow)
 
 
