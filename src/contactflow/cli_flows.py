@@ -1,5 +1,5 @@
 """`contactflow flows …`: import and export definitions (JSON or YAML), list runs, replay,
-backfill."""
+retry, backfill."""
 
 from datetime import datetime
 from pathlib import Path
@@ -126,6 +126,21 @@ def replay(
     async def run(db: Database) -> FlowRun:
         async with db.unit_of_work() as uow:
             return await service.replay(uow, location, run_id)
+
+    console.print(with_db(run).id)
+
+
+@flows_app.command("retry")
+def retry(
+    run_id: Annotated[str, typer.Argument(help="The failed run to resume.")],
+    location: Location,
+) -> None:
+    """Resume a failed run at the step that failed it (the steps before are not performed
+    again); prints its id."""
+
+    async def run(db: Database) -> FlowRun:
+        async with db.unit_of_work() as uow:
+            return await service.retry(uow, location, run_id)
 
     console.print(with_db(run).id)
 

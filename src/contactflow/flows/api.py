@@ -80,6 +80,17 @@ async def replay_run(run_id: RunId, caller: Writer, db: DatabaseDep) -> RunDetai
         return await _detail(uow.session, run)
 
 
+@router.post(
+    "/runs/{runId}/retry",
+    response_model=RunDetail,
+    summary="Resume a failed run at the step that failed it; earlier steps are not redone",
+)
+async def retry_run(run_id: RunId, caller: Writer, db: DatabaseDep) -> RunDetail:
+    async with db.unit_of_work() as uow:
+        run = await service.retry(uow, caller.location_id, run_id)
+        return await _detail(uow.session, run)
+
+
 @router.get("/{flowId}", response_model=FlowEnvelope, summary="Get a flow")
 async def get_flow(flow_id: FlowId, caller: Reader, db: DatabaseDep) -> FlowEnvelope:
     async with db.reader() as session:

@@ -1,4 +1,4 @@
-"""Use cases of flows: create and change drafts, publish, enable, read runs, replay.
+"""Use cases of flows: create and change drafts, publish, enable, read runs, replay, retry.
 
 A flow keeps at most one draft; publishing checks the draft against the catalog, turns it
 into the next numbered version (the history) and makes that version the one that runs,
@@ -16,6 +16,8 @@ from contactflow.flows.catalog import find
 from contactflow.flows.definition import FlowDefinition, to_data
 from contactflow.flows.error_flows import forget_error_flow, set_error_flow
 from contactflow.flows.models import (
+    FAILED,
+    QUEUED,
     Flow,
     FlowRun,
     FlowVersion,
@@ -267,3 +269,27 @@ async def replay(uow: UnitOfWork, location_id: str, run_id: str) -> FlowRun:
     if version is None:
         raise NotFound("Run not found")
     return await _queue(uow, version, original.input, test=original.test, replay_of=original.id)
+
+
+async def retry(uow: UnitOfWork, location_id: str, run_id: str) -> FlowRun:
+    """Resume a failed run at the step that failed it: that step's record is dropped, so the
+    run executor performs it again (with fresh retries), while every step with a stored
+    result keeps it and is not performed again. The same run, the same idempotency keys."""
+    run = await find_run(uow.session, location_id, run_id)
+    if run.state != FAILED:
+        raise Conflict(f"The run is {run.state}; only a failed run can be retried")
+    failed_step = await uow.session.scalar(
+        select(StepRun)
+        .where(StepRun.run_id == run.id, StepRun.state == FAILED)
+        .order_by(StepRun.position.desc())
+        .limit(1)
+    )
+    if failed_step is not None:
+        await uow.session.delete(failed_step)
+    now = utcnow()
+    run.state, run.next_attempt_at, run.updated_at = QUEUED, now, now
+    run.error = run.finished_at = None
+    run.lease_owner = run.lease_expires_at = None
+    await uow.session.flush()
+    await uow.mark_changed()
+    return run
