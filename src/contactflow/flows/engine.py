@@ -3,7 +3,8 @@ after its own cursor, and every event of its trigger's type whose conditions hol
 run. The runs are added in the transaction that advances the cursor, so each event is
 evaluated exactly once per flow version, whichever worker reads it.
 
-Also the flows context's loops for the process's workers (platform/runtime.py).
+Also the flows context's loops for the process's workers (platform/runtime.py): triggers,
+runs and run retention.
 """
 
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow, FlowVersion, cursor_name, flow_origin, queued_run
+from contactflow.flows.retention import RetentionLoop
 from contactflow.flows.runs import RunExecutor, RunSettings, definition_of
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
@@ -160,4 +162,9 @@ def run_settings(settings: Settings) -> RunSettings:
 
 def worker_steps(db: Database, settings: Settings, owner: str) -> dict[str, Step]:
     executor = RunExecutor(db, run_settings(settings), owner)
-    return {"flows-triggers": lambda: consume(db), "flows-runs": executor.step}
+    retention = RetentionLoop(db, timedelta(days=settings.flow_run_retention_days))
+    return {
+        "flows-triggers": lambda: consume(db),
+        "flows-runs": executor.step,
+        "flows-retention": retention.step,
+    }
