@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import RunState, StepState
@@ -31,6 +31,12 @@ class FlowTest(RequestModel):
     trigger: dict[str, Any] | None = None
 
 
+class TemplateInstall(RequestModel):
+    """The template's parameters by name; those left out take their defaults."""
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
 class VersionOut(WireModel):
     id: str
     number: int | None
@@ -57,6 +63,23 @@ class FlowEnvelope(WireModel):
 class FlowList(WireModel):
     flows: list[FlowOut]
     next_cursor: str | None
+
+
+class TemplateOut(WireModel):
+    key: str
+    title: str
+    description: str
+    # A JSON Schema of the parameters (`x-refers` names the kind of record an id is of).
+    parameters: dict[str, Any]
+    flows: list[str]
+
+
+class TemplateList(WireModel):
+    templates: list[TemplateOut]
+
+
+class InstalledFlows(WireModel):
+    flows: list[FlowOut]
 
 
 class StepRunOut(WireModel):
