@@ -82,7 +82,7 @@ def _filled(value: Any, values: Json) -> Any:
     return value
 
 
-def _problem(name: str, spec: Json, value: Any) -> str | None:
+def _problem(spec: Json, value: Any) -> str | None:
     kind = TYPES[spec["type"]]
     if not isinstance(value, kind) or isinstance(value, bool):
         return f"must be {'an' if spec['type'] == 'integer' else 'a'} {spec['type']}"
@@ -119,7 +119,7 @@ def checked_parameters(template: FlowTemplate, given: Json) -> Json:
     values: Json = {}
     for name, spec in properties.items():
         if name in given:
-            problem = _problem(name, spec, given[name])
+            problem = _problem(spec, given[name])
             if problem is None:
                 values[name] = given[name]
             else:
