@@ -110,7 +110,7 @@ def _definition(sender_id: str) -> FlowDefinition:
                         "html": "<p>Hello</p>",
                     },
                 },
-                {"type": "delay", "id": "pause", "for": {"seconds": 3}},
+                {"type": "delay", "id": "pause", "for": {"seconds": 5}},
                 {
                     "type": "action",
                     "id": "task",
@@ -190,6 +190,8 @@ async def test_a_run_cut_off_by_kill_9_finishes_and_its_email_arrives_once(
     ]
     await poll(mailbox.held, bool, within=30)
     first.kill()
+    state, _, _ = await _run(crash_db, flow_id)
+    assert state == "waiting"
     (email,) = await _rows(crash_db, Email, location)
     assert email.status == "sending"
     assert email.lease_owner is not None
