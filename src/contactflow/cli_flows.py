@@ -1,5 +1,5 @@
-"""`contactflow flows …`: import and export definitions (JSON or YAML), list runs, replay,
-retry, backfill."""
+"""`contactflow flows …`: import and export definitions (JSON or YAML), install shipped
+templates, list runs, replay, retry, backfill."""
 
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ from contactflow.flows.backfill import BackfillResult, backfill
 from contactflow.flows.definition import FlowDefinition, Format, dump, load_file
 from contactflow.flows.error_flows import set_error_flow
 from contactflow.flows.models import Flow, FlowRun
+from contactflow.flows.templates import FlowTemplate, find_template, shipped
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import Database
 
@@ -173,3 +174,59 @@ def backfill_flow(
         f"{result.not_matching} not matching the trigger, "
         f"{result.left_to_trigger} left to the trigger"
     )
+
+
+@flows_app.command("templates")
+def list_templates() -> None:
+    """The shipped flow templates and their parameters (* required)."""
+    table = Table("template", "title", "flows", "parameters")
+    for template in shipped().values():
+        required = set(template.parameters.get("required", []))
+        names = [
+            f"{name}{'*' if name in required else ''} ({spec['type']})"
+            for name, spec in template.parameters.get("properties", {}).items()
+        ]
+        flows = "\n".join(flow.name for flow in template.flows)
+        table.add_row(template.key, template.title, flows, ", ".join(names))
+    console.print(table)
+
+
+def _parameters(template: FlowTemplate, pairs: list[str]) -> dict[str, object]:
+    """`name=value` pairs; an integer parameter's value is read as an integer."""
+    properties = template.parameters.get("properties", {})
+    values: dict[str, object] = {}
+    for pair in pairs:
+        name, equals, text = pair.partition("=")
+        if not equals:
+            raise typer.BadParameter(f"{pair!r} is not name=value", param_hint="--param")
+        kind = properties.get(name, {}).get("type")
+        if kind == "integer":
+            try:
+                values[name] = int(text)
+            except ValueError:
+                raise typer.BadParameter(f"{name} is an integer", param_hint="--param") from None
+        else:
+            values[name] = text
+    return values
+
+
+@flows_app.command("install")
+def install_template(
+    key: Annotated[str, typer.Argument(help="The template (see `contactflow flows templates`).")],
+    location: Location,
+    param: Annotated[
+        list[str] | None, typer.Option(help="A parameter as name=value (repeatable).")
+    ] = None,
+) -> None:
+    """Create, publish and enable a template's flows; prints each flow's id and name."""
+    template = find_template(key)
+    if template is None:
+        raise typer.BadParameter(f"no template {key!r}", param_hint="TEMPLATE")
+    given = _parameters(template, param or [])
+
+    async def run(db: Database) -> list[Flow]:
+        async with db.unit_of_work() as uow:
+            return await service.install_template(uow, location, key, given)
+
+    for flow in with_db(run):
+        typer.echo(f"{flow.id}\t{flow.name}")

@@ -15,9 +15,14 @@ from contactflow.flows.schemas import (
     FlowList,
     FlowTest,
     FlowUpdate,
+    InstalledFlows,
     RunDetail,
     RunList,
+    TemplateInstall,
+    TemplateList,
+    TemplateOut,
 )
+from contactflow.flows.templates import shipped
 from contactflow.flows.wire import flow_out, run_out, step_run_out
 from contactflow.mailsuite.api_common import CursorQuery, Limit, next_cursor, position
 from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep
@@ -30,6 +35,7 @@ Reader = Annotated[Principal, requires(FLOWS_READ)]
 Writer = Annotated[Principal, requires(FLOWS_WRITE)]
 FlowId = Annotated[str, Path(alias="flowId", min_length=1, max_length=64)]
 RunId = Annotated[str, Path(alias="runId", min_length=1, max_length=64)]
+TemplateKey = Annotated[str, Path(alias="templateKey", min_length=1, max_length=64)]
 
 
 async def _envelope(session: AsyncSession, flow: Flow) -> FlowEnvelope:
@@ -89,6 +95,28 @@ async def retry_run(run_id: RunId, caller: Writer, db: DatabaseDep) -> RunDetail
     async with db.unit_of_work() as uow:
         run = await service.retry(uow, caller.location_id, run_id)
         return await _detail(uow.session, run)
+
+
+@router.get("/templates", response_model=TemplateList, summary="The shipped flow templates")
+async def list_templates(caller: Reader) -> TemplateList:
+    return TemplateList(
+        templates=[TemplateOut.model_validate(t.describe()) for t in shipped().values()]
+    )
+
+
+@router.post(
+    "/templates/{templateKey}/install",
+    status_code=201,
+    response_model=InstalledFlows,
+    summary="Create, publish and enable a template's flows from its parameters",
+)
+async def install_template(
+    key: TemplateKey, caller: Writer, db: DatabaseDep, body: TemplateInstall | None = None
+) -> InstalledFlows:
+    given = (body or TemplateInstall()).parameters
+    async with db.unit_of_work() as uow:
+        flows = await service.install_template(uow, caller.location_id, key, given)
+        return InstalledFlows(flows=[(await _envelope(uow.session, row)).flow for row in flows])
 
 
 @router.get("/{flowId}", response_model=FlowEnvelope, summary="Get a flow")

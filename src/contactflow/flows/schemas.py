@@ -50,6 +50,12 @@ class BackfillOut(WireModel):
     left_to_trigger: int
 
 
+class TemplateInstall(RequestModel):
+    """The template's parameters by name; those left out take their defaults."""
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
 class VersionOut(WireModel):
     id: str
     number: int | None
@@ -77,6 +83,23 @@ class FlowEnvelope(WireModel):
 class FlowList(WireModel):
     flows: list[FlowOut]
     next_cursor: str | None
+
+
+class TemplateOut(WireModel):
+    key: str
+    title: str
+    description: str
+    # A JSON Schema of the parameters (`x-refers` names the kind of record an id is of).
+    parameters: dict[str, Any]
+    flows: list[str]
+
+
+class TemplateList(WireModel):
+    templates: list[TemplateOut]
+
+
+class InstalledFlows(WireModel):
+    flows: list[FlowOut]
 
 
 class StepRunOut(WireModel):

@@ -25,6 +25,8 @@ from contactflow.flows.models import (
     cursor_name,
     queued_run,
 )
+from contactflow.flows.templates import checked_parameters, find_template
+from contactflow.mailsuite import senders
 from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
@@ -293,3 +295,30 @@ async def retry(uow: UnitOfWork, location_id: str, run_id: str) -> FlowRun:
     await uow.session.flush()
     await uow.mark_changed()
     return run
+
+
+# What an `x-refers` parameter of a template names, and how to find it in the location.
+REFERENCES = {"mailsuite.sender": (senders.find_sender, "no such Mailsuite sender")}
+
+
+async def install_template(
+    uow: UnitOfWork, location_id: str, key: str, given: dict[str, Any]
+) -> list[Flow]:
+    """A shipped template's flows, made from the parameters, published and enabled, in one
+    transaction: a bad parameter (422 naming it) installs nothing."""
+    template = find_template(key)
+    if template is None:
+        raise NotFound("Template not found")
+    values = checked_parameters(template, given)
+    for name, (kind, record_id) in template.references(values).items():
+        finder, missing = REFERENCES[kind]
+        try:
+            await finder(uow.session, location_id, record_id)
+        except NotFound:
+            raise invalid(f"parameters.{name}", missing) from None
+    installed = []
+    for name, definition in template.definitions(values):
+        flow = await create_flow(uow, location_id, name, definition)
+        await publish(uow, location_id, flow.id)
+        installed.append(await set_enabled(uow, location_id, flow.id, True))
+    return installed

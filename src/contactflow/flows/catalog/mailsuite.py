@@ -13,6 +13,7 @@ from contactflow.flows.catalog.registry import (
 )
 from contactflow.mailsuite import contacts, emails, tasks, timeline
 from contactflow.mailsuite.mail_schemas import EmailCreate, EmailOut
+from contactflow.mailsuite.models import MailContact
 from contactflow.mailsuite.references import referenced
 from contactflow.mailsuite.schemas import (
     ContactCreate,
@@ -25,7 +26,7 @@ from contactflow.mailsuite.schemas import (
 from contactflow.mailsuite.wire import contact_out, email_out, task_out, timeline_out
 from contactflow.platform import event_types as types
 from contactflow.platform.auth.scopes import MAILSUITE_READ, MAILSUITE_WRITE
-from contactflow.platform.errors import invalid
+from contactflow.platform.errors import NotFound, invalid
 
 APP = "mailsuite"
 # Entries written by flows name this system, so a sync can tell them from others' entries.
@@ -40,6 +41,8 @@ TASK_SAMPLE: Json = {
     "assigneeId": None,
     "contactId": "mc_1",
     "completedAt": None,
+    "sourceSystem": None,
+    "sourceId": None,
     "createdAt": AT,
     "updatedAt": AT,
 }
@@ -152,15 +155,21 @@ async def upsert_contact(context: ActionContext, values: Json) -> Json:
 
 
 async def find_contact(context: ActionContext, values: Json) -> Json:
-    """The contact of an address or of a Contacts API contact; `found` is false when there is
-    none (a filter step can end the run there)."""
+    """The contact of an id, of an address or of a Contacts API contact; `found` is false
+    when there is none (a filter step can end the run there)."""
     session, location_id = context.uow.session, context.location_id
-    if "crmContactId" in values:
+    row: MailContact | None
+    if "contactId" in values:
+        try:
+            row = await contacts.find_contact(session, location_id, values["contactId"])
+        except NotFound:
+            row = None
+    elif "crmContactId" in values:
         row = await contacts.find_by_crm_id(session, location_id, values["crmContactId"])
     elif "email" in values:
         row = await contacts.find_by_email(session, location_id, values["email"])
     else:
-        raise invalid("email", "give email or crmContactId to find the contact")
+        raise invalid("email", "give contactId, email or crmContactId to find the contact")
     return {"found": row is not None, "contact": dumped(contact_out(row)) if row else None}
 
 
@@ -181,8 +190,22 @@ async def create_task(context: ActionContext, values: Json) -> Json:
 
 
 async def update_task(context: ActionContext, values: Json) -> Json:
+    """Change a task, found by its id or by the source it was copied from."""
     fields = dict(values)
-    task_id = fields.pop("taskId")
+    task_id = fields.pop("taskId", None)
+    source_system, source_id = (
+        fields.pop("sourceSystem", FLOWS_SOURCE),
+        fields.pop("sourceId", None),
+    )
+    if task_id is None and source_id is not None:
+        copy = await tasks.task_of_source(
+            context.uow.session, context.location_id, source_system, source_id
+        )
+        if copy is None:
+            raise invalid("sourceId", f"no task copied from {source_system} {source_id}")
+        task_id = copy.id
+    if task_id is None:
+        raise invalid("taskId", "give taskId or sourceId to find the task")
     row = await tasks.update_task(
         context.uow, context.location_id, task_id, parsed(TaskUpdate, fields)
     )
@@ -260,12 +283,18 @@ ENTRIES = (
         app=APP,
         kind="action",
         title="Find contact",
-        description="Find a Mailsuite contact by email or by its Contacts API contact id.",
+        description=(
+            "Find a Mailsuite contact by its id, its email or its Contacts API contact id."
+        ),
         scopes=(MAILSUITE_READ,),
         input={
             "type": "object",
             "additionalProperties": False,
-            "properties": {"email": {"type": "string", "maxLength": 320}, "crmContactId": ID},
+            "properties": {
+                "contactId": ID,
+                "email": {"type": "string", "maxLength": 320},
+                "crmContactId": ID,
+            },
         },
         output={
             "type": "object",
@@ -307,7 +336,10 @@ ENTRIES = (
         app=APP,
         kind="action",
         title="Create task",
-        description="Add a Mailsuite task, optionally about a contact (on its timeline).",
+        description=(
+            "Add a Mailsuite task, optionally about a contact (on its timeline); one copied "
+            "from a record of another system (sourceSystem, sourceId) is added once."
+        ),
         scopes=(MAILSUITE_WRITE,),
         input=model_schema(TaskCreate),
         output=TASK_OUT,
@@ -319,9 +351,12 @@ ENTRIES = (
         app=APP,
         kind="action",
         title="Update task",
-        description="Change a Mailsuite task's title, notes, due date, assignee or status.",
+        description=(
+            "Change a Mailsuite task's title, notes, due date, assignee or status; the task "
+            "is found by taskId or by the record it was copied from (sourceId)."
+        ),
         scopes=(MAILSUITE_WRITE,),
-        input=model_schema(TaskUpdate, extra={"taskId": ID}, required=["taskId"]),
+        input=model_schema(TaskUpdate, extra={"taskId": ID, **SOURCE}),
         output=TASK_OUT,
         sample=TASK_SAMPLE,
         run=update_task,
