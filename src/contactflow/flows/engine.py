@@ -13,6 +13,8 @@ from sqlalchemy import func, literal, or_, select
 
 from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
+from contactflow.flows.connections.models import REMOTE_PREFIX, remote_origin
+from contactflow.flows.connections.polling import poll_due
 from contactflow.flows.models import Flow, FlowVersion, cursor_name, flow_origin, queued_run
 from contactflow.flows.runs import RunExecutor, RunSettings, definition_of
 from contactflow.platform.clock import utcnow
@@ -88,6 +90,14 @@ def _echo(origin: str | None, flow_id: str, ignoring: str) -> bool:
     return origin == flow_origin(flow_id)
 
 
+def _from_source(origin: str | None, connection_id: str | None) -> bool:
+    """Whether an event comes from the source a trigger listens to: this workspace by
+    default, or the remote account of one connection."""
+    if connection_id is None:
+        return not (origin or "").startswith(REMOTE_PREFIX)
+    return origin == remote_origin(connection_id)
+
+
 async def _consume(db: Database, behind: _Behind) -> bool:
     async with db.unit_of_work() as uow:
         cursor = await lock_cursor(uow, cursor_name(behind.version_id), behind.location_id)
@@ -113,10 +123,11 @@ async def _consume(db: Database, behind: _Behind) -> bool:
         ]
         now = utcnow()
         ignoring = definition.trigger.options.get("ignoreEventsFrom", "self")
+        source = definition.trigger.options.get("connectionId")
         trigger = find(definition.trigger.key)
         addressed = trigger.flow_field if trigger is not None else None
         for event in found:
-            if _echo(event.origin, flow.id, ignoring):
+            if not _from_source(event.origin, source) or _echo(event.origin, flow.id, ignoring):
                 continue
             if addressed is not None and event.payload.get(addressed) != flow.id:
                 continue
@@ -149,4 +160,8 @@ def run_settings(settings: Settings) -> RunSettings:
 
 def worker_steps(db: Database, settings: Settings, owner: str) -> dict[str, Step]:
     executor = RunExecutor(db, run_settings(settings), owner)
-    return {"flows-triggers": lambda: consume(db), "flows-runs": executor.step}
+    return {
+        "flows-triggers": lambda: consume(db),
+        "flows-runs": executor.step,
+        "connections-poll": lambda: poll_due(db),
+    }
