@@ -81,13 +81,14 @@ async def create_connection(
 
 @router.get(
     "/oauth/callback",
-    response_class=HTMLResponse,
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}, "description": "The connected page"}},
     summary="Where the provider sends the browser back after consent (public: the state is "
     "the credential)",
 )
 async def oauth_callback(
     code: CallbackValue, state: CallbackValue, db: DatabaseDep, settings: SettingsDep
-) -> HTMLResponse:
+) -> Response:
     callback = oauth_client.redirect_uri(settings.base_url)
     await oauth_client.complete_authorization(db, state, code, callback)
     return HTMLResponse(CONNECTED_PAGE)
@@ -131,6 +132,12 @@ async def delete_connection(
     "/{connectionId}/oauth/start",
     status_code=302,
     response_class=RedirectResponse,
+    responses={
+        302: {
+            "description": "To the provider's authorization page",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        }
+    },
     summary="Redirect to the provider's authorization page (PKCE S256)",
 )
 async def oauth_start(

@@ -62,7 +62,7 @@ async def list_connections(uow: UnitOfWork, location_id: str) -> list[Connection
     rows = await uow.session.scalars(
         select(Connection)
         .where(Connection.location_id == location_id)
-        .order_by(Connection.created_at, Connection.id)
+        .order_by(Connection.builtin.desc(), Connection.created_at, Connection.kind, Connection.id)
     )
     return list(rows)
 
