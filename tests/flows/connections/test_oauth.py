@@ -10,21 +10,24 @@ import httpx
 from sqlalchemy import text, update
 
 from contactflow.flows.connections.models import Connection
+from contactflow.flows.connections.oauth_client import redirect_uri
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
+from contactflow.settings import Settings
 from tests.flows.connections.conftest import ACCESS_TOKEN_SECONDS
 from tests.flows.connections.helpers import stored
 from tests.flows.helpers import Hub
 from tests.oauth.support import add_user, oauth_client, register_app, sign_in_and_consent
 from tests.support import LiveServer, Tenant
 
-# The flows server's own address as its settings say (the default): what it sends as its
-# redirect URI, and so what the app is registered with.
-CALLBACK = "http://127.0.0.1:8000/connections/oauth/callback"
 
-
-async def _connected(hub: Hub, remote: LiveServer, db: Database, tenant: Tenant) -> str:
-    app = await register_app(db, tenant.company_id, redirect_uris=(CALLBACK,))
+async def _connected(
+    hub: Hub, remote: LiveServer, db: Database, tenant: Tenant, callback: str
+) -> str:
+    """A connection authorized through the remote's sign-in and consent pages. `callback` is
+    the connecting server's redirect URI (from its base URL setting, not where the test
+    server listens: the test carries the redirect back itself)."""
+    app = await register_app(db, tenant.company_id, redirect_uris=(callback,))
     assert app.client_secret is not None
     created = await hub.post(
         "/connections",
@@ -48,7 +51,7 @@ async def _connected(hub: Hub, remote: LiveServer, db: Database, tenant: Tenant)
     authorize = started.headers["location"]
     query = parse_qs(urlsplit(authorize).query)
     assert query["code_challenge_method"] == ["S256"]
-    assert query["redirect_uri"] == [CALLBACK]
+    assert query["redirect_uri"] == [callback]
     email = await add_user(db, tenant.location_id)
     async with oauth_client(app) as browser:
         answer = await sign_in_and_consent(
@@ -56,7 +59,7 @@ async def _connected(hub: Hub, remote: LiveServer, db: Database, tenant: Tenant)
         )
     assert answer.status_code == 302, answer.text
     back = answer.headers["location"]
-    assert back.startswith(CALLBACK + "?"), back
+    assert back.startswith(callback + "?"), back
     assert parse_qs(urlsplit(back).query)["state"] == query["state"]
     async with httpx.AsyncClient(base_url=str(hub.http.base_url)) as browser_back:
         page = await browser_back.get(f"/connections/oauth/callback?{urlsplit(back).query}")
@@ -69,9 +72,15 @@ async def _connected(hub: Hub, remote: LiveServer, db: Database, tenant: Tenant)
 
 
 async def test_oauth_connection_outlives_its_access_tokens(
-    hub: Hub, remote: LiveServer, db: Database, tenant: Tenant, flows_db: Database
+    hub: Hub,
+    remote: LiveServer,
+    db: Database,
+    tenant: Tenant,
+    flows_db: Database,
+    flows_settings: Settings,
 ) -> None:
-    connection_id = await _connected(hub, remote, db, tenant)
+    callback = redirect_uri(flows_settings.base_url)
+    connection_id = await _connected(hub, remote, db, tenant, callback)
     shown = (await hub.get(f"/connections/{connection_id}"))["connection"]
     assert shown["connected"] is True
     assert shown["locationId"] == tenant.location_id

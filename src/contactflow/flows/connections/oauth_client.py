@@ -79,7 +79,9 @@ async def connection_auth(
     """The base URL and headers of a connection of `location_id`. An OAuth connection's
     token is refreshed first when it expires within a minute, or when it is `stale_token`
     (the one a 401 answered); the lock keeps two workers from both spending the single-use
-    refresh token."""
+    refresh token. The refresh is a call to the provider inside `uow`: on SQLite, a provider
+    writing to this same database (this server connected to itself by OAuth, where the
+    built-in connection is what to use) would wait for the lock this transaction holds."""
     await uow.lock(f"connection:{connection_id}")
     row = await find_connection(uow.session, location_id, connection_id)
     await uow.session.refresh(row)
