@@ -42,6 +42,8 @@ _REQUIRED = {
 
 
 async def ensure_builtin(uow: UnitOfWork, location_id: str) -> None:
+    # Two first listings at once must not both add them.
+    await uow.lock(f"connections-builtin:{location_id}")
     found = set(
         await uow.session.scalars(
             select(Connection.kind).where(
