@@ -1,5 +1,5 @@
-"""Migration 0007 creates exactly the tables the flows models describe, on both backends,
-and downgrades cleanly."""
+"""Migrations 0007 and 0008 create exactly the tables the flows and connections models
+describe, on both backends, and downgrade cleanly."""
 
 from typing import Any
 
@@ -9,11 +9,20 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from contactflow.flows import models
+from contactflow.flows.connections import models as connection_models
 from contactflow.platform.db import Base, Database
 from contactflow.platform.migrate import alembic_config
 
-# The flows tables, and the event log to which 0007 adds `origin`.
-FLOW_TABLES = {"flows", "flow_versions", "flow_runs", "flow_step_runs", "events"}
+# The flows tables, the event log to which 0007 adds `origin`, and the connections tables.
+FLOW_TABLES = {
+    "flows",
+    "flow_versions",
+    "flow_runs",
+    "flow_step_runs",
+    "events",
+    "connections",
+    "connection_receipts",
+}
 
 
 def _table_of(diff: Any) -> str | None:
@@ -33,6 +42,7 @@ def _table_of(diff: Any) -> str | None:
 
 async def test_the_migrated_flow_tables_match_the_models(db: Database) -> None:
     assert models.Flow.__tablename__ in Base.metadata.tables
+    assert connection_models.Connection.__tablename__ in Base.metadata.tables
 
     def differences(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

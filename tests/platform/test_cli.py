@@ -205,6 +205,23 @@ async def test_migrate_and_rotate_key_on_a_new_database_and_demo_keys_that_work(
                     "id": endpoint.id,
                 },
             )
+            # And a connection's client secret and OAuth tokens.
+            await uow.session.execute(
+                text(
+                    "INSERT INTO connections (id, location_id, name, kind, auth, scopes, builtin,"
+                    " secret, access_token, refresh_token, created_at, updated_at) VALUES"
+                    " (:id, :location, 'Remote', 'contacts', 'oauth', '[]', false, :secret,"
+                    " :access, :refresh, :now, :now)"
+                ),
+                {
+                    "id": "c" * 24,
+                    "location": tenant.location_id,
+                    "secret": Fernet(old).encrypt(b"client-secret").decode(),
+                    "access": Fernet(old).encrypt(b"access-token").decode(),
+                    "refresh": Fernet(old).encrypt(b"refresh-token").decode(),
+                    "now": utcnow(),
+                },
+            )
         installation_key = Path(get_settings().secret_key_file)
         before = await asyncio.to_thread(file_bytes, installation_key)
 
@@ -218,7 +235,7 @@ async def test_migrate_and_rotate_key_on_a_new_database_and_demo_keys_that_work(
         else:
             demo, rekeyed = None, await rotation
 
-        assert "re-encrypted 2 secrets with the newest key" in rekeyed
+        assert "re-encrypted 5 secrets with the newest key" in rekeyed
         # The file holds only the new key, which alone opens the secrets now.
         [new] = key_file.read_text().split()
         assert new.encode() != old
@@ -236,6 +253,17 @@ async def test_migrate_and_rotate_key_on_a_new_database_and_demo_keys_that_work(
         for value in stored:
             with pytest.raises(InvalidToken):
                 Fernet(old).decrypt(value.encode())
+        async with new_db.reader() as session:
+            connection_secrets = (
+                await session.execute(
+                    text("SELECT secret, access_token, refresh_token FROM connections")
+                )
+            ).one()
+        assert [Fernet(new.encode()).decrypt(value.encode()) for value in connection_secrets] == [
+            b"client-secret",
+            b"access-token",
+            b"refresh-token",
+        ]
         # The installation's own key file was left alone.
         assert await asyncio.to_thread(file_bytes, installation_key) == before
     finally:

@@ -12,6 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
+from contactflow.flows.connections.models import Connection
 from contactflow.mailsuite import senders
 from contactflow.mailsuite.mail_schemas import SenderCreate
 from contactflow.platform import crypto
@@ -73,10 +74,44 @@ async def _other_systems_secrets(tenant: Tenant, server: LiveServer, db: Databas
     ]
 
 
+async def _connection_secrets(client: httpx.AsyncClient, db: Database) -> list[str]:
+    """Secrets of connections: an API key, a header's value, an OAuth app's client secret and
+    the tokens it holds (set as a completed authorization would)."""
+    api_key, header_value, client_secret = (f"{kind}-{new_id()}" for kind in ("key", "hv", "cs"))
+    bodies: list[dict[str, object]] = [
+        {"kind": "contacts", "auth": "apiKey", "apiKey": api_key},
+        {"kind": "http", "auth": "header", "headerName": "X-Key", "headerValue": header_value},
+        {
+            "kind": "contacts",
+            "auth": "oauth",
+            "clientId": "remote-app",
+            "clientSecret": client_secret,
+            "authorizeUrl": "http://127.0.0.1:9/authorize",
+            "tokenUrl": "http://127.0.0.1:9/token",
+        },
+    ]
+    ids = []
+    for body in bodies:
+        created = await client.post(
+            "/connections", json={"name": "Dump", "baseUrl": "http://127.0.0.1:9", **body}
+        )
+        assert created.status_code == 201, created.text
+        for secret in (api_key, header_value, client_secret):
+            assert secret not in created.text
+        ids.append(created.json()["connection"]["id"])
+    access, refresh = f"access-{new_id()}", f"refresh-{new_id()}"
+    async with db.unit_of_work() as uow:
+        connection = await uow.session.get(Connection, ids[-1])
+        assert connection is not None
+        connection.access_token, connection.refresh_token = access, refresh
+    return [api_key, header_value, client_secret, access, refresh]
+
+
 async def test_dump_holds_no_plaintext_secret(
     client: httpx.AsyncClient, tenant: Tenant, server: LiveServer, db: Database, receiver: Receiver
 ) -> None:
     others = await _other_systems_secrets(tenant, server, db)
+    others += await _connection_secrets(client, db)
     created = await client.post("/webhooks", json={"url": receiver.url("/dump")})
     assert created.status_code == 201, created.text
     webhook_secret = created.json()["secret"]
@@ -125,13 +160,31 @@ async def test_rotate_key_reencrypts_everything(tmp_path: Path, own_key_ring: No
                     secret="whsec_abc",
                 )
             )
+            uow.session.add(
+                Connection(
+                    id="c" * 24,
+                    location_id=tenant.location_id,
+                    name="Remote",
+                    kind="contacts",
+                    auth="oauth",
+                    scopes=[],
+                    secret="client-secret",
+                    refresh_token="refresh-token",
+                )
+            )
         crypto.configure(Settings(database_url=url, secret_keys=[new, old]))
-        assert await crypto.rotate_all(db) == 1
+        assert await crypto.rotate_all(db) == 3
         crypto.configure(Settings(database_url=url, secret_keys=[new]))
         async with db.reader() as session:
             endpoint = await session.get(WebhookEndpoint, "e" * 24)
             assert endpoint is not None
             assert endpoint.secret == "whsec_abc"
+            connection = await session.get(Connection, "c" * 24)
+            assert connection is not None
+            assert (connection.secret, connection.refresh_token) == (
+                "client-secret",
+                "refresh-token",
+            )
         crypto.configure(Settings(database_url=url, secret_keys=[old]))
         async with db.reader() as session:
             with pytest.raises(RuntimeError, match="cannot be decrypted"):

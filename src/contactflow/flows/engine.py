@@ -15,6 +15,8 @@ from sqlalchemy import func, literal, or_, select
 
 from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
+from contactflow.flows.connections.models import REMOTE_PREFIX, remote_origin
+from contactflow.flows.connections.polling import poll_due
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow, FlowVersion, cursor_name, flow_origin, queued_run
 from contactflow.flows.retention import RetentionLoop
@@ -92,13 +94,22 @@ def _echo(origin: str | None, flow_id: str, ignoring: str) -> bool:
     return origin == flow_origin(flow_id)
 
 
+def _from_source(origin: str | None, connection_id: str | None) -> bool:
+    """Whether an event comes from the source a trigger listens to: this workspace by
+    default, or the remote account of one connection."""
+    if connection_id is None:
+        return not (origin or "").startswith(REMOTE_PREFIX)
+    return origin == remote_origin(connection_id)
+
+
 def starting_payload(
     definition: FlowDefinition, flow_id: str, event: Event, now: datetime
 ) -> dict[str, Any] | None:
     """The trigger data of the run `event` starts for the flow, or None when it starts none
     (an echo the trigger ignores, an event addressed to another flow, conditions not met)."""
     ignoring = definition.trigger.options.get("ignoreEventsFrom", "self")
-    if _echo(event.origin, flow_id, ignoring):
+    source = definition.trigger.options.get("connectionId")
+    if not _from_source(event.origin, source) or _echo(event.origin, flow_id, ignoring):
         return None
     trigger = find(definition.trigger.key)
     addressed = trigger.flow_field if trigger is not None else None
@@ -167,4 +178,5 @@ def worker_steps(db: Database, settings: Settings, owner: str) -> dict[str, Step
         "flows-triggers": lambda: consume(db),
         "flows-runs": executor.step,
         "flows-retention": retention.step,
+        "connections-poll": lambda: poll_due(db),
     }

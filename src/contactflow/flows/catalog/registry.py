@@ -110,10 +110,12 @@ ID = {"type": "string", "minLength": 1, "maxLength": 64}
 # The options of every event-log trigger. Events a flow's own actions cause never trigger it
 # again by default (no loop); "flows" also ignores those of every other flow (two flows
 # syncing both ways then do not echo each other's writes); "none" ignores nothing.
+# `connectionId` listens to a connection's remote account instead of this workspace.
 EVENT_TRIGGER_OPTIONS: Json = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
         "ignoreEventsFrom": {"enum": ["self", "flows", "none"], "default": "self"},
+        "connectionId": ID,
     },
 }

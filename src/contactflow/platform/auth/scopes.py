@@ -16,6 +16,8 @@ MAILSUITE_READ = "mailsuite.readonly"
 MAILSUITE_WRITE = "mailsuite.write"
 FLOWS_READ = "flows.readonly"
 FLOWS_WRITE = "flows.write"
+CONNECTIONS_READ = "connections.readonly"
+CONNECTIONS_WRITE = "connections.write"
 # Company (agency) tokens only: list the app's installed locations, mint location tokens.
 OAUTH_READ = "oauth.readonly"
 OAUTH_WRITE = "oauth.write"
@@ -38,6 +40,8 @@ KNOWN_SCOPES = frozenset(
         MAILSUITE_WRITE,
         FLOWS_READ,
         FLOWS_WRITE,
+        CONNECTIONS_READ,
+        CONNECTIONS_WRITE,
         OAUTH_READ,
         OAUTH_WRITE,
     }

@@ -1,0 +1,125 @@
+"""Polling a remote Contacts API where webhooks are not available: every `poll` seconds, a
+connection's contacts changed since its cursor (a search sorted by dateUpdated, paged with
+searchAfter) become ContactCreate (first sight) or ContactUpdate events in the location's
+log, with the connection as their origin. A receipt per (contact, dateUpdated) makes each
+version count once, however the pages overlap."""
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from contactflow.flows.connections.highlevel_hooks import first_receipt
+from contactflow.flows.connections.models import Connection, remote_origin
+from contactflow.flows.connections.outbound import request
+from contactflow.platform import event_types as types
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import Database
+from contactflow.platform.errors import DomainError
+from contactflow.platform.events import append
+
+PAGE = 100
+# Pages per connection per round: a large backlog is read over several rounds.
+PAGES_PER_ROUND = 10
+DUE_PER_ROUND = 20
+
+
+async def _claim(db: Database, connection_id: str) -> tuple[str, list[Any] | None] | None:
+    """Take the connection's turn: its next poll moves one interval on. Its location and
+    cursor, or None when another worker took the turn."""
+    async with db.unit_of_work() as uow:
+        await uow.lock(f"connection-poll:{connection_id}")
+        row = await uow.session.get(Connection, connection_id)
+        now = utcnow()
+        if row is None or row.poll_seconds is None or row.next_poll_at is None:
+            return None
+        await uow.session.refresh(row)
+        if row.next_poll_at is None or row.next_poll_at > now or row.poll_seconds is None:
+            return None
+        row.next_poll_at = now + timedelta(seconds=row.poll_seconds)
+        return row.location_id, row.poll_cursor
+
+
+async def _page(
+    db: Database, location_id: str, connection_id: str, cursor: list[Any] | None
+) -> list[dict[str, Any]] | str:
+    """One page of contacts after the cursor, or why it could not be read."""
+    body: dict[str, Any] = {"pageLimit": PAGE, "sort": [{"field": "dateUpdated"}]}
+    if cursor:
+        body["searchAfter"] = cursor
+    async with db.reader() as session:
+        row = await session.get(Connection, connection_id)
+        if row is not None and row.remote_location_id:
+            body["locationId"] = row.remote_location_id
+    try:
+        response = await request(
+            db, location_id, connection_id, "POST", "/contacts/search", json=body
+        )
+    except (httpx.HTTPError, DomainError) as error:
+        return f"polling failed: {error}"
+    if response.status_code != 200:
+        return f"polling failed: {response.status_code} {response.text[:300]}"
+    contacts: list[dict[str, Any]] = response.json().get("contacts", [])
+    return contacts
+
+
+async def _record(db: Database, connection_id: str, contacts: list[dict[str, Any]] | str) -> bool:
+    """Append the page's new versions and move the cursor; True when a full page came."""
+    async with db.unit_of_work() as uow:
+        row = await uow.session.get(Connection, connection_id)
+        if row is None:
+            return False
+        if isinstance(contacts, str):
+            row.last_error = contacts
+            return False
+        uow.origin = remote_origin(row.id)
+        for contact in contacts:
+            version = f"contact:{contact.get('id')}:{contact.get('dateUpdated')}"
+            if not await first_receipt(uow, row.id, version):
+                continue
+            new = await first_receipt(uow, row.id, f"seen:{contact.get('id')}")
+            event_type = types.CONTACT_CREATE if new else types.CONTACT_UPDATE
+            snapshot = {key: value for key, value in contact.items() if key != "searchAfter"}
+            snapshot["contactType"] = snapshot.pop("type", None)
+            await append(
+                uow,
+                row.location_id,
+                event_type,
+                {"type": event_type, **snapshot},
+                subject_id=str(contact.get("id"))[:64],
+            )
+        if contacts and contacts[-1].get("searchAfter"):
+            row.poll_cursor = list(contacts[-1]["searchAfter"])
+        row.last_error = None
+        return len(contacts) == PAGE
+
+
+async def poll_connection(db: Database, connection_id: str) -> None:
+    claimed = await _claim(db, connection_id)
+    if claimed is None:
+        return
+    location_id, cursor = claimed
+    for _ in range(PAGES_PER_ROUND):
+        page = await _page(db, location_id, connection_id, cursor)
+        if not await _record(db, connection_id, page):
+            return
+        async with db.reader() as session:
+            row = await session.get(Connection, connection_id)
+            cursor = row.poll_cursor if row is not None else None
+
+
+async def poll_due(db: Database) -> bool:
+    """One round over the connections whose poll is due; True when any was."""
+    async with db.reader() as session:
+        due = list(
+            await session.scalars(
+                select(Connection.id)
+                .where(Connection.poll_seconds.is_not(None), Connection.next_poll_at <= utcnow())
+                .order_by(Connection.next_poll_at)
+                .limit(DUE_PER_ROUND)
+            )
+        )
+    for connection_id in due:
+        await poll_connection(db, connection_id)
+    return bool(due)

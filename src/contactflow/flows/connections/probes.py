@@ -1,0 +1,83 @@
+"""Testing a connection: one harmless call per scope family, and which of them work.
+
+Reads fetch a page of one; the write probe posts a body the API must refuse as invalid
+(an unknown property), so it proves the scope without changing anything: a missing scope is
+refused first (401 or 403), a granted one then fails validation (400 or 422).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from contactflow.flows.connections.models import LOCAL
+from contactflow.flows.connections.outbound import request
+from contactflow.flows.connections.schemas import ConnectionTest, ScopeCheck
+from contactflow.flows.connections.service import find_connection
+from contactflow.platform.auth.scopes import (
+    BUSINESSES_READ,
+    CONTACTS_READ,
+    CONTACTS_WRITE,
+    USERS_READ,
+)
+from contactflow.platform.db import Database
+from contactflow.platform.errors import DomainError
+
+REFUSED_BODY = {"connectionTest": True}
+
+
+@dataclass(frozen=True)
+class Probe:
+    method: str
+    path: str
+    writes: bool = False
+
+
+PROBES = {
+    CONTACTS_READ: Probe("GET", "/contacts/"),
+    CONTACTS_WRITE: Probe("POST", "/contacts/", writes=True),
+    BUSINESSES_READ: Probe("GET", "/businesses/"),
+    USERS_READ: Probe("GET", "/users/"),
+}
+HTTP_PROBE = Probe("GET", "")
+
+
+def _works(probe: Probe, status: int) -> bool:
+    return status < 300 or (probe.writes and status in (400, 422))
+
+
+async def _check(
+    db: Database, location_id: str, connection_id: str, scope: str, probe: Probe, remote: str | None
+) -> ScopeCheck:
+    options: dict[str, Any] = {}
+    if probe.writes:
+        options["json"] = {**REFUSED_BODY, **({"locationId": remote} if remote else {})}
+    elif probe.path:
+        options["params"] = {"limit": 1, **({"locationId": remote} if remote else {})}
+    try:
+        response = await request(
+            db, location_id, connection_id, probe.method, probe.path, **options
+        )
+    except httpx.HTTPError as error:
+        return ScopeCheck(scope=scope, ok=False, status=None, message=str(error) or "unreachable")
+    except DomainError as error:
+        return ScopeCheck(scope=scope, ok=False, status=None, message=str(error))
+    ok = _works(probe, response.status_code)
+    message = None if ok else response.text[:300]
+    return ScopeCheck(scope=scope, ok=ok, status=response.status_code, message=message)
+
+
+async def check_connection(db: Database, location_id: str, connection_id: str) -> ConnectionTest:
+    async with db.reader() as session:
+        row = await find_connection(session, location_id, connection_id)
+    if row.auth == LOCAL:
+        return ConnectionTest(ok=True, scopes=[])
+    if row.kind != "contacts":
+        checks = [await _check(db, location_id, row.id, "request", HTTP_PROBE, None)]
+    else:
+        wanted = [scope for scope in row.scopes if scope in PROBES] or list(PROBES)
+        checks = [
+            await _check(db, location_id, row.id, scope, PROBES[scope], row.remote_location_id)
+            for scope in wanted
+        ]
+    return ConnectionTest(ok=all(check.ok for check in checks), scopes=checks)
