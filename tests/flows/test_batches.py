@@ -119,8 +119,8 @@ async def test_racing_executors_with_expiring_leases_never_perform_a_step_twice(
     # Leases this short run out while claimed runs wait for their turn in a batch: the
     # executor with the smaller batch is done first and takes over the other one's runs.
     racers = [
-        executor(quiet_db, "racer-slow", batch=30, concurrency=2, lease=0.05),
-        executor(quiet_db, "racer-fast", batch=10, concurrency=2, lease=0.05),
+        executor(quiet_db, "racer-slow", batch=30, concurrency=1, lease=0.02),
+        executor(quiet_db, "racer-fast", batch=10, concurrency=2, lease=0.02),
     ]
     unfinished = (
         select(FlowRun.id)
