@@ -1,5 +1,10 @@
 """Executing runs: claim due runs with leases, perform their steps in order, record each.
 
+A round claims a batch of runs, loads what they need in one read (their step runs, the
+definitions not cached yet) and advances them concurrently, up to `RunSettings.concurrency`
+at a time: on PostgreSQL their transactions run in parallel; on SQLite writes queue on the
+process's writer lock anyway, but one run's reads and rendering overlap another's commit.
+
 A run is a work item (platform/jobs.py). Each step is one transaction in which the step's
 effect and its step run are written together, so a stored success means the effect happened
 and no stored success means it did not: a run taken over after a crash (its lease expired)
@@ -11,7 +16,9 @@ action is retried on its policy's backoff by releasing the run until the next at
 stops the run or lets it continue.
 """
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -72,6 +79,8 @@ class RunSettings:
     batch_size: int
     phone_region: str
     base_url: str
+    # Runs of a claimed batch advanced at the same time (each holds a connection meanwhile).
+    concurrency: int = 8
 
 
 class LeaseLost(Exception):
@@ -93,6 +102,15 @@ class _Walk:
     stored: dict[str, StepRun]
     links: Links
     position: int = 0
+    # The run's last top-level step when it is one transaction (an action or a filter): on
+    # success that transaction also ends the run, instead of one more transaction after it.
+    last: str | None = None
+    finished: bool = False
+
+
+def _final_step(steps: list[Step]) -> str | None:
+    last = steps[-1] if steps else None
+    return last.id if isinstance(last, ActionStep | FilterStep) else None
 
 
 def _due(now: datetime) -> list[Any]:
@@ -144,27 +162,50 @@ class RunExecutor:
         self.db = db
         self.settings = settings
         self.owner = owner
+        # The last claim filled its batch: more are likely due, so the next claim goes
+        # straight to the write transaction without looking first.
+        self._backlog = False
 
     async def step(self) -> bool:
         return await self.run_once() > 0
 
     async def run_once(self) -> int:
-        """One round: claim due runs and advance each; how many it claimed."""
-        claimed = await self.claim_due()
+        """One round: claim due runs and advance them; how many it claimed."""
+        runs = await self._claim()
+        if not runs:
+            return 0
         links = Links(self.settings.base_url, await tracking_key(self.db))
-        for run_id in claimed:
-            try:
-                await self.advance(run_id, links)
-            except LeaseLost:
-                log.warning("run %s was taken over by another worker", run_id)
-        return len(claimed)
+        walks = await self._prepare(runs, links)
+        limit = asyncio.Semaphore(max(1, self.settings.concurrency))
+
+        async def bounded(walk: _Walk, definition: FlowDefinition) -> None:
+            async with limit:
+                await self._walk(walk, definition)
+
+        outcomes = await asyncio.gather(
+            *(bounded(walk, definition) for walk, definition in walks), return_exceptions=True
+        )
+        errors = [error for error in outcomes if isinstance(error, BaseException)]
+        for error in errors:
+            if isinstance(error, LeaseLost):
+                log.warning("run %s was taken over by another worker", error.args[0])
+        unexpected = [error for error in errors if not isinstance(error, LeaseLost)]
+        if unexpected:
+            raise unexpected[0]
+        return len(runs)
 
     async def claim_due(self) -> list[str]:
         """Lease a batch of due runs (queued, waiting until now, or abandoned by a worker
         whose lease expired) and mark them running."""
-        async with self.db.reader() as session:
-            if await session.scalar(select(FlowRun.id).where(*_due(utcnow())).limit(1)) is None:
-                return []
+        return [run.id for run in await self._claim()]
+
+    async def _claim(self) -> list[FlowRun]:
+        if not self._backlog:
+            # Every commit anywhere wakes this loop: look without the write lock first.
+            async with self.db.reader() as session:
+                due = select(FlowRun.id).where(*_due(utcnow())).limit(1)
+                if await session.scalar(due) is None:
+                    return []
         async with self.db.unit_of_work() as uow:
             now = utcnow()
             runs: list[FlowRun] = await claim(
@@ -179,29 +220,57 @@ class RunExecutor:
             for run in runs:
                 run.state, run.attempts, run.updated_at = RUNNING, run.attempts + 1, now
                 run.started_at = run.started_at or now
-            return [run.id for run in runs]
+        self._backlog = len(runs) >= self.settings.batch_size
+        return runs
 
     async def advance(self, run_id: str, links: Links) -> None:
         async with self.db.reader() as session:
             run = await session.get(FlowRun, run_id)
-            version = await session.get(FlowVersion, run.version_id) if run else None
-            stored = await session.scalars(select(StepRun).where(StepRun.run_id == run_id))
-            by_step = {row.step_id: row for row in stored}
-        if run is None or version is None:
+        if run is None:
             return
-        definition = definition_of(version)
-        walk = _Walk(
-            run_id=run_id,
-            idempotency_base=run.event_id or run.id,
-            test=run.test,
-            data={"trigger": run.input, "steps": {}},
-            stored=by_step,
-            links=links,
-            position=len(by_step),
-        )
-        if await self._steps(walk, definition.steps) is Outcome.NEXT:
+        for walk, definition in await self._prepare([run], links):
+            await self._walk(walk, definition)
+
+    async def _prepare(
+        self, runs: Sequence[FlowRun], links: Links
+    ) -> list[tuple[_Walk, FlowDefinition]]:
+        """The walks of `runs` with their definitions: one read for all their step runs and
+        the versions whose definitions are not cached yet."""
+        ids = [run.id for run in runs]
+        uncached = {run.version_id for run in runs} - _definitions.keys()
+        async with self.db.reader() as session:
+            stored: dict[str, dict[str, StepRun]] = {run_id: {} for run_id in ids}
+            for row in await session.scalars(select(StepRun).where(StepRun.run_id.in_(ids))):
+                stored[row.run_id][row.step_id] = row
+            versions = {}
+            if uncached:
+                found = await session.scalars(
+                    select(FlowVersion).where(FlowVersion.id.in_(uncached))
+                )
+                versions = {version.id: definition_of(version) for version in found}
+        walks = []
+        for run in runs:
+            definition = _definitions.get(run.version_id) or versions.get(run.version_id)
+            if definition is None:
+                continue
+            by_step = stored[run.id]
+            walk = _Walk(
+                run_id=run.id,
+                idempotency_base=run.event_id or run.id,
+                test=run.test,
+                data={"trigger": run.input, "steps": {}},
+                stored=by_step,
+                links=links,
+                position=len(by_step),
+                last=_final_step(definition.steps),
+            )
+            walks.append((walk, definition))
+        return walks
+
+    async def _walk(self, walk: _Walk, definition: FlowDefinition) -> None:
+        if await self._steps(walk, definition.steps) is Outcome.NEXT and not walk.finished:
             async with self.db.unit_of_work() as uow:
-                await _finish(uow, await self._own(uow, run_id), SUCCEEDED)
+                await _finish(uow, await self._own(uow, walk.run_id), SUCCEEDED)
 
     async def _own(self, uow: UnitOfWork, run_id: str) -> FlowRun:
         """The run, locked, if this worker still holds its lease (which is extended)."""
@@ -217,10 +286,16 @@ class RunExecutor:
         return run
 
     async def _record(self, uow: UnitOfWork, walk: _Walk, step: Step, action: str) -> StepRun:
-        """The step's run row in this transaction, added when the step has none yet."""
-        row = await uow.session.scalar(
-            select(StepRun).where(StepRun.run_id == walk.run_id, StepRun.step_id == step.id)
-        )
+        """The step's run row in this transaction, added when the step has none yet.
+
+        A step without a row when the run was loaded has none now either: the run's lease
+        (checked in this transaction) kept every other worker away since. Should one be
+        there after all, the (run, step) unique key fails this transaction, effect included."""
+        row = None
+        if step.id in walk.stored:
+            row = await uow.session.scalar(
+                select(StepRun).where(StepRun.run_id == walk.run_id, StepRun.step_id == step.id)
+            )
         if row is None:
             walk.position += 1
             row = StepRun(
@@ -278,6 +353,9 @@ class RunExecutor:
             row.attempts += 1
             if not go_on:
                 await _finish(uow, run, SUCCEEDED)
+            elif step.id == walk.last:
+                await _finish(uow, run, SUCCEEDED)
+                walk.finished = True
         walk.data["steps"][step.id] = output
         return Outcome.NEXT if go_on else Outcome.END
 
@@ -337,6 +415,9 @@ class RunExecutor:
                 row.state, row.input, row.output, row.error = SUCCEEDED, values, output, None
                 row.attempts += 1
                 row.finished_at = utcnow()
+                if step.id == walk.last:
+                    await _finish(uow, run, SUCCEEDED)
+                    walk.finished = True
             walk.data["steps"][step.id] = output
             return Outcome.NEXT
         except LeaseLost:

@@ -36,8 +36,12 @@ async def workspace_of(session: AsyncSession, location_id: str) -> Workspace | N
 
 
 async def ensure_workspace(uow: UnitOfWork, location_id: str) -> Workspace:
-    """The location's workspace, made by its first Mailsuite write."""
+    """The location's workspace, made by its first Mailsuite write. Concurrent first writes
+    of one location queue on a lock, so one makes it and the others find it made."""
     workspace = await uow.session.get(Workspace, location_id)
+    if workspace is None:
+        await uow.lock(f"mailsuite-workspace:{location_id}")
+        workspace = await uow.session.get(Workspace, location_id)
     if workspace is None:
         workspace = Workspace(location_id=location_id, name="", custom_field_keys=[])
         uow.session.add(workspace)
