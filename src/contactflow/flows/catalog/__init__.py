@@ -1,10 +1,12 @@
 """The operations catalog: every trigger, action and step, by key."""
 
-from contactflow.flows.catalog import contacts, core, mailsuite
+from contactflow.flows.catalog import contacts, core, core_data, core_format, mailsuite
 from contactflow.flows.catalog.registry import ActionContext, Entry, Executor, Json
 
 CATALOG: dict[str, Entry] = {
-    entry.key: entry for module in (contacts, mailsuite, core) for entry in module.ENTRIES
+    entry.key: entry
+    for module in (contacts, mailsuite, core, core_format, core_data)
+    for entry in module.ENTRIES
 }
 
 
