@@ -12,14 +12,15 @@ stops the run or lets it continue.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
-from contactflow.flows.catalog import ActionContext, find
+from contactflow.flows.catalog import ActionContext, Entry, Json, Outbound, find
 from contactflow.flows.conditions import holds
 from contactflow.flows.definition import (
     ActionStep,
@@ -50,6 +51,7 @@ from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.errors import DomainError
 from contactflow.platform.event_types import FLOW_RUN_FAILED, FLOW_RUN_SUCCEEDED
 from contactflow.platform.jobs import claim, lease_free
+from contactflow.platform.webhooks.ssrf import UrlPolicy
 
 log = logging.getLogger("contactflow.flows")
 # Published versions never change: their parsed definitions are kept.
@@ -71,6 +73,8 @@ class RunSettings:
     batch_size: int
     phone_region: str
     base_url: str
+    # Where HTTP steps may go (the webhooks' policy: no private addresses unless allowed).
+    url_policy: UrlPolicy = field(default_factory=lambda: UrlPolicy(allow_http=False, allowed=[]))
 
 
 class LeaseLost(Exception):
@@ -85,6 +89,7 @@ class Outcome(Enum):
 @dataclass
 class _Walk:
     run_id: str
+    location_id: str
     idempotency_base: str
     # Test mode: actions are simulated from their catalog samples and delays do not wait.
     test: bool
@@ -126,6 +131,16 @@ async def _finish(uow: UnitOfWork, run: FlowRun, state: RunState, error: str | N
         "error": error,
     }
     await events.append(uow, run.location_id, event_type, payload, subject_id=run.flow_id)
+
+
+def _ends(step: Step, output: Json) -> bool:
+    """Whether a done step's output ended the run: a failed filter, a duplicate, ..."""
+    if isinstance(step, FilterStep):
+        return not output.get("passed")
+    if isinstance(step, ActionStep):
+        entry = find(step.action)
+        return entry is not None and entry.ends_run is not None and entry.ends_run(output)
+    return False
 
 
 class RunExecutor:
@@ -183,6 +198,7 @@ class RunExecutor:
         definition = definition_of(version)
         walk = _Walk(
             run_id=run_id,
+            location_id=run.location_id,
             idempotency_base=run.event_id or run.id,
             test=run.test,
             data={"trigger": run.input, "steps": {}},
@@ -240,8 +256,7 @@ class RunExecutor:
             walk.data["steps"][step.id] = stored.output
             if isinstance(step, PathsStep):
                 return await self._branch(walk, step, (stored.output or {}).get("path"))
-            passed = not isinstance(step, FilterStep) or (stored.output or {}).get("passed")
-            return Outcome.NEXT if passed else Outcome.END
+            return Outcome.END if _ends(step, stored.output or {}) else Outcome.NEXT
         if isinstance(step, ActionStep):
             return await self._action(walk, step)
         if isinstance(step, DelayStep):
@@ -309,27 +324,39 @@ class RunExecutor:
 
     async def _action(self, walk: _Walk, step: ActionStep) -> Outcome:
         entry = find(step.action)
-        if entry is None or entry.run is None:
+        if entry is None or not entry.performs:
             return await self._fail_run(walk, step, step.action, "not an action of the catalog")
         values: dict[str, Any] | None = None
+        idempotency_key = f"{walk.idempotency_base}:{step.id}"
         try:
             values = map_input(step.id, step.input, entry.input, walk.data)
+            called = None
+            if entry.call is not None and not walk.test:
+                called = await self._call(walk, entry, idempotency_key, values)
             async with self.db.unit_of_work() as uow:
                 run = await self._own(uow, walk.run_id)
                 context = ActionContext(
                     uow=uow,
                     location_id=run.location_id,
-                    idempotency_key=f"{walk.idempotency_base}:{step.id}",
+                    idempotency_key=idempotency_key,
                     phone_region=self.settings.phone_region,
                     links=walk.links,
                 )
-                output = dict(entry.sample) if walk.test else await entry.run(context, values)
+                if walk.test:
+                    output = dict(entry.sample)
+                elif entry.run is not None:
+                    output = await entry.run(context, values)
+                else:
+                    output = called or {}
                 row = await self._record(uow, walk, step, step.action)
                 row.state, row.input, row.output, row.error = SUCCEEDED, values, output, None
                 row.attempts += 1
                 row.finished_at = utcnow()
+                ends = entry.ends_run is not None and entry.ends_run(output)
+                if ends:
+                    await _finish(uow, run, SUCCEEDED)
             walk.data["steps"][step.id] = output
-            return Outcome.NEXT
+            return Outcome.END if ends else Outcome.NEXT
         except LeaseLost:
             raise
         except (DomainError, ValueError) as error:
@@ -339,6 +366,20 @@ class RunExecutor:
             log.exception("step %s of run %s failed unexpectedly", step.id, walk.run_id)
             reason = f"unexpected error ({type(error).__name__}); see the server log"
         return await self._failed(walk, step, values, reason)
+
+    async def _call(self, walk: _Walk, entry: Entry, key: str, values: Json) -> Json:
+        """An outbound step's call, outside any transaction; it may take half the lease, so
+        the run is still this worker's when the answer is recorded."""
+        assert entry.call is not None
+        async with httpx.AsyncClient(follow_redirects=False) as http:
+            outbound = Outbound(
+                http=http,
+                policy=self.settings.url_policy,
+                location_id=walk.location_id,
+                idempotency_key=key,
+                max_timeout_seconds=self.settings.lease.total_seconds() / 2,
+            )
+            return await entry.call(outbound, values)
 
     async def _failed(
         self, walk: _Walk, step: ActionStep, values: dict[str, Any] | None, reason: str

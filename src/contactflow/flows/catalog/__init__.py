@@ -1,11 +1,18 @@
 """The operations catalog: every trigger, action and step, by key."""
 
-from contactflow.flows.catalog import contacts, core, core_data, core_format, mailsuite
-from contactflow.flows.catalog.registry import ActionContext, Entry, Executor, Json
+from contactflow.flows.catalog import (
+    contacts,
+    core,
+    core_data,
+    core_format,
+    core_http,
+    mailsuite,
+)
+from contactflow.flows.catalog.registry import ActionContext, Entry, Executor, Json, Outbound
 
 CATALOG: dict[str, Entry] = {
     entry.key: entry
-    for module in (contacts, mailsuite, core, core_format, core_data)
+    for module in (contacts, mailsuite, core, core_format, core_data, core_http)
     for entry in module.ENTRIES
 }
 
@@ -14,4 +21,4 @@ def find(key: str) -> Entry | None:
     return CATALOG.get(key)
 
 
-__all__ = ["CATALOG", "ActionContext", "Entry", "Executor", "Json", "find"]
+__all__ = ["CATALOG", "ActionContext", "Entry", "Executor", "Json", "Outbound", "find"]
