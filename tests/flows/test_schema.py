@@ -1,5 +1,5 @@
-"""Migration 0007 creates exactly the tables the flows models describe, on both backends,
-and downgrades cleanly."""
+"""Migrations 0007 and 0011 create exactly the tables the flows models describe, on both
+backends, and downgrade cleanly."""
 
 from typing import Any
 
@@ -8,12 +8,20 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from contactflow.flows import models
+from contactflow.flows import keyvalue, models
 from contactflow.platform.db import Base, Database
 from contactflow.platform.migrate import alembic_config
 
 # The flows tables, and the event log to which 0007 adds `origin`.
-FLOW_TABLES = {"flows", "flow_versions", "flow_runs", "flow_step_runs", "events"}
+FLOW_TABLES = {
+    "flows",
+    "flow_versions",
+    "flow_runs",
+    "flow_step_runs",
+    "flow_storage",
+    "flow_seen_keys",
+    "events",
+}
 
 
 def _table_of(diff: Any) -> str | None:
@@ -33,6 +41,7 @@ def _table_of(diff: Any) -> str | None:
 
 async def test_the_migrated_flow_tables_match_the_models(db: Database) -> None:
     assert models.Flow.__tablename__ in Base.metadata.tables
+    assert keyvalue.StoredValue.__tablename__ in Base.metadata.tables
 
     def differences(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

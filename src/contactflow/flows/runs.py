@@ -341,6 +341,7 @@ class RunExecutor:
                     idempotency_key=idempotency_key,
                     phone_region=self.settings.phone_region,
                     links=walk.links,
+                    flow_id=run.flow_id,
                 )
                 if walk.test:
                     output = dict(entry.sample)

@@ -6,13 +6,14 @@ from contactflow.flows.catalog import (
     core_data,
     core_format,
     core_http,
+    core_storage,
     mailsuite,
 )
 from contactflow.flows.catalog.registry import ActionContext, Entry, Executor, Json, Outbound
 
 CATALOG: dict[str, Entry] = {
     entry.key: entry
-    for module in (contacts, mailsuite, core, core_format, core_data, core_http)
+    for module in (contacts, mailsuite, core, core_format, core_data, core_http, core_storage)
     for entry in module.ENTRIES
 }
 

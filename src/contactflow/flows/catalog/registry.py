@@ -29,6 +29,8 @@ class ActionContext:
     idempotency_key: str
     phone_region: str
     links: Links
+    # The flow the run belongs to (what a de-duplicate step's keys are kept per).
+    flow_id: str = ""
 
 
 Executor = Callable[[ActionContext, Json], Awaitable[Json]]
