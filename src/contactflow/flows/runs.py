@@ -6,6 +6,10 @@ and no stored success means it did not: a run taken over after a crash (its leas
 walks its steps again and performs only those without a stored success. Actions also get an
 idempotency key (event id + step id) for what they record elsewhere.
 
+A loop step runs its steps once per item; their step runs are recorded under ids suffixed
+with the iteration (`note[2]`), so a run taken over inside a loop does not redo the
+iterations already done.
+
 A delay stores its step run as `waiting` and releases the run until the time comes; a failed
 action is retried on its policy's backoff by releasing the run until the next attempt, then
 stops the run or lets it continue.
@@ -27,10 +31,11 @@ from contactflow.flows.definition import (
     DelayStep,
     FilterStep,
     FlowDefinition,
+    LoopStep,
     PathsStep,
     Step,
 )
-from contactflow.flows.mapping import map_input, parse_date, render
+from contactflow.flows.mapping import map_input, parse_date, render, render_items
 from contactflow.flows.models import (
     DUE_STATES,
     FAILED,
@@ -84,6 +89,7 @@ class LeaseLost(Exception):
 class Outcome(Enum):
     NEXT = "next"  # go on with the following step
     END = "end"  # the run is over, or released until later
+    SKIP = "skip"  # this loop iteration is over (a filter or de-duplicate stopped it)
 
 
 @dataclass
@@ -97,6 +103,17 @@ class _Walk:
     stored: dict[str, StepRun]
     links: Links
     position: int = 0
+    # Inside loops: the iterations' suffix of step run ids (`[1][0]` in a nested loop).
+    suffix: str = ""
+
+    def key(self, step: Step) -> str:
+        """The id of the step's run in this iteration."""
+        return f"{step.id}{self.suffix}"
+
+    def stop(self) -> Outcome:
+        """How a step that stops the flow here stops it: the iteration inside a loop, the
+        run outside."""
+        return Outcome.SKIP if self.suffix else Outcome.END
 
 
 def _due(now: datetime) -> list[Any]:
@@ -226,13 +243,13 @@ class RunExecutor:
     async def _record(self, uow: UnitOfWork, walk: _Walk, step: Step, action: str) -> StepRun:
         """The step's run row in this transaction, added when the step has none yet."""
         row = await uow.session.scalar(
-            select(StepRun).where(StepRun.run_id == walk.run_id, StepRun.step_id == step.id)
+            select(StepRun).where(StepRun.run_id == walk.run_id, StepRun.step_id == walk.key(step))
         )
         if row is None:
             walk.position += 1
             row = StepRun(
                 run_id=walk.run_id,
-                step_id=step.id,
+                step_id=walk.key(step),
                 action=action,
                 state=WAITING,
                 position=walk.position,
@@ -245,22 +262,24 @@ class RunExecutor:
     async def _steps(self, walk: _Walk, steps: list[Step]) -> Outcome:
         for step in steps:
             outcome = await self._one(walk, step)
-            if outcome is Outcome.END:
+            if outcome is not Outcome.NEXT:
                 return outcome
         return Outcome.NEXT
 
     async def _one(self, walk: _Walk, step: Step) -> Outcome:
-        stored = walk.stored.get(step.id)
+        stored = walk.stored.get(walk.key(step))
         # Done: succeeded, or failed for good with the run going on (policy `continue`).
         if stored is not None and (stored.state == SUCCEEDED or stored.finished_at is not None):
             walk.data["steps"][step.id] = stored.output
             if isinstance(step, PathsStep):
                 return await self._branch(walk, step, (stored.output or {}).get("path"))
-            return Outcome.END if _ends(step, stored.output or {}) else Outcome.NEXT
+            return walk.stop() if _ends(step, stored.output or {}) else Outcome.NEXT
         if isinstance(step, ActionStep):
             return await self._action(walk, step)
         if isinstance(step, DelayStep):
             return await self._delay(walk, step, stored)
+        if isinstance(step, LoopStep):
+            return await self._loop(walk, step)
         if isinstance(step, FilterStep):
             passed = holds(step.conditions, walk.data)
             return await self._decided(walk, step, "core.filter", {"passed": passed}, passed)
@@ -272,6 +291,25 @@ class RunExecutor:
         branch = next((b for b in step.paths if b.name == name), None)
         return Outcome.NEXT if branch is None else await self._steps(walk, branch.steps)
 
+    async def _loop(self, walk: _Walk, step: LoopStep) -> Outcome:
+        """Each item's iteration in turn; the loop's own step run, recorded once all are
+        done, has how many there were."""
+        try:
+            items = render_items(step.items, walk.data)
+        except ValueError as error:
+            return await self._fail_run(walk, step, "core.loop", f"items: {error}")
+        outer_suffix, outer_loop = walk.suffix, walk.data.get("loop")
+        for index, item in enumerate(items):
+            walk.suffix = f"{outer_suffix}[{index}]"
+            walk.data["loop"] = {"item": item, "index": index, "count": len(items)}
+            if await self._steps(walk, step.steps) is Outcome.END:
+                return Outcome.END
+        walk.suffix = outer_suffix
+        walk.data.pop("loop")
+        if outer_loop is not None:
+            walk.data["loop"] = outer_loop
+        return await self._decided(walk, step, "core.loop", {"count": len(items)}, True)
+
     async def _decided(
         self, walk: _Walk, step: Step, action: str, output: dict[str, Any], go_on: bool
     ) -> Outcome:
@@ -282,10 +320,10 @@ class RunExecutor:
             row = await self._record(uow, walk, step, action)
             row.state, row.output, row.finished_at = SUCCEEDED, output, utcnow()
             row.attempts += 1
-            if not go_on:
+            if not go_on and not walk.suffix:
                 await _finish(uow, run, SUCCEEDED)
         walk.data["steps"][step.id] = output
-        return Outcome.NEXT if go_on else Outcome.END
+        return Outcome.NEXT if go_on else walk.stop()
 
     async def _delay(self, walk: _Walk, step: DelayStep, stored: StepRun | None) -> Outcome:
         now = utcnow()
@@ -327,7 +365,7 @@ class RunExecutor:
         if entry is None or not entry.performs:
             return await self._fail_run(walk, step, step.action, "not an action of the catalog")
         values: dict[str, Any] | None = None
-        idempotency_key = f"{walk.idempotency_base}:{step.id}"
+        idempotency_key = f"{walk.idempotency_base}:{walk.key(step)}"
         try:
             values = map_input(step.id, step.input, entry.input, walk.data)
             called = None
@@ -354,10 +392,10 @@ class RunExecutor:
                 row.attempts += 1
                 row.finished_at = utcnow()
                 ends = entry.ends_run is not None and entry.ends_run(output)
-                if ends:
+                if ends and not walk.suffix:
                     await _finish(uow, run, SUCCEEDED)
             walk.data["steps"][step.id] = output
-            return Outcome.END if ends else Outcome.NEXT
+            return walk.stop() if ends else Outcome.NEXT
         except LeaseLost:
             raise
         except (DomainError, ValueError) as error:
