@@ -6,6 +6,7 @@ from contactflow.flows.catalog import (
     core_data,
     core_format,
     core_http,
+    core_notify,
     core_storage,
     mailsuite,
 )
@@ -13,7 +14,16 @@ from contactflow.flows.catalog.registry import ActionContext, Entry, Executor, J
 
 CATALOG: dict[str, Entry] = {
     entry.key: entry
-    for module in (contacts, mailsuite, core, core_format, core_data, core_http, core_storage)
+    for module in (
+        contacts,
+        mailsuite,
+        core,
+        core_format,
+        core_data,
+        core_http,
+        core_storage,
+        core_notify,
+    )
     for entry in module.ENTRIES
 }
 
