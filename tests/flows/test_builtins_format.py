@@ -141,6 +141,19 @@ async def test_formatters_lookup_and_json_give_their_values_to_later_steps(hub: 
     assert outputs == EXPECTED
 
 
+async def test_an_operation_a_template_gives_is_checked_when_the_step_runs(hub: Hub) -> None:
+    step = _action("shout", "core.text.format", operation="{{ trigger.firstName }}", value="x")
+    flow = await hub.flow({"trigger": {"key": "contacts.contact.created"}, "steps": [step]})
+    await hub.crm_contact(firstName="yell", email="yell@example.com")
+
+    (run,) = await hub.finished_runs(flow["id"])
+    detail = await hub.run(run["id"])
+    assert detail["run"]["state"] == "failed"
+    assert detail["steps"][0]["error"].startswith(
+        "steps.shout.input.operation: 'yell' is not one of splitName"
+    ), detail
+
+
 async def test_a_bad_value_fails_the_step_naming_the_field(hub: Hub) -> None:
     steps = [
         _action("decoded", "core.json.parse", text="{not json"),
@@ -160,6 +173,7 @@ async def test_a_bad_value_fails_the_step_naming_the_field(hub: Hub) -> None:
 async def test_publishing_refuses_an_unknown_operation_and_a_missing_input(hub: Hub) -> None:
     steps = [
         _action("shout", "core.text.format", value="x"),
+        _action("yell", "core.text.format", operation="yell", value="x"),
         _action("table", "core.lookup", key="a", table={}, colour="red"),
     ]
     created = await hub.post(
@@ -171,5 +185,6 @@ async def test_publishing_refuses_an_unknown_operation_and_a_missing_input(hub: 
     )
     refused = await hub.post(f"/flows/{created['flow']['id']}/publish", status=422)
     text = str(refused)
-    assert "steps.shout.input.operation" in text, refused
+    assert "steps.shout.input.operation: required" in text, refused
+    assert "steps.yell.input.operation: 'yell' is not one of splitName, capitalize" in text
     assert "steps.table.input.colour" in text, refused

@@ -273,6 +273,11 @@ def coerce(text: str, schema: Mapping[str, Any]) -> Any:
     """The rendered text as the schema's type. ValueError says what was expected."""
     kinds = _types(schema)
     value = text.strip()
+    allowed = schema.get("enum")
+    if allowed is not None:
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not one of {', '.join(map(str, allowed))}")
+        return value
     if _is_datetime(schema):
         moment = parse_date(value)
         if moment is None:

@@ -69,6 +69,12 @@ def _action(step: ActionStep, earlier: set[str]) -> list[str]:
         if name not in properties:
             problems.append(f"{where}.input.{name}: not an input of {step.action}")
             continue
+        allowed = properties[name].get("enum")
+        literal = isinstance(value, str) and "{" not in value
+        if allowed is not None and literal and value not in allowed:
+            choices = ", ".join(map(str, allowed))
+            problems.append(f"{where}.input.{name}: {value!r} is not one of {choices}")
+            continue
         for source in _templates(value):
             problem = _template_problem(source, earlier)
             if problem is not None:
