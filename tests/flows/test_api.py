@@ -47,14 +47,14 @@ async def test_publishing_a_flow_that_cannot_run_names_each_step_and_field(hub: 
     lines = error_lines(response, 422)
     assert lines == [
         "trigger.key: 'contacts.nothing.happened' is not a trigger of the catalog",
-        "conditions.conditions.0.field: starts with trigger. or steps.",
+        "conditions.conditions.0.field: starts with trigger., steps. or loop.",
         "steps.task.input.notes: does not parse: line 1: unexpected end of template, "
         "expected 'end of print statement'.",
         "steps.task.input.colour: not an input of mailsuite.task.create",
         "steps.task.input.dueAt: refers to step 'later', which does not run before this one",
         "steps.task.input.title: required by mailsuite.task.create, map a value to it",
         "steps.later.action: 'mailsuite.task.explode' is not an action of the catalog",
-        "steps.wait.until: does not parse: unknown name 'secrets'; use trigger, steps or now",
+        "steps.wait.until: does not parse: unknown name 'secrets'; use trigger, steps, now or loop",
     ]
     flow = (await hub.get(f"/flows/{flow_id}"))["flow"]
     assert flow["published"] is None

@@ -1,4 +1,4 @@
-"""Migrations 0007 and 0008 create exactly the tables the flows and connections models
+"""Migrations 0007, 0008 and 0011 create exactly the tables the flows and connections models
 describe, on both backends, and downgrade cleanly."""
 
 from typing import Any
@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from contactflow.flows import models
+from contactflow.flows import keyvalue, models
 from contactflow.flows.connections import models as connection_models
 from contactflow.platform.db import Base, Database
 from contactflow.platform.migrate import alembic_config
@@ -19,6 +19,8 @@ FLOW_TABLES = {
     "flow_versions",
     "flow_runs",
     "flow_step_runs",
+    "flow_storage",
+    "flow_seen_keys",
     "events",
     "connections",
     "connection_receipts",
@@ -43,6 +45,7 @@ def _table_of(diff: Any) -> str | None:
 async def test_the_migrated_flow_tables_match_the_models(db: Database) -> None:
     assert models.Flow.__tablename__ in Base.metadata.tables
     assert connection_models.Connection.__tablename__ in Base.metadata.tables
+    assert keyvalue.StoredValue.__tablename__ in Base.metadata.tables
 
     def differences(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

@@ -1,4 +1,5 @@
-"""A flow as data: a trigger, conditions on it, and steps (actions, filters, delays, paths).
+"""A flow as data: a trigger, conditions on it, and steps (actions, filters, delays, paths,
+loops).
 
 The same model is read from the API, from JSON and from YAML files, and is what the
 dashboard will edit. Unknown fields are refused so that a misspelt key is an error, not a
@@ -131,7 +132,20 @@ class PathsStep(RequestModel):
     paths: Annotated[list[Branch], Field(min_length=1, max_length=20)]
 
 
-Step = Annotated[ActionStep | FilterStep | DelayStep | PathsStep, Field(discriminator="type")]
+class LoopStep(RequestModel):
+    """Run the nested steps once for each item of a list (`loop.item`, `loop.index`); a
+    filter or de-duplicate step inside ends only its iteration."""
+
+    type: Literal["loop"]
+    id: StepId
+    # A template that renders a list (`{{ trigger.tags | tojson }}`), or a JSON list.
+    items: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | list[Any]
+    steps: Annotated[list["Step"], Field(min_length=1, max_length=100)]
+
+
+Step = Annotated[
+    ActionStep | FilterStep | DelayStep | PathsStep | LoopStep, Field(discriminator="type")
+]
 
 
 class FlowDefinition(RequestModel):
@@ -150,11 +164,19 @@ class FlowDefinition(RequestModel):
         if any(_depth(group) > MAX_DEPTH for group in groups if group is not None):
             raise ValueError(f"condition groups nest at most {MAX_DEPTH} deep")
         if _paths_depth(self.steps) > MAX_DEPTH:
-            raise ValueError(f"paths nest at most {MAX_DEPTH} deep")
+            raise ValueError(f"paths nest at most {MAX_DEPTH} deep, loops included")
+        for step_id, loops in _loop_depths(self.steps, 0):
+            if len(step_id) + ITERATION_SUFFIX * loops > 64:
+                raise ValueError(
+                    f"step id {step_id!r} is too long for a step inside {loops} loop(s): "
+                    f"at most {64 - ITERATION_SUFFIX * loops} characters"
+                )
         return self
 
 
 MAX_DEPTH = 8
+# What each loop appends to the ids of its steps' runs: `[0]` to `[999]`.
+ITERATION_SUFFIX = 5
 
 
 def _groups(step: Step) -> Group | None:
@@ -172,14 +194,29 @@ def _depth(group: Group) -> int:
     return 1 + max((_depth(item) for item in nested), default=0)
 
 
+def _children(step: Step) -> list[list[Step]]:
+    """The step sequences nested in a step: a path's branches, a loop's body."""
+    if isinstance(step, PathsStep):
+        return [branch.steps for branch in step.paths]
+    if isinstance(step, LoopStep):
+        return [step.steps]
+    return []
+
+
 def _paths_depth(steps: list[Step]) -> int:
-    inner = [
-        _paths_depth(branch.steps)
-        for step in steps
-        if isinstance(step, PathsStep)
-        for branch in step.paths
-    ]
+    inner = [_paths_depth(nested) for step in steps for nested in _children(step)]
     return 1 + max(inner, default=0)
+
+
+def _loop_depths(steps: list[Step], loops: int) -> list[tuple[str, int]]:
+    """Each step id with the number of loops around it."""
+    found = []
+    for step in steps:
+        found.append((step.id, loops))
+        inside = loops + isinstance(step, LoopStep)
+        for nested in _children(step):
+            found.extend(_loop_depths(nested, inside))
+    return found
 
 
 def walk(steps: list[Step]) -> list[Step]:
@@ -187,9 +224,8 @@ def walk(steps: list[Step]) -> list[Step]:
     found: list[Step] = []
     for step in steps:
         found.append(step)
-        if isinstance(step, PathsStep):
-            for branch in step.paths:
-                found.extend(walk(branch.steps))
+        for nested in _children(step):
+            found.extend(walk(nested))
     return found
 
 

@@ -32,6 +32,7 @@ from contactflow.platform.events import (
     read_events,
 )
 from contactflow.platform.jobs import Step
+from contactflow.platform.runtime import url_policy
 from contactflow.settings import Settings
 
 BATCH = 200
@@ -168,6 +169,7 @@ def run_settings(settings: Settings) -> RunSettings:
         batch_size=50,
         phone_region=settings.default_phone_region,
         base_url=settings.base_url,
+        url_policy=url_policy(settings),
     )
 
 

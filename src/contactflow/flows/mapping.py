@@ -3,9 +3,11 @@ the types of the action's input JSON Schema.
 
 Templates run in Jinja2's sandbox with a short list of filters (no attribute tricks, no
 loops over unbounded data). They see `trigger` (the event payload), `steps` (each earlier
-step's output by id) and `now`. Every error names the step and the field.
+step's output by id), `now`, and inside a loop step `loop` (its item and index). Every error
+names the step and the field.
 """
 
+import ast
 import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -21,7 +23,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from contactflow.flows.conditions import as_datetime, as_number
 from contactflow.platform.clock import to_iso, utcnow
 
-ROOTS = frozenset({"trigger", "steps", "now"})
+ROOTS = frozenset({"trigger", "steps", "now", "loop"})
+# Items a loop step takes at most.
+MAX_ITEMS = 1000
 _KEPT_FILTERS = (
     "default",
     "d",
@@ -219,14 +223,16 @@ def parse(source: str) -> nodes.Template:
     """The template's tree; ValueError says why it does not parse or is not allowed."""
     try:
         tree = _ENVIRONMENT.parse(source)
+        # Compiles the tree, which is where an unknown filter shows.
+        names = meta.find_undeclared_variables(tree)
     except TemplateError as error:
         line = getattr(error, "lineno", None)
         raise ValueError(f"line {line}: {error.message}" if line else str(error)) from error
     for node in tree.find_all(_FORBIDDEN):
         raise ValueError(f"{type(node).__name__} is not allowed in a mapping")
-    unknown = meta.find_undeclared_variables(tree) - ROOTS
+    unknown = names - ROOTS
     if unknown:
-        raise ValueError(f"unknown name {sorted(unknown)[0]!r}; use trigger, steps or now")
+        raise ValueError(f"unknown name {sorted(unknown)[0]!r}; use trigger, steps, now or loop")
     return tree
 
 
@@ -267,6 +273,11 @@ def coerce(text: str, schema: Mapping[str, Any]) -> Any:
     """The rendered text as the schema's type. ValueError says what was expected."""
     kinds = _types(schema)
     value = text.strip()
+    allowed = schema.get("enum")
+    if allowed is not None:
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not one of {', '.join(map(str, allowed))}")
+        return value
     if _is_datetime(schema):
         moment = parse_date(value)
         if moment is None:
@@ -312,6 +323,27 @@ def _render_value(value: Any, data: Mapping[str, Any]) -> Any:
     if isinstance(value, dict):
         return {key: _render_value(item, data) for key, item in value.items()}
     return value
+
+
+def render_items(source: str | list[Any], data: Mapping[str, Any]) -> list[Any]:
+    """A loop's items: a JSON list with its strings rendered, or a template rendering a list
+    (JSON, or the list as the template printed it). ValueError says why there is none."""
+    if isinstance(source, list):
+        items: Any = _render_value(source, data)
+    else:
+        text = render(source, data).strip()
+        try:
+            items = json.loads(text) if text else []
+        except json.JSONDecodeError:
+            try:
+                items = ast.literal_eval(text)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                raise ValueError("does not render a list; write `{{ ... | tojson }}`") from None
+    if not isinstance(items, list):
+        raise ValueError(f"renders {type(items).__name__}, not a list")
+    if len(items) > MAX_ITEMS:
+        raise ValueError(f"{len(items)} items; a loop takes at most {MAX_ITEMS}")
+    return items
 
 
 def map_input(

@@ -11,6 +11,10 @@ and no stored success means it did not: a run taken over after a crash (its leas
 walks its steps again and performs only those without a stored success. Actions also get an
 idempotency key (event id + step id) for what they record elsewhere.
 
+A loop step runs its steps once per item; their step runs are recorded under ids suffixed
+with the iteration (`note[2]`), so a run taken over inside a loop does not redo the
+iterations already done.
+
 A delay stores its step run as `waiting` and releases the run until the time comes; a failed
 action is retried on its policy's backoff by releasing the run until the next attempt, then
 stops the run or lets it continue.
@@ -19,25 +23,27 @@ stops the run or lets it continue.
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
-from contactflow.flows.catalog import ActionContext, find
+from contactflow.flows.catalog import ActionContext, Entry, Json, Outbound, find
 from contactflow.flows.conditions import holds
 from contactflow.flows.definition import (
     ActionStep,
     DelayStep,
     FilterStep,
     FlowDefinition,
+    LoopStep,
     PathsStep,
     Step,
 )
 from contactflow.flows.error_flows import start_error_flow
-from contactflow.flows.mapping import map_input, parse_date, render
+from contactflow.flows.mapping import map_input, parse_date, render, render_items
 from contactflow.flows.models import (
     DUE_STATES,
     FAILED,
@@ -58,6 +64,7 @@ from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.errors import DomainError
 from contactflow.platform.event_types import FLOW_RUN_FAILED, FLOW_RUN_SUCCEEDED
 from contactflow.platform.jobs import claim, lease_free
+from contactflow.platform.webhooks.ssrf import UrlPolicy
 
 log = logging.getLogger("contactflow.flows")
 # Published versions never change: their parsed definitions are kept.
@@ -81,6 +88,8 @@ class RunSettings:
     base_url: str
     # Runs of a claimed batch advanced at the same time (each holds a connection meanwhile).
     concurrency: int = 8
+    # Where HTTP steps may go (the webhooks' policy: no private addresses unless allowed).
+    url_policy: UrlPolicy = field(default_factory=lambda: UrlPolicy(allow_http=False, allowed=[]))
 
 
 class LeaseLost(Exception):
@@ -90,11 +99,13 @@ class LeaseLost(Exception):
 class Outcome(Enum):
     NEXT = "next"  # go on with the following step
     END = "end"  # the run is over, or released until later
+    SKIP = "skip"  # this loop iteration is over (a filter or de-duplicate stopped it)
 
 
 @dataclass
 class _Walk:
     run_id: str
+    location_id: str
     idempotency_base: str
     # Test mode: actions are simulated from their catalog samples and delays do not wait.
     test: bool
@@ -106,6 +117,17 @@ class _Walk:
     # success that transaction also ends the run, instead of one more transaction after it.
     last: str | None = None
     finished: bool = False
+    # Inside loops: the iterations' suffix of step run ids (`[1][0]` in a nested loop).
+    suffix: str = ""
+
+    def key(self, step: Step) -> str:
+        """The id of the step's run in this iteration."""
+        return f"{step.id}{self.suffix}"
+
+    def stop(self) -> Outcome:
+        """How a step that stops the flow here stops it: the iteration inside a loop, the
+        run outside."""
+        return Outcome.SKIP if self.suffix else Outcome.END
 
 
 def _final_step(steps: list[Step]) -> str | None:
@@ -153,6 +175,16 @@ async def _finish(
     event = await events.append(uow, run.location_id, event_type, payload, subject_id=run.flow_id)
     if state == FAILED:
         await start_error_flow(uow, run, event.id, step_id)
+
+
+def _ends(step: Step, output: Json) -> bool:
+    """Whether a done step's output ended the run: a failed filter, a duplicate, ..."""
+    if isinstance(step, FilterStep):
+        return not output.get("passed")
+    if isinstance(step, ActionStep):
+        entry = find(step.action)
+        return entry is not None and entry.ends_run is not None and entry.ends_run(output)
+    return False
 
 
 class RunExecutor:
@@ -256,6 +288,7 @@ class RunExecutor:
             by_step = stored[run.id]
             walk = _Walk(
                 run_id=run.id,
+                location_id=run.location_id,
                 idempotency_base=run.event_id or run.id,
                 test=run.test,
                 data={"trigger": run.input, "steps": {}},
@@ -292,15 +325,17 @@ class RunExecutor:
         (checked in this transaction) kept every other worker away since. Should one be
         there after all, the (run, step) unique key fails this transaction, effect included."""
         row = None
-        if step.id in walk.stored:
+        if walk.key(step) in walk.stored:
             row = await uow.session.scalar(
-                select(StepRun).where(StepRun.run_id == walk.run_id, StepRun.step_id == step.id)
+                select(StepRun).where(
+                    StepRun.run_id == walk.run_id, StepRun.step_id == walk.key(step)
+                )
             )
         if row is None:
             walk.position += 1
             row = StepRun(
                 run_id=walk.run_id,
-                step_id=step.id,
+                step_id=walk.key(step),
                 action=action,
                 state=WAITING,
                 position=walk.position,
@@ -313,23 +348,24 @@ class RunExecutor:
     async def _steps(self, walk: _Walk, steps: list[Step]) -> Outcome:
         for step in steps:
             outcome = await self._one(walk, step)
-            if outcome is Outcome.END:
+            if outcome is not Outcome.NEXT:
                 return outcome
         return Outcome.NEXT
 
     async def _one(self, walk: _Walk, step: Step) -> Outcome:
-        stored = walk.stored.get(step.id)
+        stored = walk.stored.get(walk.key(step))
         # Done: succeeded, or failed for good with the run going on (policy `continue`).
         if stored is not None and (stored.state == SUCCEEDED or stored.finished_at is not None):
             walk.data["steps"][step.id] = stored.output
             if isinstance(step, PathsStep):
                 return await self._branch(walk, step, (stored.output or {}).get("path"))
-            passed = not isinstance(step, FilterStep) or (stored.output or {}).get("passed")
-            return Outcome.NEXT if passed else Outcome.END
+            return walk.stop() if _ends(step, stored.output or {}) else Outcome.NEXT
         if isinstance(step, ActionStep):
             return await self._action(walk, step)
         if isinstance(step, DelayStep):
             return await self._delay(walk, step, stored)
+        if isinstance(step, LoopStep):
+            return await self._loop(walk, step)
         if isinstance(step, FilterStep):
             passed = holds(step.conditions, walk.data)
             return await self._decided(walk, step, "core.filter", {"passed": passed}, passed)
@@ -341,6 +377,25 @@ class RunExecutor:
         branch = next((b for b in step.paths if b.name == name), None)
         return Outcome.NEXT if branch is None else await self._steps(walk, branch.steps)
 
+    async def _loop(self, walk: _Walk, step: LoopStep) -> Outcome:
+        """Each item's iteration in turn; the loop's own step run, recorded once all are
+        done, has how many there were."""
+        try:
+            items = render_items(step.items, walk.data)
+        except ValueError as error:
+            return await self._fail_run(walk, step, "core.loop", f"items: {error}")
+        outer_suffix, outer_loop = walk.suffix, walk.data.get("loop")
+        for index, item in enumerate(items):
+            walk.suffix = f"{outer_suffix}[{index}]"
+            walk.data["loop"] = {"item": item, "index": index, "count": len(items)}
+            if await self._steps(walk, step.steps) is Outcome.END:
+                return Outcome.END
+        walk.suffix = outer_suffix
+        walk.data.pop("loop")
+        if outer_loop is not None:
+            walk.data["loop"] = outer_loop
+        return await self._decided(walk, step, "core.loop", {"count": len(items)}, True)
+
     async def _decided(
         self, walk: _Walk, step: Step, action: str, output: dict[str, Any], go_on: bool
     ) -> Outcome:
@@ -351,13 +406,13 @@ class RunExecutor:
             row = await self._record(uow, walk, step, action)
             row.state, row.output, row.finished_at = SUCCEEDED, output, utcnow()
             row.attempts += 1
-            if not go_on:
+            if not go_on and not walk.suffix:
                 await _finish(uow, run, SUCCEEDED)
-            elif step.id == walk.last:
+            elif step.id == walk.last and not walk.suffix:
                 await _finish(uow, run, SUCCEEDED)
                 walk.finished = True
         walk.data["steps"][step.id] = output
-        return Outcome.NEXT if go_on else Outcome.END
+        return Outcome.NEXT if go_on else walk.stop()
 
     async def _delay(self, walk: _Walk, step: DelayStep, stored: StepRun | None) -> Outcome:
         now = utcnow()
@@ -396,30 +451,41 @@ class RunExecutor:
 
     async def _action(self, walk: _Walk, step: ActionStep) -> Outcome:
         entry = find(step.action)
-        if entry is None or entry.run is None:
+        if entry is None or not entry.performs:
             return await self._fail_run(walk, step, step.action, "not an action of the catalog")
         values: dict[str, Any] | None = None
+        idempotency_key = f"{walk.idempotency_base}:{walk.key(step)}"
         try:
             values = map_input(step.id, step.input, entry.input, walk.data)
+            called = None
+            if entry.call is not None and not walk.test:
+                called = await self._call(walk, entry, idempotency_key, values)
             async with self.db.unit_of_work() as uow:
                 run = await self._own(uow, walk.run_id)
                 context = ActionContext(
                     uow=uow,
                     location_id=run.location_id,
-                    idempotency_key=f"{walk.idempotency_base}:{step.id}",
+                    idempotency_key=idempotency_key,
                     phone_region=self.settings.phone_region,
                     links=walk.links,
+                    flow_id=run.flow_id,
                 )
-                output = dict(entry.sample) if walk.test else await entry.run(context, values)
+                if walk.test:
+                    output = dict(entry.sample)
+                elif entry.run is not None:
+                    output = await entry.run(context, values)
+                else:
+                    output = called or {}
                 row = await self._record(uow, walk, step, step.action)
                 row.state, row.input, row.output, row.error = SUCCEEDED, values, output, None
                 row.attempts += 1
                 row.finished_at = utcnow()
-                if step.id == walk.last:
+                ends = entry.ends_run is not None and entry.ends_run(output)
+                if (ends or step.id == walk.last) and not walk.suffix:
                     await _finish(uow, run, SUCCEEDED)
                     walk.finished = True
             walk.data["steps"][step.id] = output
-            return Outcome.NEXT
+            return walk.stop() if ends else Outcome.NEXT
         except LeaseLost:
             raise
         except (DomainError, ValueError) as error:
@@ -429,6 +495,20 @@ class RunExecutor:
             log.exception("step %s of run %s failed unexpectedly", step.id, walk.run_id)
             reason = f"unexpected error ({type(error).__name__}); see the server log"
         return await self._failed(walk, step, values, reason)
+
+    async def _call(self, walk: _Walk, entry: Entry, key: str, values: Json) -> Json:
+        """An outbound step's call, outside any transaction; it may take half the lease, so
+        the run is still this worker's when the answer is recorded."""
+        assert entry.call is not None
+        async with httpx.AsyncClient(follow_redirects=False) as http:
+            outbound = Outbound(
+                http=http,
+                policy=self.settings.url_policy,
+                location_id=walk.location_id,
+                idempotency_key=key,
+                max_timeout_seconds=self.settings.lease.total_seconds() / 2,
+            )
+            return await entry.call(outbound, values)
 
     async def _failed(
         self, walk: _Walk, step: ActionStep, values: dict[str, Any] | None, reason: str

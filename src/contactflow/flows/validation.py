@@ -3,6 +3,8 @@ does not publish, and each problem names its place (`steps.task.input.dueAt: ...
 
 from typing import Any
 
+from jinja2 import meta
+
 from contactflow.flows.catalog import find
 from contactflow.flows.definition import (
     ActionStep,
@@ -10,6 +12,7 @@ from contactflow.flows.definition import (
     FilterStep,
     FlowDefinition,
     Group,
+    LoopStep,
     PathsStep,
     Step,
 )
@@ -26,6 +29,10 @@ def _templates(value: Any) -> list[str]:
     return []
 
 
+# Among the ids a step may read: a marker that it runs inside a loop, so `loop` is defined.
+IN_LOOP = "[loop]"
+
+
 def _template_problem(source: str, earlier: set[str]) -> str | None:
     try:
         tree = parse(source)
@@ -33,6 +40,8 @@ def _template_problem(source: str, earlier: set[str]) -> str | None:
         return f"does not parse: {error}"
     for step_id in sorted(referenced_steps(tree) - earlier):
         return f"refers to step {step_id!r}, which does not run before this one"
+    if IN_LOOP not in earlier and "loop" in meta.find_undeclared_variables(tree):
+        return "uses loop, which is defined only inside a loop step"
     return None
 
 
@@ -45,7 +54,7 @@ def _conditions(group: Group | None, where: str) -> list[str]:
         if isinstance(item, Group):
             problems.extend(_conditions(item, place))
         elif item.field.split(".", 1)[0] not in ROOTS - {"now"}:
-            problems.append(f"{place}.field: starts with trigger. or steps.")
+            problems.append(f"{place}.field: starts with trigger., steps. or loop.")
     return problems
 
 
@@ -59,6 +68,12 @@ def _action(step: ActionStep, earlier: set[str]) -> list[str]:
     for name, value in step.input.items():
         if name not in properties:
             problems.append(f"{where}.input.{name}: not an input of {step.action}")
+            continue
+        allowed = properties[name].get("enum")
+        literal = isinstance(value, str) and "{" not in value
+        if allowed is not None and literal and value not in allowed:
+            choices = ", ".join(map(str, allowed))
+            problems.append(f"{where}.input.{name}: {value!r} is not one of {choices}")
             continue
         for source in _templates(value):
             problem = _template_problem(source, earlier)
@@ -83,6 +98,14 @@ def _steps(steps: list[Step], earlier: set[str]) -> list[str]:
                 problems.append(f"{where}.until: {problem}")
         elif isinstance(step, FilterStep):
             problems.extend(_conditions(step.conditions, f"{where}.conditions"))
+        elif isinstance(step, LoopStep):
+            sources = _templates(step.items)
+            problem = next(filter(None, (_template_problem(s, earlier) for s in sources)), None)
+            if problem is not None:
+                problems.append(f"{where}.items: {problem}")
+            inside = {*earlier, IN_LOOP}
+            problems.extend(_steps(step.steps, inside))
+            earlier |= inside - {IN_LOOP}
         elif isinstance(step, PathsStep):
             after = set(earlier)
             for number, branch in enumerate(step.paths):

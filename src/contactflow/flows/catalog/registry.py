@@ -6,11 +6,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from contactflow.mailsuite.tracking import Links
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Unprocessable
+from contactflow.platform.webhooks.ssrf import UrlPolicy
 
 Kind = Literal["trigger", "action", "step"]
 M = TypeVar("M", bound=BaseModel)
@@ -27,9 +29,27 @@ class ActionContext:
     idempotency_key: str
     phone_region: str
     links: Links
+    # The flow the run belongs to (what a de-duplicate step's keys are kept per).
+    flow_id: str = ""
 
 
 Executor = Callable[[ActionContext, Json], Awaitable[Json]]
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """What a step that calls another system gets. It runs outside any transaction (a slow
+    server must not hold the database's write lock): it has the URL policy every outbound
+    address goes through, a client, and the longest it may wait (within the run's lease)."""
+
+    http: httpx.AsyncClient
+    policy: UrlPolicy
+    location_id: str
+    idempotency_key: str
+    max_timeout_seconds: float
+
+
+Call = Callable[[Outbound, Json], Awaitable[Json]]
 
 
 @dataclass(frozen=True)
@@ -49,6 +69,14 @@ class Entry:
     event_type: str | None = None
     flow_field: str | None = None
     run: Executor | None = field(default=None, compare=False)
+    # Actions that call out (HTTP) have `call` instead of `run`.
+    call: Call | None = field(default=None, compare=False)
+    # Whether the run ends here (successfully) after this output, as a failed filter ends it.
+    ends_run: Callable[[Json], bool] | None = field(default=None, compare=False)
+
+    @property
+    def performs(self) -> bool:
+        return self.run is not None or self.call is not None
 
     def describe(self) -> Json:
         """The entry as data, as `GET /catalog` will serve it."""
