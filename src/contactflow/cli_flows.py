@@ -10,7 +10,7 @@ from rich.table import Table
 from contactflow.cli_support import console, with_db
 from contactflow.flows import service
 from contactflow.flows.definition import FlowDefinition, Format, dump, load
-from contactflow.flows.models import Flow, FlowRun
+from contactflow.flows.models import Flow, FlowRun, find_flow
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import Database
 
@@ -65,7 +65,7 @@ def export_flow(
 
     async def run(db: Database) -> FlowDefinition | None:
         async with db.reader() as session:
-            flow = await service.find_flow(session, location, flow_id)
+            flow = await find_flow(session, location, flow_id)
             version = (
                 await service.draft_of(session, flow.id)
                 if draft

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows import service
-from contactflow.flows.models import Flow, FlowRun
+from contactflow.flows.models import Flow, FlowRun, find_flow
 from contactflow.flows.schemas import (
     FlowCreate,
     FlowEnvelope,
@@ -81,7 +81,7 @@ async def replay_run(run_id: RunId, caller: Writer, db: DatabaseDep) -> RunDetai
 @router.get("/{flowId}", response_model=FlowEnvelope, summary="Get a flow")
 async def get_flow(flow_id: FlowId, caller: Reader, db: DatabaseDep) -> FlowEnvelope:
     async with db.reader() as session:
-        flow = await service.find_flow(session, caller.location_id, flow_id)
+        flow = await find_flow(session, caller.location_id, flow_id)
         return await _envelope(session, flow)
 
 

@@ -121,6 +121,8 @@ async def _consume(db: Database, behind: _Behind) -> bool:
             if addressed is not None and event.payload.get(addressed) != flow.id:
                 continue
             payload = delivered_payload(event)
+            if trigger is not None and not trigger.fires_on(payload, definition.trigger.options):
+                continue
             if holds(definition.conditions, {"trigger": payload}, now):
                 uow.session.add(queued_run(version, payload, event_id=event.id))
         cursor.position = found[-1].seq if len(found) == BATCH else end

@@ -19,6 +19,7 @@ from contactflow.flows.models import (
     FlowVersion,
     StepRun,
     cursor_name,
+    find_flow,
     queued_run,
 )
 from contactflow.mailsuite.paging import Page, Position, newest_first
@@ -32,13 +33,6 @@ from contactflow.platform.events import (
     delivered_payload,
     lock_cursor,
 )
-
-
-async def find_flow(session: AsyncSession, location_id: str, flow_id: str) -> Flow:
-    row = await session.get(Flow, flow_id)
-    if row is None or row.location_id != location_id:
-        raise NotFound("Flow not found")
-    return row
 
 
 async def draft_of(session: AsyncSession, flow_id: str) -> FlowVersion | None:
