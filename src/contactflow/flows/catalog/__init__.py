@@ -30,4 +30,19 @@ def find(key: str) -> Entry | None:
     return CATALOG.get(key)
 
 
-__all__ = ["CATALOG", "ActionContext", "Entry", "Executor", "Json", "find"]
+def entries(
+    app: str | None = None, kind: str | None = None, query: str | None = None
+) -> list[Entry]:
+    """The entries of an app and kind whose key, title or description holds `query` (any
+    case), by key."""
+    words = (query or "").lower().split()
+    return [
+        entry
+        for key, entry in sorted(CATALOG.items())
+        if app in (None, entry.app)
+        and kind in (None, entry.kind)
+        and all(word in f"{key} {entry.title} {entry.description}".lower() for word in words)
+    ]
+
+
+__all__ = ["CATALOG", "ActionContext", "Entry", "Executor", "Json", "entries", "find"]

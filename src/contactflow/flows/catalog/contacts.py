@@ -10,7 +10,7 @@ from contactflow.flows.catalog.registry import (
     trigger_options,
 )
 from contactflow.platform import event_types as types
-from contactflow.platform.auth.scopes import CONTACTS_READ
+from contactflow.platform.auth.scopes import BUSINESSES_READ, CALENDAR_EVENTS_READ, CONTACTS_READ
 
 APP = "contacts"
 AT = "2026-12-01T09:00:00.000Z"
@@ -193,6 +193,7 @@ def _trigger(
     options: Json | None = None,
     matches: Predicate | None = None,
     flow_field: str | None = None,
+    scope: str = CONTACTS_READ,
 ) -> Entry:
     return Entry(
         key=f"contacts.{key}",
@@ -200,7 +201,7 @@ def _trigger(
         kind="trigger",
         title=title,
         description=description or f"Fires on every {event_type} event of the location.",
-        scopes=(CONTACTS_READ,),
+        scopes=(scope,),
         input=trigger_options(**(options or {})),
         output=payload,
         sample={**sample, "type": event_type},
@@ -309,6 +310,7 @@ ENTRIES = (
         types.APPOINTMENT_CREATE,
         APPOINTMENT_PAYLOAD,
         {**_BASE, "appointment": APPOINTMENT_SAMPLE},
+        scope=CALENDAR_EVENTS_READ,
     ),
     _trigger(
         "appointment.updated",
@@ -316,6 +318,7 @@ ENTRIES = (
         types.APPOINTMENT_UPDATE,
         APPOINTMENT_PAYLOAD,
         {**_BASE, "appointment": APPOINTMENT_SAMPLE, "previousAppointmentStatus": "new"},
+        scope=CALENDAR_EVENTS_READ,
     ),
     _trigger(
         "appointment.status_changed",
@@ -329,6 +332,7 @@ ENTRIES = (
         ),
         options={"status": {"enum": STATUSES}},
         matches=_status_changed,
+        scope=CALENDAR_EVENTS_READ,
     ),
     _trigger(
         "appointment.deleted",
@@ -336,6 +340,7 @@ ENTRIES = (
         types.APPOINTMENT_DELETE,
         APPOINTMENT_PAYLOAD,
         {**_BASE, "appointment": APPOINTMENT_SAMPLE},
+        scope=CALENDAR_EVENTS_READ,
     ),
     _trigger(
         "business.created",
@@ -343,6 +348,7 @@ ENTRIES = (
         types.BUSINESS_CREATE,
         BUSINESS_PAYLOAD,
         {**_BASE, "business": BUSINESS_SAMPLE},
+        scope=BUSINESSES_READ,
     ),
     _trigger(
         "business.updated",
@@ -350,6 +356,7 @@ ENTRIES = (
         types.BUSINESS_UPDATE,
         BUSINESS_PAYLOAD,
         {**_BASE, "business": BUSINESS_SAMPLE},
+        scope=BUSINESSES_READ,
     ),
     _trigger(
         "business.deleted",
@@ -357,6 +364,7 @@ ENTRIES = (
         types.BUSINESS_DELETE,
         BUSINESS_PAYLOAD,
         {**_BASE, "business": BUSINESS_SAMPLE},
+        scope=BUSINESSES_READ,
     ),
     _trigger(
         "contact.enrolled",

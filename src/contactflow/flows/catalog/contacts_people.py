@@ -399,7 +399,7 @@ ENTRIES: tuple[Entry, ...] = (
         remove_tags,
     ),
     action(
-        "contacts.bulk_add_tags",
+        "contact.bulk_add_tags",
         "Bulk add tags",
         "Add tags to many contacts at once; one response line per contact.",
         obj({"contactIds": IDS, "tags": TAGS}, ["contactIds", "tags"]),
@@ -408,7 +408,7 @@ ENTRIES: tuple[Entry, ...] = (
         _bulk(links.BulkTagAction.add),
     ),
     action(
-        "contacts.bulk_remove_tags",
+        "contact.bulk_remove_tags",
         "Bulk remove tags",
         "Remove tags (or, with removeAllTags, every tag) from many contacts at once.",
         obj(
@@ -523,7 +523,7 @@ ENTRIES: tuple[Entry, ...] = (
         remove_from_workflow,
     ),
     action(
-        "contacts.assign_business",
+        "contact.assign_business",
         "Assign contacts to business",
         "Point contacts at a business (businessId null clears it); the ids that changed.",
         obj(

@@ -32,7 +32,12 @@ from contactflow.flows.catalog.registry import (
     output_schema,
     parsed,
 )
-from contactflow.platform.auth.scopes import CONTACTS_READ, CONTACTS_WRITE
+from contactflow.platform.auth.scopes import (
+    BUSINESSES_WRITE,
+    CALENDAR_EVENTS_WRITE,
+    CONTACTS_READ,
+    CONTACTS_WRITE,
+)
 
 APP = "contacts"
 
@@ -47,15 +52,17 @@ def action(
     run: Executor,
     *,
     reads: bool = False,
+    scope: str | None = None,
 ) -> Entry:
-    """A Contacts API action (reading ones need only contacts.readonly)."""
+    """A Contacts API action (reading ones need only contacts.readonly; those on calendars
+    and businesses need the scope their API routes need)."""
     return Entry(
         key=f"contacts.{key}",
         app=APP,
         kind="action",
         title=title,
         description=description,
-        scopes=(CONTACTS_READ if reads else CONTACTS_WRITE,),
+        scopes=(scope or (CONTACTS_READ if reads else CONTACTS_WRITE),),
         input=input,
         output=output,
         sample=sample,
@@ -384,6 +391,7 @@ ENTRIES = (
         APPOINTMENT_OUT,
         APPOINTMENT_SAMPLE,
         create_appointment,
+        scope=CALENDAR_EVENTS_WRITE,
     ),
     action(
         "appointment.update",
@@ -393,6 +401,7 @@ ENTRIES = (
         APPOINTMENT_OUT,
         APPOINTMENT_SAMPLE,
         update_appointment,
+        scope=CALENDAR_EVENTS_WRITE,
     ),
     action(
         "appointment.cancel",
@@ -402,6 +411,7 @@ ENTRIES = (
         APPOINTMENT_OUT,
         {**APPOINTMENT_SAMPLE, "status": "cancelled", "appointmentStatus": "cancelled"},
         cancel_appointment,
+        scope=CALENDAR_EVENTS_WRITE,
     ),
     action(
         "appointment.delete",
@@ -411,6 +421,7 @@ ENTRIES = (
         DELETED,
         {"deleted": True, "id": "ap_1"},
         delete_appointment,
+        scope=CALENDAR_EVENTS_WRITE,
     ),
     action(
         "business.create",
@@ -420,6 +431,7 @@ ENTRIES = (
         BUSINESS_OUT,
         BUSINESS_SAMPLE,
         create_business,
+        scope=BUSINESSES_WRITE,
     ),
     action(
         "business.update",
@@ -429,6 +441,7 @@ ENTRIES = (
         BUSINESS_OUT,
         BUSINESS_SAMPLE,
         update_business,
+        scope=BUSINESSES_WRITE,
     ),
     action(
         "business.delete",
@@ -438,5 +451,6 @@ ENTRIES = (
         DELETED,
         {"deleted": True, "id": "bz_1"},
         delete_business,
+        scope=BUSINESSES_WRITE,
     ),
 )
