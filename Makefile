@@ -26,7 +26,7 @@ lint: .venv
 
 test: lint
 	$(UV) run --frozen python -m compileall -q src
-	$(UV) run --frozen pytest --basetemp="$$(mktemp -d)"
+	$(UV) run --frozen pytest -n 2 --dist loadgroup --basetemp="$$(mktemp -d)"
 
 bench: .venv
 	$(UV) run --frozen python -m bench.api

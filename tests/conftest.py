@@ -25,6 +25,17 @@ from tests.support import (
 BACKENDS = ("sqlite", "postgresql")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One backend's tests share one pytest-xdist worker (`--dist loadgroup`), so each worker
+    migrates one database and starts that backend's servers once, and the two backends run
+    side by side."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("database_url") if callspec is not None else None
+        if backend is not None:
+            item.add_marker(pytest.mark.xdist_group(backend))
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

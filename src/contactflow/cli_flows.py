@@ -1,5 +1,7 @@
-"""`contactflow flows …`: import and export definitions (JSON or YAML), list runs, replay."""
+"""`contactflow flows …`: import and export definitions (JSON or YAML), install shipped
+templates, list runs, replay, retry, backfill."""
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -9,8 +11,11 @@ from rich.table import Table
 
 from contactflow.cli_support import console, with_db
 from contactflow.flows import service
-from contactflow.flows.definition import FlowDefinition, Format, dump, load
+from contactflow.flows.backfill import BackfillResult, backfill
+from contactflow.flows.definition import FlowDefinition, Format, dump, load_file
+from contactflow.flows.error_flows import set_error_flow
 from contactflow.flows.models import Flow, FlowRun, find_flow
+from contactflow.flows.templates import FlowTemplate, find_template, shipped
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import Database
 
@@ -32,9 +37,10 @@ def import_flow(
     ] = False,
     enable: Annotated[bool, typer.Option(help="Publish and enable it.")] = False,
 ) -> None:
-    """Create a flow from a definition file; prints its id."""
+    """Create a flow from a definition file (which may name its `errorFlowId`); prints its
+    id."""
     try:
-        definition = load(file.read_text(), _format(file))
+        definition, error_flow_id = load_file(file.read_text(), _format(file))
     except (ValidationError, ValueError) as error:
         console.print(f"[red]error:[/red] {file} is not a flow definition:\n{error}")
         raise typer.Exit(1) from error
@@ -42,6 +48,8 @@ def import_flow(
     async def run(db: Database) -> Flow:
         async with db.unit_of_work() as uow:
             flow = await service.create_flow(uow, location, name or file.stem, definition)
+            if error_flow_id is not None:
+                await set_error_flow(uow, flow, error_flow_id)
             if publish or enable:
                 await service.publish(uow, location, flow.id)
             if enable:
@@ -59,11 +67,11 @@ def export_flow(
     kind: Annotated[str, typer.Option("--format", help="json or yaml.")] = "yaml",
     draft: Annotated[bool, typer.Option(help="The draft rather than the running version.")] = False,
 ) -> None:
-    """Print a flow's running version (or its draft) as JSON or YAML."""
+    """Print a flow's running version (or its draft) as JSON or YAML, with its error flow."""
     if kind not in ("json", "yaml"):
         raise typer.BadParameter("json or yaml", param_hint="--format")
 
-    async def run(db: Database) -> FlowDefinition | None:
+    async def run(db: Database) -> tuple[Flow, FlowDefinition | None]:
         async with db.reader() as session:
             flow = await find_flow(session, location, flow_id)
             version = (
@@ -71,13 +79,15 @@ def export_flow(
                 if draft
                 else await service.published_of(session, flow)
             )
-            return None if version is None else FlowDefinition.model_validate(version.definition)
+            if version is None:
+                return flow, None
+            return flow, FlowDefinition.model_validate(version.definition)
 
-    definition = with_db(run)
+    flow, definition = with_db(run)
     if definition is None:
         console.print("[red]error:[/red] the flow has no such version")
         raise typer.Exit(1)
-    typer.echo(dump(definition, "yaml" if kind == "yaml" else "json"))
+    typer.echo(dump(definition, "yaml" if kind == "yaml" else "json", flow.error_flow_id))
 
 
 @flows_app.command("runs")
@@ -119,3 +129,104 @@ def replay(
             return await service.replay(uow, location, run_id)
 
     console.print(with_db(run).id)
+
+
+@flows_app.command("retry")
+def retry(
+    run_id: Annotated[str, typer.Argument(help="The failed run to resume.")],
+    location: Location,
+) -> None:
+    """Resume a failed run at the step that failed it (the steps before are not performed
+    again); prints its id."""
+
+    async def run(db: Database) -> FlowRun:
+        async with db.unit_of_work() as uow:
+            return await service.retry(uow, location, run_id)
+
+    console.print(with_db(run).id)
+
+
+def _moment(text: str, option: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter("an ISO 8601 date or date-time", param_hint=option) from None
+
+
+@flows_app.command("backfill")
+def backfill_flow(
+    flow_id: Annotated[str, typer.Argument(help="The flow's id.")],
+    location: Location,
+    start: Annotated[str, typer.Option("--from", help="Events from this time (ISO 8601).")],
+    end: Annotated[str, typer.Option("--to", help="Events before this time (ISO 8601).")],
+) -> None:
+    """Run the published version over past events of its trigger, once per event; prints how
+    many runs were queued and how many events were already run."""
+    since, until = _moment(start, "--from"), _moment(end, "--to")
+
+    async def run(db: Database) -> BackfillResult:
+        async with db.unit_of_work() as uow:
+            return await backfill(uow, location, flow_id, since, until)
+
+    result = with_db(run)
+    console.print(
+        f"queued {result.queued} runs; {result.already_run} events already run, "
+        f"{result.not_matching} not matching the trigger, "
+        f"{result.left_to_trigger} left to the trigger"
+    )
+
+
+@flows_app.command("templates")
+def list_templates() -> None:
+    """The shipped flow templates and their parameters (* required)."""
+    table = Table("template", "title", "flows", "parameters")
+    for template in shipped().values():
+        required = set(template.parameters.get("required", []))
+        names = [
+            f"{name}{'*' if name in required else ''} ({spec['type']})"
+            for name, spec in template.parameters.get("properties", {}).items()
+        ]
+        flows = "\n".join(flow.name for flow in template.flows)
+        table.add_row(template.key, template.title, flows, ", ".join(names))
+    console.print(table)
+
+
+def _parameters(template: FlowTemplate, pairs: list[str]) -> dict[str, object]:
+    """`name=value` pairs; an integer parameter's value is read as an integer."""
+    properties = template.parameters.get("properties", {})
+    values: dict[str, object] = {}
+    for pair in pairs:
+        name, equals, text = pair.partition("=")
+        if not equals:
+            raise typer.BadParameter(f"{pair!r} is not name=value", param_hint="--param")
+        kind = properties.get(name, {}).get("type")
+        if kind == "integer":
+            try:
+                values[name] = int(text)
+            except ValueError:
+                raise typer.BadParameter(f"{name} is an integer", param_hint="--param") from None
+        else:
+            values[name] = text
+    return values
+
+
+@flows_app.command("install")
+def install_template(
+    key: Annotated[str, typer.Argument(help="The template (see `contactflow flows templates`).")],
+    location: Location,
+    param: Annotated[
+        list[str] | None, typer.Option(help="A parameter as name=value (repeatable).")
+    ] = None,
+) -> None:
+    """Create, publish and enable a template's flows; prints each flow's id and name."""
+    template = find_template(key)
+    if template is None:
+        raise typer.BadParameter(f"no template {key!r}", param_hint="TEMPLATE")
+    given = _parameters(template, param or [])
+
+    async def run(db: Database) -> list[Flow]:
+        async with db.unit_of_work() as uow:
+            return await service.install_template(uow, location, key, given)
+
+    for flow in with_db(run):
+        typer.echo(f"{flow.id}\t{flow.name}")

@@ -25,6 +25,7 @@ from contactflow.contacts.schemas import ContactCreate
 from contactflow.flows import service as flows
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow
+from contactflow.flows.templates import find_template
 from contactflow.mailsuite import campaigns, senders, templates
 from contactflow.mailsuite.mail_schemas import CampaignCreate, SenderCreate, TemplateCreate
 from contactflow.mailsuite.models import Campaign
@@ -216,7 +217,7 @@ async def _seed_contact(
 
 DEMO_CAMPAIGN = "Spring newsletter"
 # The demo's sender hands mail to an SMTP catcher on this machine (any local test server on
-# port 1025); nothing is sent until someone launches the campaign.
+# port 1025): the welcome emails of new contacts, and the campaign once someone launches it.
 DEMO_SMTP = UrlPolicy(allow_http=False, allowed=["127.0.0.1"])
 
 
@@ -293,6 +294,27 @@ async def enrolment_flow(uow: UnitOfWork, location_id: str, name: str = DEMO_FLO
     return flow.id
 
 
+async def welcome_flow(uow: UnitOfWork, location_id: str) -> str:
+    """The id of the location's `welcome` template flow, installed once, sending from the
+    demo campaign's sender: a contact added from now on gets a welcome email and a
+    follow-up task in Mailsuite."""
+    template = find_template("welcome")
+    assert template is not None, "the welcome template is shipped"
+    names = [flow.name for flow in template.flows]
+    existing = await uow.session.scalar(
+        select(Flow.id).where(Flow.location_id == location_id, Flow.name.in_(names))
+    )
+    if existing is not None:
+        return existing
+    sender_id = await uow.session.scalar(
+        select(Campaign.sender_id).where(
+            Campaign.location_id == location_id, Campaign.name == DEMO_CAMPAIGN
+        )
+    )
+    (flow,) = await flows.install_template(uow, location_id, "welcome", {"senderId": sender_id})
+    return flow.id
+
+
 async def create_demo(db: Database, *, region: str, seed: int | None = None) -> DemoData:
     """Create a fresh demo company; return one new API key per location and the admin's
     password."""
@@ -312,6 +334,7 @@ async def create_demo(db: Database, *, region: str, seed: int | None = None) -> 
         admin = await _admin_password(uow, seeded[0])
         campaign_id = await draft_campaign(uow, seeded[0].id)
         workflow_id = await enrolment_flow(uow, seeded[0].id)
+        await welcome_flow(uow, seeded[0].id)
     return DemoData(locations, campaign_id, workflow_id, admin)
 
 
@@ -340,4 +363,5 @@ async def demo_for_serve(db: Database, *, region: str) -> DemoData:
         admin = await _admin_password(uow, existing[0])
         campaign_id = await draft_campaign(uow, existing[0].id)
         workflow_id = await enrolment_flow(uow, existing[0].id)
+        await welcome_flow(uow, existing[0].id)
     return DemoData(locations, campaign_id, workflow_id, admin)

@@ -2,7 +2,9 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -64,6 +66,9 @@ class Settings(BaseSettings):
     mailsuite_send_loops: int = 2
     # Opens and clicks this soon after sending are pre-fetches, not a person.
     mailsuite_machine_seconds: float = 2.0
+
+    # Flows: finished runs (and their step runs) older than this many days are deleted.
+    flow_run_retention_days: Annotated[float, Field(gt=0)] = 30
 
 
 @lru_cache

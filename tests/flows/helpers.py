@@ -14,8 +14,9 @@ FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def welcome_flow(sender_id: str) -> Json:
-    """Shipped template (a): new contact -> welcome email, follow-up task due in 2 days, and a
-    note on the contact's Mailsuite timeline."""
+    """A welcome flow written out by hand, longer than the shipped `welcome` template: new
+    contact -> welcome email, follow-up task due in 2 days, and a note on the contact's
+    Mailsuite timeline."""
     return {
         "trigger": {"key": "contacts.contact.created"},
         "conditions": {"conditions": [{"field": "trigger.email", "operator": "exists"}]},

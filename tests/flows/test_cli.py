@@ -90,3 +90,46 @@ async def test_a_flow_that_cannot_run_is_not_imported(
     assert process.returncode == 1
     assert "steps.contact.input.email: required by mailsuite.contact.upsert" in out.decode()
     assert (await hub.get("/flows"))["flows"] == []
+
+
+async def test_templates_are_listed_and_installed_with_parameters(
+    hub: Hub, flows_database_url: str
+) -> None:
+    location = hub.tenant.location_id
+    sender = await hub.mail_sender("127.0.0.1", 2525)
+    install = ("flows", "install", "welcome", "--location", location)
+    listed, installed, refused = await asyncio.gather(
+        run_cli(flows_database_url, "flows", "templates"),
+        run_cli(
+            flows_database_url,
+            *install,
+            "--param",
+            f"senderId={sender['id']}",
+            "--param",
+            "dueInDays=3",
+        ),
+        asyncio.create_subprocess_exec(
+            str(CONTACTFLOW),
+            *install,
+            "--param",
+            "senderId=sd_missing",
+            env=cli_env(flows_database_url),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        ),
+    )
+    assert "welcome" in listed
+    assert "senderId* (string)" in listed
+    assert "notes-timeline" in listed
+
+    flow_id, name = installed.strip().split("\t")
+    assert name == "Welcome new contacts"
+    flow = (await hub.get(f"/flows/{flow_id}"))["flow"]
+    assert flow["enabled"] is True
+    task = flow["published"]["definition"]["steps"][2]
+    assert task["input"]["dueAt"] == "{{ trigger.dateAdded | add(days=3) }}"
+
+    out, _ = await refused.communicate()
+    assert refused.returncode == 1
+    assert "parameters.senderId: no such Mailsuite sender" in out.decode()
+    assert [row["id"] for row in (await hub.get("/flows"))["flows"]] == [flow_id]

@@ -27,7 +27,6 @@ FOUND: Json = {
         "conditions": [{"field": "steps.find.found", "operator": "equals", "value": True}]
     },
 }
-NOTE_SOURCE = {"sourceSystem": "contacts", "sourceId": "{{ trigger.id }}"}
 
 
 async def _linked_contact(hub: Hub, email: str) -> tuple[Json, str]:
@@ -43,42 +42,12 @@ async def _linked_contact(hub: Hub, email: str) -> tuple[Json, str]:
 
 async def test_notes_are_kept_on_the_timeline_and_updated_in_place(hub: Hub) -> None:
     crm, mail_contact_id = await _linked_contact(hub, "notes@example.com")
-    created = await hub.flow(
-        {
-            "trigger": {"key": "contacts.note.created"},
-            "steps": [
-                FIND,
-                FOUND,
-                {
-                    "type": "action",
-                    "id": "note",
-                    "action": "mailsuite.timeline.add_note",
-                    "input": {
-                        "contactId": "{{ steps.find.contact.id }}",
-                        "body": "{{ trigger.body }}",
-                        **NOTE_SOURCE,
-                    },
-                },
-            ],
-        },
-        name="Note created",
-    )
-    updated = await hub.flow(
-        {
-            "trigger": {"key": "contacts.note.updated"},
-            "steps": [
-                FIND,
-                FOUND,
-                {
-                    "type": "action",
-                    "id": "note",
-                    "action": "mailsuite.timeline.update_note",
-                    "input": {"body": "{{ trigger.body }}", **NOTE_SOURCE},
-                },
-            ],
-        },
-        name="Note updated",
-    )
+    installed = await hub.post("/flows/templates/notes-timeline/install")
+    created, updated = installed["flows"]
+    assert [created["name"], updated["name"]] == [
+        "Notes on the timeline: created",
+        "Notes on the timeline: updated",
+    ]
     note = (await hub.post(f"/contacts/{crm['id']}/notes", {"body": "Prefers email"}))["note"]
     await hub.finished_runs(created["id"])
     await hub.call(

@@ -101,6 +101,21 @@ async def test_tasks_emit_their_events_and_reach_the_timeline(mail: Mail) -> Non
     assert error_lines(orphan, 422) == ["contactId: not found in this workspace"]
 
 
+async def test_a_task_copied_from_another_system_is_kept_once(mail: Mail) -> None:
+    copy = {"title": "Send quote", "sourceSystem": "crm", "sourceId": "tk_42"}
+    first = (await mail.post("/tasks", copy))["task"]
+    again = (await mail.post("/tasks", {**copy, "title": "Send the quote"}))["task"]
+    assert again == first
+    assert (first["sourceSystem"], first["sourceId"]) == ("crm", "tk_42")
+    other = (await mail.post("/tasks", {**copy, "sourceSystem": "erp"}))["task"]
+    assert other["id"] != first["id"]
+    plain = (await mail.post("/tasks", {"title": "Send quote"}))["task"]
+    assert (plain["sourceSystem"], plain["sourceId"]) == (None, None)
+    assert len((await mail.get("/tasks"))["tasks"]) == 3
+    half = await mail.http.post(f"{API}/tasks", json={"title": "x", "sourceId": "tk_43"})
+    assert error_lines(half, 422) == ["sourceId: sourceSystem and sourceId go together"]
+
+
 async def test_the_timeline_reads_newest_first_and_keeps_other_systems_entries_once(
     mail: Mail,
 ) -> None:

@@ -283,6 +283,10 @@ async def check_demo(result: Result, server: LiveServer, db: Database) -> None:
         assert joined.status_code == 201, joined.text
         enrolled = await http.post(f"/contacts/{contact_id}/workflow/{shown['workflowId']}")
         assert enrolled.status_code == 200, enrolled.text
+        # New contacts of the first location are welcomed by the installed template.
+        flows = {flow["name"]: flow for flow in json_of(await http.get("/flows"))["flows"]}
+        assert flows["Welcome new contacts"]["enabled"] is True
+        assert flows["Welcome new contacts"]["published"]["number"] == 1
     # The admin's password, shown once, signs in.
     admin = shown["admin"]
     assert re.fullmatch(r"[A-Za-z0-9]{16}", admin["password"])

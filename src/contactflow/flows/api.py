@@ -5,17 +5,24 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.flows import service
+from contactflow.flows import backfill, service
 from contactflow.flows.models import Flow, FlowRun, find_flow
 from contactflow.flows.schemas import (
+    BackfillOut,
+    BackfillRequest,
     FlowCreate,
     FlowEnvelope,
     FlowList,
     FlowTest,
     FlowUpdate,
+    InstalledFlows,
     RunDetail,
     RunList,
+    TemplateInstall,
+    TemplateList,
+    TemplateOut,
 )
+from contactflow.flows.templates import shipped
 from contactflow.flows.wire import flow_out, run_out, step_run_out
 from contactflow.mailsuite.api_common import CursorQuery, Limit, next_cursor, position
 from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep
@@ -28,6 +35,7 @@ Reader = Annotated[Principal, requires(FLOWS_READ)]
 Writer = Annotated[Principal, requires(FLOWS_WRITE)]
 FlowId = Annotated[str, Path(alias="flowId", min_length=1, max_length=64)]
 RunId = Annotated[str, Path(alias="runId", min_length=1, max_length=64)]
+TemplateKey = Annotated[str, Path(alias="templateKey", min_length=1, max_length=64)]
 
 
 async def _envelope(session: AsyncSession, flow: Flow) -> FlowEnvelope:
@@ -78,6 +86,39 @@ async def replay_run(run_id: RunId, caller: Writer, db: DatabaseDep) -> RunDetai
         return await _detail(uow.session, run)
 
 
+@router.post(
+    "/runs/{runId}/retry",
+    response_model=RunDetail,
+    summary="Resume a failed run at the step that failed it; earlier steps are not redone",
+)
+async def retry_run(run_id: RunId, caller: Writer, db: DatabaseDep) -> RunDetail:
+    async with db.unit_of_work() as uow:
+        run = await service.retry(uow, caller.location_id, run_id)
+        return await _detail(uow.session, run)
+
+
+@router.get("/templates", response_model=TemplateList, summary="The shipped flow templates")
+async def list_templates(caller: Reader) -> TemplateList:
+    return TemplateList(
+        templates=[TemplateOut.model_validate(t.describe()) for t in shipped().values()]
+    )
+
+
+@router.post(
+    "/templates/{templateKey}/install",
+    status_code=201,
+    response_model=InstalledFlows,
+    summary="Create, publish and enable a template's flows from its parameters",
+)
+async def install_template(
+    key: TemplateKey, caller: Writer, db: DatabaseDep, body: TemplateInstall | None = None
+) -> InstalledFlows:
+    given = (body or TemplateInstall()).parameters
+    async with db.unit_of_work() as uow:
+        flows = await service.install_template(uow, caller.location_id, key, given)
+        return InstalledFlows(flows=[(await _envelope(uow.session, row)).flow for row in flows])
+
+
 @router.get("/{flowId}", response_model=FlowEnvelope, summary="Get a flow")
 async def get_flow(flow_id: FlowId, caller: Reader, db: DatabaseDep) -> FlowEnvelope:
     async with db.reader() as session:
@@ -85,13 +126,27 @@ async def get_flow(flow_id: FlowId, caller: Reader, db: DatabaseDep) -> FlowEnve
         return await _envelope(session, flow)
 
 
-@router.put("/{flowId}", response_model=FlowEnvelope, summary="Rename a flow or change its draft")
+@router.put(
+    "/{flowId}",
+    response_model=FlowEnvelope,
+    summary="Rename a flow, change its draft or name its error flow",
+)
 async def update_flow(
     flow_id: FlowId, body: FlowUpdate, caller: Writer, db: DatabaseDep
 ) -> FlowEnvelope:
     async with db.unit_of_work() as uow:
+        error_flow = (
+            service.ErrorFlowChange(body.error_flow_id)
+            if "error_flow_id" in body.model_fields_set
+            else None
+        )
         flow = await service.update_flow(
-            uow, caller.location_id, flow_id, name=body.name, definition=body.definition
+            uow,
+            caller.location_id,
+            flow_id,
+            name=body.name,
+            definition=body.definition,
+            error_flow=error_flow,
         )
         return await _envelope(uow.session, flow)
 
@@ -158,3 +213,21 @@ async def list_runs(
             session, caller.location_id, flow_id, before=position(cursor), limit=limit
         )
         return RunList(runs=[run_out(row) for row in page.rows], next_cursor=next_cursor(page))
+
+
+@router.post(
+    "/{flowId}/backfill",
+    response_model=BackfillOut,
+    summary="Run the published version over past events of its trigger, once per event",
+)
+async def backfill_flow(
+    flow_id: FlowId, body: BackfillRequest, caller: Writer, db: DatabaseDep
+) -> BackfillOut:
+    async with db.unit_of_work() as uow:
+        result = await backfill.backfill(uow, caller.location_id, flow_id, body.from_, body.to)
+    return BackfillOut(
+        queued=result.queued,
+        already_run=result.already_run,
+        not_matching=result.not_matching,
+        left_to_trigger=result.left_to_trigger,
+    )

@@ -57,11 +57,12 @@ class Trigger(RequestModel):
 
 
 class ErrorPolicy(RequestModel):
-    """Retries with exponential backoff, then stop the run or continue with the next step."""
+    """Retries with exponential backoff, then stop the run, continue with the next step, or
+    (`errorFlow`) hand the failure to the flow's error flow and stop the run."""
 
     retries: Annotated[int, Field(ge=0, le=20)] = 0
     backoff_seconds: Annotated[float, Field(ge=0, le=86_400)] = 5.0
-    then: Literal["stop", "continue"] = "stop"
+    then: Literal["stop", "continue", "errorFlow"] = "stop"
 
     def delay(self, failures: int) -> float | None:
         """Seconds before the next attempt after `failures` failed ones; None when spent."""
@@ -192,10 +193,22 @@ def walk(steps: list[Step]) -> list[Step]:
     return found
 
 
+# A flow file may carry, beside the definition, the flow's error flow.
+ERROR_FLOW_KEY = "errorFlowId"
+
+
 def load(text: str, format: Format = "json") -> FlowDefinition:
     """Read a definition from JSON or YAML text; pydantic's ValidationError names bad fields."""
+    return load_file(text, format)[0]
+
+
+def load_file(text: str, format: Format = "json") -> tuple[FlowDefinition, str | None]:
+    """A flow file: its definition and the error flow it names, if any."""
     data = yaml.safe_load(text) if format == "yaml" else json.loads(text)
-    return FlowDefinition.model_validate(data)
+    error_flow_id = data.pop(ERROR_FLOW_KEY, None) if isinstance(data, dict) else None
+    if error_flow_id is not None and not isinstance(error_flow_id, str):
+        raise ValueError(f"{ERROR_FLOW_KEY}: a flow id")
+    return FlowDefinition.model_validate(data), error_flow_id
 
 
 def to_data(definition: FlowDefinition) -> dict[str, Any]:
@@ -203,8 +216,12 @@ def to_data(definition: FlowDefinition) -> dict[str, Any]:
     return definition.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
-def dump(definition: FlowDefinition, format: Format = "json") -> str:
+def dump(
+    definition: FlowDefinition, format: Format = "json", error_flow_id: str | None = None
+) -> str:
     data = to_data(definition)
+    if error_flow_id is not None:
+        data[ERROR_FLOW_KEY] = error_flow_id
     if format == "yaml":
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     return json.dumps(data, indent=2, ensure_ascii=False)

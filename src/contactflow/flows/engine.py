@@ -3,17 +3,21 @@ after its own cursor, and every event of its trigger's type whose conditions hol
 run. The runs are added in the transaction that advances the cursor, so each event is
 evaluated exactly once per flow version, whichever worker reads it.
 
-Also the flows context's loops for the process's workers (platform/runtime.py).
+Also the flows context's loops for the process's workers (platform/runtime.py): triggers,
+runs and run retention.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, literal, or_, select
 
 from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
+from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow, FlowVersion, cursor_name, flow_origin, queued_run
+from contactflow.flows.retention import RetentionLoop
 from contactflow.flows.runs import RunExecutor, RunSettings, definition_of
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
@@ -88,6 +92,25 @@ def _echo(origin: str | None, flow_id: str, ignoring: str) -> bool:
     return origin == flow_origin(flow_id)
 
 
+def starting_payload(
+    definition: FlowDefinition, flow_id: str, event: Event, now: datetime
+) -> dict[str, Any] | None:
+    """The trigger data of the run `event` starts for the flow, or None when it starts none
+    (an echo the trigger ignores, an event addressed to another flow or that the trigger's
+    options pass over, conditions not met)."""
+    ignoring = definition.trigger.options.get("ignoreEventsFrom", "self")
+    if _echo(event.origin, flow_id, ignoring):
+        return None
+    trigger = find(definition.trigger.key)
+    addressed = trigger.flow_field if trigger is not None else None
+    if addressed is not None and event.payload.get(addressed) != flow_id:
+        return None
+    payload = delivered_payload(event)
+    if trigger is not None and not trigger.fires_on(payload, definition.trigger.options):
+        return None
+    return payload if holds(definition.conditions, {"trigger": payload}, now) else None
+
+
 async def _consume(db: Database, behind: _Behind) -> bool:
     async with db.unit_of_work() as uow:
         cursor = await lock_cursor(uow, cursor_name(behind.version_id), behind.location_id)
@@ -112,18 +135,9 @@ async def _consume(db: Database, behind: _Behind) -> bool:
             if event.seq <= end
         ]
         now = utcnow()
-        ignoring = definition.trigger.options.get("ignoreEventsFrom", "self")
-        trigger = find(definition.trigger.key)
-        addressed = trigger.flow_field if trigger is not None else None
         for event in found:
-            if _echo(event.origin, flow.id, ignoring):
-                continue
-            if addressed is not None and event.payload.get(addressed) != flow.id:
-                continue
-            payload = delivered_payload(event)
-            if trigger is not None and not trigger.fires_on(payload, definition.trigger.options):
-                continue
-            if holds(definition.conditions, {"trigger": payload}, now):
+            payload = starting_payload(definition, flow.id, event, now)
+            if payload is not None:
                 uow.session.add(queued_run(version, payload, event_id=event.id))
         cursor.position = found[-1].seq if len(found) == BATCH else end
         if found:
@@ -151,4 +165,9 @@ def run_settings(settings: Settings) -> RunSettings:
 
 def worker_steps(db: Database, settings: Settings, owner: str) -> dict[str, Step]:
     executor = RunExecutor(db, run_settings(settings), owner)
-    return {"flows-triggers": lambda: consume(db), "flows-runs": executor.step}
+    retention = RetentionLoop(db, timedelta(days=settings.flow_run_retention_days))
+    return {
+        "flows-triggers": lambda: consume(db),
+        "flows-runs": executor.step,
+        "flows-retention": retention.step,
+    }

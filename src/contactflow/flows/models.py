@@ -50,6 +50,8 @@ class Flow(Base):
     published_version_id: Mapped[str | None] = mapped_column(String(32))
     # The trigger's event type of the running version: what the trigger consumer watches.
     event_type: Mapped[str | None] = mapped_column(String(64))
+    # The flow of the location (its trigger core.error) that runs when a run fails for good.
+    error_flow_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

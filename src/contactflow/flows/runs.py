@@ -29,6 +29,7 @@ from contactflow.flows.definition import (
     PathsStep,
     Step,
 )
+from contactflow.flows.error_flows import start_error_flow
 from contactflow.flows.mapping import map_input, parse_date, render
 from contactflow.flows.models import (
     DUE_STATES,
@@ -107,9 +108,15 @@ def _release(run: FlowRun, state: RunState, at: datetime) -> None:
     run.lease_owner = run.lease_expires_at = None
 
 
-async def _finish(uow: UnitOfWork, run: FlowRun, state: RunState, error: str | None = None) -> None:
+async def _finish(
+    uow: UnitOfWork,
+    run: FlowRun,
+    state: RunState,
+    error: str | None = None,
+    step_id: str | None = None,
+) -> None:
     """End the run, with its FlowRunSucceeded / FlowRunFailed event (for alerting; not for
-    test runs)."""
+    test runs); a failed run starts its flow's error flow."""
     _release(run, state, run.next_attempt_at)
     run.error, run.finished_at = error, utcnow()
     if run.test:
@@ -125,7 +132,9 @@ async def _finish(uow: UnitOfWork, run: FlowRun, state: RunState, error: str | N
         "replayOf": run.replay_of,
         "error": error,
     }
-    await events.append(uow, run.location_id, event_type, payload, subject_id=run.flow_id)
+    event = await events.append(uow, run.location_id, event_type, payload, subject_id=run.flow_id)
+    if state == FAILED:
+        await start_error_flow(uow, run, event.id, step_id)
 
 
 class RunExecutor:
@@ -304,7 +313,7 @@ class RunExecutor:
             row = await self._record(uow, walk, step, action)
             row.state, row.error, row.finished_at = FAILED, error, utcnow()
             row.attempts += 1
-            await _finish(uow, run, FAILED, f"step {step.id}: {error}")
+            await _finish(uow, run, FAILED, f"step {step.id}: {error}", step.id)
         return Outcome.END
 
     async def _action(self, walk: _Walk, step: ActionStep) -> Outcome:
@@ -357,5 +366,5 @@ class RunExecutor:
             if step.on_error.then == "continue":
                 walk.data["steps"][step.id] = None
                 return Outcome.NEXT
-            await _finish(uow, run, FAILED, f"step {step.id}: {reason}")
+            await _finish(uow, run, FAILED, f"step {step.id}: {reason}", step.id)
             return Outcome.END

@@ -1,8 +1,9 @@
 """Wire models of /flows: camelCase on the wire, unknown request fields refused."""
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import RunState, StepState
@@ -17,10 +18,11 @@ class FlowCreate(RequestModel):
 
 
 class FlowUpdate(RequestModel):
-    """A new name, a new draft definition, or both."""
+    """A new name, a new draft definition, the error flow (null: none), or several."""
 
     name: Name | None = None
     definition: FlowDefinition | None = None
+    error_flow_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
 class FlowTest(RequestModel):
@@ -29,6 +31,29 @@ class FlowTest(RequestModel):
 
     event_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     trigger: dict[str, Any] | None = None
+
+
+class BackfillRequest(RequestModel):
+    """The range of event times to run the flow over: from (included) to (excluded)."""
+
+    from_: Annotated[datetime, Field(alias="from")]
+    to: datetime
+
+
+class BackfillOut(WireModel):
+    """Runs queued; events in range already run by this version; events whose conditions do
+    not hold (or that a live trigger would skip); events the enabled trigger has yet to read."""
+
+    queued: int
+    already_run: int
+    not_matching: int
+    left_to_trigger: int
+
+
+class TemplateInstall(RequestModel):
+    """The template's parameters by name; those left out take their defaults."""
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
 
 
 class VersionOut(WireModel):
@@ -44,6 +69,7 @@ class FlowOut(WireModel):
     id: str
     name: str
     enabled: bool
+    error_flow_id: str | None
     draft: VersionOut | None
     published: VersionOut | None
     created_at: str
@@ -57,6 +83,23 @@ class FlowEnvelope(WireModel):
 class FlowList(WireModel):
     flows: list[FlowOut]
     next_cursor: str | None
+
+
+class TemplateOut(WireModel):
+    key: str
+    title: str
+    description: str
+    # A JSON Schema of the parameters (`x-refers` names the kind of record an id is of).
+    parameters: dict[str, Any]
+    flows: list[str]
+
+
+class TemplateList(WireModel):
+    templates: list[TemplateOut]
+
+
+class InstalledFlows(WireModel):
+    flows: list[FlowOut]
 
 
 class StepRunOut(WireModel):

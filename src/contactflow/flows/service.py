@@ -1,10 +1,11 @@
-"""Use cases of flows: create and change drafts, publish, enable, read runs, replay.
+"""Use cases of flows: create and change drafts, publish, enable, read runs, replay, retry.
 
 A flow keeps at most one draft; publishing checks the draft against the catalog, turns it
 into the next numbered version (the history) and makes that version the one that runs,
 reading the event log from now on with a cursor of its own.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -13,7 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contactflow.flows import validation
 from contactflow.flows.catalog import find
 from contactflow.flows.definition import FlowDefinition, to_data
+from contactflow.flows.error_flows import forget_error_flow, set_error_flow
 from contactflow.flows.models import (
+    FAILED,
+    QUEUED,
     Flow,
     FlowRun,
     FlowVersion,
@@ -22,6 +26,8 @@ from contactflow.flows.models import (
     find_flow,
     queued_run,
 )
+from contactflow.flows.templates import checked_parameters, find_template
+from contactflow.mailsuite import senders
 from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
@@ -33,6 +39,13 @@ from contactflow.platform.events import (
     delivered_payload,
     lock_cursor,
 )
+
+
+@dataclass(frozen=True)
+class ErrorFlowChange:
+    """The error flow to name; None for none."""
+
+    flow_id: str | None
 
 
 async def draft_of(session: AsyncSession, flow_id: str) -> FlowVersion | None:
@@ -77,13 +90,17 @@ async def update_flow(
     *,
     name: str | None,
     definition: FlowDefinition | None,
+    error_flow: ErrorFlowChange | None = None,
 ) -> Flow:
-    """Rename the flow and/or replace its draft; what runs changes only on publish."""
+    """Rename the flow, replace its draft (what runs changes only on publish), and/or name
+    its error flow (at once)."""
     flow = await find_flow(uow.session, location_id, flow_id)
     if name is not None:
         flow.name, flow.updated_at = name, utcnow()
     if definition is not None:
         await _save_draft(uow, flow, definition)
+    if error_flow is not None:
+        await set_error_flow(uow, flow, error_flow.flow_id)
     return flow
 
 
@@ -95,6 +112,7 @@ async def delete_flow(uow: UnitOfWork, location_id: str, flow_id: str) -> None:
     )
     names = [cursor_name(version_id) for version_id in versions]
     await uow.session.execute(delete(ConsumerCursor).where(ConsumerCursor.consumer.in_(names)))
+    await forget_error_flow(uow, flow.id)
     await uow.session.delete(flow)
 
 
@@ -247,3 +265,54 @@ async def replay(uow: UnitOfWork, location_id: str, run_id: str) -> FlowRun:
     if version is None:
         raise NotFound("Run not found")
     return await _queue(uow, version, original.input, test=original.test, replay_of=original.id)
+
+
+async def retry(uow: UnitOfWork, location_id: str, run_id: str) -> FlowRun:
+    """Resume a failed run at the step that failed it: that step's record is dropped, so the
+    run executor performs it again (with fresh retries), while every step with a stored
+    result keeps it and is not performed again. The same run, the same idempotency keys."""
+    run = await find_run(uow.session, location_id, run_id)
+    if run.state != FAILED:
+        raise Conflict(f"The run is {run.state}; only a failed run can be retried")
+    failed_step = await uow.session.scalar(
+        select(StepRun)
+        .where(StepRun.run_id == run.id, StepRun.state == FAILED)
+        .order_by(StepRun.position.desc())
+        .limit(1)
+    )
+    if failed_step is not None:
+        await uow.session.delete(failed_step)
+    now = utcnow()
+    run.state, run.next_attempt_at, run.updated_at = QUEUED, now, now
+    run.error = run.finished_at = None
+    run.lease_owner = run.lease_expires_at = None
+    await uow.session.flush()
+    await uow.mark_changed()
+    return run
+
+
+# What an `x-refers` parameter of a template names, and how to find it in the location.
+REFERENCES = {"mailsuite.sender": (senders.find_sender, "no such Mailsuite sender")}
+
+
+async def install_template(
+    uow: UnitOfWork, location_id: str, key: str, given: dict[str, Any]
+) -> list[Flow]:
+    """A shipped template's flows, made from the parameters, published and enabled, in one
+    transaction: a bad parameter (422 naming it) installs nothing."""
+    template = find_template(key)
+    if template is None:
+        raise NotFound("Template not found")
+    values = checked_parameters(template, given)
+    for name, (kind, record_id) in template.references(values).items():
+        finder, missing = REFERENCES[kind]
+        try:
+            await finder(uow.session, location_id, record_id)
+        except NotFound:
+            raise invalid(f"parameters.{name}", missing) from None
+    installed = []
+    for name, definition in template.definitions(values):
+        flow = await create_flow(uow, location_id, name, definition)
+        await publish(uow, location_id, flow.id)
+        installed.append(await set_enabled(uow, location_id, flow.id, True))
+    return installed

@@ -97,9 +97,12 @@ def _steps(steps: list[Step], earlier: set[str]) -> list[str]:
 
 
 def trigger_event_type(definition: FlowDefinition) -> str | None:
-    """The event type the flow's trigger fires on; None for an unknown trigger."""
+    """The event type the flow's trigger fires on; None for an unknown trigger. A trigger the
+    engine fires itself (core.error) goes by its key, which no event of the log has."""
     trigger = find(definition.trigger.key)
-    return trigger.event_type if trigger is not None and trigger.kind == "trigger" else None
+    if trigger is None or trigger.kind != "trigger":
+        return None
+    return trigger.event_type or trigger.key
 
 
 def problems(definition: FlowDefinition) -> list[str]:

@@ -23,6 +23,7 @@ def flow_out(row: Flow, draft: FlowVersion | None, published: FlowVersion | None
         id=row.id,
         name=row.name,
         enabled=row.enabled,
+        error_flow_id=row.error_flow_id,
         draft=version_out(draft),
         published=version_out(published),
         created_at=to_iso(row.created_at),

@@ -323,10 +323,16 @@ class Task(Base):
         ForeignKey("mailsuite_contacts.id", ondelete="SET NULL"), index=True
     )
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The system and record the task was copied from, if any: one task per pair.
+    source_system: Mapped[str | None] = mapped_column(String(64))
+    source_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index(None, "location_id", "created_at", "id"),)
+    __table_args__ = (
+        UniqueConstraint("location_id", "source_system", "source_id"),
+        Index(None, "location_id", "created_at", "id"),
+    )
 
 
 class TimelineEntry(Base):

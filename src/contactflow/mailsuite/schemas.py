@@ -150,11 +150,16 @@ class MemberList(Wire):
 
 
 class TaskCreate(Request):
+    """A task; one copied from another system names it and the original's id (a second
+    task with the same source is the same task)."""
+
     title: Annotated[str, StringConstraints(min_length=1, max_length=500)]
     notes: Annotated[str, StringConstraints(max_length=50_000)] = ""
     due_at: datetime | None = None
     assignee_id: Id | None = None
     contact_id: Id | None = None
+    source_system: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    source_id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
 
 
 class TaskUpdate(Request):
@@ -175,6 +180,8 @@ class TaskOut(Wire):
     assignee_id: str | None
     contact_id: str | None
     completed_at: str | None
+    source_system: str | None
+    source_id: str | None
     created_at: str
     updated_at: str
 

@@ -56,7 +56,28 @@ async def _on_timeline(
         )
 
 
+async def task_of_source(
+    session: AsyncSession, location_id: str, source_system: str, source_id: str
+) -> Task | None:
+    """The task copied from `source_id` of `source_system`, if there is one."""
+    row: Task | None = await session.scalar(
+        select(Task).where(
+            Task.location_id == location_id,
+            Task.source_system == source_system,
+            Task.source_id == source_id,
+        )
+    )
+    return row
+
+
 async def create_task(uow: UnitOfWork, location_id: str, body: TaskCreate) -> Task:
+    """A new task; with a source already copied, that source's task, unchanged."""
+    if (body.source_id is None) != (body.source_system is None):
+        raise invalid("sourceId", "sourceSystem and sourceId go together")
+    if body.source_system is not None and body.source_id is not None:
+        copied = await task_of_source(uow.session, location_id, body.source_system, body.source_id)
+        if copied is not None:
+            return copied
     await _check_refs(uow, location_id, body)
     await ensure_workspace(uow, location_id)
     now = utcnow()
@@ -69,6 +90,8 @@ async def create_task(uow: UnitOfWork, location_id: str, body: TaskCreate) -> Ta
         status="open",
         assignee_id=body.assignee_id,
         contact_id=body.contact_id,
+        source_system=body.source_system,
+        source_id=body.source_id,
         created_at=now,
         updated_at=now,
     )

@@ -165,6 +165,8 @@ def task_out(row: Task) -> TaskOut:
         assignee_id=row.assignee_id,
         contact_id=row.contact_id,
         completed_at=to_iso(row.completed_at),
+        source_system=row.source_system,
+        source_id=row.source_id,
         created_at=to_iso(row.created_at),
         updated_at=to_iso(row.updated_at),
     )

@@ -1,8 +1,10 @@
-"""The built-in app: steps the engine itself performs (filter, delay, paths)."""
+"""The built-in app: steps the engine itself performs (filter, delay, paths), and the trigger
+of error flows."""
 
 from contactflow.flows.catalog.registry import Entry, Json
 
 APP = "core"
+ERROR_TRIGGER = "core.error"
 GROUP: Json = {
     "type": "object",
     "required": ["conditions"],
@@ -13,6 +15,46 @@ GROUP: Json = {
 }
 
 ENTRIES = (
+    Entry(
+        key=ERROR_TRIGGER,
+        app=APP,
+        kind="trigger",
+        title="A run of a watched flow failed",
+        description=(
+            "Fires when a run of a flow that names this flow as its error flow (`errorFlowId`) "
+            "fails for good: the run's ids, the failed step, the error and the failed run's "
+            "trigger data (`input`). An error flow's own failures start no error flow."
+        ),
+        scopes=(),
+        input={"type": "object", "additionalProperties": False, "properties": {}},
+        output={
+            "type": "object",
+            "properties": {
+                "type": {"type": "string"},
+                "locationId": {"type": "string"},
+                "flowId": {"type": "string"},
+                "flowName": {"type": "string"},
+                "versionId": {"type": "string"},
+                "runId": {"type": "string"},
+                "stepId": {"type": ["string", "null"]},
+                "error": {"type": ["string", "null"]},
+                "input": {"type": "object"},
+                "timestamp": {"type": "string", "format": "date-time"},
+            },
+        },
+        sample={
+            "type": ERROR_TRIGGER,
+            "locationId": "loc_1",
+            "flowId": "fl_1",
+            "flowName": "Welcome",
+            "versionId": "fv_1",
+            "runId": "run_1",
+            "stepId": "task",
+            "error": "step task: Contact not found",
+            "input": {"type": "ContactCreate", "id": "ct_1"},
+            "timestamp": "2026-12-02T09:00:00.000Z",
+        },
+    ),
     Entry(
         key="core.filter",
         app=APP,

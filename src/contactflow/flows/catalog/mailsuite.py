@@ -38,6 +38,8 @@ TASK_SAMPLE: Json = {
     "assigneeId": None,
     "contactId": "mc_1",
     "completedAt": None,
+    "sourceSystem": None,
+    "sourceId": None,
     "createdAt": AT,
     "updatedAt": AT,
 }

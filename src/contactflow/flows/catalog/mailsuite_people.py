@@ -21,7 +21,7 @@ from contactflow.flows.catalog.registry import (
     parsed,
 )
 from contactflow.mailsuite import contacts, lists, tasks, timeline
-from contactflow.mailsuite.models import TimelineEntry
+from contactflow.mailsuite.models import MailContact, TimelineEntry
 from contactflow.mailsuite.references import referenced
 from contactflow.mailsuite.schemas import (
     ContactCreate,
@@ -34,7 +34,7 @@ from contactflow.mailsuite.schemas import (
 )
 from contactflow.mailsuite.wire import contact_out, task_out, timeline_out
 from contactflow.platform.auth.scopes import MAILSUITE_READ, MAILSUITE_WRITE
-from contactflow.platform.errors import invalid
+from contactflow.platform.errors import NotFound, invalid
 
 APP = "mailsuite"
 DELETED: Json = obj({"deleted": {"const": True}, "id": {"type": "string"}}, ["deleted", "id"])
@@ -91,15 +91,21 @@ async def upsert_contact(context: ActionContext, values: Json) -> Json:
 
 
 async def find_contact(context: ActionContext, values: Json) -> Json:
-    """The contact of an address or of a Contacts API contact; `found` is false when there is
-    none (a filter step can end the run there)."""
+    """The contact of an id, of an address or of a Contacts API contact; `found` is false
+    when there is none (a filter step can end the run there)."""
     session, location_id = context.uow.session, context.location_id
-    if "crmContactId" in values:
+    row: MailContact | None
+    if "contactId" in values:
+        try:
+            row = await contacts.find_contact(session, location_id, values["contactId"])
+        except NotFound:
+            row = None
+    elif "crmContactId" in values:
         row = await contacts.find_by_crm_id(session, location_id, values["crmContactId"])
     elif "email" in values:
         row = await contacts.find_by_email(session, location_id, values["email"])
     else:
-        raise invalid("email", "give email or crmContactId to find the contact")
+        raise invalid("email", "give contactId, email or crmContactId to find the contact")
     return {"found": row is not None, "contact": dumped(contact_out(row)) if row else None}
 
 
@@ -142,8 +148,22 @@ async def create_task(context: ActionContext, values: Json) -> Json:
 
 
 async def update_task(context: ActionContext, values: Json) -> Json:
+    """Change a task, found by its id or by the source it was copied from."""
     fields = dict(values)
-    task_id = fields.pop("taskId")
+    task_id = fields.pop("taskId", None)
+    source_system, source_id = (
+        fields.pop("sourceSystem", FLOWS_SOURCE),
+        fields.pop("sourceId", None),
+    )
+    if task_id is None and source_id is not None:
+        copy = await tasks.task_of_source(
+            context.uow.session, context.location_id, source_system, source_id
+        )
+        if copy is None:
+            raise invalid("sourceId", f"no task copied from {source_system} {source_id}")
+        task_id = copy.id
+    if task_id is None:
+        raise invalid("taskId", "give taskId or sourceId to find the task")
     row = await tasks.update_task(
         context.uow, context.location_id, task_id, parsed(TaskUpdate, fields)
     )
@@ -219,8 +239,8 @@ ENTRIES = (
     action(
         "contact.find",
         "Find contact",
-        "Find a Mailsuite contact by email or by its Contacts API contact id.",
-        obj({"email": {"type": "string", "maxLength": 320}, "crmContactId": ID}),
+        "Find a Mailsuite contact by its id, its email or its Contacts API contact id.",
+        obj({"contactId": ID, "email": {"type": "string", "maxLength": 320}, "crmContactId": ID}),
         obj(
             {
                 "found": {"type": "boolean"},
@@ -281,7 +301,8 @@ ENTRIES = (
     action(
         "task.create",
         "Create task",
-        "Add a Mailsuite task, optionally about a contact (on its timeline).",
+        "Add a Mailsuite task, optionally about a contact (on its timeline); one copied "
+        "from a record of another system (sourceSystem, sourceId) is added once.",
         model_schema(TaskCreate),
         TASK_OUT,
         TASK_SAMPLE,
@@ -290,8 +311,9 @@ ENTRIES = (
     action(
         "task.update",
         "Update task",
-        "Change a Mailsuite task's title, notes, due date, assignee or status.",
-        model_schema(TaskUpdate, extra=TASK_ID, required=TASK_ID),
+        "Change a Mailsuite task's title, notes, due date, assignee or status; the task "
+        "is found by taskId or by the record it was copied from (sourceId).",
+        model_schema(TaskUpdate, extra={**TASK_ID, **SOURCE}),
         TASK_OUT,
         TASK_SAMPLE,
         update_task,

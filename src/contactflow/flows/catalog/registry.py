@@ -48,6 +48,7 @@ class Entry:
     sample: Json
     # Triggers from the event log: the event type they fire on, and the payload field that
     # must name the flow itself, for events addressed to one flow (a manual enrolment).
+    # A trigger without an event type is fired by the engine itself (core.error).
     event_type: str | None = None
     flow_field: str | None = None
     matches: Predicate | None = field(default=None, compare=False)
