@@ -10,9 +10,10 @@ from fastapi.responses import RedirectResponse
 from contactflow.contacts import api as contacts_api
 from contactflow.contacts import records_api, resources_api
 from contactflow.flows import api as flows_api
+from contactflow.flows import catalog_api
 from contactflow.flows.connections import api as connections_api
 from contactflow.flows.engine import worker_steps as flows_worker_steps
-from contactflow.flows.service import find_flow
+from contactflow.flows.models import find_flow
 from contactflow.mailsuite import api as mailsuite_api
 from contactflow.mailsuite import campaign_api as mailsuite_campaign_api
 from contactflow.mailsuite import mail_api as mailsuite_mail_api
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         flows_api.router,
         connections_api.router,
         connections_api.hooks,
+        catalog_api.router,
     ):
         app.include_router(router)
 

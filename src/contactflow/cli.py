@@ -13,7 +13,7 @@ import typer
 import uvicorn
 from rich.table import Table
 
-from contactflow import cli_flows, cli_mailsuite, cli_oauth
+from contactflow import cli_catalog, cli_flows, cli_mailsuite, cli_oauth
 from contactflow.app import CONTEXT_WORKERS, create_app
 from contactflow.cli_support import console, with_db
 from contactflow.demo import DemoData, create_demo, demo_for_serve
@@ -41,6 +41,7 @@ app.add_typer(cli_oauth.oauth_app, name="oauth")
 app.add_typer(cli_oauth.users_app, name="users")
 app.add_typer(cli_mailsuite.mailsuite_app, name="mailsuite")
 app.add_typer(cli_flows.flows_app, name="flows")
+app.command("catalog")(cli_catalog.catalog)
 
 
 @app.command()

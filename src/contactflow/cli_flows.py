@@ -14,7 +14,7 @@ from contactflow.flows import service
 from contactflow.flows.backfill import BackfillResult, backfill
 from contactflow.flows.definition import FlowDefinition, Format, dump, load_file
 from contactflow.flows.error_flows import set_error_flow
-from contactflow.flows.models import Flow, FlowRun
+from contactflow.flows.models import Flow, FlowRun, find_flow
 from contactflow.flows.templates import FlowTemplate, find_template, shipped
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import Database
@@ -73,7 +73,7 @@ def export_flow(
 
     async def run(db: Database) -> tuple[Flow, FlowDefinition | None]:
         async with db.reader() as session:
-            flow = await service.find_flow(session, location, flow_id)
+            flow = await find_flow(session, location, flow_id)
             version = (
                 await service.draft_of(session, flow.id)
                 if draft

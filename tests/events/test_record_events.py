@@ -139,7 +139,9 @@ async def test_note_task_appointment_and_business_writes_are_logged_with_their_p
 
     appointment_events = [event for event in logged if event["type"].startswith("Appointment")]
     for event in appointment_events:
-        assert set(event["payload"]) == {"type", "locationId", "appointment"}
+        # An update also says the status it had, so a status change can be told apart.
+        previous = {"previousAppointmentStatus"} if event["type"] == "AppointmentUpdate" else set()
+        assert set(event["payload"]) == {"type", "locationId", "appointment", *previous}
         body = event["payload"]["appointment"]
         assert body["id"] == appointment["id"]
         assert body["calendarId"] == tenant.calendar_id
@@ -150,6 +152,7 @@ async def test_note_task_appointment_and_business_writes_are_logged_with_their_p
     created, changed, deleted = (event["payload"]["appointment"] for event in appointment_events)
     assert (created["appointmentStatus"], created["users"], created["title"]) == ("new", [], "Demo")
     assert (changed["appointmentStatus"], changed["users"]) == ("confirmed", [bob])
+    assert appointment_events[1]["payload"]["previousAppointmentStatus"] == "new"
     assert changed["endTime"] == created["endTime"]
     assert changed["dateUpdated"] >= created["dateUpdated"]
     # The deletion carries the appointment as it was last.

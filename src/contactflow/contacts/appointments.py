@@ -108,6 +108,7 @@ async def update_appointment(
     if fields.calendar_id:
         await _check_calendar(session, location_id, fields.calendar_id)
     await _check_people(session, location_id, fields)
+    previous_status = appointment.appointment_status
     required = frozenset({"calendar_id", "start_time", "end_time", "appointment_status"})
     assign_fields(appointment, fields, required=required)
     appointment.users = list(appointment.users or [])
@@ -116,7 +117,14 @@ async def update_appointment(
     _check_times(appointment)
     appointment.date_updated = utcnow()
     await session.flush()
-    await appointment_event(uow, event_types.APPOINTMENT_UPDATE, appointment)
+    # The status it had, so a receiver can tell a status change (a no-show, a confirmation)
+    # from any other edit.
+    await appointment_event(
+        uow,
+        event_types.APPOINTMENT_UPDATE,
+        appointment,
+        previousAppointmentStatus=previous_status,
+    )
     return appointment
 
 

@@ -166,9 +166,16 @@ async def note_event(uow: UnitOfWork, event_type: str, note: Note) -> None:
     await events.append(uow, note.location_id, event_type, payload, subject_id=note.contact_id)
 
 
-async def appointment_event(uow: UnitOfWork, event_type: str, appointment: Appointment) -> None:
+async def appointment_event(
+    uow: UnitOfWork, event_type: str, appointment: Appointment, **extra: Any
+) -> None:
     body = appointment_out(appointment).model_dump(by_alias=True)
-    payload = {"type": event_type, "locationId": appointment.location_id, "appointment": body}
+    payload = {
+        "type": event_type,
+        "locationId": appointment.location_id,
+        "appointment": body,
+        **extra,
+    }
     await events.append(
         uow, appointment.location_id, event_type, payload, subject_id=appointment.contact_id
     )

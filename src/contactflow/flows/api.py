@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows import backfill, service
-from contactflow.flows.models import Flow, FlowRun
+from contactflow.flows.models import Flow, FlowRun, find_flow
 from contactflow.flows.schemas import (
     BackfillOut,
     BackfillRequest,
@@ -122,7 +122,7 @@ async def install_template(
 @router.get("/{flowId}", response_model=FlowEnvelope, summary="Get a flow")
 async def get_flow(flow_id: FlowId, caller: Reader, db: DatabaseDep) -> FlowEnvelope:
     async with db.reader() as session:
-        flow = await service.find_flow(session, caller.location_id, flow_id)
+        flow = await find_flow(session, caller.location_id, flow_id)
         return await _envelope(session, flow)
 
 

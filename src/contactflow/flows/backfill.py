@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from contactflow.flows.engine import starting_payload
-from contactflow.flows.models import FlowRun, cursor_name, queued_run
+from contactflow.flows.models import FlowRun, cursor_name, find_flow, queued_run
 from contactflow.flows.runs import definition_of
-from contactflow.flows.service import find_flow, published_of
+from contactflow.flows.service import published_of
 from contactflow.platform.clock import as_utc
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Conflict, invalid

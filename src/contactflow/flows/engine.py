@@ -107,7 +107,8 @@ def starting_payload(
     definition: FlowDefinition, flow_id: str, event: Event, now: datetime
 ) -> dict[str, Any] | None:
     """The trigger data of the run `event` starts for the flow, or None when it starts none
-    (an echo the trigger ignores, an event addressed to another flow, conditions not met)."""
+    (an echo the trigger ignores, an event addressed to another flow or that the trigger's
+    options pass over, conditions not met)."""
     ignoring = definition.trigger.options.get("ignoreEventsFrom", "self")
     source = definition.trigger.options.get("connectionId")
     if not _from_source(event.origin, source) or _echo(event.origin, flow_id, ignoring):
@@ -117,6 +118,8 @@ def starting_payload(
     if addressed is not None and event.payload.get(addressed) != flow_id:
         return None
     payload = delivered_payload(event)
+    if trigger is not None and not trigger.fires_on(payload, definition.trigger.options):
+        return None
     return payload if holds(definition.conditions, {"trigger": payload}, now) else None
 
 

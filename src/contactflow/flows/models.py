@@ -10,10 +10,12 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Base, UTCDateTime
+from contactflow.platform.errors import NotFound
 from contactflow.platform.ids import new_id
 
 VersionStatus = Literal["draft", "published"]
@@ -159,3 +161,10 @@ def queued_run(
         created_at=now,
         updated_at=now,
     )
+
+
+async def find_flow(session: AsyncSession, location_id: str, flow_id: str) -> Flow:
+    row = await session.get(Flow, flow_id)
+    if row is None or row.location_id != location_id:
+        raise NotFound("Flow not found")
+    return row

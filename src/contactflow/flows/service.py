@@ -23,6 +23,7 @@ from contactflow.flows.models import (
     FlowVersion,
     StepRun,
     cursor_name,
+    find_flow,
     queued_run,
 )
 from contactflow.flows.templates import checked_parameters, find_template
@@ -45,13 +46,6 @@ class ErrorFlowChange:
     """The error flow to name; None for none."""
 
     flow_id: str | None
-
-
-async def find_flow(session: AsyncSession, location_id: str, flow_id: str) -> Flow:
-    row = await session.get(Flow, flow_id)
-    if row is None or row.location_id != location_id:
-        raise NotFound("Flow not found")
-    return row
 
 
 async def draft_of(session: AsyncSession, flow_id: str) -> FlowVersion | None:

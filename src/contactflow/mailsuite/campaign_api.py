@@ -26,9 +26,8 @@ from contactflow.mailsuite.mail_schemas import (
 )
 from contactflow.mailsuite.models import Campaign
 from contactflow.mailsuite.schemas import MembersBody
-from contactflow.mailsuite.wire import recipient_out
+from contactflow.mailsuite.wire import campaign_out, recipient_out
 from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep
-from contactflow.platform.clock import to_iso
 
 router = APIRouter(prefix=PREFIX, tags=["Mailsuite"], responses=ERROR_RESPONSES)
 CampaignId = Annotated[str, Path(alias="campaignId", min_length=1, max_length=64)]
@@ -36,24 +35,7 @@ CampaignId = Annotated[str, Path(alias="campaignId", min_length=1, max_length=64
 
 async def _campaign_out(session: AsyncSession, rows: list[Campaign]) -> list[CampaignOut]:
     tallies = await campaigns.counts(session, [row.id for row in rows])
-    return [
-        CampaignOut(
-            id=row.id,
-            name=row.name,
-            sender_id=row.sender_id,
-            template_id=row.template_id,
-            list_id=row.list_id,
-            status=row.status,
-            max_per_minute=row.max_per_minute,
-            scheduled_at=to_iso(row.scheduled_at),
-            launched_at=to_iso(row.launched_at),
-            cancelled_at=to_iso(row.cancelled_at),
-            counts=tallies[row.id],
-            created_at=to_iso(row.created_at),
-            updated_at=to_iso(row.updated_at),
-        )
-        for row in rows
-    ]
+    return [campaign_out(row, tallies[row.id]) for row in rows]
 
 
 @router.get("/campaigns", response_model=CampaignList, summary="List campaigns, newest first")

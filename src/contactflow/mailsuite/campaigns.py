@@ -186,19 +186,26 @@ async def launch(
             for contact_id in members
         )
         await session.flush()
+    await queue_pending(uow, prepared)
+    campaign.status, campaign.launched_at, campaign.updated_at = LAUNCHED, now, now
+    return campaign
+
+
+async def queue_pending(uow: UnitOfWork, prepared: Mailing) -> None:
+    """Queue the email of every recipient still waiting for one (or record why not)."""
     pending = list(
-        await session.scalars(
+        await uow.session.scalars(
             select(Recipient).where(
-                Recipient.campaign_id == campaign.id, Recipient.status == "pending"
+                Recipient.campaign_id == prepared.campaign.id, Recipient.status == "pending"
             )
         )
     )
-    contacts = await contacts_by_id(session, [row.contact_id for row in pending if row.contact_id])
+    contacts = await contacts_by_id(
+        uow.session, [row.contact_id for row in pending if row.contact_id]
+    )
     for recipient in pending:
         if recipient.contact_id is not None:
             _enqueue(uow, prepared, recipient, contacts[recipient.contact_id])
-    campaign.status, campaign.launched_at, campaign.updated_at = LAUNCHED, now, now
-    return campaign
 
 
 async def enrol(

@@ -16,7 +16,7 @@ from contactflow.mailsuite.timeline import add_entry
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Conflict, NotFound, invalid
-from contactflow.platform.event_types import MAILSUITE_CONTACT_UPSERT
+from contactflow.platform.event_types import MAILSUITE_CONTACT_DELETE, MAILSUITE_CONTACT_UPSERT
 from contactflow.platform.ids import new_id
 
 CONTACT_NOT_FOUND = "Mailsuite contact not found"
@@ -242,6 +242,16 @@ async def _update(
         set_status(contact, body.subscription_status, "changed through the API")
     contact.updated_at = utcnow()
     await _changed(uow, contact, before)
+    return contact
+
+
+async def delete_contact(uow: UnitOfWork, location_id: str, contact_id: str) -> MailContact:
+    """Delete the contact with its emails, timeline and memberships (its tasks stay, about
+    no contact)."""
+    contact = await find_contact(uow.session, location_id, contact_id)
+    await mail_events.contact_deleted(uow, contact, MAILSUITE_CONTACT_DELETE)
+    await uow.session.delete(contact)
+    await uow.session.flush()
     return contact
 
 

@@ -29,6 +29,15 @@ async def contact_upserted(
     await events.append(uow, contact.location_id, event_type, payload, subject_id=contact.id)
 
 
+async def contact_deleted(uow: UnitOfWork, contact: MailContact, event_type: str) -> None:
+    payload = {
+        "type": event_type,
+        "locationId": contact.location_id,
+        "contact": contact_snapshot(contact),
+    }
+    await events.append(uow, contact.location_id, event_type, payload, subject_id=contact.id)
+
+
 async def email_event(uow: UnitOfWork, event_type: str, email: Email, **extra: Any) -> None:
     payload = {
         "type": event_type,

@@ -36,9 +36,11 @@ SENT: Final = "sent"
 FAILED: Final = "failed"
 CANCELLED: Final = "cancelled"
 
-CampaignStatus = Literal["draft", "launched", "cancelled"]
+CampaignStatus = Literal["draft", "launched", "paused", "cancelled"]
 DRAFT: Final = "draft"
 LAUNCHED: Final = "launched"
+# Launched, with its unsent emails held until it is started again.
+PAUSED: Final = "paused"
 
 # A campaign's recipient: waiting for the launch, its email queued, skipped (with the
 # reason), or taken out before its email went.

@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from contactflow.mailsuite import events as mail_events
+from contactflow.mailsuite.campaign_state import finish_if_done, not_held
 from contactflow.mailsuite.contacts import unsendable_reason
 from contactflow.mailsuite.models import (
     FAILED,
@@ -92,6 +93,7 @@ def _due(now: datetime) -> list[ColumnElement[bool]]:
         Email.status.in_([SCHEDULED, SENDING]),
         Email.next_attempt_at <= now,
         lease_free(Email.lease_expires_at, now),
+        not_held(),
     ]
 
 
@@ -188,6 +190,10 @@ class Dispatcher:
             email.status, email.error = FAILED, f"not sent: {refused}"
             email.lease_owner = email.lease_expires_at = None
             email.finished_at = email.updated_at = now
+        sent_on = {email.id for email in sendable}
+        await finish_if_done(
+            uow, [email.campaign_id for email in leased if email.id not in sent_on]
+        )
         return sendable, len(leased) - len(sendable)
 
     async def _send_all(self, sender: Sender, emails: list[Email], links: Links) -> None:
@@ -285,6 +291,7 @@ class Dispatcher:
             for email_id, answer in answers:
                 if email_id in emails:
                     await self._record_one(uow, emails[email_id], answer)
+            await finish_if_done(uow, [email.campaign_id for email in emails.values()])
 
     async def _record_one(self, uow: UnitOfWork, email: Email, answer: SmtpAnswer) -> None:
         now = utcnow()

@@ -21,6 +21,7 @@ from contactflow.platform.errors import NotFound, invalid
 from contactflow.platform.event_types import (
     MAILSUITE_TASK_COMPLETE,
     MAILSUITE_TASK_CREATE,
+    MAILSUITE_TASK_DELETE,
     MAILSUITE_TASK_UPDATE,
 )
 from contactflow.platform.ids import new_id
@@ -129,6 +130,14 @@ async def update_task(uow: UnitOfWork, location_id: str, task_id: str, body: Tas
     if completing:
         await mail_events.task_event(uow, MAILSUITE_TASK_COMPLETE, task)
         await _on_timeline(uow, task, "task_completed")
+    return task
+
+
+async def delete_task(uow: UnitOfWork, location_id: str, task_id: str) -> Task:
+    task = await find_task(uow.session, location_id, task_id)
+    await mail_events.task_event(uow, MAILSUITE_TASK_DELETE, task)
+    await uow.session.delete(task)
+    await uow.session.flush()
     return task
 
 

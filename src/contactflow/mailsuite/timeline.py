@@ -16,7 +16,11 @@ from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import NotFound
-from contactflow.platform.event_types import TIMELINE_ENTRY_CREATE, TIMELINE_ENTRY_UPDATE
+from contactflow.platform.event_types import (
+    TIMELINE_ENTRY_CREATE,
+    TIMELINE_ENTRY_DELETE,
+    TIMELINE_ENTRY_UPDATE,
+)
 from contactflow.platform.ids import new_id
 
 MAILSUITE = "mailsuite"
@@ -94,6 +98,14 @@ async def update_entry(uow: UnitOfWork, entry: TimelineEntry, body: str) -> Time
     if entry.body != body:
         entry.body = body
         await mail_events.timeline_event(uow, TIMELINE_ENTRY_UPDATE, entry)
+    return entry
+
+
+async def delete_entry(uow: UnitOfWork, entry: TimelineEntry) -> TimelineEntry:
+    """Remove an entry (TimelineEntryDelete), as a note deleted elsewhere."""
+    await mail_events.timeline_event(uow, TIMELINE_ENTRY_DELETE, entry)
+    await uow.session.delete(entry)
+    await uow.session.flush()
     return entry
 
 

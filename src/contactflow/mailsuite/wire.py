@@ -2,6 +2,8 @@
 
 from contactflow.mailsuite.mail_schemas import (
     ActivityOut,
+    CampaignCounts,
+    CampaignOut,
     EmailOut,
     RecipientOut,
     SenderOut,
@@ -9,6 +11,7 @@ from contactflow.mailsuite.mail_schemas import (
 )
 from contactflow.mailsuite.models import (
     Activity,
+    Campaign,
     Email,
     MailContact,
     MailList,
@@ -181,4 +184,22 @@ def timeline_out(row: TimelineEntry) -> TimelineOut:
         task_id=row.task_id,
         occurred_at=to_iso(row.occurred_at),
         created_at=to_iso(row.created_at),
+    )
+
+
+def campaign_out(row: Campaign, counts: CampaignCounts) -> CampaignOut:
+    return CampaignOut(
+        id=row.id,
+        name=row.name,
+        sender_id=row.sender_id,
+        template_id=row.template_id,
+        list_id=row.list_id,
+        status=row.status,
+        max_per_minute=row.max_per_minute,
+        scheduled_at=to_iso(row.scheduled_at),
+        launched_at=to_iso(row.launched_at),
+        cancelled_at=to_iso(row.cancelled_at),
+        counts=counts,
+        created_at=to_iso(row.created_at),
+        updated_at=to_iso(row.updated_at),
     )

@@ -37,11 +37,16 @@ LINK_FIRST_CLICKED = "LinkFirstClicked"
 EMAIL_BOUNCED = "EmailBounced"
 EMAIL_UNSUBSCRIBED = "EmailUnsubscribed"
 MAILSUITE_CONTACT_UPSERT = "MailsuiteContactUpsert"
+MAILSUITE_CONTACT_DELETE = "MailsuiteContactDelete"
 MAILSUITE_TASK_CREATE = "MailsuiteTaskCreate"
 MAILSUITE_TASK_UPDATE = "MailsuiteTaskUpdate"
 MAILSUITE_TASK_COMPLETE = "MailsuiteTaskComplete"
+MAILSUITE_TASK_DELETE = "MailsuiteTaskDelete"
 TIMELINE_ENTRY_CREATE = "TimelineEntryCreate"
 TIMELINE_ENTRY_UPDATE = "TimelineEntryUpdate"
+TIMELINE_ENTRY_DELETE = "TimelineEntryDelete"
+# A launched campaign with no email left to send (each sent, failed or cancelled).
+CAMPAIGN_FINISHED = "CampaignFinished"
 # Flows: a run finished (for alerting).
 FLOW_RUN_SUCCEEDED = "FlowRunSucceeded"
 FLOW_RUN_FAILED = "FlowRunFailed"
@@ -80,11 +85,15 @@ EVENT_TYPES = frozenset(
         EMAIL_BOUNCED,
         EMAIL_UNSUBSCRIBED,
         MAILSUITE_CONTACT_UPSERT,
+        MAILSUITE_CONTACT_DELETE,
         MAILSUITE_TASK_CREATE,
         MAILSUITE_TASK_UPDATE,
         MAILSUITE_TASK_COMPLETE,
+        MAILSUITE_TASK_DELETE,
         TIMELINE_ENTRY_CREATE,
         TIMELINE_ENTRY_UPDATE,
+        TIMELINE_ENTRY_DELETE,
+        CAMPAIGN_FINISHED,
         FLOW_RUN_SUCCEEDED,
         FLOW_RUN_FAILED,
     }

@@ -2,6 +2,8 @@
 
 from contactflow.flows.catalog import (
     contacts,
+    contacts_people,
+    contacts_records,
     core,
     core_data,
     core_format,
@@ -9,6 +11,8 @@ from contactflow.flows.catalog import (
     core_notify,
     core_storage,
     mailsuite,
+    mailsuite_email,
+    mailsuite_people,
 )
 from contactflow.flows.catalog.registry import ActionContext, Entry, Executor, Json, Outbound
 
@@ -16,7 +20,11 @@ CATALOG: dict[str, Entry] = {
     entry.key: entry
     for module in (
         contacts,
+        contacts_people,
+        contacts_records,
         mailsuite,
+        mailsuite_people,
+        mailsuite_email,
         core,
         core_format,
         core_data,
@@ -32,4 +40,19 @@ def find(key: str) -> Entry | None:
     return CATALOG.get(key)
 
 
-__all__ = ["CATALOG", "ActionContext", "Entry", "Executor", "Json", "Outbound", "find"]
+def entries(
+    app: str | None = None, kind: str | None = None, query: str | None = None
+) -> list[Entry]:
+    """The entries of an app and kind whose key, title or description holds `query` (any
+    case), by key."""
+    words = (query or "").lower().split()
+    return [
+        entry
+        for key, entry in sorted(CATALOG.items())
+        if app in (None, entry.app)
+        and kind in (None, entry.kind)
+        and all(word in f"{key} {entry.title} {entry.description}".lower() for word in words)
+    ]
+
+
+__all__ = ["CATALOG", "ActionContext", "Entry", "Executor", "Json", "Outbound", "entries", "find"]

@@ -1,32 +1,21 @@
-"""The Contacts API app: triggers on its events, actions through its services."""
+"""The Contacts API app's triggers: one per event of the location's log, some narrowed by
+their options (which tag, which fields, which status)."""
 
-from typing import Any
-
-from contactflow.contacts import records
-from contactflow.contacts.record_schemas import (
-    NoteCreate,
-    NoteOut,
-    TaskCreate,
-    TaskOut,
-    TaskUpdate,
-)
-from contactflow.contacts.wire import note_out, task_out
+from contactflow.contacts.record_schemas import AppointmentOut, BusinessOut
 from contactflow.flows.catalog.registry import (
-    EVENT_TRIGGER_OPTIONS,
-    ID,
-    ActionContext,
     Entry,
     Json,
-    dumped,
-    model_schema,
+    Predicate,
     output_schema,
-    parsed,
+    trigger_options,
 )
 from contactflow.platform import event_types as types
-from contactflow.platform.auth.scopes import CONTACTS_READ, CONTACTS_WRITE
+from contactflow.platform.auth.scopes import BUSINESSES_READ, CALENDAR_EVENTS_READ, CONTACTS_READ
 
 APP = "contacts"
+AT = "2026-12-01T09:00:00.000Z"
 STRING = {"type": ["string", "null"]}
+STRINGS = {"type": "array", "items": {"type": "string"}}
 # What every delivered event carries besides its own fields.
 ENVELOPE = {
     "type": {"type": "string"},
@@ -35,33 +24,61 @@ ENVELOPE = {
     "timestamp": {"type": "string", "format": "date-time"},
     "versionId": {"type": "string"},
 }
+_BASE = {"locationId": "loc_1", "webhookId": "evt_1", "timestamp": AT, "versionId": "1"}
+_CONTACT_TEXT = (
+    "firstName",
+    "lastName",
+    "name",
+    "email",
+    "phone",
+    "companyName",
+    "address1",
+    "city",
+    "state",
+    "country",
+    "postalCode",
+    "website",
+    "source",
+    "contactType",
+    "timezone",
+    "assignedTo",
+    "businessId",
+    "dateAdded",
+    "dateOfBirth",
+)
 CONTACT_PAYLOAD: Json = {
     "type": "object",
+    "required": ["type", "locationId", "id"],
     "properties": {
         **ENVELOPE,
         "id": {"type": "string"},
-        **{
-            name: STRING
-            for name in (
-                "firstName",
-                "lastName",
-                "name",
-                "email",
-                "phone",
-                "companyName",
-                "source",
-                "assignedTo",
-                "dateAdded",
-                "dateOfBirth",
-            )
-        },
+        **{name: STRING for name in _CONTACT_TEXT},
         "dnd": {"type": "boolean"},
-        "tags": {"type": "array", "items": {"type": "string"}},
+        "tags": STRINGS,
+        "followers": STRINGS,
         "customFields": {"type": "array", "items": {"type": "object"}},
+        "changes": {"type": "object"},
+        "tagsAdded": STRINGS,
+        "tagsRemoved": STRINGS,
+        "dndSettings": {"type": "object"},
     },
+}
+CONTACT_SAMPLE: Json = {
+    **_BASE,
+    "id": "ct_1",
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "phone": "+14155552671",
+    "tags": ["lead"],
+    "dnd": False,
+    "contactType": "lead",
+    "dateAdded": AT,
 }
 TASK_PAYLOAD: Json = {
     "type": "object",
+    "required": ["type", "locationId", "id", "contactId"],
     "properties": {
         **ENVELOPE,
         "id": {"type": "string"},
@@ -74,8 +91,20 @@ TASK_PAYLOAD: Json = {
         "dateAdded": {"type": "string", "format": "date-time"},
     },
 }
+TASK_SAMPLE: Json = {
+    **_BASE,
+    "id": "tk_1",
+    "contactId": "ct_1",
+    "title": "Call back",
+    "body": None,
+    "assignedTo": None,
+    "dueDate": "2026-12-03T09:00:00.000Z",
+    "completed": False,
+    "dateAdded": AT,
+}
 NOTE_PAYLOAD: Json = {
     "type": "object",
+    "required": ["type", "locationId", "id", "contactId"],
     "properties": {
         **ENVELOPE,
         "id": {"type": "string"},
@@ -84,204 +113,295 @@ NOTE_PAYLOAD: Json = {
         "dateAdded": {"type": "string", "format": "date-time"},
     },
 }
-_BASE = {"locationId": "loc_1", "webhookId": "evt_1", "timestamp": "2026-12-01T09:00:00.000Z"}
-CONTACT_SAMPLE = {
+NOTE_SAMPLE: Json = {
     **_BASE,
-    "type": types.CONTACT_CREATE,
-    "id": "ct_1",
-    "firstName": "Ada",
-    "lastName": "Lovelace",
-    "name": "Ada Lovelace",
-    "email": "ada@example.com",
-    "phone": "+14155552671",
-    "tags": ["lead"],
-    "dateAdded": "2026-12-01T09:00:00.000Z",
-}
-TASK_SAMPLE = {
-    **_BASE,
-    "type": types.TASK_CREATE,
-    "id": "tk_1",
-    "contactId": "ct_1",
-    "title": "Call back",
-    "body": None,
-    "assignedTo": None,
-    "dueDate": "2026-12-03T09:00:00.000Z",
-    "completed": False,
-    "dateAdded": "2026-12-01T09:00:00.000Z",
-}
-NOTE_SAMPLE = {
-    **_BASE,
-    "type": types.NOTE_CREATE,
     "id": "nt_1",
     "contactId": "ct_1",
     "body": "Prefers email.",
-    "dateAdded": "2026-12-01T09:00:00.000Z",
+    "dateAdded": AT,
+}
+APPOINTMENT_SAMPLE: Json = {
+    "id": "ap_1",
+    "calendarId": "cal_1",
+    "locationId": "loc_1",
+    "contactId": "ct_1",
+    "title": "Intro call",
+    "status": "booked",
+    "appointmentStatus": "confirmed",
+    "assignedUserId": None,
+    "users": [],
+    "notes": None,
+    "address": None,
+    "startTime": "2026-12-03T09:00:00.000Z",
+    "endTime": "2026-12-03T09:30:00.000Z",
+    "dateAdded": AT,
+    "dateUpdated": AT,
+}
+APPOINTMENT_PAYLOAD: Json = {
+    "type": "object",
+    "required": ["type", "locationId", "appointment"],
+    "properties": {
+        **ENVELOPE,
+        "appointment": output_schema(AppointmentOut),
+        "previousAppointmentStatus": STRING,
+    },
+}
+BUSINESS_SAMPLE: Json = {
+    "id": "bz_1",
+    "locationId": "loc_1",
+    "name": "Analytical Engines Ltd",
+    "phone": None,
+    "email": None,
+    "website": None,
+    "address": None,
+    "city": "London",
+    "state": None,
+    "postalCode": None,
+    "country": "GB",
+    "description": None,
+    "createdAt": AT,
+    "updatedAt": AT,
+}
+BUSINESS_PAYLOAD: Json = {
+    "type": "object",
+    "required": ["type", "locationId", "business"],
+    "properties": {**ENVELOPE, "business": output_schema(BusinessOut)},
 }
 
 
-def _trigger(key: str, title: str, event_type: str, payload: Json, sample: Json) -> Entry:
+def _membership(field: str) -> Json:
+    return {
+        "type": "object",
+        "required": ["type", "locationId", "contactId", field],
+        "properties": {
+            **ENVELOPE,
+            "contactId": {"type": "string"},
+            field: {"type": "string"},
+            "eventStartTime": STRING,
+        },
+    }
+
+
+def _trigger(
+    key: str,
+    title: str,
+    event_type: str,
+    payload: Json,
+    sample: Json,
+    *,
+    description: str | None = None,
+    options: Json | None = None,
+    matches: Predicate | None = None,
+    flow_field: str | None = None,
+    scope: str = CONTACTS_READ,
+) -> Entry:
     return Entry(
         key=f"contacts.{key}",
         app=APP,
         kind="trigger",
         title=title,
-        description=f"Fires on every {event_type} event of the location.",
-        scopes=(CONTACTS_READ,),
-        input=EVENT_TRIGGER_OPTIONS,
+        description=description or f"Fires on every {event_type} event of the location.",
+        scopes=(scope,),
+        input=trigger_options(**(options or {})),
         output=payload,
         sample={**sample, "type": event_type},
         event_type=event_type,
+        flow_field=flow_field,
+        matches=matches,
     )
 
 
-def _split(values: Json, *names: str) -> tuple[list[Any], Json]:
-    rest = dict(values)
-    return [rest.pop(name) for name in names], rest
+def _changed_fields(payload: Json, options: Json) -> bool:
+    wanted = options.get("fields")
+    return not wanted or bool(set(wanted) & set(payload.get("changes") or {}))
 
 
-async def create_task(context: ActionContext, values: Json) -> Json:
-    (contact_id,), fields = _split(values, "contactId")
-    row = await records.create_task(
-        context.uow, context.location_id, contact_id, parsed(TaskCreate, fields)
-    )
-    return dumped(task_out(row))
+def _tag_in(field: str) -> Predicate:
+    def matches(payload: Json, options: Json) -> bool:
+        tags = payload.get(field) or []
+        wanted = str(options.get("tag") or "").strip().lower()
+        return bool(tags) and (not wanted or wanted in tags)
+
+    return matches
 
 
-async def update_task(context: ActionContext, values: Json) -> Json:
-    (contact_id, task_id), fields = _split(values, "contactId", "taskId")
-    row = await records.update_task(
-        context.uow, context.location_id, contact_id, task_id, parsed(TaskUpdate, fields)
-    )
-    return dumped(task_out(row))
+def _status_changed(payload: Json, options: Json) -> bool:
+    status = (payload.get("appointment") or {}).get("appointmentStatus")
+    if status == payload.get("previousAppointmentStatus"):
+        return False
+    return options.get("status") in (None, status)
 
 
-async def complete_task(context: ActionContext, values: Json) -> Json:
-    row = await records.set_task_completed(
-        context.uow, context.location_id, values["contactId"], values["taskId"], True
-    )
-    return dumped(task_out(row))
+def _named(field: str) -> Predicate:
+    def matches(payload: Json, options: Json) -> bool:
+        return options.get(field) in (None, payload.get(field))
+
+    return matches
 
 
-async def create_note(context: ActionContext, values: Json) -> Json:
-    (contact_id,), fields = _split(values, "contactId")
-    row = await records.create_note(
-        context.uow, context.location_id, contact_id, parsed(NoteCreate, fields)
-    )
-    return dumped(note_out(row))
-
-
-TASK_OUT = output_schema(TaskOut)
-TASK_OUT_SAMPLE = {
-    "id": "tk_1",
-    "contactId": "ct_1",
-    "title": "Call back",
-    "body": None,
-    "assignedTo": None,
-    "dueDate": "2026-12-03T09:00:00.000Z",
-    "completed": False,
-    "dateAdded": "2026-12-01T09:00:00.000Z",
-}
-IDS = {"contactId": ID, "taskId": ID}
+TAG_OPTION = {"tag": {"type": "string", "minLength": 1, "maxLength": 255}}
+STATUSES = ["new", "confirmed", "cancelled", "showed", "noshow", "invalid"]
+ID_OPTION = {"type": "string", "minLength": 1, "maxLength": 64}
 
 ENTRIES = (
     _trigger(
         "contact.created", "Contact created", types.CONTACT_CREATE, CONTACT_PAYLOAD, CONTACT_SAMPLE
     ),
-    _trigger("task.created", "Task created", types.TASK_CREATE, TASK_PAYLOAD, TASK_SAMPLE),
-    _trigger("task.updated", "Task updated", types.TASK_UPDATE, TASK_PAYLOAD, TASK_SAMPLE),
-    _trigger("task.completed", "Task completed", types.TASK_COMPLETE, TASK_PAYLOAD, TASK_SAMPLE),
+    _trigger(
+        "contact.updated",
+        "Contact updated",
+        types.CONTACT_UPDATE,
+        CONTACT_PAYLOAD,
+        {**CONTACT_SAMPLE, "changes": {"email": {"old": None, "new": "ada@example.com"}}},
+        description=(
+            "Fires when a contact changes; with `fields` (wire names such as email, tags, "
+            "customFields), only when one of those changed. `changes` holds old and new values."
+        ),
+        options={"fields": {"type": "array", "items": {"type": "string"}, "maxItems": 50}},
+        matches=_changed_fields,
+    ),
+    _trigger(
+        "contact.deleted", "Contact deleted", types.CONTACT_DELETE, CONTACT_PAYLOAD, CONTACT_SAMPLE
+    ),
+    _trigger(
+        "contact.dnd_changed",
+        "Do-not-disturb changed",
+        types.CONTACT_DND_UPDATE,
+        CONTACT_PAYLOAD,
+        {**CONTACT_SAMPLE, "dnd": True, "dndSettings": {"Email": {"status": "active"}}},
+        description="Fires when a contact's do-not-disturb flag or channel settings change.",
+    ),
+    _trigger(
+        "contact.tag_added",
+        "Tag added",
+        types.CONTACT_TAG_UPDATE,
+        CONTACT_PAYLOAD,
+        {**CONTACT_SAMPLE, "tagsAdded": ["vip"], "tagsRemoved": []},
+        description="Fires when tags are added to a contact; with `tag`, only for that tag.",
+        options=TAG_OPTION,
+        matches=_tag_in("tagsAdded"),
+    ),
+    _trigger(
+        "contact.tag_removed",
+        "Tag removed",
+        types.CONTACT_TAG_UPDATE,
+        CONTACT_PAYLOAD,
+        {**CONTACT_SAMPLE, "tagsAdded": [], "tagsRemoved": ["lead"]},
+        description="Fires when tags are removed from a contact; with `tag`, only for that tag.",
+        options=TAG_OPTION,
+        matches=_tag_in("tagsRemoved"),
+    ),
     _trigger("note.created", "Note created", types.NOTE_CREATE, NOTE_PAYLOAD, NOTE_SAMPLE),
     _trigger("note.updated", "Note updated", types.NOTE_UPDATE, NOTE_PAYLOAD, NOTE_SAMPLE),
-    Entry(
-        key="contacts.contact.enrolled",
-        app=APP,
-        kind="trigger",
-        title="Contact added to this flow",
+    _trigger("note.deleted", "Note deleted", types.NOTE_DELETE, NOTE_PAYLOAD, NOTE_SAMPLE),
+    _trigger("task.created", "Task created", types.TASK_CREATE, TASK_PAYLOAD, TASK_SAMPLE),
+    _trigger("task.updated", "Task updated", types.TASK_UPDATE, TASK_PAYLOAD, TASK_SAMPLE),
+    _trigger(
+        "task.completed",
+        "Task completed",
+        types.TASK_COMPLETE,
+        TASK_PAYLOAD,
+        {**TASK_SAMPLE, "completed": True},
+    ),
+    _trigger("task.deleted", "Task deleted", types.TASK_DELETE, TASK_PAYLOAD, TASK_SAMPLE),
+    _trigger(
+        "appointment.created",
+        "Appointment created",
+        types.APPOINTMENT_CREATE,
+        APPOINTMENT_PAYLOAD,
+        {**_BASE, "appointment": APPOINTMENT_SAMPLE},
+        scope=CALENDAR_EVENTS_READ,
+    ),
+    _trigger(
+        "appointment.updated",
+        "Appointment updated",
+        types.APPOINTMENT_UPDATE,
+        APPOINTMENT_PAYLOAD,
+        {**_BASE, "appointment": APPOINTMENT_SAMPLE, "previousAppointmentStatus": "new"},
+        scope=CALENDAR_EVENTS_READ,
+    ),
+    _trigger(
+        "appointment.status_changed",
+        "Appointment status changed",
+        types.APPOINTMENT_UPDATE,
+        APPOINTMENT_PAYLOAD,
+        {**_BASE, "appointment": APPOINTMENT_SAMPLE, "previousAppointmentStatus": "new"},
+        description=(
+            "Fires when an appointment's status changes (confirmed, showed, no-show, "
+            "cancelled...); with `status`, only when it became that status."
+        ),
+        options={"status": {"enum": STATUSES}},
+        matches=_status_changed,
+        scope=CALENDAR_EVENTS_READ,
+    ),
+    _trigger(
+        "appointment.deleted",
+        "Appointment deleted",
+        types.APPOINTMENT_DELETE,
+        APPOINTMENT_PAYLOAD,
+        {**_BASE, "appointment": APPOINTMENT_SAMPLE},
+        scope=CALENDAR_EVENTS_READ,
+    ),
+    _trigger(
+        "business.created",
+        "Business created",
+        types.BUSINESS_CREATE,
+        BUSINESS_PAYLOAD,
+        {**_BASE, "business": BUSINESS_SAMPLE},
+        scope=BUSINESSES_READ,
+    ),
+    _trigger(
+        "business.updated",
+        "Business updated",
+        types.BUSINESS_UPDATE,
+        BUSINESS_PAYLOAD,
+        {**_BASE, "business": BUSINESS_SAMPLE},
+        scope=BUSINESSES_READ,
+    ),
+    _trigger(
+        "business.deleted",
+        "Business deleted",
+        types.BUSINESS_DELETE,
+        BUSINESS_PAYLOAD,
+        {**_BASE, "business": BUSINESS_SAMPLE},
+        scope=BUSINESSES_READ,
+    ),
+    _trigger(
+        "contact.enrolled",
+        "Contact added to this flow",
+        types.CONTACT_WORKFLOW_ADD,
+        _membership("workflowId"),
+        {**_BASE, "contactId": "ct_1", "workflowId": "fl_1", "eventStartTime": None},
         description=(
             "Fires when a contact is added to this flow through the Contacts API "
             "(POST /contacts/{contactId}/workflow/{flowId}): a manual run for one contact."
         ),
-        scopes=(CONTACTS_READ,),
-        input=EVENT_TRIGGER_OPTIONS,
-        output={
-            "type": "object",
-            "properties": {
-                **ENVELOPE,
-                "contactId": {"type": "string"},
-                "workflowId": {"type": "string"},
-                "eventStartTime": STRING,
-            },
-        },
-        sample={
-            **_BASE,
-            "type": types.CONTACT_WORKFLOW_ADD,
-            "contactId": "ct_1",
-            "workflowId": "fl_1",
-            "eventStartTime": None,
-        },
-        event_type=types.CONTACT_WORKFLOW_ADD,
         flow_field="workflowId",
     ),
-    Entry(
-        key="contacts.task.create",
-        app=APP,
-        kind="action",
-        title="Create task",
-        description="Add a task to a contact (TaskCreate).",
-        scopes=(CONTACTS_WRITE,),
-        input=model_schema(TaskCreate, extra={"contactId": ID}, required=["contactId"]),
-        output=TASK_OUT,
-        sample=TASK_OUT_SAMPLE,
-        run=create_task,
+    _trigger(
+        "contact.added_to_workflow",
+        "Contact added to a workflow",
+        types.CONTACT_WORKFLOW_ADD,
+        _membership("workflowId"),
+        {**_BASE, "contactId": "ct_1", "workflowId": "fl_2", "eventStartTime": None},
+        description=(
+            "Fires when a contact is added to any workflow (flow) of the location; with "
+            "`workflowId`, only to that one."
+        ),
+        options={"workflowId": ID_OPTION},
+        matches=_named("workflowId"),
     ),
-    Entry(
-        key="contacts.task.update",
-        app=APP,
-        kind="action",
-        title="Update task",
-        description="Change a contact's task: title, body, due date, assignee, completion.",
-        scopes=(CONTACTS_WRITE,),
-        input=model_schema(TaskUpdate, extra=IDS, required=IDS),
-        output=TASK_OUT,
-        sample=TASK_OUT_SAMPLE,
-        run=update_task,
-    ),
-    Entry(
-        key="contacts.task.complete",
-        app=APP,
-        kind="action",
-        title="Complete task",
-        description="Mark a contact's task completed (TaskComplete, once).",
-        scopes=(CONTACTS_WRITE,),
-        input={
-            "type": "object",
-            "additionalProperties": False,
-            "required": sorted(IDS),
-            "properties": IDS,
-        },
-        output=TASK_OUT,
-        sample={**TASK_OUT_SAMPLE, "completed": True},
-        run=complete_task,
-    ),
-    Entry(
-        key="contacts.note.create",
-        app=APP,
-        kind="action",
-        title="Create note",
-        description="Add a note to a contact (NoteCreate).",
-        scopes=(CONTACTS_WRITE,),
-        input=model_schema(NoteCreate, extra={"contactId": ID}, required=["contactId"]),
-        output=output_schema(NoteOut),
-        sample={
-            "id": "nt_1",
-            "contactId": "ct_1",
-            "body": "Prefers email.",
-            "userId": None,
-            "title": None,
-            "color": None,
-            "pinned": False,
-            "dateAdded": "2026-12-01T09:00:00.000Z",
-        },
-        run=create_note,
+    _trigger(
+        "contact.added_to_campaign",
+        "Contact added to a campaign",
+        types.CONTACT_CAMPAIGN_ADD,
+        _membership("campaignId"),
+        {**_BASE, "contactId": "ct_1", "campaignId": "cp_1"},
+        description=(
+            "Fires when a contact is added to a Mailsuite campaign through the Contacts API; "
+            "with `campaignId`, only to that one."
+        ),
+        options={"campaignId": ID_OPTION},
+        matches=_named("campaignId"),
     ),
 )

@@ -3,7 +3,7 @@ address, from one of its senders), for alerts a flow raises."""
 
 from html import escape
 
-from contactflow.flows.catalog.mailsuite import EMAIL_SAMPLE, send_email
+from contactflow.flows.catalog.mailsuite_email import EMAIL_SAMPLE, send_email
 from contactflow.flows.catalog.registry import ID, ActionContext, Entry, Json, output_schema
 from contactflow.mailsuite.mail_schemas import EmailOut
 from contactflow.platform.auth.scopes import MAILSUITE_WRITE

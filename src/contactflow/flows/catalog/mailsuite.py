@@ -1,37 +1,34 @@
-"""The Mailsuite app: triggers on its task events, actions through its services."""
+"""The Mailsuite app's triggers: email sending and engagement, contacts, tasks, the
+timeline and campaigns, from the workspace's events."""
+
+from typing import get_args
 
 from contactflow.flows.catalog.registry import (
-    EVENT_TRIGGER_OPTIONS,
-    ID,
-    ActionContext,
     Entry,
     Json,
-    dumped,
-    model_schema,
+    Predicate,
     output_schema,
-    parsed,
+    trigger_options,
 )
-from contactflow.mailsuite import contacts, emails, tasks, timeline
-from contactflow.mailsuite.mail_schemas import EmailCreate, EmailOut
-from contactflow.mailsuite.models import MailContact
-from contactflow.mailsuite.references import referenced
-from contactflow.mailsuite.schemas import (
-    ContactCreate,
-    ContactOut,
-    TaskCreate,
-    TaskOut,
-    TaskUpdate,
-    TimelineOut,
-)
-from contactflow.mailsuite.wire import contact_out, email_out, task_out, timeline_out
+from contactflow.mailsuite.mail_schemas import CampaignCounts
+from contactflow.mailsuite.models import TimelineKind
+from contactflow.mailsuite.schemas import ContactOut, TaskOut, TimelineOut
 from contactflow.platform import event_types as types
-from contactflow.platform.auth.scopes import MAILSUITE_READ, MAILSUITE_WRITE
-from contactflow.platform.errors import NotFound, invalid
+from contactflow.platform.auth.scopes import MAILSUITE_READ
 
 APP = "mailsuite"
 # Entries written by flows name this system, so a sync can tell them from others' entries.
 FLOWS_SOURCE = "flows"
 AT = "2026-12-01T09:00:00.000Z"
+STRING = {"type": ["string", "null"]}
+ENVELOPE: Json = {
+    "type": {"type": "string"},
+    "locationId": {"type": "string"},
+    "webhookId": {"type": "string"},
+    "timestamp": {"type": "string", "format": "date-time"},
+    "versionId": {"type": "string"},
+}
+_BASE: Json = {"locationId": "loc_1", "webhookId": "evt_1", "timestamp": AT, "versionId": "1"}
 TASK_SAMPLE: Json = {
     "id": "mt_1",
     "title": "Follow up with Ada",
@@ -75,341 +72,283 @@ ENTRY_SAMPLE: Json = {
     "occurredAt": AT,
     "createdAt": AT,
 }
-EMAIL_SAMPLE: Json = {
-    "id": "em_1",
-    "senderId": "sd_1",
-    "contactId": "mc_1",
-    "campaignId": None,
-    "templateId": None,
-    "to": "ada@example.com",
-    "subject": "Welcome, Ada",
-    "status": "scheduled",
-    "messageId": "<em_1@example.com>",
-    "scheduledAt": AT,
-    "nextAttemptAt": AT,
-    "attempts": 0,
-    "lastResponse": None,
-    "error": None,
-    "sentAt": None,
-    "bounceKind": None,
-    "bounceReason": None,
-    "bouncedAt": None,
-    "firstOpenedAt": None,
-    "firstClickedAt": None,
-    "opens": 0,
-    "machineOpens": 0,
-    "clicks": 0,
-    "machineClicks": 0,
-    "createdAt": AT,
-    "updatedAt": AT,
+COUNTS_SAMPLE: Json = {
+    "recipients": 2,
+    "skipped": 0,
+    "scheduled": 0,
+    "sent": 2,
+    "failed": 0,
+    "bounced": 0,
+    "opened": 1,
+    "clicked": 0,
 }
-TASK_PAYLOAD: Json = {
-    "type": "object",
-    "properties": {
-        "type": {"type": "string"},
-        "locationId": {"type": "string"},
-        "webhookId": {"type": "string"},
-        "timestamp": {"type": "string", "format": "date-time"},
-        "task": output_schema(TaskOut),
+
+
+def _payload(required: list[str], properties: Json) -> Json:
+    return {
+        "type": "object",
+        "required": ["type", "locationId", *required],
+        "properties": {**ENVELOPE, **properties},
+    }
+
+
+TASK_PAYLOAD = _payload(["task"], {"task": output_schema(TaskOut), "changes": {"type": "object"}})
+CONTACT_PAYLOAD = _payload(
+    ["contact"],
+    {
+        "contact": output_schema(ContactOut),
+        "new": {"type": "boolean"},
         "changes": {"type": "object"},
     },
+)
+TIMELINE_PAYLOAD = _payload(["entry"], {"entry": output_schema(TimelineOut)})
+EMAIL_PAYLOAD = _payload(
+    ["emailId", "contactId", "to"],
+    {
+        "emailId": STRING,
+        "contactId": {"type": "string"},
+        "campaignId": STRING,
+        "messageId": {"type": "string"},
+        "to": {"type": "string"},
+        "subject": {"type": "string"},
+        "sentAt": STRING,
+        "smtpResponse": {"type": "string"},
+        "at": {"type": "string", "format": "date-time"},
+        "userAgent": {"type": "string"},
+        "ip": STRING,
+        "machine": {"type": "boolean"},
+        "machineReason": STRING,
+        "url": {"type": "string"},
+        "kind": {"enum": ["hard", "soft"]},
+        "reason": {"type": "string"},
+        "recipient": {"type": "string"},
+        "method": {"type": "string"},
+    },
+)
+CAMPAIGN_PAYLOAD = _payload(
+    ["campaignId", "counts"],
+    {
+        "campaignId": {"type": "string"},
+        "name": {"type": "string"},
+        "launchedAt": STRING,
+        "counts": output_schema(CampaignCounts),
+    },
+)
+EMAIL_EVENT: Json = {
+    **_BASE,
+    "emailId": "em_1",
+    "contactId": "mc_1",
+    "campaignId": None,
+    "messageId": "<em_1@example.com>",
+    "to": "ada@example.com",
+    "subject": "Welcome, Ada",
+    "sentAt": AT,
 }
-TASK_OUT = output_schema(TaskOut)
-SOURCE = {
-    "sourceSystem": {"type": "string", "minLength": 1, "maxLength": 64, "default": FLOWS_SOURCE},
-    "sourceId": {"type": "string", "minLength": 1, "maxLength": 255},
+OPEN_DETAIL: Json = {
+    "at": AT,
+    "userAgent": "Mozilla/5.0 (Macintosh) Thunderbird/128.0",
+    "ip": "198.51.100.7",
+    "machine": False,
+    "machineReason": None,
 }
 
 
-def _trigger(key: str, title: str, event_type: str) -> Entry:
+def _trigger(
+    key: str,
+    title: str,
+    event_type: str,
+    payload: Json,
+    sample: Json,
+    *,
+    description: str | None = None,
+    options: Json | None = None,
+    matches: Predicate | None = None,
+) -> Entry:
     return Entry(
         key=f"mailsuite.{key}",
         app=APP,
         kind="trigger",
         title=title,
-        description=f"Fires on every {event_type} event of the workspace.",
+        description=description or f"Fires on every {event_type} event of the workspace.",
         scopes=(MAILSUITE_READ,),
-        input=EVENT_TRIGGER_OPTIONS,
-        output=TASK_PAYLOAD,
-        sample={
-            "type": event_type,
-            "locationId": "loc_1",
-            "webhookId": "evt_1",
-            "task": TASK_SAMPLE,
-        },
+        input=trigger_options(**(options or {})),
+        output=payload,
+        sample={**sample, "type": event_type},
         event_type=event_type,
+        matches=matches,
     )
 
 
-async def upsert_contact(context: ActionContext, values: Json) -> Json:
-    fields = dict(values)
-    crm_contact_id = fields.pop("crmContactId", None)
-    row, _ = await contacts.upsert_contact(
-        context.uow,
-        context.location_id,
-        parsed(ContactCreate, fields),
-        context.phone_region,
-        crm_contact_id,
-    )
-    return dumped(contact_out(row))
+def _human(payload: Json, options: Json) -> bool:
+    """Machine opens and clicks (image proxies, link scanners) count only when asked for."""
+    return bool(options.get("includeMachine")) or not payload.get("machine")
 
 
-async def find_contact(context: ActionContext, values: Json) -> Json:
-    """The contact of an id, of an address or of a Contacts API contact; `found` is false
-    when there is none (a filter step can end the run there)."""
-    session, location_id = context.uow.session, context.location_id
-    row: MailContact | None
-    if "contactId" in values:
-        try:
-            row = await contacts.find_contact(session, location_id, values["contactId"])
-        except NotFound:
-            row = None
-    elif "crmContactId" in values:
-        row = await contacts.find_by_crm_id(session, location_id, values["crmContactId"])
-    elif "email" in values:
-        row = await contacts.find_by_email(session, location_id, values["email"])
-    else:
-        raise invalid("email", "give contactId, email or crmContactId to find the contact")
-    return {"found": row is not None, "contact": dumped(contact_out(row)) if row else None}
+def _is_new(new: bool) -> Predicate:
+    def matches(payload: Json, options: Json) -> bool:
+        return payload.get("new") is new
+
+    return matches
 
 
-async def send_email(context: ActionContext, values: Json) -> Json:
-    row = await emails.create_email(
-        context.uow,
-        context.location_id,
-        parsed(EmailCreate, values),
-        context.links,
-        context.phone_region,
-    )
-    return dumped(email_out(row))
+def _entry_kind(payload: Json, options: Json) -> bool:
+    return options.get("kind") in (None, (payload.get("entry") or {}).get("kind"))
 
 
-async def create_task(context: ActionContext, values: Json) -> Json:
-    row = await tasks.create_task(context.uow, context.location_id, parsed(TaskCreate, values))
-    return dumped(task_out(row))
+def _campaign(payload: Json, options: Json) -> bool:
+    return options.get("campaignId") in (None, payload.get("campaignId"))
 
 
-async def update_task(context: ActionContext, values: Json) -> Json:
-    """Change a task, found by its id or by the source it was copied from."""
-    fields = dict(values)
-    task_id = fields.pop("taskId", None)
-    source_system, source_id = (
-        fields.pop("sourceSystem", FLOWS_SOURCE),
-        fields.pop("sourceId", None),
-    )
-    if task_id is None and source_id is not None:
-        copy = await tasks.task_of_source(
-            context.uow.session, context.location_id, source_system, source_id
-        )
-        if copy is None:
-            raise invalid("sourceId", f"no task copied from {source_system} {source_id}")
-        task_id = copy.id
-    if task_id is None:
-        raise invalid("taskId", "give taskId or sourceId to find the task")
-    row = await tasks.update_task(
-        context.uow, context.location_id, task_id, parsed(TaskUpdate, fields)
-    )
-    return dumped(task_out(row))
-
-
-async def complete_task(context: ActionContext, values: Json) -> Json:
-    body = TaskUpdate(status="done")
-    row = await tasks.update_task(context.uow, context.location_id, values["taskId"], body)
-    return dumped(task_out(row))
-
-
-async def add_note(context: ActionContext, values: Json) -> Json:
-    """A note on the contact's timeline; the same source id again is the same entry, so a
-    note reported twice (or a step retried) is kept once."""
-    contact_id = values["contactId"]
-    await referenced(
-        contacts.find_contact(context.uow.session, context.location_id, contact_id), "contactId"
-    )
-    row, _ = await timeline.add_entry(
-        context.uow,
-        context.location_id,
-        contact_id,
-        "note",
-        values["body"],
-        source_system=values.get("sourceSystem", FLOWS_SOURCE),
-        source_id=values.get("sourceId", context.idempotency_key),
-    )
-    return dumped(timeline_out(row))
-
-
-async def update_note(context: ActionContext, values: Json) -> Json:
-    """Change a note in place, found by its id or by the source that reported it."""
-    session, location_id = context.uow.session, context.location_id
-    if "entryId" in values:
-        entry = await timeline.find_entry(session, location_id, values["entryId"])
-    elif "sourceId" in values:
-        source_system = values.get("sourceSystem", FLOWS_SOURCE)
-        entry = await timeline.entry_of_source(
-            session, location_id, source_system, values["sourceId"]
-        )
-    else:
-        raise invalid("entryId", "give entryId or sourceId to find the entry")
-    row = await timeline.update_entry(context.uow, entry, values["body"])
-    return dumped(timeline_out(row))
-
-
-EMAIL_INPUT = model_schema(EmailCreate)
-TEMPLATE_INPUT = model_schema(
-    EmailCreate, required=["templateId"], without=["subject", "html", "text"]
-)
-BODY = {"type": "string", "maxLength": 50_000}
+MACHINE_OPTION = {"includeMachine": {"type": "boolean", "default": False}}
 
 ENTRIES = (
-    _trigger("task.created", "Mailsuite task created", types.MAILSUITE_TASK_CREATE),
-    _trigger("task.updated", "Mailsuite task updated", types.MAILSUITE_TASK_UPDATE),
-    _trigger("task.completed", "Mailsuite task completed", types.MAILSUITE_TASK_COMPLETE),
-    Entry(
-        key="mailsuite.contact.upsert",
-        app=APP,
-        kind="action",
-        title="Create or update contact",
+    _trigger(
+        "email.sent",
+        "Email sent",
+        types.EMAIL_SENT,
+        EMAIL_PAYLOAD,
+        {**EMAIL_EVENT, "smtpResponse": "250 2.0.0 Ok: queued"},
+        description="Fires when the SMTP server accepted an email.",
+    ),
+    _trigger(
+        "email.opened",
+        "Email opened",
+        types.EMAIL_OPENED,
+        EMAIL_PAYLOAD,
+        {**EMAIL_EVENT, **OPEN_DETAIL},
         description=(
-            "Find the Mailsuite contact by email and update it, or add it; linked to the "
-            "Contacts API contact `crmContactId` when given."
+            "Fires on every open of an email by a person (the first 100 of each email); with "
+            "`includeMachine`, image proxies' and prefetchers' fetches too."
         ),
-        scopes=(MAILSUITE_WRITE,),
-        input=model_schema(ContactCreate, extra={"crmContactId": ID}),
-        output=output_schema(ContactOut),
-        sample=CONTACT_SAMPLE,
-        run=upsert_contact,
+        options=MACHINE_OPTION,
+        matches=_human,
     ),
-    Entry(
-        key="mailsuite.contact.find",
-        app=APP,
-        kind="action",
-        title="Find contact",
+    _trigger(
+        "email.first_opened",
+        "Email opened for the first time",
+        types.EMAIL_FIRST_OPENED,
+        EMAIL_PAYLOAD,
+        {**EMAIL_EVENT, **OPEN_DETAIL},
+        description="Fires once per email, on its first open by a person.",
+    ),
+    _trigger(
+        "link.clicked",
+        "Link clicked",
+        types.LINK_CLICKED,
+        EMAIL_PAYLOAD,
+        {**EMAIL_EVENT, **OPEN_DETAIL, "url": "https://example.com/offer"},
         description=(
-            "Find a Mailsuite contact by its id, its email or its Contacts API contact id."
+            "Fires on every click of a tracked link by a person; with `includeMachine`, link "
+            "scanners' too."
         ),
-        scopes=(MAILSUITE_READ,),
-        input={
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "contactId": ID,
-                "email": {"type": "string", "maxLength": 320},
-                "crmContactId": ID,
-            },
+        options=MACHINE_OPTION,
+        matches=_human,
+    ),
+    _trigger(
+        "link.first_clicked",
+        "Link clicked for the first time",
+        types.LINK_FIRST_CLICKED,
+        EMAIL_PAYLOAD,
+        {**EMAIL_EVENT, **OPEN_DETAIL, "url": "https://example.com/offer"},
+        description="Fires once per email, on the first click of one of its links by a person.",
+    ),
+    _trigger(
+        "email.bounced",
+        "Email bounced",
+        types.EMAIL_BOUNCED,
+        EMAIL_PAYLOAD,
+        {
+            **EMAIL_EVENT,
+            "kind": "hard",
+            "reason": "550 5.1.1 no such user",
+            "recipient": "ada@example.com",
         },
-        output={
-            "type": "object",
-            "required": ["found", "contact"],
-            "properties": {
-                "found": {"type": "boolean"},
-                "contact": {"anyOf": [output_schema(ContactOut), {"type": "null"}]},
-            },
-        },
-        sample={"found": True, "contact": CONTACT_SAMPLE},
-        run=find_contact,
-    ),
-    Entry(
-        key="mailsuite.email.send",
-        app=APP,
-        kind="action",
-        title="Send email",
-        description="Queue an email to a contact or an address, with the content given here.",
-        scopes=(MAILSUITE_WRITE,),
-        input=EMAIL_INPUT,
-        output=output_schema(EmailOut),
-        sample=EMAIL_SAMPLE,
-        run=send_email,
-    ),
-    Entry(
-        key="mailsuite.email.send_template",
-        app=APP,
-        kind="action",
-        title="Send email from template",
-        description="Queue an email merged from a Mailsuite template.",
-        scopes=(MAILSUITE_WRITE,),
-        input=TEMPLATE_INPUT,
-        output=output_schema(EmailOut),
-        sample={**EMAIL_SAMPLE, "templateId": "tp_1"},
-        run=send_email,
-    ),
-    Entry(
-        key="mailsuite.task.create",
-        app=APP,
-        kind="action",
-        title="Create task",
         description=(
-            "Add a Mailsuite task, optionally about a contact (on its timeline); one copied "
-            "from a record of another system (sourceSystem, sourceId) is added once."
+            "Fires on a bounce report; a hard bounce also stops every further send to the contact."
         ),
-        scopes=(MAILSUITE_WRITE,),
-        input=model_schema(TaskCreate),
-        output=TASK_OUT,
-        sample=TASK_SAMPLE,
-        run=create_task,
     ),
-    Entry(
-        key="mailsuite.task.update",
-        app=APP,
-        kind="action",
-        title="Update task",
+    _trigger(
+        "contact.unsubscribed",
+        "Contact unsubscribed",
+        types.EMAIL_UNSUBSCRIBED,
+        EMAIL_PAYLOAD,
+        {**EMAIL_EVENT, "method": "one-click"},
+        description="Fires when a recipient unsubscribes through an email's unsubscribe link.",
+    ),
+    _trigger(
+        "contact.created",
+        "Mailsuite contact created",
+        types.MAILSUITE_CONTACT_UPSERT,
+        CONTACT_PAYLOAD,
+        {**_BASE, "contact": CONTACT_SAMPLE, "new": True, "changes": {}},
+        description="Fires when a contact is added to the workspace (by any means).",
+        matches=_is_new(True),
+    ),
+    _trigger(
+        "contact.updated",
+        "Mailsuite contact updated",
+        types.MAILSUITE_CONTACT_UPSERT,
+        CONTACT_PAYLOAD,
+        {
+            **_BASE,
+            "contact": CONTACT_SAMPLE,
+            "new": False,
+            "changes": {"firstName": {"old": "Ad", "new": "Ada"}},
+        },
+        description="Fires when a workspace contact changes; `changes` holds old and new values.",
+        matches=_is_new(False),
+    ),
+    _trigger(
+        "task.created",
+        "Mailsuite task created",
+        types.MAILSUITE_TASK_CREATE,
+        TASK_PAYLOAD,
+        {**_BASE, "task": TASK_SAMPLE},
+    ),
+    _trigger(
+        "task.updated",
+        "Mailsuite task updated",
+        types.MAILSUITE_TASK_UPDATE,
+        TASK_PAYLOAD,
+        {**_BASE, "task": TASK_SAMPLE, "changes": {"title": {"old": "Call", "new": "Call Ada"}}},
+    ),
+    _trigger(
+        "task.completed",
+        "Mailsuite task completed",
+        types.MAILSUITE_TASK_COMPLETE,
+        TASK_PAYLOAD,
+        {**_BASE, "task": {**TASK_SAMPLE, "status": "done", "completedAt": AT}},
+    ),
+    _trigger(
+        "timeline.entry_added",
+        "Timeline entry added",
+        types.TIMELINE_ENTRY_CREATE,
+        TIMELINE_PAYLOAD,
+        {**_BASE, "entry": ENTRY_SAMPLE},
         description=(
-            "Change a Mailsuite task's title, notes, due date, assignee or status; the task "
-            "is found by taskId or by the record it was copied from (sourceId)."
+            "Fires when an entry goes on a contact's timeline (email sent, opened, clicked, a "
+            "task, a note...); with `kind`, only entries of that kind."
         ),
-        scopes=(MAILSUITE_WRITE,),
-        input=model_schema(TaskUpdate, extra={"taskId": ID, **SOURCE}),
-        output=TASK_OUT,
-        sample=TASK_SAMPLE,
-        run=update_task,
+        options={"kind": {"enum": list(get_args(TimelineKind))}},
+        matches=_entry_kind,
     ),
-    Entry(
-        key="mailsuite.task.complete",
-        app=APP,
-        kind="action",
-        title="Complete task",
-        description="Mark a Mailsuite task done (MailsuiteTaskComplete, once).",
-        scopes=(MAILSUITE_WRITE,),
-        input={
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["taskId"],
-            "properties": {"taskId": ID},
+    _trigger(
+        "campaign.finished",
+        "Campaign finished",
+        types.CAMPAIGN_FINISHED,
+        CAMPAIGN_PAYLOAD,
+        {
+            **_BASE,
+            "campaignId": "cp_1",
+            "name": "December news",
+            "launchedAt": AT,
+            "counts": COUNTS_SAMPLE,
         },
-        output=TASK_OUT,
-        sample={**TASK_SAMPLE, "status": "done", "completedAt": AT},
-        run=complete_task,
-    ),
-    Entry(
-        key="mailsuite.timeline.add_note",
-        app=APP,
-        kind="action",
-        title="Add timeline note",
-        description="Add a note to a Mailsuite contact's timeline, once per source id.",
-        scopes=(MAILSUITE_WRITE,),
-        input={
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["body", "contactId"],
-            "properties": {"contactId": ID, "body": BODY, **SOURCE},
-        },
-        output=output_schema(TimelineOut),
-        sample=ENTRY_SAMPLE,
-        run=add_note,
-    ),
-    Entry(
-        key="mailsuite.timeline.update_note",
-        app=APP,
-        kind="action",
-        title="Update timeline note",
-        description="Change a timeline note in place, found by entryId or by sourceId.",
-        scopes=(MAILSUITE_WRITE,),
-        input={
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["body"],
-            "properties": {"entryId": ID, "body": BODY, **SOURCE},
-        },
-        output=output_schema(TimelineOut),
-        sample=ENTRY_SAMPLE,
-        run=update_note,
+        description=(
+            "Fires once when a launched campaign has no email left to send (each sent, failed "
+            "or cancelled), with its counts; with `campaignId`, only for that one."
+        ),
+        options={"campaignId": {"type": "string", "minLength": 1, "maxLength": 64}},
+        matches=_campaign,
     ),
 )

@@ -34,6 +34,9 @@ class ActionContext:
 
 
 Executor = Callable[[ActionContext, Json], Awaitable[Json]]
+# Whether an event of the trigger's type is one it fires on, given the flow's trigger options
+# (a tag added rather than removed, the status an appointment changed to).
+Predicate = Callable[[Json, Json], bool]
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Entry:
     # A trigger without an event type is fired by the engine itself (core.error).
     event_type: str | None = None
     flow_field: str | None = None
+    matches: Predicate | None = field(default=None, compare=False)
     run: Executor | None = field(default=None, compare=False)
     # Actions that call out (HTTP) have `call` instead of `run`.
     call: Call | None = field(default=None, compare=False)
@@ -77,6 +81,9 @@ class Entry:
     @property
     def performs(self) -> bool:
         return self.run is not None or self.call is not None
+
+    def fires_on(self, payload: Json, options: Json) -> bool:
+        return self.matches is None or self.matches(payload, options)
 
     def describe(self) -> Json:
         """The entry as data, as `GET /catalog` will serve it."""
@@ -90,7 +97,30 @@ class Entry:
             "input": self.input,
             "output": self.output,
             "sample": self.sample,
+            "eventType": self.event_type,
         }
+
+
+def _inline(node: Any, definitions: Json, seen: frozenset[str]) -> Any:
+    if isinstance(node, list):
+        return [_inline(item, definitions, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    reference = node.get("$ref")
+    if isinstance(reference, str) and reference.startswith("#/$defs/"):
+        name = reference.removeprefix("#/$defs/")
+        if name in seen:
+            # A recursive model (a filter group of groups): one level is described.
+            return {"type": "object"}
+        return _inline(definitions[name], definitions, seen | {name})
+    return {key: _inline(value, definitions, seen) for key, value in node.items() if key != "$defs"}
+
+
+def inlined(schema: Json) -> Json:
+    """The schema with its `$defs` references written out in place, so any part of it can be
+    used alone (nested in another entry's schema, or one property of an input)."""
+    result: Json = _inline(schema, schema.get("$defs", {}), frozenset())
+    return result
 
 
 def model_schema(
@@ -102,7 +132,7 @@ def model_schema(
 ) -> Json:
     """A request model's JSON Schema (camelCase names) with more properties and requirements,
     so the catalog describes exactly what the service validates."""
-    schema = model.model_json_schema(by_alias=True)
+    schema = inlined(model.model_json_schema(by_alias=True))
     properties = {**(extra or {}), **schema.get("properties", {})}
     dropped = set(without)
     return {
@@ -114,7 +144,7 @@ def model_schema(
 
 
 def output_schema(model: type[BaseModel]) -> Json:
-    return model.model_json_schema(by_alias=True, mode="serialization")
+    return inlined(model.model_json_schema(by_alias=True, mode="serialization"))
 
 
 def parsed(model: type[M], values: Json) -> M:
@@ -147,3 +177,21 @@ EVENT_TRIGGER_OPTIONS: Json = {
         "connectionId": ID,
     },
 }
+
+
+def trigger_options(**more: Json) -> Json:
+    """The event-log trigger options with this trigger's own (each optional)."""
+    return {
+        **EVENT_TRIGGER_OPTIONS,
+        "properties": {**EVENT_TRIGGER_OPTIONS["properties"], **more},
+    }
+
+
+def obj(properties: Json, required: Iterable[str] = ()) -> Json:
+    """A closed object schema: an action input of exactly these fields."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": sorted(required),
+        "properties": properties,
+    }

@@ -54,8 +54,9 @@ async def authenticate(db: Database, token: str) -> Principal:
         return await authenticate_key(session, token)
 
 
-def requires(scope: str) -> Any:
-    """A dependency for one operation: a valid bearer token that carries `scope`."""
+def requires(scope: str | None) -> Any:
+    """A dependency for one operation: a valid bearer token that carries `scope` (any valid
+    token when `scope` is None)."""
 
     async def principal(
         request: Request,
@@ -73,7 +74,7 @@ def requires(scope: str) -> Any:
         # After the address check (a refused address is not the app's and spends nothing of its
         # budget), before the scope check (an app's under-scoped calls count like any other).
         await count_request(request, found)
-        if scope not in found.scopes:
+        if scope is not None and scope not in found.scopes:
             await audit.record_now(db, audit.REFUSED_SCOPE, **where, scope=scope)
             found.require_scope(scope)
         recorder: UsageRecorder = request.app.state.usage_recorder
