@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from contactflow.contacts import api as contacts_api
 from contactflow.contacts import records_api, resources_api
 from contactflow.flows import api as flows_api
+from contactflow.flows import hooks_api as flows_hooks_api
 from contactflow.flows.engine import worker_steps as flows_worker_steps
 from contactflow.flows.service import find_flow
 from contactflow.mailsuite import api as mailsuite_api
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mailsuite_campaign_api.router,
         mailsuite_tracking_api.router,
         flows_api.router,
+        flows_hooks_api.router,
     ):
         app.include_router(router)
 

@@ -1,5 +1,5 @@
-"""Migration 0007 creates exactly the tables the flows models describe, on both backends,
-and downgrades cleanly."""
+"""Migrations 0007 and 0009 create exactly the tables the flows models describe, on both
+backends, and downgrade cleanly."""
 
 from typing import Any
 
@@ -13,7 +13,7 @@ from contactflow.platform.db import Base, Database
 from contactflow.platform.migrate import alembic_config
 
 # The flows tables, and the event log to which 0007 adds `origin`.
-FLOW_TABLES = {"flows", "flow_versions", "flow_runs", "flow_step_runs", "events"}
+FLOW_TABLES = {"flows", "flow_versions", "flow_runs", "flow_step_runs", "flow_timers", "events"}
 
 
 def _table_of(diff: Any) -> str | None:

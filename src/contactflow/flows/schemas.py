@@ -50,6 +50,13 @@ class BackfillOut(WireModel):
     left_to_trigger: int
 
 
+class HookAccepted(WireModel):
+    """A call to a hook URL was accepted; `runId` is None when the flow's conditions did not
+    hold for it (nothing runs)."""
+
+    run_id: str | None
+
+
 class VersionOut(WireModel):
     id: str
     number: int | None
@@ -66,6 +73,9 @@ class FlowOut(WireModel):
     error_flow_id: str | None
     draft: VersionOut | None
     published: VersionOut | None
+    # Where to POST to run the flow, while its running version has the incoming webhook
+    # trigger: the server's address followed by this path.
+    hook_path: str | None
     created_at: str
     updated_at: str
 

@@ -13,6 +13,9 @@ from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Unprocessable
 
 Kind = Literal["trigger", "action", "step"]
+# How a trigger fires: on events of one type of the log, on a cron schedule, on a call to the
+# flow's hook URL, on a manual run, or at a time relative to a record's own (a task's due date).
+Firing = Literal["event", "schedule", "webhook", "manual", "record"]
 M = TypeVar("M", bound=BaseModel)
 Json = dict[str, Any]
 
@@ -48,6 +51,7 @@ class Entry:
     # A trigger without an event type is fired by the engine itself (core.error).
     event_type: str | None = None
     flow_field: str | None = None
+    fires: Firing = "event"
     run: Executor | None = field(default=None, compare=False)
 
     def describe(self) -> Json:
