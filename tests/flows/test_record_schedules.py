@@ -177,3 +177,31 @@ async def test_a_lead_time_that_is_not_a_duration_is_not_published(
     assert refused.value.message == [
         "trigger.options.before.weeks: not one of days, hours, minutes"
     ]
+
+
+async def test_a_new_version_takes_over_the_plans_at_its_own_lead_time(
+    quiet_db: Database, quiet_tenant: Tenant
+) -> None:
+    flow_id = await _flow(quiet_db, quiet_tenant, "contacts.task.due", hours=1)
+    contact_id = await _contact(quiet_db, quiet_tenant)
+    now = datetime.now(UTC).replace(microsecond=0)
+    due = now + timedelta(hours=10)
+    task_id = await _task(quiet_db, quiet_tenant, contact_id, due)
+    await _tick(quiet_db, now)
+
+    definition = FlowDefinition.model_validate(
+        {
+            "trigger": {"key": "contacts.task.due", "options": {"before": {"hours": 3}}},
+            "steps": STEPS,
+        }
+    )
+    async with quiet_db.unit_of_work() as uow:
+        await service.update_flow(
+            uow, quiet_tenant.location_id, flow_id, name=None, definition=definition
+        )
+        await service.publish(uow, quiet_tenant.location_id, flow_id)
+    await _tick(quiet_db, due - timedelta(hours=3))
+    await _tick(quiet_db, due - timedelta(hours=1))
+    (run,) = await _runs(quiet_db, flow_id)
+    assert run["id"] == task_id
+    assert run["plannedAt"] == to_iso(due - timedelta(hours=3))

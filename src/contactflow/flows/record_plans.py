@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, literal, or_, select
 
+from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow, FlowTimer, FlowVersion, cursor_name
 from contactflow.flows.runs import definition_of
 from contactflow.flows.timing import lead_time
@@ -119,6 +120,11 @@ async def _flows_behind(db: Database) -> list[_Behind]:
     return found
 
 
+def _record_of(spec: RecordTime, payload: Json) -> Json | None:
+    record = payload.get(spec.nested) if spec.nested else payload
+    return record if isinstance(record, dict) and isinstance(record.get("id"), str) else None
+
+
 def _time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -133,8 +139,8 @@ async def _plan(
 ) -> None:
     payload = delivered_payload(event)
     spec = behind.record
-    record = payload.get(spec.nested) if spec.nested else payload
-    if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+    record = _record_of(spec, payload)
+    if record is None:
         return
     timer = await uow.session.scalar(
         select(FlowTimer).where(
@@ -191,6 +197,28 @@ async def _consume(db: Database, behind: _Behind) -> bool:
             # Wake the fire loop: a plan may be due already (an overdue task).
             await uow.mark_changed()
         return bool(found)
+
+
+async def carry_over(uow: UnitOfWork, previous_id: str, version: FlowVersion) -> None:
+    """A version published over one with the same record trigger takes over its plans, at
+    its own lead time: it reads the log only from the switch on, so the records planned
+    before would otherwise be forgotten."""
+    previous = await uow.session.get(FlowVersion, previous_id)
+    trigger = FlowDefinition.model_validate(version.definition).trigger
+    spec = RECORD_TIMES.get(trigger.key)
+    if previous is None or spec is None or definition_of(previous).trigger.key != trigger.key:
+        return
+    lead = lead_time(trigger.options)
+    for timer in await uow.session.scalars(
+        select(FlowTimer).where(FlowTimer.version_id == previous_id)
+    ):
+        record = _record_of(spec, timer.payload or {})
+        moment = _time(record.get(spec.time_field)) if record is not None else None
+        if moment is None:
+            continue
+        if as_utc(timer.due_at) != moment - lead:
+            timer.due_at, timer.fired_at = moment - lead, None
+        timer.version_id, timer.updated_at = version.id, utcnow()
 
 
 async def consume(db: Database) -> bool:

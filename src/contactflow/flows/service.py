@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.flows import schedules, validation
+from contactflow.flows import record_plans, schedules, validation
 from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
 from contactflow.flows.definition import FlowDefinition, to_data
@@ -164,11 +164,14 @@ async def publish(uow: UnitOfWork, location_id: str, flow_id: str) -> Flow:
     if flow.trigger_key == "core.webhook" and flow.hook_token is None:
         flow.hook_token = new_hook_token()
     await uow.session.flush()
-    await schedules.start(uow, flow, draft, now)
     if previous is not None and flow.enabled:
         await _hand_over(uow, flow, previous, draft.id)
     else:
         await _start_reading_now(uow, flow)
+    # With the previous version's cursor held, none of its plans can change meanwhile.
+    if previous is not None:
+        await record_plans.carry_over(uow, previous, draft)
+    await schedules.start(uow, flow, draft, now)
     return flow
 
 
