@@ -70,6 +70,12 @@ async def test_a_post_to_the_hook_url_runs_the_flow_on_its_body(hub: Hub) -> Non
     assert error_lines(response, 422) == ["body: not JSON"]
     assert len(await hub.runs(flow["id"])) == 1
 
+    await hub.post(f"/flows/{flow['id']}/disable", status=200)
+    status, answer = await _post(hub, path, b'{"order": 5}')
+    assert (status, answer["message"]) == (409, "The flow is disabled; enable it to receive calls")
+    await hub.post(f"/flows/{flow['id']}/enable", status=200)
+    assert len(await hub.runs(flow["id"])) == 1
+
     # A new token: the old URL stops working, the new one runs.
     renewed = (await hub.post(f"/flows/{flow['id']}/hook-token", status=200))["flow"]
     assert renewed["hookPath"] != path

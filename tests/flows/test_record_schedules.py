@@ -26,6 +26,7 @@ from contactflow.flows.schedules import fire_due
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import Database
 from contactflow.platform.errors import Unprocessable
+from tests.flows.helpers import Hub
 from tests.support import Tenant
 
 STEPS = [
@@ -94,6 +95,13 @@ async def test_a_task_due_in_two_hours_fires_two_hours_before(
     assert run["type"] == "TaskCreate"
     assert run["dueDate"] == to_iso(due)
     assert run["plannedAt"] == to_iso(now)
+
+    # A change that keeps the due date does not fire it again.
+    async with quiet_db.unit_of_work() as uow:
+        fields = TaskUpdate(title="Call back soon")
+        await records.update_task(uow, quiet_tenant.location_id, run["contactId"], task_id, fields)
+    await _tick(quiet_db, now + timedelta(minutes=10))
+    assert len(await _runs(quiet_db, flow_id)) == 1
 
 
 async def test_moving_the_due_date_plans_anew_and_completing_drops_the_plan(
@@ -205,3 +213,27 @@ async def test_a_new_version_takes_over_the_plans_at_its_own_lead_time(
     (run,) = await _runs(quiet_db, flow_id)
     assert run["id"] == task_id
     assert run["plannedAt"] == to_iso(due - timedelta(hours=3))
+
+
+async def test_the_servers_workers_fire_an_overdue_task_once(hub: Hub) -> None:
+    flow = await hub.flow(
+        {
+            "trigger": {"key": "contacts.task.due", "options": {"before": {}}},
+            "steps": [
+                {
+                    "type": "action",
+                    "id": "task",
+                    "action": "mailsuite.task.create",
+                    "input": {"title": "Overdue: {{ trigger.title }}"},
+                }
+            ],
+        }
+    )
+    crm = await hub.crm_contact(firstName="Late", email="late@example.com")
+    due = to_iso(datetime.now(UTC) - timedelta(hours=1))
+    body = {"title": "Send quote", "dueDate": due, "completed": False}
+    await hub.post(f"/contacts/{crm['id']}/tasks", body)
+    (run,) = await hub.finished_runs(flow["id"])
+    assert run["state"] == "succeeded", run
+    assert (run["input"]["title"], run["input"]["plannedAt"]) == ("Send quote", due)
+    assert [task["title"] for task in await hub.mail_tasks()] == ["Overdue: Send quote"]
