@@ -52,6 +52,13 @@ async def test_only_a_published_manual_flow_runs_by_hand(hub: Hub) -> None:
     assert refused.status_code == 409
     assert "contacts.contact.created, not core.manual" in refused.text
 
+    # A manual flow has no events to backfill.
+    manual = await hub.flow(MANUAL)
+    span = {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}
+    backfilled = await hub.http.post(f"/flows/{manual['id']}/backfill", json=span)
+    assert backfilled.status_code == 409
+    assert "fires without events" in backfilled.text
+
     missing = await hub.http.post("/flows/no-such-flow/run", json={})
     assert missing.status_code == 404
 
