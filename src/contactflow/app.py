@@ -11,6 +11,7 @@ from contactflow.contacts import api as contacts_api
 from contactflow.contacts import records_api, resources_api
 from contactflow.flows import api as flows_api
 from contactflow.flows import catalog_api
+from contactflow.flows import hooks_api as flows_hooks_api
 from contactflow.flows.connections import api as connections_api
 from contactflow.flows.engine import worker_steps as flows_worker_steps
 from contactflow.flows.models import find_flow
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connections_api.router,
         connections_api.hooks,
         catalog_api.router,
+        flows_hooks_api.router,
     ):
         app.include_router(router)
 

@@ -1,9 +1,10 @@
 """`contactflow flows …`: import and export definitions (JSON or YAML), install shipped
-templates, list runs, replay, retry, backfill."""
+templates, run, list runs, replay, retry, backfill."""
 
+import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -115,6 +116,42 @@ def list_runs(
             row.error or "",
         )
     console.print(table)
+
+
+def _data(given: str) -> dict[str, Any]:
+    """`--data`: a JSON object, or `@path` to a file holding one."""
+    text = given
+    if given.startswith("@"):
+        try:
+            text = Path(given[1:]).read_text()
+        except OSError as error:
+            message = f"cannot read {given[1:]}: {error}"
+            raise typer.BadParameter(message, param_hint="--data") from error
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise typer.BadParameter(f"not JSON: {error}", param_hint="--data") from error
+    if not isinstance(data, dict):
+        raise typer.BadParameter("a JSON object", param_hint="--data")
+    return data
+
+
+@flows_app.command("run")
+def run_flow(
+    flow_id: Annotated[str, typer.Argument(help="The flow's id (its trigger: core.manual).")],
+    location: Location,
+    data: Annotated[
+        str, typer.Option(help="The trigger data: a JSON object, or @file holding one.")
+    ] = "{}",
+) -> None:
+    """Run a flow with the manual trigger on the given data, as a new run; prints its id."""
+    payload = _data(data)
+
+    async def run(db: Database) -> FlowRun:
+        async with db.unit_of_work() as uow:
+            return await service.run_manually(uow, location, flow_id, payload)
+
+    console.print(with_db(run).id)
 
 
 @flows_app.command("replay")

@@ -1,4 +1,5 @@
-"""The catalog as data: unique keys, triggers on known event types, actions that can run."""
+"""The catalog as data: unique keys, triggers on known event types (or on none: schedules,
+hooks, manual runs, record times), actions that can run."""
 
 from contactflow.flows.catalog import CATALOG, find
 from contactflow.platform.auth.scopes import KNOWN_SCOPES
@@ -49,8 +50,12 @@ def test_every_entry_is_complete_data() -> None:
         assert entry.output
         assert entry.sample
         if entry.kind == "trigger":
-            # Error flows' runs are started by the failed run, not by an event of the log.
-            assert entry.event_type in EVENT_TYPES or key == "core.error", key
+            # Event triggers name their type; error flows' runs are started by the failed
+            # run, and schedules, hooks, manual runs and record times fire without an event.
+            if entry.fires == "event" and key != "core.error":
+                assert entry.event_type in EVENT_TYPES, key
+            else:
+                assert entry.event_type is None, key
             assert entry.run is None
         elif entry.kind == "action":
             assert entry.performs, key

@@ -1,5 +1,5 @@
-"""Migrations 0007, 0008 and 0011 create exactly the tables the flows and connections models
-describe, on both backends, and downgrade cleanly."""
+"""Migrations 0007, 0008, 0009 and 0011 create exactly the tables the flows and connections
+models describe, on both backends, and downgrade cleanly."""
 
 from typing import Any
 
@@ -19,6 +19,7 @@ FLOW_TABLES = {
     "flow_versions",
     "flow_runs",
     "flow_step_runs",
+    "flow_timers",
     "flow_storage",
     "flow_seen_keys",
     "events",

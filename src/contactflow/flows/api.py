@@ -1,11 +1,11 @@
 """Routes of /flows: HTTP in, service call, wire model out."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Body, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.flows import backfill, service
+from contactflow.flows import backfill, hooks, service
 from contactflow.flows.models import Flow, FlowRun, find_flow
 from contactflow.flows.schemas import (
     BackfillOut,
@@ -231,3 +231,31 @@ async def backfill_flow(
         not_matching=result.not_matching,
         left_to_trigger=result.left_to_trigger,
     )
+
+
+@router.post(
+    "/{flowId}/run",
+    status_code=201,
+    response_model=RunDetail,
+    summary="Run a flow with the manual trigger on the given JSON object",
+)
+async def run_flow(
+    flow_id: FlowId,
+    caller: Writer,
+    db: DatabaseDep,
+    data: Annotated[dict[str, Any], Body(description="The run's trigger data.")],
+) -> RunDetail:
+    async with db.unit_of_work() as uow:
+        run = await service.run_manually(uow, caller.location_id, flow_id, data)
+        return await _detail(uow.session, run)
+
+
+@router.post(
+    "/{flowId}/hook-token",
+    response_model=FlowEnvelope,
+    summary="Give the flow's hook URL a new token (the old URL stops working)",
+)
+async def regenerate_hook_token(flow_id: FlowId, caller: Writer, db: DatabaseDep) -> FlowEnvelope:
+    async with db.unit_of_work() as uow:
+        flow = await hooks.regenerate_token(uow, caller.location_id, flow_id)
+        return await _envelope(uow.session, flow)

@@ -61,8 +61,10 @@ async def backfill(
     _check_range(start, end)
     flow = await find_flow(uow.session, location_id, flow_id)
     version = await published_of(uow.session, flow)
-    if version is None or flow.event_type is None:
+    if version is None:
         raise Conflict("Publish the flow before backfilling it")
+    if flow.event_type is None:
+        raise Conflict("The flow's trigger fires without events: there are none to backfill")
     cursor = await lock_cursor(uow, cursor_name(version.id), location_id)
     if cursor is None:
         raise Conflict("The flow's trigger is being read by a worker; try again")

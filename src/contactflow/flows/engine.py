@@ -3,8 +3,9 @@ after its own cursor, and every event of its trigger's type whose conditions hol
 run. The runs are added in the transaction that advances the cursor, so each event is
 evaluated exactly once per flow version, whichever worker reads it.
 
-Also the flows context's loops for the process's workers (platform/runtime.py): triggers,
-runs and run retention.
+Also the flows context's loops for the process's workers (platform/runtime.py): this
+consumer, the plans of record-relative triggers, the timers of schedules and plans, runs and
+run retention.
 """
 
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, literal, or_, select
 
+from contactflow.flows import record_plans, schedules
 from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
 from contactflow.flows.connections.models import REMOTE_PREFIX, remote_origin
@@ -179,8 +181,14 @@ def run_settings(settings: Settings) -> RunSettings:
 def worker_steps(db: Database, settings: Settings, owner: str) -> dict[str, Step]:
     executor = RunExecutor(db, run_settings(settings), owner)
     retention = RetentionLoop(db, timedelta(days=settings.flow_run_retention_days))
+
+    async def fire_timers() -> bool:
+        return await schedules.fire_due(db) > 0
+
     return {
         "flows-triggers": lambda: consume(db),
+        "flows-record-plans": lambda: record_plans.consume(db),
+        "flows-timers": fire_timers,
         "flows-runs": executor.step,
         "flows-retention": retention.step,
         "connections-poll": lambda: poll_due(db),

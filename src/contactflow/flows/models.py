@@ -4,8 +4,12 @@ A flow has one draft version at most and any number of published ones (the histo
 flow points at the version that runs. Each published version reads the event log with its own
 cursor (a `ConsumerCursor` named by `cursor_name`), and (version, event) is unique among runs,
 so every event is evaluated once per version however many workers read the log.
+
+Triggers without an event keep timers: a schedule's next time, or the time planned for one
+task or appointment. A timer is fired in the transaction that adds its run.
 """
 
+import secrets
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -34,6 +38,18 @@ def cursor_name(version_id: str) -> str:
     return f"flow:{version_id}"
 
 
+def new_hook_token() -> str:
+    """The secret part of a flow's hook URL."""
+    return secrets.token_urlsafe(24)
+
+
+def hook_path(flow: "Flow") -> str | None:
+    """The path of the flow's hook URL, while its running version has the webhook trigger."""
+    if flow.hook_token is None or flow.trigger_key != "core.webhook":
+        return None
+    return f"/hooks/flows/{flow.id}/{flow.hook_token}"
+
+
 def flow_origin(flow_id: str) -> str:
     """The origin of the events a flow's actions cause."""
     return f"flow:{flow_id}"
@@ -52,6 +68,10 @@ class Flow(Base):
     event_type: Mapped[str | None] = mapped_column(String(64))
     # The flow of the location (its trigger core.error) that runs when a run fails for good.
     error_flow_id: Mapped[str | None] = mapped_column(String(32))
+    # The running version's trigger key, set on publish: what the timer loops watch.
+    trigger_key: Mapped[str | None] = mapped_column(String(128))
+    # The secret part of the flow's hook URL (a `core.webhook` trigger); shown to its owners.
+    hook_token: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -135,6 +155,30 @@ class StepRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("run_id", "step_id"),)
+
+
+class FlowTimer(Base):
+    """When a flow version fires next without an event: its schedule's next time (`record_id`
+    empty), or the time planned for a task or appointment (`record_id` its id), fired once."""
+
+    __tablename__ = "flow_timers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    location_id: Mapped[str] = mapped_column(String(32))
+    flow_id: Mapped[str] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"))
+    version_id: Mapped[str] = mapped_column(ForeignKey("flow_versions.id", ondelete="CASCADE"))
+    record_id: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The record as its last event carried it: the run's trigger data.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A record's plan fires once; a schedule's timer moves to its next time instead.
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("version_id", "record_id"),
+        Index(None, "fired_at", "due_at"),
+    )
 
 
 def queued_run(

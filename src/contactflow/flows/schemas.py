@@ -56,6 +56,13 @@ class TemplateInstall(RequestModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class HookAccepted(WireModel):
+    """A call to a hook URL was accepted; `runId` is None when the flow's conditions did not
+    hold for it (nothing runs)."""
+
+    run_id: str | None
+
+
 class VersionOut(WireModel):
     id: str
     number: int | None
@@ -72,6 +79,9 @@ class FlowOut(WireModel):
     error_flow_id: str | None
     draft: VersionOut | None
     published: VersionOut | None
+    # Where to POST to run the flow, while its running version has the incoming webhook
+    # trigger: the server's address followed by this path.
+    hook_path: str | None
     created_at: str
     updated_at: str
 

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.flows import validation
+from contactflow.flows import record_plans, schedules, validation
 from contactflow.flows.catalog import find
+from contactflow.flows.conditions import holds
 from contactflow.flows.definition import FlowDefinition, to_data
 from contactflow.flows.error_flows import forget_error_flow, set_error_flow
 from contactflow.flows.models import (
@@ -24,6 +25,7 @@ from contactflow.flows.models import (
     StepRun,
     cursor_name,
     find_flow,
+    new_hook_token,
     queued_run,
 )
 from contactflow.flows.templates import checked_parameters, find_template
@@ -143,9 +145,9 @@ async def publish(uow: UnitOfWork, location_id: str, flow_id: str) -> Flow:
         raise Conflict("The flow has no draft to publish; change it first")
     definition = FlowDefinition.model_validate(draft.definition)
     found = validation.problems(definition)
-    event_type = validation.trigger_event_type(definition)
-    if found or event_type is None:
+    if found:
         raise Unprocessable(found)
+    event_type = validation.trigger_event_type(definition)
     last = await uow.session.scalar(
         select(func.max(FlowVersion.number)).where(FlowVersion.flow_id == flow.id)
     )
@@ -154,11 +156,18 @@ async def publish(uow: UnitOfWork, location_id: str, flow_id: str) -> Flow:
     draft.updated_at = now
     previous = flow.published_version_id
     flow.published_version_id, flow.event_type, flow.updated_at = draft.id, event_type, now
+    flow.trigger_key = definition.trigger.key
+    if flow.trigger_key == "core.webhook" and flow.hook_token is None:
+        flow.hook_token = new_hook_token()
     await uow.session.flush()
     if previous is not None and flow.enabled:
         await _hand_over(uow, flow, previous, draft.id)
     else:
         await _start_reading_now(uow, flow)
+    # With the previous version's cursor held, none of its plans can change meanwhile.
+    if previous is not None:
+        await record_plans.carry_over(uow, previous, draft)
+    await schedules.start(uow, flow, draft, now)
     return flow
 
 
@@ -179,6 +188,9 @@ async def set_enabled(uow: UnitOfWork, location_id: str, flow_id: str, enabled: 
         raise Conflict("Publish the flow before enabling it")
     if enabled and not flow.enabled:
         await _start_reading_now(uow, flow)
+        version = await published_of(uow.session, flow)
+        if version is not None:
+            await schedules.start(uow, flow, version, utcnow())
     flow.enabled, flow.updated_at = enabled, utcnow()
     return flow
 
@@ -255,6 +267,23 @@ async def _queue(
     await uow.session.flush()
     await uow.mark_changed()
     return run
+
+
+async def run_manually(
+    uow: UnitOfWork, location_id: str, flow_id: str, data: dict[str, Any]
+) -> FlowRun:
+    """A run of the flow's running version on `data`, for a flow with the manual trigger;
+    the flow's conditions must hold for it."""
+    flow = await find_flow(uow.session, location_id, flow_id)
+    version = await published_of(uow.session, flow)
+    if version is None:
+        raise Conflict("Publish the flow before running it")
+    definition = FlowDefinition.model_validate(version.definition)
+    if definition.trigger.key != "core.manual":
+        raise Conflict(f"The flow's trigger is {definition.trigger.key}, not core.manual")
+    if not holds(definition.conditions, {"trigger": data}, utcnow()):
+        raise invalid("trigger", "the flow's conditions do not hold for this data")
+    return await _queue(uow, version, data, test=False, replay_of=None)
 
 
 async def replay(uow: UnitOfWork, location_id: str, run_id: str) -> FlowRun:

@@ -1,11 +1,13 @@
 """Checking a whole flow against the catalog before it may publish: a flow that cannot run
 does not publish, and each problem names its place (`steps.task.input.dueAt: ...`)."""
 
+import base64
 from typing import Any
 
 from jinja2 import meta
 
-from contactflow.flows.catalog import find
+from contactflow.flows import timing
+from contactflow.flows.catalog import Entry, find
 from contactflow.flows.definition import (
     ActionStep,
     DelayStep,
@@ -120,28 +122,61 @@ def _steps(steps: list[Step], earlier: set[str]) -> list[str]:
 
 
 def trigger_event_type(definition: FlowDefinition) -> str | None:
-    """The event type the flow's trigger fires on; None for an unknown trigger. A trigger the
+    """The event type the flow's trigger fires on; None for an unknown trigger and for one
+    that fires without events (schedules, hooks, manual runs, record times). A trigger the
     engine fires itself (core.error) goes by its key, which no event of the log has."""
     trigger = find(definition.trigger.key)
-    if trigger is None or trigger.kind != "trigger":
+    if trigger is None or trigger.kind != "trigger" or trigger.fires != "event":
         return None
     return trigger.event_type or trigger.key
+
+
+def _trigger_options(trigger: Entry, options: dict[str, Any]) -> list[str]:
+    where = "trigger.options"
+    allowed = trigger.input.get("properties", {})
+    found = []
+    for name, value in options.items():
+        choices = allowed.get(name, {}).get("enum")
+        if name not in allowed:
+            found.append(f"{where}.{name}: not an option of {trigger.key}")
+        elif choices is not None and value not in choices:
+            found.append(f"{where}.{name}: one of {', '.join(choices)}")
+    for name in sorted(set(trigger.input.get("required", [])) - set(options)):
+        found.append(f"{where}.{name}: required by {trigger.key}")
+    if found:
+        return found
+    if trigger.fires == "schedule":
+        return timing.schedule_problems(options, where)
+    if trigger.fires == "record":
+        return timing.before_problems(options, where)
+    if trigger.fires == "webhook":
+        return _secret_problems(options, where)
+    return []
+
+
+def _secret_problems(options: dict[str, Any], where: str) -> list[str]:
+    secret = options.get("secret", "")
+    if not isinstance(secret, str) or 0 < len(secret) < 16:
+        return [f"{where}.secret: a text of 16 characters or more"]
+    if secret and options.get("signature") == "standard-webhooks":
+        key = secret.removeprefix("whsec_")
+        try:
+            valid = key != secret and bool(base64.b64decode(key, validate=True))
+        except ValueError:
+            valid = False
+        if not valid:
+            return [f"{where}.secret: a Standard Webhooks secret (whsec_ and base64)"]
+    return []
 
 
 def problems(definition: FlowDefinition) -> list[str]:
     """Every reason the flow cannot run; empty when it can."""
     found = []
     trigger = find(definition.trigger.key)
-    if trigger_event_type(definition) is None:
+    if trigger is None or trigger.kind != "trigger":
         found.append(f"trigger.key: {definition.trigger.key!r} is not a trigger of the catalog")
-    elif trigger is not None:
-        options = trigger.input.get("properties", {})
-        for name, value in definition.trigger.options.items():
-            allowed = options.get(name, {}).get("enum")
-            if name not in options:
-                found.append(f"trigger.options.{name}: not an option of {trigger.key}")
-            elif allowed is not None and value not in allowed:
-                found.append(f"trigger.options.{name}: one of {', '.join(allowed)}")
+    else:
+        found.extend(_trigger_options(trigger, definition.trigger.options))
     found.extend(_conditions(definition.conditions, "conditions"))
     found.extend(_steps(definition.steps, set()))
     return found

@@ -1,6 +1,6 @@
 """Rows -> wire models of /flows."""
 
-from contactflow.flows.models import Flow, FlowRun, FlowVersion, StepRun
+from contactflow.flows.models import Flow, FlowRun, FlowVersion, StepRun, hook_path
 from contactflow.flows.schemas import FlowOut, RunOut, StepRunOut, VersionOut
 from contactflow.platform.clock import to_iso
 
@@ -26,6 +26,7 @@ def flow_out(row: Flow, draft: FlowVersion | None, published: FlowVersion | None
         error_flow_id=row.error_flow_id,
         draft=version_out(draft),
         published=version_out(published),
+        hook_path=hook_path(row),
         created_at=to_iso(row.created_at),
         updated_at=to_iso(row.updated_at),
     )

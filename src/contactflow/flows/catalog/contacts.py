@@ -243,7 +243,7 @@ TAG_OPTION = {"tag": {"type": "string", "minLength": 1, "maxLength": 255}}
 STATUSES = ["new", "confirmed", "cancelled", "showed", "noshow", "invalid"]
 ID_OPTION = {"type": "string", "minLength": 1, "maxLength": 64}
 
-ENTRIES = (
+ENTRIES: tuple[Entry, ...] = (
     _trigger(
         "contact.created", "Contact created", types.CONTACT_CREATE, CONTACT_PAYLOAD, CONTACT_SAMPLE
     ),
@@ -403,5 +403,72 @@ ENTRIES = (
         ),
         options={"campaignId": ID_OPTION},
         matches=_named("campaignId"),
+    ),
+)
+
+# Triggers at a time relative to a record's own: N before a task's due date or an
+# appointment's start (0: at that time). Each fires once per record and planned time; a
+# moved time plans anew, a completed, cancelled or deleted record drops its plan.
+BEFORE: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {unit: {"type": "number", "minimum": 0} for unit in ("days", "hours", "minutes")},
+}
+STARTING_PAYLOAD: Json = {
+    **APPOINTMENT_PAYLOAD,
+    "properties": {
+        **APPOINTMENT_PAYLOAD["properties"],
+        "plannedAt": {"type": "string", "format": "date-time"},
+    },
+}
+ENTRIES += (
+    Entry(
+        key="contacts.task.due",
+        app=APP,
+        kind="trigger",
+        title="Task due in…",
+        description=(
+            "Fires `before` (days, hours, minutes) a task's due date, once; 0 fires when it "
+            "falls due. The task as its last event carried it, plus `plannedAt`."
+        ),
+        scopes=(CONTACTS_READ,),
+        input={"type": "object", "additionalProperties": False, "properties": {"before": BEFORE}},
+        output={
+            **TASK_PAYLOAD,
+            "properties": {
+                **TASK_PAYLOAD["properties"],
+                "plannedAt": {"type": "string", "format": "date-time"},
+            },
+        },
+        sample={**TASK_SAMPLE, "plannedAt": "2026-12-03T07:00:00.000Z"},
+        fires="record",
+    ),
+    Entry(
+        key="contacts.appointment.starting",
+        app=APP,
+        kind="trigger",
+        title="Appointment starts in…",
+        description=(
+            "Fires `before` (days, hours, minutes) an appointment's start time, once; a "
+            "cancelled or deleted appointment does not fire."
+        ),
+        scopes=(CONTACTS_READ,),
+        input={"type": "object", "additionalProperties": False, "properties": {"before": BEFORE}},
+        output=STARTING_PAYLOAD,
+        sample={
+            "type": types.APPOINTMENT_UPDATE,
+            "locationId": "loc_1",
+            "appointment": {
+                "id": "ap_1",
+                "calendarId": "cal_1",
+                "contactId": "ct_1",
+                "title": "Demo",
+                "appointmentStatus": "confirmed",
+                "startTime": "2026-12-03T10:00:00.000Z",
+                "endTime": "2026-12-03T10:30:00.000Z",
+            },
+            "plannedAt": "2026-12-03T09:00:00.000Z",
+        },
+        fires="record",
     ),
 )

@@ -14,7 +14,7 @@ GROUP: Json = {
     },
 }
 
-ENTRIES = (
+ENTRIES: tuple[Entry, ...] = (
     Entry(
         key=ERROR_TRIGGER,
         app=APP,
@@ -109,5 +109,101 @@ ENTRIES = (
             "properties": {"path": {"type": ["string", "null"]}},
         },
         sample={"path": "vip"},
+    ),
+)
+
+# Triggers that fire without an event of the log: a cron schedule, a call to the flow's hook
+# URL, and a manual run (POST /flows/{flowId}/run, or `contactflow flows run`).
+ANY_OBJECT: Json = {"type": "object"}
+ENTRIES += (
+    Entry(
+        key="core.schedule",
+        app=APP,
+        kind="trigger",
+        title="Schedule",
+        description=(
+            "Fires at each time of a cron expression (`0 9 * * 1-5`) in an IANA timezone "
+            "(`Europe/Paris`); times missed while no worker ran fire once, not once each."
+        ),
+        scopes=(),
+        input={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["cron"],
+            "properties": {
+                "cron": {"type": "string", "description": "Five fields: min hour day month dow"},
+                "timezone": {"type": "string", "default": "UTC"},
+            },
+        },
+        output={
+            "type": "object",
+            "properties": {
+                "scheduledAt": {"type": "string", "format": "date-time"},
+                "cron": {"type": "string"},
+                "timezone": {"type": "string"},
+            },
+        },
+        sample={
+            "scheduledAt": "2026-12-02T08:00:00.000Z",
+            "cron": "0 9 * * 1-5",
+            "timezone": "Europe/Paris",
+        },
+        fires="schedule",
+    ),
+    Entry(
+        key="core.webhook",
+        app=APP,
+        kind="trigger",
+        title="Incoming webhook",
+        description=(
+            "Fires on each JSON POST to the flow's hook URL (`/hooks/flows/{flowId}/{token}`, "
+            "given once the flow is published). With a `secret`, the body must be signed: "
+            "`hmac-sha256` (hex HMAC-SHA256 of the body in `X-Signature-256`, `sha256=` "
+            "prefix allowed) or `standard-webhooks` (headers webhook-id, webhook-timestamp, "
+            "webhook-signature; secret `whsec_...`)."
+        ),
+        scopes=(),
+        input={
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "secret": {"type": "string", "minLength": 16},
+                "signature": {
+                    "enum": ["hmac-sha256", "standard-webhooks"],
+                    "default": "hmac-sha256",
+                },
+            },
+        },
+        output={
+            "type": "object",
+            "properties": {
+                "body": {},
+                "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                "query": {"type": "object", "additionalProperties": {"type": "string"}},
+                "receivedAt": {"type": "string", "format": "date-time"},
+            },
+        },
+        sample={
+            "body": {"email": "ada@example.com", "plan": "pro"},
+            "headers": {"content-type": "application/json"},
+            "query": {},
+            "receivedAt": "2026-12-02T08:00:00.000Z",
+        },
+        fires="webhook",
+    ),
+    Entry(
+        key="core.manual",
+        app=APP,
+        kind="trigger",
+        title="Manual run",
+        description=(
+            "Fires when someone runs the flow (POST /flows/{flowId}/run with a JSON object, "
+            "or `contactflow flows run FLOW_ID --data ...`): that object is the trigger data."
+        ),
+        scopes=(),
+        input={"type": "object", "additionalProperties": False, "properties": {}},
+        output=ANY_OBJECT,
+        sample={"email": "ada@example.com"},
+        fires="manual",
     ),
 )

@@ -15,6 +15,9 @@ from contactflow.platform.errors import Unprocessable
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 
 Kind = Literal["trigger", "action", "step"]
+# How a trigger fires: on events of one type of the log, on a cron schedule, on a call to the
+# flow's hook URL, on a manual run, or at a time relative to a record's own (a task's due date).
+Firing = Literal["event", "schedule", "webhook", "manual", "record"]
 M = TypeVar("M", bound=BaseModel)
 Json = dict[str, Any]
 
@@ -72,6 +75,7 @@ class Entry:
     event_type: str | None = None
     flow_field: str | None = None
     matches: Predicate | None = field(default=None, compare=False)
+    fires: Firing = "event"
     run: Executor | None = field(default=None, compare=False)
     # Actions that call out (HTTP) have `call` instead of `run`.
     call: Call | None = field(default=None, compare=False)
