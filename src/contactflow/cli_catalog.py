@@ -31,7 +31,11 @@ def catalog(
     if as_json:
         typer.echo(json.dumps([entry.describe() for entry in found], indent=2))
         return
-    table = Table("Key", "Kind", "Title", "Scopes", "Event")
+    table = Table()
+    # Keys are what a flow file names: never wrapped, so they can be copied whole.
+    table.add_column("Key", no_wrap=True)
+    for heading in ("Kind", "Title", "Scopes", "Event"):
+        table.add_column(heading)
     for entry in found:
         table.add_row(
             entry.key, entry.kind, entry.title, " ".join(entry.scopes), entry.event_type or ""

@@ -440,7 +440,7 @@ ENTRIES += (
                 "plannedAt": {"type": "string", "format": "date-time"},
             },
         },
-        sample={**TASK_SAMPLE, "plannedAt": "2026-12-03T07:00:00.000Z"},
+        sample={**TASK_SAMPLE, "type": types.TASK_CREATE, "plannedAt": "2026-12-03T07:00:00.000Z"},
         fires="record",
     ),
     Entry(
@@ -456,17 +456,9 @@ ENTRIES += (
         input={"type": "object", "additionalProperties": False, "properties": {"before": BEFORE}},
         output=STARTING_PAYLOAD,
         sample={
+            **_BASE,
             "type": types.APPOINTMENT_UPDATE,
-            "locationId": "loc_1",
-            "appointment": {
-                "id": "ap_1",
-                "calendarId": "cal_1",
-                "contactId": "ct_1",
-                "title": "Demo",
-                "appointmentStatus": "confirmed",
-                "startTime": "2026-12-03T10:00:00.000Z",
-                "endTime": "2026-12-03T10:30:00.000Z",
-            },
+            "appointment": APPOINTMENT_SAMPLE,
             "plannedAt": "2026-12-03T09:00:00.000Z",
         },
         fires="record",
