@@ -23,6 +23,9 @@ from tests.support import (
 )
 
 BACKENDS = ("sqlite", "postgresql")
+# The CLI's tables are read as a wide terminal shows them: at the 80 columns of a pipe, rich
+# wraps ids across lines.
+os.environ["COLUMNS"] = "250"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -57,6 +57,14 @@ PUBLIC_ROUTES = frozenset(
         "/mailsuite/v1/unsubscribe/{token}",
     }
 )
-# The OAuth endpoints authenticate clients and users their own way (RFC 6749); Mailsuite's
-# tracking and unsubscribe links carry a signed token instead of a credential.
-PUBLIC_PREFIXES = ("/oauth/", "/mailsuite/v1/track/", "/mailsuite/v1/unsubscribe/")
+# The OAuth endpoints authenticate clients and users their own way (RFC 6749), and so does
+# the connections' OAuth callback (its single-use state); Mailsuite's tracking and unsubscribe
+# links carry a signed token instead of a credential; incoming hooks are signed or carry the
+# flow's hook token in their path.
+PUBLIC_PREFIXES = (
+    "/oauth/",
+    "/connections/oauth/callback",
+    "/mailsuite/v1/track/",
+    "/mailsuite/v1/unsubscribe/",
+    "/hooks/",
+)
