@@ -31,7 +31,9 @@ async def test_a_killed_worker_loses_no_delivery(
     tenant = await make_tenant(isolated_db)
     location = tenant.location_id
     endpoint = await add_endpoint_row(isolated_db, location, hook.url())
-    hook.delay = 0.4
+    # Long enough that the killed worker's requests are still open when the test counts them,
+    # however slowly a loaded machine gets from the kill to the count.
+    hook.delay = 2.0
     first = workers(lease_seconds=LEASE)
     await first.started()
     ids = await create_contacts(isolated_db, location, [f"c{n}" for n in range(12)])
