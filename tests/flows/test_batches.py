@@ -107,8 +107,11 @@ async def test_a_batch_advanced_concurrently_completes_each_run_once(
     flow_id = await _runs_of_new_contacts(quiet_db, quiet_tenant, 50)
     worker = executor(quiet_db, "batch-worker", batch=50, concurrency=8, lease=30)
 
-    # One round finishes all 50 (it may also take a run another test left due on this database).
-    assert await worker.run_once() >= 50
+    # Other tests' runs left due on this database may take places in the first batch.
+    assert await worker.run_once() == 50
+    for _ in range(10):
+        if not await worker.run_once():
+            break
     await _assert_each_step_once(quiet_db, quiet_tenant, flow_id, 50)
 
 

@@ -158,6 +158,7 @@ class IdempotencyMiddleware:
         status = 500
         headers: list[list[str]] = []
         chunks: list[bytes] = []
+        messages: list[Message] = []
 
         async def capture(message: Message) -> None:
             nonlocal status
@@ -170,12 +171,16 @@ class IdempotencyMiddleware:
                 )
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-            await send(message)
+            messages.append(message)
 
         try:
             await self.app(scope, replay_body, capture)
         finally:
             await self._keep(scope_hash, key, status, headers, b"".join(chunks))
+        # Answered only once kept: a client that repeats the request the moment it has the
+        # answer gets the replay, not a 409 saying the first one is still running.
+        for message in messages:
+            await send(message)
 
     async def _keep(
         self, scope_hash: str, key: str, status: int, headers: list[list[str]], body: bytes
