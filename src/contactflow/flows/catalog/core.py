@@ -110,6 +110,29 @@ ENTRIES: tuple[Entry, ...] = (
         },
         sample={"path": "vip"},
     ),
+    Entry(
+        key="core.loop",
+        app=APP,
+        kind="step",
+        title="Loop over items",
+        description=(
+            "Run the nested steps once for each item of a list (`items`: a JSON list, or a "
+            "template that renders one, such as `{{ trigger.tags | tojson }}`); inside, "
+            "`loop.item`, `loop.index` and `loop.count` describe the iteration, and a filter "
+            "or de-duplicate step ends only its own iteration."
+        ),
+        scopes=(),
+        input={
+            "type": "object",
+            "required": ["items", "steps"],
+            "properties": {
+                "items": {"type": ["string", "array"]},
+                "steps": {"type": "array", "minItems": 1},
+            },
+        },
+        output={"type": "object", "properties": {"count": {"type": "integer"}}},
+        sample={"count": 3},
+    ),
 )
 
 # Triggers that fire without an event of the log: a cron schedule, a call to the flow's hook
