@@ -10,9 +10,11 @@ import jsonschema_rs
 
 from contactflow.flows.catalog import CATALOG
 from contactflow.mailsuite.tracking import Links
+from contactflow.platform.db import Database
 from tests.flows.helpers import Hub, Json
 from tests.mailsuite.helpers import poll
 from tests.mailsuite.smtpd import Mailbox
+from tests.receiver import Receiver
 
 MAIL = "/mailsuite/v1"
 LATER = "2031-01-01T09:00:00.000Z"
@@ -29,6 +31,10 @@ class World:
     hub: Hub
     mailbox: Mailbox
     links: Links
+    # The server's database, for what no API shows (flows' stored values, timers), and a
+    # receiver on loopback for the steps that call out.
+    db: Database
+    receiver: Receiver
     made: dict[str, Json] = field(default_factory=dict)
 
     def unique(self, stem: str) -> str:
@@ -189,22 +195,23 @@ class World:
 
     # Flows ------------------------------------------------------------------------------
 
-    async def run_action(self, key: str, step_input: Json) -> Json:
-        """Run a flow of this one action (started for a contact of its own) to its end; the
-        action's step."""
+    async def run_steps(self, name: str, steps: list[Json]) -> Json:
+        """Run a flow of these steps (started for a contact of its own) to its successful
+        end; the run with its step runs."""
         flow = await self.hub.flow(
-            {
-                "trigger": {"key": "contacts.contact.enrolled"},
-                "steps": [{"type": "action", "id": "act", "action": key, "input": step_input}],
-            },
-            name=key,
+            {"trigger": {"key": "contacts.contact.enrolled"}, "steps": steps}, name=name
         )
         starter = await self.new_contact()
         await self.hub.post(f"/contacts/{starter['id']}/workflow/{flow['id']}", status=200)
         (run,) = await self.hub.finished_runs(flow["id"])
         detail = await self.hub.run(run["id"])
         assert run["state"] == "succeeded", detail
-        steps: list[Json] = detail["steps"]
+        return detail
+
+    async def run_action(self, key: str, step_input: Json) -> Json:
+        """Run a flow of this one action to its end; the action's step."""
+        step = {"type": "action", "id": "act", "action": key, "input": step_input}
+        steps: list[Json] = (await self.run_steps(key, [step]))["steps"]
         assert len(steps) == 1, steps
         return steps[0]
 
