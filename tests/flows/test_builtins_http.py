@@ -147,3 +147,56 @@ async def test_a_sent_webhook_verifies_with_its_secret(hub: Hub, receiver: Recei
         Webhook("whsec_" + base64.b64encode(b"another secret key!").decode()).verify(
             arrival.body, arrival.headers
         )
+
+
+async def test_a_request_through_a_connection_goes_under_its_base_url_with_its_auth(
+    hub: Hub, receiver: Receiver
+) -> None:
+    created = await hub.post(
+        "/connections",
+        {
+            "name": "Billing API",
+            "kind": "http",
+            "auth": "header",
+            "baseUrl": receiver.url("/billing/v1"),
+            "headerName": "X-Api-Key",
+            "headerValue": "billing-key",
+        },
+    )
+    connection_id = created["connection"]["id"]
+    builtin = (await hub.get("/connections"))["connections"][0]["id"]
+    through = {"method": "POST", "connectionId": connection_id}
+    flow = await hub.flow(
+        _flow(
+            _request(url="/invoices", json={"contact": "{{ trigger.id }}"}, **through),
+            _request("full", url=receiver.url("/billing/v1/credits"), **through),
+            _request("elsewhere", on_error={"then": "continue"}, url=receiver.url(), **through),
+            _request(
+                "both",
+                on_error={"then": "continue"},
+                url="/x",
+                auth={"type": "bearer", "token": "t"},
+                **through,
+            ),
+            _request(
+                "local", on_error={"then": "continue"}, url="/contacts/", connectionId=builtin
+            ),
+        )
+    )
+    crm = await hub.crm_contact(name="Ada", email="ada@example.com")
+
+    detail = await _only_run(hub, flow)
+    steps = {step["stepId"]: step for step in detail["steps"]}
+    assert steps["call"]["state"] == steps["full"]["state"] == "succeeded", detail
+    invoices, credits = receiver.arrivals
+    assert (invoices.path, credits.path) == ("/billing/v1/invoices", "/billing/v1/credits")
+    assert invoices.headers["x-api-key"] == credits.headers["x-api-key"] == "billing-key"
+    assert json.loads(invoices.body) == {"contact": crm["id"]}
+    # The connection's key goes nowhere but under its base URL.
+    assert steps["elsewhere"]["error"] == (
+        f"url: must be a path, or a URL under the connection's {receiver.url('/billing/v1')}"
+    )
+    assert steps["both"]["error"] == "auth: give auth or connectionId, not both"
+    assert steps["local"]["error"] == (
+        f"Connection {builtin} is this workspace: it is not called over HTTP"
+    )

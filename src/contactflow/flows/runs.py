@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
+from functools import partial
 from typing import Any
 
 import httpx
@@ -33,6 +34,7 @@ from sqlalchemy import select
 
 from contactflow.flows.catalog import ActionContext, Entry, Json, Outbound, find
 from contactflow.flows.conditions import holds
+from contactflow.flows.connections.outbound import authorizer
 from contactflow.flows.definition import (
     ActionStep,
     DelayStep,
@@ -507,6 +509,7 @@ class RunExecutor:
                 location_id=walk.location_id,
                 idempotency_key=key,
                 max_timeout_seconds=self.settings.lease.total_seconds() / 2,
+                connection=partial(authorizer, self.db, walk.location_id),
             )
             return await entry.call(outbound, values)
 

@@ -16,7 +16,7 @@ from contactflow.platform.db import Database
 from contactflow.settings import Settings
 from tests.flows.connections.conftest import ACCESS_TOKEN_SECONDS
 from tests.flows.connections.helpers import stored
-from tests.flows.helpers import Hub
+from tests.flows.helpers import Hub, Json
 from tests.oauth.support import add_user, oauth_client, register_app, sign_in_and_consent
 from tests.support import LiveServer, Tenant
 
@@ -71,6 +71,20 @@ async def _connected(
     return str(connection["id"])
 
 
+async def _listed_through(hub: Hub, connection_id: str) -> Json:
+    """The output of a flow's HTTP request for the remote's contacts, through the
+    connection."""
+    call = {"url": "/contacts/?limit=1", "connectionId": connection_id}
+    step = {"type": "action", "id": "list", "action": "core.http.request", "input": call}
+    flow = await hub.flow({"trigger": {"key": "core.manual"}, "steps": [step]}, name="Remote")
+    await hub.post(f"/flows/{flow['id']}/run", {})
+    (run,) = await hub.finished_runs(flow["id"])
+    detail = await hub.run(run["id"])
+    assert run["state"] == "succeeded", detail
+    output: Json = detail["steps"][0]["output"]
+    return output
+
+
 async def test_oauth_connection_outlives_its_access_tokens(
     hub: Hub,
     remote: LiveServer,
@@ -113,8 +127,8 @@ async def test_oauth_connection_outlives_its_access_tokens(
     assert second.access_token != first.access_token
     assert second.refresh_token != first.refresh_token
 
-    # The connection believes its token is still good, but the remote says 401: it
-    # refreshes once and the call succeeds.
+    # The connection believes its token is still good, but the remote says 401: a flow's
+    # HTTP request through the connection refreshes once and the call succeeds.
     async with flows_db.unit_of_work() as uow:
         await uow.session.execute(
             update(Connection)
@@ -122,8 +136,9 @@ async def test_oauth_connection_outlives_its_access_tokens(
             .values(token_issued_at=utcnow(), token_expires_at=utcnow() + timedelta(hours=1))
         )
     await asyncio.sleep(ACCESS_TOKEN_SECONDS + 0.5)
-    report = await hub.post(f"/connections/{connection_id}/test", status=200)
-    assert report["ok"] is True, report
+    listed = await _listed_through(hub, connection_id)
+    assert listed["status"] == 200, listed
+    assert isinstance(listed["body"]["contacts"], list)
     third = await stored(flows_db, connection_id)
     assert third.refresh_token not in (first.refresh_token, second.refresh_token)
 

@@ -8,11 +8,15 @@ import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from contactflow.flows.catalog.registry import ID, Entry, Json, Outbound
+from contactflow.flows.connections.oauth_client import ConnectionAuth
+from contactflow.flows.connections.outbound import remote_base, with_auth
 from contactflow.platform.errors import DomainError, invalid
 from contactflow.platform.webhooks.signing import SECRET_PREFIX, standard_signature
 from contactflow.platform.webhooks.ssrf import UnsafeUrl
@@ -65,15 +69,21 @@ def _answer(response: httpx.Response) -> Json:
     }
 
 
-async def _send(outbound: Outbound, values: Json, request: httpx.Request) -> Json:
+async def _sent(
+    outbound: Outbound, url: str, build: Callable[[str], httpx.Request]
+) -> httpx.Response:
+    """The answer to the request built for the URL, once the URL policy lets it through."""
     try:
-        await outbound.policy.check(values["url"])
+        await outbound.policy.check(url)
     except UnsafeUrl as error:
         raise invalid("url", f"refused: {str(error).removeprefix('url: ')}") from None
     try:
-        response = await outbound.http.send(request)
+        return await outbound.http.send(build(url))
     except httpx.HTTPError as error:
         raise HttpFailed(f"{type(error).__name__}: {error or 'no answer'}") from None
+
+
+def _checked(values: Json, response: httpx.Response) -> Json:
     answer = _answer(response)
     if values.get("failOnError", True) and not 200 <= response.status_code < 300:
         raise HttpFailed(f"HTTP {response.status_code}: {response.text[:500]}")
@@ -84,9 +94,17 @@ def _timeout(outbound: Outbound, values: Json) -> float:
     return min(float(values.get("timeout", DEFAULT_TIMEOUT)), outbound.max_timeout_seconds)
 
 
+def _under(base_url: str, url: str) -> str:
+    """The URL of a call through a connection: a path is taken under the connection's base
+    URL; a full URL must lie under it, so the connection's credentials go nowhere else."""
+    if not urlsplit(url).scheme:
+        return f"{base_url.rstrip('/')}/{url.lstrip('/')}"
+    if not url.startswith(base_url.rstrip("/") + "/") and url != base_url:
+        raise invalid("url", f"must be a path, or a URL under the connection's {base_url}")
+    return url
+
+
 async def http_request(outbound: Outbound, values: Json) -> Json:
-    if "connectionId" in values:
-        raise invalid("connectionId", "connections are not available; give auth inline")
     if "json" in values and "body" in values:
         raise invalid("body", "give json or body, not both")
     content = json.dumps(values["json"]).encode() if "json" in values else None
@@ -95,15 +113,29 @@ async def http_request(outbound: Outbound, values: Json) -> Json:
         headers.setdefault("content-type", "application/json")
     elif "body" in values:
         content = values["body"].encode()
-    request = outbound.http.build_request(
-        values.get("method", "GET"),
-        values["url"],
-        params={name: str(value) for name, value in values.get("query", {}).items()},
-        headers=headers,
-        content=content,
-        timeout=_timeout(outbound, values),
-    )
-    return await _send(outbound, values, request)
+
+    def build(more_headers: dict[str, str]) -> Callable[[str], httpx.Request]:
+        return lambda url: outbound.http.build_request(
+            values.get("method", "GET"),
+            url,
+            params={name: str(value) for name, value in values.get("query", {}).items()},
+            headers={**headers, **{name.lower(): value for name, value in more_headers.items()}},
+            content=content,
+            timeout=_timeout(outbound, values),
+        )
+
+    if "connectionId" not in values:
+        return _checked(values, await _sent(outbound, values["url"], build({})))
+    if "auth" in values:
+        raise invalid("auth", "give auth or connectionId, not both")
+    authorize = outbound.connection(values["connectionId"])
+    auth = await authorize(None)
+    url = _under(remote_base(auth), values["url"])
+
+    async def send(current: ConnectionAuth) -> httpx.Response:
+        return await _sent(outbound, url, build(current.headers))
+
+    return _checked(values, await with_auth(authorize, auth, send))
 
 
 def _secret(value: str) -> str:
@@ -130,10 +162,15 @@ async def send_webhook(outbound: Outbound, values: Json) -> Json:
     if values.get("secret"):
         secret = _secret(values["secret"])
         headers["webhook-signature"] = standard_signature(secret, message_id, timestamp, body)
-    request = outbound.http.build_request(
-        "POST", values["url"], headers=headers, content=body, timeout=_timeout(outbound, values)
-    )
-    return {**await _send(outbound, values, request), "messageId": message_id}
+
+    def build(url: str) -> httpx.Request:
+        timeout = _timeout(outbound, values)
+        return outbound.http.build_request(
+            "POST", url, headers=headers, content=body, timeout=timeout
+        )
+
+    answer = _checked(values, await _sent(outbound, values["url"], build))
+    return {**answer, "messageId": message_id}
 
 
 URL = {"type": "string", "minLength": 1, "maxLength": 2000, "format": "uri"}
@@ -182,7 +219,9 @@ ENTRIES = (
         title="HTTP request",
         description=(
             "Call any HTTP API: method, URL, headers, query, a JSON or text body, and "
-            "authentication (bearer token, basic, or a header). The output has the status, "
+            "authentication (bearer token, basic, or a header), or a connection's "
+            "(`connectionId`; `url` is then a path under its base URL, and an OAuth token is "
+            "refreshed and the call made once more after a 401). The output has the status, "
             "headers and body (data when the answer is JSON; cut at 64 KiB). A status outside "
             "2xx fails the step unless `failOnError` is false."
         ),
@@ -196,7 +235,7 @@ ENTRIES = (
                     "enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
                     "default": "GET",
                 },
-                "url": URL,
+                "url": {**URL, "format": "uri-reference"},
                 "headers": HEADERS,
                 "query": {"type": "object", "maxProperties": 100},
                 "json": {"type": ["object", "array"]},

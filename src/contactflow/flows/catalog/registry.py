@@ -9,6 +9,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from contactflow.flows.connections.outbound import Authorize
 from contactflow.mailsuite.tracking import Links
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Unprocessable
@@ -46,13 +47,15 @@ Predicate = Callable[[Json, Json], bool]
 class Outbound:
     """What a step that calls another system gets. It runs outside any transaction (a slow
     server must not hold the database's write lock): it has the URL policy every outbound
-    address goes through, a client, and the longest it may wait (within the run's lease)."""
+    address goes through, a client, the longest it may wait (within the run's lease), and
+    the auth of the location's connections by id."""
 
     http: httpx.AsyncClient
     policy: UrlPolicy
     location_id: str
     idempotency_key: str
     max_timeout_seconds: float
+    connection: Callable[[str], Authorize]
 
 
 Call = Callable[[Outbound, Json], Awaitable[Json]]

@@ -2,13 +2,51 @@
 answers 401 (a token revoked or expired early). Each call runs outside any transaction, so
 a slow provider holds no lock."""
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
-from contactflow.flows.connections.oauth_client import TIMEOUT_SECONDS, connection_auth
+from contactflow.flows.connections.oauth_client import (
+    TIMEOUT_SECONDS,
+    ConnectionAuth,
+    connection_auth,
+)
 from contactflow.platform.db import Database
 from contactflow.platform.errors import BadRequest
+
+# The auth of a connection, given the access token a 401 answered (None on the first try).
+Authorize = Callable[[str | None], Awaitable[ConnectionAuth]]
+Send = Callable[[ConnectionAuth], Awaitable[httpx.Response]]
+
+
+def authorizer(db: Database, location_id: str, connection_id: str) -> Authorize:
+    """Each look-up of the connection's auth in a transaction of its own, ended before the
+    call goes out."""
+
+    async def authorize(stale_token: str | None) -> ConnectionAuth:
+        async with db.unit_of_work() as uow:
+            return await connection_auth(uow, location_id, connection_id, stale_token=stale_token)
+
+    return authorize
+
+
+def remote_base(auth: ConnectionAuth) -> str:
+    """The connection's base URL; the built-in connections have none to call."""
+    if auth.base_url is None:
+        raise BadRequest(
+            f"Connection {auth.connection_id} is this workspace: it is not called over HTTP"
+        )
+    return auth.base_url
+
+
+async def with_auth(authorize: Authorize, auth: ConnectionAuth, send: Send) -> httpx.Response:
+    """`send` with the connection's auth; once more with fresh auth after a 401 to an
+    OAuth token."""
+    response = await send(auth)
+    if response.status_code != 401 or auth.access_token is None:
+        return response
+    return await send(await authorize(auth.access_token))
 
 
 async def request(
@@ -20,18 +58,11 @@ async def request(
     **options: Any,
 ) -> httpx.Response:
     """`method path` (relative to the connection's base URL) with the connection's headers."""
-    async with db.unit_of_work() as uow:
-        auth = await connection_auth(uow, location_id, connection_id)
-    if auth.base_url is None:
-        raise BadRequest(
-            f"Connection {connection_id} is this workspace: it is not called over HTTP"
-        )
-    async with httpx.AsyncClient(base_url=auth.base_url, timeout=TIMEOUT_SECONDS) as http:
-        response = await http.request(method, path, headers=auth.headers, **options)
-        if response.status_code != 401 or auth.access_token is None:
-            return response
-        async with db.unit_of_work() as uow:
-            auth = await connection_auth(
-                uow, location_id, connection_id, stale_token=auth.access_token
-            )
-        return await http.request(method, path, headers=auth.headers, **options)
+    authorize = authorizer(db, location_id, connection_id)
+    auth = await authorize(None)
+    async with httpx.AsyncClient(base_url=remote_base(auth), timeout=TIMEOUT_SECONDS) as http:
+
+        async def send(current: ConnectionAuth) -> httpx.Response:
+            return await http.request(method, path, headers=current.headers, **options)
+
+        return await with_auth(authorize, auth, send)
