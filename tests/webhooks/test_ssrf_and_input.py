@@ -148,6 +148,8 @@ BAD_CREATES: dict[str, tuple[dict[str, object], str]] = {
     "not http(s)": ({"url": "ftp://example.com/hook"}, "url"),
     "credentials in url": ({"url": "http://user:pw@127.0.0.1:1/"}, "url"),
     "no host": ({"url": "http:///hook"}, "url"),
+    "path run into the port": ({"url": "http://127.0.0.1:37347hooks/x"}, "url"),
+    "port out of range": ({"url": "https://example.com:99999/hook"}, "url"),
     "url too long": ({"url": "https://example.com/" + "a" * 2100}, "url"),
     "unknown field": ({"secret": "whsec_mine"}, "secret"),
     "ordered not a bool": ({"ordered": "sometimes"}, "ordered"),

@@ -7,6 +7,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+import httpx
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _METADATA = (
@@ -31,6 +33,13 @@ class UrlPolicy:
     def check_shape(self, url: str) -> str:
         """The URL's host, once scheme, host and credentials are acceptable."""
         parts = urlsplit(url)
+        try:
+            # Parsed as the client will send it, port included: a URL it cannot parse
+            # (`host:80path`) or a port out of range is refused now, not at every delivery.
+            httpx.URL(url)
+            _ = parts.port
+        except (httpx.InvalidURL, ValueError) as error:
+            raise UnsafeUrl(f"url: not a valid URL ({error})") from None
         if parts.scheme not in ("https", "http"):
             raise UnsafeUrl("url: must be an https URL")
         if parts.scheme == "http" and not self.allow_http:
