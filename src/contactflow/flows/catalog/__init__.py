@@ -2,6 +2,7 @@
 
 from contactflow.flows.catalog import (
     contacts,
+    contacts_links,
     contacts_people,
     contacts_records,
     core,
@@ -21,6 +22,7 @@ CATALOG: dict[str, Entry] = {
     for module in (
         contacts,
         contacts_people,
+        contacts_links,
         contacts_records,
         mailsuite,
         mailsuite_people,
