@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contactflow.flows import record_plans, schedules, validation
 from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
+from contactflow.flows.connections.models import Connection
 from contactflow.flows.definition import FlowDefinition, to_data
 from contactflow.flows.error_flows import forget_error_flow, set_error_flow
 from contactflow.flows.models import (
@@ -136,6 +137,18 @@ async def _start_reading_now(uow: UnitOfWork, flow: Flow) -> None:
     cursor.position = stream.last_seq if stream is not None else 0
 
 
+async def _check_runs(uow: UnitOfWork, location_id: str, definition: FlowDefinition) -> None:
+    """422 with every reason the definition cannot run in this location: what the catalog
+    refuses, and connections it names that the location does not have."""
+    found = validation.problems(definition)
+    for place, connection_id in validation.named_connections(definition).items():
+        connection = await uow.session.get(Connection, connection_id)
+        if connection is None or connection.location_id != location_id:
+            found.append(f"{place}: no connection {connection_id!r} in this location")
+    if found:
+        raise Unprocessable(found)
+
+
 async def publish(uow: UnitOfWork, location_id: str, flow_id: str) -> Flow:
     """Check the draft against the catalog (422 naming each step and field, nothing
     published) and make it the next version, the one that runs."""
@@ -144,9 +157,7 @@ async def publish(uow: UnitOfWork, location_id: str, flow_id: str) -> Flow:
     if draft is None:
         raise Conflict("The flow has no draft to publish; change it first")
     definition = FlowDefinition.model_validate(draft.definition)
-    found = validation.problems(definition)
-    if found:
-        raise Unprocessable(found)
+    await _check_runs(uow, location_id, definition)
     event_type = validation.trigger_event_type(definition)
     last = await uow.session.scalar(
         select(func.max(FlowVersion.number)).where(FlowVersion.flow_id == flow.id)
@@ -240,9 +251,7 @@ async def start_test(
     if version is None:
         raise Conflict("The flow has no version to test")
     definition = FlowDefinition.model_validate(version.definition)
-    found = validation.problems(definition)
-    if found:
-        raise Unprocessable(found)
+    await _check_runs(uow, location_id, definition)
     trigger = find(definition.trigger.key)
     if event_id is not None:
         event = await uow.session.get(Event, event_id)

@@ -17,6 +17,7 @@ from contactflow.flows.definition import (
     LoopStep,
     PathsStep,
     Step,
+    walk,
 )
 from contactflow.flows.mapping import ROOTS, parse, referenced_steps
 
@@ -167,6 +168,24 @@ def _secret_problems(options: dict[str, Any], where: str) -> list[str]:
         if not valid:
             return [f"{where}.secret: a Standard Webhooks secret (whsec_ and base64)"]
     return []
+
+
+CONNECTION = "connectionId"
+
+
+def named_connections(definition: FlowDefinition) -> dict[str, str]:
+    """The connections the flow names literally, by the place that names them
+    (`trigger.options.connectionId`, `steps.call.input.connectionId`); a template's choice
+    is known only when it runs."""
+    named = {f"trigger.options.{CONNECTION}": definition.trigger.options.get(CONNECTION)}
+    for step in walk(definition.steps):
+        if isinstance(step, ActionStep):
+            named[f"steps.{step.id}.input.{CONNECTION}"] = step.input.get(CONNECTION)
+    return {
+        place: value
+        for place, value in named.items()
+        if isinstance(value, str) and "{" not in value
+    }
 
 
 def problems(definition: FlowDefinition) -> list[str]:

@@ -130,3 +130,36 @@ async def test_testing_a_connection_reports_each_scope(
         ("contacts.write", False, 401),
     ]
     assert "contacts.write" in report["scopes"][1]["message"]
+
+
+async def test_a_flow_naming_a_connection_the_location_lacks_does_not_publish(
+    hub: Hub, flows_db: Database
+) -> None:
+    elsewhere = await make_tenant(flows_db)
+    async with httpx.AsyncClient(
+        base_url=str(hub.http.base_url), headers=elsewhere.headers
+    ) as other:
+        theirs = (await other.get("/connections")).json()["connections"][0]["id"]
+    ours = (await hub.get("/connections"))["connections"][0]["id"]
+
+    def definition(trigger_connection: str, step_connection: str) -> dict[str, object]:
+        call = {"url": "/contacts/", "connectionId": step_connection}
+        return {
+            "trigger": {
+                "key": "contacts.contact.created",
+                "options": {"connectionId": trigger_connection},
+            },
+            "steps": [
+                {"type": "action", "id": "call", "action": "core.http.request", "input": call}
+            ],
+        }
+
+    body = {"name": "Remote", "definition": definition("no-such-connection", theirs)}
+    flow = (await hub.post("/flows", body))["flow"]
+    refused = await hub.http.post(f"/flows/{flow['id']}/publish")
+    assert error_lines(refused, 422) == [
+        "trigger.options.connectionId: no connection 'no-such-connection' in this location",
+        f"steps.call.input.connectionId: no connection '{theirs}' in this location",
+    ]
+    await hub.call("PUT", f"/flows/{flow['id']}", 200, json={"definition": definition(ours, ours)})
+    await hub.post(f"/flows/{flow['id']}/publish", status=200)
