@@ -237,3 +237,31 @@ async def test_the_servers_workers_fire_an_overdue_task_once(hub: Hub) -> None:
     assert run["state"] == "succeeded", run
     assert (run["input"]["title"], run["input"]["plannedAt"]) == ("Send quote", due)
     assert [task["title"] for task in await hub.mail_tasks()] == ["Overdue: Send quote"]
+
+
+async def test_a_new_flow_plans_the_open_tasks_there_are_already_but_not_the_overdue(
+    quiet_db: Database, quiet_tenant: Tenant
+) -> None:
+    contact_id = await _contact(quiet_db, quiet_tenant)
+    now = datetime.now(UTC).replace(microsecond=0)
+    ahead = await _task(quiet_db, quiet_tenant, contact_id, now + timedelta(hours=3))
+    moved = await _task(quiet_db, quiet_tenant, contact_id, now + timedelta(hours=9))
+    async with quiet_db.unit_of_work() as uow:
+        fields = TaskUpdate(due_date=now + timedelta(hours=4))
+        await records.update_task(uow, quiet_tenant.location_id, contact_id, moved, fields)
+    done = await _task(quiet_db, quiet_tenant, contact_id, now + timedelta(hours=3))
+    async with quiet_db.unit_of_work() as uow:
+        await records.set_task_completed(uow, quiet_tenant.location_id, contact_id, done, True)
+    # Planned an hour ago (due in an hour, 2 h ahead): passed before the flow existed.
+    await _task(quiet_db, quiet_tenant, contact_id, now + timedelta(hours=1))
+
+    flow_id = await _flow(quiet_db, quiet_tenant, "contacts.task.due", hours=2)
+    await _tick(quiet_db, now + timedelta(minutes=5))
+    assert await _runs(quiet_db, flow_id) == []
+    for hours in (1, 2, 24):
+        await _tick(quiet_db, now + timedelta(hours=hours, minutes=1))
+    fired = await _runs(quiet_db, flow_id)
+    assert [(run["id"], run["plannedAt"]) for run in fired] == [
+        (ahead, to_iso(now + timedelta(hours=1))),
+        (moved, to_iso(now + timedelta(hours=2))),
+    ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import delete, func, literal, or_, select
 
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow, FlowTimer, FlowVersion, cursor_name
@@ -219,6 +219,33 @@ async def carry_over(uow: UnitOfWork, previous_id: str, version: FlowVersion) ->
         if as_utc(timer.due_at) != moment - lead:
             timer.due_at, timer.fired_at = moment - lead, None
         timer.version_id, timer.updated_at = version.id, utcnow()
+
+
+async def plan_existing(uow: UnitOfWork, flow: Flow, version: FlowVersion) -> None:
+    """A record-relative flow's first version plans the records there are already, from the
+    log up to where it starts reading, except those whose planned time has passed: a new
+    reminder flow does not fire at once for every old overdue task."""
+    trigger = definition_of(version).trigger
+    spec = RECORD_TIMES.get(trigger.key)
+    stream = await uow.session.get(EventStream, flow.location_id)
+    if spec is None or stream is None:
+        return
+    behind = _Behind(flow.id, flow.location_id, version.id, spec)
+    lead, position = lead_time(trigger.options), 0
+    while True:
+        found = await read_events(
+            uow.session, flow.location_id, after=position, limit=BATCH, types=list(spec.event_types)
+        )
+        found = [event for event in found if event.seq <= stream.last_seq]
+        for event in found:
+            await _plan(uow, version, behind, lead, event)
+        if len(found) < BATCH:
+            break
+        position = found[-1].seq
+    await uow.session.flush()
+    await uow.session.execute(
+        delete(FlowTimer).where(FlowTimer.version_id == version.id, FlowTimer.due_at <= utcnow())
+    )
 
 
 async def consume(db: Database) -> bool:

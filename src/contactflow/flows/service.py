@@ -178,6 +178,8 @@ async def publish(uow: UnitOfWork, location_id: str, flow_id: str) -> Flow:
     # With the previous version's cursor held, none of its plans can change meanwhile.
     if previous is not None:
         await record_plans.carry_over(uow, previous, draft)
+    else:
+        await record_plans.plan_existing(uow, flow, draft)
     await schedules.start(uow, flow, draft, now)
     return flow
 
