@@ -1,7 +1,7 @@
 """The Contacts API app's actions on what hangs off a contact: its tags (on one contact or
 many at once), followers, do-not-disturb and custom fields, campaigns and workflows."""
 
-from contactflow.contacts import links, service
+from contactflow.contacts import links
 from contactflow.contacts.schemas import ContactUpdate, WorkflowBody
 from contactflow.flows.catalog.contacts_people import (
     CONTACT_ID,
@@ -10,6 +10,7 @@ from contactflow.flows.catalog.contacts_people import (
     IDS,
     STRINGS,
     contact_json,
+    update_contact,
 )
 from contactflow.flows.catalog.contacts_records import action, split
 from contactflow.flows.catalog.registry import (
@@ -74,28 +75,17 @@ async def remove_followers(context: ActionContext, values: Json) -> Json:
 
 
 async def set_dnd(context: ActionContext, values: Json) -> Json:
-    (contact_id,), fields = split(values, "contactId")
-    if not fields:
+    if set(values) <= {"contactId"}:
         raise invalid("dnd", "give dnd, dndSettings or both")
-    row = await service.update_contact(
-        context.uow,
-        context.location_id,
-        contact_id,
-        parsed(ContactUpdate, fields),
-        context.phone_region,
-    )
-    return contact_json(row)
+    return await update_contact(context, values)
 
 
 async def set_custom_field(context: ActionContext, values: Json) -> Json:
     (contact_id, value), address = split(values, "contactId", "value")
     if not address:
         raise invalid("id", "give the custom field's id or key")
-    body = parsed(ContactUpdate, {"customFields": [{**address, "value": value}]})
-    row = await service.update_contact(
-        context.uow, context.location_id, contact_id, body, context.phone_region
-    )
-    return contact_json(row)
+    field = {**address, "value": value}
+    return await update_contact(context, {"contactId": contact_id, "customFields": [field]})
 
 
 async def _campaigns(context: ActionContext, contact_id: str) -> Json:
