@@ -20,7 +20,7 @@ from tests.flows.catalog_actions import RECIPES
 from tests.flows.catalog_core import STEPS
 from tests.flows.catalog_triggers import CAUSES
 from tests.flows.catalog_world import World, problems
-from tests.flows.helpers import Hub
+from tests.flows.helpers import Hub, Json
 from tests.mailsuite.smtpd import Mailbox, running_mailbox
 from tests.receiver import Receiver
 from tests.support import LiveServer
@@ -101,3 +101,27 @@ async def test_step(key: str, world: World) -> None:
     assert performed["action"] == key
     assert not problems(entry.output, performed["output"]), problems(entry.output, performed)
     await check(run)
+
+
+async def test_contact_field_actions_refuse_input_that_changes_nothing(world: World) -> None:
+    contact = await world.contact()
+
+    def step(step_id: str, action: str, **values: object) -> Json:
+        body = {"contactId": contact["id"], **values}
+        return {"type": "action", "id": step_id, "action": action, "input": body}
+
+    steps = [
+        {**step("dnd", "contacts.contact.set_dnd"), "onError": {"then": "continue"}},
+        {**step("field", "contacts.contact.set_custom_field", value="gold")},
+    ]
+    flow = await world.hub.flow(
+        {"trigger": {"key": "contacts.contact.enrolled"}, "steps": steps}, name="Refusals"
+    )
+    await world.hub.post(f"/contacts/{contact['id']}/workflow/{flow['id']}", status=200)
+    (run,) = await world.hub.finished_runs(flow["id"])
+    detail = await world.hub.run(run["id"])
+    assert [(found["stepId"], found["error"]) for found in detail["steps"]] == [
+        ("dnd", "dnd: give dnd, dndSettings or both"),
+        ("field", "id: give the custom field's id or key"),
+    ]
+    assert run["state"] == "failed"
