@@ -30,7 +30,6 @@ from contactflow.platform.event_types import (
     CONTACT_UPDATE,
 )
 from contactflow.platform.events import (
-    ConsumerCursor,
     Event,
     EventStream,
     locations_behind,
@@ -135,31 +134,7 @@ async def _apply(uow: UnitOfWork, event: Event, links: Links) -> None:
         await _remove(uow, campaign, crm_id)
 
 
-async def _watched_after(db: Database, location_id: str) -> bool:
-    """Whether the location has memberships this consumer has not read, or enough other
-    events behind its cursor to be worth moving it: a look without the write lock, as every
-    commit anywhere wakes this loop and almost none concern it."""
-    async with db.reader() as session:
-        position = await session.scalar(
-            select(ConsumerCursor.position).where(
-                ConsumerCursor.consumer == CONSUMER, ConsumerCursor.location_id == location_id
-            )
-        )
-        last = await session.scalar(
-            select(EventStream.last_seq).where(EventStream.location_id == location_id)
-        )
-        after = position or 0
-        if last is None or last <= after:
-            return False
-        if last - after >= CURSOR_STRIDE:
-            return True
-        found = await read_events(session, location_id, after=after, limit=1, types=WATCHED)
-        return bool(found)
-
-
 async def _consume_location(db: Database, location_id: str, links: Links, batch: int) -> bool:
-    if not await _watched_after(db, location_id):
-        return False
     async with db.unit_of_work() as uow:
         cursor = await lock_cursor(uow, CONSUMER, location_id)
         stream = await uow.session.get(EventStream, location_id)
@@ -182,6 +157,6 @@ async def _consume_location(db: Database, location_id: str, links: Links, batch:
 async def consume(db: Database, links: Links, batch: int = 200) -> bool:
     """One round over every location with unread events; True when it read any."""
     busy = False
-    for location_id in await locations_behind(db, CONSUMER):
+    for location_id in await locations_behind(db, CONSUMER, WATCHED, CURSOR_STRIDE):
         busy = await _consume_location(db, location_id, links, batch) or busy
     return busy

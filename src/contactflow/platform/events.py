@@ -7,10 +7,11 @@ commit order and a consumer's `after=seq` cursor never skips an event that commi
 """
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, func, select
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -131,19 +132,36 @@ def delivered_payload(event: Event) -> dict[str, Any]:
     }
 
 
-async def locations_behind(db: Database, consumer: str) -> list[str]:
-    """The locations whose log has events past `consumer`'s cursor."""
-    async with db.reader() as session:
-        rows = await session.scalars(
-            select(EventStream.location_id)
-            .outerjoin(
-                ConsumerCursor,
-                (ConsumerCursor.location_id == EventStream.location_id)
-                & (ConsumerCursor.consumer == consumer),
-            )
-            .where(EventStream.last_seq > func.coalesce(ConsumerCursor.position, 0))
+async def locations_behind(
+    db: Database, consumer: str, types: Sequence[str] = (), stride: int = 0
+) -> list[str]:
+    """The locations whose log has events past `consumer`'s cursor. A consumer of some
+    `types` only is given the locations with an event of those types past its cursor, or with
+    at least `stride` events of any type past it (worth moving the cursor over): one look
+    however many locations have only other events past it, as every commit wakes it."""
+    position = func.coalesce(ConsumerCursor.position, 0)
+    query = (
+        select(EventStream.location_id)
+        .outerjoin(
+            ConsumerCursor,
+            (ConsumerCursor.location_id == EventStream.location_id)
+            & (ConsumerCursor.consumer == consumer),
         )
-        return list(rows)
+        .where(EventStream.last_seq > position)
+    )
+    if types:
+        unread = (
+            select(Event.id)
+            .where(
+                Event.location_id == EventStream.location_id,
+                Event.seq > position,
+                Event.type.in_(types),
+            )
+            .exists()
+        )
+        query = query.where(or_(EventStream.last_seq - position >= stride, unread))
+    async with db.reader() as session:
+        return list(await session.scalars(query))
 
 
 async def lock_cursor(uow: UnitOfWork, consumer: str, location_id: str) -> ConsumerCursor | None:
