@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import event as sql_event
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -210,9 +211,9 @@ async def _running(db: Database, settings: Settings, loops: str) -> AsyncIterato
         async with running_workers(db, settings, CONTEXT_WORKERS):
             yield
         return
-    async with db.listening():
+    async with db.listening(), httpx.AsyncClient(follow_redirects=False) as http:
         worker = Worker(db, poll_seconds=settings.worker_poll_seconds)
-        task = asyncio.create_task(worker.run(worker_steps(db, settings, worker.name)))
+        task = asyncio.create_task(worker.run(worker_steps(db, settings, worker.name, http)))
         try:
             yield
         finally:

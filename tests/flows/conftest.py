@@ -85,6 +85,13 @@ async def quiet_tenant(quiet_db: Database) -> Tenant:
     return await make_tenant(quiet_db)
 
 
+@pytest.fixture(scope="package")
+async def outbound_http() -> AsyncIterator[httpx.AsyncClient]:
+    """The outbound client of run executors a test drives by hand."""
+    async with httpx.AsyncClient(follow_redirects=False) as http:
+        yield http
+
+
 @pytest.fixture
 def smtp() -> Iterator[Mailbox]:
     with running_mailbox() as mailbox:

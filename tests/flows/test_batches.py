@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import select
 
 from contactflow.contacts.schemas import ContactCreate
@@ -43,7 +44,13 @@ TWO_TASKS = FlowDefinition.model_validate(
 
 
 def executor(
-    db: Database, owner: str, *, batch: int, concurrency: int, lease: float
+    db: Database,
+    http: httpx.AsyncClient,
+    owner: str,
+    *,
+    batch: int,
+    concurrency: int,
+    lease: float,
 ) -> RunExecutor:
     settings = RunSettings(
         lease=timedelta(seconds=lease),
@@ -52,7 +59,7 @@ def executor(
         base_url="http://127.0.0.1",
         concurrency=concurrency,
     )
-    return RunExecutor(db, settings, owner)
+    return RunExecutor(db, settings, owner, http)
 
 
 async def _runs_of_new_contacts(db: Database, tenant: Tenant, count: int) -> str:
@@ -102,10 +109,10 @@ async def _assert_each_step_once(db: Database, tenant: Tenant, flow_id: str, cou
 
 
 async def test_a_batch_advanced_concurrently_completes_each_run_once(
-    quiet_db: Database, quiet_tenant: Tenant
+    quiet_db: Database, quiet_tenant: Tenant, outbound_http: httpx.AsyncClient
 ) -> None:
     flow_id = await _runs_of_new_contacts(quiet_db, quiet_tenant, 50)
-    worker = executor(quiet_db, "batch-worker", batch=50, concurrency=8, lease=30)
+    worker = executor(quiet_db, outbound_http, "batch-worker", batch=50, concurrency=8, lease=30)
 
     # Other tests' runs left due on this database may take places in the first batch.
     assert await worker.run_once() == 50
@@ -116,14 +123,14 @@ async def test_a_batch_advanced_concurrently_completes_each_run_once(
 
 
 async def test_racing_executors_with_expiring_leases_never_perform_a_step_twice(
-    quiet_db: Database, quiet_tenant: Tenant
+    quiet_db: Database, quiet_tenant: Tenant, outbound_http: httpx.AsyncClient
 ) -> None:
     flow_id = await _runs_of_new_contacts(quiet_db, quiet_tenant, 40)
     # Leases this short run out while claimed runs wait for their turn in a batch: the
     # executor with the smaller batch is done first and takes over the other one's runs.
     racers = [
-        executor(quiet_db, "racer-slow", batch=30, concurrency=1, lease=0.02),
-        executor(quiet_db, "racer-fast", batch=10, concurrency=2, lease=0.02),
+        executor(quiet_db, outbound_http, "racer-slow", batch=30, concurrency=1, lease=0.02),
+        executor(quiet_db, outbound_http, "racer-fast", batch=10, concurrency=2, lease=0.02),
     ]
     unfinished = (
         select(FlowRun.id)

@@ -4,6 +4,7 @@ iterations already done."""
 
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import select
 
 from contactflow.flows import service
@@ -130,7 +131,7 @@ LOOP = FlowDefinition.model_validate(
 
 
 async def test_a_run_taken_over_inside_a_loop_does_only_the_iterations_not_done(
-    quiet_db: Database, quiet_tenant: Tenant
+    quiet_db: Database, quiet_tenant: Tenant, outbound_http: httpx.AsyncClient
 ) -> None:
     async with quiet_db.unit_of_work() as uow:
         flow = await service.create_flow(uow, quiet_tenant.location_id, "Loop", LOOP)
@@ -138,7 +139,7 @@ async def test_a_run_taken_over_inside_a_loop_does_only_the_iterations_not_done(
         await service.set_enabled(uow, quiet_tenant.location_id, flow.id, True)
     await _contacts(quiet_db, quiet_tenant, "Gil")
     await consume(quiet_db)
-    while await executor(quiet_db, "first-worker").run_once():
+    while await executor(quiet_db, outbound_http, "first-worker").run_once():
         pass
 
     # The state a worker leaves when it dies after committing the second iteration.
@@ -158,7 +159,7 @@ async def test_a_run_taken_over_inside_a_loop_does_only_the_iterations_not_done(
         run.state, run.finished_at, run.lease_owner = "running", None, "died"
         run.lease_expires_at = run.next_attempt_at = utcnow() - timedelta(seconds=1)
 
-    assert await executor(quiet_db, "second-worker").run_once() == 1
+    assert await executor(quiet_db, outbound_http, "second-worker").run_once() == 1
     async with quiet_db.reader() as session:
         finished = await session.get(FlowRun, run.id)
         assert finished is not None

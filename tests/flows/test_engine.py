@@ -5,6 +5,7 @@ taken over when its lease expires, without acting twice."""
 import asyncio
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import Select, func, select
 
 from contactflow.contacts.schemas import ContactCreate
@@ -36,14 +37,14 @@ DEFINITION = FlowDefinition.model_validate(
 )
 
 
-def executor(db: Database, owner: str, lease: float = 5) -> RunExecutor:
+def executor(db: Database, http: httpx.AsyncClient, owner: str, lease: float = 5) -> RunExecutor:
     settings = RunSettings(
         lease=timedelta(seconds=lease),
         batch_size=10,
         phone_region="US",
         base_url="http://127.0.0.1",
     )
-    return RunExecutor(db, settings, owner)
+    return RunExecutor(db, settings, owner, http)
 
 
 async def _enabled_flow(db: Database, tenant: Tenant) -> str:
@@ -75,7 +76,7 @@ async def _tasks(db: Database, tenant: Tenant) -> list[str]:
 
 
 async def test_racing_consumers_evaluate_each_event_once_per_version(
-    quiet_db: Database, quiet_tenant: Tenant
+    quiet_db: Database, quiet_tenant: Tenant, outbound_http: httpx.AsyncClient
 ) -> None:
     await _contacts(quiet_db, quiet_tenant, "Before")
     flow_id = await _enabled_flow(quiet_db, quiet_tenant)
@@ -96,22 +97,22 @@ async def test_racing_consumers_evaluate_each_event_once_per_version(
     await asyncio.gather(consume(quiet_db), consume(quiet_db))
     assert await _count(quiet_db, runs) == 4
 
-    worker = executor(quiet_db, "worker")
+    worker = executor(quiet_db, outbound_http, "worker")
     while await worker.run_once():
         pass
     assert await _tasks(quiet_db, quiet_tenant) == ["Call Ada", "Call Bob", "Call Cy", "Call Di"]
 
 
 async def test_a_dead_workers_run_is_taken_over_and_acts_once(
-    quiet_db: Database, quiet_tenant: Tenant
+    quiet_db: Database, quiet_tenant: Tenant, outbound_http: httpx.AsyncClient
 ) -> None:
     flow_id = await _enabled_flow(quiet_db, quiet_tenant)
     await _contacts(quiet_db, quiet_tenant, "Eve")
     await consume(quiet_db)
 
-    dead = executor(quiet_db, "dead-worker", lease=0.3)
+    dead = executor(quiet_db, outbound_http, "dead-worker", lease=0.3)
     (run_id,) = await dead.claim_due()
-    alive = executor(quiet_db, "alive-worker")
+    alive = executor(quiet_db, outbound_http, "alive-worker")
     # While the dead worker's lease runs, nobody else may take the run.
     assert await alive.claim_due() == []
     await poll(alive.run_once, lambda claimed: claimed == 1, within=5)
@@ -159,7 +160,7 @@ TWO_STEPS = FlowDefinition.model_validate(
 
 
 async def test_a_run_cut_off_between_steps_resumes_at_the_first_step_not_done(
-    quiet_db: Database, quiet_tenant: Tenant
+    quiet_db: Database, quiet_tenant: Tenant, outbound_http: httpx.AsyncClient
 ) -> None:
     async with quiet_db.unit_of_work() as uow:
         flow = await service.create_flow(uow, quiet_tenant.location_id, "Two", TWO_STEPS)
@@ -167,7 +168,7 @@ async def test_a_run_cut_off_between_steps_resumes_at_the_first_step_not_done(
         await service.set_enabled(uow, quiet_tenant.location_id, flow.id, True)
     await _contacts(quiet_db, quiet_tenant, "Fay")
     await consume(quiet_db)
-    while await executor(quiet_db, "first-worker").run_once():
+    while await executor(quiet_db, outbound_http, "first-worker").run_once():
         pass
 
     # The state a worker leaves when it dies after committing the first step: the second
@@ -192,7 +193,7 @@ async def test_a_run_cut_off_between_steps_resumes_at_the_first_step_not_done(
             or {}
         )["id"]
 
-    assert await executor(quiet_db, "second-worker").run_once() == 1
+    assert await executor(quiet_db, outbound_http, "second-worker").run_once() == 1
     async with quiet_db.reader() as session:
         done = await session.get(FlowRun, run.id)
         assert done is not None

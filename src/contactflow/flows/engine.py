@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import func, literal, or_, select
 
 from contactflow.flows import record_plans, schedules
@@ -178,8 +179,10 @@ def run_settings(settings: Settings) -> RunSettings:
     )
 
 
-def worker_steps(db: Database, settings: Settings, owner: str) -> dict[str, Step]:
-    executor = RunExecutor(db, run_settings(settings), owner)
+def worker_steps(
+    db: Database, settings: Settings, owner: str, http: httpx.AsyncClient
+) -> dict[str, Step]:
+    executor = RunExecutor(db, run_settings(settings), owner, http)
     retention = RetentionLoop(db, timedelta(days=settings.flow_run_retention_days))
 
     async def fire_timers() -> bool:
@@ -191,5 +194,5 @@ def worker_steps(db: Database, settings: Settings, owner: str) -> dict[str, Step
         "flows-timers": fire_timers,
         "flows-runs": executor.step,
         "flows-retention": retention.step,
-        "connections-poll": lambda: poll_due(db),
+        "connections-poll": lambda: poll_due(db, http),
     }

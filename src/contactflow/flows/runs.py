@@ -192,10 +192,14 @@ def _ends(step: Step, output: Json) -> bool:
 class RunExecutor:
     """One run loop: `step` claims a batch of due runs and advances each as far as it goes."""
 
-    def __init__(self, db: Database, settings: RunSettings, owner: str) -> None:
+    def __init__(
+        self, db: Database, settings: RunSettings, owner: str, http: httpx.AsyncClient
+    ) -> None:
         self.db = db
         self.settings = settings
         self.owner = owner
+        # The process's client for outbound steps: one pool and TLS setup for all of them.
+        self.http = http
         # The last claim filled its batch: more are likely due, so the next claim goes
         # straight to the write transaction without looking first.
         self._backlog = False
@@ -502,16 +506,15 @@ class RunExecutor:
         """An outbound step's call, outside any transaction; it may take half the lease, so
         the run is still this worker's when the answer is recorded."""
         assert entry.call is not None
-        async with httpx.AsyncClient(follow_redirects=False) as http:
-            outbound = Outbound(
-                http=http,
-                policy=self.settings.url_policy,
-                location_id=walk.location_id,
-                idempotency_key=key,
-                max_timeout_seconds=self.settings.lease.total_seconds() / 2,
-                connection=partial(authorizer, self.db, walk.location_id),
-            )
-            return await entry.call(outbound, values)
+        outbound = Outbound(
+            http=self.http,
+            policy=self.settings.url_policy,
+            location_id=walk.location_id,
+            idempotency_key=key,
+            max_timeout_seconds=self.settings.lease.total_seconds() / 2,
+            connection=partial(authorizer, self.db, walk.location_id),
+        )
+        return await entry.call(outbound, values)
 
     async def _failed(
         self, walk: _Walk, step: ActionStep, values: dict[str, Any] | None, reason: str

@@ -3,6 +3,8 @@ emails, and enrolling contacts the Contacts API put in Mailsuite campaigns."""
 
 from datetime import timedelta
 
+import httpx
+
 from contactflow.mailsuite.enrolment import consume
 from contactflow.mailsuite.sending import Dispatcher, SendSettings
 from contactflow.mailsuite.smtp import host_policy
@@ -25,7 +27,11 @@ def send_settings(settings: Settings) -> SendSettings:
     )
 
 
-def worker_steps(db: Database, settings: Settings, owner: str) -> dict[str, Step]:
+def worker_steps(
+    db: Database, settings: Settings, owner: str, _http: httpx.AsyncClient
+) -> dict[str, Step]:
+    """Mailsuite's loops; its mail goes over SMTP, not the process's HTTP client."""
+
     async def enrol() -> bool:
         return await consume(db, Links(settings.base_url, await tracking_key(db)))
 

@@ -20,10 +20,11 @@ from contactflow.platform.webhooks.signing import installation_signer
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 from contactflow.settings import Settings
 
-# A context's loops: given the database, the settings and the worker's name (the owner of its
-# leases), the steps to run beside the platform's. The composition root passes them in, as
-# the platform imports no context.
-ContextSteps = Callable[[Database, Settings, str], dict[str, Step]]
+# A context's loops: given the database, the settings, the worker's name (the owner of its
+# leases) and the process's outbound HTTP client (one connection pool and TLS setup), the
+# steps to run beside the platform's. The composition root passes them in, as the platform
+# imports no context.
+ContextSteps = Callable[[Database, Settings, str, httpx.AsyncClient], dict[str, Step]]
 
 
 def url_policy(settings: Settings) -> UrlPolicy:
@@ -56,7 +57,7 @@ async def running_workers(
             )
             steps[f"deliveries-{number}"] = deliverer.step
         for context_steps in contexts:
-            steps.update(context_steps(db, settings, worker.name))
+            steps.update(context_steps(db, settings, worker.name, http))
         task = asyncio.create_task(worker.run(steps))
         try:
             yield worker

@@ -10,13 +10,12 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from contactflow.flows.catalog.registry import ID, Entry, Json, Outbound
 from contactflow.flows.connections.oauth_client import ConnectionAuth
-from contactflow.flows.connections.outbound import remote_base, with_auth
+from contactflow.flows.connections.outbound import remote_base, url_under, with_auth
 from contactflow.platform.errors import DomainError, invalid
 from contactflow.platform.webhooks.signing import SECRET_PREFIX, standard_signature
 from contactflow.platform.webhooks.ssrf import UnsafeUrl
@@ -94,16 +93,6 @@ def _timeout(outbound: Outbound, values: Json) -> float:
     return min(float(values.get("timeout", DEFAULT_TIMEOUT)), outbound.max_timeout_seconds)
 
 
-def _under(base_url: str, url: str) -> str:
-    """The URL of a call through a connection: a path is taken under the connection's base
-    URL; a full URL must lie under it, so the connection's credentials go nowhere else."""
-    if not urlsplit(url).scheme:
-        return f"{base_url.rstrip('/')}/{url.lstrip('/')}"
-    if not url.startswith(base_url.rstrip("/") + "/") and url != base_url:
-        raise invalid("url", f"must be a path, or a URL under the connection's {base_url}")
-    return url
-
-
 async def http_request(outbound: Outbound, values: Json) -> Json:
     if "json" in values and "body" in values:
         raise invalid("body", "give json or body, not both")
@@ -130,7 +119,7 @@ async def http_request(outbound: Outbound, values: Json) -> Json:
         raise invalid("auth", "give auth or connectionId, not both")
     authorize = outbound.connection(values["connectionId"])
     auth = await authorize(None)
-    url = _under(remote_base(auth), values["url"])
+    url = url_under(remote_base(auth), values["url"])
 
     async def send(current: ConnectionAuth) -> httpx.Response:
         return await _sent(outbound, url, build(current.headers))

@@ -4,6 +4,7 @@ a slow provider holds no lock."""
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -13,7 +14,7 @@ from contactflow.flows.connections.oauth_client import (
     connection_auth,
 )
 from contactflow.platform.db import Database
-from contactflow.platform.errors import BadRequest
+from contactflow.platform.errors import BadRequest, invalid
 
 # The auth of a connection, given the access token a 401 answered (None on the first try).
 Authorize = Callable[[str | None], Awaitable[ConnectionAuth]]
@@ -49,8 +50,19 @@ async def with_auth(authorize: Authorize, auth: ConnectionAuth, send: Send) -> h
     return await send(await authorize(auth.access_token))
 
 
+def url_under(base_url: str, url: str) -> str:
+    """The URL of a call through a connection: a path is taken under the connection's base
+    URL; a full URL must lie under it, so the connection's credentials go nowhere else."""
+    if not urlsplit(url).scheme:
+        return f"{base_url.rstrip('/')}/{url.lstrip('/')}"
+    if not url.startswith(base_url.rstrip("/") + "/") and url != base_url:
+        raise invalid("url", f"must be a path, or a URL under the connection's {base_url}")
+    return url
+
+
 async def request(
     db: Database,
+    http: httpx.AsyncClient,
     location_id: str,
     connection_id: str,
     method: str,
@@ -60,9 +72,11 @@ async def request(
     """`method path` (relative to the connection's base URL) with the connection's headers."""
     authorize = authorizer(db, location_id, connection_id)
     auth = await authorize(None)
-    async with httpx.AsyncClient(base_url=remote_base(auth), timeout=TIMEOUT_SECONDS) as http:
+    url = url_under(remote_base(auth), path)
 
-        async def send(current: ConnectionAuth) -> httpx.Response:
-            return await http.request(method, path, headers=current.headers, **options)
+    async def send(current: ConnectionAuth) -> httpx.Response:
+        return await http.request(
+            method, url, headers=current.headers, timeout=TIMEOUT_SECONDS, **options
+        )
 
-        return await with_auth(authorize, auth, send)
+    return await with_auth(authorize, auth, send)

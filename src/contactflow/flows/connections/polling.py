@@ -42,7 +42,11 @@ async def _claim(db: Database, connection_id: str) -> tuple[str, list[Any] | Non
 
 
 async def _page(
-    db: Database, location_id: str, connection_id: str, cursor: list[Any] | None
+    db: Database,
+    http: httpx.AsyncClient,
+    location_id: str,
+    connection_id: str,
+    cursor: list[Any] | None,
 ) -> list[dict[str, Any]] | str:
     """One page of contacts after the cursor, or why it could not be read."""
     body: dict[str, Any] = {"pageLimit": PAGE, "sort": [{"field": "dateUpdated"}]}
@@ -54,7 +58,7 @@ async def _page(
             body["locationId"] = row.remote_location_id
     try:
         response = await request(
-            db, location_id, connection_id, "POST", "/contacts/search", json=body
+            db, http, location_id, connection_id, "POST", "/contacts/search", json=body
         )
     except (httpx.HTTPError, DomainError) as error:
         return f"polling failed: {error}"
@@ -95,13 +99,13 @@ async def _record(db: Database, connection_id: str, contacts: list[dict[str, Any
         return len(contacts) == PAGE
 
 
-async def poll_connection(db: Database, connection_id: str) -> None:
+async def poll_connection(db: Database, http: httpx.AsyncClient, connection_id: str) -> None:
     claimed = await _claim(db, connection_id)
     if claimed is None:
         return
     location_id, cursor = claimed
     for _ in range(PAGES_PER_ROUND):
-        page = await _page(db, location_id, connection_id, cursor)
+        page = await _page(db, http, location_id, connection_id, cursor)
         if not await _record(db, connection_id, page):
             return
         async with db.reader() as session:
@@ -109,7 +113,7 @@ async def poll_connection(db: Database, connection_id: str) -> None:
             cursor = row.poll_cursor if row is not None else None
 
 
-async def poll_due(db: Database) -> bool:
+async def poll_due(db: Database, http: httpx.AsyncClient) -> bool:
     """One round over the connections whose poll is due; True when any was."""
     async with db.reader() as session:
         due = list(
@@ -121,5 +125,5 @@ async def poll_due(db: Database) -> bool:
             )
         )
     for connection_id in due:
-        await poll_connection(db, connection_id)
+        await poll_connection(db, http, connection_id)
     return bool(due)

@@ -47,7 +47,13 @@ def _works(probe: Probe, status: int) -> bool:
 
 
 async def _check(
-    db: Database, location_id: str, connection_id: str, scope: str, probe: Probe, remote: str | None
+    db: Database,
+    http: httpx.AsyncClient,
+    location_id: str,
+    connection_id: str,
+    scope: str,
+    probe: Probe,
+    remote: str | None,
 ) -> ScopeCheck:
     options: dict[str, Any] = {}
     if probe.writes:
@@ -56,7 +62,7 @@ async def _check(
         options["params"] = {"limit": 1, **({"locationId": remote} if remote else {})}
     try:
         response = await request(
-            db, location_id, connection_id, probe.method, probe.path, **options
+            db, http, location_id, connection_id, probe.method, probe.path, **options
         )
     except httpx.HTTPError as error:
         return ScopeCheck(scope=scope, ok=False, status=None, message=str(error) or "unreachable")
@@ -72,12 +78,14 @@ async def check_connection(db: Database, location_id: str, connection_id: str) -
         row = await find_connection(session, location_id, connection_id)
     if row.auth == LOCAL:
         return ConnectionTest(ok=True, scopes=[])
-    if row.kind != "contacts":
-        checks = [await _check(db, location_id, row.id, "request", HTTP_PROBE, None)]
-    else:
-        wanted = [scope for scope in row.scopes if scope in PROBES] or list(PROBES)
-        checks = [
-            await _check(db, location_id, row.id, scope, PROBES[scope], row.remote_location_id)
-            for scope in wanted
-        ]
+    async with httpx.AsyncClient(follow_redirects=False) as http:
+        if row.kind != "contacts":
+            checks = [await _check(db, http, location_id, row.id, "request", HTTP_PROBE, None)]
+        else:
+            wanted = [scope for scope in row.scopes if scope in PROBES] or list(PROBES)
+            remote = row.remote_location_id
+            checks = [
+                await _check(db, http, location_id, row.id, scope, PROBES[scope], remote)
+                for scope in wanted
+            ]
     return ConnectionTest(ok=all(check.ok for check in checks), scopes=checks)
