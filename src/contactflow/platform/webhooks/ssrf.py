@@ -34,11 +34,8 @@ class UrlPolicy:
         """The URL's host, once scheme, host and credentials are acceptable."""
         parts = urlsplit(url)
         try:
-            # Parsed as the client will send it, port included: a URL it cannot parse
-            # (`host:80path`) or a port out of range is refused now, not at every delivery.
-            httpx.URL(url)
             _ = parts.port
-        except (httpx.InvalidURL, ValueError) as error:
+        except ValueError as error:
             raise UnsafeUrl(f"url: not a valid URL ({error})") from None
         if parts.scheme not in ("https", "http"):
             raise UnsafeUrl("url: must be an https URL")
@@ -71,6 +68,12 @@ class UrlPolicy:
         host = self.check_shape(url)
         for address in await _resolve(host):
             self.check_address(host, address)
+        try:
+            # Last, where the address is known to be acceptable: a URL the client cannot
+            # send (`host:80path`) is refused now, not at every delivery.
+            httpx.URL(url)
+        except httpx.InvalidURL as error:
+            raise UnsafeUrl(f"url: not a valid URL ({error})") from None
 
 
 def _is_network(entry: str) -> bool:
