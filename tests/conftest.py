@@ -15,6 +15,7 @@ from tests.receiver import Receiver, running_receiver
 from tests.support import (
     LiveServer,
     Tenant,
+    api_client,
     fresh_postgres_database,
     live_server,
     make_tenant,
@@ -100,5 +101,5 @@ async def tenant(new_tenant: TenantFactory) -> Tenant:
 
 @pytest.fixture
 async def client(server: LiveServer, tenant: Tenant) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers) as http:
+    async with api_client(server.base_url, tenant.headers) as http:
         yield http

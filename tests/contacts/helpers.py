@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import LiveServer, Tenant
+from tests.support import LiveServer, Tenant, api_client
 
 Json = dict[str, Any]
 
@@ -16,7 +16,7 @@ ERROR_PHRASES = {401: "Unauthorized", 404: "Not Found", 422: "Unprocessable Enti
 
 @asynccontextmanager
 async def client_for(server: LiveServer, tenant: Tenant) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers) as http:
+    async with api_client(server.base_url, tenant.headers) as http:
         yield http
 
 

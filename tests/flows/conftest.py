@@ -14,6 +14,7 @@ from tests.mailsuite.smtpd import Mailbox, running_mailbox
 from tests.support import (
     LiveServer,
     Tenant,
+    api_client,
     live_server,
     make_tenant,
     migrated_database,
@@ -58,9 +59,7 @@ async def flows_db(flows_database_url: str) -> AsyncIterator[Database]:
 async def hub(flows_server: LiveServer, flows_db: Database) -> AsyncIterator[Hub]:
     tenant = await make_tenant(flows_db)
     # A generous timeout: the machine is shared, and a slow answer is not what is tested.
-    async with httpx.AsyncClient(
-        base_url=flows_server.base_url, headers=tenant.headers, timeout=30
-    ) as http:
+    async with api_client(flows_server.base_url, tenant.headers, timeout=30) as http:
         yield Hub(http, tenant)
 
 

@@ -5,7 +5,6 @@ must not do), tenants on it, and an SMTP server per test."""
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from contactflow.platform.db import Database
@@ -16,6 +15,7 @@ from tests.mailsuite.smtpd import Mailbox, running_mailbox
 from tests.support import (
     LiveServer,
     Tenant,
+    api_client,
     fresh_postgres_database,
     live_server,
     make_tenant,
@@ -68,9 +68,7 @@ async def mail_tenant(mail_db: Database) -> Tenant:
 
 @pytest.fixture
 async def mail(mail_server: LiveServer, mail_tenant: Tenant) -> AsyncIterator[Mail]:
-    async with httpx.AsyncClient(
-        base_url=mail_server.base_url, headers=mail_tenant.headers
-    ) as http:
+    async with api_client(mail_server.base_url, mail_tenant.headers) as http:
         yield Mail(http, mail_tenant)
 
 
