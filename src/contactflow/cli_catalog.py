@@ -16,6 +16,12 @@ def catalog(
         str | None, typer.Option(help="Only this app: contacts, mailsuite, core.")
     ] = None,
     kind: Annotated[str | None, typer.Option(help="Only this kind: trigger, action, step.")] = None,
+    query: Annotated[
+        str | None,
+        typer.Option(
+            "--query", "-q", help="Only entries whose key, title or description say these words."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the entries as JSON.")] = False,
     as_markdown: Annotated[
         bool, typer.Option("--markdown", help="Print docs/catalog.md (every entry).")
@@ -27,7 +33,7 @@ def catalog(
     if as_markdown:
         typer.echo(markdown(), nl=False)
         return
-    found = entries(app, kind)
+    found = entries(app, kind, query)
     if as_json:
         typer.echo(json.dumps([entry.describe() for entry in found], indent=2))
         return

@@ -69,6 +69,11 @@ async def test_the_cli_lists_as_table_json_and_markdown(flows_database_url: str)
     listed = await invoke_cli(flows_database_url, "catalog", "--kind", "trigger", "--json")
     keys = [entry["key"] for entry in json.loads(listed.output)]
     assert keys == sorted(key for key, entry in CATALOG.items() if entry.kind == "trigger")
+    found = await invoke_cli(flows_database_url, "catalog", "--query", "first TIME", "--json")
+    assert [entry["key"] for entry in json.loads(found.output)] == [
+        "mailsuite.email.first_opened",
+        "mailsuite.link.first_clicked",
+    ]
     docs = await invoke_cli(flows_database_url, "catalog", "--markdown")
     assert docs.output == markdown()
     refused = await invoke_cli(flows_database_url, "catalog", "--kind", "nope")
