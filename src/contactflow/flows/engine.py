@@ -31,8 +31,7 @@ from contactflow.platform.events import (
     Event,
     EventStream,
     delivered_payload,
-    lock_cursor,
-    read_events,
+    next_batch,
 )
 from contactflow.platform.jobs import Step
 from contactflow.platform.runtime import url_policy
@@ -128,37 +127,25 @@ def starting_payload(
 
 async def _consume(db: Database, behind: _Behind) -> bool:
     async with db.unit_of_work() as uow:
-        cursor = await lock_cursor(uow, cursor_name(behind.version_id), behind.location_id)
-        stream = await uow.session.get(EventStream, behind.location_id)
-        if cursor is None or stream is None or stream.last_seq <= cursor.position:
+        consumer = cursor_name(behind.version_id)
+        found = await next_batch(uow, consumer, behind.location_id, [behind.event_type], BATCH)
+        if found is None:
             return False
         flow = await uow.session.get(Flow, behind.flow_id)
         version = await uow.session.get(FlowVersion, behind.version_id)
         if flow is None or version is None or flow.published_version_id != version.id:
             return False
         definition = definition_of(version)
-        end = stream.last_seq
-        found = [
-            event
-            for event in await read_events(
-                uow.session,
-                behind.location_id,
-                after=cursor.position,
-                limit=BATCH,
-                types=[behind.event_type],
-            )
-            if event.seq <= end
-        ]
         now = utcnow()
-        for event in found:
+        for event in found.events:
             payload = starting_payload(definition, flow.id, event, now)
             if payload is not None:
                 uow.session.add(queued_run(version, payload, event_id=event.id))
-        cursor.position = found[-1].seq if len(found) == BATCH else end
-        if found:
+        found.done()
+        if found.events:
             # Wake the run loops at once (this process, and others through NOTIFY).
             await uow.mark_changed()
-        return bool(found)
+        return bool(found.events)
 
 
 async def consume(db: Database) -> bool:

@@ -27,7 +27,7 @@ from contactflow.platform.events import (
     Event,
     EventStream,
     delivered_payload,
-    lock_cursor,
+    next_batch,
     read_events,
 )
 
@@ -169,34 +169,23 @@ async def _plan(
 
 async def _consume(db: Database, behind: _Behind) -> bool:
     async with db.unit_of_work() as uow:
-        cursor = await lock_cursor(uow, cursor_name(behind.version_id), behind.location_id)
-        stream = await uow.session.get(EventStream, behind.location_id)
-        if cursor is None or stream is None or stream.last_seq <= cursor.position:
+        consumer = cursor_name(behind.version_id)
+        types = behind.record.event_types
+        found = await next_batch(uow, consumer, behind.location_id, types, BATCH)
+        if found is None:
             return False
         flow = await uow.session.get(Flow, behind.flow_id)
         version = await uow.session.get(FlowVersion, behind.version_id)
         if flow is None or version is None or flow.published_version_id != version.id:
             return False
         lead = lead_time(definition_of(version).trigger.options)
-        end = stream.last_seq
-        found = [
-            event
-            for event in await read_events(
-                uow.session,
-                behind.location_id,
-                after=cursor.position,
-                limit=BATCH,
-                types=list(behind.record.event_types),
-            )
-            if event.seq <= end
-        ]
-        for event in found:
+        for event in found.events:
             await _plan(uow, version, behind, lead, event)
-        cursor.position = found[-1].seq if len(found) == BATCH else end
-        if found:
+        found.done()
+        if found.events:
             # Wake the fire loop: a plan may be due already (an overdue task).
             await uow.mark_changed()
-        return bool(found)
+        return bool(found.events)
 
 
 async def carry_over(uow: UnitOfWork, previous_id: str, version: FlowVersion) -> None:

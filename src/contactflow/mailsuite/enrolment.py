@@ -31,10 +31,8 @@ from contactflow.platform.event_types import (
 )
 from contactflow.platform.events import (
     Event,
-    EventStream,
     locations_behind,
-    lock_cursor,
-    read_events,
+    next_batch,
 )
 from contactflow.platform.ids import new_id
 
@@ -136,22 +134,13 @@ async def _apply(uow: UnitOfWork, event: Event, links: Links) -> None:
 
 async def _consume_location(db: Database, location_id: str, links: Links, batch: int) -> bool:
     async with db.unit_of_work() as uow:
-        cursor = await lock_cursor(uow, CONSUMER, location_id)
-        stream = await uow.session.get(EventStream, location_id)
-        if cursor is None or stream is None or stream.last_seq <= cursor.position:
+        found = await next_batch(uow, CONSUMER, location_id, WATCHED, batch)
+        if found is None:
             return False
-        end = stream.last_seq
-        found = [
-            event
-            for event in await read_events(
-                uow.session, location_id, after=cursor.position, limit=batch, types=WATCHED
-            )
-            if event.seq <= end
-        ]
-        for event in found:
+        for event in found.events:
             await _apply(uow, event, links)
-        cursor.position = found[-1].seq if len(found) == batch else end
-        return bool(found)
+        found.done()
+        return bool(found.events)
 
 
 async def consume(db: Database, links: Links, batch: int = 200) -> bool:

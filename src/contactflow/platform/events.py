@@ -8,6 +8,7 @@ commit order and a consumer's `after=seq` cursor never skips an event that commi
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -179,3 +180,37 @@ async def lock_cursor(uow: UnitOfWork, consumer: str, location_id: str) -> Consu
     if uow.dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return await uow.session.scalar(query)
+
+
+@dataclass
+class Batch:
+    """A consumer's next events of one location, read under its locked cursor."""
+
+    cursor: ConsumerCursor
+    events: list[Event]
+    # The log's last seq when the batch was read, and the most events a batch holds.
+    end: int
+    limit: int
+
+    def done(self) -> None:
+        """Move the cursor past the batch: to its last event when the batch was full (more
+        may follow), else to the end of the log as it was read (the consumer skips the
+        events of other types in between)."""
+        full = len(self.events) == self.limit
+        self.cursor.position = self.events[-1].seq if full else self.end
+
+
+async def next_batch(
+    uow: UnitOfWork, consumer: str, location_id: str, types: Sequence[str], limit: int
+) -> Batch | None:
+    """The consumer's next events of `types` in the location, its cursor locked until commit;
+    None while another worker holds the cursor or when the log has nothing past it."""
+    cursor = await lock_cursor(uow, consumer, location_id)
+    stream = await uow.session.get(EventStream, location_id)
+    if cursor is None or stream is None or stream.last_seq <= cursor.position:
+        return None
+    end = stream.last_seq
+    found = await read_events(
+        uow.session, location_id, after=cursor.position, limit=limit, types=list(types)
+    )
+    return Batch(cursor, [event for event in found if event.seq <= end], end, limit)
