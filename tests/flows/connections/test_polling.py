@@ -1,11 +1,13 @@
 """Polling a remote Contacts API (another live server, through an API key): its contacts
 come in once each as ContactCreate, a second round adds nothing, a change comes in as one
-ContactUpdate."""
+ContactUpdate, and so does a change stamped before the last one read but committed late."""
 
 import asyncio
+from datetime import datetime, timedelta
 
 import httpx
 
+from contactflow.contacts.models import Contact
 from contactflow.platform.db import Database
 from tests.flows.connections.helpers import remote_events
 from tests.flows.helpers import Hub
@@ -43,7 +45,7 @@ async def test_polled_contacts_arrive_once(
 
         first = await poll(events, lambda found: len(found) >= 2)
         assert sorted(first) == sorted(("ContactCreate", contact_id) for contact_id in made)
-        # Two more rounds at least: nothing new.
+        # Two more rounds at least, each reading the last seconds again: nothing new.
         await asyncio.sleep(2.5)
         assert await events() == first
 
@@ -51,8 +53,20 @@ async def test_polled_contacts_arrive_once(
         assert changed.status_code == 200, changed.text
         after = await poll(events, lambda found: len(found) >= 3)
         assert after == [*first, ("ContactUpdate", made[0])]
+
+        # A write stamped before the last version read, committed after a poll read past it
+        # (a slow transaction on the remote): read again within the overlap, once.
+        async with db.unit_of_work() as uow:
+            late = await uow.session.get(Contact, made[1])
+            assert late is not None
+            late.last_name = "Late"
+            stamped = datetime.fromisoformat(changed.json()["contact"]["dateUpdated"])
+            late.date_updated = stamped - timedelta(seconds=1)
+        last = await poll(events, lambda found: len(found) >= 4)
+        assert last == [*after, ("ContactUpdate", made[1])]
     rows = await remote_events(flows_db, location, connection_id)
-    assert rows[-1].payload["lastName"] == "Changed"
+    assert rows[-2].payload["lastName"] == "Changed"
+    assert rows[-1].payload["lastName"] == "Late"
     assert rows[0].payload["type"] == "ContactCreate"
     shown = (await hub.get(f"/connections/{connection_id}"))["connection"]
     assert shown["lastError"] is None

@@ -1,8 +1,9 @@
 """Polling a remote Contacts API where webhooks are not available: every `poll` seconds, a
 connection's contacts changed since its cursor (a search sorted by dateUpdated, paged with
 searchAfter) become ContactCreate (first sight) or ContactUpdate events in the location's
-log, with the connection as their origin. A receipt per (contact, dateUpdated) makes each
-version count once, however the pages overlap."""
+log, with the connection as their origin. Caught up, each poll reads the last seconds again,
+for writes that commit late; a receipt per (contact, dateUpdated) makes each version count
+once, however the pages overlap."""
 
 from datetime import timedelta
 from typing import Any
@@ -23,6 +24,7 @@ PAGE = 100
 # Pages per connection per round: a large backlog is read over several rounds.
 PAGES_PER_ROUND = 10
 DUE_PER_ROUND = 20
+OVERLAP_MS = 10_000
 
 
 async def _claim(db: Database, connection_id: str) -> tuple[str, list[Any] | None] | None:
@@ -93,10 +95,22 @@ async def _record(db: Database, connection_id: str, contacts: list[dict[str, Any
                 {"type": event_type, **snapshot},
                 subject_id=str(contact.get("id"))[:64],
             )
+        full = len(contacts) == PAGE
         if contacts and contacts[-1].get("searchAfter"):
-            row.poll_cursor = list(contacts[-1]["searchAfter"])
+            last = list(contacts[-1]["searchAfter"])
+            row.poll_cursor = last if full else _overlapped(last)
         row.last_error = None
-        return len(contacts) == PAGE
+        return full
+
+
+def _overlapped(cursor: list[Any]) -> list[Any]:
+    """Where the next poll starts once caught up: `OVERLAP_MS` before the last version read,
+    any id. A remote write stamped earlier than that version can commit after this poll read
+    past it (a slow transaction); the receipts keep each version read again once."""
+    moment = cursor[0] if cursor else None
+    if isinstance(moment, bool) or not isinstance(moment, int):
+        return cursor
+    return [moment - OVERLAP_MS, ""]
 
 
 async def poll_connection(db: Database, http: httpx.AsyncClient, connection_id: str) -> None:
