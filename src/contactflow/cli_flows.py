@@ -13,7 +13,7 @@ from rich.table import Table
 from contactflow.cli_support import console, with_db
 from contactflow.flows import service
 from contactflow.flows.backfill import BackfillResult, backfill
-from contactflow.flows.definition import FlowDefinition, Format, dump, load_file
+from contactflow.flows.definition import FlowDefinition, Format, dump, hidden, load_file
 from contactflow.flows.error_flows import set_error_flow
 from contactflow.flows.models import Flow, FlowRun, find_flow
 from contactflow.flows.templates import FlowTemplate, find_template, shipped
@@ -82,7 +82,7 @@ def export_flow(
             )
             if version is None:
                 return flow, None
-            return flow, FlowDefinition.model_validate(version.definition)
+            return flow, FlowDefinition.model_validate(hidden(version.definition))
 
     flow, definition = with_db(run)
     if definition is None:

@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
 
+from contactflow.flows.definition import HIDDEN
 from tests.flows.helpers import Hub, Json
 from tests.mailsuite.helpers import error_lines
+from tests.support import invoke_cli
 
 SECRET = "a-shared-secret-of-some-length"
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -139,3 +141,34 @@ async def test_hook_options_are_checked_at_publish(hub: Hub) -> None:
         response = await hub.http.post(f"/flows/{created['flow']['id']}/publish")
         assert error_lines(response, 422) == [expected]
         assert created["flow"]["hookPath"] is None
+
+
+async def test_the_secret_is_write_only_and_kept_when_saved_back_hidden(
+    hub: Hub, flows_database_url: str
+) -> None:
+    flow = await hub.flow(hook_flow(secret=SECRET))
+    shown = (await hub.get(f"/flows/{flow['id']}"))["flow"]
+    definition = shown["published"]["definition"]
+    assert definition["trigger"]["options"]["secret"] == HIDDEN
+    assert SECRET not in json.dumps(shown)
+    exported = await invoke_cli(
+        flows_database_url, "flows", "export", flow["id"], "--location", hub.tenant.location_id
+    )
+    assert exported.exit_code == 0, exported.output
+    assert HIDDEN in exported.output
+    assert SECRET not in exported.output
+
+    # Saved back as it was read (with another task title), the flow keeps its secret.
+    definition["steps"][0]["input"]["title"] = "Order {{ trigger.body.order }}"
+    await hub.call("PUT", f"/flows/{flow['id']}", 200, json={"definition": definition})
+    await hub.post(f"/flows/{flow['id']}/publish", status=200)
+    body = b'{"order": 7}'
+    good = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert (await _post(hub, flow["hookPath"], body))[0] == 401
+    status, answer = await _post(hub, flow["hookPath"], body, **{"X-Signature-256": good})
+    assert status == 202, answer
+
+    # A new flow given the hidden value has no secret to keep: it does not publish.
+    copied = (await hub.post("/flows", {"name": "Copy", "definition": definition}))["flow"]
+    refused = await hub.http.post(f"/flows/{copied['id']}/publish")
+    assert error_lines(refused, 422) == ["trigger.options.secret: a text of 16 characters or more"]

@@ -229,6 +229,35 @@ def walk(steps: list[Step]) -> list[Step]:
     return found
 
 
+# A trigger's secret (the key an incoming webhook's calls are signed with) is write-only:
+# what is read back or exported shows HIDDEN in its place, and a definition saved with HIDDEN
+# there keeps the secret the flow had.
+SIGNING_OPTION = "secret"
+HIDDEN = "********"
+
+
+def hidden(data: dict[str, Any]) -> dict[str, Any]:
+    """A definition's wire form with its trigger's secret hidden."""
+    trigger = data.get("trigger") or {}
+    options = trigger.get("options") or {}
+    if SIGNING_OPTION not in options:
+        return data
+    return {**data, "trigger": {**trigger, "options": {**options, SIGNING_OPTION: HIDDEN}}}
+
+
+def keeping_secret(definition: FlowDefinition, stored: dict[str, Any] | None) -> None:
+    """Put back the secret of `stored` (the flow's saved definition) where `definition` has
+    it hidden, for the same trigger; a hidden secret with none to keep stays as it is, and
+    the publish refuses it."""
+    options = definition.trigger.options
+    if options.get(SIGNING_OPTION) != HIDDEN or stored is None:
+        return
+    trigger = stored.get("trigger") or {}
+    secret = (trigger.get("options") or {}).get(SIGNING_OPTION)
+    if trigger.get("key") == definition.trigger.key and secret not in (None, HIDDEN):
+        options[SIGNING_OPTION] = secret
+
+
 # A flow file may carry, beside the definition, the flow's error flow.
 ERROR_FLOW_KEY = "errorFlowId"
 

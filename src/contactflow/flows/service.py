@@ -15,7 +15,7 @@ from contactflow.flows import record_plans, schedules, validation
 from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
 from contactflow.flows.connections.models import Connection
-from contactflow.flows.definition import FlowDefinition, to_data
+from contactflow.flows.definition import FlowDefinition, keeping_secret, to_data
 from contactflow.flows.error_flows import forget_error_flow, set_error_flow
 from contactflow.flows.models import (
     FAILED,
@@ -76,6 +76,8 @@ async def create_flow(
 
 async def _save_draft(uow: UnitOfWork, flow: Flow, definition: FlowDefinition) -> None:
     draft = await draft_of(uow.session, flow.id)
+    saved = draft or await published_of(uow.session, flow)
+    keeping_secret(definition, saved.definition if saved is not None else None)
     now = utcnow()
     if draft is None:
         draft = FlowVersion(

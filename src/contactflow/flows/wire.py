@@ -1,5 +1,6 @@
 """Rows -> wire models of /flows."""
 
+from contactflow.flows.definition import hidden
 from contactflow.flows.models import Flow, FlowRun, FlowVersion, StepRun, hook_path
 from contactflow.flows.schemas import FlowOut, RunOut, StepRunOut, VersionOut
 from contactflow.platform.clock import to_iso
@@ -12,7 +13,7 @@ def version_out(row: FlowVersion | None) -> VersionOut | None:
         id=row.id,
         number=row.number,
         status=row.status,
-        definition=row.definition,
+        definition=hidden(row.definition),
         updated_at=to_iso(row.updated_at),
         published_at=to_iso(row.published_at),
     )
