@@ -2,6 +2,7 @@
 
 from contactflow.flows.catalog import (
     contacts,
+    contacts_appointments_businesses,
     contacts_links,
     contacts_people,
     contacts_records,
@@ -24,6 +25,7 @@ CATALOG: dict[str, Entry] = {
         contacts_people,
         contacts_links,
         contacts_records,
+        contacts_appointments_businesses,
         mailsuite,
         mailsuite_people,
         mailsuite_email,
