@@ -15,7 +15,8 @@ from contactflow.flows import service
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.engine import consume
 from contactflow.flows.models import FlowRun, StepRun
-from contactflow.flows.runs import RunExecutor, RunSettings
+from contactflow.flows.run_state import RunSettings
+from contactflow.flows.runs import RunExecutor
 from contactflow.mailsuite.models import Task
 from contactflow.platform.db import Database
 from contactflow.platform.event_types import FLOW_RUN_SUCCEEDED

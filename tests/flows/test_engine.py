@@ -14,7 +14,8 @@ from contactflow.flows import service
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.engine import consume
 from contactflow.flows.models import FlowRun, StepRun
-from contactflow.flows.runs import LeaseLost, RunExecutor, RunSettings
+from contactflow.flows.run_state import LeaseLost, RunSettings
+from contactflow.flows.runs import RunExecutor
 from contactflow.mailsuite.models import Task
 from contactflow.mailsuite.tracking import Links, tracking_key
 from contactflow.platform.clock import utcnow

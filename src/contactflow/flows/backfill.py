@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from contactflow.flows.engine import starting_payload
 from contactflow.flows.models import FlowRun, cursor_name, find_flow, queued_run
-from contactflow.flows.runs import definition_of
+from contactflow.flows.run_state import definition_of
 from contactflow.flows.service import published_of
 from contactflow.platform.clock import as_utc
 from contactflow.platform.db import UnitOfWork

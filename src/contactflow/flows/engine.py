@@ -23,7 +23,8 @@ from contactflow.flows.connections.polling import poll_due
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow, FlowVersion, cursor_name, flow_origin, queued_run
 from contactflow.flows.retention import RetentionLoop
-from contactflow.flows.runs import RunExecutor, RunSettings, definition_of
+from contactflow.flows.run_state import RunSettings, definition_of
+from contactflow.flows.runs import RunExecutor
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.platform.events import (

@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
 from contactflow.flows.models import Flow, FlowRun, find_flow, new_hook_token, queued_run
-from contactflow.flows.runs import definition_of
+from contactflow.flows.run_state import definition_of
 from contactflow.flows.service import published_of
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import UnitOfWork

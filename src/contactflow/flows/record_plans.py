@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, literal, or_, select
 
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow, FlowTimer, FlowVersion, cursor_name
-from contactflow.flows.runs import definition_of
+from contactflow.flows.run_state import definition_of
 from contactflow.flows.timing import lead_time
 from contactflow.platform import event_types as types
 from contactflow.platform.clock import as_utc, utcnow

@@ -23,9 +23,7 @@ stops the run or lets it continue.
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from enum import Enum
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -44,10 +42,8 @@ from contactflow.flows.definition import (
     PathsStep,
     Step,
 )
-from contactflow.flows.error_flows import start_error_flow
 from contactflow.flows.mapping import map_input, parse_date, render, render_items
 from contactflow.flows.models import (
-    DUE_STATES,
     FAILED,
     QUEUED,
     RUNNING,
@@ -55,138 +51,29 @@ from contactflow.flows.models import (
     WAITING,
     FlowRun,
     FlowVersion,
-    RunState,
     StepRun,
     flow_origin,
 )
+from contactflow.flows.run_state import (
+    LeaseLost,
+    Outcome,
+    RunSettings,
+    Walk,
+    cached_definition,
+    definition_of,
+    due_conditions,
+    ends,
+    final_step,
+    finish,
+    release,
+)
 from contactflow.mailsuite.tracking import Links, tracking_key
-from contactflow.platform import events
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.errors import DomainError
-from contactflow.platform.event_types import FLOW_RUN_FAILED, FLOW_RUN_SUCCEEDED
-from contactflow.platform.jobs import claim, lease_free
-from contactflow.platform.webhooks.ssrf import UrlPolicy
+from contactflow.platform.jobs import claim
 
 log = logging.getLogger("contactflow.flows")
-# Published versions never change: their parsed definitions are kept.
-_definitions: dict[str, FlowDefinition] = {}
-
-
-def definition_of(version: FlowVersion) -> FlowDefinition:
-    found = _definitions.get(version.id)
-    if found is None:
-        if len(_definitions) >= 10_000:
-            _definitions.clear()
-        found = _definitions[version.id] = FlowDefinition.model_validate(version.definition)
-    return found
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    lease: timedelta
-    batch_size: int
-    phone_region: str
-    base_url: str
-    # Runs of a claimed batch advanced at the same time (each holds a connection meanwhile).
-    concurrency: int = 8
-    # Where HTTP steps may go (the webhooks' policy: no private addresses unless allowed).
-    url_policy: UrlPolicy = field(default_factory=lambda: UrlPolicy(allow_http=False, allowed=[]))
-
-
-class LeaseLost(Exception):
-    """Another worker took the run over (this one's lease expired): stop touching it."""
-
-
-class Outcome(Enum):
-    NEXT = "next"  # go on with the following step
-    END = "end"  # the run is over, or released until later
-    SKIP = "skip"  # this loop iteration is over (a filter or de-duplicate stopped it)
-
-
-@dataclass
-class _Walk:
-    run_id: str
-    location_id: str
-    idempotency_base: str
-    # Test mode: actions are simulated from their catalog samples and delays do not wait.
-    test: bool
-    data: dict[str, Any]
-    stored: dict[str, StepRun]
-    links: Links
-    position: int = 0
-    # The run's last top-level step when it is one transaction (an action or a filter): on
-    # success that transaction also ends the run, instead of one more transaction after it.
-    last: str | None = None
-    finished: bool = False
-    # Inside loops: the iterations' suffix of step run ids (`[1][0]` in a nested loop).
-    suffix: str = ""
-
-    def key(self, step: Step) -> str:
-        """The id of the step's run in this iteration."""
-        return f"{step.id}{self.suffix}"
-
-    def stop(self) -> Outcome:
-        """How a step that stops the flow here stops it: the iteration inside a loop, the
-        run outside."""
-        return Outcome.SKIP if self.suffix else Outcome.END
-
-
-def _final_step(steps: list[Step]) -> str | None:
-    last = steps[-1] if steps else None
-    return last.id if isinstance(last, ActionStep | FilterStep) else None
-
-
-def _due(now: datetime) -> list[Any]:
-    return [
-        FlowRun.state.in_(DUE_STATES),
-        FlowRun.next_attempt_at <= now,
-        lease_free(FlowRun.lease_expires_at, now),
-    ]
-
-
-def _release(run: FlowRun, state: RunState, at: datetime) -> None:
-    run.state, run.next_attempt_at = state, at
-    run.lease_owner = run.lease_expires_at = None
-
-
-async def _finish(
-    uow: UnitOfWork,
-    run: FlowRun,
-    state: RunState,
-    error: str | None = None,
-    step_id: str | None = None,
-) -> None:
-    """End the run, with its FlowRunSucceeded / FlowRunFailed event (for alerting; not for
-    test runs); a failed run starts its flow's error flow."""
-    _release(run, state, run.next_attempt_at)
-    run.error, run.finished_at = error, utcnow()
-    if run.test:
-        return
-    event_type = FLOW_RUN_SUCCEEDED if state == SUCCEEDED else FLOW_RUN_FAILED
-    payload = {
-        "type": event_type,
-        "locationId": run.location_id,
-        "flowId": run.flow_id,
-        "versionId": run.version_id,
-        "runId": run.id,
-        "eventId": run.event_id,
-        "replayOf": run.replay_of,
-        "error": error,
-    }
-    event = await events.append(uow, run.location_id, event_type, payload, subject_id=run.flow_id)
-    if state == FAILED:
-        await start_error_flow(uow, run, event.id, step_id)
-
-
-def _ends(step: Step, output: Json) -> bool:
-    """Whether a done step's output ended the run: a failed filter, a duplicate, ..."""
-    if isinstance(step, FilterStep):
-        return not output.get("passed")
-    if isinstance(step, ActionStep):
-        entry = find(step.action)
-        return entry is not None and entry.ends_run is not None and entry.ends_run(output)
-    return False
 
 
 class RunExecutor:
@@ -216,7 +103,7 @@ class RunExecutor:
         walks = await self._prepare(runs, links)
         limit = asyncio.Semaphore(max(1, self.settings.concurrency))
 
-        async def bounded(walk: _Walk, definition: FlowDefinition) -> None:
+        async def bounded(walk: Walk, definition: FlowDefinition) -> None:
             async with limit:
                 await self._walk(walk, definition)
 
@@ -241,7 +128,7 @@ class RunExecutor:
         if not self._backlog:
             # Every commit anywhere wakes this loop: look without the write lock first.
             async with self.db.reader() as session:
-                due = select(FlowRun.id).where(*_due(utcnow())).limit(1)
+                due = select(FlowRun.id).where(*due_conditions(utcnow())).limit(1)
                 if await session.scalar(due) is None:
                     return []
         async with self.db.unit_of_work() as uow:
@@ -249,7 +136,7 @@ class RunExecutor:
             runs: list[FlowRun] = await claim(
                 uow,
                 select(FlowRun)
-                .where(*_due(now))
+                .where(*due_conditions(now))
                 .order_by(FlowRun.next_attempt_at, FlowRun.id)
                 .limit(self.settings.batch_size),
                 owner=self.owner,
@@ -271,11 +158,11 @@ class RunExecutor:
 
     async def _prepare(
         self, runs: Sequence[FlowRun], links: Links
-    ) -> list[tuple[_Walk, FlowDefinition]]:
+    ) -> list[tuple[Walk, FlowDefinition]]:
         """The walks of `runs` with their definitions: one read for all their step runs and
         the versions whose definitions are not cached yet."""
         ids = [run.id for run in runs]
-        uncached = {run.version_id for run in runs} - _definitions.keys()
+        uncached = {run.version_id for run in runs if cached_definition(run.version_id) is None}
         async with self.db.reader() as session:
             stored: dict[str, dict[str, StepRun]] = {run_id: {} for run_id in ids}
             for row in await session.scalars(select(StepRun).where(StepRun.run_id.in_(ids))):
@@ -288,11 +175,11 @@ class RunExecutor:
                 versions = {version.id: definition_of(version) for version in found}
         walks = []
         for run in runs:
-            definition = _definitions.get(run.version_id) or versions.get(run.version_id)
+            definition = cached_definition(run.version_id) or versions.get(run.version_id)
             if definition is None:
                 continue
             by_step = stored[run.id]
-            walk = _Walk(
+            walk = Walk(
                 run_id=run.id,
                 location_id=run.location_id,
                 idempotency_base=run.event_id or run.id,
@@ -301,15 +188,15 @@ class RunExecutor:
                 stored=by_step,
                 links=links,
                 position=len(by_step),
-                last=_final_step(definition.steps),
+                last=final_step(definition.steps),
             )
             walks.append((walk, definition))
         return walks
 
-    async def _walk(self, walk: _Walk, definition: FlowDefinition) -> None:
+    async def _walk(self, walk: Walk, definition: FlowDefinition) -> None:
         if await self._steps(walk, definition.steps) is Outcome.NEXT and not walk.finished:
             async with self.db.unit_of_work() as uow:
-                await _finish(uow, await self._own(uow, walk.run_id), SUCCEEDED)
+                await finish(uow, await self._own(uow, walk.run_id), SUCCEEDED)
 
     async def _own(self, uow: UnitOfWork, run_id: str) -> FlowRun:
         """The run, locked, if this worker still holds its lease (which is extended)."""
@@ -324,7 +211,7 @@ class RunExecutor:
         uow.origin = flow_origin(run.flow_id)
         return run
 
-    async def _record(self, uow: UnitOfWork, walk: _Walk, step: Step, action: str) -> StepRun:
+    async def _record(self, uow: UnitOfWork, walk: Walk, step: Step, action: str) -> StepRun:
         """The step's run row in this transaction, added when the step has none yet.
 
         A step without a row when the run was loaded has none now either: the run's lease
@@ -351,21 +238,21 @@ class RunExecutor:
             uow.session.add(row)
         return row
 
-    async def _steps(self, walk: _Walk, steps: list[Step]) -> Outcome:
+    async def _steps(self, walk: Walk, steps: list[Step]) -> Outcome:
         for step in steps:
             outcome = await self._one(walk, step)
             if outcome is not Outcome.NEXT:
                 return outcome
         return Outcome.NEXT
 
-    async def _one(self, walk: _Walk, step: Step) -> Outcome:
+    async def _one(self, walk: Walk, step: Step) -> Outcome:
         stored = walk.stored.get(walk.key(step))
         # Done: succeeded, or failed for good with the run going on (policy `continue`).
         if stored is not None and (stored.state == SUCCEEDED or stored.finished_at is not None):
             walk.data["steps"][step.id] = stored.output
             if isinstance(step, PathsStep):
                 return await self._branch(walk, step, (stored.output or {}).get("path"))
-            return walk.stop() if _ends(step, stored.output or {}) else Outcome.NEXT
+            return walk.stop() if ends(step, stored.output or {}) else Outcome.NEXT
         if isinstance(step, ActionStep):
             return await self._action(walk, step)
         if isinstance(step, DelayStep):
@@ -379,11 +266,11 @@ class RunExecutor:
         await self._decided(walk, step, "core.paths", {"path": chosen}, True)
         return await self._branch(walk, step, chosen)
 
-    async def _branch(self, walk: _Walk, step: PathsStep, name: str | None) -> Outcome:
+    async def _branch(self, walk: Walk, step: PathsStep, name: str | None) -> Outcome:
         branch = next((b for b in step.paths if b.name == name), None)
         return Outcome.NEXT if branch is None else await self._steps(walk, branch.steps)
 
-    async def _loop(self, walk: _Walk, step: LoopStep) -> Outcome:
+    async def _loop(self, walk: Walk, step: LoopStep) -> Outcome:
         """Each item's iteration in turn; the loop's own step run, recorded once all are
         done, has how many there were."""
         try:
@@ -403,7 +290,7 @@ class RunExecutor:
         return await self._decided(walk, step, "core.loop", {"count": len(items)}, True)
 
     async def _decided(
-        self, walk: _Walk, step: Step, action: str, output: dict[str, Any], go_on: bool
+        self, walk: Walk, step: Step, action: str, output: dict[str, Any], go_on: bool
     ) -> Outcome:
         """Record a step the engine decided itself (filter, paths); a failed filter ends the
         run, successfully, in the same transaction."""
@@ -413,14 +300,14 @@ class RunExecutor:
             row.state, row.output, row.finished_at = SUCCEEDED, output, utcnow()
             row.attempts += 1
             if not go_on and not walk.suffix:
-                await _finish(uow, run, SUCCEEDED)
+                await finish(uow, run, SUCCEEDED)
             elif step.id == walk.last and not walk.suffix:
-                await _finish(uow, run, SUCCEEDED)
+                await finish(uow, run, SUCCEEDED)
                 walk.finished = True
         walk.data["steps"][step.id] = output
         return Outcome.NEXT if go_on else walk.stop()
 
-    async def _delay(self, walk: _Walk, step: DelayStep, stored: StepRun | None) -> Outcome:
+    async def _delay(self, walk: Walk, step: DelayStep, stored: StepRun | None) -> Outcome:
         now = utcnow()
         if stored is not None and stored.resume_at is not None:
             resume_at = stored.resume_at
@@ -440,22 +327,22 @@ class RunExecutor:
             row.resume_at, row.output = resume_at, {"resumeAt": to_iso(resume_at)}
             if resume_at > now and not walk.test:
                 row.state = WAITING
-                _release(run, WAITING, resume_at)
+                release(run, WAITING, resume_at)
                 return Outcome.END
             row.state, row.finished_at = SUCCEEDED, now
         walk.data["steps"][step.id] = {"resumeAt": to_iso(resume_at)}
         return Outcome.NEXT
 
-    async def _fail_run(self, walk: _Walk, step: Step, action: str, error: str) -> Outcome:
+    async def _fail_run(self, walk: Walk, step: Step, action: str, error: str) -> Outcome:
         async with self.db.unit_of_work() as uow:
             run = await self._own(uow, walk.run_id)
             row = await self._record(uow, walk, step, action)
             row.state, row.error, row.finished_at = FAILED, error, utcnow()
             row.attempts += 1
-            await _finish(uow, run, FAILED, f"step {step.id}: {error}", step.id)
+            await finish(uow, run, FAILED, f"step {step.id}: {error}", step.id)
         return Outcome.END
 
-    async def _action(self, walk: _Walk, step: ActionStep) -> Outcome:
+    async def _action(self, walk: Walk, step: ActionStep) -> Outcome:
         entry = find(step.action)
         if entry is None or not entry.performs:
             return await self._fail_run(walk, step, step.action, "not an action of the catalog")
@@ -488,7 +375,7 @@ class RunExecutor:
                 row.finished_at = utcnow()
                 ends = entry.ends_run is not None and entry.ends_run(output)
                 if (ends or step.id == walk.last) and not walk.suffix:
-                    await _finish(uow, run, SUCCEEDED)
+                    await finish(uow, run, SUCCEEDED)
                     walk.finished = True
             walk.data["steps"][step.id] = output
             return walk.stop() if ends else Outcome.NEXT
@@ -502,7 +389,7 @@ class RunExecutor:
             reason = f"unexpected error ({type(error).__name__}); see the server log"
         return await self._failed(walk, step, values, reason)
 
-    async def _call(self, walk: _Walk, entry: Entry, key: str, values: Json) -> Json:
+    async def _call(self, walk: Walk, entry: Entry, key: str, values: Json) -> Json:
         """An outbound step's call, outside any transaction; it may take half the lease, so
         the run is still this worker's when the answer is recorded."""
         assert entry.call is not None
@@ -517,7 +404,7 @@ class RunExecutor:
         return await entry.call(outbound, values)
 
     async def _failed(
-        self, walk: _Walk, step: ActionStep, values: dict[str, Any] | None, reason: str
+        self, walk: Walk, step: ActionStep, values: dict[str, Any] | None, reason: str
     ) -> Outcome:
         """Record the failed attempt; retry later, go on, or fail the run, per the policy."""
         async with self.db.unit_of_work() as uow:
@@ -527,11 +414,11 @@ class RunExecutor:
             row.attempts += 1
             delay = step.on_error.delay(row.attempts)
             if delay is not None:
-                _release(run, QUEUED, utcnow() + timedelta(seconds=delay))
+                release(run, QUEUED, utcnow() + timedelta(seconds=delay))
                 return Outcome.END
             row.finished_at = utcnow()
             if step.on_error.then == "continue":
                 walk.data["steps"][step.id] = None
                 return Outcome.NEXT
-            await _finish(uow, run, FAILED, f"step {step.id}: {reason}", step.id)
+            await finish(uow, run, FAILED, f"step {step.id}: {reason}", step.id)
             return Outcome.END

@@ -18,7 +18,7 @@ from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow, FlowTimer, FlowVersion, queued_run
-from contactflow.flows.runs import definition_of
+from contactflow.flows.run_state import definition_of
 from contactflow.flows.timing import DEFAULT_TIMEZONE, next_fire
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Database, UnitOfWork
