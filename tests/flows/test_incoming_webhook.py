@@ -172,3 +172,30 @@ async def test_the_secret_is_write_only_and_kept_when_saved_back_hidden(
     copied = (await hub.post("/flows", {"name": "Copy", "definition": definition}))["flow"]
     refused = await hub.http.post(f"/flows/{copied['id']}/publish")
     assert error_lines(refused, 422) == ["trigger.options.secret: a text of 16 characters or more"]
+
+
+async def test_a_retried_delivery_starts_one_run(hub: Hub) -> None:
+    flow = await hub.flow(hook_flow(secret=WHSEC, signature="standard-webhooks"))
+    path = flow["hookPath"]
+    body = '{"order": 5}'
+    now = datetime.now(UTC)
+    headers = {
+        "webhook-id": "msg_retried",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(WHSEC).sign("msg_retried", now, body),
+    }
+    status, first = await _post(hub, path, body.encode(), **headers)
+    assert (status, first["duplicate"]) == (202, False), first
+    status, again = await _post(hub, path, body.encode(), **headers)
+    assert (status, again) == (202, {"runId": None, "duplicate": True})
+    (run,) = await hub.finished_runs(flow["id"])
+    assert run["id"] == first["runId"]
+
+    # Without a signature, an Idempotency-Key names the delivery; calls without one all run.
+    plain = await hub.flow(hook_flow(), name="Plain")
+    keyed = {"Idempotency-Key": "order-6"}
+    assert (await _post(hub, plain["hookPath"], b'{"order": 6}', **keyed))[1]["runId"]
+    assert (await _post(hub, plain["hookPath"], b'{"order": 6}', **keyed))[1]["duplicate"]
+    for _ in range(2):
+        assert (await _post(hub, plain["hookPath"], b'{"order": 7}'))[1]["runId"]
+    assert len(await hub.finished_runs(plain["id"], count=3)) == 3

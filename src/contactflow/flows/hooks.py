@@ -1,17 +1,20 @@
 """Incoming webhooks (`core.webhook`): each flow with that trigger has a hook URL,
 `/hooks/flows/{flowId}/{token}`, whose random token is the authority to call it; with a
 `secret` option the body must also be signed. A call becomes a run whose trigger data is the
-JSON body, the headers and the query; a refused call stores nothing."""
+JSON body, the headers and the query; a refused call stores nothing, and a call repeating a
+delivery id already received within a day (a sender's retry) starts no second run."""
 
 import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from contactflow.flows import keyvalue
 from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
 from contactflow.flows.models import Flow, FlowRun, find_flow, new_hook_token, queued_run
@@ -25,6 +28,19 @@ HOOK_NOT_FOUND = "Hook not found"
 SIGNATURE_HEADER = "x-signature-256"
 # Credentials of the caller never land in a run's record.
 UNRECORDED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+# Headers naming a delivery, which a sender keeps when it retries: Standard Webhooks' id, and
+# the usual idempotency key; a repeat within the window is answered without a second run.
+DELIVERY_ID_HEADERS = ("webhook-id", "idempotency-key")
+REPEAT_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Received:
+    """What a call to a hook URL started: a run, or none (the flow's conditions do not hold,
+    or the call repeats a delivery already received)."""
+
+    run: FlowRun | None
+    duplicate: bool = False
 
 
 async def regenerate_token(uow: UnitOfWork, location_id: str, flow_id: str) -> Flow:
@@ -57,10 +73,9 @@ async def receive(
     headers: Mapping[str, str],
     query: Mapping[str, str],
     now: datetime,
-) -> FlowRun | None:
-    """The run a call to a hook URL starts; None when the flow's conditions do not hold.
-    Unknown flow or token: 404; a required signature missing or wrong: 401; a body that is
-    not JSON: 422; a disabled flow: 409."""
+) -> Received:
+    """What a call to a hook URL starts. Unknown flow or token: 404; a required signature
+    missing or wrong: 401; a body that is not JSON: 422; a disabled flow: 409."""
     flow = await uow.session.get(Flow, flow_id)
     if (
         flow is None
@@ -90,10 +105,15 @@ async def receive(
         "query": dict(query),
         "receivedAt": to_iso(now),
     }
+    delivery = next((headers[name] for name in DELIVERY_ID_HEADERS if headers.get(name)), None)
+    if delivery is not None:
+        key = f"hook:{delivery}"[: keyvalue.KEY_LENGTH]
+        if not await keyvalue.first_sighting(uow, flow.id, key, REPEAT_WINDOW):
+            return Received(run=None, duplicate=True)
     if not holds(definition.conditions, {"trigger": data}, now):
-        return None
+        return Received(run=None)
     run = queued_run(version, data)
     uow.session.add(run)
     await uow.session.flush()
     await uow.mark_changed()
-    return run
+    return Received(run=run)

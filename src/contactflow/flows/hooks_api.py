@@ -33,7 +33,7 @@ async def receive_hook(
 ) -> HookAccepted:
     body = await request.body()
     async with db.unit_of_work() as uow:
-        run = await hooks.receive(
+        received = await hooks.receive(
             uow,
             flow_id,
             token,
@@ -42,4 +42,5 @@ async def receive_hook(
             dict(request.query_params),
             utcnow(),
         )
-        return HookAccepted(run_id=run.id if run is not None else None)
+        run_id = received.run.id if received.run is not None else None
+        return HookAccepted(run_id=run_id, duplicate=received.duplicate)

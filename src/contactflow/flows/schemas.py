@@ -58,9 +58,11 @@ class TemplateInstall(RequestModel):
 
 class HookAccepted(WireModel):
     """A call to a hook URL was accepted; `runId` is None when the flow's conditions did not
-    hold for it (nothing runs)."""
+    hold for it, or (`duplicate`) when it repeats a delivery id received within a day: nothing
+    runs."""
 
     run_id: str | None
+    duplicate: bool = False
 
 
 class VersionOut(WireModel):

@@ -69,7 +69,8 @@ class IdempotencyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key_header = _header(scope, HEADER) if scope["type"] == "http" else None
         authorization = _header(scope, b"authorization") if key_header else None
-        if key_header is None or authorization is None or scope["method"] not in _WRITE_METHODS:
+        # Keys are kept per credential: a call without one (a public hook URL) is not replayed.
+        if key_header is None or not authorization or scope["method"] not in _WRITE_METHODS:
             await self.app(scope, receive, send)
             return
         key = key_header.decode("latin-1").strip()
