@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from contactflow.flows import service
+from contactflow.flows import keyvalue, service
+from contactflow.flows.keyvalue import SeenKey
 from contactflow.flows.models import FlowRun, FlowVersion, StepRun, queued_run
 from contactflow.flows.retention import RetentionLoop, delete_expired
 from contactflow.platform.db import Database
@@ -98,3 +99,23 @@ async def test_the_worker_loop_sweeps_then_rests(quiet_db: Database, quiet_tenan
     # Until the next sweep is due, the loop does nothing.
     assert await loop.step() is False
     assert (await _left(quiet_db, version))[0] == ["ancient too", "queued"]
+
+
+async def test_the_sweep_deletes_seen_keys_whose_window_is_over(
+    quiet_db: Database, quiet_tenant: Tenant
+) -> None:
+    version = await _version(quiet_db, quiet_tenant)
+    async with quiet_db.unit_of_work() as uow:
+        assert await keyvalue.first_sighting(uow, version.flow_id, "day", timedelta(days=1))
+        flow_id = version.flow_id
+        uow.session.add(SeenKey(flow_id=flow_id, key="over", seen_at=NOW, expires_at=NOW))
+        # Seen before keys expired: no window known, kept.
+        uow.session.add(SeenKey(flow_id=flow_id, key="ageless", seen_at=NOW))
+    loop = RetentionLoop(quiet_db, RETENTION)
+
+    assert await loop.step() is False
+    async with quiet_db.reader() as session:
+        kept = await session.scalars(
+            select(SeenKey.key).where(SeenKey.flow_id == version.flow_id).order_by(SeenKey.key)
+        )
+        assert list(kept) == ["ageless", "day"]

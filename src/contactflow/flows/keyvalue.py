@@ -5,7 +5,7 @@ runs at once never both see a key as new nor lose an increment, on SQLite and Po
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, delete, select, update
+from sqlalchemy import JSON, ForeignKey, String, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, mapped_column
@@ -30,7 +30,8 @@ class StoredValue(Base):
 
 
 class SeenKey(Base):
-    """A key a flow's de-duplicate step let through, and when."""
+    """A key a flow let through (its de-duplicate step's, a hook delivery's), when, and until
+    when it counts (then the retention sweep deletes it)."""
 
     __tablename__ = "flow_seen_keys"
 
@@ -39,6 +40,7 @@ class SeenKey(Base):
     )
     key: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 def _dialect(uow: UnitOfWork) -> Any:
@@ -57,7 +59,7 @@ async def first_sighting(uow: UnitOfWork, flow_id: str, key: str, window: timede
     inserted = await uow.session.execute(
         _dialect(uow)
         .insert(SeenKey)
-        .values(flow_id=flow_id, key=key, seen_at=now)
+        .values(flow_id=flow_id, key=key, seen_at=now, expires_at=now + window)
         .on_conflict_do_nothing()
     )
     if _changed(inserted):
@@ -67,9 +69,25 @@ async def first_sighting(uow: UnitOfWork, flow_id: str, key: str, window: timede
     renewed = await uow.session.execute(
         update(SeenKey)
         .where(SeenKey.flow_id == flow_id, SeenKey.key == key, SeenKey.seen_at <= now - window)
-        .values(seen_at=now)
+        .values(seen_at=now, expires_at=now + window)
     )
     return _changed(renewed)
+
+
+async def delete_expired_keys(uow: UnitOfWork, now: datetime, batch: int) -> int:
+    """Delete up to `batch` seen keys whose window is over; how many."""
+    expired = (
+        select(SeenKey.flow_id, SeenKey.key)
+        .where(SeenKey.expires_at < now)
+        .order_by(SeenKey.expires_at)
+        .limit(batch)
+    )
+    rows = [tuple(row) for row in await uow.session.execute(expired)]
+    if rows:
+        await uow.session.execute(
+            delete(SeenKey).where(tuple_(SeenKey.flow_id, SeenKey.key).in_(rows))
+        )
+    return len(rows)
 
 
 async def get_value(uow: UnitOfWork, location_id: str, key: str) -> StoredValue | None:

@@ -1,12 +1,14 @@
 """Run retention: finished runs older than the retention (by their finish time) are deleted
 with their step runs, a batch per transaction so the writer is never held long. Queued,
-running and waiting runs are never deleted, however old."""
+running and waiting runs are never deleted, however old. The same sweep deletes the keys
+flows let through (de-duplicate steps, hook deliveries) once their window is over."""
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
+from contactflow.flows import keyvalue
 from contactflow.flows.models import CANCELLED, FAILED, SUCCEEDED, FlowRun, StepRun
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
@@ -61,7 +63,10 @@ class RetentionLoop:
         now = utcnow()
         if now < self._next_sweep:
             return False
-        if await delete_batch(self.db, self.retention, now) == BATCH:
+        runs = await delete_batch(self.db, self.retention, now)
+        async with self.db.unit_of_work() as uow:
+            keys = await keyvalue.delete_expired_keys(uow, now, BATCH)
+        if BATCH in (runs, keys):
             return True
         self._next_sweep = now + self.sweep
         return False
