@@ -208,3 +208,27 @@ async def test_a_run_cut_off_between_steps_resumes_at_the_first_step_not_done(
     assert steps["first"].output["id"] == first_id
     assert steps["second"].attempts == 1
     assert await _tasks(quiet_db, quiet_tenant) == ["First for Fay", f"Second after {first_id}"]
+
+
+async def test_a_run_taken_over_while_running_is_no_longer_the_first_workers(
+    quiet_db: Database, quiet_tenant: Tenant, outbound_http: httpx.AsyncClient
+) -> None:
+    await _enabled_flow(quiet_db, quiet_tenant)
+    await _contacts(quiet_db, quiet_tenant, "Flo")
+    await consume(quiet_db)
+    slow = executor(quiet_db, outbound_http, "slow-worker", lease=0.3)
+    (run_id,) = await slow.claim_due()
+    other = executor(quiet_db, outbound_http, "other-worker")
+    # The slow worker's lease runs out; the other worker claims the run, still running.
+    claimed = await poll(other.claim_due, lambda found: found == [run_id], within=5)
+    assert claimed == [run_id]
+
+    links = Links("http://127.0.0.1", await tracking_key(quiet_db))
+    try:
+        await slow.advance(run_id, links)
+        raise AssertionError("the worker whose lease ran out went on")
+    except LeaseLost:
+        pass
+    assert await _tasks(quiet_db, quiet_tenant) == []
+    await other.advance(run_id, links)
+    assert await _tasks(quiet_db, quiet_tenant) == ["Call Flo"]
