@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import Select, func, select
 
 from contactflow.contacts.schemas import ContactCreate
@@ -129,11 +130,8 @@ async def test_a_dead_workers_run_is_taken_over_and_acts_once(
 
     # The dead worker waking up finds the run is no longer its own, and does nothing.
     links = Links("http://127.0.0.1", await tracking_key(quiet_db))
-    try:
+    with pytest.raises(LeaseLost):
         await dead.advance(run_id, links)
-        raise AssertionError("the stale worker went on")
-    except LeaseLost:
-        pass
     assert await _tasks(quiet_db, quiet_tenant) == ["Call Eve"]
     steps = select(func.count()).select_from(StepRun).where(StepRun.run_id == run_id)
     assert await _count(quiet_db, steps) == 1
@@ -224,11 +222,8 @@ async def test_a_run_taken_over_while_running_is_no_longer_the_first_workers(
     assert claimed == [run_id]
 
     links = Links("http://127.0.0.1", await tracking_key(quiet_db))
-    try:
+    with pytest.raises(LeaseLost):
         await slow.advance(run_id, links)
-        raise AssertionError("the worker whose lease ran out went on")
-    except LeaseLost:
-        pass
     assert await _tasks(quiet_db, quiet_tenant) == []
     await other.advance(run_id, links)
     assert await _tasks(quiet_db, quiet_tenant) == ["Call Flo"]
