@@ -29,6 +29,8 @@ BACKENDS = ("sqlite", "postgresql")
 os.environ["COLUMNS"] = "250"
 
 
+# First: pytest-xdist reads the groups in its own hook of the same name.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """One backend's tests share one pytest-xdist worker (`--dist loadgroup`), so each worker
     migrates one database and starts that backend's servers once, and the two backends run
