@@ -223,9 +223,13 @@ async def plan_existing(uow: UnitOfWork, flow: Flow, version: FlowVersion) -> No
     lead, position = lead_time(trigger.options), 0
     while True:
         found = await read_events(
-            uow.session, flow.location_id, after=position, limit=BATCH, types=list(spec.event_types)
+            uow.session,
+            flow.location_id,
+            after=position,
+            limit=BATCH,
+            types=list(spec.event_types),
+            until=stream.last_seq,
         )
-        found = [event for event in found if event.seq <= stream.last_seq]
         for event in found:
             await _plan(uow, version, behind, lead, event)
         if len(found) < BATCH:

@@ -116,8 +116,12 @@ async def read_events(
     after: int,
     limit: int,
     types: list[str] | None = None,
+    until: int | None = None,
 ) -> list[Event]:
+    """Up to `limit` events after seq `after` (of `types`; up to seq `until`), in order."""
     query = select(Event).where(Event.location_id == location_id, Event.seq > after)
+    if until is not None:
+        query = query.where(Event.seq <= until)
     if types:
         query = query.where(Event.type.in_(types))
     return list(await session.scalars(query.order_by(Event.seq).limit(limit)))
@@ -211,6 +215,6 @@ async def next_batch(
         return None
     end = stream.last_seq
     found = await read_events(
-        uow.session, location_id, after=cursor.position, limit=limit, types=list(types)
+        uow.session, location_id, after=cursor.position, limit=limit, types=list(types), until=end
     )
-    return Batch(cursor, [event for event in found if event.seq <= end], end, limit)
+    return Batch(cursor, found, end, limit)
