@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 
 from contactflow.contacts import api as contacts_api
 from contactflow.contacts import records_api, resources_api
@@ -35,6 +36,11 @@ from contactflow.platform.webhooks import api as webhooks_api
 from contactflow.settings import Settings, get_settings
 
 API_VERSION = "2021-07-28"
+# The interactive docs: Swagger UI and ReDoc, their scripts, styles and icon served from the
+# installed package under DOCS_ASSETS, so that they work without internet.
+DOCS_URL = "/docs"
+REDOC_URL = "/redoc"
+DOCS_ASSETS = "/docs/assets"
 # The contexts' background loops, run beside the platform's by every worker.
 CONTEXT_WORKERS: tuple[ContextSteps, ...] = (mailsuite_worker_steps, flows_worker_steps)
 
@@ -57,11 +63,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await rate_limiter.close()
         await db.dispose()
 
-    app = FastAPI(
+    app = FastAPIOffline(
+        docs_url=DOCS_URL,
+        redoc_url=REDOC_URL,
+        static_url=DOCS_ASSETS,
         title="contactflow",
         version=API_VERSION,
         summary="A HighLevel v2 compatible Contacts API, events, Mailsuite and flows.",
         lifespan=lifespan,
+        # Swagger UI would otherwise show a badge fetched from an online validator.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
     app.state.db = db
@@ -94,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse(DOCS_URL)
 
     @app.get("/health", tags=["Health"], summary="Liveness check (public)")
     async def health() -> dict[str, str]:
@@ -106,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     # Outside Edge, so that its 500 for an authenticated request carries the counts too.
     app.add_middleware(RateLimitHeaders)
-    docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    docs = (DOCS_URL, REDOC_URL, app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(
         SecurityHeaders,
         trust_proxy=settings.trust_proxy,
