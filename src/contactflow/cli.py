@@ -384,8 +384,13 @@ def secrets_rotate_key() -> None:
     everything is re-encrypted, and the old key is dropped from the file.
     """
     settings = get_settings()
-    from_file = crypto.new_key_in_file(settings)
-    count = with_db(crypto.rotate_all)
-    if from_file:
-        crypto.drop_old_keys_from_file(settings)
-    console.print(f"re-encrypted {count} secrets with the newest key")
+
+    async def rotate(db: Database) -> int:
+        # In here, the key file is touched only where there is a database to re-encrypt.
+        from_file = crypto.new_key_in_file(settings)
+        count = await crypto.rotate_all(db)
+        if from_file:
+            crypto.drop_old_keys_from_file(settings)
+        return count
+
+    console.print(f"re-encrypted {with_db(rotate)} secrets with the newest key")

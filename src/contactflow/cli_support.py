@@ -1,27 +1,53 @@
-"""What the CLI's command modules share: the console and running work against the database."""
+"""What the CLI's command modules share: the consoles, and running work against the database
+(which must exist: only `serve`, `migrate` and `demo` make one)."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from contactflow.platform.db import Database
 from contactflow.platform.errors import DomainError
-from contactflow.settings import get_settings
+from contactflow.platform.migrate import is_migrated, sqlite_file
+from contactflow.settings import Settings, get_settings
 
 console = Console()
+errors = Console(stderr=True)
 T = TypeVar("T")
+# Exit status of a command that cannot start (as for a usage error): no database to work on.
+NO_DATABASE = 2
 
 
 def with_db(work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run `work` with a database of the configured URL; a domain error ends the command
-    with its message and exit status 1."""
+    """Run `work` with the configured database, which must exist and be migrated (else the
+    command ends with a message saying where it looked, and exit status 2); a domain error
+    ends the command with its message and exit status 1."""
     settings = get_settings()
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        # Opening it would create an empty file here, in which every command then fails.
+        _refuse(settings, f"no contactflow database at {path}")
 
     async def main() -> T:
         db = Database(settings.database_url)
+        try:
+            migrated = await is_migrated(db)
+        except (DBAPIError, OSError) as error:
+            await db.dispose()
+            reason = error.orig if isinstance(error, DBAPIError) else error
+            _refuse(settings, f"cannot open the database {_shown(settings)}: {reason}")
+        if not migrated:
+            await db.dispose()
+            _refuse(
+                settings,
+                f"the database {_shown(settings)} has no contactflow tables",
+                "`contactflow migrate` creates them, if this is the database you mean",
+            )
         try:
             return await work(db)
         except DomainError as error:
@@ -31,3 +57,28 @@ def with_db(work: Callable[[Database], Awaitable[T]]) -> T:
             await db.dispose()
 
     return asyncio.run(main())
+
+
+def _shown(settings: Settings) -> str:
+    path = sqlite_file(settings.database_url)
+    if path is not None:
+        return str(path)
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def _refuse(
+    settings: Settings, problem: str, remedy: str = "`contactflow migrate` makes a new one"
+) -> NoReturn:
+    if "database_url" in settings.model_fields_set:
+        source = "named by CONTACTFLOW_DATABASE_URL"
+    else:
+        source = "the default: contactflow.db in the current folder"
+    errors.print(
+        f"[red]error:[/red] {escape(problem)} ({source}).\n"
+        "Run contactflow from the folder that holds your contactflow.db, or point "
+        "CONTACTFLOW_DATABASE_URL at your database (for example "
+        f"sqlite+aiosqlite:////path/to/contactflow.db); {remedy}.",
+        soft_wrap=True,
+        highlight=False,
+    )
+    raise typer.Exit(NO_DATABASE)

@@ -9,7 +9,6 @@ process's key ring and so runs as a process of its own."""
 import asyncio
 import json
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from tests.security.helpers import bearer
 from tests.support import (
     LiveServer,
     Tenant,
-    fresh_postgres_database,
     invoke_cli,
     make_tenant,
     run_cli,
@@ -151,16 +149,6 @@ async def test_keys_from_create_to_revoke_and_the_audit_command(
     assert " 127.0.0.1 " in refusal
     [rotation] = rows_with(printed.stdout, "credential.rotated", key_id)
     assert f"api_key:{successor['id']}" in rotation
-
-
-@pytest.fixture
-def empty_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A new database on the same backend as the session's, with no schema at all."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-        return
-    with fresh_postgres_database() as url:
-        yield url
 
 
 def file_bytes(path: Path) -> bytes | None:
