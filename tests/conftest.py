@@ -24,9 +24,6 @@ from tests.support import (
 )
 
 BACKENDS = ("sqlite", "postgresql")
-# The CLI's tables are read as a wide terminal shows them: at the 80 columns of a pipe, rich
-# wraps ids across lines.
-os.environ["COLUMNS"] = "250"
 
 
 # First: pytest-xdist reads the groups in its own hook of the same name.

@@ -24,6 +24,7 @@ from typer.testing import CliRunner, Result
 
 from contactflow.app import create_app
 from contactflow.cli import app as cli
+from contactflow.cli_support import console
 from contactflow.contacts.models import Calendar
 from contactflow.platform.auth.api_keys import create_key
 from contactflow.platform.auth.scopes import DEFAULT_KEY_SCOPES
@@ -242,18 +243,20 @@ async def run_cli(
     return out.decode()
 
 
-def _invoke(database_url: str, args: tuple[str, ...], stdin: str) -> Result:
+def _invoke(database_url: str, args: tuple[str, ...], stdin: str, columns: int) -> Result:
     get_settings.cache_clear()  # the command reads the URL from the environment
     try:
-        # A wide terminal, so that tables print whole ids.
-        env = {"CONTACTFLOW_DATABASE_URL": database_url, "COLUMNS": "400"}
+        # Set on the console itself: it read COLUMNS once, when it was made at import.
+        console.width = columns
+        env = {"CONTACTFLOW_DATABASE_URL": database_url}
         return CliRunner().invoke(cli, list(args), input=stdin, env=env)
     finally:
         get_settings.cache_clear()
 
 
-async def invoke_cli(database_url: str, *args: str, stdin: str = "") -> Result:
+async def invoke_cli(database_url: str, *args: str, stdin: str = "", columns: int = 400) -> Result:
     """The real `contactflow ARGS` in this process (no process start-up to pay for); in a
     thread, since the command runs its own event loop. Commands that change this process's
-    global state (the secrets key ring) must run as processes, with `run_cli`."""
-    return await asyncio.to_thread(_invoke, database_url, args, stdin)
+    global state (the secrets key ring) must run as processes, with `run_cli`. Tables print
+    `columns` wide (by default, wide enough for a row on a line)."""
+    return await asyncio.to_thread(_invoke, database_url, args, stdin, columns)

@@ -5,7 +5,7 @@ import asyncio
 import json
 import shlex
 import signal
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -13,28 +13,24 @@ import typer
 import uvicorn
 from rich.table import Table
 
-from contactflow import cli_catalog, cli_flows, cli_mailsuite, cli_oauth
+from contactflow import cli_catalog, cli_events, cli_flows, cli_mailsuite, cli_oauth
 from contactflow.app import CONTEXT_WORKERS, create_app
-from contactflow.cli_support import console, with_db
+from contactflow.cli_support import AsJson, console, echo_json, id_column, print_table, with_db
 from contactflow.demo import DemoData, create_demo, demo_for_serve
-from contactflow.platform import audit, crypto, events
+from contactflow.platform import audit, crypto
+from contactflow.platform.audit_api import entry_out
 from contactflow.platform.auth import api_keys
-from contactflow.platform.clock import as_utc, to_iso, utcnow
+from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Database
-from contactflow.platform.events_api import event_out
 from contactflow.platform.migrate import upgrade
 from contactflow.platform.runtime import running_workers
-from contactflow.platform.webhooks import service as webhooks
-from contactflow.platform.webhooks.models import WebhookDelivery, WebhookEndpoint
 from contactflow.settings import get_settings
 
 app = typer.Typer(help="contactflow: CRM contacts and email integration hub.", no_args_is_help=True)
 keys_app = typer.Typer(help="Location-bound API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-events_app = typer.Typer(help="The event log.", no_args_is_help=True)
-app.add_typer(events_app, name="events")
-webhooks_app = typer.Typer(help="Webhook endpoints and deliveries.", no_args_is_help=True)
-app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(cli_events.events_app, name="events")
+app.add_typer(cli_events.webhooks_app, name="webhooks")
 secrets_app = typer.Typer(help="Secrets at rest.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(cli_oauth.oauth_app, name="oauth")
@@ -207,9 +203,27 @@ def keys_rotate(
     _print_key(*with_db(rotate), as_json=as_json)
 
 
+def _key_out(key: api_keys.ApiKey) -> dict[str, object]:
+    return {
+        "id": key.id,
+        "locationId": key.location_id,
+        "name": key.name,
+        "startsWith": key.hint,
+        "scopes": key.scopes,
+        "allowedIps": key.allowed_ips,
+        "createdAt": to_iso(key.created_at),
+        "expiresAt": to_iso(key.expires_at),
+        "revokedAt": to_iso(key.revoked_at),
+        "replacedBy": key.replaced_by,
+        "lastUsedAt": to_iso(key.last_used_at),
+        "lastUsedIp": key.last_used_ip,
+    }
+
+
 @keys_app.command("list")
 def keys_list(
     location: Annotated[str | None, typer.Option(help="Only this location's keys.")] = None,
+    as_json: AsJson = False,
 ) -> None:
     """List keys (never their secrets)."""
 
@@ -217,10 +231,21 @@ def keys_list(
         async with db.reader() as session:
             return await api_keys.list_keys(session, location)
 
+    keys = with_db(fetch)
+    if as_json:
+        echo_json(_key_out(key) for key in keys)
+        return
     table = Table(
-        "id", "location", "name", "starts with", "scopes", "expires", "revoked", "last used"
+        id_column("id"),
+        id_column("location"),
+        "name",
+        "starts with",
+        "scopes",
+        "expires",
+        "revoked",
+        "last used",
     )
-    for key in with_db(fetch):
+    for key in keys:
         table.add_row(
             key.id,
             key.location_id,
@@ -231,7 +256,7 @@ def keys_list(
             to_iso(key.revoked_at) or "",
             f"{to_iso(key.last_used_at) or ''} {key.last_used_ip or ''}".strip(),
         )
-    console.print(table)
+    print_table(table)
 
 
 @keys_app.command("revoke")
@@ -246,116 +271,11 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) ->
     console.print(f"key {key_id} revoked")
 
 
-@events_app.command("tail")
-def events_tail(
-    location: Annotated[str, typer.Option(help="The location whose log to follow.")],
-    after: Annotated[int, typer.Option(help="Start after this sequence number.")] = 0,
-    follow: Annotated[bool, typer.Option(help="Keep waiting for new events.")] = True,
-) -> None:
-    """Print a location's events as JSON lines, following new ones."""
-    poll = get_settings().worker_poll_seconds
-
-    async def tail(db: Database) -> None:
-        cursor = after
-        while True:
-            async with db.reader() as session:
-                rows = await events.read_events(session, location, after=cursor, limit=500)
-            for row in rows:
-                typer.echo(event_out(row).model_dump_json(by_alias=True))
-                cursor = row.seq
-            if not rows and not follow:
-                return
-            if not rows:
-                await db.changes.wait(poll)
-
-    with_db(tail)
-
-
-@webhooks_app.command("list")
-def webhooks_list(location: Annotated[str, typer.Option(help="The location.")]) -> None:
-    """List a location's webhook endpoints."""
-
-    async def fetch(db: Database) -> list[WebhookEndpoint]:
-        async with db.reader() as session:
-            return await webhooks.list_endpoints(session, location)
-
-    table = Table("id", "url", "event types", "enabled", "failing since", "disabled because")
-    for row in with_db(fetch):
-        table.add_row(
-            row.id,
-            row.url,
-            " ".join(row.event_types) or "all",
-            "yes" if row.enabled else "no",
-            to_iso(row.failing_since) or "",
-            row.disabled_reason or "",
-        )
-    console.print(table)
-
-
-@webhooks_app.command("deliveries")
-def webhooks_deliveries(
-    location: Annotated[str, typer.Option(help="The location.")],
-    endpoint: Annotated[str, typer.Option(help="The endpoint id.")],
-    state: Annotated[str | None, typer.Option(help="pending, succeeded or failed.")] = None,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
-) -> None:
-    """Show an endpoint's newest deliveries."""
-
-    async def fetch(db: Database) -> list[WebhookDelivery]:
-        async with db.reader() as session:
-            return await webhooks.list_deliveries(
-                session, location, endpoint, limit=limit, state=state, before=None
-            )
-
-    table = Table("id", "event", "type", "state", "attempts", "last status", "created")
-    for row in with_db(fetch):
-        table.add_row(
-            row.id,
-            row.event_id,
-            row.event_type,
-            row.state,
-            str(row.attempts),
-            str(row.last_status or row.last_error or ""),
-            to_iso(row.created_at),
-        )
-    console.print(table)
-
-
-@webhooks_app.command("resend")
-def webhooks_resend(
-    location: Annotated[str, typer.Option(help="The location.")],
-    endpoint: Annotated[str, typer.Option(help="The endpoint id.")],
-    delivery: Annotated[str, typer.Argument(help="The delivery id.")],
-) -> None:
-    """Send one delivery again now."""
-
-    async def resend(db: Database) -> None:
-        async with db.unit_of_work() as uow:
-            await webhooks.resend(uow, location, endpoint, delivery)
-
-    with_db(resend)
-    console.print(f"delivery {delivery} queued")
-
-
-@webhooks_app.command("recover")
-def webhooks_recover(
-    location: Annotated[str, typer.Option(help="The location.")],
-    endpoint: Annotated[str, typer.Option(help="The endpoint id.")],
-    since: Annotated[datetime, typer.Option(help="Requeue failures since this time (UTC).")],
-) -> None:
-    """Send again every delivery to the endpoint that failed since a time."""
-
-    async def recover(db: Database) -> int:
-        async with db.unit_of_work() as uow:
-            return await webhooks.recover(uow, location, endpoint, as_utc(since))
-
-    console.print(f"{with_db(recover)} deliveries queued")
-
-
 @app.command("audit")
 def audit_log(
     location: Annotated[str, typer.Option(help="The location.")],
     limit: Annotated[int, typer.Option(help="How many entries, newest first.")] = 50,
+    as_json: AsJson = False,
 ) -> None:
     """Show a location's audit log."""
 
@@ -363,8 +283,12 @@ def audit_log(
         async with db.reader() as session:
             return await audit.entries(session, location, limit=limit)
 
-    table = Table("when", "action", "actor", "ip", "detail")
-    for entry in with_db(fetch):
+    entries = with_db(fetch)
+    if as_json:
+        echo_json(entry_out(entry) for entry in entries)
+        return
+    table = Table(id_column("when"), "action", id_column("actor"), "ip", "detail")
+    for entry in entries:
         table.add_row(
             to_iso(entry.created_at),
             entry.action,
@@ -372,7 +296,7 @@ def audit_log(
             entry.ip or "",
             json.dumps(entry.detail),
         )
-    console.print(table)
+    print_table(table)
 
 
 @secrets_app.command("rotate-key")

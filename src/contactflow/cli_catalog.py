@@ -1,12 +1,11 @@
 """`contactflow catalog`: the operations catalog as a table, JSON or Markdown."""
 
-import json
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from contactflow.cli_support import console
+from contactflow.cli_support import console, echo_json, id_column, print_table
 from contactflow.flows.catalog import entries
 from contactflow.flows.catalog.docs import markdown
 
@@ -35,16 +34,13 @@ def catalog(
         return
     found = entries(app, kind, query)
     if as_json:
-        typer.echo(json.dumps([entry.describe() for entry in found], indent=2))
+        echo_json(entry.describe() for entry in found)
         return
-    table = Table()
-    # Keys are what a flow file names: never wrapped, so they can be copied whole.
-    table.add_column("Key", no_wrap=True)
-    for heading in ("Kind", "Title", "Scopes", "Event"):
-        table.add_column(heading)
+    # Keys are what a flow file names: copied whole.
+    table = Table(id_column("Key"), "Kind", "Title", "Scopes", "Event")
     for entry in found:
         table.add_row(
             entry.key, entry.kind, entry.title, " ".join(entry.scopes), entry.event_type or ""
         )
-    console.print(table)
+    print_table(table)
     console.print(f"{len(found)} entries")

@@ -10,13 +10,14 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from contactflow.cli_support import console, with_db
+from contactflow.cli_support import AsJson, console, echo_json, id_column, print_table, with_db
 from contactflow.flows import service
 from contactflow.flows.backfill import BackfillResult, backfill
 from contactflow.flows.definition import FlowDefinition, Format, dump, hidden, load_file
 from contactflow.flows.error_flows import set_error_flow
 from contactflow.flows.models import Flow, FlowRun, find_flow
 from contactflow.flows.templates import FlowTemplate, find_template, shipped
+from contactflow.flows.wire import run_out
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import Database
 
@@ -96,6 +97,7 @@ def list_runs(
     flow_id: Annotated[str, typer.Argument(help="The flow's id.")],
     location: Location,
     limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
+    as_json: AsJson = False,
 ) -> None:
     """A flow's runs, newest first."""
 
@@ -104,8 +106,14 @@ def list_runs(
             page = await service.list_runs(session, location, flow_id, before=None, limit=limit)
             return page.rows
 
-    table = Table("run", "state", "event", "attempts", "created", "finished", "error")
-    for row in with_db(run):
+    runs = with_db(run)
+    if as_json:
+        echo_json(run_out(row) for row in runs)
+        return
+    table = Table(
+        id_column("run"), "state", id_column("event"), "attempts", "created", "finished", "error"
+    )
+    for row in runs:
         table.add_row(
             row.id,
             row.state + (" (test)" if row.test else ""),
@@ -115,7 +123,7 @@ def list_runs(
             to_iso(row.finished_at) or "-",
             row.error or "",
         )
-    console.print(table)
+    print_table(table)
 
 
 def _data(given: str) -> dict[str, Any]:
@@ -214,9 +222,12 @@ def backfill_flow(
 
 
 @flows_app.command("templates")
-def list_templates() -> None:
+def list_templates(as_json: AsJson = False) -> None:
     """The shipped flow templates and their parameters (* required)."""
-    table = Table("template", "title", "flows", "parameters")
+    if as_json:
+        echo_json(template.describe() for template in shipped().values())
+        return
+    table = Table(id_column("template"), "title", "flows", "parameters")
     for template in shipped().values():
         required = set(template.parameters.get("required", []))
         names = [
@@ -225,7 +236,7 @@ def list_templates() -> None:
         ]
         flows = "\n".join(flow.name for flow in template.flows)
         table.add_row(template.key, template.title, flows, ", ".join(names))
-    console.print(table)
+    print_table(table)
 
 
 def _parameters(template: FlowTemplate, pairs: list[str]) -> dict[str, object]:

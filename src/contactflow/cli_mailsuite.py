@@ -7,12 +7,13 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from contactflow.cli_support import console, with_db
+from contactflow.cli_support import AsJson, console, echo_json, id_column, print_table, with_db
 from contactflow.mailsuite.emails import queue_test_message
-from contactflow.mailsuite.models import Email, MailContact
+from contactflow.mailsuite.models import Email, MailContact, TimelineEntry
 from contactflow.mailsuite.sending import Dispatcher
 from contactflow.mailsuite.timeline import contact_timeline
 from contactflow.mailsuite.tracking import Links, tracking_key
+from contactflow.mailsuite.wire import timeline_out
 from contactflow.mailsuite.worker import send_settings
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import Database
@@ -68,10 +69,11 @@ def timeline(
         str | None, typer.Option(help="The location (needed to name the contact by email).")
     ] = None,
     limit: Annotated[int, typer.Option(help="How many entries, newest first.")] = 50,
+    as_json: AsJson = False,
 ) -> None:
     """Show a contact's activity timeline, newest first."""
 
-    async def fetch(db: Database) -> tuple[MailContact, list[list[str]]]:
+    async def fetch(db: Database) -> tuple[MailContact, list[TimelineEntry]]:
         async with db.reader() as session:
             query = select(MailContact).where(MailContact.id == contact)
             if "@" in contact:
@@ -87,15 +89,14 @@ def timeline(
             page = await contact_timeline(
                 session, found.location_id, found.id, before=None, limit=limit
             )
-            rows = [
-                [to_iso(entry.occurred_at), entry.kind, entry.body, entry.source_system]
-                for entry in page.rows
-            ]
-            return found, rows
+            return found, page.rows
 
-    found, rows = with_db(fetch)
+    found, entries = with_db(fetch)
+    if as_json:
+        echo_json(timeline_out(entry) for entry in entries)
+        return
     console.print(f"[bold]{found.email}[/bold]  contact {found.id}  ({found.status})")
-    table = Table("when", "what", "detail", "source")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    table = Table(id_column("when"), "what", "detail", "source")
+    for entry in entries:
+        table.add_row(to_iso(entry.occurred_at), entry.kind, entry.body, entry.source_system)
+    print_table(table)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from contactflow.cli_support import console, with_db
+from contactflow.cli_support import AsJson, console, echo_json, id_column, print_table, with_db
 from contactflow.platform.auth import passwords
 from contactflow.platform.auth.oauth import clients
 from contactflow.platform.auth.oauth.models import OAuthClient
@@ -64,6 +64,7 @@ def apps_create(
 @apps_app.command("list")
 def apps_list(
     company: Annotated[str | None, typer.Option(help="Only this company's apps.")] = None,
+    as_json: AsJson = False,
 ) -> None:
     """List apps (never their secrets)."""
 
@@ -71,10 +72,33 @@ def apps_list(
         async with db.reader() as session:
             return await clients.list_clients(session, company)
 
+    apps = with_db(fetch)
+    if as_json:
+        echo_json(
+            {
+                "clientId": client.id,
+                "companyId": client.company_id,
+                "name": client.name,
+                "public": client.public,
+                "redirectUris": client.redirect_uris,
+                "scopes": client.scopes,
+                "allowedIps": client.allowed_ips,
+                "createdAt": to_iso(client.created_at),
+            }
+            for client in apps
+        )
+        return
     table = Table(
-        "client id", "company", "name", "type", "redirect URIs", "scopes", "allowed IPs", "created"
+        id_column("client id"),
+        id_column("company"),
+        "name",
+        "type",
+        id_column("redirect URIs"),
+        "scopes",
+        "allowed IPs",
+        "created",
     )
-    for client in with_db(fetch):
+    for client in apps:
         table.add_row(
             client.id,
             client.company_id,
@@ -85,7 +109,7 @@ def apps_list(
             " ".join(client.allowed_ips) or "any",
             to_iso(client.created_at),
         )
-    console.print(table)
+    print_table(table)
 
 
 @users_app.command("set-password")

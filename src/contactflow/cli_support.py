@@ -1,13 +1,19 @@
-"""What the CLI's command modules share: the consoles, and running work against the database
-(which must exist: only `serve`, `migrate` and `demo` make one)."""
+"""What the CLI's command modules share: the consoles, running work against the database (which
+must exist: only `serve`, `migrate` and `demo` make one), and printing listings as tables or
+JSON."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+import json
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Column, Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -21,6 +27,7 @@ errors = Console(stderr=True)
 T = TypeVar("T")
 # Exit status of a command that cannot start (as for a usage error): no database to work on.
 NO_DATABASE = 2
+AsJson = Annotated[bool, typer.Option("--json", help="Print the list as JSON.")]
 
 
 def with_db(work: Callable[[Database], Awaitable[T]]) -> T:
@@ -82,3 +89,39 @@ def _refuse(
         highlight=False,
     )
     raise typer.Exit(NO_DATABASE)
+
+
+def id_column(header: str) -> Column:
+    """A column of values that are copied whole (ids, keys, URLs): never wrapped nor cut."""
+    return Column(header, no_wrap=True)
+
+
+def print_table(table: Table) -> None:
+    """Print `table` with no id cut and no word broken, whether or not the output is a
+    terminal: the columns wrap at spaces to fit the console, and a table that cannot fit so
+    is printed wider than the console (a terminal wraps its lines) rather than cut."""
+    unbounded = console.options.update_width(sys.maxsize)
+    for column in table.columns:
+        sizes = [
+            Measurement.get(console, unbounded, cell) for cell in (column.header, *column.cells)
+        ]
+        column.min_width = max(size.maximum if column.no_wrap else size.minimum for size in sizes)
+    needed = Measurement.get(console, unbounded, table).minimum
+    if needed > console.width:
+        table.width = needed
+    console.print(table, crop=False)
+
+
+def echo_json(items: Iterable[BaseModel | Mapping[str, Any]]) -> None:
+    """A listing as a JSON array, each item as the API shows it."""
+    typer.echo(
+        json.dumps(
+            [
+                item.model_dump(mode="json", by_alias=True)
+                if isinstance(item, BaseModel)
+                else dict(item)
+                for item in items
+            ],
+            indent=2,
+        )
+    )

@@ -39,6 +39,17 @@ class AuditPage(BaseModel):
     next_cursor: str | None
 
 
+def entry_out(row: audit.AuditEntry) -> AuditEntryOut:
+    return AuditEntryOut(
+        id=row.id,
+        action=row.action,
+        actor=row.actor,
+        ip=row.ip,
+        detail=row.detail,
+        created_at=to_iso(row.created_at),
+    )
+
+
 @router.get("", response_model=AuditPage, summary="The location's audit log")
 async def list_entries(
     caller: Annotated[Principal, requires(AUDIT_READ)],
@@ -53,16 +64,6 @@ async def list_entries(
         )
     last = rows[-1] if len(rows) == limit else None
     return AuditPage(
-        entries=[
-            AuditEntryOut(
-                id=row.id,
-                action=row.action,
-                actor=row.actor,
-                ip=row.ip,
-                detail=row.detail,
-                created_at=to_iso(row.created_at),
-            )
-            for row in rows
-        ],
+        entries=[entry_out(row) for row in rows],
         next_cursor=format_cursor(last.created_at, last.id) if last else None,
     )
