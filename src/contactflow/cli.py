@@ -5,18 +5,35 @@ import asyncio
 import json
 import shlex
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.progress import Progress as ProgressDisplay
 from rich.table import Table
 
 from contactflow import cli_catalog, cli_events, cli_flows, cli_mailsuite, cli_oauth
 from contactflow.app import CONTEXT_WORKERS, create_app
-from contactflow.cli_support import AsJson, console, echo_json, id_column, print_table, with_db
-from contactflow.demo import DemoData, create_demo, demo_for_serve
+from contactflow.cli_support import (
+    AsJson,
+    console,
+    echo_json,
+    id_column,
+    print_table,
+    stderr_console,
+    with_db,
+)
+from contactflow.demo import DemoData, Progress, create_demo, demo_for_serve
 from contactflow.platform import audit, crypto
 from contactflow.platform.audit_api import entry_out
 from contactflow.platform.auth import api_keys
@@ -26,6 +43,8 @@ from contactflow.platform.migrate import upgrade
 from contactflow.platform.runtime import running_workers
 from contactflow.settings import get_settings
 
+# Makes (or finds) the demo in a database, telling its progress.
+DemoLoad = Callable[[Database, Progress], Awaitable[DemoData]]
 app = typer.Typer(help="contactflow: CRM contacts and email integration hub.", no_args_is_help=True)
 keys_app = typer.Typer(help="Location-bound API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -63,11 +82,18 @@ def serve(
     settings = get_settings()
     base_url = f"{'https' if tls_cert else 'http'}://{host}:{port}"
     settings = settings.model_copy(update={"base_url": base_url})
-    upgrade(settings.database_url)
-    if demo:
-        data = with_db(lambda db: demo_for_serve(db, region=settings.default_phone_region))
-        _print_demo(data, base_url)
-    console.print(f"contactflow is serving on [bold]{base_url}[/bold] (API docs: {base_url}/docs)")
+    region = settings.default_phone_region
+    loaded = _migrate_and_load(
+        settings.database_url,
+        (lambda db, progress: demo_for_serve(db, region=region, progress=progress))
+        if demo
+        else None,
+    )
+    if loaded is not None:
+        _print_demo(loaded, base_url)
+    # Each URL whole on its line, however narrow the terminal: they are copied or clicked.
+    console.print(f"contactflow is serving on [bold]{base_url}[/bold]", soft_wrap=True)
+    console.print(f"  API docs: {base_url}/docs", soft_wrap=True)
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -109,8 +135,12 @@ def demo_command(
 ) -> None:
     """Create a demo company, two locations and ~200 contacts; print a key per location."""
     settings = get_settings()
-    upgrade(settings.database_url)
-    data = with_db(lambda db: create_demo(db, region=settings.default_phone_region))
+    region = settings.default_phone_region
+    data = _migrate_and_load(
+        settings.database_url,
+        lambda db, progress: create_demo(db, region=region, progress=progress),
+    )
+    assert data is not None
     if as_json:
         typer.echo(
             json.dumps(
@@ -134,17 +164,46 @@ def demo_command(
     _print_demo(data, settings.base_url)
 
 
+def _migrate_and_load(database_url: str, load: DemoLoad | None) -> DemoData | None:
+    """Apply the migrations, then load the demo with `load` when given, showing progress on
+    stderr: a first demo takes tens of seconds, which must not look like a hang."""
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with ProgressDisplay(*columns, console=stderr_console) as shown:
+        migrations = shown.add_task("migrations", total=None)
+        upgrade(database_url)
+        shown.update(migrations, total=1, completed=1)
+        if load is None:
+            return None
+        contacts = shown.add_task("demo contacts", total=None)
+
+        def progress(made: int, total: int) -> None:
+            shown.update(contacts, completed=made, total=total)
+
+        data = with_db(lambda db: load(db, progress))
+        if shown.tasks[contacts].total is None:  # the demo was there: only new keys
+            shown.update(contacts, total=1, completed=1)
+        return data
+
+
 def _print_demo(data: DemoData, base_url: str) -> None:
     for item in data.locations:
-        console.print(f"[bold]{item.name}[/bold]  location {item.id}")
-        console.print(f"  API key: {item.api_key}")
+        console.print(f"[bold]{item.name}[/bold]  location {item.id}", soft_wrap=True)
+        console.print(f"  API key: {item.api_key}", soft_wrap=True)
         curl = (
             f"curl -s {shlex.quote(base_url + '/contacts/?limit=5')} "
             f"-H {shlex.quote('Authorization: Bearer ' + item.api_key)} -H 'Version: 2021-07-28'"
         )
         console.print(f"  try: {curl}", soft_wrap=True)
     admin = data.admin
-    console.print(f"[bold]OAuth sign-in[/bold]  {admin.email}  password {admin.password}")
+    console.print(
+        f"[bold]OAuth sign-in[/bold]  {admin.email}  password {admin.password}", soft_wrap=True
+    )
     console.print(
         "  register an app with `contactflow oauth apps create --company "
         f"{admin.company_id} ...`; docs/security.md walks through the authorization dance",

@@ -23,7 +23,8 @@ from contactflow.platform.migrate import is_migrated, sqlite_file
 from contactflow.settings import Settings, get_settings
 
 console = Console()
-errors = Console(stderr=True)
+# Messages about the command itself (refusals, progress): never mixed into what it prints.
+stderr_console = Console(stderr=True)
 T = TypeVar("T")
 # Exit status of a command that cannot start (as for a usage error): no database to work on.
 NO_DATABASE = 2
@@ -80,7 +81,7 @@ def _refuse(
         source = "named by CONTACTFLOW_DATABASE_URL"
     else:
         source = "the default: contactflow.db in the current folder"
-    errors.print(
+    stderr_console.print(
         f"[red]error:[/red] {escape(problem)} ({source}).\n"
         "Run contactflow from the folder that holds your contactflow.db, or point "
         "CONTACTFLOW_DATABASE_URL at your database (for example "

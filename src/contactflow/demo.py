@@ -8,6 +8,7 @@ import asyncio
 import random
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -75,6 +76,9 @@ NOTES = (
 )
 CONTACTS_PER_LOCATION = 100
 DEMO_COMPANY = "Northwind Agency"
+DEMO_LOCATIONS = ("Northwind Austin", "Northwind Denver")
+# Told, as the demo is made, how many of its contacts there are so far and how many in all.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,12 @@ async def _admin_password(uow: UnitOfWork, location: Location) -> DemoAdmin:
 
 
 async def _seed_location(
-    uow: UnitOfWork, company: Company, name: str, rng: random.Random, region: str
+    uow: UnitOfWork,
+    company: Company,
+    name: str,
+    rng: random.Random,
+    region: str,
+    progress: Callable[[], None],
 ) -> Location:
     location = Location(company_id=company.id, name=name, sandbox=True, timezone="America/Chicago")
     uow.session.add(location)
@@ -144,6 +153,7 @@ async def _seed_location(
     ]
     for number in range(CONTACTS_PER_LOCATION):
         await _seed_contact(uow, location, number, rng, users, owned, calendar, region)
+        progress()
     return location
 
 
@@ -315,18 +325,29 @@ async def welcome_flow(uow: UnitOfWork, location_id: str) -> str:
     return flow.id
 
 
-async def create_demo(db: Database, *, region: str, seed: int | None = None) -> DemoData:
+async def create_demo(
+    db: Database, *, region: str, seed: int | None = None, progress: Progress | None = None
+) -> DemoData:
     """Create a fresh demo company; return one new API key per location and the admin's
     password."""
     rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
     locations = []
+    made = 0
+    total = CONTACTS_PER_LOCATION * len(DEMO_LOCATIONS)
+
+    def contact_made() -> None:
+        nonlocal made
+        made += 1
+        if progress is not None:
+            progress(made, total)
+
     async with db.unit_of_work() as uow:
         company = Company(name=DEMO_COMPANY)
         uow.session.add(company)
         await uow.session.flush()
         seeded = [
-            await _seed_location(uow, company, name, rng, region)
-            for name in ("Northwind Austin", "Northwind Denver")
+            await _seed_location(uow, company, name, rng, region, contact_made)
+            for name in DEMO_LOCATIONS
         ]
         for location in seeded:
             _, key = await create_key(uow, location.id, list(DEFAULT_KEY_SCOPES), name="demo")
@@ -338,7 +359,9 @@ async def create_demo(db: Database, *, region: str, seed: int | None = None) -> 
     return DemoData(locations, campaign_id, workflow_id, admin)
 
 
-async def demo_for_serve(db: Database, *, region: str) -> DemoData:
+async def demo_for_serve(
+    db: Database, *, region: str, progress: Progress | None = None
+) -> DemoData:
     """The demo to show when the server starts: the existing one with fresh keys, or a new one.
 
     Keys and passwords are stored only as hashes, so an existing demo gets new ones.
@@ -354,7 +377,7 @@ async def demo_for_serve(db: Database, *, region: str) -> DemoData:
             )
         )
     if not existing:
-        return await create_demo(db, region=region)
+        return await create_demo(db, region=region, progress=progress)
     locations = []
     async with db.unit_of_work() as uow:
         for location in existing:

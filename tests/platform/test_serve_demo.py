@@ -1,0 +1,69 @@
+"""`contactflow serve --demo`, what `make run` runs: while the demo loads (half a minute on a
+first run) a progress bar on stderr, then the keys and the URLs, each whole on its line with
+its label, in a terminal of 80 columns as of 40."""
+
+import asyncio
+import os
+import signal
+import socket
+from pathlib import Path
+
+from tests.support import CONTACTFLOW
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def serve_demo(folder: Path, columns: int) -> tuple[str, str, str]:
+    """Start `contactflow serve --demo` in `folder`, read what it prints until it serves, and
+    stop it: (its base URL, stdout, stderr)."""
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONTACTFLOW_")}
+    env.update({"COLUMNS": str(columns), "CONTACTFLOW_EMBEDDED_WORKERS": "false"})
+    process = await asyncio.create_subprocess_exec(
+        str(CONTACTFLOW),
+        *("serve", "--demo", "--port", str(port)),
+        cwd=folder,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    printed: list[str] = []
+    try:
+        async with asyncio.timeout(180):
+            while not printed or "API docs" not in printed[-1]:
+                line = await process.stdout.readline()
+                assert line, f"serve ended before it served: {''.join(printed)}"
+                printed.append(line.decode())
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(60):
+            rest, err = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return f"http://127.0.0.1:{port}", "".join(printed) + rest.decode(), err.decode()
+
+
+async def test_make_run_shows_progress_then_each_key_and_url_whole(tmp_path: Path) -> None:
+    # The first start makes the demo; the second finds it and prints new keys.
+    for columns in (80, 40):
+        base_url, out, err = await serve_demo(tmp_path, columns)
+        lines = out.splitlines()
+        if columns == 80:
+            assert "demo contacts" in err
+            assert "200/200" in err
+        for whole in (
+            f"contactflow is serving on {base_url}",
+            f"API docs: {base_url}/docs",
+            f"curl -s '{base_url}/contacts/?limit=5'",
+        ):
+            assert any(whole in line for line in lines), (columns, whole, out)
+        keys = [line for line in lines if "API key: cf_test_" in line]
+        assert len(keys) == 2, out
+        assert all(len(line.split("cf_test_")[1]) > 20 for line in keys), keys
