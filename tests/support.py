@@ -197,22 +197,25 @@ async def make_tenant(
 # `contactflow` -----------------------------------------------------------------------------
 
 
-def cli_env(database_url: str, **settings: str) -> dict[str, str]:
-    """The environment of a `contactflow` process on `database_url` (wide columns, so rich
-    tables do not wrap ids)."""
+def settings_env(**settings: str) -> dict[str, str]:
+    """This process's environment with `settings` as its only CONTACTFLOW_ variables."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONTACTFLOW_")}
-    env.update(
-        {
-            "CONTACTFLOW_DATABASE_URL": database_url,
-            "CONTACTFLOW_DEV_MODE": "true",
-            "CONTACTFLOW_WEBHOOK_ALLOWED_NETWORKS": json.dumps(["127.0.0.1/32"]),
-            "CONTACTFLOW_WEBHOOK_RETRY_DELAYS": json.dumps([0.05, 0.1, 0.2, 0.4]),
-            "CONTACTFLOW_WORKER_POLL_SECONDS": "0.05",
-            "COLUMNS": "400",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
     env.update({f"CONTACTFLOW_{key.upper()}": value for key, value in settings.items()})
+    return env
+
+
+def cli_env(database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a `contactflow` process on `database_url` (wide columns, so that
+    a table's row is a line)."""
+    env = settings_env(
+        database_url=database_url,
+        dev_mode="true",
+        webhook_allowed_networks=json.dumps(["127.0.0.1/32"]),
+        webhook_retry_delays=json.dumps([0.05, 0.1, 0.2, 0.4]),
+        worker_poll_seconds="0.05",
+        **settings,
+    )
+    env.update({"COLUMNS": "400", "PYTHONUNBUFFERED": "1"})
     return env
 
 

@@ -9,7 +9,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from tests.support import CONTACTFLOW
+from tests.support import CONTACTFLOW, settings_env
 
 # A reading command, the long-running worker, and the key rotation (which would otherwise make a
 # key file first).
@@ -19,13 +19,11 @@ COMMANDS = (("keys", "list"), ("worker",), ("secrets", "rotate-key"))
 async def attempt(folder: Path, *args: str, **settings: str) -> tuple[int, str, str]:
     """`contactflow ARGS` run in `folder` with only these CONTACTFLOW_ settings: its exit status,
     stdout and stderr."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CONTACTFLOW_")}
-    env.update({f"CONTACTFLOW_{name.upper()}": value for name, value in settings.items()})
     process = await asyncio.create_subprocess_exec(
         str(CONTACTFLOW),
         *args,
         cwd=folder,
-        env=env,
+        env=settings_env(**settings),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -3,12 +3,11 @@ first run) a progress bar on stderr, then the keys and the URLs, each whole on i
 its label, in a terminal of 80 columns as of 40."""
 
 import asyncio
-import os
 import signal
 import socket
 from pathlib import Path
 
-from tests.support import CONTACTFLOW
+from tests.support import CONTACTFLOW, settings_env
 
 
 def _free_port() -> int:
@@ -22,8 +21,7 @@ async def serve_demo(folder: Path, columns: int) -> tuple[str, str, str]:
     """Start `contactflow serve --demo` in `folder`, read what it prints until it serves, and
     stop it: (its base URL, stdout, stderr)."""
     port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CONTACTFLOW_")}
-    env.update({"COLUMNS": str(columns), "CONTACTFLOW_EMBEDDED_WORKERS": "false"})
+    env = {**settings_env(embedded_workers="false"), "COLUMNS": str(columns)}
     process = await asyncio.create_subprocess_exec(
         str(CONTACTFLOW),
         *("serve", "--demo", "--port", str(port)),
