@@ -28,7 +28,8 @@ async def attempt(folder: Path, *args: str, **settings: str) -> tuple[int, str, 
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        async with asyncio.timeout(60):
+        # Generous: a start costs seconds, and these start together on a busy machine.
+        async with asyncio.timeout(300):
             out, err = await process.communicate()
     finally:
         if process.returncode is None:
