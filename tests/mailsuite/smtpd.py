@@ -1,6 +1,6 @@
 """An SMTP server on loopback (aiosmtpd) that keeps what it receives, can refuse the next
 messages with chosen replies, can go down and come back on the same port, and can require
-AUTH."""
+AUTH or offer SMTPUTF8."""
 
 import email
 import email.policy
@@ -23,6 +23,7 @@ class Received:
     message: EmailMessage
     raw: bytes
     login: str | None
+    mail_options: list[str]
 
 
 @dataclass
@@ -34,6 +35,8 @@ class Mailbox:
     plan: list[str] = field(default_factory=list)
     # (user, password) required when set.
     credentials: tuple[str, str] | None = None
+    # Offer SMTPUTF8 (RFC 6531) in the EHLO reply.
+    smtputf8: bool = False
     _controller: Controller | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -50,11 +53,17 @@ class Mailbox:
                 reply: str = self.plan.pop(0)
                 return reply
         raw = bytes(envelope.original_content or envelope.content)
-        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        # A message sent with SMTPUTF8 has its headers in UTF-8 (RFC 6532), which the bytes
+        # parser would leave undecoded.
+        if envelope.smtp_utf8:
+            parsed = email.message_from_string(raw.decode(), policy=email.policy.default)
+        else:
+            parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         login = session.auth_data.login.decode() if session.auth_data else None
+        options = list(envelope.mail_options)
         self.received.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, raw, login)
+            Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, raw, login, options)
         )
         return "250 2.0.0 Ok: queued"
 
@@ -70,9 +79,9 @@ class Mailbox:
         return AuthResult(success=False, handled=False)
 
     def start(self) -> None:
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"enable_SMTPUTF8": self.smtputf8}
         if self.credentials is not None:
-            options = {"authenticator": self._authenticate, "auth_require_tls": False}
+            options |= {"authenticator": self._authenticate, "auth_require_tls": False}
         self._controller = Controller(self, hostname=self.host, port=self.port, **options)
         self._controller.start()
 
@@ -90,8 +99,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_mailbox(credentials: tuple[str, str] | None = None) -> Iterator[Mailbox]:
-    mailbox = Mailbox(port=free_port(), credentials=credentials)
+def running_mailbox(
+    credentials: tuple[str, str] | None = None, *, smtputf8: bool = False
+) -> Iterator[Mailbox]:
+    mailbox = Mailbox(port=free_port(), credentials=credentials, smtputf8=smtputf8)
     mailbox.start()
     try:
         yield mailbox
