@@ -62,8 +62,8 @@ from contactflow.mailsuite.models import (
     Template,
     Workspace,
 )
+from contactflow.mailsuite.outgoing import wire_message
 from contactflow.mailsuite.sending import Dispatcher
-from contactflow.mailsuite.smtp import build_message
 from contactflow.mailsuite.tracking import Links, tracking_key
 from contactflow.mailsuite.worker import send_settings
 from contactflow.platform import crypto
@@ -247,15 +247,14 @@ async def _plain(database_url: str, campaign_id: str, port: int) -> dict[str, An
             )
     finally:
         await db.dispose()
-    from_email = next(iter(senders.values())).from_email
     before = _rss_mib()
     cpu = _cpu_seconds()
     started = time.perf_counter()
     smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
     await smtp.connect()
     for row in rows:
-        message = build_message(dispatcher.outgoing(senders[row.sender_id], row, links))
-        await smtp.send_message(message, sender=from_email, recipients=[row.to_email])
+        wire = wire_message(dispatcher.outgoing(senders[row.sender_id], row, links))
+        await smtp.sendmail(wire.mail_from, [wire.rcpt_to], wire.data)
     await smtp.quit()
     return {
         "messages": len(rows),

@@ -32,6 +32,7 @@ from contactflow.mailsuite.models import (
     Sender,
     Workspace,
 )
+from contactflow.mailsuite.outgoing import ascii_domain
 from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.mailsuite.references import referenced
 from contactflow.mailsuite.schemas import ContactCreate
@@ -72,7 +73,7 @@ def queue(
     """Merge the message for the contact and add its email, due at `send_at`. The caller has
     checked that the contact may be mailed and that the placeholders are known."""
     email_id = new_id()
-    domain = sender.from_email.rpartition("@")[2]
+    domain = ascii_domain(sender.from_email)
     rendered = render_for(parts, workspace, merge_fields(contact), links.unsubscribe(email_id))
     now = utcnow()
     email = Email(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contactflow.mailsuite.contacts import ensure_workspace, normalize_email
 from contactflow.mailsuite.mail_schemas import SenderCreate, SenderFields, SenderUpdate
 from contactflow.mailsuite.models import Sender
+from contactflow.mailsuite.outgoing import ascii_domain
 from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.mailsuite.smtp import (
     SmtpAnswer,
@@ -42,7 +43,7 @@ def smtp_server(sender: Sender, timeout: float) -> SmtpServer:
         username=sender.smtp_username,
         password=sender.smtp_password,
         timeout=timeout,
-        local_hostname=sender.from_email.rpartition("@")[2] or "localhost",
+        local_hostname=ascii_domain(sender.from_email) or "localhost",
     )
 
 

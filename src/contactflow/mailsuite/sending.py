@@ -41,15 +41,9 @@ from contactflow.mailsuite.models import (
     MailContact,
     Sender,
 )
+from contactflow.mailsuite.outgoing import Outgoing, wire_message
 from contactflow.mailsuite.senders import smtp_server
-from contactflow.mailsuite.smtp import (
-    Outgoing,
-    SmtpAnswer,
-    SmtpConnection,
-    SmtpHostRefused,
-    build_message,
-    check_host,
-)
+from contactflow.mailsuite.smtp import SmtpAnswer, SmtpConnection, SmtpHostRefused, check_host
 from contactflow.mailsuite.timeline import add_entry
 from contactflow.mailsuite.tracking import Links, tracked_html, tracking_key
 from contactflow.platform.clock import utcnow
@@ -218,11 +212,11 @@ class Dispatcher:
                 if email.id not in pending:
                     continue  # lost to another worker while this batch was slow
                 try:
-                    message = build_message(self.outgoing(sender, email, links))
+                    wire = wire_message(self.outgoing(sender, email, links))
                 except (ValueError, TypeError) as error:
                     answer = SmtpAnswer(False, False, f"the message cannot be built: {error}")
                 else:
-                    answer = await connection.send(message, sender.from_email, email.to_email)
+                    answer = await connection.send(wire)
                 answered.append((email.id, answer))
                 pending.remove(email.id)
                 if recording is None or recording.done():

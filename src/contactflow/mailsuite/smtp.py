@@ -1,10 +1,11 @@
-"""SMTP: the message as it goes on the wire, one reusable connection per sender, and what a
-server's answer means (accepted, try again later, or never).
+"""SMTP: one reusable connection per sender, handing it messages as `outgoing` wrote them,
+and what a server's answer means (accepted, try again later, or never).
 
 4xx replies and connection errors are temporary (the send is retried on the schedule); 5xx
-replies, refused TLS certificates and unsupported features are permanent (the email fails
-with the server's answer). SMTP hosts pass the same address policy as webhook URLs: no
-loopback, private or metadata address unless the operator allows it.
+replies, refused TLS certificates, unsupported features and an address needing SMTPUTF8 that
+the server does not offer are permanent (the email fails with the server's answer, or why).
+SMTP hosts pass the same address policy as webhook URLs: no loopback, private or metadata
+address unless the operator allows it.
 """
 
 import asyncio
@@ -13,12 +14,10 @@ import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formatdate
 
 import aiosmtplib
 
+from contactflow.mailsuite.outgoing import WireMessage
 from contactflow.platform.webhooks.ssrf import UnsafeUrl, UrlPolicy
 
 SECURITY_MODES = ("starttls", "tls", "none")
@@ -101,6 +100,13 @@ def classify(error: Exception) -> SmtpAnswer:
     return SmtpAnswer(False, True, f"connection error: {described}"[:ANSWER_LIMIT])
 
 
+async def _offers(client: aiosmtplib.SMTP, extension: str) -> bool:
+    """Whether the server names `extension` in its EHLO reply (sent first if not yet)."""
+    if client.is_ehlo_or_helo_needed:
+        await client.ehlo()
+    return client.supports_extension(extension)
+
+
 class SmtpConnection:
     """One connection to a sender's server, opened on first use and reused for a batch;
     after a failure the next message opens a fresh one."""
@@ -127,12 +133,19 @@ class SmtpConnection:
         await client.connect()
         return client
 
-    async def send(self, message: EmailMessage, sender: str, recipient: str) -> SmtpAnswer:
-        options = ["SMTPUTF8"] if not (sender + recipient).isascii() else []
+    async def send(self, wire: WireMessage) -> SmtpAnswer:
+        options = ["SMTPUTF8"] if wire.needs_smtputf8 else []
         try:
             client = await self._connected()
-            _, reply = await client.send_message(
-                message, sender=sender, recipients=[recipient], mail_options=options
+            if wire.needs_smtputf8 and not await _offers(client, "SMTPUTF8"):
+                return SmtpAnswer(
+                    False,
+                    False,
+                    f"not sent: {wire.needs_smtputf8[0]} has a non-ASCII local part, which "
+                    f"needs SMTPUTF8, and {self.server.host} does not offer SMTPUTF8",
+                )
+            _, reply = await client.sendmail(
+                wire.mail_from, [wire.rcpt_to], wire.data, mail_options=options
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as error:
             await self.close()
@@ -157,40 +170,3 @@ class SmtpConnection:
             await client.quit()
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             client.close()
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """What one email needs to become a message."""
-
-    message_id: str
-    from_email: str
-    from_name: str
-    reply_to: str | None
-    to_email: str
-    to_name: str
-    subject: str
-    html: str
-    text: str
-    unsubscribe_url: str
-    email_id: str
-
-
-def build_message(outgoing: Outgoing) -> EmailMessage:
-    """multipart/alternative (text, then HTML) with the fixed Message-ID and RFC 8058
-    one-click unsubscribe headers."""
-    message = EmailMessage()
-    message["Message-ID"] = outgoing.message_id
-    message["Date"] = formatdate(usegmt=True)
-    message["From"] = Address(display_name=outgoing.from_name, addr_spec=outgoing.from_email)
-    message["To"] = Address(display_name=outgoing.to_name, addr_spec=outgoing.to_email)
-    if outgoing.reply_to:
-        message["Reply-To"] = outgoing.reply_to
-    message["Subject"] = outgoing.subject
-    message["List-Unsubscribe"] = f"<{outgoing.unsubscribe_url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    # Lets a bounce processor name the email even when the Message-ID was rewritten.
-    message["X-Contactflow-Email-Id"] = outgoing.email_id
-    message.set_content(outgoing.text)
-    message.add_alternative(outgoing.html, subtype="html")
-    return message
