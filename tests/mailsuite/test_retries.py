@@ -4,6 +4,10 @@ connection error); throttles hold; a sender's SMTP settings can be checked befor
 
 import asyncio
 
+from sqlalchemy import update
+
+from contactflow.mailsuite.models import Sender
+from contactflow.platform.db import Database
 from tests.mailsuite.helpers import RETRY_DELAYS, Json, Mail, poll
 from tests.mailsuite.smtpd import Mailbox, running_mailbox
 
@@ -66,6 +70,27 @@ async def test_a_5xx_reply_fails_at_once_with_the_answer(mail: Mail, smtp: Mailb
     failed = await mail.wait_email(email["id"], lambda row: row["status"] == "failed")
     assert failed["attempts"] == 1
     assert failed["error"] == "550 5.1.1 <nobody@example.com>: Recipient address rejected"
+    assert smtp.received == []
+
+
+async def test_a_host_the_address_rule_refuses_at_send_time_fails_the_email_at_once(
+    mail: Mail, mail_db: Database, smtp: Mailbox
+) -> None:
+    sender = await mail.sender(smtp)
+    # Allowed when saved, refused when sending: as a host name now resolving to a private
+    # address, or one left out of a narrower CONTACTFLOW_SMTP_ALLOWED_NETWORKS, would be.
+    async with mail_db.unit_of_work() as uow:
+        await uow.session.execute(
+            update(Sender).where(Sender.id == sender["id"]).values(smtp_host="127.0.0.2")
+        )
+    contact = await mail.contact("refused@example.com")
+    email = await mail.send(
+        senderId=sender["id"], contactId=contact["id"], subject="Hi", html="<p>Hi</p>"
+    )
+    failed = await mail.wait_email(email["id"], lambda row: row["status"] == "failed")
+    assert failed["attempts"] == 1
+    assert failed["error"].startswith("refused: 127.0.0.2 resolves to a non-public address")
+    assert failed["error"].endswith("allow it with CONTACTFLOW_SMTP_ALLOWED_NETWORKS")
     assert smtp.received == []
 
 
