@@ -34,6 +34,7 @@ from contactflow.platform.runtime import ContextSteps, running_workers
 from contactflow.platform.security_headers import SecurityHeaders
 from contactflow.platform.webhooks import api as webhooks_api
 from contactflow.settings import Settings, get_settings
+from contactflow.web import routes as dashboard
 
 API_VERSION = "2021-07-28"
 # The interactive docs: Swagger UI and ReDoc, their scripts, styles and icon served from the
@@ -102,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         flows_hooks_api.router,
     ):
         app.include_router(router)
+
+    dashboard.install(app)
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:

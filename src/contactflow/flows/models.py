@@ -130,6 +130,7 @@ class FlowRun(Base):
         UniqueConstraint("version_id", "event_id"),
         Index(None, "state", "next_attempt_at"),
         Index(None, "flow_id", "created_at", "id"),
+        Index(None, "location_id", "created_at", "id"),
     )
 
 

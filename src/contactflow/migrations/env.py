@@ -18,7 +18,8 @@ import contactflow.platform.auth.oauth.models
 import contactflow.platform.events
 import contactflow.platform.idempotency
 import contactflow.platform.tenancy
-import contactflow.platform.webhooks.models  # noqa: F401
+import contactflow.platform.webhooks.models
+import contactflow.web.sessions  # noqa: F401
 from contactflow.platform.db import Base
 
 target_metadata = Base.metadata

@@ -67,6 +67,20 @@ async def find_location(session: AsyncSession, location_id: str) -> Location | N
     return await session.get(Location, location_id)
 
 
+async def locations_of(session: AsyncSession, user: User) -> list[Location]:
+    """The locations a user acts for: an admin, every location of their company; any other
+    user, their own."""
+    own = await session.get(Location, user.location_id)
+    if own is None:
+        return []
+    if user.role != "admin":
+        return [own]
+    rows = await session.scalars(
+        select(Location).where(Location.company_id == own.company_id).order_by(Location.name)
+    )
+    return list(rows)
+
+
 async def users_of(session: AsyncSession, location_id: str) -> list[User]:
     rows = await session.scalars(
         select(User).where(User.location_id == location_id).order_by(User.created_at, User.id)

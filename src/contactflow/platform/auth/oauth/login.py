@@ -19,7 +19,7 @@ from contactflow.platform.auth.oauth.tokens import SESSION_PREFIX, Grantee
 from contactflow.platform.auth.scopes import COMPANY_SCOPES
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
-from contactflow.platform.tenancy import Location, User
+from contactflow.platform.tenancy import User, locations_of
 
 SESSION_COOKIE = "cf_oauth_session"
 SESSION_LIFETIME = timedelta(hours=8)
@@ -90,15 +90,10 @@ async def choices(
     """What the user may grant the app: an app serves the company it is registered for;
     an admin may pick any of the company's locations, or the company itself when the app
     asks for company scopes; any other user only their own location."""
-    own = await session.get(Location, user.location_id)
-    if own is None or own.company_id != client.company_id:
+    mine = await locations_of(session, user)
+    if not mine or mine[0].company_id != client.company_id:
         return []
-    if user.role != "admin":
-        return [Choice(own.id, own.name, own.company_id, own.id)]
-    locations = await session.scalars(
-        select(Location).where(Location.company_id == own.company_id).order_by(Location.name)
-    )
-    found = [Choice(row.id, row.name, row.company_id, row.id) for row in locations]
-    if COMPANY_SCOPES & set(scope.split()):
-        found.insert(0, Choice(COMPANY_CHOICE, "The whole company", own.company_id, None))
+    found = [Choice(row.id, row.name, row.company_id, row.id) for row in mine]
+    if user.role == "admin" and COMPANY_SCOPES & set(scope.split()):
+        found.insert(0, Choice(COMPANY_CHOICE, "The whole company", client.company_id, None))
     return found

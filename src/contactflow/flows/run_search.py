@@ -1,0 +1,74 @@
+"""Reading a location's runs across its flows: newest first by keyset, filtered by flow,
+state, time and text of the trigger data; and each flow's recent activity."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Text, case, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contactflow.flows.models import FAILED, FlowRun
+from contactflow.mailsuite.paging import Page, Position, newest_first
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    flow_id: str | None = None
+    state: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    # Found anywhere in the run's trigger data (its JSON text), case-insensitively.
+    text: str | None = None
+
+
+async def search_runs(
+    session: AsyncSession,
+    location_id: str,
+    found: RunFilter,
+    *,
+    before: Position | None,
+    limit: int,
+) -> Page[FlowRun]:
+    query = select(FlowRun).where(FlowRun.location_id == location_id)
+    if found.flow_id:
+        query = query.where(FlowRun.flow_id == found.flow_id)
+    if found.state:
+        query = query.where(FlowRun.state == found.state)
+    if found.since is not None:
+        query = query.where(FlowRun.created_at >= found.since)
+    if found.until is not None:
+        query = query.where(FlowRun.created_at < found.until)
+    if found.text:
+        trigger_text = func.lower(cast(FlowRun.input, Text))
+        query = query.where(trigger_text.contains(found.text.lower(), autoescape=True))
+    return await newest_first(
+        session, query, FlowRun.created_at, FlowRun.id, before=before, limit=limit
+    )
+
+
+@dataclass(frozen=True)
+class Activity:
+    runs: int
+    failures: int
+    last_run_at: datetime | None
+
+
+async def activity(
+    session: AsyncSession, location_id: str, flow_ids: list[str], since: datetime
+) -> dict[str, Activity]:
+    """Per flow: its runs and failed runs created since `since`, and its newest run's time."""
+    if not flow_ids:
+        return {}
+    recent = FlowRun.created_at >= since
+    rows = await session.execute(
+        select(
+            FlowRun.flow_id,
+            func.count(case((recent, 1))),
+            func.count(case((recent & (FlowRun.state == FAILED), 1))),
+            func.max(FlowRun.created_at),
+        )
+        .where(FlowRun.location_id == location_id, FlowRun.flow_id.in_(flow_ids))
+        .group_by(FlowRun.flow_id)
+    )
+    found = {flow_id: Activity(runs, failures, last) for flow_id, runs, failures, last in rows}
+    return {flow_id: found.get(flow_id, Activity(0, 0, None)) for flow_id in flow_ids}

@@ -1,0 +1,158 @@
+"""Signing in and out, the sessions a person has, and which location they look at."""
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from contactflow.platform.auth import passwords
+from contactflow.platform.auth.ip import over_tls
+from contactflow.web import sessions
+from contactflow.web.guard import (
+    SESSION_COOKIE,
+    CsrfRefused,
+    ViewerDep,
+    address_of,
+    database,
+    same_site,
+)
+from contactflow.web.pages import render
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+# The sign-in form's CSRF token, before there is a session to derive one from.
+LOGIN_COOKIE = "cf_login"
+MAX_EMAIL = 320
+
+
+def _next(raw: str) -> str:
+    """Where to go after signing in: a dashboard path, never another site."""
+    if raw.startswith("/app/") and not raw.startswith("/app//") and "\\" not in raw:
+        return raw
+    return "/app/"
+
+
+def _secure(request: Request) -> bool:
+    return over_tls(request, trust_proxy=request.app.state.settings.trust_proxy)
+
+
+def _login_page(
+    request: Request, *, status: int = 200, message: str = "", email: str = "", next: str = ""
+) -> Response:
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
+    response = render(
+        "login.html", status, csrf_token=token, message=message, email=email, next=next
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        path="/app/login",
+        secure=_secure(request),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str = "") -> Response:
+    """Always the form, signed in or not: signing in replaces whatever session was there."""
+    return _login_page(request, next=next)
+
+
+@router.post("/login")
+async def sign_in(
+    request: Request,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not same_site(request) or not expected or not secrets.compare_digest(expected, csrf_token):
+        raise CsrfRefused("The sign-in form is stale or was not sent from this site")
+    if not email.strip() or len(email) > MAX_EMAIL:
+        message = "Enter the email address you sign in with"
+        return _login_page(request, status=422, message=message, email=email[:MAX_EMAIL], next=next)
+    db, address = database(request), address_of(request)
+    async with db.reader() as session:
+        if await sessions.throttled(session, email, address):
+            message = "Too many failed sign-ins; wait a quarter of an hour and try again"
+            return _login_page(request, status=429, message=message, email=email, next=next)
+        user = await passwords.sign_in(session, email, password)
+    async with db.unit_of_work() as uow:
+        if user is None:
+            await sessions.record_failure(uow, email, address)
+        else:
+            # A new session id at every sign-in: one planted before it is worth nothing.
+            previous = await sessions.find(uow.session, request.cookies.get(SESSION_COOKIE))
+            if previous is not None:
+                await sessions.end(uow, previous.user.id, previous.session.id)
+            agent = request.headers.get("user-agent", "")
+            secret = await sessions.start(uow, user, address, agent)
+    if user is None:
+        message = "Wrong email or password"
+        return _login_page(request, status=400, message=message, email=email, next=next)
+    response = RedirectResponse(_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        path="/app",
+        secure=_secure(request),
+        httponly=True,
+        samesite="lax",
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/app/login")
+    return response
+
+
+def _signed_out() -> Response:
+    response = RedirectResponse("/app/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/app")
+    return response
+
+
+@router.post("/logout")
+async def sign_out(request: Request, viewer: ViewerDep) -> Response:
+    async with database(request).unit_of_work() as uow:
+        await sessions.end(uow, viewer.signed_in.user.id, viewer.signed_in.session.id)
+    return _signed_out()
+
+
+@router.get("/account")
+async def account(request: Request, viewer: ViewerDep) -> Response:
+    async with database(request).reader() as session:
+        rows = await sessions.of_user(session, viewer.signed_in.user.id)
+    return render("account.html", viewer=viewer, sessions=rows)
+
+
+@router.post("/account/sessions/{session_id}/end")
+async def end_session(request: Request, viewer: ViewerDep, session_id: str) -> Response:
+    async with database(request).unit_of_work() as uow:
+        await sessions.end(uow, viewer.signed_in.user.id, session_id)
+    return RedirectResponse("/app/account", status_code=303)
+
+
+@router.post("/account/sign-out-everywhere")
+async def sign_out_everywhere(request: Request, viewer: ViewerDep) -> Response:
+    async with database(request).unit_of_work() as uow:
+        await sessions.end_all(uow, viewer.signed_in.user.id)
+    return _signed_out()
+
+
+@router.get("/")
+async def home(viewer: ViewerDep) -> Response:
+    if not viewer.locations:
+        return render(
+            "problem.html",
+            viewer=viewer,
+            title="No location yet",
+            text="Your user belongs to no location; ask an administrator to add you to one.",
+        )
+    return RedirectResponse(f"/app/l/{viewer.locations[0].id}/flows", status_code=303)
+
+
+@router.get("/switch")
+async def switch(viewer: ViewerDep, location: str = "") -> Response:
+    chosen = viewer.location(location)
+    return RedirectResponse(f"/app/l/{chosen.id}/flows", status_code=303)

@@ -1,0 +1,113 @@
+"""Who is asking, and may they: the signed-in person behind a dashboard request, the
+locations they may see, and the CSRF checks on every request that changes something.
+
+A request that changes state needs two things: the session's CSRF token (a hidden form
+field, or the X-CSRF-Token header htmx sends from the page's body), and a browser that says
+it comes from this site (Sec-Fetch-Site, else Origin). Either missing or wrong: 403.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+
+from contactflow.platform.auth.ip import client_ip
+from contactflow.platform.db import Database
+from contactflow.platform.tenancy import Location, locations_of
+from contactflow.web import sessions
+
+SESSION_COOKIE = "cf_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class SignInRequired(Exception):
+    """No live session: a page sends the browser to sign in, anything else is refused."""
+
+
+class CsrfRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PageNotFound(Exception):
+    """Not there, or not the viewer's: the same answer, so ids of others cannot be probed."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    signed_in: sessions.SignedIn
+    locations: list[Location]
+
+    @property
+    def csrf_token(self) -> str:
+        return self.signed_in.csrf_token
+
+    def location(self, location_id: str) -> Location:
+        for location in self.locations:
+            if location.id == location_id:
+                return location
+        raise PageNotFound
+
+
+def database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def address_of(request: Request) -> str:
+    return client_ip(request, trust_proxy=request.app.state.settings.trust_proxy) or "unknown"
+
+
+def same_site(request: Request) -> bool:
+    """Whether the browser says the request comes from a page of this site. Browsers that
+    send neither header are left to the token."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    return parts.netloc == request.headers.get("host") and parts.scheme in ("http", "https")
+
+
+async def _sent_token(request: Request) -> str:
+    header = request.headers.get(CSRF_HEADER)
+    if header is not None:
+        return header
+    if request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+async def check_csrf(request: Request, secret: str) -> None:
+    if not same_site(request):
+        raise CsrfRefused("The request did not come from this site's pages")
+    if not sessions.csrf_matches(secret, await _sent_token(request)):
+        raise CsrfRefused("The form is stale or was not sent from this site; reload the page")
+
+
+async def viewer(request: Request) -> Viewer:
+    db = database(request)
+    async with db.reader() as session:
+        signed_in = await sessions.find(session, request.cookies.get(SESSION_COOKIE))
+        if signed_in is None:
+            raise SignInRequired
+        locations = await locations_of(session, signed_in.user)
+    if request.method not in SAFE_METHODS:
+        await check_csrf(request, signed_in.secret)
+    address = address_of(request)
+    if sessions.needs_touch(signed_in, address):
+        async with db.unit_of_work() as uow:
+            await sessions.touch(uow, signed_in.session.id, address)
+    return Viewer(signed_in=signed_in, locations=locations)
+
+
+ViewerDep = Annotated[Viewer, Depends(viewer)]

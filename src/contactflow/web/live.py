@@ -1,0 +1,72 @@
+"""Live parts of pages over Server-Sent Events, woken by the event log.
+
+A stream follows the location's event log from the position its page was drawn at; each
+batch of new events redraws the page's live block through the same template block as the
+page, and sends it as one named event (htmx-ext-sse swaps it in). A stream ends when the
+browser goes away or its session ends.
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
+from contactflow.platform.db import Database
+from contactflow.platform.events import EventStream, read_events
+from contactflow.web import sessions
+
+HEARTBEAT_SECONDS = 15.0
+BATCH = 500
+STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+async def log_position(db: Database, location_id: str) -> int:
+    """The location's newest event: where a page's live stream starts reading."""
+    async with db.reader() as session:
+        stream = await session.get(EventStream, location_id)
+    return stream.last_seq if stream is not None else 0
+
+
+def sse_event(name: str, html: str) -> bytes:
+    data = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
+    return f"event: {name}\n{data}\n".encode()
+
+
+async def _follow(
+    request: Request,
+    db: Database,
+    secret: str,
+    location_id: str,
+    after: int,
+    name: str,
+    draw: Callable[[], Awaitable[str]],
+) -> AsyncIterator[bytes]:
+    cursor = after
+    while not await request.is_disconnected():
+        armed = db.changes.arm()  # before reading: a commit during the read must wake us
+        async with db.reader() as session:
+            if await sessions.find(session, secret) is None:
+                return
+            rows = await read_events(session, location_id, after=cursor, limit=BATCH)
+        if rows:
+            cursor = rows[-1].seq
+            yield sse_event(name, await draw())
+            continue
+        if not await db.changes.wait(HEARTBEAT_SECONDS, armed):
+            yield b": keep-alive\n\n"
+
+
+def live_stream(
+    request: Request,
+    db: Database,
+    secret: str,
+    location_id: str,
+    after: int,
+    name: str,
+    draw: Callable[[], Awaitable[str]],
+) -> StreamingResponse:
+    return StreamingResponse(
+        _follow(request, db, secret, location_id, after, name, draw),
+        media_type="text/event-stream",
+        headers=STREAM_HEADERS,
+    )

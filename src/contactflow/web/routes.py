@@ -1,0 +1,38 @@
+"""The dashboard's routes, static files and error pages, added to the app under /app."""
+
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from contactflow.web import account, flows, runs
+from contactflow.web.guard import SAFE_METHODS, CsrfRefused, PageNotFound, SignInRequired
+from contactflow.web.pages import STATIC_PATH, render
+
+
+async def _sign_in_first(request: Request, _: Exception) -> Response:
+    if request.method in SAFE_METHODS and "hx-request" not in request.headers:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse("/app/login?" + urlencode({"next": target}), status_code=303)
+    text = "Your session ended; sign in again."
+    return render("problem.html", 403, title="Sign in first", text=text)
+
+
+async def _csrf_refused(_: Request, error: Exception) -> Response:
+    reason = error.reason if isinstance(error, CsrfRefused) else ""
+    return render("problem.html", 403, title="Refused", text=reason)
+
+
+async def _not_found(_: Request, __: Exception) -> Response:
+    text = "There is nothing here, or it belongs to a location you do not see."
+    return render("problem.html", 404, title="Not found", text=text)
+
+
+def install(app: FastAPI) -> None:
+    for router in (account.router, flows.router, runs.router):
+        app.include_router(router)
+    app.mount(STATIC_PATH, StaticFiles(packages=[("contactflow.web", "static")]), name="static")
+    app.add_exception_handler(SignInRequired, _sign_in_first)
+    app.add_exception_handler(CsrfRefused, _csrf_refused)
+    app.add_exception_handler(PageNotFound, _not_found)

@@ -1,0 +1,40 @@
+"""Fixtures of the dashboard tests: a server of their own on a database of their own (its
+workers run flows; Mailsuite senders may point at loopback)."""
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from contactflow.platform.db import Database
+from contactflow.settings import Settings
+from tests.support import LiveServer, Tenant, live_server, make_tenant, migrated_database
+from tests.support import server_settings
+
+
+@pytest.fixture(scope="package")
+def web_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with migrated_database(database_url, tmp_path_factory.mktemp("web")) as url:
+        yield url
+
+
+@pytest.fixture(scope="package")
+def web_settings(web_database_url: str) -> Settings:
+    return server_settings(web_database_url, smtp_allowed_networks=["127.0.0.1/32"])
+
+
+@pytest.fixture(scope="package")
+def web_server(web_settings: Settings) -> Iterator[LiveServer]:
+    with live_server(web_settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+async def web_db(web_database_url: str) -> AsyncIterator[Database]:
+    database = Database(web_database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def web_tenant(web_db: Database) -> Tenant:
+    return await make_tenant(web_db)
