@@ -7,8 +7,16 @@ import pytest
 
 from contactflow.platform.db import Database
 from contactflow.settings import Settings
-from tests.support import LiveServer, Tenant, live_server, make_tenant, migrated_database
-from tests.support import server_settings
+from tests.flows.helpers import Hub
+from tests.support import (
+    LiveServer,
+    Tenant,
+    api_client,
+    live_server,
+    make_tenant,
+    migrated_database,
+    server_settings,
+)
 
 
 @pytest.fixture(scope="package")
@@ -38,3 +46,10 @@ async def web_db(web_database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 async def web_tenant(web_db: Database) -> Tenant:
     return await make_tenant(web_db)
+
+
+@pytest.fixture
+async def web_hub(web_server: LiveServer, web_tenant: Tenant) -> AsyncIterator[Hub]:
+    """The tenant's API calls on the dashboard's server."""
+    async with api_client(web_server.base_url, web_tenant.headers, timeout=30) as http:
+        yield Hub(http, web_tenant)
