@@ -60,8 +60,10 @@ PUBLIC_ROUTES = frozenset(
 # The OAuth endpoints authenticate clients and users their own way (RFC 6749), and so does
 # the connections' OAuth callback (its single-use state); Mailsuite's tracking and unsubscribe
 # links carry a signed token instead of a credential; incoming hooks are signed or carry the
-# flow's hook token in their path.
+# flow's hook token in their path. The dashboard's pages are for people: they sign in with a
+# password to a session of their own (tests/web), never with a token.
 PUBLIC_PREFIXES = (
+    "/app/",
     "/oauth/",
     "/connections/oauth/callback",
     "/mailsuite/v1/track/",
