@@ -24,7 +24,11 @@ lint: .venv
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 
-test: lint
+# The dashboard's browser tests drive Debian's chromium (Playwright never downloads one).
+/usr/bin/chromium:
+	apt-get update -qq && apt-get install -y -qq chromium
+
+test: lint /usr/bin/chromium
 	$(UV) run --frozen python -m compileall -q src
 	$(UV) run --frozen pytest -n 2 --dist loadgroup --basetemp="$$(mktemp -d)"
 

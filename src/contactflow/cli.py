@@ -202,6 +202,10 @@ def _print_demo(data: DemoData, base_url: str) -> None:
         console.print(f"  try: {curl}", soft_wrap=True)
     admin = data.admin
     console.print(
+        f"[bold]Dashboard[/bold]  {base_url}/app/login  {admin.email}  password {admin.password}",
+        soft_wrap=True,
+    )
+    console.print(
         f"[bold]OAuth sign-in[/bold]  {admin.email}  password {admin.password}", soft_wrap=True
     )
     console.print(

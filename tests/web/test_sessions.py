@@ -3,10 +3,13 @@ session id at each sign-in, expiry after inactivity, sign-out (here and everywhe
 throttle on failed sign-ins, and CSRF: a request that changes something without the token,
 or from another site, is refused with 403."""
 
+import re
 from datetime import timedelta
 
 import httpx
+from fastapi.routing import iter_route_contexts
 
+from contactflow.app import create_app
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.settings import Settings
@@ -187,3 +190,26 @@ async def test_unknown_paths_under_app_and_static_files(web_server: LiveServer) 
         login = await http.get("/app/login")
         assert 'name="htmx-config"' in login.text
         assert "<script>" not in login.text and "style=" not in login.text
+
+
+async def test_every_dashboard_route_but_sign_in_wants_a_session(web_server: LiveServer) -> None:
+    """Read from the app, so a page added later is covered too."""
+    app = create_app(web_server.settings)
+    served = [
+        (method, route.path)
+        for route in iter_route_contexts(app.routes)
+        if route.path is not None and route.path.startswith("/app/")
+        for method in sorted((route.methods or set()) - {"HEAD"})
+    ]
+    assert len(served) >= 12
+    async with browser(web_server.base_url) as http:
+        for method, path in served:
+            concrete = re.sub(r"\{[^}]+\}", "someId0000000000000000001", path)
+            response = await http.request(method, concrete)
+            if path == "/app/login":
+                assert response.status_code in (200, 403), (method, path)
+            elif method == "GET":
+                assert response.status_code == 303, (method, path)
+                assert response.headers["location"].startswith("/app/login?next="), path
+            else:
+                assert response.status_code == 403, (method, path)
