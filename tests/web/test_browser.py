@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, Request, Response, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Request,
+    Response,
+    async_playwright,
+    expect,
+)
 
 from contactflow.platform.db import Database
 from tests.flows.helpers import Hub
@@ -18,6 +26,7 @@ from tests.support import LiveServer, Tenant
 from tests.web.helpers import make_person
 
 CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_PRESENT = CHROMIUM.exists()
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -38,7 +47,7 @@ AXE_RUN = """async () => {
 
 @pytest.fixture(scope="session")
 async def chromium() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
+    if not CHROMIUM_PRESENT:
         if os.environ.get("CI") == "true":
             pytest.fail("/usr/bin/chromium is missing (make test installs it)")
         pytest.skip("chromium is not installed (apt-get install chromium)")
@@ -109,7 +118,9 @@ async def test_sign_in_install_and_watch_a_run_arrive(
         await page.get_by_label("Email").fill(person.email)
         await page.get_by_label("Password").fill(person.password)
         await page.get_by_role("button", name="Sign in").click()
-        await expect(page.get_by_role("heading", name="No flows yet")).to_be_visible(timeout=WAIT_MS)
+        await expect(page.get_by_role("heading", name="No flows yet")).to_be_visible(
+            timeout=WAIT_MS
+        )
         await _checked(page, watched, shots, "flows-empty")
 
         await page.get_by_role("link", name="Templates").click()

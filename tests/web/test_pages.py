@@ -66,7 +66,8 @@ async def test_a_user_sees_only_their_locations_and_an_admin_the_companys(
         await signed_in(http, admin)
         flows = await http.get(f"{ours}/flows")
         assert "Ours" in flows.text
-        assert 'name="location"' in flows.text and "Second Location" in flows.text
+        assert 'name="location"' in flows.text
+        assert "Second Location" in flows.text
         switched = await http.get(f"/app/switch?location={sibling}")
         assert switched.headers["location"] == f"/app/l/{sibling}/flows"
         assert (await http.get(f"/app/l/{sibling}/runs/{run['id']}")).status_code == 404
@@ -177,7 +178,8 @@ async def test_the_gallery_installs_a_template_and_names_bad_fields(
         assert done.status_code == 303
         flows = await http.get(done.headers["location"])
         assert "Installed the template" in flows.text
-        assert "Welcome new contacts" in flows.text and "enabled" in flows.text
+        assert "Welcome new contacts" in flows.text
+        assert "enabled" in flows.text
         (flow,) = (await web_hub.get("/flows"))["flows"]
         assert flow["published"]["definition"]["steps"][2]["input"]["dueAt"].endswith(
             "add(days=3) }}"
@@ -202,8 +204,16 @@ async def test_new_runs_arrive_on_the_live_stream(
             assert stream.headers["content-type"].startswith("text/event-stream")
             run = (await web_hub.post(f"/flows/{calls['id']}/run", {"name": "Ada"}))["run"]
             received = ""
-            async for line in stream.aiter_lines():
+            lines = stream.aiter_lines()
+            async for line in lines:
                 received += line + "\n"
                 if f'data-run-id="{run["id"]}" data-state="succeeded"' in received:
                     break
-        assert "event: runs" in received
+            assert "event: runs" in received
+            # Signed out everywhere: the stream ends at the next event of the location.
+            async with browser(web_server.base_url) as other:
+                token = await signed_in(other, person)
+                await other.post("/app/account/sign-out-everywhere", data={"csrf_token": token})
+            await web_hub.post(f"/flows/{calls['id']}/run", {"name": "Bob"})
+            after_sign_out = [line async for line in lines]
+        assert "Bob" not in "".join(after_sign_out)

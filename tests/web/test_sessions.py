@@ -37,7 +37,9 @@ async def test_sign_in_sets_a_session_cookie_and_sign_out_ends_it(
         assert response.status_code == 303
         cookie = response.headers["set-cookie"].lower()
         assert cookie.startswith("cf_session=cf_web_")
-        assert "httponly" in cookie and "samesite=lax" in cookie and "path=/app" in cookie
+        assert "httponly" in cookie
+        assert "samesite=lax" in cookie
+        assert "path=/app" in cookie
         assert "secure" not in cookie  # plain http here; tests/security covers https
         home = await http.get("/app/")
         assert home.headers["location"] == f"/app/l/{web_tenant.location_id}/flows"
@@ -52,6 +54,28 @@ async def test_sign_in_sets_a_session_cookie_and_sign_out_ends_it(
         again = await http.get(f"/app/l/{web_tenant.location_id}/flows")
         assert again.status_code == 303
         assert again.headers["location"].startswith("/app/login")
+
+
+async def test_sign_in_goes_on_to_dashboard_pages_only(
+    web_server: LiveServer, web_db: Database, web_tenant: Tenant
+) -> None:
+    person = await make_person(web_db, web_tenant.location_id)
+    for asked, landing in (
+        ("/app/account", "/app/account"),
+        ("https://evil.example/app/", "/app/"),
+        ("//evil.example/", "/app/"),
+        ("/app//evil.example", "/app/"),
+    ):
+        async with browser(web_server.base_url) as http:
+            page = await http.get("/app/login", params={"next": asked})
+            form = {
+                "email": person.email,
+                "password": person.password,
+                "csrf_token": csrf_of(page.text),
+                "next": asked,
+            }
+            response = await http.post("/app/login", data=form)
+            assert response.headers["location"] == landing
 
 
 async def test_a_wrong_password_is_refused_beside_the_form(
@@ -112,7 +136,9 @@ async def test_sessions_are_listed_and_signed_out_everywhere(
         token = await signed_in(laptop, person)
         await signed_in(phone, person)
         listed = (await laptop.get("/app/account")).text
-        assert "laptop" in listed and "phone" in listed and "127.0.0.1" in listed
+        assert "laptop" in listed
+        assert "phone" in listed
+        assert "127.0.0.1" in listed
         out = await laptop.post("/app/account/sign-out-everywhere", data={"csrf_token": token})
         assert out.status_code == 303
         assert (await phone.get("/app/account")).status_code == 303
@@ -189,7 +215,8 @@ async def test_unknown_paths_under_app_and_static_files(web_server: LiveServer) 
         assert "javascript" in script.headers["content-type"]
         login = await http.get("/app/login")
         assert 'name="htmx-config"' in login.text
-        assert "<script>" not in login.text and "style=" not in login.text
+        assert "<script>" not in login.text
+        assert "style=" not in login.text
 
 
 async def test_every_dashboard_route_but_sign_in_wants_a_session(web_server: LiveServer) -> None:

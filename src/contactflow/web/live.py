@@ -32,30 +32,6 @@ def sse_event(name: str, html: str) -> bytes:
     return f"event: {name}\n{data}\n".encode()
 
 
-async def _follow(
-    request: Request,
-    db: Database,
-    secret: str,
-    location_id: str,
-    after: int,
-    name: str,
-    draw: Callable[[], Awaitable[str]],
-) -> AsyncIterator[bytes]:
-    cursor = after
-    while not await request.is_disconnected():
-        armed = db.changes.arm()  # before reading: a commit during the read must wake us
-        async with db.reader() as session:
-            if await sessions.find(session, secret) is None:
-                return
-            rows = await read_events(session, location_id, after=cursor, limit=BATCH)
-        if rows:
-            cursor = rows[-1].seq
-            yield sse_event(name, await draw())
-            continue
-        if not await db.changes.wait(HEARTBEAT_SECONDS, armed):
-            yield b": keep-alive\n\n"
-
-
 def live_stream(
     request: Request,
     db: Database,
@@ -65,8 +41,21 @@ def live_stream(
     name: str,
     draw: Callable[[], Awaitable[str]],
 ) -> StreamingResponse:
-    return StreamingResponse(
-        _follow(request, db, secret, location_id, after, name, draw),
-        media_type="text/event-stream",
-        headers=STREAM_HEADERS,
-    )
+    """Events named `name`, each a fresh `draw()`, from the log's position `after` on."""
+
+    async def follow() -> AsyncIterator[bytes]:
+        cursor = after
+        while not await request.is_disconnected():
+            armed = db.changes.arm()  # before reading: a commit during the read must wake us
+            async with db.reader() as session:
+                if await sessions.find(session, secret) is None:
+                    return
+                rows = await read_events(session, location_id, after=cursor, limit=BATCH)
+            if rows:
+                cursor = rows[-1].seq
+                yield sse_event(name, await draw())
+                continue
+            if not await db.changes.wait(HEARTBEAT_SECONDS, armed):
+                yield b": keep-alive\n\n"
+
+    return StreamingResponse(follow(), media_type="text/event-stream", headers=STREAM_HEADERS)
