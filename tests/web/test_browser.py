@@ -151,6 +151,11 @@ async def test_sign_in_install_and_watch_a_run_arrive(
             await expect(page.locator(f'li[data-step-id="{step}"]')).to_be_visible(timeout=WAIT_MS)
         await _checked(page, watched, shots, "run")
 
+        await page.get_by_role("link", name="Connections").click()
+        await expect(page.get_by_role("heading", name="Connections")).to_be_visible()
+        await expect(page.locator("tr[data-connection-id]")).to_have_count(2)
+        await _checked(page, watched, shots, "connections")
+
         await page.get_by_role("link", name=person.email).click()
         await expect(page.get_by_role("heading", name="Where you are signed in")).to_be_visible()
         await _checked(page, watched, shots, "account")

@@ -52,6 +52,7 @@ async def test_a_user_sees_only_their_locations_and_an_admin_the_companys(
             f"{ours}/flows",
             f"{ours}/runs",
             f"{ours}/templates",
+            f"{ours}/connections",
             f"{ours}/runs/{run['id']}",
             f"/app/l/{sibling}/runs/{run['id']}",
             f"/app/l/{other_company.location_id}/flows",
@@ -80,12 +81,19 @@ async def test_user_content_is_escaped_on_every_page(
 ) -> None:
     flow = await web_hub.flow(MANUAL, name=HOSTILE)
     run = (await web_hub.post(f"/flows/{flow['id']}/run", {"name": HOSTILE}))["run"]
+    connection = {"name": HOSTILE, "kind": "http", "auth": "none", "baseUrl": "http://127.0.0.1:9/"}
+    await web_hub.post("/connections", connection)
     await web_hub.finished_runs(flow["id"])
     person = await make_person(web_db, web_tenant.location_id)
     ours = f"/app/l/{web_tenant.location_id}"
     async with browser(web_server.base_url) as http:
         await signed_in(http, person)
-        for path in (f"{ours}/flows", f"{ours}/runs", f"{ours}/runs/{run['id']}"):
+        for path in (
+            f"{ours}/flows",
+            f"{ours}/runs",
+            f"{ours}/runs/{run['id']}",
+            f"{ours}/connections",
+        ):
             page = await http.get(path)
             assert page.status_code == 200, path
             assert "<img" not in page.text, path
