@@ -8,12 +8,13 @@ from datetime import timedelta
 
 import httpx
 from fastapi.routing import iter_route_contexts
+from sqlalchemy import select
 
 from contactflow.app import create_app
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.settings import Settings
-from contactflow.web.sessions import ACCOUNT_FAILURES, IDLE
+from contactflow.web.sessions import ACCOUNT_FAILURES, IDLE, WebSession
 from tests.support import LiveServer, Tenant, live_server
 from tests.web.helpers import (
     browser,
@@ -123,6 +124,11 @@ async def test_a_session_expires_after_inactivity(
         assert (await http.get("/app/account")).status_code == 200
         await set_last_use(web_db, person.user_id, utcnow() - IDLE - timedelta(minutes=1))
         assert (await http.get("/app/account")).status_code == 303
+        # Signing in again leaves only the new session: the ended one is deleted.
+        await signed_in(http, person)
+    async with web_db.reader() as session:
+        mine = select(WebSession.id).where(WebSession.user_id == person.user_id)
+        assert len(list(await session.scalars(mine))) == 1
 
 
 async def test_sessions_are_listed_and_signed_out_everywhere(
@@ -229,6 +235,7 @@ async def test_every_dashboard_route_but_sign_in_wants_a_session(web_server: Liv
         for method in sorted((route.methods or set()) - {"HEAD"})
     ]
     assert len(served) >= 12
+    assert not [path for path in app.openapi()["paths"] if path.startswith("/app")]
     async with browser(web_server.base_url) as http:
         for method, path in served:
             concrete = re.sub(r"\{[^}]+\}", "someId0000000000000000001", path)

@@ -12,7 +12,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, ForeignKey, Index, String, delete, func, select
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -101,9 +101,13 @@ async def record_failure(uow: UnitOfWork, email: str, address: str) -> None:
 
 
 async def start(uow: UnitOfWork, user: User, address: str | None, user_agent: str) -> str:
-    """A new session for `user`; returns the cookie's secret, which is not stored."""
+    """A new session for `user`; returns the cookie's secret, which is not stored. The
+    user's sessions that have ended by time are deleted."""
     secret = credential_format.generate(SECRET_PREFIX)
     now = utcnow()
+    await uow.session.execute(
+        delete(WebSession).where(WebSession.user_id == user.id, ~and_(*_live(now)))
+    )
     uow.session.add(
         WebSession(
             token_hash=credential_format.digest(secret),
