@@ -125,6 +125,15 @@ async def test_runs_are_listed_filtered_and_opened_with_their_steps(
             return re.findall(r'data-run-id="([^"]+)"', page.text)
 
         assert await listed() == [broken["id"], bob["id"], ada["id"]]
+        flows = (await http.get(f"{ours}/flows")).text
+
+        def counts(flow_id: str) -> list[str]:
+            row = flows.split(f'data-flow-id="{flow_id}"', 1)[1].split("</tr>", 1)[0]
+            assert "never" not in row  # it has a last run
+            return re.findall(r'<td class="number">(\d+)</td>', row)
+
+        assert counts(calls["id"]) == ["2", "0"]
+        assert counts(failing["id"]) == ["1", "1"]
         assert await listed(flow=calls["id"]) == [bob["id"], ada["id"]]
         assert await listed(state="failed") == [broken["id"]]
         assert await listed(q="lovelace") == [ada["id"]]
