@@ -212,6 +212,18 @@ async def test_failed_sign_ins_are_throttled_per_account_and_per_address(
             assert (await sign_in(http, other.email, other.password)).status_code == 429
         async with browser(server.base_url, **{"X-Forwarded-For": "203.0.113.10"}) as http:
             assert (await sign_in(http, other.email, other.password)).status_code == 303
+        # Over https (at the trusted proxy) the cookies are Secure.
+        https = {"X-Forwarded-For": "203.0.113.11", "X-Forwarded-Proto": "https"}
+        async with browser(server.base_url, **https) as http:
+            page = await http.get("/app/login")
+            assert "secure" in page.headers["set-cookie"].lower()
+            token = csrf_of(page.text)
+            form = {"email": other.email, "password": other.password, "csrf_token": token}
+            signed = await http.post(
+                "/app/login", data=form, headers={"Cookie": f"cf_login={token}"}
+            )
+            assert signed.status_code == 303
+            assert "secure" in signed.headers["set-cookie"].lower()
 
 
 async def test_unknown_paths_under_app_and_static_files(web_server: LiveServer) -> None:
