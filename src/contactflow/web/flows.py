@@ -127,7 +127,11 @@ async def _form(
 
 
 async def _gallery(
-    request: Request, viewer: Viewer, location: Location, failed: TemplateForm | None = None
+    request: Request,
+    viewer: Viewer,
+    location: Location,
+    failed: TemplateForm | None = None,
+    status: int = 200,
 ) -> Response:
     async with database(request).reader() as session:
         forms = [
@@ -136,7 +140,6 @@ async def _gallery(
             else await _form(session, location.id, template)
             for template in shipped().values()
         ]
-    status = 200 if failed is None else 409 if not any(f.error for f in failed.fields) else 422
     return render("gallery.html", status, viewer=viewer, location=location, templates=forms)
 
 
@@ -187,7 +190,7 @@ async def install(request: Request, viewer: ViewerDep, location_id: str, key: st
         raise PageNotFound
     form = {name: value for name, value in (await request.form()).items() if isinstance(value, str)}
     values, errors = _parameters(template, form)
-    message = ""
+    message, status = "", 422
     if not errors:
         try:
             async with database(request).unit_of_work() as uow:
@@ -197,10 +200,11 @@ async def install(request: Request, viewer: ViewerDep, location_id: str, key: st
             errors, other = _field_errors(lines)
             message = "; ".join(other)
         except (Conflict, NotFound) as error:
-            message = str(error)
+            # Refused as a whole (a Conflict of the flows service): said above the form.
+            message, status = str(error), error.status_code
         else:
             where = f"/app/l/{location.id}/flows?installed={template.key}&flows={len(flows)}"
             return RedirectResponse(where, status_code=303)
     async with database(request).reader() as session:
         failed = await _form(session, location.id, template, form, errors, message)
-    return await _gallery(request, viewer, location, failed)
+    return await _gallery(request, viewer, location, failed, status)
