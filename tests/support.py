@@ -164,6 +164,7 @@ async def make_tenant(
     scopes: tuple[str, ...] = DEFAULT_KEY_SCOPES,
     allow_duplicates: bool = False,
     upsert_priority: tuple[str, ...] = ("email", "phone"),
+    sandbox: bool = False,
 ) -> Tenant:
     async with db.unit_of_work() as uow:
         company = Company(name="Test Company")
@@ -172,6 +173,7 @@ async def make_tenant(
         location = Location(
             company_id=company.id,
             name="Test Location",
+            sandbox=sandbox,
             allow_duplicate_contact=allow_duplicates,
             upsert_priority=list(upsert_priority),
         )

@@ -19,6 +19,7 @@ from contactflow.flows.models import find_flow
 from contactflow.mailsuite import api as mailsuite_api
 from contactflow.mailsuite import campaign_api as mailsuite_campaign_api
 from contactflow.mailsuite import mail_api as mailsuite_mail_api
+from contactflow.mailsuite import sandbox_api as mailsuite_sandbox_api
 from contactflow.mailsuite import tracking_api as mailsuite_tracking_api
 from contactflow.mailsuite.campaigns import find_campaign
 from contactflow.mailsuite.worker import worker_steps as mailsuite_worker_steps
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mailsuite_api.router,
         mailsuite_mail_api.router,
         mailsuite_campaign_api.router,
+        mailsuite_sandbox_api.router,
         mailsuite_tracking_api.router,
         flows_api.router,
         connections_api.router,

@@ -73,6 +73,14 @@ async def mail(mail_server: LiveServer, mail_tenant: Tenant) -> AsyncIterator[Ma
 
 
 @pytest.fixture
+async def sandbox_mail(mail_server: LiveServer, mail_db: Database) -> AsyncIterator[Mail]:
+    """The API through a sandbox location's (`cf_test_`) key."""
+    tenant = await make_tenant(mail_db, sandbox=True)
+    async with api_client(mail_server.base_url, tenant.headers) as http:
+        yield Mail(http, tenant)
+
+
+@pytest.fixture
 def smtp() -> Iterator[Mailbox]:
     with running_mailbox() as mailbox:
         yield mailbox

@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints
 from contactflow.mailsuite.models import (
     ActivityKind,
     CampaignStatus,
+    Delivery,
     EmailStatus,
     RecipientStatus,
 )
@@ -69,6 +70,19 @@ class Content(Wire):
 class SenderFields(Request):
     from_name: Name | None = None
     reply_to: Address | None = None
+    delivery: Annotated[
+        Delivery | None,
+        Field(
+            description=(
+                "smtp: through the SMTP server (smtpHost, smtpPort and smtpSecurity required); "
+                "sandbox, a sandbox location's default and for sandbox locations only: kept in "
+                "the sandbox outbox"
+            )
+        ),
+    ] = None
+    smtp_host: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    smtp_security: Literal["starttls", "tls", "none"] | None = None
     smtp_username: Annotated[str, StringConstraints(max_length=320)] | None = None
     smtp_password: Annotated[str, StringConstraints(max_length=1000)] | None = None
     max_per_minute: PerMinute | None = None
@@ -77,17 +91,11 @@ class SenderFields(Request):
 class SenderCreate(SenderFields):
     name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     from_email: Address
-    smtp_host: Annotated[str, StringConstraints(min_length=1, max_length=255)]
-    smtp_port: Annotated[int, Field(ge=1, le=65535)]
-    smtp_security: Literal["starttls", "tls", "none"]
 
 
 class SenderUpdate(SenderFields):
     name: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
     from_email: Address | None = None
-    smtp_host: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
-    smtp_port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    smtp_security: Literal["starttls", "tls", "none"] | None = None
 
 
 class SenderOut(Wire):
@@ -98,9 +106,10 @@ class SenderOut(Wire):
     from_email: str
     from_name: str
     reply_to: str | None
-    smtp_host: str
-    smtp_port: int
-    smtp_security: str
+    delivery: Delivery
+    smtp_host: str | None
+    smtp_port: int | None
+    smtp_security: str | None
     smtp_username: str | None
     has_password: bool
     max_per_minute: int | None
@@ -279,3 +288,38 @@ class RecipientOut(Wire):
 class RecipientList(Wire):
     recipients: list[RecipientOut]
     next_cursor: str | None
+
+
+# The sandbox outbox ---------------------------------------------------------------------
+
+
+class SandboxMessageOut(Wire):
+    """A message a sandbox sender delivered; `mailFrom` and `rcptTo` are its envelope."""
+
+    id: str
+    email_id: str
+    message_id: str
+    mail_from: str
+    rcpt_to: str
+    subject: str
+    size: int
+    received_at: str
+
+
+class SandboxMessageList(Wire):
+    messages: list[SandboxMessageOut]
+    next_cursor: str | None
+
+
+class MessageHeader(Wire):
+    name: str
+    value: str
+
+
+class SandboxMessageDetail(Wire):
+    """The message as a mail client shows it: decoded headers, its text and HTML parts."""
+
+    message: SandboxMessageOut
+    headers: list[MessageHeader]
+    text: str | None
+    html: str | None

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -35,6 +36,11 @@ SENDING: Final = "sending"
 SENT: Final = "sent"
 FAILED: Final = "failed"
 CANCELLED: Final = "cancelled"
+
+# Where a sender's mail goes: its SMTP server, or the sandbox outbox (sandbox locations only).
+Delivery = Literal["smtp", "sandbox"]
+SMTP_DELIVERY: Final = "smtp"
+SANDBOX_DELIVERY: Final = "sandbox"
 
 CampaignStatus = Literal["draft", "launched", "paused", "cancelled"]
 DRAFT: Final = "draft"
@@ -156,7 +162,8 @@ class Template(Base):
 
 
 class Sender(Base):
-    """A From identity and the SMTP server that sends for it."""
+    """A From identity and where its mail goes: the SMTP server that sends for it, or (on a
+    sandbox location) the sandbox outbox, where the SMTP settings are optional."""
 
     __tablename__ = "mailsuite_senders"
 
@@ -166,10 +173,11 @@ class Sender(Base):
     from_email: Mapped[str] = mapped_column(String(320))
     from_name: Mapped[str] = mapped_column(String(255), default="")
     reply_to: Mapped[str | None] = mapped_column(String(320))
-    smtp_host: Mapped[str] = mapped_column(String(255))
-    smtp_port: Mapped[int] = mapped_column(Integer)
+    delivery: Mapped[Delivery] = mapped_column(String(8), default=SMTP_DELIVERY)
+    smtp_host: Mapped[str | None] = mapped_column(String(255))
+    smtp_port: Mapped[int | None] = mapped_column(Integer)
     # starttls, tls (implicit, port 465) or none (a local relay).
-    smtp_security: Mapped[str] = mapped_column(String(16))
+    smtp_security: Mapped[str | None] = mapped_column(String(16))
     smtp_username: Mapped[str | None] = mapped_column(String(320))
     smtp_password: Mapped[str | None] = mapped_column(EncryptedText)
     # At most this many SMTP transactions a minute (None: as fast as the server takes them).
@@ -289,6 +297,27 @@ class Email(Base):
         Index(None, "sender_id", "last_attempt_at"),
         Index(None, "location_id", "created_at", "id"),
     )
+
+
+class SandboxMessage(Base):
+    """A message a sandbox sender delivered: kept whole, as the bytes an SMTP server would
+    have received, with its envelope and the headers a list shows."""
+
+    __tablename__ = "mailsuite_sandbox_messages"
+
+    id: Mapped[str] = _id()
+    location_id: Mapped[str] = _location_fk()
+    email_id: Mapped[str] = mapped_column(
+        ForeignKey("mailsuite_emails.id", ondelete="CASCADE"), index=True
+    )
+    mail_from: Mapped[str] = mapped_column(String(320))
+    rcpt_to: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(1000))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index(None, "location_id", "received_at", "id"),)
 
 
 class Activity(Base):

@@ -1,5 +1,6 @@
-"""Sender identities: a From address and the SMTP server that sends for it (password
-encrypted at rest, never shown again), with an optional per-minute throttle."""
+"""Sender identities: a From address and where its mail goes (the SMTP server that sends for
+it, password encrypted at rest and never shown again; or, on a sandbox location, the sandbox
+outbox), with an optional per-minute throttle."""
 
 import ipaddress
 import re
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.mailsuite.contacts import ensure_workspace, normalize_email
 from contactflow.mailsuite.mail_schemas import SenderCreate, SenderFields, SenderUpdate
-from contactflow.mailsuite.models import Sender
+from contactflow.mailsuite.models import SANDBOX_DELIVERY, SMTP_DELIVERY, Delivery, Sender
 from contactflow.mailsuite.outgoing import ascii_domain
 from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.mailsuite.smtp import (
@@ -23,6 +24,7 @@ from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import NotFound, invalid
 from contactflow.platform.ids import new_id
+from contactflow.platform.tenancy import find_location
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 
 SENDER_NOT_FOUND = "Sender not found"
@@ -36,6 +38,8 @@ async def find_sender(session: AsyncSession, location_id: str, sender_id: str) -
 
 
 def smtp_server(sender: Sender, timeout: float) -> SmtpServer:
+    if sender.smtp_host is None or sender.smtp_port is None or sender.smtp_security is None:
+        raise SmtpHostRefused(f"the sender {sender.id} has no SMTP server")
     return SmtpServer(
         host=sender.smtp_host,
         port=sender.smtp_port,
@@ -72,39 +76,57 @@ async def _checked_host(policy: UrlPolicy, value: str) -> str:
     return host
 
 
-def _apply(row: Sender, body: SenderFields) -> None:
+async def _apply(row: Sender, body: SenderFields, policy: UrlPolicy, *, sandbox: bool) -> None:
     given = body.model_fields_set
     if body.from_name is not None:
         row.from_name = body.from_name
     if "reply_to" in given:
         row.reply_to = normalize_email(body.reply_to, "replyTo") if body.reply_to else None
+    if body.delivery is not None:
+        row.delivery = body.delivery
+    if body.smtp_host is not None:
+        row.smtp_host = await _checked_host(policy, body.smtp_host)
+    if body.smtp_port is not None:
+        row.smtp_port = body.smtp_port
+    if body.smtp_security is not None:
+        row.smtp_security = body.smtp_security
     if "smtp_username" in given:
         row.smtp_username = body.smtp_username or None
     if "smtp_password" in given:
         row.smtp_password = body.smtp_password or None
     if "max_per_minute" in given:
         row.max_per_minute = body.max_per_minute
+    if row.delivery == SANDBOX_DELIVERY and not sandbox:
+        raise invalid("delivery", "sandbox delivery is for sandbox locations only; use smtp")
+    if row.delivery == SMTP_DELIVERY:
+        for field, value in (
+            ("smtpHost", row.smtp_host),
+            ("smtpPort", row.smtp_port),
+            ("smtpSecurity", row.smtp_security),
+        ):
+            if value is None:
+                raise invalid(field, "required when delivery is smtp")
+
+
+async def _is_sandbox(uow: UnitOfWork, location_id: str) -> bool:
+    location = await find_location(uow.session, location_id)
+    return location is not None and location.sandbox
 
 
 async def create_sender(
     uow: UnitOfWork, location_id: str, body: SenderCreate, policy: UrlPolicy
 ) -> Sender:
-    host = await _checked_host(policy, body.smtp_host)
-    await ensure_workspace(uow, location_id)
-    now = utcnow()
+    """A sandbox location's sender delivers to the sandbox outbox unless told `smtp`; a live
+    location's always over SMTP."""
+    sandbox = await _is_sandbox(uow, location_id)
+    delivery: Delivery = SANDBOX_DELIVERY if sandbox else SMTP_DELIVERY
     row = Sender(
-        id=new_id(),
-        location_id=location_id,
-        name=body.name,
-        from_email=normalize_email(body.from_email, "fromEmail"),
-        from_name="",
-        smtp_host=host,
-        smtp_port=body.smtp_port,
-        smtp_security=body.smtp_security,
-        created_at=now,
-        updated_at=now,
+        id=new_id(), location_id=location_id, name=body.name, from_name="", delivery=delivery
     )
-    _apply(row, body)
+    await _apply(row, body, policy, sandbox=sandbox)
+    row.from_email = normalize_email(body.from_email, "fromEmail")
+    await ensure_workspace(uow, location_id)
+    row.created_at = row.updated_at = utcnow()
     uow.session.add(row)
     return row
 
@@ -113,17 +135,11 @@ async def update_sender(
     uow: UnitOfWork, location_id: str, sender_id: str, body: SenderUpdate, policy: UrlPolicy
 ) -> Sender:
     row = await find_sender(uow.session, location_id, sender_id)
-    if body.smtp_host is not None:
-        row.smtp_host = await _checked_host(policy, body.smtp_host)
+    await _apply(row, body, policy, sandbox=await _is_sandbox(uow, location_id))
     if body.name is not None:
         row.name = body.name
     if body.from_email is not None:
         row.from_email = normalize_email(body.from_email, "fromEmail")
-    if body.smtp_port is not None:
-        row.smtp_port = body.smtp_port
-    if body.smtp_security is not None:
-        row.smtp_security = body.smtp_security
-    _apply(row, body)
     row.updated_at = utcnow()
     return row
 
@@ -139,11 +155,14 @@ async def list_senders(
 
 async def verify_sender(sender: Sender, policy: UrlPolicy, smtp_timeout: float) -> SmtpAnswer:
     """Connect, negotiate TLS and log in as a send would, without sending."""
+    if sender.delivery == SANDBOX_DELIVERY:
+        return SmtpAnswer(True, False, "sandbox delivery: mail is kept in the sandbox outbox")
     try:
-        await check_host(policy, sender.smtp_host)
+        server = smtp_server(sender, smtp_timeout)
+        await check_host(policy, server.host)
     except SmtpHostRefused as error:
         return SmtpAnswer(accepted=False, temporary=False, response=f"refused: {error}")
-    connection = SmtpConnection(smtp_server(sender, smtp_timeout))
+    connection = SmtpConnection(server)
     try:
         return await connection.verify()
     finally:

@@ -1,5 +1,5 @@
-"""Sending: claim due emails with a lease, send each over its sender's SMTP connection, and
-record the server's answers.
+"""Sending: claim due emails with a lease, send each over its sender's SMTP connection (or
+into the sandbox outbox, for a sandbox sender), and record the server's answers.
 
 An email is a work item. A claim (one short transaction) marks due rows `sending` under a
 lease, within each sender's and campaign's per-minute budget; contacts that unsubscribed or
@@ -33,6 +33,7 @@ from contactflow.mailsuite.campaign_state import finish_if_done, not_held
 from contactflow.mailsuite.contacts import unsendable_reason
 from contactflow.mailsuite.models import (
     FAILED,
+    SANDBOX_DELIVERY,
     SCHEDULED,
     SENDING,
     SENT,
@@ -42,6 +43,7 @@ from contactflow.mailsuite.models import (
     Sender,
 )
 from contactflow.mailsuite.outgoing import Outgoing, wire_message
+from contactflow.mailsuite.sandbox import SandboxOutbox
 from contactflow.mailsuite.senders import smtp_server
 from contactflow.mailsuite.smtp import SmtpAnswer, SmtpConnection, SmtpHostRefused, check_host
 from contactflow.mailsuite.timeline import add_entry
@@ -190,14 +192,21 @@ class Dispatcher:
         )
         return sendable, len(leased) - len(sendable)
 
+    async def _connection(self, sender: Sender) -> SmtpConnection | SandboxOutbox:
+        """Where the sender's mail goes; SmtpHostRefused when its server may not be reached."""
+        if sender.delivery == SANDBOX_DELIVERY:
+            return SandboxOutbox(self.db, sender.location_id)
+        server = smtp_server(sender, self.settings.smtp_timeout)
+        await check_host(self.settings.policy, server.host)
+        return SmtpConnection(server)
+
     async def _send_all(self, sender: Sender, emails: list[Email], links: Links) -> None:
         try:
-            await check_host(self.settings.policy, sender.smtp_host)
+            connection = await self._connection(sender)
         except SmtpHostRefused as error:
             refused = SmtpAnswer(False, error.temporary, f"refused: {error}")
             await self._record([(email.id, refused) for email in emails])
             return
-        connection = SmtpConnection(smtp_server(sender, self.settings.smtp_timeout))
         pending = [email.id for email in emails]
         renew_at = utcnow() + self.settings.lease / 2
         # Group commit: answers that come while a commit runs go in the next one, so the

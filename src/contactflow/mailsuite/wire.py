@@ -5,7 +5,10 @@ from contactflow.mailsuite.mail_schemas import (
     CampaignCounts,
     CampaignOut,
     EmailOut,
+    MessageHeader,
     RecipientOut,
+    SandboxMessageDetail,
+    SandboxMessageOut,
     SenderOut,
     TemplateOut,
 )
@@ -16,12 +19,14 @@ from contactflow.mailsuite.models import (
     MailContact,
     MailList,
     Recipient,
+    SandboxMessage,
     Sender,
     Task,
     Template,
     TimelineEntry,
     Workspace,
 )
+from contactflow.mailsuite.sandbox import read_message
 from contactflow.mailsuite.schemas import ContactOut, ListOut, TaskOut, TimelineOut, WorkspaceOut
 from contactflow.platform.clock import to_iso
 
@@ -86,6 +91,7 @@ def sender_out(row: Sender) -> SenderOut:
         from_email=row.from_email,
         from_name=row.from_name,
         reply_to=row.reply_to,
+        delivery=row.delivery,
         smtp_host=row.smtp_host,
         smtp_port=row.smtp_port,
         smtp_security=row.smtp_security,
@@ -202,4 +208,27 @@ def campaign_out(row: Campaign, counts: CampaignCounts) -> CampaignOut:
         counts=counts,
         created_at=to_iso(row.created_at),
         updated_at=to_iso(row.updated_at),
+    )
+
+
+def sandbox_message_out(row: SandboxMessage) -> SandboxMessageOut:
+    return SandboxMessageOut(
+        id=row.id,
+        email_id=row.email_id,
+        message_id=row.message_id,
+        mail_from=row.mail_from,
+        rcpt_to=row.rcpt_to,
+        subject=row.subject,
+        size=len(row.raw),
+        received_at=to_iso(row.received_at),
+    )
+
+
+def sandbox_message_detail(row: SandboxMessage) -> SandboxMessageDetail:
+    read = read_message(row.raw)
+    return SandboxMessageDetail(
+        message=sandbox_message_out(row),
+        headers=[MessageHeader(name=name, value=value) for name, value in read.headers],
+        text=read.text,
+        html=read.html,
     )
