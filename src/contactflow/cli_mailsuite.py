@@ -1,19 +1,23 @@
-"""`contactflow mailsuite …`: a test message through a sender, and a contact's timeline."""
+"""`contactflow mailsuite …`: a test message through a sender, a contact's timeline, and the
+sandbox outbox."""
 
 import asyncio
+import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
 from contactflow.cli_support import AsJson, console, echo_json, id_column, print_table, with_db
+from contactflow.mailsuite import sandbox
 from contactflow.mailsuite.emails import queue_test_message
-from contactflow.mailsuite.models import Email, MailContact, TimelineEntry
+from contactflow.mailsuite.models import Email, MailContact, SandboxMessage, TimelineEntry
 from contactflow.mailsuite.sending import Dispatcher
 from contactflow.mailsuite.timeline import contact_timeline
 from contactflow.mailsuite.tracking import Links, tracking_key
-from contactflow.mailsuite.wire import timeline_out
+from contactflow.mailsuite.wire import sandbox_message_detail, sandbox_message_out, timeline_out
 from contactflow.mailsuite.worker import send_settings
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import Database
@@ -99,4 +103,59 @@ def timeline(
     table = Table(id_column("when"), "what", "detail", "source")
     for entry in entries:
         table.add_row(to_iso(entry.occurred_at), entry.kind, entry.body, entry.source_system)
+    print_table(table)
+
+
+@mailsuite_app.command("outbox")
+def outbox(
+    message: Annotated[
+        str | None, typer.Argument(help="A message's id: show that message whole.")
+    ] = None,
+    location: Annotated[str | None, typer.Option(help="Only this location's messages.")] = None,
+    limit: Annotated[int, typer.Option(help="How many messages, newest first.")] = 20,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the list, or the message, as JSON.")
+    ] = False,
+    raw: Annotated[bool, typer.Option(help="Print the message's raw MIME.")] = False,
+) -> None:
+    """The sandbox outbox: messages sandbox senders delivered, newest first, or one of them."""
+    if message is None:
+        if raw:
+            raise typer.BadParameter("name the message to print its raw MIME", param_hint="--raw")
+        _list_outbox(location, limit, as_json=as_json)
+        return
+
+    async def fetch(db: Database) -> SandboxMessage:
+        async with db.reader() as session:
+            return await sandbox.find_message(session, location, message)
+
+    row = with_db(fetch)
+    if raw:
+        sys.stdout.buffer.write(row.raw)
+        return
+    detail = sandbox_message_detail(row)
+    if as_json:
+        typer.echo(detail.model_dump_json(by_alias=True, indent=2))
+        return
+    for header in detail.headers:
+        console.print(
+            f"[bold]{escape(header.name)}:[/bold] {escape(header.value)}", highlight=False
+        )
+    console.print()
+    console.print(detail.text or detail.html or "", highlight=False, markup=False)
+
+
+def _list_outbox(location: str | None, limit: int, *, as_json: bool) -> None:
+    async def fetch(db: Database) -> list[SandboxMessage]:
+        async with db.reader() as session:
+            page = await sandbox.list_messages(session, location, before=None, limit=limit)
+            return page.rows
+
+    rows = [sandbox_message_out(row) for row in with_db(fetch)]
+    if as_json:
+        echo_json(rows)
+        return
+    table = Table(id_column("received"), id_column("id"), "to", "subject", id_column("email"))
+    for row in rows:
+        table.add_row(row.received_at, row.id, row.rcpt_to, row.subject, row.email_id)
     print_table(table)

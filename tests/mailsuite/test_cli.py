@@ -1,6 +1,7 @@
 """`contactflow mailsuite send-test` sends through a sender's SMTP server and shows the
-answer; `contactflow mailsuite timeline` prints a contact's timeline. (Each command is a
-process of its own, so there are as few as possible.)"""
+answer; `contactflow mailsuite timeline` prints a contact's timeline; `contactflow mailsuite
+outbox` lists and shows the sandbox outbox. (A command run as a process of its own costs
+seconds, so there are as few as possible; the others run in this process.)"""
 
 import asyncio
 import json
@@ -8,13 +9,14 @@ import os
 import sys
 from pathlib import Path
 
-from tests.mailsuite.helpers import PUBLIC_BASE, Mail
+from tests.mailsuite.helpers import API, PUBLIC_BASE, Mail
 from tests.mailsuite.smtpd import Mailbox
+from tests.support import invoke_cli
 
 CONTACTFLOW = Path(sys.executable).with_name("contactflow")
 
 
-async def _cli(database_url: str, *args: str) -> tuple[int, str]:
+async def _cli(database_url: str, *args: str, columns: int = 300) -> tuple[int, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONTACTFLOW_")}
     env.update(
         {
@@ -22,7 +24,7 @@ async def _cli(database_url: str, *args: str) -> tuple[int, str]:
             "CONTACTFLOW_BASE_URL": PUBLIC_BASE,
             "CONTACTFLOW_SMTP_ALLOWED_NETWORKS": json.dumps(["127.0.0.1/32"]),
             "CONTACTFLOW_SMTP_TIMEOUT_SECONDS": "5",
-            "COLUMNS": "300",
+            "COLUMNS": str(columns),
         }
     )
     process = await asyncio.create_subprocess_exec(
@@ -57,3 +59,52 @@ async def test_send_test_and_timeline(mail: Mail, smtp: Mailbox, mail_database_u
     assert code == 0, out
     assert "ops@example.com" in out
     assert "email_sent" in out
+
+
+async def test_outbox_lists_whole_ids_and_shows_a_message(
+    sandbox_mail: Mail, mail_database_url: str
+) -> None:
+    mail = sandbox_mail
+    sender = (await mail.post("/senders", {"name": "T", "fromEmail": "t@acme.example.org"}))[
+        "sender"
+    ]
+    contact = await mail.contact("outbox@example.com", firstName="Olive")
+    queued = await mail.send(
+        senderId=sender["id"],
+        contactId=contact["id"],
+        subject="Hi {{first_name|there}}",
+        html="<p>Dear {{first_name|there}}</p>",
+    )
+    await mail.wait_sent(queued["id"])
+    [message] = (await mail.get("/sandbox/messages"))["messages"]
+    location = mail.tenant.location_id
+
+    # A pipe is 80 columns wide: the ids are printed whole all the same.
+    code, out = await _cli(mail_database_url, "outbox", "--location", location, columns=80)
+    assert code == 0, out
+    assert message["id"] in out
+    assert queued["id"] in out
+
+    listed = await invoke_cli(
+        mail_database_url, "mailsuite", "outbox", "--location", location, "--json"
+    )
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout) == [message]
+
+    shown = await invoke_cli(mail_database_url, "mailsuite", "outbox", message["id"])
+    assert shown.exit_code == 0, shown.output
+    assert "Subject: Hi Olive" in shown.stdout
+    assert f"Message-ID: {queued['messageId']}" in shown.stdout
+    assert "Dear Olive" in shown.stdout
+    detail = await invoke_cli(mail_database_url, "mailsuite", "outbox", message["id"], "--json")
+    assert json.loads(detail.stdout) == await mail.get(f"/sandbox/messages/{message['id']}")
+    raw = await invoke_cli(mail_database_url, "mailsuite", "outbox", message["id"], "--raw")
+    assert raw.exit_code == 0, raw.output
+    assert (
+        raw.stdout_bytes
+        == (await mail.http.get(f"{API}/sandbox/messages/{message['id']}/raw")).content
+    )
+
+    missing = await invoke_cli(mail_database_url, "mailsuite", "outbox", "no-such-message")
+    assert missing.exit_code == 1
+    assert "Sandbox message not found" in missing.stdout
