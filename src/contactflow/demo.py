@@ -30,13 +30,13 @@ from contactflow.flows.templates import find_template
 from contactflow.mailsuite import campaigns, senders, templates
 from contactflow.mailsuite.mail_schemas import CampaignCreate, SenderCreate, TemplateCreate
 from contactflow.mailsuite.models import Campaign
+from contactflow.mailsuite.smtp import host_policy
 from contactflow.platform.auth.api_keys import create_key
 from contactflow.platform.auth.passwords import hash_password
 from contactflow.platform.auth.scopes import DEFAULT_KEY_SCOPES
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.tenancy import Company, Location, User
-from contactflow.platform.webhooks.ssrf import UrlPolicy
 
 FIRST_NAMES = (
     "Olivia Liam Emma Noah Amelia Oliver Sophia Elijah Charlotte James Ava William Mia "
@@ -226,9 +226,6 @@ async def _seed_contact(
 
 
 DEMO_CAMPAIGN = "Spring newsletter"
-# The demo's sender hands mail to an SMTP catcher on this machine (any local test server on
-# port 1025): the welcome emails of new contacts, and the campaign once someone launches it.
-DEMO_SMTP = UrlPolicy(allow_http=False, allowed=["127.0.0.1"])
 
 
 async def draft_campaign(uow: UnitOfWork, location_id: str, name: str = DEMO_CAMPAIGN) -> str:
@@ -238,19 +235,15 @@ async def draft_campaign(uow: UnitOfWork, location_id: str, name: str = DEMO_CAM
     )
     if existing is not None:
         return existing
+    # A sandbox location's sender: its mail (the welcome emails of new contacts, and the
+    # campaign once someone launches it) is kept in the sandbox outbox, no SMTP server needed.
     sender = await senders.create_sender(
         uow,
         location_id,
         SenderCreate.model_validate(
-            {
-                "name": "Northwind team",
-                "fromEmail": "team@northwind.example.com",
-                "smtpHost": "127.0.0.1",
-                "smtpPort": 1025,
-                "smtpSecurity": "none",
-            }
+            {"name": "Northwind team", "fromEmail": "team@northwind.example.com"}
         ),
-        DEMO_SMTP,
+        host_policy([]),
     )
     template = await templates.create_template(
         uow,

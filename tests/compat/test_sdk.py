@@ -82,6 +82,13 @@ async def _sdk(server: LiveServer, key: str, monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.fixture
+async def tenant(new_tenant: TenantFactory) -> Tenant:
+    """A sandbox location, as the demo's are (its keys are `cf_test_` keys): the demo's
+    campaign, whose sender delivers to the sandbox outbox, is made in it."""
+    return await new_tenant(sandbox=True)
+
+
+@pytest.fixture
 async def ghl(
     server: LiveServer, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[HighLevel]:
