@@ -208,7 +208,7 @@ ENTRIES = (
         types.EMAIL_SENT,
         EMAIL_PAYLOAD,
         {**EMAIL_EVENT, "smtpResponse": "250 2.0.0 Ok: queued"},
-        description="Fires when the SMTP server accepted an email.",
+        description="Fires when the SMTP server accepted an email (or the sandbox outbox kept it).",
     ),
     _trigger(
         "email.opened",
