@@ -1,6 +1,6 @@
 """dashboard sessions
 
-Revision ID: 0017
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-06 09:28:02.133857
 
@@ -16,7 +16,7 @@ from alembic import op
 
 import contactflow.platform.db
 
-revision: str = "0017"
+revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """mailsuite sandbox outbox
 
-Revision ID: 0014
-Revises: 0017
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 09:30:00.000000
 
 A sender says where its mail goes (`delivery`): its SMTP server, or, on a sandbox location,
@@ -16,8 +16,8 @@ from alembic import op
 
 import contactflow.platform.db
 
-revision: str = "0014"
-down_revision: str | None = "0017"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
