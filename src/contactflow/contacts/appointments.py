@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts.events import appointment_event
 from contactflow.contacts.models import Appointment, Calendar
-from contactflow.contacts.normalize import assign_fields
+from contactflow.contacts.normalize import assign_fields, stored_values
 from contactflow.contacts.record_schemas import AppointmentCreate, AppointmentUpdate
 from contactflow.contacts.service import find_contact
 from contactflow.platform import event_types
@@ -108,13 +108,15 @@ async def update_appointment(
     if fields.calendar_id:
         await _check_calendar(session, location_id, fields.calendar_id)
     await _check_people(session, location_id, fields)
-    previous_status = appointment.appointment_status
+    before = stored_values(appointment)
     required = frozenset({"calendar_id", "start_time", "end_time", "appointment_status"})
     assign_fields(appointment, fields, required=required)
     appointment.users = list(appointment.users or [])
     if appointment.appointment_status == "cancelled":
         appointment.status = "cancelled"
     _check_times(appointment)
+    if stored_values(appointment) == before:
+        return appointment
     appointment.date_updated = utcnow()
     await session.flush()
     # The status it had, so a receiver can tell a status change (a no-show, a confirmation)
@@ -123,7 +125,7 @@ async def update_appointment(
         uow,
         event_types.APPOINTMENT_UPDATE,
         appointment,
-        previousAppointmentStatus=previous_status,
+        previousAppointmentStatus=before["appointment_status"],
     )
     return appointment
 

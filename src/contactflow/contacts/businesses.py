@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts.events import business_event, contact_snapshot
 from contactflow.contacts.models import Business, Contact
-from contactflow.contacts.normalize import normalize_email, normalize_phone
+from contactflow.contacts.normalize import normalize_email, normalize_phone, stored_values
 from contactflow.contacts.record_schemas import BusinessCreate, BusinessFields, BusinessUpdate
 from contactflow.contacts.service import touched
 from contactflow.platform import event_types
@@ -61,7 +61,10 @@ async def update_business(
     uow: UnitOfWork, location_id: str, business_id: str, fields: BusinessUpdate, region: str
 ) -> Business:
     business = await find_business(uow.session, location_id, business_id)
+    before = stored_values(business)
     _apply(business, fields, region)
+    if stored_values(business) == before:
+        return business
     business.updated_at = utcnow()
     await uow.session.flush()
     await business_event(uow, event_types.BUSINESS_UPDATE, business)

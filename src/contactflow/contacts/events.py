@@ -64,9 +64,9 @@ async def contact_created(uow: UnitOfWork, contact: Contact) -> None:
     )
 
 
-async def contact_changed(uow: UnitOfWork, before: Snapshot, contact: Contact) -> None:
+async def contact_changed(uow: UnitOfWork, before: Snapshot, contact: Contact) -> bool:
     """ContactUpdate with `changes` when anything changed, plus ContactTagUpdate and
-    ContactDndUpdate when tags or do-not-disturb settings did."""
+    ContactDndUpdate when tags or do-not-disturb settings did; False when nothing did."""
     after = contact_snapshot(contact)
     changes = {
         key: {"old": before[key], "new": value}
@@ -74,7 +74,7 @@ async def contact_changed(uow: UnitOfWork, before: Snapshot, contact: Contact) -
         if before.get(key) != value
     }
     if not changes:
-        return
+        return False
     location, subject = contact.location_id, contact.id
     await events.append(
         uow,
@@ -105,6 +105,7 @@ async def contact_changed(uow: UnitOfWork, before: Snapshot, contact: Contact) -
             _payload(types.CONTACT_DND_UPDATE, after, dndSettings=after["dndSettings"]),
             subject_id=subject,
         )
+    return True
 
 
 async def contact_deleted(uow: UnitOfWork, snapshot: Snapshot) -> None:

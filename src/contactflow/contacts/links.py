@@ -136,6 +136,8 @@ async def add_to_workflow(
                 contact_id=contact_id, workflow_id=workflow_id, event_start_time=event_start_time
             )
         )
+    elif enrolment.event_start_time == event_start_time:
+        return
     else:
         enrolment.event_start_time = event_start_time
     await membership_changed(

@@ -1,11 +1,14 @@
 """Input rules that every write of a contact goes through: tags, emails, phones, names."""
 
+import copy
 from datetime import date
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
+from sqlalchemy import inspect
 
 from contactflow.contacts.schemas import DateParts
 from contactflow.platform.errors import invalid
@@ -69,3 +72,10 @@ def assign_fields(row: object, fields: BaseModel, *, required: frozenset[str]) -
         if value is None and name in required:
             raise invalid(to_camel(name), "cannot be null")
         setattr(row, name, value)
+
+
+def stored_values(row: object) -> dict[str, Any]:
+    """A copy of the row's column values: an update compares them before and after, and
+    one that changed nothing is not an update (no event, no new time)."""
+    mapper = inspect(row).mapper
+    return {column.key: copy.deepcopy(getattr(row, column.key)) for column in mapper.column_attrs}

@@ -1,11 +1,13 @@
 """Tasks and notes on a contact."""
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts.events import note_event, task_event
 from contactflow.contacts.models import Note, Task
-from contactflow.contacts.normalize import assign_fields
+from contactflow.contacts.normalize import assign_fields, stored_values
 from contactflow.contacts.record_schemas import NoteCreate, NoteUpdate, TaskCreate, TaskUpdate
 from contactflow.contacts.service import find_contact
 from contactflow.platform import event_types
@@ -69,25 +71,28 @@ async def update_task(
 ) -> Task:
     task = await find_task(uow.session, location_id, contact_id, task_id)
     await _check_user(uow.session, location_id, "assignedTo", fields.assigned_to)
-    was_completed = task.completed
+    before = stored_values(task)
     assign_fields(task, fields, required=frozenset({"title", "due_date", "completed"}))
-    return await _task_saved(uow, task, was_completed)
+    return await _task_saved(uow, task, before)
 
 
 async def set_task_completed(
     uow: UnitOfWork, location_id: str, contact_id: str, task_id: str, completed: bool
 ) -> Task:
     task = await find_task(uow.session, location_id, contact_id, task_id)
-    was_completed = task.completed
+    before = stored_values(task)
     task.completed = completed
-    return await _task_saved(uow, task, was_completed)
+    return await _task_saved(uow, task, before)
 
 
-async def _task_saved(uow: UnitOfWork, task: Task, was_completed: bool) -> Task:
-    """TaskComplete when the task became completed, TaskUpdate otherwise."""
+async def _task_saved(uow: UnitOfWork, task: Task, before: dict[str, Any]) -> Task:
+    """TaskComplete when the task became completed, TaskUpdate when it changed otherwise,
+    nothing when it is as it was."""
+    if stored_values(task) == before:
+        return task
     task.date_updated = utcnow()
     await uow.session.flush()
-    completing = task.completed and not was_completed
+    completing = task.completed and not before["completed"]
     await task_event(
         uow, event_types.TASK_COMPLETE if completing else event_types.TASK_UPDATE, task
     )
@@ -148,7 +153,10 @@ async def update_note(
 ) -> Note:
     note = await find_note(uow.session, location_id, contact_id, note_id)
     await _check_user(uow.session, location_id, "userId", fields.user_id)
+    before = stored_values(note)
     assign_fields(note, fields, required=frozenset({"body", "pinned"}))
+    if stored_values(note) == before:
+        return note
     note.date_updated = utcnow()
     await uow.session.flush()
     await note_event(uow, event_types.NOTE_UPDATE, note)

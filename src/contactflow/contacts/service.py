@@ -323,9 +323,10 @@ async def find_duplicate(
 
 
 async def touched(uow: UnitOfWork, contact: Contact, before: events.Snapshot) -> Contact:
-    """Save a changed contact and emit what changed since `before`."""
-    contact.date_updated = utcnow()
+    """Save the contact and emit what changed since `before`; a contact left as it was keeps
+    its dateUpdated and emits nothing."""
     refresh_search_text(contact)
+    if await events.contact_changed(uow, before, contact):
+        contact.date_updated = utcnow()
     await uow.session.flush()
-    await events.contact_changed(uow, before, contact)
     return contact

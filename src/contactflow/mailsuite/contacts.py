@@ -240,7 +240,9 @@ async def _update(
     _apply(contact, body, region)
     if body.subscription_status is not None:
         set_status(contact, body.subscription_status, "changed through the API")
-    contact.updated_at = utcnow()
+    # Writing back what it holds is not a change: its time of change stays.
+    if mail_events.contact_snapshot(contact) != before:
+        contact.updated_at = utcnow()
     await _changed(uow, contact, before)
     return contact
 
