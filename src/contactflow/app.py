@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 
@@ -24,6 +24,7 @@ from contactflow.mailsuite import tracking_api as mailsuite_tracking_api
 from contactflow.mailsuite.campaigns import find_campaign
 from contactflow.mailsuite.worker import worker_steps as mailsuite_worker_steps
 from contactflow.platform import audit_api, crypto, events_api
+from contactflow.platform.api_support import paging_parameters_taken
 from contactflow.platform.auth.http import UsageRecorder
 from contactflow.platform.auth.oauth import api as oauth_api
 from contactflow.platform.auth.oauth import consent as oauth_consent
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         # Swagger UI would otherwise show a badge fetched from an online validator.
         swagger_ui_parameters={"validatorUrl": None},
+        dependencies=[Depends(paging_parameters_taken)],
     )
     app.state.settings = settings
     app.state.db = db

@@ -744,7 +744,7 @@ async def test_tags_followers_campaigns_and_workflows(
 
 
 async def test_businesses_and_appointments(
-    contacts: Contacts, client: httpx.AsyncClient, tenant: Tenant
+    ghl: HighLevel, contacts: Contacts, client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     made = await client.post(
         "/businesses/", json={"name": "Acme Rockets", "locationId": tenant.location_id}
@@ -777,6 +777,20 @@ async def test_businesses_and_appointments(
     )
     assert page["count"] == 2
     assert [c["id"] for c in page["contacts"]] == in_order[1:]
+    # The SDK's startAfter is a list: the last contact read's dateAdded and id.
+    first = next(c for c in members["contacts"] if c["id"] == in_order[0])
+    cursor = [str(_epoch_ms(first["dateAdded"])), first["id"]]
+    past_first: Json = await contacts.get_contacts_by_business_id(
+        business_id, tenant.location_id, start_after=cursor
+    )
+    assert [c["id"] for c in past_first["contacts"]] == in_order[1:]
+    other = await client.post("/businesses/", json={"name": "Zeta Labs"})
+    assert other.status_code == 201, other.text
+    businesses = ghl.businesses
+    one: Json = await businesses.get_businesses_by_location(tenant.location_id, limit="1")
+    rest: Json = await businesses.get_businesses_by_location(tenant.location_id, skip="1")
+    assert [b["name"] for b in one["businesses"]] == ["Acme Rockets"]
+    assert [b["name"] for b in rest["businesses"]] == ["Zeta Labs"]
     searched: Json = await contacts.get_contacts_by_business_id(
         business_id, tenant.location_id, query="RITA"
     )

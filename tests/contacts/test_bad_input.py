@@ -97,6 +97,21 @@ CASES: dict[str, Case] = {
     "limit not a number": Case("GET", "/contacts/?limit=ten", 422, ("limit",)),
     "negative startAfter": Case("GET", "/contacts/?startAfter=-5", 422, ("startAfter",)),
     "negative skip": Case("GET", "/contacts/business/{business}?skip=-1", 422, ("skip",)),
+    # A paging parameter an endpoint does not take is refused, not ignored: a client paging
+    # with it would get the first page again and again.
+    "skip on the keyset list": Case("GET", "/contacts/?skip=-1", 422, ("skip",)),
+    "page on the keyset list": Case("GET", "/contacts/?limit=5&page=2", 422, ("page",)),
+    "offset on the keyset list": Case("GET", "/contacts/?offset=20", 422, ("offset",)),
+    "limit on notes": Case("GET", "/contacts/{contact}/notes?limit=5", 422, ("limit",)),
+    "limit on tasks": Case("GET", "/contacts/{contact}/tasks?limit=5", 422, ("limit",)),
+    "skip on appointments": Case("GET", "/contacts/{contact}/appointments?skip=5", 422, ("skip",)),
+    "limit on users": Case("GET", "/users/?limit=5", 422, ("limit",)),
+    "business negative startAfter": Case(
+        "GET", "/contacts/business/{business}?startAfter=-1", 422, ("startAfter",)
+    ),
+    "businesses negative skip": Case("GET", "/businesses/?skip=-1", 422, ("skip",)),
+    "businesses limit zero": Case("GET", "/businesses/?limit=0", 422, ("limit",)),
+    "businesses cursor": Case("GET", "/businesses/?cursor=abc", 422, ("cursor",)),
     "business limit over 100": Case(
         "GET", "/contacts/business/{business}?limit=500", 422, ("limit",)
     ),

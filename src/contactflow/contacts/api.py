@@ -162,11 +162,25 @@ async def contacts_of_business(
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     query: TextQuery = None,
+    start_after: Annotated[
+        list[str] | None,
+        Query(
+            alias="startAfter",
+            max_length=2,
+            description="The last contact read: its dateAdded (epoch ms), then its id",
+        ),
+    ] = None,
 ) -> BusinessContacts:
     location = caller.check_location(location_id)
     async with db.reader() as session:
         rows, count = await listing.contacts_of_business(
-            session, location, business_id, limit=limit, skip=skip, query=query
+            session,
+            location,
+            business_id,
+            limit=limit,
+            skip=skip,
+            query=query,
+            start_after=start_after,
         )
         return BusinessContacts(contacts=[contact_out(row) for row in rows], count=count)
 

@@ -23,11 +23,16 @@ async def find_business(session: AsyncSession, location_id: str, business_id: st
     return business
 
 
-async def list_businesses(session: AsyncSession, location_id: str) -> list[Business]:
+async def list_businesses(
+    session: AsyncSession, location_id: str, *, limit: int | None = None, skip: int = 0
+) -> list[Business]:
+    """Oldest first: `limit` of them (all without) after the first `skip`."""
     rows = await session.scalars(
         select(Business)
         .where(Business.location_id == location_id)
         .order_by(Business.created_at, Business.id)
+        .offset(skip)
+        .limit(limit)
     )
     return list(rows)
 

@@ -11,6 +11,9 @@ from contactflow.platform.clock import from_epoch_ms, to_epoch_ms
 from contactflow.platform.db import UTCDateTime
 from contactflow.platform.errors import NotFound, invalid
 
+# Year 3000: the latest time a cursor may name.
+MAX_EPOCH_MS = 32503680000000
+
 
 async def _added_at(session: AsyncSession, location_id: str, contact_id: str) -> int:
     added = await session.scalar(
@@ -21,6 +24,22 @@ async def _added_at(session: AsyncSession, location_id: str, contact_id: str) ->
     if added is None:
         raise invalid("startAfterId", "no contact with this id in this location")
     return to_epoch_ms(added)
+
+
+def _after(start_after: int, start_after_id: str | None) -> Any:
+    """Past the keyset cursor (dateAdded in epoch ms, id) in (dateAdded, id) order."""
+    return tuple_(Contact.date_added, Contact.id) > tuple_(
+        literal(from_epoch_ms(start_after), UTCDateTime()), start_after_id or ""
+    )
+
+
+def _business_cursor(values: list[str]) -> Any:
+    """`startAfter` of a business's contacts, as the SDK sends it: the last contact's
+    dateAdded (epoch ms), and its id."""
+    millis, *rest = values
+    if not millis.isdigit() or int(millis) > MAX_EPOCH_MS or len(rest) > 1:
+        raise invalid("startAfter", "the dateAdded (epoch ms) and id of the last contact read")
+    return _after(int(millis), rest[0] if rest else None)
 
 
 def text_filter(query: str | None) -> Any:
@@ -59,10 +78,7 @@ async def list_contacts(
         # A cursor given by id alone starts after that contact.
         start_after = await _added_at(session, location_id, start_after_id)
     if start_after is not None:
-        cursor = tuple_(Contact.date_added, Contact.id) > tuple_(
-            literal(from_epoch_ms(start_after), UTCDateTime()), start_after_id or ""
-        )
-        page_conditions.append(cursor)
+        page_conditions.append(_after(start_after, start_after_id))
         position = total - (
             await session.scalar(select(func.count()).select_from(Contact).where(*page_conditions))
             or 0
@@ -86,7 +102,9 @@ async def contacts_of_business(
     limit: int,
     skip: int,
     query: str | None,
+    start_after: list[str] | None = None,
 ) -> tuple[list[Contact], int]:
+    """The business's contacts, oldest first (past the cursor `start_after`, when given)."""
     business = await session.scalar(
         select(Business.id).where(Business.id == business_id, Business.location_id == location_id)
     )
@@ -96,6 +114,8 @@ async def contacts_of_business(
     text = text_filter(query)
     if text is not None:
         conditions.append(text)
+    if start_after:
+        conditions.append(_business_cursor(start_after))
     count = await session.scalar(select(func.count()).select_from(Contact).where(*conditions)) or 0
     rows = await session.scalars(
         select(Contact)

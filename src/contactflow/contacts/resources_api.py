@@ -44,10 +44,12 @@ async def list_businesses(
     caller: Annotated[Principal, requires(BUSINESSES_READ)],
     db: DatabaseDep,
     location_id: LocationQuery = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000, description="At most; all without")] = None,
+    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> BusinessList:
     location = caller.check_location(location_id)
     async with db.reader() as session:
-        rows = await businesses.list_businesses(session, location)
+        rows = await businesses.list_businesses(session, location, limit=limit, skip=skip)
         return BusinessList(businesses=[business_out(row) for row in rows])
 
 

@@ -4,6 +4,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 
 from contactflow.platform.auth.http import database
@@ -61,3 +63,45 @@ def parse_cursor(raw: str | None) -> tuple[datetime, str] | None:
 
 def format_cursor(created_at: datetime, row_id: str) -> str:
     return f"{to_epoch_ms(created_at)}_{row_id}"
+
+
+# The names clients page lists with. A list that ignored one it does not take would answer its
+# first page again and again (a client paging with `skip` would never end), so each is refused.
+PAGING_PARAMETERS = frozenset(
+    {
+        "limit",
+        "skip",
+        "offset",
+        "page",
+        "pageLimit",
+        "pageSize",
+        "startAfter",
+        "startAfterId",
+        "searchAfter",
+        "cursor",
+        "after",
+        "before",
+    }
+)
+
+
+async def paging_parameters_taken(request: Request) -> None:
+    """422 naming a paging parameter that a GET endpoint of the API does not take (what the
+    endpoint pages with instead, if anything)."""
+    route = request.scope.get("route")
+    named = [name for name in request.query_params if name in PAGING_PARAMETERS]
+    if not named or request.method != "GET" or not isinstance(route, APIRoute):
+        return
+    if not route.include_in_schema:
+        return
+    taken = [
+        param.alias
+        for param in get_flat_params(route.dependant)
+        if param.alias in PAGING_PARAMETERS
+    ]
+    for name in named:
+        if name not in taken:
+            if taken:
+                pages_with = ", ".join(taken)
+                raise invalid(name, f"not a parameter of this list; it pages with {pages_with}")
+            raise invalid(name, "not a parameter of this endpoint, which is not paged")
