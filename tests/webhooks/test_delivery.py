@@ -92,9 +92,24 @@ async def test_every_delivery_verifies_with_standard_webhooks_and_the_highlevel_
         assert payload["timestamp"] == event["createdAt"]
         assert abs(int(arrival.headers["webhook-timestamp"]) - now) < 60
         assert arrival.headers["content-type"] == "application/json"
+        # Ed25519 only: HighLevel's older RSA signature is not sent.
+        assert "x-wh-signature" not in arrival.headers
         assert payload["locationId"] == tenant.location_id
     contact_events = [json.loads(a.body) for a in hook.arrivals if json.loads(a.body).get("id")]
     assert any(p["type"] == "ContactCreate" and p["id"] == contact_id for p in contact_events)
+
+
+async def test_the_public_key_is_served_without_a_token(
+    server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as anonymous:
+        served = await anonymous.get("/webhooks/public-key")
+    assert served.status_code == 200, served.text
+    body = json_of(served)
+    assert set(body) == {"algorithm", "header", "publicKey"}
+    assert (body["algorithm"], body["header"]) == ("Ed25519", "x-ghl-signature")
+    assert body["publicKey"].startswith("-----BEGIN PUBLIC KEY-----\n")
+    assert body["publicKey"] == await public_key(client)
 
 
 async def test_a_tampered_delivery_fails_both_verifications(

@@ -72,12 +72,17 @@ class Flow(Base):
     trigger_key: Mapped[str | None] = mapped_column(String(128))
     # The secret part of the flow's hook URL (a `core.webhook` trigger); shown to its owners.
     hook_token: Mapped[str | None] = mapped_column(String(64))
+    # The shipped template (and the name of its flow) this flow was installed from: a second
+    # install of the template finds it.
+    template_key: Mapped[str | None] = mapped_column(String(64))
+    template_flow: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
         Index(None, "location_id", "created_at", "id"),
         Index(None, "enabled", "event_type"),
+        Index(None, "location_id", "template_key"),
     )
 
 

@@ -44,7 +44,7 @@ async def _fan_out_location(db: Database, location_id: str, batch: int) -> int:
             for event in pending
             if event.type != WEBHOOK_TEST
             for endpoint in endpoints
-            if endpoint.wants(event.type)
+            if endpoint.wants(event.type, event.seq)
         ]
         uow.session.add_all(deliveries)
         cursor.position = pending[-1].seq

@@ -48,8 +48,13 @@ class WebhookEndpoint(Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The location's last event seq when the endpoint was made: it gets the events after it
+    # only, however far behind the fan-out was then.
+    starts_after: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
-    def wants(self, event_type: str) -> bool:
+    def wants(self, event_type: str, seq: int) -> bool:
+        if seq <= self.starts_after:
+            return False
         return not self.event_types or event_type in self.event_types
 
 

@@ -48,8 +48,10 @@ async def create_endpoint(
     ordered: bool,
 ) -> WebhookEndpoint:
     now = utcnow()
+    stream = await uow.session.get(events.EventStream, location_id)
     endpoint = WebhookEndpoint(
         location_id=location_id,
+        starts_after=stream.last_seq if stream is not None else 0,
         url=await _check_url(policy, url),
         event_types=_check_types(event_types),
         description=description,
