@@ -265,8 +265,15 @@ def install_template(
     param: Annotated[
         list[str] | None, typer.Option(help="A parameter as name=value (repeatable).")
     ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Update the flows of a template installed already, in place."
+        ),
+    ] = False,
 ) -> None:
-    """Create, publish and enable a template's flows; prints each flow's id and name."""
+    """Create, publish and enable a template's flows; prints each flow's id and name. A
+    template installed already in the location is refused (exit 1) unless --replace."""
     template = find_template(key)
     if template is None:
         raise typer.BadParameter(f"no template {key!r}", param_hint="TEMPLATE")
@@ -274,7 +281,8 @@ def install_template(
 
     async def run(db: Database) -> list[Flow]:
         async with db.unit_of_work() as uow:
-            return await service.install_template(uow, location, key, given)
+            done = await service.install_template(uow, location, key, given, replace=replace)
+            return done.flows
 
     for flow in with_db(run):
         typer.echo(f"{flow.id}\t{flow.name}")

@@ -314,7 +314,8 @@ async def welcome_flow(uow: UnitOfWork, location_id: str) -> str:
             Campaign.location_id == location_id, Campaign.name == DEMO_CAMPAIGN
         )
     )
-    (flow,) = await flows.install_template(uow, location_id, "welcome", {"senderId": sender_id})
+    installed = await flows.install_template(uow, location_id, "welcome", {"senderId": sender_id})
+    (flow,) = installed.flows
     return flow.id
 
 

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from tests.flows.helpers import Hub, welcome_flow
-from tests.support import CONTACTFLOW, cli_env, run_cli
+from tests.support import CONTACTFLOW, cli_env, invoke_cli, run_cli
 
 YAML = """
 trigger: {key: contacts.contact.created}
@@ -132,4 +132,19 @@ async def test_templates_are_listed_and_installed_with_parameters(
     out, _ = await refused.communicate()
     assert refused.returncode == 1
     assert "parameters.senderId: no such Mailsuite sender" in out.decode()
+    assert [row["id"] for row in (await hub.get("/flows"))["flows"]] == [flow_id]
+
+    # Installed already: refused naming the flow, unless --replace, which updates it.
+    given = ("--param", f"senderId={sender['id']}", "--param", "dueInDays=5")
+    twice = await invoke_cli(flows_database_url, *install, *given)
+    assert twice.exit_code == 1
+    assert f"already installed in this location: Welcome new contacts ({flow_id})" in " ".join(
+        twice.output.split()
+    )
+    replaced = await invoke_cli(flows_database_url, *install, *given, "--replace")
+    assert replaced.exit_code == 0, replaced.output
+    assert replaced.output.strip().split("\t") == [flow_id, "Welcome new contacts"]
+    flow = (await hub.get(f"/flows/{flow_id}"))["flow"]
+    task = flow["published"]["definition"]["steps"][2]
+    assert task["input"]["dueAt"] == "{{ trigger.dateAdded | add(days=5) }}"
     assert [row["id"] for row in (await hub.get("/flows"))["flows"]] == [flow_id]

@@ -82,3 +82,29 @@ async def test_a_bad_parameter_installs_nothing_and_is_named(hub: Hub) -> None:
     response = await hub.http.post("/flows/templates/no-such/install", json={})
     assert error_lines(response, 404) == ["Template not found"]
     assert (await hub.get("/flows"))["flows"] == []
+
+
+async def test_a_second_install_is_refused_naming_the_flows_or_replaces_them(hub: Hub) -> None:
+    sender = await hub.mail_sender("127.0.0.1", 2525)
+    install = "/flows/templates/welcome/install"
+    (flow,) = (await hub.post(install, {"parameters": {"senderId": sender["id"]}}))["flows"]
+    assert flow["template"] == {"key": "welcome", "flow": "Welcome new contacts"}
+
+    again = await hub.http.post(install, json={"parameters": {"senderId": sender["id"]}})
+    assert error_lines(again, 409) == [
+        f"Template welcome is already installed in this location: Welcome new contacts "
+        f"({flow['id']}); install it with replace to update these flows in place"
+    ]
+    assert again.json()["meta"] == {"flows": [{"id": flow["id"], "name": flow["name"]}]}
+
+    await hub.call("PUT", f"/flows/{flow['id']}", 200, json={"name": "Our welcome"})
+    parameters = {"senderId": sender["id"], "dueInDays": 7}
+    replaced = await hub.call(
+        "POST", install, 200, params={"replace": "true"}, json={"parameters": parameters}
+    )
+    (updated,) = replaced["flows"]
+    assert (updated["id"], updated["name"], updated["enabled"]) == (flow["id"], "Our welcome", True)
+    assert updated["published"]["number"] == 2
+    steps = {step["id"]: step for step in updated["published"]["definition"]["steps"]}
+    assert steps["task"]["input"]["dueAt"] == "{{ trigger.dateAdded | add(days=7) }}"
+    assert [row["id"] for row in (await hub.get("/flows"))["flows"]] == [flow["id"]]

@@ -201,6 +201,13 @@ async def test_the_gallery_installs_a_template_and_names_bad_fields(
         assert flow["published"]["definition"]["steps"][2]["input"]["dueAt"].endswith(
             "add(days=3) }}"
         )
+        # Installed already: refused beside the form, naming the flow; nothing is added.
+        again = await http.post(install, data={"csrf_token": token, "senderId": sender["id"]})
+        assert again.status_code == 409
+        assert f"already installed in this location: Welcome new contacts ({flow['id']})" in (
+            again.text
+        )
+        assert [row["id"] for row in (await web_hub.get("/flows"))["flows"]] == [flow["id"]]
         unknown = await http.post(f"{ours}/templates/nope/install", data={"csrf_token": token})
         assert unknown.status_code == 404
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows import backfill, hooks, service
@@ -108,15 +108,27 @@ async def list_templates(caller: Reader) -> TemplateList:
     "/templates/{templateKey}/install",
     status_code=201,
     response_model=InstalledFlows,
+    responses={200: {"model": InstalledFlows, "description": "Replaced the flows in place"}},
     summary="Create, publish and enable a template's flows from its parameters",
 )
 async def install_template(
-    key: TemplateKey, caller: Writer, db: DatabaseDep, body: TemplateInstall | None = None
+    key: TemplateKey,
+    caller: Writer,
+    db: DatabaseDep,
+    response: Response,
+    body: TemplateInstall | None = None,
+    replace: Annotated[
+        bool,
+        Query(description="Update the flows of a template installed already (200), not 409"),
+    ] = False,
 ) -> InstalledFlows:
     given = (body or TemplateInstall()).parameters
     async with db.unit_of_work() as uow:
-        flows = await service.install_template(uow, caller.location_id, key, given)
-        return InstalledFlows(flows=[(await _envelope(uow.session, row)).flow for row in flows])
+        done = await service.install_template(uow, caller.location_id, key, given, replace=replace)
+        if done.replaced:
+            response.status_code = 200
+        flows = [(await _envelope(uow.session, row)).flow for row in done.flows]
+        return InstalledFlows(flows=flows)
 
 
 @router.get("/{flowId}", response_model=FlowEnvelope, summary="Get a flow")

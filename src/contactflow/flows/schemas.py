@@ -74,11 +74,19 @@ class VersionOut(WireModel):
     published_at: str | None
 
 
+class TemplateOrigin(WireModel):
+    """The shipped template a flow was installed from, and which of its flows it is."""
+
+    key: str
+    flow: str
+
+
 class FlowOut(WireModel):
     id: str
     name: str
     enabled: bool
     error_flow_id: str | None
+    template: TemplateOrigin | None
     draft: VersionOut | None
     published: VersionOut | None
     # Where to POST to run the flow, while its running version has the incoming webhook

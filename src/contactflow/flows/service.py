@@ -337,11 +337,30 @@ async def retry(uow: UnitOfWork, location_id: str, run_id: str) -> FlowRun:
 REFERENCES = {"mailsuite.sender": (senders.find_sender, "no such Mailsuite sender")}
 
 
+@dataclass(frozen=True)
+class Installation:
+    flows: list[Flow]
+    # True when the template was installed already and its flows were updated in place.
+    replaced: bool
+
+
+async def installed_flows(session: AsyncSession, location_id: str, key: str) -> list[Flow]:
+    """The location's flows installed from template `key`, oldest first."""
+    rows = await session.scalars(
+        select(Flow)
+        .where(Flow.location_id == location_id, Flow.template_key == key)
+        .order_by(Flow.created_at, Flow.id)
+    )
+    return list(rows)
+
+
 async def install_template(
-    uow: UnitOfWork, location_id: str, key: str, given: dict[str, Any]
-) -> list[Flow]:
+    uow: UnitOfWork, location_id: str, key: str, given: dict[str, Any], *, replace: bool = False
+) -> Installation:
     """A shipped template's flows, made from the parameters, published and enabled, in one
-    transaction: a bad parameter (422 naming it) installs nothing."""
+    transaction: a bad parameter (422 naming it) installs nothing. A template installed
+    already is a 409 naming its flows, unless `replace`: then its flows take the new
+    definitions in place (published and enabled), keeping their ids, names and runs."""
     template = find_template(key)
     if template is None:
         raise NotFound("Template not found")
@@ -352,9 +371,23 @@ async def install_template(
             await finder(uow.session, location_id, record_id)
         except NotFound:
             raise invalid(f"parameters.{name}", missing) from None
+    existing = await installed_flows(uow.session, location_id, key)
+    if existing and not replace:
+        named = ", ".join(f"{flow.name} ({flow.id})" for flow in existing)
+        raise Conflict(
+            f"Template {key} is already installed in this location: {named}; install it "
+            "with replace to update these flows in place",
+            meta={"flows": [{"id": flow.id, "name": flow.name} for flow in existing]},
+        )
+    by_template_flow = {flow.template_flow: flow for flow in existing}
     installed = []
     for name, definition in template.definitions(values):
-        flow = await create_flow(uow, location_id, name, definition)
+        flow = by_template_flow.get(name)
+        if flow is None:
+            flow = await create_flow(uow, location_id, name, definition)
+            flow.template_key, flow.template_flow = key, name
+        else:
+            await _save_draft(uow, flow, definition)
         await publish(uow, location_id, flow.id)
         installed.append(await set_enabled(uow, location_id, flow.id, True))
-    return installed
+    return Installation(installed, replaced=bool(existing))

@@ -2,7 +2,7 @@
 
 from contactflow.flows.definition import hidden
 from contactflow.flows.models import Flow, FlowRun, FlowVersion, StepRun, hook_path
-from contactflow.flows.schemas import FlowOut, RunOut, StepRunOut, VersionOut
+from contactflow.flows.schemas import FlowOut, RunOut, StepRunOut, TemplateOrigin, VersionOut
 from contactflow.platform.clock import to_iso
 
 
@@ -25,6 +25,11 @@ def flow_out(row: Flow, draft: FlowVersion | None, published: FlowVersion | None
         name=row.name,
         enabled=row.enabled,
         error_flow_id=row.error_flow_id,
+        template=(
+            TemplateOrigin(key=row.template_key, flow=row.template_flow)
+            if row.template_key is not None and row.template_flow is not None
+            else None
+        ),
         draft=version_out(draft),
         published=version_out(published),
         hook_path=hook_path(row),

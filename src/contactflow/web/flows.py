@@ -194,7 +194,7 @@ async def install(request: Request, viewer: ViewerDep, location_id: str, key: st
     if not errors:
         try:
             async with database(request).unit_of_work() as uow:
-                flows = await service.install_template(uow, location.id, key, values)
+                done = await service.install_template(uow, location.id, key, values)
         except Unprocessable as error:
             lines = error.message if isinstance(error.message, list) else [error.message]
             errors, other = _field_errors(lines)
@@ -203,7 +203,7 @@ async def install(request: Request, viewer: ViewerDep, location_id: str, key: st
             # Refused as a whole (a Conflict of the flows service): said above the form.
             message, status = str(error), error.status_code
         else:
-            where = f"/app/l/{location.id}/flows?installed={template.key}&flows={len(flows)}"
+            where = f"/app/l/{location.id}/flows?installed={template.key}&flows={len(done.flows)}"
             return RedirectResponse(where, status_code=303)
     async with database(request).reader() as session:
         failed = await _form(session, location.id, template, form, errors, message)
