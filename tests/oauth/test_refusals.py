@@ -80,20 +80,27 @@ async def test_unregistered_redirect_uri_is_never_followed(
     url = _authorize_url(
         server,
         app,
-        redirect_uri="http://127.0.0.1:9/elsewhere",
+        redirect_uri="http://127.0.0.1:9/elsewhere?<b>x</b>",
         code_challenge=generate_token(48),
         code_challenge_method="S256",
     )
-    refused = await http.get(url)
-    assert refused.status_code == 400
-    assert "location" not in refused.headers
-    assert refused.json()["error"] == "invalid_request"
-    page = await http.get(url, headers={"Accept": "text/html"})
-    assert page.status_code == 400
-    assert "invalid_request" in page.text
-    assert page.headers["x-frame-options"] == "DENY"
+    # An HTML page, as the sign-in and consent pages, whatever the client accepts; the
+    # refused URI it names is escaped.
+    for accept in ({}, {"Accept": "text/html"}, {"Accept": "application/json"}):
+        refused = await http.get(url, headers=accept)
+        assert refused.status_code == 400
+        assert "location" not in refused.headers
+        assert refused.headers["content-type"] == "text/html; charset=utf-8"
+        assert refused.headers["x-frame-options"] == "DENY"
+        assert "invalid_request" in refused.text
+        assert "Redirect URI http://127.0.0.1:9/elsewhere?&lt;b&gt;x&lt;/b&gt; is not" in (
+            refused.text
+        )
+        assert "<b>x</b>" not in refused.text
     unknown = await http.get(_authorize_url(server, App("nope", None, ())))
-    assert (unknown.status_code, unknown.json()["error"]) == (400, "invalid_client")
+    assert unknown.status_code == 400
+    assert unknown.headers["content-type"] == "text/html; charset=utf-8"
+    assert "invalid_client" in unknown.text
 
 
 async def test_scopes_beyond_the_app_are_refused(
@@ -272,7 +279,10 @@ async def test_wrong_password_and_stale_consent_form(
         server, app, code_challenge=generate_token(48), code_challenge_method="S256"
     )
     forged = await http.post(url, data={"decision": "allow", "location": tenant.location_id})
-    assert (forged.status_code, forged.json()["error"]) == (400, "invalid_request")
+    assert forged.status_code == 400
+    assert forged.headers["content-type"] == "text/html; charset=utf-8"
+    assert "invalid_request" in forged.text
+    assert "the form is stale" in forged.text
 
 
 async def test_the_apps_ip_allowlist_applies_to_its_tokens(

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from contactflow.platform.api_support import DatabaseDep, SettingsDep
@@ -59,13 +59,12 @@ def _page(template: str, status: int = 200, **values: Any) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
 
-def _error(request: Request, error: OAuth2Error) -> Response:
-    """An error that must not be redirected: a page for browsers, RFC 6749 JSON otherwise."""
+def _error(error: OAuth2Error) -> Response:
+    """An error that must not be redirected, on a page for the user in front of the browser
+    (RFC 6749 4.1.2.1), whatever the request's Accept header says."""
     status, body, _ = error()
-    if "text/html" in request.headers.get("accept", ""):
-        description = body.get("error_description", "")
-        return _page("error.html", status, error=body["error"], description=description)
-    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+    description = body.get("error_description", "")
+    return _page("error.html", status, error=body["error"], description=description)
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ async def authorize(request: Request, db: DatabaseDep, settings: SettingsDep) ->
                 return _login_page(request, pending)
             options = await login.choices(session, user, pending.client, pending.scope)
     except OAuth2Error as error:
-        return _error(request, error)
+        return _error(error)
     return _page(
         "consent.html",
         app_name=pending.client.name,
@@ -133,12 +132,12 @@ async def decide(request: Request, db: DatabaseDep, settings: SettingsDep) -> Re
         proxied = settings.trust_proxy
         oauth_request = await read_request(request, form=True, query=True, trust_proxy=proxied)
     except OAuth2Error as error:
-        return _error(request, error)
+        return _error(error)
     answer = oauth_request.form
     secret = request.cookies.get(login.SESSION_COOKIE) or ""
     if not login.csrf_matches(secret, answer.get("csrf_token", "")):
         expired = InvalidRequestError("The sign-in expired or the form is stale; start again")
-        return _error(request, expired)
+        return _error(expired)
     async with db.unit_of_work() as uow:
         try:
             context = Context.of(request, settings, uow)
@@ -166,7 +165,7 @@ async def decide(request: Request, db: DatabaseDep, settings: SettingsDep) -> Re
 
             return await run(uow.session, context, respond)
         except OAuth2Error as error:
-            return _error(request, error)
+            return _error(error)
 
 
 def _authorize_url(next_query: str) -> str:
