@@ -62,6 +62,8 @@ async def test_server_down_for_good_fails_with_the_reason(mail: Mail, smtp: Mail
     assert failed["error"].endswith(f"(gave up after {attempts} attempts)")
     assert failed["sentAt"] is None
     assert await mail.events("EmailSent") == []
+    [event] = await mail.events("EmailFailed")
+    assert (event["payload"]["error"], event["payload"]["attempts"]) == (failed["error"], attempts)
 
 
 async def test_a_5xx_reply_fails_at_once_with_the_answer(mail: Mail, smtp: Mailbox) -> None:

@@ -179,6 +179,9 @@ async def test_one_click_unsubscribe_blocks_later_sends(mail: Mail, smtp: Mailbo
     failed = await mail.wait_email(queued["id"], lambda row: row["status"] == "failed")
     assert failed["error"].startswith("not sent: the contact is unsubscribed")
     assert failed["attempts"] == 0
+    [event] = await mail.events("EmailFailed")
+    assert event["payload"]["emailId"] == queued["id"]
+    assert event["payload"]["error"] == failed["error"]
     assert len(smtp.to("leaving@example.com")) == 1
 
 

@@ -16,7 +16,7 @@ worker claims it and sends it again, with the same Message-ID: an email is never
 the only duplicates are the messages accepted during the one commit that did not finish;
 mail clients and providers that see a Message-ID again treat it as the same message. 4xx
 answers and connection errors are retried on the schedule; 5xx answers fail the email at
-once with the server's answer.
+once with the server's answer. An email failed for good appends EmailFailed with the reason.
 """
 
 import asyncio
@@ -50,7 +50,7 @@ from contactflow.mailsuite.timeline import add_entry
 from contactflow.mailsuite.tracking import Links, tracked_html, tracking_key
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
-from contactflow.platform.event_types import EMAIL_SENT
+from contactflow.platform.event_types import EMAIL_FAILED, EMAIL_SENT
 from contactflow.platform.jobs import RetrySchedule, claim, lease_free
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 
@@ -183,9 +183,9 @@ class Dispatcher:
                 email.status, email.last_attempt_at = SENDING, now
                 sendable.append(email)
                 continue
-            email.status, email.error = FAILED, f"not sent: {refused}"
             email.lease_owner = email.lease_expires_at = None
             email.finished_at = email.updated_at = now
+            await _fail(uow, email, f"not sent: {refused}")
         sent_on = {email.id for email in sendable}
         await finish_if_done(
             uow, [email.campaign_id for email in leased if email.id not in sent_on]
@@ -320,10 +320,15 @@ class Dispatcher:
         delay = self.settings.schedule.decide(email.attempts) if answer.temporary else None
         if delay is None:
             tries = f" (gave up after {email.attempts} attempts)" if answer.temporary else ""
-            email.status, email.error = FAILED, answer.response + tries
+            await _fail(uow, email, answer.response + tries)
         else:
             email.status, email.error = SCHEDULED, answer.response
             email.next_attempt_at = now + timedelta(seconds=delay)
+
+
+async def _fail(uow: UnitOfWork, email: Email, reason: str) -> None:
+    email.status, email.error = FAILED, reason
+    await mail_events.email_event(uow, EMAIL_FAILED, email, error=reason, attempts=email.attempts)
 
 
 def _finish_attempt(email: Email, answer: SmtpAnswer, now: datetime) -> None:

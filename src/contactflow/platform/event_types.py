@@ -30,6 +30,8 @@ WEBHOOK_ENDPOINT_DISABLED = "WebhookEndpointDisabled"
 WEBHOOK_TEST = "WebhookTest"
 # Mailsuite: email sending and tracking, its contacts, tasks and timeline.
 EMAIL_SENT = "EmailSent"
+# An email that will not be sent: refused for good, out of retries, or its contact gone.
+EMAIL_FAILED = "EmailFailed"
 EMAIL_OPENED = "EmailOpened"
 EMAIL_FIRST_OPENED = "EmailFirstOpened"
 LINK_CLICKED = "LinkClicked"
@@ -78,6 +80,7 @@ EVENT_TYPES = frozenset(
         WEBHOOK_ENDPOINT_DISABLED,
         WEBHOOK_TEST,
         EMAIL_SENT,
+        EMAIL_FAILED,
         EMAIL_OPENED,
         EMAIL_FIRST_OPENED,
         LINK_CLICKED,
