@@ -1,5 +1,5 @@
-"""`contactflow mailsuite …`: a test message through a sender, a contact's timeline, and the
-sandbox outbox."""
+"""`contactflow mailsuite …`: a test message through a sender, a failed email sent again, a
+contact's timeline, and the sandbox outbox."""
 
 import asyncio
 import sys
@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from contactflow.cli_support import AsJson, console, echo_json, id_column, print_table, with_db
 from contactflow.mailsuite import sandbox
-from contactflow.mailsuite.emails import queue_test_message
+from contactflow.mailsuite.emails import queue_test_message, resend_email
 from contactflow.mailsuite.models import Email, MailContact, SandboxMessage, TimelineEntry
 from contactflow.mailsuite.sending import Dispatcher
 from contactflow.mailsuite.timeline import contact_timeline
@@ -23,9 +23,38 @@ from contactflow.platform.clock import to_iso
 from contactflow.platform.db import Database
 from contactflow.platform.errors import NotFound
 from contactflow.platform.jobs import worker_name
-from contactflow.settings import get_settings
+from contactflow.settings import Settings, get_settings
 
 mailsuite_app = typer.Typer(help="The Mailsuite workspace.", no_args_is_help=True)
+
+
+async def _send_now(db: Database, settings: Settings, email_id: str) -> Email:
+    """Send the queued email now, through this process, and wait for its outcome (the email
+    as it is then)."""
+    dispatcher = Dispatcher(db, send_settings(settings), worker_name())
+    deadline = asyncio.get_running_loop().time() + 4 * settings.smtp_timeout_seconds
+    while True:
+        # A running worker may take the email first: then its outcome is awaited.
+        await dispatcher.run_once(only=email_id)
+        async with db.reader() as session:
+            email = await session.get(Email, email_id)
+        assert email is not None
+        attempted = email.status == "scheduled" and email.attempts > 0
+        if email.status in ("sent", "failed") or attempted:
+            return email
+        if asyncio.get_running_loop().time() > deadline:
+            return email
+        await asyncio.sleep(0.2)
+
+
+def _report(email: Email) -> None:
+    """Print the email's outcome and the server's answer; exit 1 unless it was sent."""
+    console.print(f"email {email.id} {email.message_id}: {email.status}")
+    console.print(f"server answered: {email.last_response or email.error or '(nothing)'}")
+    if email.status == "scheduled":
+        console.print(f"temporary failure: the workers retry at {to_iso(email.next_attempt_at)}")
+    if email.status != "sent":
+        raise typer.Exit(1)
 
 
 @mailsuite_app.command("send-test")
@@ -42,28 +71,26 @@ def send_test(
         links = Links(settings.base_url, await tracking_key(db))
         async with db.unit_of_work() as uow:
             queued = await queue_test_message(uow, sender, to, links)
-        dispatcher = Dispatcher(db, send_settings(settings), worker_name())
-        deadline = asyncio.get_running_loop().time() + 4 * settings.smtp_timeout_seconds
-        while True:
-            # A running worker may take the email first: then its outcome is awaited.
-            await dispatcher.run_once(only=queued.id)
-            async with db.reader() as session:
-                email = await session.get(Email, queued.id)
-            assert email is not None
-            attempted = email.status == "scheduled" and email.attempts > 0
-            if email.status in ("sent", "failed") or attempted:
-                return email
-            if asyncio.get_running_loop().time() > deadline:
-                return email
-            await asyncio.sleep(0.2)
+        return await _send_now(db, settings, queued.id)
 
-    email = with_db(run)
-    console.print(f"email {email.id} {email.message_id}: {email.status}")
-    console.print(f"server answered: {email.last_response or email.error or '(nothing)'}")
-    if email.status == "scheduled":
-        console.print(f"temporary failure: the workers retry at {to_iso(email.next_attempt_at)}")
-    if email.status != "sent":
-        raise typer.Exit(1)
+    _report(with_db(run))
+
+
+@mailsuite_app.command("resend")
+def resend(email_id: Annotated[str, typer.Argument(help="The failed email's id.")]) -> None:
+    """Send a failed email again now (the same message, with the same Message-ID), and show
+    the server's answer."""
+    settings = get_settings()
+
+    async def run(db: Database) -> Email:
+        async with db.unit_of_work() as uow:
+            found = await uow.session.get(Email, email_id)
+            if found is None:
+                raise NotFound(f"No email {email_id}")
+            await resend_email(uow, found.location_id, email_id)
+        return await _send_now(db, settings, email_id)
+
+    _report(with_db(run))
 
 
 @mailsuite_app.command("timeline")

@@ -1,6 +1,6 @@
 """An SMTP server on loopback (aiosmtpd) that keeps what it receives, can refuse the next
-messages with chosen replies, can go down and come back on the same port, and can require
-AUTH or offer SMTPUTF8."""
+messages or every message to an address with chosen replies, can go down and come back on
+the same port, and can require AUTH or offer SMTPUTF8."""
 
 import email
 import email.policy
@@ -33,6 +33,9 @@ class Mailbox:
     received: list[Received] = field(default_factory=list)
     # Replies to the next DATA commands ("451 4.3.0 try later"), then 250.
     plan: list[str] = field(default_factory=list)
+    # Replies to DATA for messages to these addresses until taken back, and what they refused.
+    refusing: dict[str, str] = field(default_factory=dict)
+    refused: list[Received] = field(default_factory=list)
     # (user, password) required when set.
     credentials: tuple[str, str] | None = None
     # Offer SMTPUTF8 (RFC 6531) in the EHLO reply.
@@ -44,14 +47,29 @@ class Mailbox:
         with self._lock:
             self.plan.extend(replies)
 
+    def refuse(self, address: str, reply: str) -> None:
+        """Answer `reply` to every message to `address` until `accept` takes it back."""
+        with self._lock:
+            self.refusing[address] = reply
+
+    def accept(self, address: str) -> None:
+        with self._lock:
+            self.refusing.pop(address, None)
+
     def to(self, address: str) -> list[Received]:
         return [item for item in list(self.received) if address in item.rcpt_tos]
+
+    def refused_to(self, address: str) -> list[Received]:
+        return [item for item in list(self.refused) if address in item.rcpt_tos]
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self._lock:
             if self.plan:
                 reply: str = self.plan.pop(0)
                 return reply
+            refusal = next(
+                (self.refusing[to] for to in envelope.rcpt_tos if to in self.refusing), None
+            )
         raw = bytes(envelope.original_content or envelope.content)
         # A message sent with SMTPUTF8 has its headers in UTF-8 (RFC 6532), which the bytes
         # parser would leave undecoded.
@@ -62,9 +80,11 @@ class Mailbox:
         assert isinstance(parsed, EmailMessage)
         login = session.auth_data.login.decode() if session.auth_data else None
         options = list(envelope.mail_options)
-        self.received.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, raw, login, options)
-        )
+        item = Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, raw, login, options)
+        if refusal is not None:
+            self.refused.append(item)
+            return refusal
+        self.received.append(item)
         return "250 2.0.0 Ok: queued"
 
     def _authenticate(

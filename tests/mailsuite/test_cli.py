@@ -1,7 +1,8 @@
 """`contactflow mailsuite send-test` sends through a sender's SMTP server and shows the
-answer; `contactflow mailsuite timeline` prints a contact's timeline; `contactflow mailsuite
-outbox` lists and shows the sandbox outbox. (A command run as a process of its own costs
-seconds, so there are as few as possible; the others run in this process.)"""
+answer; `contactflow mailsuite resend` sends a failed email again and shows the answer;
+`contactflow mailsuite timeline` prints a contact's timeline; `contactflow mailsuite outbox`
+lists and shows the sandbox outbox. (A command run as a process of its own costs seconds, so
+there are as few as possible; the others run in this process.)"""
 
 import asyncio
 import json
@@ -108,3 +109,26 @@ async def test_outbox_lists_whole_ids_and_shows_a_message(
     missing = await invoke_cli(mail_database_url, "mailsuite", "outbox", "no-such-message")
     assert missing.exit_code == 1
     assert "Sandbox message not found" in missing.stdout
+
+
+async def test_resend_sends_a_failed_email_again(
+    mail: Mail, smtp: Mailbox, mail_database_url: str
+) -> None:
+    smtp.refuse("back@example.com", "550 5.2.1 <back@example.com>: mailbox disabled")
+    sender = await mail.sender(smtp)
+    contact = await mail.contact("back@example.com")
+    email = await mail.send(
+        senderId=sender["id"], contactId=contact["id"], subject="Hi", html="<p>Hi</p>"
+    )
+    await mail.wait_email(email["id"], lambda row: row["status"] == "failed")
+    smtp.accept("back@example.com")
+    code, out = await _cli(mail_database_url, "resend", email["id"])
+    assert code == 0, out
+    assert f"email {email['id']} {email['messageId']}: sent" in out
+    assert "server answered: 250" in out
+    [received] = smtp.to("back@example.com")
+    assert received.message["Message-ID"] == email["messageId"]
+
+    code, out = await _cli(mail_database_url, "resend", email["id"])
+    assert code == 1, out
+    assert "The email is sent; only a failed email can be resent" in out

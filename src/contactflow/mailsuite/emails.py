@@ -1,5 +1,6 @@
 """Emails: one message to one contact, merged and fixed when it is queued (subject, bodies,
-Message-ID), then sent by the workers. Cancel, read, and the bounce reports that follow."""
+Message-ID), then sent by the workers. Cancel, resend, read, and the bounce reports that
+follow."""
 
 import html
 from datetime import datetime
@@ -23,6 +24,7 @@ from contactflow.mailsuite.merge import Compiled
 from contactflow.mailsuite.models import (
     BOUNCED,
     CANCELLED,
+    FAILED,
     SCHEDULED,
     SENT,
     Activity,
@@ -161,6 +163,21 @@ async def cancel_email(uow: UnitOfWork, location_id: str, email_id: str) -> Emai
         raise Conflict(f"The email is {email.status}; only a scheduled email can be cancelled")
     email.status = CANCELLED
     email.finished_at = email.updated_at = utcnow()
+    return email
+
+
+async def resend_email(uow: UnitOfWork, location_id: str, email_id: str) -> Email:
+    """Send a failed email again: a new attempt of the same message (its Message-ID, subject
+    and bodies), due now, with the retry schedule anew. Refused for an email that did not
+    fail, and for a contact that may no longer be mailed (unsubscribed or bounced since)."""
+    email = await find_email(uow.session, location_id, email_id)
+    if email.status != FAILED:
+        raise Conflict(f"The email is {email.status}; only a failed email can be resent")
+    refused = unsendable_reason(await find_contact(uow.session, location_id, email.contact_id))
+    if refused is not None:
+        raise Conflict(f"Not resending: {refused}")
+    email.status, email.error, email.attempts, email.finished_at = SCHEDULED, None, 0, None
+    email.next_attempt_at = email.updated_at = utcnow()
     return email
 
 

@@ -243,6 +243,20 @@ async def cancel_email(email_id: EmailId, caller: Writer, db: DatabaseDep) -> Em
         return EmailEnvelope(email=email_out(row))
 
 
+@router.post(
+    "/emails/{emailId}/resend",
+    status_code=202,
+    response_model=EmailEnvelope,
+    summary="Send a failed email again: the same message, with the same Message-ID",
+    description="A new attempt of a failed email, due now, with the retry schedule anew. "
+    "409 when the email did not fail, or when its contact unsubscribed or bounced since.",
+)
+async def resend_email(email_id: EmailId, caller: Writer, db: DatabaseDep) -> EmailEnvelope:
+    async with db.unit_of_work() as uow:
+        row = await emails.resend_email(uow, caller.location_id, email_id)
+        return EmailEnvelope(email=email_out(row))
+
+
 @router.get(
     "/emails/{emailId}/activity",
     response_model=ActivityList,
