@@ -246,6 +246,16 @@ async def _(w: World, flow: Json) -> Json:
     return {"emailId": email["id"], "kind": "hard"}
 
 
+@cause("mailsuite.email.failed")
+async def _(w: World, flow: Json) -> Json:
+    to = f"{w.unique('refused')}@example.com"
+    reply = f"550 5.1.1 <{to}>: Recipient address rejected"
+    w.mailbox.refuse(to, reply)
+    body = {"senderId": (await w.sender())["id"], "to": to, "subject": "Hi", "html": "<p>Hi</p>"}
+    email = (await w.hub.post(f"{MAIL}/emails", body))["email"]
+    return {"emailId": email["id"], "to": to, "error": reply, "attempts": 1}
+
+
 @cause("mailsuite.contact.unsubscribed")
 async def _(w: World, flow: Json) -> Json:
     email = (await w.sent_email())["email"]

@@ -30,7 +30,7 @@ async def test_list_filter_search_and_get(hub: Hub) -> None:
     assert [entry["key"] for entry in everything["entries"]] == sorted(CATALOG)
 
     triggers = await hub.get("/catalog", app="mailsuite", kind="trigger")
-    assert triggers["count"] == 14
+    assert triggers["count"] == 15
     assert {entry["app"] for entry in triggers["entries"]} == {"mailsuite"}
     assert {entry["kind"] for entry in triggers["entries"]} == {"trigger"}
 

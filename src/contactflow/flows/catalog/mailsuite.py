@@ -113,6 +113,8 @@ EMAIL_PAYLOAD = _payload(
         "subject": {"type": "string"},
         "sentAt": STRING,
         "smtpResponse": {"type": "string"},
+        "error": {"type": "string"},
+        "attempts": {"type": "integer"},
         "at": {"type": "string", "format": "date-time"},
         "userAgent": {"type": "string"},
         "ip": STRING,
@@ -209,6 +211,23 @@ ENTRIES = (
         EMAIL_PAYLOAD,
         {**EMAIL_EVENT, "smtpResponse": "250 2.0.0 Ok: queued"},
         description="Fires when the SMTP server accepted an email (or the sandbox outbox kept it).",
+    ),
+    _trigger(
+        "email.failed",
+        "Email failed",
+        types.EMAIL_FAILED,
+        EMAIL_PAYLOAD,
+        {
+            **EMAIL_EVENT,
+            "sentAt": None,
+            "error": "550 5.1.1 <ada@example.com>: Recipient address rejected",
+            "attempts": 1,
+        },
+        description=(
+            "Fires when an email will not be sent: the SMTP server refused it for good, its "
+            "retries ran out, or its contact unsubscribed or bounced before it went. `error` "
+            "says why."
+        ),
     ),
     _trigger(
         "email.opened",
