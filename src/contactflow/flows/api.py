@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows import backfill, hooks, service
 from contactflow.flows.models import Flow, FlowRun, find_flow
+from contactflow.flows.run_emails import run_emails
 from contactflow.flows.schemas import (
     BackfillOut,
     BackfillRequest,
@@ -46,7 +47,8 @@ async def _envelope(session: AsyncSession, flow: Flow) -> FlowEnvelope:
 
 async def _detail(session: AsyncSession, run: FlowRun) -> RunDetail:
     steps = await service.steps_of(session, run.id)
-    return RunDetail(run=run_out(run), steps=[step_run_out(row) for row in steps])
+    emails = await run_emails(session, run.location_id, [run.id])
+    return RunDetail(run=run_out(run, emails), steps=[step_run_out(row, emails) for row in steps])
 
 
 @router.post("", status_code=201, response_model=FlowEnvelope, summary="Create a flow (a draft)")
@@ -224,7 +226,10 @@ async def list_runs(
         page = await service.list_runs(
             session, caller.location_id, flow_id, before=position(cursor), limit=limit
         )
-        return RunList(runs=[run_out(row) for row in page.rows], next_cursor=next_cursor(page))
+        emails = await run_emails(session, caller.location_id, [row.id for row in page.rows])
+        return RunList(
+            runs=[run_out(row, emails) for row in page.rows], next_cursor=next_cursor(page)
+        )
 
 
 @router.post(

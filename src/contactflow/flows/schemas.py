@@ -1,7 +1,7 @@
 """Wire models of /flows: camelCase on the wire, unknown request fields refused."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -135,6 +135,19 @@ class StepRunOut(WireModel):
     finished_at: str | None
 
 
+class FailedEmailOut(WireModel):
+    """An email a step of the run queued that did not get through, as it is now: `failed`
+    (refused for good, out of retries, or its contact gone before it went) or `bounced` (a
+    hard bounce reported after it was sent), with the reason and when."""
+
+    step_id: str
+    email_id: str
+    to: str
+    status: Literal["failed", "bounced"]
+    reason: str | None
+    at: str | None
+
+
 class RunOut(WireModel):
     id: str
     flow_id: str
@@ -147,6 +160,8 @@ class RunOut(WireModel):
     next_attempt_at: str | None
     error: str | None
     test: bool
+    # Emails its steps queued that failed or bounced since (the run itself may have succeeded).
+    failed_emails: list[FailedEmailOut]
     created_at: str
     started_at: str | None
     finished_at: str | None

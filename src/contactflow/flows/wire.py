@@ -1,8 +1,19 @@
 """Rows -> wire models of /flows."""
 
+from contactflow.flows.catalog.registry import dumped
 from contactflow.flows.definition import hidden
 from contactflow.flows.models import Flow, FlowRun, FlowVersion, StepRun, hook_path
-from contactflow.flows.schemas import FlowOut, RunOut, StepRunOut, TemplateOrigin, VersionOut
+from contactflow.flows.run_emails import RunEmails
+from contactflow.flows.schemas import (
+    FailedEmailOut,
+    FlowOut,
+    RunOut,
+    StepRunOut,
+    TemplateOrigin,
+    VersionOut,
+)
+from contactflow.mailsuite.models import FAILED, Email
+from contactflow.mailsuite.wire import email_out
 from contactflow.platform.clock import to_iso
 
 
@@ -38,7 +49,19 @@ def flow_out(row: Flow, draft: FlowVersion | None, published: FlowVersion | None
     )
 
 
-def run_out(row: FlowRun) -> RunOut:
+def failed_email_out(step_id: str, email: Email) -> FailedEmailOut:
+    failed = email.status == FAILED
+    return FailedEmailOut(
+        step_id=step_id,
+        email_id=email.id,
+        to=email.to_email,
+        status="failed" if failed else "bounced",
+        reason=email.error if failed else email.bounce_reason,
+        at=to_iso(email.finished_at if failed else email.bounced_at),
+    )
+
+
+def run_out(row: FlowRun, emails: RunEmails) -> RunOut:
     waiting = row.state in ("queued", "waiting")
     return RunOut(
         id=row.id,
@@ -52,19 +75,24 @@ def run_out(row: FlowRun) -> RunOut:
         next_attempt_at=to_iso(row.next_attempt_at) if waiting else None,
         error=row.error,
         test=row.test,
+        failed_emails=[
+            failed_email_out(step_id, email) for step_id, email in emails.undelivered(row.id)
+        ],
         created_at=to_iso(row.created_at),
         started_at=to_iso(row.started_at),
         finished_at=to_iso(row.finished_at),
     )
 
 
-def step_run_out(row: StepRun) -> StepRunOut:
+def step_run_out(row: StepRun, emails: RunEmails) -> StepRunOut:
+    """The step's record; a step that queued an email has the email as it is now as output."""
+    email = emails.of_step(row)
     return StepRunOut(
         step_id=row.step_id,
         action=row.action,
         state=row.state,
         input=row.input,
-        output=row.output,
+        output=row.output if email is None else dumped(email_out(email)),
         error=row.error,
         attempts=row.attempts,
         resume_at=to_iso(row.resume_at),

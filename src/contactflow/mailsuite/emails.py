@@ -3,6 +3,7 @@ Message-ID), then sent by the workers. Cancel, resend, read, and the bounce repo
 follow."""
 
 import html
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -179,6 +180,16 @@ async def resend_email(uow: UnitOfWork, location_id: str, email_id: str) -> Emai
     email.status, email.error, email.attempts, email.finished_at = SCHEDULED, None, 0, None
     email.next_attempt_at = email.updated_at = utcnow()
     return email
+
+
+async def find_emails(
+    session: AsyncSession, location_id: str, email_ids: Iterable[str]
+) -> dict[str, Email]:
+    """The location's emails of these ids, by id (ids of no such email are left out)."""
+    rows = await session.scalars(
+        select(Email).where(Email.location_id == location_id, Email.id.in_(set(email_ids)))
+    )
+    return {row.id: row for row in rows}
 
 
 async def list_emails(

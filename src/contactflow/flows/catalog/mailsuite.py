@@ -226,7 +226,7 @@ ENTRIES = (
         description=(
             "Fires when an email will not be sent: the SMTP server refused it for good, its "
             "retries ran out, or its contact unsubscribed or bounced before it went. `error` "
-            "says why."
+            "says why; a flow's run that queued the email lists it in its `failedEmails`."
         ),
     ),
     _trigger(

@@ -291,3 +291,5 @@ ENTRIES = (
         pause_campaign,
     ),
 )
+# The actions whose output is an email: a run is read with that email as it is now.
+EMAIL_ACTIONS = frozenset(entry.key for entry in ENTRIES if entry.output is EMAIL_OUT)
