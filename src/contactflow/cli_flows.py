@@ -16,9 +16,10 @@ from contactflow.flows.backfill import BackfillResult, backfill
 from contactflow.flows.definition import FlowDefinition, Format, dump, hidden, load_file
 from contactflow.flows.error_flows import set_error_flow
 from contactflow.flows.models import Flow, FlowRun, find_flow
+from contactflow.flows.run_emails import run_emails
+from contactflow.flows.schemas import RunOut
 from contactflow.flows.templates import FlowTemplate, find_template, shipped
 from contactflow.flows.wire import run_out
-from contactflow.platform.clock import to_iso
 from contactflow.platform.db import Database
 
 flows_app = typer.Typer(help="Flows: definitions and runs.", no_args_is_help=True)
@@ -101,14 +102,15 @@ def list_runs(
 ) -> None:
     """A flow's runs, newest first."""
 
-    async def run(db: Database) -> list[FlowRun]:
+    async def run(db: Database) -> list[RunOut]:
         async with db.reader() as session:
             page = await service.list_runs(session, location, flow_id, before=None, limit=limit)
-            return page.rows
+            emails = await run_emails(session, location, [row.id for row in page.rows])
+            return [run_out(row, emails) for row in page.rows]
 
     runs = with_db(run)
     if as_json:
-        echo_json(run_out(row) for row in runs)
+        echo_json(runs)
         return
     table = Table(
         id_column("run"), "state", id_column("event"), "attempts", "created", "finished", "error"
@@ -119,11 +121,17 @@ def list_runs(
             row.state + (" (test)" if row.test else ""),
             row.event_id or (f"replay of {row.replay_of}" if row.replay_of else "-"),
             str(row.attempts),
-            to_iso(row.created_at),
-            to_iso(row.finished_at) or "-",
-            row.error or "",
+            row.created_at,
+            row.finished_at or "-",
+            _problems(row),
         )
     print_table(table)
+
+
+def _problems(run: RunOut) -> str:
+    """The run's error and the emails it queued that did not get through."""
+    emails = [f"email {item.email_id} {item.status}: {item.reason}" for item in run.failed_emails]
+    return "; ".join([run.error, *emails] if run.error else emails)
 
 
 def _data(given: str) -> dict[str, Any]:

@@ -3,9 +3,12 @@ it is now (its delivery status and error), and the run lists the emails it queue
 or bounced, with the reason. An email that fails for good appends EmailFailed, which a flow on
 `mailsuite.email.failed` reacts to; once resent and delivered, the run shows it sent."""
 
+import json
+
 from tests.flows.helpers import Hub, Json, welcome_flow
 from tests.mailsuite.helpers import poll
 from tests.mailsuite.smtpd import Mailbox
+from tests.support import invoke_cli
 
 MAIL = "/mailsuite/v1"
 REFUSAL = "550 5.1.1 <ada@example.com>: Recipient address rejected"
@@ -17,7 +20,9 @@ def _step(run: Json, step_id: str) -> Json:
     return found[0]
 
 
-async def test_a_run_shows_its_email_failing_and_then_resent(hub: Hub, smtp: Mailbox) -> None:
+async def test_a_run_shows_its_email_failing_and_then_resent(
+    hub: Hub, smtp: Mailbox, flows_database_url: str
+) -> None:
     smtp.refuse("ada@example.com", REFUSAL)
     sender = await hub.mail_sender(smtp.host, smtp.port)
     watcher = await hub.flow(
@@ -54,6 +59,12 @@ async def test_a_run_shows_its_email_failing_and_then_resent(hub: Hub, smtp: Mai
     [listed] = await hub.runs(flow["id"])
     assert listed["failedEmails"] == [recorded]
     assert listed["state"] == "succeeded"
+    location = hub.tenant.location_id
+    command = ("flows", "runs", flow["id"], "--location", location)
+    listed_json = await invoke_cli(flows_database_url, *command, "--json")
+    assert json.loads(listed_json.output)[0]["failedEmails"] == [recorded]
+    table = await invoke_cli(flows_database_url, *command)
+    assert f"email {email_id} failed: {REFUSAL}" in table.output
 
     (alert,) = await hub.finished_runs(watcher["id"])
     assert alert["input"]["type"] == "EmailFailed"
