@@ -200,6 +200,11 @@ def _print_demo(data: DemoData, base_url: str) -> None:
             f"-H {shlex.quote('Authorization: Bearer ' + item.api_key)} -H 'Version: 2021-07-28'"
         )
         console.print(f"  try: {curl}", soft_wrap=True)
+        console.print(
+            f"  sandbox outbox (the mail it sends): {base_url}/mailsuite/v1/sandbox/messages"
+            f" or `contactflow mailsuite outbox --location {item.id}`",
+            soft_wrap=True,
+        )
     admin = data.admin
     console.print(
         f"[bold]Dashboard[/bold]  {base_url}/app/login  {admin.email}  password {admin.password}",

@@ -60,6 +60,7 @@ async def test_make_run_shows_progress_then_each_key_and_url_whole(tmp_path: Pat
             f"contactflow is serving on {base_url}",
             f"API docs: {base_url}/docs",
             f"curl -s '{base_url}/contacts/?limit=5'",
+            f"sandbox outbox (the mail it sends): {base_url}/mailsuite/v1/sandbox/messages",
         ):
             assert any(whole in line for line in lines), (columns, whole, out)
         keys = [line for line in lines if "API key: cf_test_" in line]
