@@ -163,3 +163,27 @@ async def test_a_flow_naming_a_connection_the_location_lacks_does_not_publish(
     ]
     await hub.call("PUT", f"/flows/{flow['id']}", 200, json={"definition": definition(ours, ours)})
     await hub.post(f"/flows/{flow['id']}/publish", status=200)
+
+
+async def test_a_connection_a_published_flow_uses_is_not_deleted(hub: Hub) -> None:
+    created = await hub.post(
+        "/connections",
+        {"name": "Billing", "kind": "http", "auth": "none", "baseUrl": "http://127.0.0.1:9/"},
+    )
+    connection_id = created["connection"]["id"]
+    call = {"url": "/ping", "connectionId": connection_id}
+    definition = {
+        "trigger": {"key": "contacts.contact.created"},
+        "steps": [{"type": "action", "id": "call", "action": "core.http.request", "input": call}],
+    }
+    flow = (await hub.post("/flows", {"name": "Ping <billing>", "definition": definition}))["flow"]
+    # A draft does not hold the connection; a published version does.
+    await hub.post("/flows", {"name": "Draft", "definition": definition})
+    await hub.post(f"/flows/{flow['id']}/publish", status=200)
+    refused = await hub.http.delete(f"/connections/{connection_id}")
+    assert error_lines(refused, 409) == [
+        "The connection is used by published flows: 'Ping <billing>'"
+    ]
+    await hub.call("GET", f"/connections/{connection_id}", 200)
+    await hub.call("DELETE", f"/flows/{flow['id']}", 204)
+    await hub.call("DELETE", f"/connections/{connection_id}", 204)

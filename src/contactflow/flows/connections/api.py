@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from contactflow.flows.connections import highlevel_hooks, oauth_client, probes, service
+from contactflow.flows.connections import highlevel_hooks, oauth_client, probes, service, usage
 from contactflow.flows.connections.models import Connection
 from contactflow.flows.connections.schemas import (
     ConnectionCreate,
@@ -119,12 +119,16 @@ async def update_connection(
         return ConnectionEnvelope(connection=connection_out(row))
 
 
-@router.delete("/{connectionId}", status_code=204, summary="Delete a connection")
+@router.delete(
+    "/{connectionId}",
+    status_code=204,
+    summary="Delete a connection (409 while a published flow uses it)",
+)
 async def delete_connection(
     connection_id: ConnectionId, caller: Writer, db: DatabaseDep
 ) -> Response:
     async with db.unit_of_work() as uow:
-        await service.delete_connection(uow, caller.location_id, connection_id)
+        await usage.delete_connection(uow, caller.location_id, connection_id)
     return Response(status_code=204)
 
 
