@@ -52,7 +52,7 @@ def redirect_uri(base_url: str) -> str:
     return base_url.rstrip("/") + CALLBACK_PATH
 
 
-def _headers(row: Connection) -> dict[str, str]:
+def headers_of(row: Connection) -> dict[str, str]:
     headers = dict(API_VERSION_HEADER) if row.kind == "contacts" else {}
     secret = row.access_token if row.auth == OAUTH else row.secret
     if row.auth in ("apiKey", "bearer", OAUTH) and secret is not None:
@@ -96,7 +96,7 @@ async def connection_auth(
         connection_id=row.id,
         kind=row.kind,
         base_url=None if row.auth == LOCAL else row.base_url,
-        headers=_headers(row),
+        headers=headers_of(row),
         remote_location_id=row.remote_location_id,
         access_token=row.access_token,
     )

@@ -5,13 +5,15 @@ Reads fetch a page of one; the write probe posts a body the API must refuse as i
 refused first (401 or 403), a granted one then fails validation (400 or 422).
 """
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from contactflow.flows.connections.models import LOCAL
-from contactflow.flows.connections.outbound import request
+from contactflow.flows.connections.models import LOCAL, Connection
+from contactflow.flows.connections.oauth_client import TIMEOUT_SECONDS, headers_of
+from contactflow.flows.connections.outbound import request, url_under
 from contactflow.flows.connections.schemas import ConnectionTest, ScopeCheck
 from contactflow.flows.connections.service import find_connection
 from contactflow.platform.auth.scopes import (
@@ -24,6 +26,8 @@ from contactflow.platform.db import Database
 from contactflow.platform.errors import DomainError
 
 REFUSED_BODY = {"connectionTest": True}
+# A call through the connection: method, path under its base URL, httpx options.
+Call = Callable[..., Awaitable[httpx.Response]]
 
 
 @dataclass(frozen=True)
@@ -46,24 +50,14 @@ def _works(probe: Probe, status: int) -> bool:
     return status < 300 or (probe.writes and status in (400, 422))
 
 
-async def _check(
-    db: Database,
-    http: httpx.AsyncClient,
-    location_id: str,
-    connection_id: str,
-    scope: str,
-    probe: Probe,
-    remote: str | None,
-) -> ScopeCheck:
+async def _check(call: Call, scope: str, probe: Probe, remote: str | None) -> ScopeCheck:
     options: dict[str, Any] = {}
     if probe.writes:
         options["json"] = {**REFUSED_BODY, **({"locationId": remote} if remote else {})}
     elif probe.path:
         options["params"] = {"limit": 1, **({"locationId": remote} if remote else {})}
     try:
-        response = await request(
-            db, http, location_id, connection_id, probe.method, probe.path, **options
-        )
+        response = await call(probe.method, probe.path, **options)
     except httpx.HTTPError as error:
         return ScopeCheck(scope=scope, ok=False, status=None, message=str(error) or "unreachable")
     except DomainError as error:
@@ -73,19 +67,42 @@ async def _check(
     return ScopeCheck(scope=scope, ok=ok, status=response.status_code, message=message)
 
 
+async def _checks(row: Connection, call: Call) -> ConnectionTest:
+    if row.kind != "contacts":
+        checks = [await _check(call, "request", HTTP_PROBE, None)]
+    else:
+        wanted = [scope for scope in row.scopes if scope in PROBES] or list(PROBES)
+        remote = row.remote_location_id
+        checks = [await _check(call, scope, PROBES[scope], remote) for scope in wanted]
+    return ConnectionTest(ok=all(check.ok for check in checks), scopes=checks)
+
+
 async def check_connection(db: Database, location_id: str, connection_id: str) -> ConnectionTest:
     async with db.reader() as session:
         row = await find_connection(session, location_id, connection_id)
     if row.auth == LOCAL:
         return ConnectionTest(ok=True, scopes=[])
     async with httpx.AsyncClient(follow_redirects=False) as http:
-        if row.kind != "contacts":
-            checks = [await _check(db, http, location_id, row.id, "request", HTTP_PROBE, None)]
-        else:
-            wanted = [scope for scope in row.scopes if scope in PROBES] or list(PROBES)
-            remote = row.remote_location_id
-            checks = [
-                await _check(db, http, location_id, row.id, scope, PROBES[scope], remote)
-                for scope in wanted
-            ]
-    return ConnectionTest(ok=all(check.ok for check in checks), scopes=checks)
+
+        async def call(method: str, path: str, **options: Any) -> httpx.Response:
+            return await request(db, http, location_id, row.id, method, path, **options)
+
+        return await _checks(row, call)
+
+
+async def check_unsaved(row: Connection) -> ConnectionTest:
+    """The same calls with the credentials of a connection not saved yet (not OAuth, which
+    has no token before it is saved and authorized)."""
+    base_url = row.base_url or ""
+    async with httpx.AsyncClient(follow_redirects=False) as http:
+
+        async def call(method: str, path: str, **options: Any) -> httpx.Response:
+            return await http.request(
+                method,
+                url_under(base_url, path),
+                headers=headers_of(row),
+                timeout=TIMEOUT_SECONDS,
+                **options,
+            )
+
+        return await _checks(row, call)

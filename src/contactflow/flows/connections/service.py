@@ -153,13 +153,19 @@ def _check_complete(row: Connection) -> None:
         raise invalid("poll", "only a contacts connection can be polled")
 
 
-async def create_connection(
-    uow: UnitOfWork, location_id: str, body: ConnectionCreate, policy: UrlPolicy
-) -> Connection:
+async def new_connection(location_id: str, body: ConnectionCreate, policy: UrlPolicy) -> Connection:
+    """A checked connection, not yet saved (to test it first)."""
     row = Connection(location_id=location_id, name=body.name, kind=body.kind, auth=body.auth)
     row.scopes = []
     await _apply(row, body, policy)
     _check_complete(row)
+    return row
+
+
+async def create_connection(
+    uow: UnitOfWork, location_id: str, body: ConnectionCreate, policy: UrlPolicy
+) -> Connection:
+    row = await new_connection(location_id, body, policy)
     uow.session.add(row)
     await uow.session.flush()
     return row
