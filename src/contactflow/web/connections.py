@@ -14,8 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from contactflow.flows.connections import api as connections_api
 from contactflow.flows.connections import oauth_client, probes, service, usage
-from contactflow.flows.connections.api import connection_out
 from contactflow.flows.connections.schemas import (
     ConnectionCreate,
     ConnectionTest,
@@ -25,10 +25,11 @@ from contactflow.platform.errors import DomainError, NotFound, Unprocessable
 from contactflow.platform.runtime import url_policy
 from contactflow.platform.tenancy import Location
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
-from contactflow.web.pages import render
+from contactflow.web.pages import api_docs, render
 
 router = APIRouter(prefix="/app/l/{location_id}", include_in_schema=False)
 MASKED = "password"
+CONNECTIONS_DOCS = api_docs(connections_api.router, connections_api.list_connections)
 
 
 @dataclass(frozen=True)
@@ -168,11 +169,15 @@ async def _page(
 ) -> Response:
     # A location's first listing adds its built-in connections, as the API's does.
     async with database(request).unit_of_work() as uow:
-        rows = [connection_out(row) for row in await service.list_connections(uow, location.id)]
+        rows = [
+            connections_api.connection_out(row)
+            for row in await service.list_connections(uow, location.id)
+        ]
     return render(
         "connections.html",
         status,
         viewer=viewer,
+        api_docs=CONNECTIONS_DOCS,
         location=location,
         connections=rows,
         wizards=list(WIZARDS.values()),

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contactflow.flows import api as flows_api
 from contactflow.flows import run_search, service
 from contactflow.flows.models import Flow
 from contactflow.flows.templates import FlowTemplate, find_template, shipped
@@ -17,7 +18,7 @@ from contactflow.platform.clock import utcnow
 from contactflow.platform.errors import Conflict, NotFound, Unprocessable
 from contactflow.platform.tenancy import Location
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
-from contactflow.web.pages import render
+from contactflow.web.pages import api_docs, render
 from contactflow.web.paging import cursor_position
 
 router = APIRouter(prefix="/app/l/{location_id}", include_in_schema=False)
@@ -25,6 +26,8 @@ FLOWS_PER_PAGE = 50
 LONG_TEXT = 500
 # Choices offered for a parameter naming a record of the location (`x-refers`).
 CHOICES_LIMIT = 200
+FLOWS_DOCS = api_docs(flows_api.router, flows_api.list_flows)
+TEMPLATES_DOCS = api_docs(flows_api.router, flows_api.list_templates)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ async def flows_page(
     return render(
         "flows.html",
         viewer=viewer,
+        api_docs=FLOWS_DOCS,
         location=location,
         rows=rows,
         installed=installed,
@@ -140,7 +144,14 @@ async def _gallery(
             else await _form(session, location.id, template)
             for template in shipped().values()
         ]
-    return render("gallery.html", status, viewer=viewer, location=location, templates=forms)
+    return render(
+        "gallery.html",
+        status,
+        viewer=viewer,
+        location=location,
+        templates=forms,
+        api_docs=TEMPLATES_DOCS,
+    )
 
 
 @router.get("/templates")

@@ -7,11 +7,15 @@ server (the vendored files in static/), so their policy allows nothing inline.
 
 import hashlib
 import json
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
+from urllib.parse import quote
 
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from jinja2_fragments import render_block
 
@@ -47,6 +51,15 @@ def _digest(name: str) -> str:
 def static(name: str) -> str:
     """The URL of a static file, with its content's hash so a changed file is fetched anew."""
     return f"{STATIC_PATH}/{name}?v={_digest(name)}"
+
+
+def api_docs(router: APIRouter, endpoint: Callable[..., Any]) -> str:
+    """Where the API docs (Swagger UI at /docs) show the operation: `#/{tag}/{operationId}`,
+    Swagger UI's deep link."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.endpoint is endpoint:
+            return f"/docs#/{quote(str(route.tags[0]), safe='')}/{quote(route.unique_id, safe='')}"
+    raise LookupError(f"{endpoint.__name__} is not a route of the router")
 
 
 def _when(value: Any) -> str:

@@ -10,19 +10,22 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contactflow.flows import api as flows_api
 from contactflow.flows import run_search, service
 from contactflow.flows.models import DUE_STATES, Flow, FlowRun, RunState, find_flow
 from contactflow.platform.api_support import format_cursor
 from contactflow.platform.errors import Conflict, NotFound
 from contactflow.web.guard import PageNotFound, ViewerDep, database
 from contactflow.web.live import live_stream, log_position
-from contactflow.web.pages import part, render
+from contactflow.web.pages import api_docs, part, render
 from contactflow.web.paging import cursor_position
 
 router = APIRouter(prefix="/app/l/{location_id}/runs", include_in_schema=False)
 RUNS_PER_PAGE = 50
 FLOW_CHOICES = 200
 MAX_TEXT = 200
+RUNS_DOCS = api_docs(flows_api.router, flows_api.list_runs)
+RUN_DOCS = api_docs(flows_api.router, flows_api.get_run)
 STATES: tuple[str, ...] = get_args(RunState)
 
 
@@ -123,6 +126,7 @@ async def runs_page(
         "runs.html",
         422 if errors else 200,
         viewer=viewer,
+        api_docs=RUNS_DOCS,
         location=location,
         flows=flows,
         states=STATES,
@@ -193,6 +197,7 @@ async def _run_page(
         "run.html",
         status,
         viewer=viewer,
+        api_docs=RUN_DOCS,
         location=location,
         message=message,
         live_url=live_url,

@@ -1,0 +1,47 @@
+"""Every dashboard page links to the same data in the API docs: a Swagger UI deep link
+(`/docs#/{tag}/{operationId}`) to an operation the OpenAPI document has, under that tag."""
+
+import re
+from urllib.parse import unquote
+
+from contactflow.platform.db import Database
+from tests.flows.helpers import Hub
+from tests.support import LiveServer, Tenant
+from tests.web.helpers import browser, make_person, signed_in
+from tests.web.test_pages import MANUAL
+
+API_DOCS_LINK = re.compile(r'<p class="api-docs"><a href="/docs#/([^/"]+)/([^"]+)">')
+
+
+async def test_every_page_links_to_its_operation_in_the_api_docs(
+    web_server: LiveServer, web_db: Database, web_tenant: Tenant, web_hub: Hub
+) -> None:
+    flow = await web_hub.flow(MANUAL, name="Linked")
+    run = (await web_hub.post(f"/flows/{flow['id']}/run", {"name": "Ada"}))["run"]
+    person = await make_person(web_db, web_tenant.location_id)
+    ours = f"/app/l/{web_tenant.location_id}"
+    expected = {
+        f"{ours}/flows": ("get", "/flows"),
+        f"{ours}/templates": ("get", "/flows/templates"),
+        f"{ours}/runs": ("get", "/flows/{flowId}/runs"),
+        f"{ours}/runs/{run['id']}": ("get", "/flows/runs/{runId}"),
+        f"{ours}/connections": ("get", "/connections"),
+    }
+    async with browser(web_server.base_url) as http:
+        await signed_in(http, person)
+        document = (await http.get("/openapi.json")).json()
+        operations = {
+            (operation["operationId"], tag): (method, path)
+            for path, item in document["paths"].items()
+            for method, operation in item.items()
+            for tag in operation.get("tags", [])
+        }
+        for page, operation in expected.items():
+            html = (await http.get(page)).text
+            found = API_DOCS_LINK.search(html)
+            assert found is not None, page
+            tag, operation_id = unquote(found.group(1)), unquote(found.group(2))
+            assert operations.get((operation_id, tag)) == operation, page
+        docs = (await http.get("/docs")).text
+    # Swagger UI follows such links only with deep linking on.
+    assert '"deepLinking": true' in docs
