@@ -4,7 +4,7 @@ UV := .tools/bin/uv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench screenshots
 
 $(UV):
 	python3 -m venv .tools
@@ -31,6 +31,10 @@ lint: .venv
 test: lint /usr/bin/chromium
 	$(UV) run --frozen python -m compileall -q src
 	$(UV) run --frozen pytest -n 2 --dist loadgroup --basetemp="$$(mktemp -d)"
+
+# The pictures of docs/dashboard.md, taken anew from a demo server.
+screenshots: .venv /usr/bin/chromium
+	$(UV) run --frozen python -m tests.web.screenshots
 
 bench: .venv
 	$(UV) run --frozen python -m bench.api

@@ -4,6 +4,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 from sqlalchemy import update
@@ -14,6 +15,16 @@ from contactflow.platform.tenancy import Location, User
 from contactflow.web.sessions import WebSession
 from tests.support import Tenant
 
+# Debian's chromium, for Playwright (which never downloads a browser here).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

@@ -23,18 +23,9 @@ from playwright.async_api import (
 from contactflow.platform.db import Database
 from tests.flows.helpers import Hub
 from tests.support import LiveServer, Tenant
-from tests.web.helpers import make_person
+from tests.web.helpers import CHROMIUM, CHROMIUM_ARGS, make_person
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_PRESENT = CHROMIUM.exists()
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 AXE = (Path(__file__).parent / "vendor" / "axe-4.14.1.min.js").read_text(encoding="utf-8")
 # Generous: the machine is shared; a slow answer is not what is tested.
 WAIT_MS = 30_000

@@ -1,0 +1,86 @@
+"""`make screenshots`: each dashboard page photographed into docs/dashboard/ at 1280x800,
+from a server on a fresh SQLite database with a flow, a run and a connection, through
+Debian's chromium (the same set-up as the browser tests)."""
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+from playwright.async_api import Page, ViewportSize, async_playwright, expect
+
+from contactflow.platform.db import Database
+from tests.flows.helpers import Hub
+from tests.support import api_client, live_server, make_tenant, migrated_database, server_settings
+from tests.web.helpers import CHROMIUM, CHROMIUM_ARGS, make_person
+from tests.web.test_pages import MANUAL
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "dashboard"
+VIEWPORT = ViewportSize(width=1280, height=800)
+WAIT_MS = 30_000
+
+
+async def _shot(page: Page, path: str, heading: str, name: str) -> Path:
+    await page.goto(path)
+    await expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(
+        timeout=WAIT_MS
+    )
+    target = DOCS / f"{name}.png"
+    await page.screenshot(path=target)
+    return target
+
+
+async def photograph(base_url: str, database_url: str) -> list[Path]:
+    db = Database(database_url)
+    try:
+        tenant = await make_tenant(db)
+        person = await make_person(db, tenant.location_id)
+    finally:
+        await db.dispose()
+    async with api_client(base_url, tenant.headers, timeout=30) as http:
+        hub = Hub(http, tenant)
+        flow = await hub.flow(MANUAL, name="Call new contacts")
+        run = (await hub.post(f"/flows/{flow['id']}/run", {"name": "Ada"}))["run"]
+        await hub.finished_runs(flow["id"])
+        await hub.post(
+            "/connections",
+            {"name": "Billing API", "kind": "http", "auth": "none", "baseUrl": base_url},
+        )
+    here = f"/app/l/{tenant.location_id}"
+    DOCS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page(base_url=base_url, viewport=VIEWPORT)
+            shots = [await _shot(page, "/app/login", "Sign in to contactflow", "login")]
+            await page.get_by_label("Email").fill(person.email)
+            await page.get_by_label("Password").fill(person.password)
+            await page.get_by_role("button", name="Sign in").click()
+            await expect(page.get_by_role("heading", name="Flows")).to_be_visible(timeout=WAIT_MS)
+            for path, heading, name in (
+                (f"{here}/flows", "Flows", "flows"),
+                (f"{here}/templates", "Flow templates", "templates"),
+                (f"{here}/runs", "Runs", "runs"),
+                (f"{here}/runs/{run['id']}", "Run of “Call new contacts”", "run"),
+                (f"{here}/connections", "Connections", "connections"),
+                ("/app/account", "Where you are signed in", "account"),
+            ):
+                shots.append(await _shot(page, path, heading, name))
+        finally:
+            await browser.close()
+    return shots
+
+
+def main() -> None:
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        migrated_database("sqlite", Path(directory)) as url,
+        live_server(server_settings(url)) as server,
+    ):
+        for shot in asyncio.run(photograph(server.base_url, url)):
+            print(f"{shot.relative_to(DOCS.parents[1])}: {shot.stat().st_size // 1024} KB")
+
+
+if __name__ == "__main__":
+    main()
