@@ -6,6 +6,7 @@ An API key is tested before it is saved: the wizard makes the same calls per sco
 POST /connections/{id}/test, and saves only when every scope works.
 """
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from contactflow.flows.connections.schemas import (
     ConnectionTest,
     ConnectionUpdate,
 )
+from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import DomainError, NotFound, Unprocessable
 from contactflow.platform.runtime import url_policy
 from contactflow.platform.tenancy import Location
@@ -265,20 +267,37 @@ async def rename_connection(
     return await _page(request, viewer, location, notes, 422)
 
 
-@router.post("/connections/{connection_id}/delete")
-async def delete_connection(
-    request: Request, viewer: ViewerDep, location_id: str, connection_id: str
+async def _on_row(
+    request: Request,
+    viewer: Viewer,
+    location: Location,
+    connection_id: str,
+    act: Callable[[UnitOfWork], Awaitable[str]],
 ) -> Response:
-    location = viewer.location(location_id)
+    """`act` in a transaction, then to the address it gives; a refusal is shown in the
+    connection's row."""
     try:
         async with database(request).unit_of_work() as uow:
-            await usage.delete_connection(uow, location.id, connection_id)
+            where = await act(uow)
     except NotFound as error:
         raise PageNotFound from error
     except DomainError as error:
         notes = Notes(messages={connection_id: "; ".join(_lines(error))})
         return await _page(request, viewer, location, notes, error.status_code)
-    return RedirectResponse(f"/app/l/{location.id}/connections", status_code=303)
+    return RedirectResponse(where, status_code=303)
+
+
+@router.post("/connections/{connection_id}/delete")
+async def delete_connection(
+    request: Request, viewer: ViewerDep, location_id: str, connection_id: str
+) -> Response:
+    location = viewer.location(location_id)
+
+    async def delete(uow: UnitOfWork) -> str:
+        await usage.delete_connection(uow, location.id, connection_id)
+        return f"/app/l/{location.id}/connections"
+
+    return await _on_row(request, viewer, location, connection_id, delete)
 
 
 @router.get("/connections/{connection_id}/connect")
@@ -289,12 +308,8 @@ async def connect(
     callback, which stores the tokens."""
     location = viewer.location(location_id)
     callback = oauth_client.redirect_uri(request.app.state.settings.base_url)
-    try:
-        async with database(request).unit_of_work() as uow:
-            url = await oauth_client.start_authorization(uow, location.id, connection_id, callback)
-    except NotFound as error:
-        raise PageNotFound from error
-    except DomainError as error:
-        notes = Notes(messages={connection_id: "; ".join(_lines(error))})
-        return await _page(request, viewer, location, notes, error.status_code)
-    return RedirectResponse(url, status_code=303)
+
+    async def start(uow: UnitOfWork) -> str:
+        return await oauth_client.start_authorization(uow, location.id, connection_id, callback)
+
+    return await _on_row(request, viewer, location, connection_id, start)
