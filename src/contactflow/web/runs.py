@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contactflow.flows import api as flows_api
 from contactflow.flows import run_search, service
 from contactflow.flows.models import DUE_STATES, Flow, FlowRun, RunState, find_flow
+from contactflow.flows.run_emails import run_emails
+from contactflow.flows.wire import failed_email_out, step_run_out
 from contactflow.platform.api_support import format_cursor
 from contactflow.platform.errors import Conflict, NotFound
 from contactflow.web.guard import PageNotFound, ViewerDep, database
@@ -169,10 +171,17 @@ async def _run_values(session: AsyncSession, location_id: str, run_id: str) -> d
     except NotFound:
         raise PageNotFound from None
     flow = await find_flow(session, location_id, run.flow_id)
+    steps = await service.steps_of(session, run.id)
+    emails = await run_emails(session, location_id, [run.id])
     return {
         "location_id": location_id,
         "run": run,
-        "steps": await service.steps_of(session, run.id),
+        "steps": steps,
+        # A step that queued an email shows the email as it is now, as the API does.
+        "outputs": {step.step_id: step_run_out(step, emails).output for step in steps},
+        "failed_emails": [
+            failed_email_out(step_id, email) for step_id, email in emails.undelivered(run.id)
+        ],
         "flow_name": flow.name,
     }
 
