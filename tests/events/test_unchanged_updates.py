@@ -9,22 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.flows.helpers import MANUAL_TASK_FLOW
 from tests.support import Tenant
 from tests.webhooks.helpers import Json, create_contact, json_of, log_events
 
 MANUAL_FLOW: Json = {
     "name": "Enrolment",
-    "definition": {
-        "trigger": {"key": "core.manual"},
-        "steps": [
-            {
-                "type": "action",
-                "id": "task",
-                "action": "mailsuite.task.create",
-                "input": {"title": "Call {{ trigger.name }}"},
-            }
-        ],
-    },
+    "definition": MANUAL_TASK_FLOW,
 }
 
 

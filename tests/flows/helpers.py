@@ -11,6 +11,18 @@ from tests.support import Tenant
 
 Json = dict[str, Any]
 FINISHED = ("succeeded", "failed", "cancelled")
+# Run by hand with {"name": ...}: one Mailsuite task named after it.
+MANUAL_TASK_FLOW: Json = {
+    "trigger": {"key": "core.manual"},
+    "steps": [
+        {
+            "type": "action",
+            "id": "task",
+            "action": "mailsuite.task.create",
+            "input": {"title": "Call {{ trigger.name }}"},
+        }
+    ],
+}
 
 
 def welcome_flow(sender_id: str) -> Json:

@@ -23,6 +23,7 @@ from contactflow.platform.auth.oauth import clients
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import Database
 from contactflow.platform.webhooks.models import WebhookDelivery
+from tests.flows.helpers import MANUAL_TASK_FLOW
 from tests.support import Tenant, invoke_cli
 from tests.webhooks.helpers import add_endpoint_row
 
@@ -66,19 +67,7 @@ async def listings(db: Database, tenant: Tenant) -> list[Listing]:
             redirect_uris=["https://app.example.com/a/long/callback/path"],
             scopes=["contacts.readonly"],
         )
-        definition = FlowDefinition.model_validate(
-            {
-                "trigger": {"key": "core.manual"},
-                "steps": [
-                    {
-                        "type": "action",
-                        "id": "task",
-                        "action": "mailsuite.task.create",
-                        "input": {"title": "Call {{ trigger.name }}"},
-                    }
-                ],
-            }
-        )
+        definition = FlowDefinition.model_validate(MANUAL_TASK_FLOW)
         flow = await flows.create_flow(uow, location, "Listed", definition)
         await flows.publish(uow, location, flow.id)
         run = await flows.run_manually(uow, location, flow.id, {"name": "Ada"})

@@ -9,10 +9,10 @@ from pathlib import Path
 from playwright.async_api import Page, ViewportSize, async_playwright, expect
 
 from contactflow.platform.db import Database
+from tests.flows.helpers import MANUAL_TASK_FLOW as MANUAL
 from tests.flows.helpers import Hub
 from tests.support import api_client, live_server, make_tenant, migrated_database, server_settings
 from tests.web.helpers import CHROMIUM, CHROMIUM_ARGS, make_person
-from tests.web.test_pages import MANUAL
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "dashboard"
 VIEWPORT = ViewportSize(width=1280, height=800)

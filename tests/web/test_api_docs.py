@@ -5,10 +5,10 @@ import re
 from urllib.parse import unquote
 
 from contactflow.platform.db import Database
+from tests.flows.helpers import MANUAL_TASK_FLOW as MANUAL
 from tests.flows.helpers import Hub
 from tests.support import LiveServer, Tenant
 from tests.web.helpers import browser, make_person, signed_in
-from tests.web.test_pages import MANUAL
 
 API_DOCS_LINK = re.compile(r'<p class="api-docs"><a href="/docs#/([^/"]+)/([^"]+)">')
 

@@ -7,22 +7,12 @@ import re
 import httpx
 
 from contactflow.platform.db import Database
+from tests.flows.helpers import MANUAL_TASK_FLOW as MANUAL
 from tests.flows.helpers import Hub, Json
 from tests.support import LiveServer, Tenant, make_tenant
 from tests.web.helpers import browser, make_person, second_location, signed_in
 
 HOSTILE = '"><img src=x onerror=alert(1)>'
-MANUAL: Json = {
-    "trigger": {"key": "core.manual"},
-    "steps": [
-        {
-            "type": "action",
-            "id": "task",
-            "action": "mailsuite.task.create",
-            "input": {"title": "Call {{ trigger.name }}"},
-        }
-    ],
-}
 FAILING: Json = {
     "trigger": {"key": "core.manual"},
     "steps": [
