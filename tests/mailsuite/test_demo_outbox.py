@@ -31,7 +31,7 @@ async def test_a_new_contact_of_the_demo_gets_its_welcome_email_in_the_outbox(
     headers = {"Authorization": f"Bearer {first.api_key}", "Version": "2021-07-28"}
 
     with live_server(settings) as server:
-        async with api_client(server.base_url, headers) as http:
+        async with api_client(server.base_url, headers, timeout=30) as http:
             created = await http.post(
                 "/contacts/",
                 json={
