@@ -96,7 +96,9 @@ class TemplateForm:
     message: str
 
 
-async def _choices(session: AsyncSession, location_id: str, kind: str) -> list[tuple[str, str]]:
+async def record_choices(
+    session: AsyncSession, location_id: str, kind: str
+) -> list[tuple[str, str]]:
     if kind == "mailsuite.sender":
         page = await senders.list_senders(session, location_id, before=None, limit=CHOICES_LIMIT)
         return [(row.id, f"{row.name} <{row.from_email}>") for row in page.rows]
@@ -123,7 +125,7 @@ async def _form(
                 value=(given or {}).get(name, str(default)),
                 integer=spec["type"] == "integer",
                 long=spec.get("maxLength", 0) > LONG_TEXT,
-                choices=await _choices(session, location_id, kind) if kind else None,
+                choices=await record_choices(session, location_id, kind) if kind else None,
                 error=(errors or {}).get(name, ""),
             )
         )
