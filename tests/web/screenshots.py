@@ -60,6 +60,7 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
             await expect(page.get_by_role("heading", name="Flows")).to_be_visible(timeout=WAIT_MS)
             for path, heading, name in (
                 (f"{here}/flows", "Flows", "flows"),
+                (f"{here}/flows/{flow['id']}/builder", "Call new contacts", "builder"),
                 (f"{here}/templates", "Flow templates", "templates"),
                 (f"{here}/runs", "Runs", "runs"),
                 (f"{here}/runs/{run['id']}", "Run of “Call new contacts”", "run"),
