@@ -11,7 +11,7 @@ from fastapi_offline import FastAPIOffline
 from contactflow.contacts import api as contacts_api
 from contactflow.contacts import records_api, resources_api
 from contactflow.flows import api as flows_api
-from contactflow.flows import catalog_api
+from contactflow.flows import bulk_retry_api, catalog_api
 from contactflow.flows import hooks_api as flows_hooks_api
 from contactflow.flows.connections import api as connections_api
 from contactflow.flows.engine import worker_steps as flows_worker_steps
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mailsuite_campaign_api.router,
         mailsuite_sandbox_api.router,
         mailsuite_tracking_api.router,
+        bulk_retry_api.router,
         flows_api.router,
         connections_api.router,
         connections_api.hooks,

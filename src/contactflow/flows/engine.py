@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, literal, or_, select
 
-from contactflow.flows import record_plans, schedules
+from contactflow.flows import bulk_retry, record_plans, schedules
 from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
 from contactflow.flows.connections.models import REMOTE_PREFIX, remote_origin
@@ -181,6 +181,7 @@ def worker_steps(
         "flows-record-plans": lambda: record_plans.consume(db),
         "flows-timers": fire_timers,
         "flows-runs": executor.step,
+        "flows-bulk-retries": lambda: bulk_retry.advance(db),
         "flows-retention": retention.step,
         "connections-poll": lambda: poll_due(db, http),
     }

@@ -4,7 +4,7 @@ state, time and text of the trigger data; and each flow's recent activity."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Text, case, cast, func, select
+from sqlalchemy import Select, Text, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows.models import FAILED, FlowRun
@@ -21,14 +21,8 @@ class RunFilter:
     text: str | None = None
 
 
-async def search_runs(
-    session: AsyncSession,
-    location_id: str,
-    found: RunFilter,
-    *,
-    before: Position | None,
-    limit: int,
-) -> Page[FlowRun]:
+def runs_matching(location_id: str, found: RunFilter) -> Select[FlowRun]:
+    """The location's runs the filter lets through, in no order."""
     query = select(FlowRun).where(FlowRun.location_id == location_id)
     if found.flow_id:
         query = query.where(FlowRun.flow_id == found.flow_id)
@@ -41,6 +35,18 @@ async def search_runs(
     if found.text:
         trigger_text = func.lower(cast(FlowRun.input, Text))
         query = query.where(trigger_text.contains(found.text.lower(), autoescape=True))
+    return query
+
+
+async def search_runs(
+    session: AsyncSession,
+    location_id: str,
+    found: RunFilter,
+    *,
+    before: Position | None,
+    limit: int,
+) -> Page[FlowRun]:
+    query = runs_matching(location_id, found)
     return await newest_first(
         session, query, FlowRun.created_at, FlowRun.id, before=before, limit=limit
     )

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 # Every table must be registered on Base.metadata before autogenerate compares it.
 import contactflow.contacts.models
+import contactflow.flows.bulk_retry
 import contactflow.flows.connections.models
 import contactflow.flows.keyvalue
 import contactflow.flows.models

@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from contactflow.web import account, builder, connections, flows, runs
+from contactflow.web import account, builder, bulk_retry, connections, flows, runs
 from contactflow.web.guard import SAFE_METHODS, CsrfRefused, PageNotFound, SignInRequired
 from contactflow.web.pages import STATIC_PATH, render
 
@@ -30,7 +30,14 @@ async def _not_found(_: Request, __: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for router in (account.router, builder.router, flows.router, runs.router, connections.router):
+    for router in (
+        account.router,
+        builder.router,
+        flows.router,
+        runs.router,
+        bulk_retry.router,
+        connections.router,
+    ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticFiles(packages=[("contactflow.web", "static")]), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_first)

@@ -58,7 +58,7 @@ def _moment(raw: str) -> datetime:
     return datetime.fromisoformat(raw).replace(tzinfo=UTC)
 
 
-def _checked(filters: Filters) -> tuple[run_search.RunFilter, dict[str, str]]:
+def checked_filters(filters: Filters) -> tuple[run_search.RunFilter, dict[str, str]]:
     """The filter to search with, and a message per field that cannot be one."""
     errors: dict[str, str] = {}
     moments: dict[str, datetime | None] = {}
@@ -114,7 +114,7 @@ async def runs_page(
 ) -> Response:
     location = viewer.location(location_id)
     filters = Filters.of(request)
-    found, errors = _checked(filters)
+    found, errors = checked_filters(filters)
     db = database(request)
     after = await log_position(db, location.id)
     async with db.reader() as session:
@@ -150,7 +150,7 @@ async def runs_live(
     """The first page of the filtered runs, redrawn as the location's log moves."""
     location = viewer.location(location_id)
     filters = Filters.of(request)
-    found, errors = _checked(filters)
+    found, errors = checked_filters(filters)
     if errors:
         raise PageNotFound
     db = database(request)
