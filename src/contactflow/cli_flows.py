@@ -13,7 +13,7 @@ from rich.table import Table
 from contactflow.cli_support import AsJson, console, echo_json, id_column, print_table, with_db
 from contactflow.flows import service
 from contactflow.flows.backfill import BackfillResult, backfill
-from contactflow.flows.definition import FlowDefinition, Format, dump, hidden, load_file
+from contactflow.flows.definition import Format, export, load_file
 from contactflow.flows.error_flows import set_error_flow
 from contactflow.flows.models import Flow, FlowRun, find_flow
 from contactflow.flows.run_emails import run_emails
@@ -74,7 +74,7 @@ def export_flow(
     if kind not in ("json", "yaml"):
         raise typer.BadParameter("json or yaml", param_hint="--format")
 
-    async def run(db: Database) -> tuple[Flow, FlowDefinition | None]:
+    async def run(db: Database) -> str | None:
         async with db.reader() as session:
             flow = await find_flow(session, location, flow_id)
             version = (
@@ -83,14 +83,16 @@ def export_flow(
                 else await service.published_of(session, flow)
             )
             if version is None:
-                return flow, None
-            return flow, FlowDefinition.model_validate(hidden(version.definition))
+                return None
+            return export(
+                version.definition, "yaml" if kind == "yaml" else "json", flow.error_flow_id
+            )
 
-    flow, definition = with_db(run)
-    if definition is None:
+    text = with_db(run)
+    if text is None:
         console.print("[red]error:[/red] the flow has no such version")
         raise typer.Exit(1)
-    typer.echo(dump(definition, "yaml" if kind == "yaml" else "json", flow.error_flow_id))
+    typer.echo(text)
 
 
 @flows_app.command("runs")

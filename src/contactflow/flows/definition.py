@@ -290,3 +290,9 @@ def dump(
     if format == "yaml":
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def export(data: dict[str, Any], format: Format, error_flow_id: str | None) -> str:
+    """A stored definition as the file `contactflow flows export` and the dashboard give:
+    its secret hidden, the flow's error flow named."""
+    return dump(FlowDefinition.model_validate(hidden(data)), format, error_flow_id)

@@ -39,7 +39,7 @@ class FlowRow:
     activity: run_search.Activity
 
 
-def _status(flow: Flow) -> str:
+def status_of(flow: Flow) -> str:
     if flow.published_version_id is None:
         return "draft"
     return "enabled" if flow.enabled else "disabled"
@@ -63,7 +63,9 @@ async def flows_page(
             published = await service.published_of(session, flow)
             draft = await service.draft_of(session, flow.id)
             number = published.number if published is not None else None
-            rows.append(FlowRow(flow, _status(flow), number, draft is not None, activity[flow.id]))
+            rows.append(
+                FlowRow(flow, status_of(flow), number, draft is not None, activity[flow.id])
+            )
     installed = find_template(request.query_params.get("installed", ""))
     return render(
         "flows.html",

@@ -6,7 +6,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from contactflow.web import account, builder, bulk_retry, connections, flows, runs
+from contactflow.web import (
+    account,
+    builder,
+    bulk_retry,
+    connections,
+    flow_page,
+    flows,
+    outbox,
+    runs,
+)
 from contactflow.web.guard import SAFE_METHODS, CsrfRefused, PageNotFound, SignInRequired
 from contactflow.web.pages import STATIC_PATH, render
 
@@ -34,9 +43,11 @@ def install(app: FastAPI) -> None:
         account.router,
         builder.router,
         flows.router,
+        flow_page.router,
         runs.router,
         bulk_retry.router,
         connections.router,
+        outbox.router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticFiles(packages=[("contactflow.web", "static")]), name="static")
