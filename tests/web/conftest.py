@@ -1,9 +1,11 @@
 """Fixtures of the dashboard tests: a server of their own on a database of their own (its
 workers run flows; Mailsuite senders may point at loopback)."""
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from contactflow.platform.db import Database
 from contactflow.settings import Settings
@@ -17,6 +19,7 @@ from tests.support import (
     migrated_database,
     server_settings,
 )
+from tests.web.helpers import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture(scope="package")
@@ -53,3 +56,19 @@ async def web_hub(web_server: LiveServer, web_tenant: Tenant) -> AsyncIterator[H
     """The tenant's API calls on the dashboard's server."""
     async with api_client(web_server.base_url, web_tenant.headers, timeout=30) as http:
         yield Hub(http, web_tenant)
+
+
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("/usr/bin/chromium is missing (make test installs it)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()

@@ -1,0 +1,66 @@
+"""What the browser tests share: axe-core, the watch on a page's errors, and the check each
+page visited passes (no console error, no failed request, no serious accessibility finding)."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import ConsoleMessage, Page, Request, Response
+
+from tests.support import LiveServer
+
+AXE = (Path(__file__).parent / "vendor" / "axe-4.14.1.min.js").read_text(encoding="utf-8")
+# Generous: the machine is shared; a slow answer is not what is tested.
+WAIT_MS = 30_000
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ["violations"]});
+  return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => n.target.join(" "))}));
+}"""
+
+
+class Watched:
+    """What went wrong in a page: console errors, uncaught errors, failed requests."""
+
+    def __init__(self, page: Page) -> None:
+        self.problems: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        page.on("requestfailed", self._failed)
+        page.on("response", self._response)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        # A caught email's HTML may name remote images (its open pixel): its policy refuses
+        # them, so that reading an email neither calls out nor counts as an open.
+        if message.location.get("url", "").endswith("/html") and "img-src" in message.text:
+            return
+        if message.type == "error":
+            self.problems.append(f"console: {message.text}")
+
+    def _failed(self, request: Request) -> None:
+        # Leaving a page closes its live stream: the browser reports that as aborted.
+        if "/live?" in request.url and request.failure == "net::ERR_ABORTED":
+            return
+        self.problems.append(f"request failed: {request.url} {request.failure}")
+
+    def _response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.problems.append(f"{response.status}: {response.url}")
+
+
+async def checked(page: Page, watched: Watched, shots: Path, name: str) -> None:
+    """The page as it stands: no problem so far, no serious accessibility finding."""
+    await page.evaluate(AXE)
+    violations: list[dict[str, Any]] = await page.evaluate(AXE_RUN)
+    grave = [v for v in violations if v["impact"] in ("serious", "critical")]
+    await page.screenshot(path=shots / f"{name}.png", full_page=True)
+    assert grave == [], (name, grave)
+    assert watched.problems == [], (name, watched.problems)
+
+
+def shots_dir(server: LiveServer, factory: pytest.TempPathFactory) -> Path:
+    """Where a test run's screenshots of this backend go."""
+    backend = server.settings.database_url.split(":", 1)[0].split("+", 1)[0]
+    shots = factory.getbasetemp() / "screenshots" / backend
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
