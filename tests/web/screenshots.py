@@ -11,8 +11,9 @@ from playwright.async_api import Page, ViewportSize, async_playwright, expect
 from contactflow.platform.db import Database
 from tests.flows.helpers import MANUAL_TASK_FLOW as MANUAL
 from tests.flows.helpers import Hub
-from tests.support import api_client, live_server, make_tenant, migrated_database, server_settings
+from tests.support import api_client, live_server, migrated_database, server_settings
 from tests.web.helpers import CHROMIUM, CHROMIUM_ARGS, make_person
+from tests.web.outbox_helpers import caught_email
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "dashboard"
 VIEWPORT = ViewportSize(width=1280, height=800)
@@ -32,7 +33,9 @@ async def _shot(page: Page, path: str, heading: str, name: str) -> Path:
 async def photograph(base_url: str, database_url: str) -> list[Path]:
     db = Database(database_url)
     try:
-        tenant = await make_tenant(db)
+        # A sandbox location, so that its outbox has a caught email.
+        caught = await caught_email(base_url, db, "Welcome aboard, Tess")
+        tenant = caught.tenant
         person = await make_person(db, tenant.location_id)
     finally:
         await db.dispose()
@@ -45,6 +48,7 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
             "/connections",
             {"name": "Billing API", "kind": "http", "auth": "none", "baseUrl": base_url},
         )
+        job = (await hub.post("/flows/runs/bulk-retry", {"flowId": flow["id"]}))["bulkRetry"]
     here = f"/app/l/{tenant.location_id}"
     DOCS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as playwright:
@@ -64,6 +68,10 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
                 (f"{here}/templates", "Flow templates", "templates"),
                 (f"{here}/runs", "Runs", "runs"),
                 (f"{here}/runs/{run['id']}", "Run of “Call new contacts”", "run"),
+                (f"{here}/flows/{flow['id']}", "Call new contacts", "flow"),
+                (f"{here}/bulk-retries/{job['id']}", "Bulk retry of failed runs", "bulk-retry"),
+                (f"{here}/outbox", "Sandbox outbox", "outbox"),
+                (f"{here}/outbox/{caught.message['id']}", "Welcome aboard, Tess", "outbox-email"),
                 (f"{here}/connections", "Connections", "connections"),
                 ("/app/account", "Where you are signed in", "account"),
             ):
