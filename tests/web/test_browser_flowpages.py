@@ -7,6 +7,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from contactflow.platform.db import Database
+from contactflow.web.runs import RUNS_PER_PAGE
 from tests.flows.helpers import Hub
 from tests.receiver import running_receiver
 from tests.support import LiveServer, api_client
@@ -50,8 +51,9 @@ async def test_retry_bulk_retry_flow_page_and_outbox(
             await checked(page, watched, shots, "flow")
             await page.get_by_role("link", name="Its runs").click()
             failed = page.locator('#runs tr[data-state="failed"]')
-            await expect(failed).to_have_count(BULK + 1, timeout=WAIT_MS)
-            await failed.last.get_by_role("link").click()
+            # The list's first page: the newest 50 of the 51.
+            await expect(failed).to_have_count(RUNS_PER_PAGE, timeout=WAIT_MS)
+            await failed.first.get_by_role("link").click()
             await page.get_by_role("button", name="Retry from the failed step").click()
             await expect(page.locator('dd[data-state="succeeded"]')).to_be_visible(timeout=WAIT_MS)
             await checked(page, watched, shots, "run-retried")
@@ -67,7 +69,7 @@ async def test_retry_bulk_retry_flow_page_and_outbox(
             await checked(page, watched, shots, "bulk-retry-finished")
             await page.get_by_role("link", name="The runs it retries").click()
             succeeded = page.locator('#runs tr[data-state="succeeded"]')
-            await expect(succeeded).to_have_count(BULK + 1, timeout=WAIT_MS)
+            await expect(succeeded).to_have_count(RUNS_PER_PAGE, timeout=WAIT_MS)
 
             await page.get_by_role("link", name="Outbox").click()
             row = page.locator(f'tr[data-message-id="{caught.message["id"]}"]')
