@@ -15,10 +15,8 @@ from contactflow.platform.db import Database
 from tests.flows.helpers import Hub, Json
 from tests.mailsuite.helpers import poll
 from tests.support import LiveServer, Tenant, api_client, make_tenant
+from tests.web.browsing import WAIT_MS, Watched, checked
 from tests.web.helpers import make_person
-from tests.web.test_browser import WAIT_MS, Watched, _checked, chromium
-
-__all__ = ["chromium"]
 
 
 @pytest.fixture
@@ -118,26 +116,26 @@ async def test_build_the_welcome_flow_from_a_blank_flow_and_watch_it_run(
         await page.get_by_role("button", name="Sign in").click()
         await page.get_by_role("link", name="New flow").first.click()
         await expect(page.get_by_role("heading", name="New flow")).to_be_visible(timeout=WAIT_MS)
-        await _checked(page, watched, shots, "builder-blank")
+        await checked(page, watched, shots, "builder-blank")
 
         await _build(page, sender["id"])
-        await _checked(page, watched, shots, "builder")
+        await checked(page, watched, shots, "builder")
         await page.locator("#f-sample-event").select_option(index=1)
         await page.get_by_role("button", name="Save and test").click()
         await expect(page.locator('[data-test-state="succeeded"]')).to_be_visible(timeout=WAIT_MS)
         for step in ("email_send", "task_create"):
             await expect(page.locator(f'[data-test-step="{step}"]')).to_be_visible()
         await expect(page.locator('[data-test-step="email_send"]')).to_contain_text("Welcome, Past")
-        await _checked(page, watched, shots, "builder-tested")
+        await checked(page, watched, shots, "builder-tested")
         await page.set_viewport_size({"width": 390, "height": 844})
-        await _checked(page, watched, shots, "builder-phone")
+        await checked(page, watched, shots, "builder-phone")
         await page.set_viewport_size({"width": 1280, "height": 720})
 
         await page.get_by_role("button", name="Save and publish").click()
         await expect(page.get_by_role("status")).to_contain_text("Published", timeout=WAIT_MS)
         await page.get_by_role("button", name="Enable").click()
         await expect(page.get_by_role("status")).to_contain_text("Enabled", timeout=WAIT_MS)
-        await _checked(page, watched, shots, "builder-enabled")
+        await checked(page, watched, shots, "builder-enabled")
 
         await page.get_by_role("link", name="Runs", exact=True).click()
         await expect(page.get_by_role("heading", name="Runs")).to_be_visible(timeout=WAIT_MS)
@@ -150,7 +148,7 @@ async def test_build_the_welcome_flow_from_a_blank_flow_and_watch_it_run(
         await arrived.get_by_role("link").click()
         for step in ("email_send", "task_create"):
             await expect(page.locator(f'li[data-step-id="{step}"]')).to_be_visible(timeout=WAIT_MS)
-        await _checked(page, watched, shots, "builder-run")
+        await checked(page, watched, shots, "builder-run")
     finally:
         await context.close()
 
