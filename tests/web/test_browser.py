@@ -48,7 +48,9 @@ async def test_sign_in_install_and_watch_a_run_arrive(
         await checked(page, watched, shots, "templates")
         await welcome.get_by_role("button", name="Install").click()
         await expect(page.get_by_role("status")).to_contain_text("Installed the template")
-        await expect(page.get_by_role("link", name="Welcome new contacts")).to_be_visible()
+        await expect(
+            page.get_by_role("link", name="Welcome new contacts", exact=True)
+        ).to_be_visible()
         await checked(page, watched, shots, "flows")
 
         await page.get_by_role("link", name="Runs", exact=True).click()

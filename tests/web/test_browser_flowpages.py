@@ -46,7 +46,7 @@ async def test_retry_bulk_retry_flow_page_and_outbox(
             await page.get_by_role("button", name="Sign in").click()
             await expect(page.get_by_role("heading", name="Flows")).to_be_visible(timeout=WAIT_MS)
 
-            await page.get_by_role("link", name="Call the CRM").click()
+            await page.get_by_role("link", name="Call the CRM", exact=True).click()
             await expect(page.locator('li[data-version="1"]')).to_be_visible(timeout=WAIT_MS)
             await checked(page, watched, shots, "flow")
             await page.get_by_role("link", name="Its runs").click()
