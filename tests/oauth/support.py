@@ -1,7 +1,8 @@
 """The OAuth dance as a real client does it: Authlib's httpx client against a live server.
 
-The browser part (sign-in and consent forms) is driven over HTTP with the same client, so
-its cookie jar carries the sign-in session from the login form to the consent form.
+The browser part (the dashboard's sign-in form and the consent form) is driven over HTTP
+with the same client, so its cookie jar carries the sign-in session from the sign-in form to
+the consent form.
 """
 
 import html
@@ -82,6 +83,8 @@ def oauth_client(app: App, *, scope: str | None = None) -> AsyncOAuth2Client:
         redirect_uri=REDIRECT_URI,
         code_challenge_method="S256",
         token_endpoint_auth_method="none" if app.client_secret is None else "client_secret_post",
+        # Generous: the machine is shared; a slow answer is not what is tested.
+        timeout=30,
     )
 
 
@@ -89,6 +92,25 @@ def _hidden(page: str, name: str) -> str:
     found = re.search(rf'name="{name}" value="([^"]*)"', page)
     assert found, f"no hidden field {name} in the page"
     return html.unescape(found.group(1))
+
+
+async def sign_in(
+    client: httpx.AsyncClient, server: LiveServer, email: str, sign_in_path: str
+) -> httpx.Response:
+    """The dashboard's sign-in form at `sign_in_path` (which names where to go next), as the
+    browser the authorization endpoint sent there fills it in."""
+    # `request`, not get/post: only it takes Authlib's withhold_token (no token yet).
+    form = await client.request("GET", server.base_url + sign_in_path, withhold_token=True)
+    assert form.status_code == 200, form.text
+    fields = {name: _hidden(form.text, name) for name in ("csrf_token", "next")}
+    signed_in: httpx.Response = await client.request(
+        "POST",
+        f"{server.base_url}/app/login",
+        data={"email": email, "password": PASSWORD, **fields},
+        withhold_token=True,
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    return signed_in
 
 
 async def sign_in_and_consent(
@@ -103,20 +125,13 @@ async def sign_in_and_consent(
     """Open the authorization URL, sign in unless the client's cookie says it is, choose
     `choice` (a location id or "company") and answer the consent form; returns the answer's
     response (a redirect to the app)."""
-    # `request`, not get/post: only it takes Authlib's withhold_token (no token yet).
     consent = await client.request("GET", authorize_url, withhold_token=True)
-    assert consent.status_code == 200, consent.text
-    if 'name="csrf_token"' not in consent.text:  # not signed in yet: the login form
-        signed_in = await client.request(
-            "POST",
-            f"{server.base_url}/oauth/login",
-            data={"email": email, "password": PASSWORD, "next": _hidden(consent.text, "next")},
-            withhold_token=True,
-        )
-        assert signed_in.status_code == 303, signed_in.text
+    if consent.status_code == 303:  # not signed in yet: to the sign-in page, and back
+        signed_in = await sign_in(client, server, email, consent.headers["location"])
         consent_url = server.base_url + signed_in.headers["location"]
+        assert consent_url == authorize_url
         consent = await client.request("GET", consent_url, withhold_token=True)
-        assert consent.status_code == 200, consent.text
+    assert consent.status_code == 200, consent.text
     assert f'value="{choice}"' in consent.text
     answer: httpx.Response = await client.request(
         "POST",

@@ -2,8 +2,9 @@
 malformed token requests, code reuse, the app's IP allowlist, expired tokens."""
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -14,7 +15,6 @@ from contactflow.platform import audit
 from contactflow.platform.db import Database
 from tests.conftest import TenantFactory
 from tests.oauth.support import (
-    PASSWORD,
     REDIRECT_URI,
     App,
     add_user,
@@ -23,6 +23,7 @@ from tests.oauth.support import (
     oauth_client,
     redirect_params,
     register_app,
+    sign_in,
     sign_in_and_consent,
 )
 from tests.support import LiveServer, Tenant, live_server, server_settings
@@ -269,15 +270,21 @@ async def test_wrong_password_and_stale_consent_form(
     server: LiveServer, db: Database, tenant: Tenant, app: App, http: httpx.AsyncClient
 ) -> None:
     email = await add_user(db, tenant.location_id)
-    wrong = await http.post(
-        "/oauth/login", data={"email": email, "password": "not it", "next": "client_id=x"}
-    )
-    assert wrong.status_code == 400
-    assert "Wrong email or password" in wrong.text
-    assert "oauth_session" not in wrong.headers.get("set-cookie", "")
     url = _authorize_url(
         server, app, code_challenge=generate_token(48), code_challenge_method="S256"
     )
+    sign_in_first = await http.get(url)
+    assert sign_in_first.status_code == 303
+    form = await http.get(sign_in_first.headers["location"])
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    wrong = await http.post(
+        "/app/login",
+        data={"email": email, "password": "not it", "csrf_token": token.group(1), "next": url},
+    )
+    assert wrong.status_code == 400
+    assert "Wrong email or password" in wrong.text
+    assert "cf_session" not in wrong.headers.get("set-cookie", "")
     forged = await http.post(url, data={"decision": "allow", "location": tenant.location_id})
     assert forged.status_code == 400
     assert forged.headers["content-type"] == "text/html; charset=utf-8"
@@ -330,14 +337,8 @@ async def test_only_the_apps_company_is_offered(
             url, _ = oauth.create_authorization_url(
                 f"{server.base_url}/oauth/authorize", code_verifier=generate_token(48)
             )
-            await oauth.request("GET", url, withhold_token=True)
-            login = await oauth.request(
-                "POST",
-                f"{server.base_url}/oauth/login",
-                data={"email": email, "password": PASSWORD, "next": urlsplit(url).query},
-                withhold_token=True,
-            )
-            assert login.status_code == 303
+            sign_in_first = await oauth.request("GET", url, withhold_token=True)
+            await sign_in(oauth, server, email, sign_in_first.headers["location"])
             page = await oauth.request("GET", url, withhold_token=True)
         assert (f'value="{tenant.location_id}"' in page.text) is offered
         assert 'value="company"' not in page.text

@@ -10,9 +10,9 @@ import httpx
 from sqlalchemy import update
 
 from contactflow.platform.auth.passwords import hash_password
+from contactflow.platform.auth.sessions import WebSession
 from contactflow.platform.db import Database
 from contactflow.platform.tenancy import Location, User
-from contactflow.web.sessions import WebSession
 from tests.support import Tenant
 
 # Debian's chromium, for Playwright (which never downloads a browser here).
@@ -73,6 +73,17 @@ def csrf_of(html: str) -> str:
     found = CSRF_FIELD.search(html)
     assert found is not None, html[:2000]
     return found.group(1)
+
+
+def session_cookie(response: httpx.Response) -> str:
+    """The Set-Cookie header that gives the browser a session, lower-cased ("" if none)."""
+    given = [
+        header.lower()
+        for header in response.headers.get_list("set-cookie")
+        if header.startswith("cf_session=cf_web_")
+    ]
+    assert len(given) <= 1, given
+    return given[0] if given else ""
 
 
 def browser(base_url: str, **headers: str) -> httpx.AsyncClient:

@@ -11,15 +11,16 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 
 from contactflow.app import create_app
+from contactflow.platform.auth.sessions import ACCOUNT_FAILURES, IDLE, WebSession
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.settings import Settings
-from contactflow.web.sessions import ACCOUNT_FAILURES, IDLE, WebSession
 from tests.support import LiveServer, Tenant, live_server
 from tests.web.helpers import (
     browser,
     csrf_of,
     make_person,
+    session_cookie,
     set_last_use,
     sign_in,
     signed_in,
@@ -36,11 +37,11 @@ async def test_sign_in_sets_a_session_cookie_and_sign_out_ends_it(
         )
         response = await sign_in(http, person.email, person.password)
         assert response.status_code == 303
-        cookie = response.headers["set-cookie"].lower()
-        assert cookie.startswith("cf_session=cf_web_")
+        cookie = session_cookie(response)
         assert "httponly" in cookie
         assert "samesite=lax" in cookie
-        assert "path=/app" in cookie
+        # Sent to the OAuth consent page too: one sign-in for both.
+        assert "path=/;" in cookie or cookie.endswith("path=/")
         assert "secure" not in cookie  # plain http here; tests/security covers https
         home = await http.get("/app/")
         assert home.headers["location"] == f"/app/l/{web_tenant.location_id}/flows"
@@ -57,15 +58,21 @@ async def test_sign_in_sets_a_session_cookie_and_sign_out_ends_it(
         assert again.headers["location"].startswith("/app/login")
 
 
-async def test_sign_in_goes_on_to_dashboard_pages_only(
+async def test_sign_in_goes_on_to_local_paths_only(
     web_server: LiveServer, web_db: Database, web_tenant: Tenant
 ) -> None:
     person = await make_person(web_db, web_tenant.location_id)
+    authorize = "/oauth/authorize?client_id=x&scope=contacts.readonly"
     for asked, landing in (
         ("/app/account", "/app/account"),
+        (authorize, authorize),
         ("https://evil.example/app/", "/app/"),
         ("//evil.example/", "/app/"),
-        ("/app//evil.example", "/app/"),
+        ("/\\evil.example/", "/app/"),
+        ("/\t/evil.example/", "/app/"),
+        ("\n//evil.example/", "/app/"),
+        ("javascript:alert(1)", "/app/"),
+        ("evil.example", "/app/"),
     ):
         async with browser(web_server.base_url) as http:
             page = await http.get("/app/login", params={"next": asked})
@@ -87,7 +94,7 @@ async def test_a_wrong_password_is_refused_beside_the_form(
         response = await sign_in(http, person.email, "not the password")
         assert response.status_code == 400
         assert "Wrong email or password" in response.text
-        assert "cf_session" not in response.headers.get("set-cookie", "")
+        assert session_cookie(response) == ""
         empty = await sign_in(http, "", "x")
         assert empty.status_code == 422
         assert "Enter the email address" in empty.text
@@ -102,7 +109,7 @@ async def test_a_planted_session_id_is_replaced_at_sign_in(
         await signed_in(http, attacker)
         planted = http.cookies["cf_session"]
     async with browser(web_server.base_url) as http:
-        http.cookies.set("cf_session", planted, domain="127.0.0.1", path="/app")
+        http.cookies.set("cf_session", planted, domain="127.0.0.1", path="/")
         response = await sign_in(http, victim.email, victim.password)
         assert response.status_code == 303
         fresh = http.cookies["cf_session"]
@@ -110,7 +117,7 @@ async def test_a_planted_session_id_is_replaced_at_sign_in(
         assert victim.email in (await http.get("/app/account")).text
     # The planted id opens nothing any more: not the victim's session, not the attacker's.
     async with browser(web_server.base_url) as http:
-        http.cookies.set("cf_session", planted, domain="127.0.0.1", path="/app")
+        http.cookies.set("cf_session", planted, domain="127.0.0.1", path="/")
         assert (await http.get("/app/account")).status_code == 303
 
 
@@ -223,7 +230,7 @@ async def test_failed_sign_ins_are_throttled_per_account_and_per_address(
                 "/app/login", data=form, headers={"Cookie": f"cf_login={token}"}
             )
             assert signed.status_code == 303
-            assert "secure" in signed.headers["set-cookie"].lower()
+            assert "secure" in session_cookie(signed)
 
 
 async def test_unknown_paths_under_app_and_static_files(web_server: LiveServer) -> None:

@@ -16,11 +16,11 @@ import contactflow.mailsuite.models
 import contactflow.platform.audit
 import contactflow.platform.auth.api_keys
 import contactflow.platform.auth.oauth.models
+import contactflow.platform.auth.sessions
 import contactflow.platform.events
 import contactflow.platform.idempotency
 import contactflow.platform.tenancy
-import contactflow.platform.webhooks.models
-import contactflow.web.sessions  # noqa: F401
+import contactflow.platform.webhooks.models  # noqa: F401
 from contactflow.platform.db import Base
 
 target_metadata = Base.metadata

@@ -6,11 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from contactflow.platform.auth import passwords
+from contactflow.platform.auth import passwords, sessions
 from contactflow.platform.auth.ip import over_tls
-from contactflow.web import sessions
 from contactflow.web.guard import (
-    SESSION_COOKIE,
     CsrfRefused,
     ViewerDep,
     address_of,
@@ -26,8 +24,11 @@ MAX_EMAIL = 320
 
 
 def _next(raw: str) -> str:
-    """Where to go after signing in: a dashboard path, never another site."""
-    if raw.startswith("/app/") and not raw.startswith("/app//") and "\\" not in raw:
+    """Where to go after signing in: a path of this site (a dashboard page, an OAuth
+    authorization request), never another site. Browsers read `\\` as `/` and drop tabs and
+    newlines, so `/\\evil.example` or `/<tab>/evil.example` would be `//evil.example`."""
+    local = raw.startswith("/") and not raw.startswith("//")
+    if local and raw.isprintable() and " " not in raw and "\\" not in raw:
         return raw
     return "/app/"
 
@@ -85,7 +86,7 @@ async def sign_in(
             await sessions.record_failure(uow, email, address)
         else:
             # A new session id at every sign-in: one planted before it is worth nothing.
-            previous = await sessions.find(uow.session, request.cookies.get(SESSION_COOKIE))
+            previous = await sessions.find(uow.session, request.cookies.get(sessions.COOKIE))
             if previous is not None:
                 await sessions.end(uow, previous.user.id, previous.session.id)
             agent = request.headers.get("user-agent", "")
@@ -94,21 +95,14 @@ async def sign_in(
         message = "Wrong email or password"
         return _login_page(request, status=400, message=message, email=email, next=next)
     response = RedirectResponse(_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        path="/app",
-        secure=_secure(request),
-        httponly=True,
-        samesite="lax",
-    )
+    sessions.set_cookie(response, secret, secure=_secure(request))
     response.delete_cookie(LOGIN_COOKIE, path="/app/login")
     return response
 
 
 def _signed_out() -> Response:
     response = RedirectResponse("/app/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/app")
+    sessions.clear_cookie(response)
     return response
 
 

@@ -12,12 +12,10 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
-from contactflow.platform.auth.ip import client_ip
+from contactflow.platform.auth import sessions
 from contactflow.platform.db import Database
 from contactflow.platform.tenancy import Location, locations_of
-from contactflow.web import sessions
 
-SESSION_COOKIE = "cf_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -59,7 +57,7 @@ def database(request: Request) -> Database:
 
 
 def address_of(request: Request) -> str:
-    return client_ip(request, trust_proxy=request.app.state.settings.trust_proxy) or "unknown"
+    return sessions.address_of(request, trust_proxy=request.app.state.settings.trust_proxy)
 
 
 def same_site(request: Request) -> bool:
@@ -96,17 +94,14 @@ async def check_csrf(request: Request, secret: str) -> None:
 
 async def viewer(request: Request) -> Viewer:
     db = database(request)
-    async with db.reader() as session:
-        signed_in = await sessions.find(session, request.cookies.get(SESSION_COOKIE))
-        if signed_in is None:
-            raise SignInRequired
-        locations = await locations_of(session, signed_in.user)
+    secret = request.cookies.get(sessions.COOKIE)
+    signed_in = await sessions.resume(db, secret, address_of(request))
+    if signed_in is None:
+        raise SignInRequired
     if request.method not in SAFE_METHODS:
         await check_csrf(request, signed_in.secret)
-    address = address_of(request)
-    if sessions.needs_touch(signed_in, address):
-        async with db.unit_of_work() as uow:
-            await sessions.touch(uow, signed_in.session.id, address)
+    async with db.reader() as session:
+        locations = await locations_of(session, signed_in.user)
     return Viewer(signed_in=signed_in, locations=locations)
 
 

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
+from contactflow.platform.auth import sessions
 from contactflow.platform.db import Database
 from contactflow.platform.events import EventStream, read_events
-from contactflow.web import sessions
 
 HEARTBEAT_SECONDS = 15.0
 BATCH = 500

@@ -1,11 +1,10 @@
 """The dashboard's routes, static files and error pages, added to the app under /app."""
 
-from urllib.parse import urlencode
-
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from contactflow.platform.auth import sessions
 from contactflow.web import (
     account,
     builder,
@@ -22,8 +21,7 @@ from contactflow.web.pages import STATIC_PATH, render
 
 async def _sign_in_first(request: Request, _: Exception) -> Response:
     if request.method in SAFE_METHODS and "hx-request" not in request.headers:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse("/app/login?" + urlencode({"next": target}), status_code=303)
+        return sessions.sign_in_first(request)
     text = "Your session ended; sign in again."
     return render("problem.html", 403, title="Sign in first", text=text)
 

@@ -1,25 +1,25 @@
 """The authorization endpoint as a browser sees it: sign in, choose a location, consent.
 
 GET /oauth/authorize (HighLevel's spelling, /oauth/chooselocation, too) validates the
-request through Authlib, then shows the sign-in form or the consent form. The consent form
-posts back to the same URL; Authlib then redirects to the app with a code, or with
+request through Authlib, then shows the consent form to a signed-in person, or sends the
+browser to the sign-in page (platform.auth.sessions: the dashboard's sign-in), which brings
+it back to the same request. The consent form, carrying the session's CSRF token, posts
+back to the same URL; Authlib then redirects to the app with a code, or with
 `error=access_denied`. Errors that cannot be sent to a verified redirect URI are shown here
 (RFC 6749 4.1.2.1). These pages are HTML, so they stay out of the OpenAPI document.
 """
 
 from dataclasses import dataclass
-from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
+from typing import Any
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from contactflow.platform.api_support import DatabaseDep, SettingsDep
-from contactflow.platform.auth import passwords
-from contactflow.platform.auth.ip import over_tls
-from contactflow.platform.auth.oauth import login
+from contactflow.platform.auth import sessions
+from contactflow.platform.auth.oauth.choices import choices
 from contactflow.platform.auth.oauth.models import OAuthClient
 from contactflow.platform.auth.oauth.server import (
     Context,
@@ -97,31 +97,26 @@ async def authorize(request: Request, db: DatabaseDep, settings: SettingsDep) ->
         async with db.reader() as session:
             context = Context.of(request, settings)
             pending = await run(session, context, lambda s: _validate(s, oauth_request))
-            if not isinstance(pending, Pending):
-                return pending
-            secret = request.cookies.get(login.SESSION_COOKIE)
-            user = await login.signed_in_user(session, secret)
-            if user is None or secret is None:
-                return _login_page(request, pending)
-            options = await login.choices(session, user, pending.client, pending.scope)
+        if not isinstance(pending, Pending):
+            return pending
+        address = sessions.address_of(request, trust_proxy=proxied)
+        signed_in = await sessions.resume(db, request.cookies.get(sessions.COOKIE), address)
+        if signed_in is None:
+            return sessions.sign_in_first(request)
+        async with db.reader() as session:
+            options = await choices(session, signed_in.user, pending.client, pending.scope)
     except OAuth2Error as error:
         return _error(error)
     return _page(
         "consent.html",
         app_name=pending.client.name,
-        user_name=user.name,
-        user_email=user.email,
+        user_name=signed_in.user.name,
+        user_email=signed_in.user.email,
         scopes=[(scope, SCOPE_LABELS.get(scope, scope)) for scope in pending.scope.split()],
         choices=options,
-        csrf_token=login.csrf_token(secret),
-        next=request.url.query,
-        message="",
-    )
-
-
-def _login_page(request: Request, pending: Pending) -> Response:
-    return _page(
-        "login.html", app_name=pending.client.name, next=request.url.query, message="", email=""
+        csrf_token=signed_in.csrf_token,
+        query=request.url.query,
+        switch_user=sessions.sign_in_url(request),
     )
 
 
@@ -134,8 +129,8 @@ async def decide(request: Request, db: DatabaseDep, settings: SettingsDep) -> Re
     except OAuth2Error as error:
         return _error(error)
     answer = oauth_request.form
-    secret = request.cookies.get(login.SESSION_COOKIE) or ""
-    if not login.csrf_matches(secret, answer.get("csrf_token", "")):
+    secret = request.cookies.get(sessions.COOKIE) or ""
+    if not sessions.csrf_matches(secret, answer.get("csrf_token", "")):
         expired = InvalidRequestError("The sign-in expired or the form is stale; start again")
         return _error(expired)
     async with db.unit_of_work() as uow:
@@ -144,12 +139,12 @@ async def decide(request: Request, db: DatabaseDep, settings: SettingsDep) -> Re
             pending = await run(uow.session, context, lambda s: _validate(s, oauth_request))
             if not isinstance(pending, Pending):
                 return pending
-            user = await login.signed_in_user(uow.session, secret)
-            if user is None:
+            signed_in = await sessions.find(uow.session, secret)
+            if signed_in is None:
                 raise InvalidRequestError("The sign-in expired; start again")
-            grantee = None
+            user, grantee = signed_in.user, None
             if answer.get("decision") == "allow":
-                options = await login.choices(uow.session, user, pending.client, pending.scope)
+                options = await choices(uow.session, user, pending.client, pending.scope)
                 chosen = next((o for o in options if o.value == answer.get("location")), None)
                 if chosen is None:
                     raise InvalidRequestError("Choose one of the offered locations")
@@ -166,50 +161,3 @@ async def decide(request: Request, db: DatabaseDep, settings: SettingsDep) -> Re
             return await run(uow.session, context, respond)
         except OAuth2Error as error:
             return _error(error)
-
-
-def _authorize_url(next_query: str) -> str:
-    """Back to the authorization endpoint and nowhere else: `next` is only ever a query."""
-    return "/oauth/authorize?" + urlencode(parse_qsl(next_query, keep_blank_values=True))
-
-
-@router.post("/login")
-async def sign_in(
-    request: Request,
-    db: DatabaseDep,
-    settings: SettingsDep,
-    email: Annotated[str, Form(max_length=320)] = "",
-    password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)] = "",
-    next: Annotated[str, Form(max_length=8192)] = "",
-) -> Response:
-    async with db.reader() as session:
-        user = await passwords.sign_in(session, email, password) if email else None
-    if user is None:
-        message = "Wrong email or password"
-        return _page("login.html", 400, app_name="", next=next, message=message, email=email)
-    async with db.unit_of_work() as uow:
-        secret = await login.start_session(uow, user)
-    response = RedirectResponse(_authorize_url(next), status_code=303)
-    response.set_cookie(
-        login.SESSION_COOKIE,
-        secret,
-        max_age=int(login.SESSION_LIFETIME.total_seconds()),
-        path="/oauth",
-        secure=over_tls(request, trust_proxy=settings.trust_proxy),
-        httponly=True,
-        samesite="lax",
-    )
-    return response
-
-
-@router.post("/logout")
-async def sign_out(
-    request: Request, db: DatabaseDep, next: Annotated[str, Form(max_length=8192)] = ""
-) -> Response:
-    secret = request.cookies.get(login.SESSION_COOKIE)
-    if secret:
-        async with db.unit_of_work() as uow:
-            await login.end_session(uow, secret)
-    response = RedirectResponse(_authorize_url(next), status_code=303)
-    response.delete_cookie(login.SESSION_COOKIE, path="/oauth")
-    return response

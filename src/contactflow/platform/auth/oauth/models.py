@@ -157,15 +157,3 @@ class OAuthToken(Base):
 
     def get_scope(self) -> str:
         return " ".join(self.scopes)
-
-
-class LoginSession(Base):
-    """A signed-in browser at the authorization endpoint (cookie holds the secret)."""
-
-    __tablename__ = "login_sessions"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

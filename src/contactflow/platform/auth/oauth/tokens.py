@@ -27,7 +27,6 @@ ACCESS_PREFIX = "cf_oat_"
 REFRESH_PREFIX = "cf_ort_"
 CODE_PREFIX = "cf_oac_"
 CLIENT_SECRET_PREFIX = "cf_ocs_"  # noqa: S105 - a prefix, not a secret
-SESSION_PREFIX = "cf_oss_"
 
 NEEDS_LOCATION_CALLER = (
     "This route needs a Location access token; exchange the Company token for one at "

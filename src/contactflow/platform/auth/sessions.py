@@ -1,28 +1,39 @@
-"""Dashboard sign-in: server-side sessions and the throttle on sign-in attempts.
+"""Sign-in: server-side sessions and the throttle on sign-in attempts.
 
-The browser holds a random secret in an HttpOnly cookie; only its digest is stored, with the
-session's last use and address, so a user can see where they are signed in and end any of
-those sessions. A session ends after `IDLE` without use, and after `LONGEST` in any case.
-Each form and htmx request carries a CSRF token derived from the secret: a page of another
-site can neither read nor compute it.
+One sign-in serves the dashboard and the OAuth consent page: people sign in at the
+dashboard's sign-in page (`SIGN_IN_PATH`), and its cookie is sent to every path of the site.
+The browser holds a random secret in an HttpOnly, SameSite=Lax cookie (Secure over https);
+only its digest is stored, with the session's last use and address, so a user can see where
+they are signed in and end any of those sessions. A session ends after `IDLE` without use,
+and after `LONGEST` in any case. Each form and htmx request carries a CSRF token derived from
+the secret: a page of another site can neither read nor compute it.
 """
 
 import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, ForeignKey, Index, String, and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
 from contactflow.platform.auth import credential_format
+from contactflow.platform.auth.ip import client_ip
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import Base, UnitOfWork, UTCDateTime
+from contactflow.platform.db import Base, Database, UnitOfWork, UTCDateTime
 from contactflow.platform.ids import new_id
 from contactflow.platform.tenancy import User
 
 SECRET_PREFIX = "cf_web_"  # noqa: S105 - the prefix, not a secret
+COOKIE = "cf_session"
+# Where a person signs in; `next` brings them back to the local path they asked for.
+SIGN_IN_PATH = "/app/login"
+# Where the cookie lived before the consent page used it: cleared when it is replaced.
+OLD_COOKIE_PATH = "/app"
 IDLE = timedelta(hours=12)
 LONGEST = timedelta(days=30)
 # A session's last use is written at most this often: not one write per page.
@@ -140,6 +151,42 @@ async def find(session: AsyncSession, secret: str | None) -> SignedIn | None:
     if row is None:
         return None
     return SignedIn(user=row[1], session=row[0], secret=secret)
+
+
+def sign_in_url(request: Request) -> str:
+    """The sign-in page, which brings the browser back to this request's URL afterwards."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"{SIGN_IN_PATH}?{urlencode({'next': target})}"
+
+
+def sign_in_first(request: Request) -> RedirectResponse:
+    return RedirectResponse(sign_in_url(request), status_code=303)
+
+
+def address_of(request: Request, *, trust_proxy: bool) -> str:
+    """The address a session records and the throttle counts."""
+    return client_ip(request, trust_proxy=trust_proxy) or "unknown"
+
+
+def set_cookie(response: Response, secret: str, *, secure: bool) -> None:
+    response.delete_cookie(COOKIE, path=OLD_COOKIE_PATH)
+    response.set_cookie(COOKIE, secret, path="/", secure=secure, httponly=True, samesite="lax")
+
+
+def clear_cookie(response: Response) -> None:
+    response.delete_cookie(COOKIE, path=OLD_COOKIE_PATH)
+    response.delete_cookie(COOKIE, path="/")
+
+
+async def resume(db: Database, secret: str | None, address: str | None) -> SignedIn | None:
+    """The live session of this cookie secret, its last use and address brought up to date
+    (at most once per `TOUCH_EVERY`); None when there is none."""
+    async with db.reader() as session:
+        signed_in = await find(session, secret)
+    if signed_in is not None and needs_touch(signed_in, address):
+        async with db.unit_of_work() as uow:
+            await touch(uow, signed_in.session.id, address)
+    return signed_in
 
 
 def needs_touch(signed_in: SignedIn, address: str | None) -> bool:
