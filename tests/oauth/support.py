@@ -95,7 +95,7 @@ def _hidden(page: str, name: str) -> str:
 
 
 async def sign_in(
-    client: httpx.AsyncClient, server: LiveServer, email: str, sign_in_path: str
+    client: AsyncOAuth2Client, server: LiveServer, email: str, sign_in_path: str
 ) -> httpx.Response:
     """The dashboard's sign-in form at `sign_in_path` (which names where to go next), as the
     browser the authorization endpoint sent there fills it in."""
