@@ -26,6 +26,9 @@ FLOW_TABLES = {
     "connections",
     "connection_receipts",
 }
+# PostgreSQL's expression index for the runs' text search exists in migration 0018 only
+# (SQLite has an FTS5 table instead, which no model describes either).
+MIGRATION_ONLY_INDEXES = {"ix_flow_runs_input_trgm"}
 
 
 def _table_of(diff: Any) -> str | None:
@@ -54,6 +57,7 @@ async def test_the_migrated_flow_tables_match_the_models(db: Database) -> None:
             diff
             for diff in compare_metadata(context, Base.metadata)
             if _table_of(diff) in FLOW_TABLES
+            and getattr(diff[1], "name", None) not in MIGRATION_ONLY_INDEXES
         ]
 
     async with db.engine.connect() as connection:

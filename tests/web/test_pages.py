@@ -127,6 +127,8 @@ async def test_runs_are_listed_filtered_and_opened_with_their_steps(
         assert await listed(flow=calls["id"]) == [bob["id"], ada["id"]]
         assert await listed(state="failed") == [broken["id"]]
         assert await listed(q="lovelace") == [ada["id"]]
+        assert await listed(q='LOVELACE"') == [ada["id"]]  # the JSON text's closing quote
+        assert await listed(q="bO") == [bob["id"]]  # shorter than the index's trigrams
         assert await listed(q="%") == []
         assert await listed(since="2000-01-01T00:00", until="2001-01-01T00:00") == []
         bad = await http.get(f"{ours}/runs", params={"since": "yesterday"})

@@ -98,7 +98,9 @@ async def start(uow: UnitOfWork, location_id: str, found: RunFilter) -> BulkRetr
         raise _already(running)
     failed = RunFilter(found.flow_id or None, FAILED, found.since, found.until, found.text or None)
     total = await uow.session.scalar(
-        select(func.count()).select_from(runs_matching(location_id, failed).subquery())
+        select(func.count()).select_from(
+            runs_matching(uow.session.get_bind().dialect.name, location_id, failed).subquery()
+        )
     )
     now = utcnow()
     job = BulkRetry(
@@ -155,7 +157,9 @@ def _end(job: BulkRetry, state: JobState) -> None:
 
 
 async def _next_runs(uow: UnitOfWork, job: BulkRetry) -> list[FlowRun]:
-    query = runs_matching(job.location_id, job.filter).where(FlowRun.created_at <= job.created_at)
+    query = runs_matching(uow.session.get_bind().dialect.name, job.location_id, job.filter).where(
+        FlowRun.created_at <= job.created_at
+    )
     if job.after_created_at is not None and job.after_id is not None:
         query = query.where(
             or_(

@@ -4,7 +4,7 @@ state, time and text of the trigger data; and each flow's recent activity."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, Text, case, cast, func, select
+from sqlalchemy import ColumnElement, Select, Text, case, cast, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows.models import FAILED, FlowRun
@@ -21,7 +21,23 @@ class RunFilter:
     text: str | None = None
 
 
-def runs_matching(location_id: str, found: RunFilter) -> Select[FlowRun]:
+# SQLite's trigram index (migration 0018) finds strings of three characters or more.
+TRIGRAM = 3
+
+
+def trigger_text_contains(dialect: str, wanted: str) -> ColumnElement[bool]:
+    """Whether a run's trigger data holds `wanted`, through the index on that text (ADR
+    0011). PostgreSQL's trigram index serves the LIKE itself; on SQLite the FTS5 table finds
+    the runs by a phrase of trigrams, the same substring match."""
+    if dialect == "sqlite" and len(wanted) >= TRIGRAM:
+        phrase = '"' + wanted.replace('"', '""') + '"'
+        indexed = text("SELECT rowid FROM flow_runs_text WHERE flow_runs_text MATCH :phrase")
+        return literal_column("flow_runs.rowid").in_(indexed.bindparams(phrase=phrase))
+    lowered = func.lower(cast(FlowRun.input, Text))
+    return lowered.contains(wanted.lower(), autoescape=True)
+
+
+def runs_matching(dialect: str, location_id: str, found: RunFilter) -> Select[FlowRun]:
     """The location's runs the filter lets through, in no order."""
     query = select(FlowRun).where(FlowRun.location_id == location_id)
     if found.flow_id:
@@ -33,8 +49,7 @@ def runs_matching(location_id: str, found: RunFilter) -> Select[FlowRun]:
     if found.until is not None:
         query = query.where(FlowRun.created_at < found.until)
     if found.text:
-        trigger_text = func.lower(cast(FlowRun.input, Text))
-        query = query.where(trigger_text.contains(found.text.lower(), autoescape=True))
+        query = query.where(trigger_text_contains(dialect, found.text))
     return query
 
 
@@ -46,7 +61,7 @@ async def search_runs(
     before: Position | None,
     limit: int,
 ) -> Page[FlowRun]:
-    query = runs_matching(location_id, found)
+    query = runs_matching(session.get_bind().dialect.name, location_id, found)
     return await newest_first(
         session, query, FlowRun.created_at, FlowRun.id, before=before, limit=limit
     )
