@@ -38,3 +38,4 @@ screenshots: .venv /usr/bin/chromium
 
 bench: .venv
 	$(UV) run --frozen python -m bench.api
+	$(UV) run --frozen python -m bench.web

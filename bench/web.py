@@ -1,0 +1,437 @@
+"""Server time of the dashboard's pages with 100,000 runs in the location, beside a bare app.
+
+    uv run python -m bench.web [--backend sqlite|postgresql|both] [--runs N] [--seconds N]
+
+For each backend: a fresh database is migrated and seeded in bulk (a tenant, a person who
+signs in, ten published flows and N runs of them over the last 20 days, one with a step); our
+app runs in a uvicorn subprocess wrapped in a timing middleware (the server's own time per
+request, from the request's arrival to the last byte handed to uvicorn); a signed-in session
+cookie is taken through the sign-in form; one real page per scenario is captured, and a bare
+Starlette app serves those bytes from memory. Each scenario then runs against both servers
+with one request in flight (the time of one request, not queueing), from the closed-loop
+load generator of bench.load. See bench/README.md.
+"""
+
+import argparse
+import asyncio
+import json
+import math
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import insert, select
+from sqlalchemy.engine import make_url
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from tests.support import make_tenant
+
+from bench.api import (
+    LOOPBACK_HOSTS,
+    PG_ADMIN_DSN,
+    ROOT,
+    STARTUP_TIMEOUT,
+    _read_port,
+    _stop,
+    _table,
+    _wait_ready,
+    postgres_database,
+    postgres_reachable,
+    sqlite_database,
+)
+from bench.load import REQUEST_TIMEOUT, Result, Scenario, Target, measure
+from bench.servers import ours_app, serve
+from contactflow.flows import service as flows
+from contactflow.flows.definition import FlowDefinition
+from contactflow.flows.models import FAILED, SUCCEEDED, FlowRun, FlowVersion, StepRun
+from contactflow.platform.auth.passwords import hash_password
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import Database
+from contactflow.platform.ids import new_id
+from contactflow.platform.migrate import upgrade
+from contactflow.platform.tenancy import User
+
+FLOWS = 10
+BATCH = 5_000
+# Inside the runs' retention (30 days by default), so none is deleted while measuring.
+SPREAD = timedelta(days=20)
+PASSWORD = "bench password, not a secret"  # noqa: S105 - a throwaway database's
+AIM_P99_MS = 50.0
+TIMINGS_PATH = "/__bench/timings"
+SCENARIO_HEADER = "x-bench-scenario"
+# One in this many runs failed.
+FAILED_EVERY = 10
+STEP = {"type": "filter", "id": "only", "conditions": {"conditions": []}}
+
+
+# ----------------------------------------------------------------------------- seeding
+
+
+@dataclass(frozen=True)
+class Fixture:
+    location_id: str
+    email: str
+    flow_id: str
+    run_id: str
+    runs: int
+
+
+def _input(number: int) -> dict[str, Any]:
+    return {
+        "type": "ContactCreate",
+        "locationId": "bench",
+        "id": f"contact{number:07d}",
+        "firstName": "Person",
+        "lastName": f"Number {number}",
+        "email": f"person{number}@people.example.org",
+        "tags": ["bench", f"cohort-{number % 50}"],
+    }
+
+
+async def _seed(database_url: str, runs: int) -> Fixture:
+    db = Database(database_url)
+    try:
+        tenant = await make_tenant(db)
+        location = tenant.location_id
+        email = f"bench-{new_id().lower()}@people.example.org"
+        definition = FlowDefinition.model_validate(
+            {"trigger": {"key": "contacts.contact.created"}, "steps": [STEP]}
+        )
+        async with db.unit_of_work() as uow:
+            uow.session.add(
+                User(
+                    location_id=location,
+                    first_name="Bench",
+                    last_name="Person",
+                    email=email,
+                    role="admin",
+                    password_hash=hash_password(PASSWORD),
+                )
+            )
+            versions = []
+            for number in range(FLOWS):
+                flow = await flows.create_flow(uow, location, f"Flow {number}", definition)
+                await flows.publish(uow, location, flow.id)
+                version = await uow.session.scalar(
+                    select(FlowVersion.id).where(
+                        FlowVersion.flow_id == flow.id, FlowVersion.number.is_not(None)
+                    )
+                )
+                versions.append((flow.id, version))
+        now = utcnow()
+        step = SPREAD / runs
+        for start in range(0, runs, BATCH):
+            rows = []
+            for number in range(start, min(start + BATCH, runs)):
+                flow_id, version_id = versions[number % FLOWS]
+                at = now - step * (runs - number)
+                failed = number % FAILED_EVERY == 0
+                rows.append(
+                    {
+                        "id": new_id(),
+                        "location_id": location,
+                        "flow_id": flow_id,
+                        "version_id": version_id,
+                        "event_id": new_id(),
+                        "state": FAILED if failed else SUCCEEDED,
+                        "input": _input(number),
+                        "attempts": 1,
+                        "next_attempt_at": at,
+                        "error": "The remote answered 503" if failed else None,
+                        "test": False,
+                        "created_at": at,
+                        "started_at": at,
+                        "finished_at": at,
+                        "updated_at": at,
+                    }
+                )
+            async with db.unit_of_work() as uow:
+                await uow.session.execute(insert(FlowRun), rows)
+        async with db.unit_of_work() as uow:
+            run = await uow.session.scalar(
+                select(FlowRun)
+                .where(FlowRun.location_id == location)
+                .order_by(FlowRun.created_at.desc())
+                .limit(1)
+            )
+            assert run is not None
+            uow.session.add(
+                StepRun(
+                    run_id=run.id,
+                    step_id="only",
+                    action="filter",
+                    state="succeeded",
+                    position=0,
+                    input={"conditions": []},
+                    output={"passed": True},
+                    attempts=1,
+                    started_at=run.created_at,
+                    finished_at=run.created_at,
+                )
+            )
+        if db.dialect == "postgresql":
+            async with db.engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.exec_driver_sql("VACUUM ANALYZE")
+        return Fixture(location, email, versions[0][0], run.id, runs)
+    finally:
+        await db.dispose()
+
+
+# ----------------------------------------------------------------------------- servers
+
+
+class Timing:
+    """The server's own time per request, by the scenario its header names; read (and
+    emptied) at TIMINGS_PATH."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.seen: dict[str, list[float]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] == TIMINGS_PATH:
+            seen, self.seen = self.seen, {}
+            await Response(json.dumps(seen), media_type="application/json")(scope, receive, send)
+            return
+        name = dict(scope["headers"]).get(SCENARIO_HEADER.encode())
+        started = time.perf_counter()
+        await self.app(scope, receive, send)
+        if name is not None:
+            self.seen.setdefault(name.decode(), []).append(time.perf_counter() - started)
+
+
+def bare_app(bodies: dict[str, str]) -> ASGIApp:
+    """The captured pages from memory, by path and query: HTTP and routing, nothing else."""
+
+    async def page(request: Request) -> Response:
+        wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Response(bodies[wanted], media_type="text/html; charset=utf-8")
+
+    async def health(_: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    routes = [Route("/health", health), Route("/{path:path}", page)]
+    return Timing(Starlette(routes=routes))
+
+
+@contextmanager
+def server(kind: str, argument: str) -> Iterator[Target]:
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "bench.web", "--child", kind, argument],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        target = Target(kind=kind, port=_read_port(process, deadline), pid=process.pid)
+        _wait_ready(process, target.base_url, deadline)
+        yield target
+    finally:
+        _stop(process)
+
+
+def sign_in(base_url: str, email: str) -> str:
+    """The session cookie's value, through the sign-in form as a browser gets it."""
+    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT, trust_env=False) as client:
+        form = client.get("/app/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None, form.text[:500]
+        data = {"email": email, "password": PASSWORD, "csrf_token": token.group(1)}
+        signed_in = client.post("/app/login", data=data)
+        assert signed_in.status_code == 303, signed_in.text[:500]
+        return signed_in.cookies["cf_session"]
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+
+def scenarios(fixture: Fixture, cookie: str) -> list[Scenario]:
+    runs = f"/app/l/{fixture.location_id}/runs"
+    paths = {
+        "runs": ("runs, first page", runs),
+        "filtered": ("runs, flow + failed", f"{runs}?flow={fixture.flow_id}&state=failed"),
+        "text": ("runs, text search (1 match)", f"{runs}?q=person{fixture.runs // 2}%40people"),
+        "text_many": ("runs, text search (every run)", f"{runs}?q=people.example"),
+        "run": ("a run's page", f"{runs}/{fixture.run_id}"),
+        "flows": ("flows list", f"/app/l/{fixture.location_id}/flows"),
+    }
+    found = []
+    for name, (label, path) in paths.items():
+        headers = {"Cookie": f"cf_session={cookie}", SCENARIO_HEADER: name}
+        found.append(Scenario(name, label, "GET", 200, headers, _always(path)))
+    return found
+
+
+def _always(path: str) -> Callable[[], tuple[str, bytes | None]]:
+    return lambda: (path, None)
+
+
+def capture(base_url: str, planned: list[Scenario]) -> dict[str, str]:
+    bodies = {}
+    with httpx.Client(base_url=base_url, timeout=60, trust_env=False) as client:
+        for scenario in planned:
+            path, _ = scenario.build()
+            page = client.get(path, headers=scenario.headers)
+            if page.status_code != 200 or "/app/login" in str(page.url):
+                raise RuntimeError(f"{scenario.label}: {page.status_code} {page.text[:300]}")
+            bodies[path] = page.text
+    return bodies
+
+
+def server_times(target: Target) -> dict[str, list[float]]:
+    with httpx.Client(base_url=target.base_url, timeout=REQUEST_TIMEOUT, trust_env=False) as c:
+        seen: dict[str, list[float]] = c.get(TIMINGS_PATH).json()
+    return {name: sorted(values) for name, values in seen.items()}
+
+
+def _percentile_ms(values: list[float], fraction: float) -> float:
+    """Nearest rank, as bench.load's."""
+    if not values:
+        return math.nan
+    return values[max(1, math.ceil(fraction * len(values))) - 1] * 1000
+
+
+@dataclass(frozen=True)
+class Row:
+    scenario: Scenario
+    ours: Result
+    bare: Result
+    ours_server: list[float]
+    bare_server: list[float]
+
+
+def _measured(
+    target: Target, scenario: Scenario, seconds: float, warmup: float, database: str | None
+) -> tuple[Result, list[float]]:
+    if warmup:
+        measure(target, scenario, client="raw", concurrency=1, seconds=warmup, warmup=0)
+    server_times(target)  # forget the warm-up's
+    result = measure(
+        target, scenario, client="raw", concurrency=1, seconds=seconds, warmup=0, database=database
+    )
+    return result, server_times(target).get(scenario.name, [])
+
+
+def run_backend(backend: str, *, runs: int, seconds: float, warmup: float) -> str:
+    database = sqlite_database() if backend == "sqlite" else postgres_database()
+    with database as database_url, tempfile.TemporaryDirectory(prefix="cf-bench-") as scratch:
+        database_name = make_url(database_url).database if backend == "postgresql" else None
+        print(f"[{backend}] migrating and seeding {runs} runs ...", flush=True)
+        started = time.perf_counter()
+        upgrade(database_url)
+        fixture = asyncio.run(_seed(database_url, runs))
+        print(f"[{backend}] seeded in {time.perf_counter() - started:.0f} s", flush=True)
+        rows = []
+        with server("ours", database_url) as ours:
+            planned = scenarios(fixture, sign_in(ours.base_url, fixture.email))
+            bodies_file = Path(scratch) / "pages.json"
+            bodies_file.write_text(json.dumps(capture(ours.base_url, planned)), encoding="utf-8")
+            with server("bare", str(bodies_file)) as bare:
+                for scenario in planned:
+                    print(f"[{backend}] {scenario.label} ...", flush=True)
+                    ours_result, ours_times = _measured(
+                        ours, scenario, seconds, warmup, database_name
+                    )
+                    bare_result, bare_times = _measured(bare, scenario, seconds, warmup, None)
+                    rows.append(Row(scenario, ours_result, bare_result, ours_times, bare_times))
+    return report(backend, fixture, rows)
+
+
+def _pair(values: list[float]) -> str:
+    return f"{_percentile_ms(values, 0.5):.1f} / {_percentile_ms(values, 0.99):.1f}"
+
+
+def report(backend: str, fixture: Fixture, rows: list[Row]) -> str:
+    table = [
+        [
+            row.scenario.label,
+            _pair(row.ours_server),
+            _pair(row.ours.latencies),
+            _pair(row.bare_server),
+            _pair(row.bare.latencies),
+            f"{row.ours.rate:.0f}",
+            "yes" if _percentile_ms(row.ours_server, 0.99) <= AIM_P99_MS else "NO",
+            str(row.ours.errors + row.bare.errors),
+        ]
+        for row in rows
+    ]
+    headers = [
+        "scenario",
+        "ours server p50/p99 ms",
+        "ours client p50/p99",
+        "bare server p50/p99",
+        "bare client p50/p99",
+        "ours req/s",
+        f"p99<={AIM_P99_MS:.0f}",
+        "errors",
+    ]
+    title = f"== {backend}: {fixture.runs} runs in the location, one request in flight =="
+    return "\n".join([title, _table(headers, table)])
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.web", description="Server time of the dashboard's pages."
+    )
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--runs", type=int, default=100_000, help="runs in the location")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds each")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "ARGUMENT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.runs < 2 or args.seconds <= 0 or args.warmup < 0:
+        parser.error("--runs must be >= 2, --seconds > 0 and --warmup >= 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        kind, argument = args.child
+        if kind == "ours":
+            serve(lambda port: Timing(ours_app(argument, port)))
+        else:
+            pages = json.loads(Path(argument).read_text(encoding="utf-8"))
+            serve(lambda _port: bare_app(pages))
+        return 0
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    if "postgresql" in backends and make_url(PG_ADMIN_DSN).host not in LOOPBACK_HOSTS:
+        print("CONTACTFLOW_TEST_PG must point at a loopback address", file=sys.stderr)
+        return 2
+    if "postgresql" in backends and not postgres_reachable():
+        print("PostgreSQL is not reachable; SQLite only", file=sys.stderr)
+        if args.backend == "postgresql":
+            return 1
+        backends.remove("postgresql")
+    reports = [
+        run_backend(backend, runs=args.runs, seconds=args.seconds, warmup=args.warmup)
+        for backend in backends
+    ]
+    for text in reports:
+        print()
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
