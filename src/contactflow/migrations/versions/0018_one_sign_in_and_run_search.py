@@ -1,7 +1,7 @@
 """one sign-in for the dashboard and the consent page; an index on runs' trigger text
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-07 09:00:00.000000
 
 The OAuth consent page signs people in with the dashboard's sessions (`web_sessions`): its
@@ -23,7 +23,7 @@ from alembic import op
 import contactflow.platform.db
 
 revision: str = "0018"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
