@@ -14,6 +14,7 @@ from contactflow.platform.webhooks.dispatch import fan_out
 from contactflow.platform.webhooks.models import FAILED
 from contactflow.platform.webhooks.signing import installation_signer
 from contactflow.platform.webhooks.ssrf import UnsafeUrl, UrlPolicy
+from contactflow.platform.webhooks.transport import Poster
 from tests.receiver import Receiver
 from tests.support import LiveServer, Tenant, live_server, make_tenant, server_settings
 from tests.webhooks.helpers import (
@@ -130,10 +131,11 @@ async def test_a_url_refused_at_delivery_time_fails_without_a_request(
         timeout_seconds=5,
     )
     signer = await installation_signer(isolated_db)
-    async with httpx.AsyncClient(follow_redirects=False) as http:
-        deliverer = Deliverer(isolated_db, http, signer, OPEN_POLICY, settings, "test-worker")
-        assert await deliverer.step()
-        assert not await deliverer.step()
+    poster = Poster()
+    deliverer = Deliverer(isolated_db, poster, signer, OPEN_POLICY, settings, "test-worker")
+    assert await deliverer.step()
+    assert not await deliverer.step()
+    await poster.aclose()
     [row] = await stored_deliveries(isolated_db, endpoint.id)
     assert row.state == FAILED
     assert row.attempts == 1

@@ -18,6 +18,7 @@ from contactflow.platform.webhooks.delivery import Deliverer, DeliverySettings
 from contactflow.platform.webhooks.dispatch import fan_out
 from contactflow.platform.webhooks.signing import installation_signer
 from contactflow.platform.webhooks.ssrf import UrlPolicy
+from contactflow.platform.webhooks.transport import Poster
 from contactflow.settings import Settings
 
 # A context's loops: given the database, the settings, the worker's name (the owner of its
@@ -51,9 +52,11 @@ async def running_workers(
     async with httpx.AsyncClient(follow_redirects=False, limits=limits) as http, db.listening():
         worker = Worker(db, poll_seconds=settings.worker_poll_seconds)
         steps: dict[str, Step] = {"fan-out": lambda: fan_out(db)}
+        # Deliveries have their own lean client (ADR 0014); the contexts get httpx.
+        poster = Poster()
         for number in range(settings.delivery_loops):
             deliverer = Deliverer(
-                db, http, signer, url_policy(settings), delivery_settings(settings), worker.name
+                db, poster, signer, url_policy(settings), delivery_settings(settings), worker.name
             )
             steps[f"deliveries-{number}"] = deliverer.step
         for context_steps in contexts:
@@ -64,3 +67,4 @@ async def running_workers(
         finally:
             worker.stop()
             await task
+            await poster.aclose()

@@ -10,11 +10,10 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-import httpx
-from sqlalchemy import Select, bindparam, exists, or_, select
+from sqlalchemy import Select, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from contactflow.platform import events
@@ -22,6 +21,7 @@ from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork, UTCDateTime
 from contactflow.platform.event_types import WEBHOOK_ENDPOINT_DISABLED
 from contactflow.platform.events import Event, delivered_payload
+from contactflow.platform.ids import new_id
 from contactflow.platform.jobs import RetrySchedule, claim, lease_free
 from contactflow.platform.webhooks.models import (
     FAILED,
@@ -33,6 +33,7 @@ from contactflow.platform.webhooks.models import (
 )
 from contactflow.platform.webhooks.signing import Ed25519Signer, standard_signatures
 from contactflow.platform.webhooks.ssrf import UnsafeUrl, UrlPolicy
+from contactflow.platform.webhooks.transport import Poster, TransportError
 
 RESPONSE_BODY_LIMIT = 4096
 USER_AGENT = "contactflow-webhooks/1"
@@ -109,14 +110,14 @@ class Deliverer:
     def __init__(
         self,
         db: Database,
-        http: httpx.AsyncClient,
+        poster: Poster,
         signer: Ed25519Signer,
         policy: UrlPolicy,
         settings: DeliverySettings,
         owner: str,
     ) -> None:
         self.db = db
-        self.http = http
+        self.poster = poster
         self.signer = signer
         self.policy = policy
         self.settings = settings
@@ -149,37 +150,21 @@ class Deliverer:
                     select(Event).where(Event.id.in_({d.event_id for d in claimed}))
                 )
             }
+        bodies = {event_id: _Body.of(event, self.signer) for event_id, event in found.items()}
         outcomes = await asyncio.gather(
-            *(self._send(endpoints[d.endpoint_id], found[d.event_id]) for d in claimed)
+            *(self._send(endpoints[d.endpoint_id], bodies[d.event_id]) for d in claimed)
         )
         async with self.db.unit_of_work() as uow:
-            # The batch's rows as they are now, in two queries rather than two per delivery.
-            current = {
-                row.id: row
-                for row in await uow.session.scalars(
-                    select(WebhookDelivery).where(WebhookDelivery.id.in_([d.id for d in claimed]))
-                )
-            }
-            owners = {
-                row.id: row
-                for row in await uow.session.scalars(
-                    select(WebhookEndpoint).where(
-                        WebhookEndpoint.id.in_({d.endpoint_id for d in current.values()})
-                    )
-                )
-            }
-            for delivery, outcome in zip(claimed, outcomes, strict=True):
-                await self._record(uow, current.get(delivery.id), owners, outcome)
+            await self._record(uow, claimed, outcomes)
         return True
 
-    async def _send(self, endpoint: WebhookEndpoint, event: Event) -> Outcome:
+    async def _send(self, endpoint: WebhookEndpoint, body: "_Body") -> Outcome:
         if not endpoint.enabled:
             return Outcome(None, 0.0, {}, "", "refused: endpoint is disabled", None)
         try:
             await self.policy.check(endpoint.url)
         except UnsafeUrl as error:
             return Outcome(None, 0.0, {}, "", f"refused: {error}", None)
-        body = json.dumps(delivered_payload(event), separators=(",", ":")).encode()
         timestamp = int(time.time())
         secrets_ = [endpoint.secret]
         expires = endpoint.previous_secret_expires_at
@@ -188,65 +173,132 @@ class Deliverer:
         headers = {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
-            "webhook-id": event.id,
+            "webhook-id": body.event_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": standard_signatures(secrets_, event.id, timestamp, body),
-            "x-ghl-signature": self.signer.sign(body),
+            "webhook-signature": standard_signatures(
+                secrets_, body.event_id, timestamp, body.content
+            ),
+            "x-ghl-signature": body.ed25519,
         }
         started = time.perf_counter()
         try:
-            response = await self.http.post(
-                endpoint.url,
-                content=body,
-                headers=headers,
-                timeout=self.settings.timeout_seconds,
+            answer = await self.poster.post(
+                endpoint.url, body.content, headers, self.settings.timeout_seconds
             )
-        except httpx.HTTPError as error:
+        except TransportError as error:
             latency = (time.perf_counter() - started) * 1000
             return Outcome(None, latency, {}, "", f"{type(error).__name__}: {error}", None)
         latency = (time.perf_counter() - started) * 1000
         return Outcome(
-            status=response.status_code,
+            status=answer.status,
             latency_ms=latency,
-            headers=dict(response.headers),
-            body=response.text[:RESPONSE_BODY_LIMIT],
+            headers=answer.headers,
+            body=answer.body.decode("utf-8", "replace")[:RESPONSE_BODY_LIMIT],
             error=None,
-            retry_after=_retry_after(response.headers.get("retry-after")),
+            retry_after=_retry_after(answer.headers.get("retry-after")),
         )
 
     async def _record(
+        self, uow: UnitOfWork, claimed: list[WebhookDelivery], outcomes: list[Outcome]
+    ) -> None:
+        """One transaction for the batch: an attempt row each, one statement for the
+        deliveries that succeeded with the same status, and the rest one by one."""
+        still_ours = select(WebhookDelivery.id).where(
+            WebhookDelivery.id.in_([d.id for d in claimed]),
+            WebhookDelivery.lease_owner == self.owner,
+        )
+        if uow.dialect == "postgresql":
+            still_ours = still_ours.with_for_update()
+        # Deleted, or our lease expired and another worker took the delivery over: the
+        # attempt is not ours to record.
+        ours = set(await uow.session.scalars(still_ours))
+        results = [(d, o) for d, o in zip(claimed, outcomes, strict=True) if d.id in ours]
+        if not results:
+            return
+        now = utcnow()
+        await uow.session.execute(
+            insert(WebhookAttempt),
+            [
+                {
+                    "id": new_id(),
+                    "delivery_id": delivery.id,
+                    "attempted_at": now,
+                    "status_code": outcome.status,
+                    "latency_ms": outcome.latency_ms,
+                    "response_headers": outcome.headers,
+                    "response_body": outcome.body,
+                    "error": outcome.error,
+                }
+                for delivery, outcome in results
+            ],
+        )
+        succeeded: dict[int, list[str]] = {}
+        for delivery, outcome in results:
+            if outcome.succeeded and outcome.status is not None:
+                succeeded.setdefault(outcome.status, []).append(delivery.id)
+        for status, ids in succeeded.items():
+            await uow.session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(ids))
+                .values(
+                    state=SUCCEEDED,
+                    delivered_at=now,
+                    attempts=WebhookDelivery.attempts + 1,
+                    last_status=status,
+                    last_error=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        if succeeded:
+            await uow.session.execute(
+                update(WebhookEndpoint)
+                .where(
+                    WebhookEndpoint.id.in_({d.endpoint_id for d, o in results if o.succeeded}),
+                    WebhookEndpoint.failing_since.is_not(None),
+                )
+                .values(failing_since=None)
+                .execution_options(synchronize_session=False)
+            )
+        failed = [(d.id, o) for d, o in results if not o.succeeded]
+        if failed:
+            await self._record_failures(uow, failed, now)
+
+    async def _record_failures(
+        self, uow: UnitOfWork, failed: list[tuple[str, Outcome]], now: datetime
+    ) -> None:
+        current = {
+            row.id: row
+            for row in await uow.session.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.id.in_([i for i, _ in failed]))
+            )
+        }
+        endpoints = {
+            row.id: row
+            for row in await uow.session.scalars(
+                select(WebhookEndpoint).where(
+                    WebhookEndpoint.id.in_({d.endpoint_id for d in current.values()})
+                )
+            )
+        }
+        for delivery_id, outcome in failed:
+            delivery = current[delivery_id]
+            await self._record_failure(uow, delivery, endpoints[delivery.endpoint_id], outcome, now)
+
+    async def _record_failure(
         self,
         uow: UnitOfWork,
-        delivery: WebhookDelivery | None,
-        endpoints: dict[str, WebhookEndpoint],
+        delivery: WebhookDelivery,
+        endpoint: WebhookEndpoint,
         outcome: Outcome,
+        now: datetime,
     ) -> None:
-        if delivery is None or delivery.lease_owner != self.owner:
-            return  # deleted, or our lease expired and another worker took it over
-        endpoint = endpoints.get(delivery.endpoint_id)
-        assert endpoint is not None
-        now = utcnow()
-        uow.session.add(
-            WebhookAttempt(
-                delivery_id=delivery.id,
-                attempted_at=now,
-                status_code=outcome.status,
-                latency_ms=outcome.latency_ms,
-                response_headers=outcome.headers,
-                response_body=outcome.body,
-                error=outcome.error,
-            )
-        )
         delivery.attempts += 1
         delivery.last_status = outcome.status
         delivery.last_error = outcome.error
         delivery.lease_owner = None
         delivery.lease_expires_at = None
-        if outcome.succeeded:
-            delivery.state = SUCCEEDED
-            delivery.delivered_at = now
-            endpoint.failing_since = None
-            return
         delay = (
             self.settings.schedule.decide(delivery.attempts, outcome.retry_after)
             if outcome.retryable
@@ -264,6 +316,20 @@ class Deliverer:
         elif now - endpoint.failing_since >= self.settings.disable_after:
             hours = self.settings.disable_after.total_seconds() / 3600
             await _disable(uow, endpoint, f"failing continuously for {hours:g} hours")
+
+
+@dataclass(frozen=True)
+class _Body:
+    """An event as every endpoint gets it: the same bytes, so one Ed25519 signature."""
+
+    event_id: str
+    content: bytes
+    ed25519: str
+
+    @classmethod
+    def of(cls, event: Event, signer: Ed25519Signer) -> "_Body":
+        content = json.dumps(delivered_payload(event), separators=(",", ":")).encode()
+        return cls(event.id, content, signer.sign(content))
 
 
 async def _disable(uow: UnitOfWork, endpoint: WebhookEndpoint, reason: str) -> None:

@@ -2,15 +2,22 @@
 
 The cursor advance and the deliveries it creates commit together, so an event is fanned out
 exactly once however many workers run: on PostgreSQL a worker skips a location whose cursor
-row another worker holds (FOR UPDATE SKIP LOCKED); on SQLite there is one writer.
+row another worker holds (FOR UPDATE SKIP LOCKED); on SQLite there is one writer. The
+deliveries go in as one multi-row insert that skips any (endpoint, event) pair already there,
+so a delivery made another way (by hand, or by an older worker) never stops the cursor.
 """
 
-from sqlalchemy import select
+from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.platform.event_types import WEBHOOK_TEST
 from contactflow.platform.events import locations_behind, lock_cursor, read_events
-from contactflow.platform.webhooks.models import WebhookDelivery, WebhookEndpoint
+from contactflow.platform.ids import new_id
+from contactflow.platform.webhooks.models import PENDING, WebhookDelivery, WebhookEndpoint
 
 CONSUMER = "webhooks"
 
@@ -30,27 +37,42 @@ async def _fan_out_location(db: Database, location_id: str, batch: int) -> int:
                 )
             )
         )
+        now = utcnow()
         deliveries = [
-            WebhookDelivery(
-                endpoint_id=endpoint.id,
-                event_id=event.id,
-                location_id=location_id,
-                event_type=event.type,
-                ordering_key=event.subject_id or event.id,
-                seq=event.seq,
-                ordered=endpoint.ordered,
-                next_attempt_at=event.created_at,
-            )
+            {
+                "id": new_id(),
+                "endpoint_id": endpoint.id,
+                "event_id": event.id,
+                "location_id": location_id,
+                "event_type": event.type,
+                "ordering_key": event.subject_id or event.id,
+                "seq": event.seq,
+                "ordered": endpoint.ordered,
+                "state": PENDING,
+                "attempts": 0,
+                "next_attempt_at": event.created_at,
+                "created_at": now,
+            }
             for event in pending
             if event.type != WEBHOOK_TEST
             for endpoint in endpoints
             if endpoint.wants(event.type, event.seq)
         ]
-        uow.session.add_all(deliveries)
-        cursor.position = pending[-1].seq
         if deliveries:
+            await uow.session.execute(_insert_new(uow.dialect), deliveries)
             await uow.mark_changed()
+        cursor.position = pending[-1].seq
         return len(pending)
+
+
+def _insert_new(dialect: str) -> Any:
+    """INSERT of deliveries that leaves out those whose (endpoint, event) exists already."""
+    statement = (
+        postgresql.insert(WebhookDelivery)
+        if dialect == "postgresql"
+        else sqlite.insert(WebhookDelivery)
+    )
+    return statement.on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
 
 
 async def fan_out(db: Database, batch: int = 500) -> bool:
