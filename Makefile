@@ -36,6 +36,12 @@ test: lint /usr/bin/chromium
 screenshots: .venv /usr/bin/chromium
 	$(UV) run --frozen python -m tests.web.screenshots
 
-bench: .venv
+# bench.deliveries sends webhooks to nginx (a sink that is never the bottleneck) and shows
+# with wrk what it takes.
+/usr/sbin/nginx /usr/bin/wrk:
+	apt-get update -qq && apt-get install -y -qq nginx wrk
+
+bench: .venv /usr/sbin/nginx /usr/bin/wrk
 	$(UV) run --frozen python -m bench.api
 	$(UV) run --frozen python -m bench.web
+	$(UV) run --frozen python -m bench.deliveries

@@ -422,7 +422,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Webhook deliveries/s against nginx beside a bare client; latency.",
     )
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=200.0, help="writes/s of the latency phase")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the latency phase")
     parser.add_argument("--wrk", type=float, default=5.0, help="seconds of each wrk run")
