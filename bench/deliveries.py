@@ -60,6 +60,7 @@ from bench.events import (
     _environment,
     _ours,
     _server,
+    _stop_on_sigterm,
     _warm_up,
     cpu_use,
     match,
@@ -431,10 +432,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.events < 2 or args.rate <= 0 or args.seconds <= 0:
         parser.error("--events >= 2, --rate and --seconds > 0")
     return args
-
-
-def _stop_on_sigterm(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
