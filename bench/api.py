@@ -1,4 +1,4 @@
-"""Throughput and latency of the Contacts API against a bare Starlette baseline.
+"""Throughput and latency of the Contacts API against a bare Starlette baseline, under wrk.
 
     uv run python -m bench.api [--backend sqlite|postgresql|both] [--seconds N] [--concurrency C]
 
@@ -6,8 +6,9 @@ For each backend: a fresh database (a temporary SQLite file, or a new PostgreSQL
 is dropped afterwards) is migrated and seeded with the demo data plus extra contacts, our app is
 started in a uvicorn subprocess, one real response per scenario is captured from it, and a bare
 Starlette app that returns those captured bytes from memory (no database, no auth) is started in
-another subprocess. Every scenario then runs against both servers, with the same requests, at a
-fixed concurrency, from a closed-loop load generator in this process. See bench/README.md.
+another subprocess. Every scenario then runs against both servers, one right after the other,
+with the same requests, at a fixed concurrency, from Debian's wrk (bench/wrk.py). See
+bench/README.md.
 """
 
 import argparse
@@ -34,16 +35,8 @@ from sqlalchemy import func
 from sqlalchemy import select as sql_select
 from sqlalchemy.engine import make_url
 
-from bench.load import (
-    CLIENT_KINDS,
-    LOOPBACK,
-    REQUEST_TIMEOUT,
-    ClientKind,
-    Result,
-    Scenario,
-    Target,
-    measure,
-)
+from bench import wrk
+from bench.load import LOOPBACK, REQUEST_TIMEOUT
 from bench.servers import BARE_ROUTES, Canned, save_bodies
 from contactflow.contacts import service
 from contactflow.contacts.models import Contact
@@ -65,8 +58,9 @@ SEARCH_TAG = "vip"
 SEARCH_PAGE_LIMIT = 20
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
-# Each POST /contacts/ gets a number from here, so every email and phone is new.
-_serial = itertools.count(1)
+# Each run of numbered requests (and the capture) takes the next block of NUMBERS_PER_RUN
+# numbers, so every POST /contacts/ of a backend's run has a new email and a new 7-digit phone.
+_blocks = itertools.count(1)
 
 
 # ----------------------------------------------------------------------------- database
@@ -185,49 +179,66 @@ def _headers(key: str, *, json_body: bool) -> dict[str, str]:
     return headers
 
 
-def scenarios(fixture: Fixture) -> list[Scenario]:
-    def get_one() -> tuple[str, bytes | None]:
-        return f"/contacts/{fixture.contact_id}", None
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    label: str
+    status: int  # the status every response must have to count as a success
+    request: wrk.Request
 
-    def create_one() -> tuple[str, bytes | None]:
-        number = next(_serial)
-        body = {
+
+def scenarios(fixture: Fixture) -> list[Scenario]:
+    create_body = json.dumps(
+        {
             "locationId": fixture.write_location,
             "firstName": "Bench",
-            "lastName": f"Load {number}",
-            "email": f"bench.load.{number}@example.com",
-            "phone": f"+1415{number:07d}",
+            "lastName": f"Load {wrk.NUMBER}",
+            "email": f"bench.load.{wrk.NUMBER}@example.com",
+            "phone": f"+1415{wrk.NUMBER}",
             "tags": ["bench"],
             "source": "bench",
         }
-        return "/contacts/", json.dumps(body).encode()
-
-    list_path = f"/contacts/?locationId={fixture.read_location}&limit={LIST_LIMIT}"
+    )
     search_body = json.dumps(
         {
             "locationId": fixture.read_location,
             "pageLimit": SEARCH_PAGE_LIMIT,
             "filters": [{"field": "tags", "operator": "eq", "value": SEARCH_TAG}],
         }
-    ).encode()
-
-    def list_page() -> tuple[str, bytes | None]:
-        return list_path, None
-
-    def search() -> tuple[str, bytes | None]:
-        return "/contacts/search", search_body
-
+    )
     read = _headers(fixture.read_key, json_body=False)
     read_json = _headers(fixture.read_key, json_body=True)
     write = _headers(fixture.write_key, json_body=True)
+    list_path = f"/contacts/?locationId={fixture.read_location}&limit={LIST_LIMIT}"
     found = [
-        Scenario("get", "GET /contacts/{id}", "GET", 200, read, get_one),
-        Scenario("create", "POST /contacts/", "POST", 201, write, create_one),
-        Scenario("list", f"GET /contacts/?limit={LIST_LIMIT}", "GET", 200, read, list_page),
-        Scenario("search", "POST /contacts/search", "POST", 200, read_json, search),
+        Scenario(
+            "get",
+            "GET /contacts/{id}",
+            200,
+            wrk.Request("GET", f"/contacts/{fixture.contact_id}", read),
+        ),
+        Scenario(
+            "create", "POST /contacts/", 201, wrk.Request("POST", "/contacts/", write, create_body)
+        ),
+        Scenario(
+            "list", f"GET /contacts/?limit={LIST_LIMIT}", 200, wrk.Request("GET", list_path, read)
+        ),
+        Scenario(
+            "search",
+            "POST /contacts/search",
+            200,
+            wrk.Request("POST", "/contacts/search", read_json, search_body),
+        ),
     ]
     assert {scenario.name for scenario in found} == set(BARE_ROUTES)
     return found
+
+
+def _base(request: wrk.Request) -> int:
+    """The first number of a run's block (0 for requests that are not numbered)."""
+    if request.body is None or wrk.NUMBER not in request.body:
+        return 0
+    return next(_blocks) * wrk.NUMBERS_PER_RUN
 
 
 def capture(base_url: str, planned: list[Scenario]) -> dict[str, Canned]:
@@ -235,8 +246,13 @@ def capture(base_url: str, planned: list[Scenario]) -> dict[str, Canned]:
     bodies: dict[str, Canned] = {}
     with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT, trust_env=False) as client:
         for scenario in planned:
-            path, body = scenario.build()
-            response = client.request(scenario.method, path, content=body, headers=scenario.headers)
+            request = scenario.request
+            response = client.request(
+                request.method,
+                request.path,
+                content=request.example(_base(request)),
+                headers=request.headers,
+            )
             if response.status_code != scenario.status:
                 raise RuntimeError(
                     f"{scenario.label}: expected {scenario.status}, got "
@@ -291,6 +307,19 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.stdout.close()
 
 
+@dataclass(frozen=True)
+class Target:
+    """A server under test: where it listens and which process serves it."""
+
+    kind: str
+    port: int
+    pid: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+
 @contextmanager
 def server(kind: str, argument: str) -> Iterator[Target]:
     """`python -m bench.servers KIND ARGUMENT` in a subprocess, stopped on exit."""
@@ -316,23 +345,32 @@ def server(kind: str, argument: str) -> Iterator[Target]:
 class Row:
     scenario: Scenario
     size: int  # bytes in the captured response body
-    ours: Result
-    bare: Result
+    ours: wrk.WrkResult
+    bare: wrk.WrkResult
+    load: str  # the load averages (uptime) when the scenario started
 
 
 def _cores(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.0f}%"
 
 
-def _cpu_per_request(result: Result) -> str:
+def _cpu_per_request(result: wrk.WrkResult) -> str:
     """Server CPU milliseconds per successful request."""
     if result.cpu.server is None or not result.completed:
         return "n/a"
     return f"{result.cpu.server * result.elapsed / result.completed * 1000:.2f}"
 
 
-def _latency(result: Result) -> str:
-    return f"{result.percentile_ms(0.50):.1f} / {result.percentile_ms(0.99):.1f}"
+def _latency(result: wrk.WrkResult) -> str:
+    return f"{result.p50_ms:.1f} / {result.p99_ms:.1f}"
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as `uptime` prints them."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -356,6 +394,7 @@ def report(backend: str, fixture: Fixture, rows: list[Row], concurrency: int) ->
             f"{row.ours.rate / row.bare.rate:.3f}" if row.bare.rate else "n/a",
             _latency(row.ours),
             _latency(row.bare),
+            row.load,
         ]
         for row in rows
     ]
@@ -387,12 +426,13 @@ def report(backend: str, fixture: Fixture, rows: list[Row], concurrency: int) ->
                 "ours/bare",
                 "ours p50/p99 ms",
                 "bare p50/p99 ms",
+                "load 1/5/15 min",
             ],
             main,
         ),
         "",
         f"CPU while measuring, in % of one core ({os.cpu_count()} cores = "
-        f"{(os.cpu_count() or 1) * 100}%); other = other programs on this machine",
+        f"{(os.cpu_count() or 1) * 100}%); client = wrk; other = other programs on this machine",
         _table(
             [
                 "scenario",
@@ -415,28 +455,57 @@ def report(backend: str, fixture: Fixture, rows: list[Row], concurrency: int) ->
     return "\n".join(lines)
 
 
-def describe_load(client: ClientKind, concurrency: int) -> str:
+def describe_load(concurrency: int, threads: int) -> str:
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    if client == "raw":
-        how = "a minimal HTTP/1.1 client on asyncio streams (bench/load.py)"
-    else:
-        how = f"one httpx {httpx.__version__} AsyncClient per worker"
+    version = subprocess.run(  # noqa: S603 - wrk's version line
+        [wrk.WRK, "--version"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
     return (
-        f"load generator: this process (pid {os.getpid()}), one asyncio event loop, "
-        f"{concurrency} closed-loop workers, each on its own keep-alive HTTP/1.1 connection "
-        f"to {LOOPBACK}, using {how}\n"
+        f"load generator: {version[0] if version else 'wrk'}; {threads} thread(s), "
+        f"{concurrency} keep-alive HTTP/1.1 connections to {LOOPBACK}, closed loop, "
+        "a Lua script per scenario (bench/wrk.py)\n"
         f"servers: one subprocess each, uvicorn with 1 worker ({loop} loop, {http} parser), "
-        f"log level warning; python {platform.python_version()}, {os.cpu_count()} CPUs"
+        f"log level warning; python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"{platform.node()}, load average {load_average()}"
     )
 
 
 # ----------------------------------------------------------------------------- main
 
 
-def run_backend(
-    backend: str, *, client: ClientKind, concurrency: int, seconds: float, warmup: float
-) -> str:
+@dataclass(frozen=True)
+class Load:
+    concurrency: int
+    threads: int
+    seconds: float
+    warmup: float
+
+
+def _drive(
+    target: Target, scenario: Scenario, load: Load, scratch: Path, database: str | None
+) -> wrk.WrkResult:
+    """Warm up (unmeasured), then measure."""
+
+    def once(seconds: float) -> wrk.WrkResult:
+        return wrk.run(
+            target.port,
+            scenario.request,
+            seconds=seconds,
+            connections=load.concurrency,
+            threads=load.threads,
+            base=_base(scenario.request),
+            server_pid=target.pid,
+            scratch=scratch,
+            database=database,
+        )
+
+    if load.warmup > 0:
+        once(load.warmup)
+    return once(load.seconds)
+
+
+def run_backend(backend: str, load: Load) -> str:
     database = sqlite_database() if backend == "sqlite" else postgres_database()
     with database as database_url, tempfile.TemporaryDirectory(prefix="cf-bench-") as scratch:
         database_name = make_url(database_url).database if backend == "postgresql" else None
@@ -450,21 +519,16 @@ def run_backend(
             save_bodies(bodies_file, bodies)
             with server("bare", str(bodies_file)) as bare:
                 for scenario in planned:
-                    results: dict[str, Result] = {}
+                    started = load_average()
+                    results: dict[str, wrk.WrkResult] = {}
                     for target in (ours, bare):
                         print(f"[{backend}] {scenario.label}: {target.kind} ...", flush=True)
-                        results[target.kind] = measure(
-                            target,
-                            scenario,
-                            client=client,
-                            concurrency=concurrency,
-                            seconds=seconds,
-                            warmup=warmup,
-                            database=database_name,
+                        results[target.kind] = _drive(
+                            target, scenario, load, Path(scratch), database_name
                         )
                     size = len(bodies[scenario.name].body)
-                    rows.append(Row(scenario, size, results["ours"], results["bare"]))
-    return report(backend, fixture, rows, concurrency)
+                    rows.append(Row(scenario, size, results["ours"], results["bare"], started))
+    return report(backend, fixture, rows, load.concurrency)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -474,26 +538,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument(
-        "--seconds", type=float, default=5.0, help="measured seconds per scenario and server"
+        "--seconds", type=float, default=10.0, help="measured seconds per scenario and server"
     )
-    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument("--concurrency", type=int, default=16, help="wrk connections")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument(
-        "--client",
-        choices=CLIENT_KINDS,
-        default="raw",
-        help="load generator client (httpx cannot keep the bare app busy; see bench/load.py)",
-    )
-    parser.add_argument(
-        "--warmup", type=float, default=1.0, help="unmeasured seconds before each measurement"
+        "--warmup", type=float, default=2.0, help="unmeasured seconds before each measurement"
     )
     args = parser.parse_args(argv)
-    if args.seconds <= 0 or args.warmup < 0 or args.concurrency < 1:
-        parser.error("--seconds must be > 0, --warmup >= 0 and --concurrency >= 1")
+    if args.seconds < 1 or args.warmup < 0 or args.concurrency < 1 or args.threads < 1:
+        parser.error("--seconds must be >= 1, --warmup >= 0, --concurrency and --threads >= 1")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if wrk.available() is None:
+        print("wrk is not installed (apt-get install -y wrk, or `make bench`)", file=sys.stderr)
+        return 2
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     if "postgresql" in backends and make_url(PG_ADMIN_DSN).host not in LOOPBACK_HOSTS:
         print("CONTACTFLOW_TEST_PG must point at a loopback address", file=sys.stderr)
@@ -503,19 +565,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.backend == "postgresql":
             return 1
         backends.remove("postgresql")
-    print(describe_load(args.client, args.concurrency), flush=True)
-    reports = [
-        run_backend(
-            backend,
-            client=args.client,
-            concurrency=args.concurrency,
-            seconds=args.seconds,
-            warmup=args.warmup,
-        )
-        for backend in backends
-    ]
+    load = Load(args.concurrency, args.threads, args.seconds, args.warmup)
+    print(describe_load(load.concurrency, load.threads), flush=True)
+    reports = [run_backend(backend, load) for backend in backends]
     print()
-    print(describe_load(args.client, args.concurrency))
+    print(describe_load(load.concurrency, load.threads))
+    print(
+        f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; command: python -m bench.api "
+        + " ".join(sys.argv[1:] if argv is None else argv)
+    )
     for text in reports:
         print()
         print(text)

@@ -1,74 +1,29 @@
-"""The closed-loop load generator of bench.api, and what it measures.
+"""An HTTP/1.1 client for loopback benchmarks, and where the machine's CPU went meanwhile.
 
-N workers each own one keep-alive HTTP/1.1 connection and send one request after another
-until a deadline. Two clients are available:
-
-* "raw" (the default): a minimal HTTP/1.1 client on asyncio streams. It writes pre-built request
-  bytes and reads the status line, headers and a Content-Length (or chunked) body, which is all
-  the two servers under test send. It costs a small fraction of httpx's CPU per request, so one
-  process can keep a bare Starlette app busy on a 2-core machine.
-* "httpx": one httpx.AsyncClient (with a single connection) per worker. httpx spends about
-  0.6 ms of CPU per request here, so it caps near 1,500 requests/s per core; that is far below
-  what the bare app serves, and it would measure the client rather than the server. A single
-  shared AsyncClient pool is slower still at 16 concurrent requests (about 600 requests/s),
-  which is why each worker gets its own.
+* RawConnection: a minimal keep-alive HTTP/1.1 client on asyncio streams. It writes pre-built
+  request bytes and reads the status line, headers and a Content-Length (or chunked) body,
+  which is all the servers under test send. bench.events drives its writes with it.
+* CPU accounting from /proc: a server process, the PostgreSQL backends of one database, the
+  whole host. bench.api drives its load with wrk (bench/wrk.py) and accounts CPU with these.
 
 Only loopback targets are accepted.
 """
 
 import asyncio
 import contextlib
-import math
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
 
 import httpx
 
-ClientKind = Literal["raw", "httpx"]
-CLIENT_KINDS: tuple[ClientKind, ...] = ("raw", "httpx")
 LOOPBACK = "127.0.0.1"
 REQUEST_TIMEOUT = 10.0
-# A phase ends this long after its deadline at the latest, even if a request hangs.
-PHASE_GRACE = REQUEST_TIMEOUT + 5.0
-
-
-@dataclass(frozen=True)
-class Target:
-    """A server under test: where it listens and which process serves it."""
-
-    kind: str
-    port: int
-    pid: int
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """One kind of request, sent again and again: build() gives the path and body of the next."""
-
-    name: str
-    label: str
-    method: str
-    status: int  # the status every response must have to count as a success
-    headers: dict[str, str]
-    build: Callable[[], tuple[str, bytes | None]]
 
 
 class TransportError(Exception):
     """A response the raw client could not read."""
-
-
-class Connection(Protocol):
-    async def request(self, method: str, path: str, body: bytes | None) -> int: ...
-
-    async def aclose(self) -> None: ...
 
 
 class RawConnection:
@@ -147,26 +102,6 @@ async def _read_chunked(reader: asyncio.StreamReader) -> None:
         await reader.readexactly(size + 2)
 
 
-class HttpxConnection:
-    """An httpx.AsyncClient limited to one connection."""
-
-    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            headers=headers,
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-            timeout=REQUEST_TIMEOUT,
-            trust_env=False,  # never a proxy: the traffic stays on loopback
-        )
-
-    async def request(self, method: str, path: str, body: bytes | None) -> int:
-        response = await self._client.request(method, path, content=body)
-        return response.status_code
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-
 # What a failed request raises; asyncio.IncompleteReadError is an EOFError.
 _FAILURES = (
     OSError,
@@ -176,12 +111,6 @@ _FAILURES = (
     TransportError,
     httpx.HTTPError,
 )
-
-
-def connect(kind: ClientKind, target: Target, headers: dict[str, str]) -> Connection:
-    if kind == "raw":
-        return RawConnection(target.port, headers)
-    return HttpxConnection(target.base_url, headers)
 
 
 # ----------------------------------------------------------------------------- CPU
@@ -241,10 +170,11 @@ class CpuSnapshot:
     host: tuple[int, int] | None
 
     @classmethod
-    def take(cls, server_pid: int, database: str | None) -> "CpuSnapshot":
+    def take(cls, server_pid: int, database: str | None, client: float) -> "CpuSnapshot":
+        """`client`: the CPU seconds the load generator has used so far."""
         return cls(
             at=time.perf_counter(),
-            client=time.process_time(),
+            client=client,
             server=_process_cpu(server_pid),
             backends=_backends_cpu(database) if database and _PROC.is_dir() else None,
             host=_host_ticks(),
@@ -291,120 +221,3 @@ class CpuUse:
                 known = client + (server or 0.0) + (postgres or 0.0)
                 other = max(0.0, busy_cores - known)
         return cls(server=server, client=client, postgres=postgres, other=other, idle=idle)
-
-
-# ----------------------------------------------------------------------------- measuring
-
-
-@dataclass(frozen=True)
-class Result:
-    completed: int
-    errors: int
-    elapsed: float
-    latencies: list[float]  # seconds, sorted, successful requests only
-    cpu: CpuUse
-
-    @property
-    def rate(self) -> float:
-        return self.completed / self.elapsed if self.elapsed > 0 else 0.0
-
-    def percentile_ms(self, fraction: float) -> float:
-        """Nearest-rank percentile of the successful requests' latency, in milliseconds."""
-        if not self.latencies:
-            return math.nan
-        rank = max(1, math.ceil(fraction * len(self.latencies)))
-        return self.latencies[rank - 1] * 1000
-
-
-async def _worker(
-    connection: Connection, scenario: Scenario, until: float, latencies: list[float] | None
-) -> int:
-    """Send one request after another until `until`; returns how many failed."""
-    errors = 0
-    while time.perf_counter() < until:
-        path, body = scenario.build()
-        started = time.perf_counter()
-        try:
-            ok = await connection.request(scenario.method, path, body) == scenario.status
-        except _FAILURES:
-            ok = False
-        if not ok:
-            errors += 1
-        elif latencies is not None:
-            latencies.append(time.perf_counter() - started)
-    return errors
-
-
-async def _phase(
-    connections: list[Connection],
-    scenario: Scenario,
-    seconds: float,
-    latencies: list[float] | None,
-) -> int:
-    until = time.perf_counter() + seconds
-    workers = [_worker(connection, scenario, until, latencies) for connection in connections]
-    try:
-        errors = await asyncio.wait_for(asyncio.gather(*workers), timeout=seconds + PHASE_GRACE)
-    except TimeoutError as error:
-        raise RuntimeError(
-            f"{scenario.label}: requests still running after the deadline"
-        ) from error
-    return sum(errors)
-
-
-async def _measure(
-    target: Target,
-    scenario: Scenario,
-    *,
-    client: ClientKind,
-    concurrency: int,
-    seconds: float,
-    warmup: float,
-    database: str | None,
-) -> Result:
-    connections = [connect(client, target, scenario.headers) for _ in range(concurrency)]
-    try:
-        if warmup > 0:
-            await _phase(connections, scenario, warmup, None)
-        latencies: list[float] = []
-        before = CpuSnapshot.take(target.pid, database)
-        errors = await _phase(connections, scenario, seconds, latencies)
-        after = CpuSnapshot.take(target.pid, database)
-    finally:
-        for connection in connections:
-            await connection.aclose()
-    latencies.sort()
-    return Result(
-        completed=len(latencies),
-        errors=errors,
-        elapsed=after.at - before.at,
-        latencies=latencies,
-        cpu=CpuUse.between(before, after),
-    )
-
-
-def measure(
-    target: Target,
-    scenario: Scenario,
-    *,
-    client: ClientKind,
-    concurrency: int,
-    seconds: float,
-    warmup: float,
-    database: str | None = None,
-) -> Result:
-    """Warm up, then measure `seconds` of closed-loop load at `concurrency`; bounded in time.
-
-    `database` names the PostgreSQL database whose backends' CPU time to report, if any.
-    """
-    return asyncio.run(
-        _measure(
-            target,
-            scenario,
-            client=client,
-            concurrency=concurrency,
-            seconds=seconds,
-            warmup=warmup,
-            database=database,
-        )
-    )

@@ -1,0 +1,174 @@
+"""Closed-loop load from Debian's `wrk`, driven by a Lua script written for each scenario.
+
+wrk is written in C on an epoll loop: one thread of it keeps tens of thousands of requests per
+second in flight on loopback, so neither server under test (ours, nor the bare baseline) is
+limited by its client. A Python client was: the asyncio one of bench/load.py spent enough CPU
+per request that the bare app measured 2,000 to 2,900 requests/s through it, against about
+12,000 through wrk on the same 2-core machine, which hid most of the gap between the two.
+
+The script sets the method, headers and body of each request; a body may carry `{n}`, which
+becomes a number no other request of the run has (each wrk thread counts on its own stride
+from the run's base), so every create has a new email and phone. When wrk ends, the script
+prints one JSON line: requests, errors by kind, and the latency percentiles.
+"""
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.load import LOOPBACK, CpuSnapshot, CpuUse
+
+WRK = "wrk"
+NUMBER = "{n}"
+REQUEST_TIMEOUT_SECONDS = 10
+# Each wrk run numbers its requests from its own base, so runs never reuse a number.
+NUMBERS_PER_RUN = 1_000_000
+
+_LUA = """
+local method = [==[{method}]==]
+local path = [==[{path}]==]
+local body = {body}
+local headers = {{}}
+{headers}
+local base = {base}
+local threads = {threads}
+local counter = 0
+
+local next_index = 0
+function setup(thread)
+  thread:set("index", next_index)
+  next_index = next_index + 1
+end
+
+function request()
+  if body == nil or not string.find(body, "{{n}}", 1, true) then
+    return wrk.format(method, path, headers, body)
+  end
+  local n = base + counter * threads + index
+  counter = counter + 1
+  local numbered = string.gsub(body, "{{n}}", tostring(n))
+  return wrk.format(method, path, headers, numbered)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\\n{{"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,' ..
+    '"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}}\\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Request:
+    """What every request of a scenario sends; `body` may hold NUMBER (see the module doc)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: str | None = None
+
+    def example(self, number: int) -> bytes | None:
+        """The body of one request, numbered `number`, as wrk would send it."""
+        return None if self.body is None else self.body.replace(NUMBER, str(number)).encode()
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int  # responses read, whatever their status
+    errors: int  # non-2xx/3xx statuses, and connect, read, write errors and timeouts
+    elapsed: float  # seconds wrk measured for
+    p50_ms: float
+    p99_ms: float
+    cpu: CpuUse  # "client" is wrk's own CPU time
+
+    @property
+    def completed(self) -> int:
+        return max(0, self.requests - self.errors)
+
+    @property
+    def rate(self) -> float:
+        return self.completed / self.elapsed if self.elapsed > 0 else 0.0
+
+
+def available() -> str | None:
+    return shutil.which(WRK)
+
+
+def _lua_string(value: str) -> str:
+    if "]==]" in value:
+        raise ValueError("a request may not contain ]==]")
+    return f"[==[{value}]==]"
+
+
+def script(request: Request, *, base: int, threads: int) -> str:
+    headers = "\n".join(
+        f"headers[ {_lua_string(name)} ] = {_lua_string(value)}"
+        for name, value in request.headers.items()
+    )
+    body = "nil" if request.body is None else _lua_string(request.body)
+    return _LUA.format(
+        method=request.method,
+        path=request.path,
+        body=body,
+        headers=headers,
+        base=base,
+        threads=threads,
+    )
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's children that have ended: wrk, once it has been waited
+    for (the servers are still running, so they are not in it)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(
+    port: int,
+    request: Request,
+    *,
+    seconds: float,
+    connections: int,
+    threads: int,
+    base: int,
+    server_pid: int,
+    scratch: Path,
+    database: str | None = None,
+) -> WrkResult:
+    """One wrk run against 127.0.0.1:port; CPU is accounted over its whole life."""
+    lua = scratch / f"wrk-{os.getpid()}-{base}.lua"
+    lua.write_text(script(request, base=base, threads=threads), encoding="utf-8")
+    command = [
+        WRK,
+        f"--threads={threads}",
+        f"--connections={max(connections, threads)}",
+        f"--duration={max(1, round(seconds))}s",
+        f"--timeout={REQUEST_TIMEOUT_SECONDS}s",
+        f"--script={lua}",
+        f"http://{LOOPBACK}:{port}",
+    ]
+    before = CpuSnapshot.take(server_pid, database, _children_cpu())
+    finished = subprocess.run(  # noqa: S603 - wrk on loopback, arguments built here
+        command, capture_output=True, text=True, timeout=seconds + 60, check=False
+    )
+    after = CpuSnapshot.take(server_pid, database, _children_cpu())
+    lines = [line for line in finished.stdout.splitlines() if line.startswith("{")]
+    if finished.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed ({finished.returncode}): {finished.stderr.strip()}")
+    found = json.loads(lines[-1])
+    errors = sum(found[kind] for kind in ("connect", "read", "write", "status", "timeout"))
+    return WrkResult(
+        requests=found["requests"],
+        errors=errors,
+        elapsed=found["duration_us"] / 1e6,
+        p50_ms=found["p50_us"] / 1000,
+        p99_ms=found["p99_us"] / 1000,
+        cpu=CpuUse.between(before, after),
+    )
