@@ -25,6 +25,7 @@ from contactflow.mailsuite.campaigns import find_campaign
 from contactflow.mailsuite.worker import worker_steps as mailsuite_worker_steps
 from contactflow.platform import audit_api, crypto, events_api
 from contactflow.platform.api_support import paging_parameters_taken
+from contactflow.platform.auth.credential_cache import CredentialCache
 from contactflow.platform.auth.http import UsageRecorder
 from contactflow.platform.auth.oauth import api as oauth_api
 from contactflow.platform.auth.oauth import consent as oauth_consent
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.campaign_lookup = find_campaign
     app.state.workflow_lookup = find_flow
     app.state.usage_recorder = UsageRecorder()
+    app.state.credential_cache = CredentialCache()
     app.state.rate_limiter = rate_limiter
     install_error_handlers(app)
     document_headers(app)

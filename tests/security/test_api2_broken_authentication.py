@@ -6,6 +6,8 @@ rotation (a grace of at most seven days), revocation and each use from a new add
 audited, and its last use is recorded. (tests/contacts/test_tenancy.py has the bad-token
 table for every Contacts route kind; this module follows a key's life.)"""
 
+import asyncio
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +45,17 @@ async def refused(server: LiveServer, key: str, *fields: str) -> str:
     return messages.pop()
 
 
+async def once_its_cache_entry_lapses(server: LiveServer, key: str) -> None:
+    """A credential changed in the database directly, not through its revocation or rotation
+    (which empty the process's credential cache), stops working once the server's cached
+    entry lapses: within a second (ADR 0012). Polled with a generous deadline."""
+    deadline = time.monotonic() + 30
+    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(key)) as http:
+        while (await http.get("/contacts/")).status_code != 401:
+            assert time.monotonic() < deadline, "the change was never seen"
+            await asyncio.sleep(0.05)
+
+
 async def works(server: LiveServer, key: str) -> None:
     async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(key)) as http:
         response = await http.get("/contacts/")
@@ -57,6 +70,7 @@ async def test_an_expired_key_is_refused(server: LiveServer, tenant: Tenant, db:
         row = await uow.session.get(api_keys.ApiKey, key_id)
         assert row is not None
         row.expires_at = utcnow() - timedelta(seconds=1)
+    await once_its_cache_entry_lapses(server, key)
     assert await refused(server, key, "expired") == "The token has expired"
     # A key cannot be made already expired either.
     with pytest.raises(BadRequest):
@@ -95,6 +109,7 @@ async def test_a_key_of_the_other_kind_of_location_is_refused(
         location = await uow.session.get(Location, tenant.location_id)
         assert location is not None
         location.sandbox = True
+    await once_its_cache_entry_lapses(server, key)
     assert await refused(server, key) == api_keys.INVALID_TOKEN
 
 

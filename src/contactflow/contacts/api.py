@@ -1,10 +1,12 @@
 """Routes of /contacts: HTTP in, service call, wire model out. No logic lives here."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic_core import to_json
+from sqlalchemy import Connection
 
-from contactflow.contacts import links, listing, search, service
+from contactflow.contacts import links, listing, reads, search, service
 from contactflow.contacts.schemas import (
     BulkBusinessBody,
     BulkBusinessResult,
@@ -23,7 +25,6 @@ from contactflow.contacts.schemas import (
     FollowersRemoved,
     ListMeta,
     SearchBody,
-    SearchedContact,
     SearchResult,
     Succeeded,
     TagsBody,
@@ -31,12 +32,13 @@ from contactflow.contacts.schemas import (
     UpsertResult,
     WorkflowBody,
 )
-from contactflow.contacts.wire import contact_out
+from contactflow.contacts.wire import contact_out, contact_wire
 from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep, SettingsDep
 from contactflow.platform.auth.http import requires
 from contactflow.platform.auth.principal import Principal
 from contactflow.platform.auth.scopes import CONTACTS_READ, CONTACTS_WRITE
 from contactflow.platform.clock import to_epoch_ms
+from contactflow.platform.errors import NotFound
 from contactflow.platform.http import current_trace_id
 
 router = APIRouter(prefix="/contacts", tags=["Contacts"], responses=ERROR_RESPONSES)
@@ -46,6 +48,12 @@ Writer = Annotated[Principal, requires(CONTACTS_WRITE)]
 ContactId = Annotated[str, Path(alias="contactId", min_length=1, max_length=64)]
 LocationQuery = Annotated[str | None, Query(alias="locationId", max_length=64)]
 TextQuery = Annotated[str | None, Query(max_length=255)]
+
+
+def json_response(body: dict[str, Any], status_code: int = 200) -> Response:
+    """The bytes FastAPI would send for the route's response model, serialised straight from
+    the wire dict, without building and validating the models first (ADR 0012)."""
+    return Response(to_json(body), status_code=status_code, media_type="application/json")
 
 
 @router.get("/", response_model=ContactList, summary="List contacts (keyset pages)")
@@ -58,17 +66,21 @@ async def list_contacts(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     start_after_id: Annotated[str | None, Query(alias="startAfterId", max_length=64)] = None,
     start_after: Annotated[int | None, Query(alias="startAfter", ge=0, le=32503680000000)] = None,
-) -> ContactList:
+) -> Response:
     location = caller.check_location(location_id)
-    async with db.reader() as session:
-        page = await listing.list_contacts(
-            session,
+
+    def read(connection: Connection) -> tuple[listing.Page, list[dict[str, Any]]]:
+        page = listing.list_contacts(
+            connection,
             location,
             limit=limit,
             query=query,
             start_after=start_after,
             start_after_id=start_after_id,
         )
+        return page, reads.with_links(connection, page.contacts)
+
+    page, contacts = await db.read(read)
     last = page.contacts[-1] if page.contacts else None
     cursor = (to_epoch_ms(last.date_added), last.id) if last else None
     next_url = None
@@ -77,28 +89,26 @@ async def list_contacts(
             request.url.include_query_params(startAfter=cursor[0], startAfterId=cursor[1])
         )
     current = page.position // limit + 1
-    return ContactList(
-        contacts=[contact_out(row) for row in page.contacts],
-        meta=ListMeta(
-            total=page.total,
-            next_page_url=next_url,
-            start_after_id=cursor[1] if cursor else None,
-            start_after=cursor[0] if cursor else None,
-            current_page=current,
-            next_page=current + 1 if page.has_more else None,
-            prev_page=current - 1 if current > 1 else None,
-        ),
+    meta = ListMeta(
+        total=page.total,
+        next_page_url=next_url,
+        start_after_id=cursor[1] if cursor else None,
+        start_after=cursor[0] if cursor else None,
+        current_page=current,
+        next_page=current + 1 if page.has_more else None,
+        prev_page=current - 1 if current > 1 else None,
     )
+    return json_response({"contacts": contacts, "meta": meta.model_dump(by_alias=True)})
 
 
 @router.post("/", status_code=201, response_model=ContactEnvelope, summary="Create a contact")
 async def create_contact(
     body: ContactCreate, caller: Writer, db: DatabaseDep, settings: SettingsDep
-) -> ContactEnvelope:
+) -> Response:
     location = caller.check_location(body.location_id)
     async with db.unit_of_work() as uow:
         row = await service.create_contact(uow, location, body, settings.default_phone_region)
-        return ContactEnvelope(contact=contact_out(row))
+    return json_response({"contact": contact_wire(row, row.tags, row.followers)}, 201)
 
 
 @router.post(
@@ -123,15 +133,10 @@ async def upsert_contact(
 
 
 @router.post("/search", response_model=SearchResult, summary="Search contacts")
-async def search_contacts(body: SearchBody, caller: Reader, db: DatabaseDep) -> SearchResult:
+async def search_contacts(body: SearchBody, caller: Reader, db: DatabaseDep) -> Response:
     location = caller.check_location(body.location_id)
-    async with db.reader() as session:
-        page = await search.search_contacts(session, location, body)
-    contacts = [
-        SearchedContact(**contact_out(row).model_dump(), search_after=cursor)
-        for row, cursor in page.contacts
-    ]
-    return SearchResult(contacts=contacts, total=page.total)
+    found = await db.read(lambda connection: search.search_json(connection, location, body))
+    return Response(found, media_type="application/json")
 
 
 @router.get("/search/duplicate", response_model=ContactOrNone, summary="Find a duplicate contact")
@@ -221,10 +226,12 @@ async def bulk_business(
 
 
 @router.get("/{contactId}", response_model=ContactEnvelope, summary="Get a contact")
-async def get_contact(contact_id: ContactId, caller: Reader, db: DatabaseDep) -> ContactEnvelope:
-    async with db.reader() as session:
-        row = await service.find_contact(session, caller.location_id, contact_id)
-        return ContactEnvelope(contact=contact_out(row))
+async def get_contact(contact_id: ContactId, caller: Reader, db: DatabaseDep) -> Response:
+    location = caller.location_id
+    found = await db.read(lambda connection: reads.one_contact(connection, location, contact_id))
+    if found is None:
+        raise NotFound(service.CONTACT_NOT_FOUND)
+    return Response(found, media_type="application/json")
 
 
 @router.put("/{contactId}", response_model=ContactUpdated, summary="Update a contact")

@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal, select, tuple_
+from sqlalchemy import Connection, Row, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contactflow.contacts import reads
 from contactflow.contacts.models import Business, Contact
 from contactflow.platform.clock import from_epoch_ms, to_epoch_ms
 from contactflow.platform.db import UTCDateTime
@@ -15,8 +16,8 @@ from contactflow.platform.errors import NotFound, invalid
 MAX_EPOCH_MS = 32503680000000
 
 
-async def _added_at(session: AsyncSession, location_id: str, contact_id: str) -> int:
-    added = await session.scalar(
+def _added_at(connection: Connection, location_id: str, contact_id: str) -> int:
+    added = connection.scalar(
         select(Contact.date_added).where(
             Contact.id == contact_id, Contact.location_id == location_id
         )
@@ -50,14 +51,14 @@ def text_filter(query: str | None) -> Any:
 
 @dataclass(frozen=True)
 class Page:
-    contacts: list[Contact]
+    contacts: list[Row[Any]]  # rows of reads.contact_rows()
     total: int
     has_more: bool
     position: int
 
 
-async def list_contacts(
-    session: AsyncSession,
+def list_contacts(
+    connection: Connection,
     location_id: str,
     *,
     limit: int,
@@ -71,21 +72,18 @@ async def list_contacts(
     text = text_filter(query)
     if text is not None:
         conditions.append(text)
-    total = await session.scalar(select(func.count()).select_from(Contact).where(*conditions)) or 0
+    total = reads.count(connection, conditions)
     page_conditions = list(conditions)
     position = 0
     if start_after is None and start_after_id is not None:
         # A cursor given by id alone starts after that contact.
-        start_after = await _added_at(session, location_id, start_after_id)
+        start_after = _added_at(connection, location_id, start_after_id)
     if start_after is not None:
         page_conditions.append(_after(start_after, start_after_id))
-        position = total - (
-            await session.scalar(select(func.count()).select_from(Contact).where(*page_conditions))
-            or 0
-        )
+        position = total - reads.count(connection, page_conditions)
     rows = list(
-        await session.scalars(
-            select(Contact)
+        connection.execute(
+            reads.contact_rows()
             .where(*page_conditions)
             .order_by(Contact.date_added, Contact.id)
             .limit(limit + 1)

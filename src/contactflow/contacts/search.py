@@ -8,10 +8,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, not_, or_, select, true
+from pydantic_core import to_json
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    exists,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from contactflow.contacts import reads
 from contactflow.contacts.listing import text_filter
 from contactflow.contacts.models import Contact, ContactTag
 from contactflow.contacts.schemas import FilterGroup, SearchBody, SearchFilter
@@ -191,21 +205,28 @@ class SearchPage:
     total: int
 
 
-def _sort_key(contact: Contact, field: str) -> str | int:
+def _sort_key(contact: Any, field: str) -> str | int:
     value = getattr(contact, _SORTS[field].key)
     if isinstance(value, datetime):
         return to_epoch_ms(value)
     return value or ""
 
 
-async def search_contacts(session: AsyncSession, location_id: str, body: SearchBody) -> SearchPage:
+@dataclass(frozen=True)
+class _Statements:
+    """The count and the page of one search; `page` selects what `columns` named."""
+
+    count: Select[Any]
+    page: Select[Any]
+    field: str  # the sort field, which the cursors name
+
+
+def _statements(location_id: str, body: SearchBody, *columns: Any) -> _Statements:
     conditions: list[ColumnElement[bool]] = [Contact.location_id == location_id]
     conditions += [_condition(spec, f"filters.{i}") for i, spec in enumerate(body.filters)]
     text = text_filter(body.query)
     if text is not None:
         conditions.append(text)
-    total = await session.scalar(select(func.count()).select_from(Contact).where(*conditions)) or 0
-
     sort = body.sort[0] if body.sort else None
     field = sort.field if sort else "dateAdded"
     if field not in _SORTS:
@@ -213,16 +234,38 @@ async def search_contacts(session: AsyncSession, location_id: str, body: SearchB
     descending = sort is not None and sort.direction == "desc"
     column = _SORTS[field]
     key = column if field in _DATES else func.coalesce(column, "")
-    query = select(Contact).where(*conditions)
+    query = select(*columns).where(*conditions)
     if body.search_after is not None:
         query = query.where(_after(key, field, body.search_after, descending=descending))
     else:
         query = query.offset((body.page - 1) * body.page_limit)
     order = (key.desc(), Contact.id.desc()) if descending else (key.asc(), Contact.id.asc())
-    rows = await session.scalars(query.order_by(*order).limit(body.page_limit))
-    return SearchPage(
-        contacts=[(row, [_sort_key(row, field), row.id]) for row in rows], total=total
+    return _Statements(
+        count=select(func.count()).select_from(Contact).where(*conditions),
+        page=query.order_by(*order).limit(body.page_limit),
+        field=field,
     )
+
+
+async def search_contacts(session: AsyncSession, location_id: str, body: SearchBody) -> SearchPage:
+    statements = _statements(location_id, body, Contact)
+    total = await session.scalar(statements.count) or 0
+    rows = await session.scalars(statements.page)
+    return SearchPage(
+        contacts=[(row, [_sort_key(row, statements.field), row.id]) for row in rows], total=total
+    )
+
+
+def search_json(connection: Connection, location_id: str, body: SearchBody) -> bytes:
+    """The response body of POST /contacts/search, read with Core (ADR 0012)."""
+    statements = _statements(location_id, body, *reads.COLUMNS)
+    total = connection.scalar(statements.count) or 0
+    rows = list(connection.execute(statements.page))
+    contacts = [
+        {**wire, "searchAfter": [_sort_key(row, statements.field), row.id]}
+        for row, wire in zip(rows, reads.with_links(connection, rows), strict=True)
+    ]
+    return to_json({"contacts": contacts, "total": total})
 
 
 def _after(key: Any, field: str, cursor: list[Any], *, descending: bool) -> ColumnElement[bool]:

@@ -6,12 +6,13 @@ instead of failing with "database is locked"; other processes wait on busy_timeo
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -54,7 +55,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else as_utc(value)
 
 
+T = TypeVar("T")
 _WRITER = "contactflow_writer"
+# Threads that run SQLite reads (Database.read); SQLite readers do not block one another.
+SQLITE_READ_THREADS = 4
 NOTIFY_CHANNEL = "contactflow_changes"
 
 
@@ -118,6 +122,28 @@ class Database:
         # Fired after a commit that appended events (and by the PostgreSQL listener when
         # another process did), so consumers in this process wake up at once.
         self.changes = Signal()
+        self._read_engine = _sqlite_read_engine(url)
+        self._read_threads: ThreadPoolExecutor | None = None
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """`work(connection)`: reads on a synchronous connection, in one transaction that
+        commits nothing. On a SQLite file the whole of it runs on a read thread, one hand-off
+        per read where the async driver takes several per statement; on PostgreSQL it runs on
+        the async driver (ADR 0012)."""
+        if self._read_engine is None:
+            async with self.engine.connect() as connection:
+                return await connection.run_sync(work)
+        if self._read_threads is None:
+            self._read_threads = ThreadPoolExecutor(
+                SQLITE_READ_THREADS, thread_name_prefix="sqlite-read"
+            )
+        engine = self._read_engine
+
+        def run() -> T:
+            with engine.connect() as connection, connection.begin():
+                return work(connection)
+
+        return await asyncio.get_running_loop().run_in_executor(self._read_threads, run)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
@@ -166,6 +192,27 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._read_threads is not None:
+            self._read_threads.shutdown()
+        if self._read_engine is not None:
+            self._read_engine.dispose()
+
+
+def _sqlite_read_engine(url: str) -> Engine | None:
+    """A synchronous engine on the same SQLite file, for Database.read; None for PostgreSQL
+    and for in-memory databases (another engine would open another, empty, database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    engine = create_engine(
+        parsed.set(drivername="sqlite+pysqlite"),
+        pool_size=SQLITE_READ_THREADS,
+        max_overflow=0,
+        connect_args={"check_same_thread": False},
+    )
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
 
 
 def _create_engine(url: str, *, echo: bool) -> AsyncEngine:

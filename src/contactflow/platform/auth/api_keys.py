@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from contactflow.platform import audit
 from contactflow.platform.auth import credential_format
+from contactflow.platform.auth.credential_cache import forget_everywhere
 from contactflow.platform.auth.ip import validate_networks
 from contactflow.platform.auth.principal import Principal
 from contactflow.platform.auth.scopes import COMPANY_SCOPES, KNOWN_SCOPES
@@ -149,6 +150,7 @@ async def rotate_key(
     ends = now + grace
     old.expires_at = ends if old.expires_at is None else min(old.expires_at, ends)
     old.replaced_by = new.id
+    forget_everywhere()
     audit.record(
         uow,
         audit.CREDENTIAL_ROTATED,
@@ -174,6 +176,7 @@ async def revoke_key(uow: UnitOfWork, key_id: str, *, actor: str = "cli") -> Api
         raise NotFound(f"key: {key_id} not found")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+        forget_everywhere()
         audit.record(
             uow,
             audit.CREDENTIAL_REVOKED,
@@ -232,4 +235,5 @@ async def authenticate_key(session: AsyncSession, token: str) -> Principal:
         sandbox=location.sandbox,
         app_id=f"api_key:{key.id}",
         allowed_ips=tuple(key.allowed_ips or ()),
+        expires_at=key.expires_at,
     )

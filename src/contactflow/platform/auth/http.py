@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from contactflow.platform import audit
 from contactflow.platform.auth.api_keys import authenticate_key, record_use
+from contactflow.platform.auth.credential_cache import CredentialCache
 from contactflow.platform.auth.ip import allowed, client_ip
 from contactflow.platform.auth.oauth.tokens import authenticate_access_token, is_access_token
 from contactflow.platform.auth.principal import Principal
@@ -65,7 +66,10 @@ def requires(scope: str | None) -> Any:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthorized("Missing bearer token in the Authorization header")
         db = database(request)
-        found = await authenticate(db, credentials.credentials)
+        cache: CredentialCache = request.app.state.credential_cache
+        found = await cache.principal(
+            credentials.credentials, lambda token: authenticate(db, token)
+        )
         ip = client_ip(request, trust_proxy=request.app.state.settings.trust_proxy)
         where = {"actor": found.actor, "location_id": found.location_id, "ip": ip}
         if not allowed(ip, found.allowed_ips):

@@ -1,6 +1,7 @@
 """The caller of a request, whatever credential it came with (API key or OAuth Location token)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from contactflow.platform.errors import Forbidden, Unauthorized
 
@@ -20,6 +21,8 @@ class Principal:
     sandbox: bool
     app_id: str
     allowed_ips: tuple[str, ...] = ()
+    # When the credential stops working by itself, if ever.
+    expires_at: datetime | None = None
 
     @property
     def actor(self) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from contactflow.platform import audit
 from contactflow.platform.auth import credential_format
+from contactflow.platform.auth.credential_cache import forget_everywhere
 from contactflow.platform.auth.oauth.models import (
     COMPANY,
     CONFIDENTIAL_AUTH_METHODS,
@@ -192,6 +193,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         now = utcnow()
         refresh_token.refreshed_at = now
         refresh_token.revoked_at = now
+        forget_everywhere()
 
     def validate_token_request(self) -> None:
         super().validate_token_request()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from contactflow.platform.auth import credential_format
 from contactflow.platform.auth.api_keys import INVALID_TOKEN
+from contactflow.platform.auth.credential_cache import forget_everywhere
 from contactflow.platform.auth.oauth.models import COMPANY, LOCATION, OAuthClient, OAuthToken
 from contactflow.platform.auth.principal import Principal
 from contactflow.platform.clock import utcnow
@@ -116,6 +117,7 @@ def token_row(
 
 def revoke_family(session: Session, family_id: str) -> None:
     """Revoke every token descended from one authorization."""
+    forget_everywhere()
     session.execute(
         update(OAuthToken)
         .where(OAuthToken.family_id == family_id, OAuthToken.revoked_at.is_(None))
@@ -213,6 +215,7 @@ async def authenticate_access_token(session: AsyncSession, token: str) -> Princi
         sandbox=location.sandbox,
         app_id=client.principal_app_id,
         allowed_ips=tuple(client.allowed_ips or ()),
+        expires_at=row.access_expires_at,
     )
 
 
