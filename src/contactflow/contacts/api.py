@@ -32,7 +32,7 @@ from contactflow.contacts.schemas import (
     UpsertResult,
     WorkflowBody,
 )
-from contactflow.contacts.wire import contact_out, contact_wire
+from contactflow.contacts.wire import contact_dict, contact_out
 from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep, SettingsDep
 from contactflow.platform.auth.http import requires
 from contactflow.platform.auth.principal import Principal
@@ -108,7 +108,7 @@ async def create_contact(
     location = caller.check_location(body.location_id)
     async with db.unit_of_work() as uow:
         row = await service.create_contact(uow, location, body, settings.default_phone_region)
-    return json_response({"contact": contact_wire(row, row.tags, row.followers)}, 201)
+    return json_response({"contact": contact_dict(row)}, 201)
 
 
 @router.post(
@@ -304,12 +304,12 @@ async def remove_followers(
 CampaignId = Annotated[str, Path(alias="campaignId", min_length=1, max_length=64)]
 
 
-def campaign_lookup(request: Request) -> links.Lookup:
+async def campaign_lookup(request: Request) -> links.Lookup:
     lookup: links.Lookup = request.app.state.campaign_lookup
     return lookup
 
 
-def workflow_lookup(request: Request) -> links.Lookup:
+async def workflow_lookup(request: Request) -> links.Lookup:
     lookup: links.Lookup = request.app.state.workflow_lookup
     return lookup
 

@@ -103,8 +103,11 @@ class Contact(Base):
     __table_args__ = (
         Index(None, "location_id", "date_added", "id"),
         Index(None, "location_id", "date_updated", "id"),
-        Index("ix_contacts_location_id_email_lower", "location_id", "email_lower"),
-        Index(None, "location_id", "phone"),
+        # Duplicate checks and upserts want the oldest contact with an email or phone: with the
+        # order in the index, the database reads that one entry (without statistics SQLite
+        # would otherwise walk the whole location in date order).
+        Index(None, "location_id", "email_lower", "date_added", "id"),
+        Index(None, "location_id", "phone", "date_added", "id"),
     )
 
     @property

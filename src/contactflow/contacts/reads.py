@@ -8,19 +8,41 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import Connection, Row, Select, func, literal, select, union_all
+from sqlalchemy import Connection, Row, Select, bindparam, func, literal_column, select, union_all
 
 from contactflow.contacts.models import Contact, ContactFollower, ContactTag
-from contactflow.contacts.wire import contact_wire
+from contactflow.contacts.wire import CONTACT_COLUMNS, contact_wire
 
 CONTACTS = Contact.__table__
-# Every column but search_text, which only the text query reads, in the database.
-COLUMNS = [column for column in CONTACTS.c if column.name != "search_text"]
+COLUMNS = [CONTACTS.c[name] for name in CONTACT_COLUMNS]
 _TAG, _FOLLOWER = 0, 1
 
 
 def contact_rows() -> Select[Any]:
     return select(*COLUMNS)
+
+
+# Built once: SQLAlchemy then finds each statement's compiled form by a cache key it
+# remembers on the statement, where a statement built per request costs more to build and to
+# key than the database takes to run it.
+_ONE = contact_rows().where(
+    Contact.id == bindparam("contact_id"), Contact.location_id == bindparam("location_id")
+)
+_BOTH = union_all(
+    select(
+        literal_column(str(_TAG)).label("kind"),
+        ContactTag.contact_id,
+        ContactTag.tag.label("value"),
+        ContactTag.position,
+    ).where(ContactTag.contact_id.in_(bindparam("ids", expanding=True))),
+    select(
+        literal_column(str(_FOLLOWER)).label("kind"),
+        ContactFollower.contact_id,
+        ContactFollower.user_id.label("value"),
+        ContactFollower.position,
+    ).where(ContactFollower.contact_id.in_(bindparam("ids", expanding=True))),
+).subquery()
+_LINKS = select(_BOTH).order_by(_BOTH.c.kind, _BOTH.c.contact_id, _BOTH.c.position)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,28 +53,15 @@ class Links:
     followers: dict[str, list[str]]
 
     def wire(self, row: Row[Any]) -> dict[str, Any]:
-        return contact_wire(row, self.tags.get(row.id, []), self.followers.get(row.id, []))
+        values = dict(zip(CONTACT_COLUMNS, row, strict=True))
+        return contact_wire(values, self.tags.get(row.id, []), self.followers.get(row.id, []))
 
 
 def links_of(connection: Connection, ids: Sequence[str]) -> Links:
     found = Links({}, {})
     if not ids:
         return found
-    tags = select(
-        literal(_TAG).label("kind"),
-        ContactTag.contact_id,
-        ContactTag.tag.label("value"),
-        ContactTag.position,
-    ).where(ContactTag.contact_id.in_(ids))
-    followers = select(
-        literal(_FOLLOWER).label("kind"),
-        ContactFollower.contact_id,
-        ContactFollower.user_id.label("value"),
-        ContactFollower.position,
-    ).where(ContactFollower.contact_id.in_(ids))
-    both = union_all(tags, followers).subquery()
-    ordered = select(both).order_by(both.c.kind, both.c.contact_id, both.c.position)
-    for kind, contact_id, value, _position in connection.execute(ordered):
+    for kind, contact_id, value, _position in connection.execute(_LINKS, {"ids": list(ids)}):
         into = found.tags if kind == _TAG else found.followers
         into.setdefault(contact_id, []).append(value)
     return found
@@ -60,9 +69,7 @@ def links_of(connection: Connection, ids: Sequence[str]) -> Links:
 
 def one_contact(connection: Connection, location_id: str, contact_id: str) -> bytes | None:
     """`{"contact": ...}` of GET /contacts/{id}, or None when the location has no such one."""
-    row = connection.execute(
-        contact_rows().where(Contact.id == contact_id, Contact.location_id == location_id)
-    ).first()
+    row = connection.execute(_ONE, {"contact_id": contact_id, "location_id": location_id}).first()
     if row is None:
         return None
     return to_json({"contact": links_of(connection, [row.id]).wire(row)})

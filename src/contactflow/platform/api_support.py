@@ -16,12 +16,18 @@ from contactflow.platform.ratelimit import REFUSED_HEADERS_DOC
 from contactflow.settings import Settings
 
 
-def settings(request: Request) -> Settings:
+# Dependencies are coroutines: FastAPI runs a plain function on a worker thread, a hand-off
+# per request for what is an attribute read.
+async def settings(request: Request) -> Settings:
     value: Settings = request.app.state.settings
     return value
 
 
-DatabaseDep = Annotated[Database, Depends(database)]
+async def database_of(request: Request) -> Database:
+    return database(request)
+
+
+DatabaseDep = Annotated[Database, Depends(database_of)]
 SettingsDep = Annotated[Settings, Depends(settings)]
 
 
