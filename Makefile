@@ -36,8 +36,8 @@ test: lint /usr/bin/chromium
 screenshots: .venv /usr/bin/chromium
 	$(UV) run --frozen python -m tests.web.screenshots
 
-# bench.deliveries sends webhooks to nginx (a sink that is never the bottleneck) and shows
-# with wrk what it takes.
+# The benchmarks drive their load with Debian's wrk; bench.deliveries sends webhooks to nginx
+# (a sink that is never the bottleneck).
 /usr/sbin/nginx /usr/bin/wrk:
 	apt-get update -qq && apt-get install -y -qq nginx wrk
 

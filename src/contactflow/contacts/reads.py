@@ -28,19 +28,21 @@ def contact_rows() -> Select[Any]:
 _ONE = contact_rows().where(
     Contact.id == bindparam("contact_id"), Contact.location_id == bindparam("location_id")
 )
+
+
+def _linked(kind: int, link: type[ContactTag] | type[ContactFollower], value: Any) -> Select[Any]:
+    """(kind, contact_id, value, position) of the links of the contacts named `ids`."""
+    return select(
+        literal_column(str(kind)).label("kind"),
+        link.contact_id,
+        value.label("value"),
+        link.position,
+    ).where(link.contact_id.in_(bindparam("ids", expanding=True)))
+
+
 _BOTH = union_all(
-    select(
-        literal_column(str(_TAG)).label("kind"),
-        ContactTag.contact_id,
-        ContactTag.tag.label("value"),
-        ContactTag.position,
-    ).where(ContactTag.contact_id.in_(bindparam("ids", expanding=True))),
-    select(
-        literal_column(str(_FOLLOWER)).label("kind"),
-        ContactFollower.contact_id,
-        ContactFollower.user_id.label("value"),
-        ContactFollower.position,
-    ).where(ContactFollower.contact_id.in_(bindparam("ids", expanding=True))),
+    _linked(_TAG, ContactTag, ContactTag.tag),
+    _linked(_FOLLOWER, ContactFollower, ContactFollower.user_id),
 ).subquery()
 _LINKS = select(_BOTH).order_by(_BOTH.c.kind, _BOTH.c.contact_id, _BOTH.c.position)
 
