@@ -132,6 +132,10 @@ class Database:
         the async driver (ADR 0012)."""
         if self._read_engine is None:
             async with self.engine.connect() as connection:
+                if self.dialect == "postgresql":
+                    # Read committed gives each statement its own snapshot with or without a
+                    # transaction: without one, no BEGIN and ROLLBACK round trips.
+                    connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
                 return await connection.run_sync(work)
         if self._read_threads is None:
             self._read_threads = ThreadPoolExecutor(
