@@ -1,7 +1,7 @@
 """duplicate checks read one index entry: email and phone indexes carry (date_added, id)
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-06 13:30:00.000000
 
 The duplicate checks and upserts look for the oldest contact of a location with an email (or
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0017"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
