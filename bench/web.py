@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,11 +38,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from tests.support import make_tenant
 
+from bench import wrk
 from bench.api import (
     LOOPBACK_HOSTS,
     PG_ADMIN_DSN,
     ROOT,
     STARTUP_TIMEOUT,
+    Scenario,
+    Target,
     _read_port,
     _stop,
     _table,
@@ -51,7 +54,7 @@ from bench.api import (
     postgres_reachable,
     sqlite_database,
 )
-from bench.load import REQUEST_TIMEOUT, Result, Scenario, Target, measure
+from bench.load import REQUEST_TIMEOUT
 from bench.servers import ours_app, serve
 from contactflow.flows import service as flows
 from contactflow.flows.definition import FlowDefinition
@@ -275,20 +278,16 @@ def scenarios(fixture: Fixture, cookie: str) -> list[Scenario]:
     found = []
     for name, (label, path) in paths.items():
         headers = {"Cookie": f"cf_session={cookie}", SCENARIO_HEADER: name}
-        found.append(Scenario(name, label, "GET", 200, headers, _always(path)))
+        found.append(Scenario(name, label, 200, wrk.Request("GET", path, headers)))
     return found
-
-
-def _always(path: str) -> Callable[[], tuple[str, bytes | None]]:
-    return lambda: (path, None)
 
 
 def capture(base_url: str, planned: list[Scenario]) -> dict[str, str]:
     bodies = {}
     with httpx.Client(base_url=base_url, timeout=60, trust_env=False) as client:
         for scenario in planned:
-            path, _ = scenario.build()
-            page = client.get(path, headers=scenario.headers)
+            path = scenario.request.path
+            page = client.get(path, headers=scenario.request.headers)
             if page.status_code != 200 or "/app/login" in str(page.url):
                 raise RuntimeError(f"{scenario.label}: {page.status_code} {page.text[:300]}")
             bodies[path] = page.text
@@ -309,27 +308,46 @@ def _percentile_ms(values: list[float], fraction: float) -> float:
 
 
 @dataclass(frozen=True)
+class Load:
+    seconds: float
+    warmup: float
+
+
+@dataclass(frozen=True)
 class Row:
     scenario: Scenario
-    ours: Result
-    bare: Result
+    ours: wrk.WrkResult
+    bare: wrk.WrkResult
     ours_server: list[float]
     bare_server: list[float]
 
 
 def _measured(
-    target: Target, scenario: Scenario, seconds: float, warmup: float, database: str | None
-) -> tuple[Result, list[float]]:
-    if warmup:
-        measure(target, scenario, client="raw", concurrency=1, seconds=warmup, warmup=0)
+    target: Target, scenario: Scenario, load: Load, scratch: Path, database: str | None
+) -> tuple[wrk.WrkResult, list[float]]:
+    """One connection (the page's own time, not a queue's), warmed up unmeasured first."""
+
+    def once(seconds: float) -> wrk.WrkResult:
+        return wrk.run(
+            target.port,
+            scenario.request,
+            seconds=seconds,
+            connections=1,
+            threads=1,
+            base=0,
+            server_pid=target.pid,
+            scratch=scratch,
+            database=database,
+        )
+
+    if load.warmup:
+        once(load.warmup)
     server_times(target)  # forget the warm-up's
-    result = measure(
-        target, scenario, client="raw", concurrency=1, seconds=seconds, warmup=0, database=database
-    )
+    result = once(load.seconds)
     return result, server_times(target).get(scenario.name, [])
 
 
-def run_backend(backend: str, *, runs: int, seconds: float, warmup: float) -> str:
+def run_backend(backend: str, runs: int, load: Load) -> str:
     database = sqlite_database() if backend == "sqlite" else postgres_database()
     with database as database_url, tempfile.TemporaryDirectory(prefix="cf-bench-") as scratch:
         database_name = make_url(database_url).database if backend == "postgresql" else None
@@ -347,9 +365,9 @@ def run_backend(backend: str, *, runs: int, seconds: float, warmup: float) -> st
                 for scenario in planned:
                     print(f"[{backend}] {scenario.label} ...", flush=True)
                     ours_result, ours_times = _measured(
-                        ours, scenario, seconds, warmup, database_name
+                        ours, scenario, load, Path(scratch), database_name
                     )
-                    bare_result, bare_times = _measured(bare, scenario, seconds, warmup, None)
+                    bare_result, bare_times = _measured(bare, scenario, load, Path(scratch), None)
                     rows.append(Row(scenario, ours_result, bare_result, ours_times, bare_times))
     return report(backend, fixture, rows)
 
@@ -363,9 +381,9 @@ def report(backend: str, fixture: Fixture, rows: list[Row]) -> str:
         [
             row.scenario.label,
             _pair(row.ours_server),
-            _pair(row.ours.latencies),
+            f"{row.ours.p50_ms:.1f} / {row.ours.p99_ms:.1f}",
             _pair(row.bare_server),
-            _pair(row.bare.latencies),
+            f"{row.bare.p50_ms:.1f} / {row.bare.p99_ms:.1f}",
             f"{row.ours.rate:.0f}",
             "yes" if _percentile_ms(row.ours_server, 0.99) <= AIM_P99_MS else "NO",
             str(row.ours.errors + row.bare.errors),
@@ -424,8 +442,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         backends.remove("postgresql")
     reports = [
-        run_backend(backend, runs=args.runs, seconds=args.seconds, warmup=args.warmup)
-        for backend in backends
+        run_backend(backend, args.runs, Load(args.seconds, args.warmup)) for backend in backends
     ]
     for text in reports:
         print()
