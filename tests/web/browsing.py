@@ -1,13 +1,17 @@
 """What the browser tests share: axe-core, the watch on a page's errors, and the check each
-page visited passes (no console error, no failed request, no serious accessibility finding)."""
+page visited passes (no console error, no failed request, no serious accessibility finding),
+and a page of its own signed in as a person."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import ConsoleMessage, Page, Request, Response
+from playwright.async_api import Browser, ConsoleMessage, Page, Request, Response, expect
 
 from tests.support import LiveServer
+from tests.web.helpers import Person
 
 AXE = (Path(__file__).parent / "vendor" / "axe-4.14.1.min.js").read_text(encoding="utf-8")
 # Generous: the machine is shared; a slow answer is not what is tested.
@@ -70,3 +74,29 @@ def shots_dir(server: LiveServer, factory: pytest.TempPathFactory) -> Path:
     shots = factory.getbasetemp() / "screenshots" / backend
     shots.mkdir(parents=True, exist_ok=True)
     return shots
+
+
+@asynccontextmanager
+async def watched_page(
+    chromium: Browser, server: LiveServer
+) -> AsyncIterator[tuple[Page, Watched]]:
+    """A page of the server in a browser context of its own (no cookie shared), watched."""
+    context = await chromium.new_context(base_url=server.base_url)
+    try:
+        page = await context.new_page()
+        yield page, Watched(page)
+    finally:
+        await context.close()
+
+
+async def sign_in(page: Page, person: Person) -> None:
+    """Sign in through the login page (opened unless the page shows it already); the page is
+    then on the person's flows."""
+    if not page.url.endswith("/app/login"):
+        await page.goto("/app/login")
+    await page.get_by_label("Email").fill(person.email)
+    await page.get_by_label("Password").fill(person.password)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Flows", exact=True)).to_be_visible(
+        timeout=WAIT_MS
+    )

@@ -11,7 +11,7 @@ from contactflow.web.runs import RUNS_PER_PAGE
 from tests.flows.helpers import Hub
 from tests.receiver import running_receiver
 from tests.support import LiveServer, api_client
-from tests.web.browsing import WAIT_MS, Watched, checked, shots_dir
+from tests.web.browsing import WAIT_MS, checked, shots_dir, sign_in, watched_page
 from tests.web.helpers import make_person
 from tests.web.outbox_helpers import caught_email
 from tests.web.test_bulk_retry import calling, failed_runs
@@ -36,16 +36,8 @@ async def test_retry_bulk_retry_flow_page_and_outbox(
             hub = Hub(http, caught.tenant)
             flow = await hub.flow(calling(receiver.url("/n")), name="Call the CRM")
             await failed_runs(hub, flow["id"], BULK + 1)
-        context = await chromium.new_context(base_url=web_server.base_url)
-        try:
-            page = await context.new_page()
-            watched = Watched(page)
-            await page.goto("/app/login")
-            await page.get_by_label("Email").fill(person.email)
-            await page.get_by_label("Password").fill(person.password)
-            await page.get_by_role("button", name="Sign in").click()
-            await expect(page.get_by_role("heading", name="Flows")).to_be_visible(timeout=WAIT_MS)
-
+        async with watched_page(chromium, web_server) as (page, watched):
+            await sign_in(page, person)
             await page.get_by_role("link", name="Call the CRM", exact=True).click()
             await expect(page.locator('li[data-version="1"]')).to_be_visible(timeout=WAIT_MS)
             await checked(page, watched, shots, "flow")
@@ -81,5 +73,3 @@ async def test_retry_bulk_retry_flow_page_and_outbox(
             await expect(page.locator(".email-text")).to_contain_text("welcome aboard")
             await expect(page.locator(".email-headers")).to_contain_text("X-Contactflow-Email-Id")
             await checked(page, watched, shots, "outbox-email")
-        finally:
-            await context.close()

@@ -15,7 +15,7 @@ from contactflow.platform.db import Database
 from tests.flows.helpers import Hub, Json
 from tests.mailsuite.helpers import poll
 from tests.support import LiveServer, Tenant, api_client, make_tenant
-from tests.web.browsing import WAIT_MS, Watched, checked
+from tests.web.browsing import WAIT_MS, checked, shots_dir, sign_in, watched_page
 from tests.web.helpers import make_person
 
 
@@ -94,9 +94,7 @@ async def test_build_the_welcome_flow_from_a_blank_flow_and_watch_it_run(
     sdk: HighLevel,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    backend = web_server.settings.database_url.split(":", 1)[0].split("+", 1)[0]
-    shots = tmp_path_factory.getbasetemp() / "screenshots" / backend
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = shots_dir(web_server, tmp_path_factory)
     tenant: Tenant = sandbox_hub.tenant
     sender = (
         await sandbox_hub.post(
@@ -106,14 +104,8 @@ async def test_build_the_welcome_flow_from_a_blank_flow_and_watch_it_run(
     # A past contact-created event to test on.
     await sandbox_hub.crm_contact(firstName="Past", email="past@example.org")
     person = await make_person(web_db, tenant.location_id)
-    context = await chromium.new_context(base_url=web_server.base_url)
-    try:
-        page = await context.new_page()
-        watched = Watched(page)
-        await page.goto("/app/login")
-        await page.get_by_label("Email").fill(person.email)
-        await page.get_by_label("Password").fill(person.password)
-        await page.get_by_role("button", name="Sign in").click()
+    async with watched_page(chromium, web_server) as (page, watched):
+        await sign_in(page, person)
         await page.get_by_role("link", name="New flow").first.click()
         await expect(page.get_by_role("heading", name="New flow")).to_be_visible(timeout=WAIT_MS)
         await checked(page, watched, shots, "builder-blank")
@@ -149,8 +141,6 @@ async def test_build_the_welcome_flow_from_a_blank_flow_and_watch_it_run(
         for step in ("email_send", "task_create"):
             await expect(page.locator(f'li[data-step-id="{step}"]')).to_be_visible(timeout=WAIT_MS)
         await checked(page, watched, shots, "builder-run")
-    finally:
-        await context.close()
 
     async def outbox() -> list[Json]:
         messages: list[Json] = (await sandbox_hub.get("/mailsuite/v1/sandbox/messages"))["messages"]
