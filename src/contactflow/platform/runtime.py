@@ -26,6 +26,19 @@ from contactflow.settings import Settings
 # steps to run beside the platform's. The composition root passes them in, as the platform
 # imports no context.
 ContextSteps = Callable[[Database, Settings, str, httpx.AsyncClient], dict[str, Step]]
+# How long an idle pooled connection is reused: well under the 5 s after which common servers
+# (uvicorn, Node) close an idle one. At httpx's default, also 5 s, a request sent just as the
+# server closed the connection failed with "Server disconnected without sending a response",
+# never having reached it.
+KEEPALIVE_SECONDS = 2.0
+
+
+def outbound_client() -> httpx.AsyncClient:
+    """The contexts' client for calls out (flow steps, connections): one pool, one TLS setup."""
+    limits = httpx.Limits(
+        max_connections=256, max_keepalive_connections=64, keepalive_expiry=KEEPALIVE_SECONDS
+    )
+    return httpx.AsyncClient(follow_redirects=False, limits=limits)
 
 
 def url_policy(settings: Settings) -> UrlPolicy:
@@ -48,8 +61,7 @@ async def running_workers(
 ) -> AsyncIterator[Worker]:
     """Start the workers; leaving the block stops them after their current step."""
     signer = await installation_signer(db)
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-    async with httpx.AsyncClient(follow_redirects=False, limits=limits) as http, db.listening():
+    async with outbound_client() as http, db.listening():
         worker = Worker(db, poll_seconds=settings.worker_poll_seconds)
         steps: dict[str, Step] = {"fan-out": lambda: fan_out(db)}
         # Deliveries have their own lean client (ADR 0014); the contexts get httpx.
