@@ -328,10 +328,12 @@ class Target:
 
 
 @contextmanager
-def server(kind: str, argument: str) -> Iterator[Target]:
-    """`python -m bench.servers KIND ARGUMENT` in a subprocess, stopped on exit."""
+def server(
+    kind: str, argument: str, module: tuple[str, ...] = ("bench.servers",)
+) -> Iterator[Target]:
+    """`python -m MODULE... KIND ARGUMENT` in a subprocess, stopped on exit."""
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench.servers", kind, argument],
+        [sys.executable, "-m", *module, kind, argument],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

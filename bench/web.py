@@ -17,12 +17,9 @@ import asyncio
 import json
 import math
 import re
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -42,16 +39,12 @@ from bench import wrk
 from bench.api import (
     LOOPBACK_HOSTS,
     PG_ADMIN_DSN,
-    ROOT,
-    STARTUP_TIMEOUT,
     Scenario,
     Target,
-    _read_port,
-    _stop,
     _table,
-    _wait_ready,
     postgres_database,
     postgres_reachable,
+    server,
     sqlite_database,
 )
 from bench.load import REQUEST_TIMEOUT
@@ -67,6 +60,8 @@ from contactflow.platform.migrate import upgrade
 from contactflow.platform.tenancy import User
 
 FLOWS = 10
+# This module again, as the server process: `python -m bench.web --child KIND ARGUMENT`.
+CHILD = ("bench.web", "--child")
 BATCH = 5_000
 # Inside the runs' retention (30 days by default), so none is deleted while measuring.
 SPREAD = timedelta(days=20)
@@ -233,23 +228,6 @@ def bare_app(bodies: dict[str, str]) -> ASGIApp:
     return Timing(Starlette(routes=routes))
 
 
-@contextmanager
-def server(kind: str, argument: str) -> Iterator[Target]:
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench.web", "--child", kind, argument],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        target = Target(kind=kind, port=_read_port(process, deadline), pid=process.pid)
-        _wait_ready(process, target.base_url, deadline)
-        yield target
-    finally:
-        _stop(process)
-
-
 def sign_in(base_url: str, email: str) -> str:
     """The session cookie's value, through the sign-in form as a browser gets it."""
     with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT, trust_env=False) as client:
@@ -357,11 +335,11 @@ def run_backend(backend: str, runs: int, load: Load) -> str:
         fixture = asyncio.run(_seed(database_url, runs))
         print(f"[{backend}] seeded in {time.perf_counter() - started:.0f} s", flush=True)
         rows = []
-        with server("ours", database_url) as ours:
+        with server("ours", database_url, CHILD) as ours:
             planned = scenarios(fixture, sign_in(ours.base_url, fixture.email))
             bodies_file = Path(scratch) / "pages.json"
             bodies_file.write_text(json.dumps(capture(ours.base_url, planned)), encoding="utf-8")
-            with server("bare", str(bodies_file)) as bare:
+            with server("bare", str(bodies_file), CHILD) as bare:
                 for scenario in planned:
                     print(f"[{backend}] {scenario.label} ...", flush=True)
                     ours_result, ours_times = _measured(
