@@ -122,6 +122,25 @@ def postgres_reachable() -> bool:
     return True
 
 
+def chosen_backends(choice: str) -> list[str]:
+    """The backends `--backend CHOICE` names, less PostgreSQL when it is down and SQLite was
+    asked for too. Exits with 2 when CONTACTFLOW_TEST_PG is not a loopback address, and with
+    1 when PostgreSQL alone was asked for and is down."""
+    backends = ["sqlite", "postgresql"] if choice == "both" else [choice]
+    if "postgresql" not in backends:
+        return backends
+    if make_url(PG_ADMIN_DSN).host not in LOOPBACK_HOSTS:
+        print("CONTACTFLOW_TEST_PG must point at a loopback address", file=sys.stderr)
+        raise SystemExit(2)
+    if not postgres_reachable():
+        print(f"PostgreSQL is not reachable at {make_url(PG_ADMIN_DSN).host}", file=sys.stderr)
+        if choice == "postgresql":
+            raise SystemExit(1)
+        print("SQLite only", file=sys.stderr)
+        backends.remove("postgresql")
+    return backends
+
+
 async def _seed(database_url: str) -> Fixture:
     db = Database(database_url)
     try:
@@ -580,15 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     if wrk.available() is None:
         print("wrk is not installed (apt-get install -y wrk, or `make bench`)", file=sys.stderr)
         return 2
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    if "postgresql" in backends and make_url(PG_ADMIN_DSN).host not in LOOPBACK_HOSTS:
-        print("CONTACTFLOW_TEST_PG must point at a loopback address", file=sys.stderr)
-        return 2
-    if "postgresql" in backends and not postgres_reachable():
-        print(f"PostgreSQL is not reachable at {make_url(PG_ADMIN_DSN).host}", file=sys.stderr)
-        if args.backend == "postgresql":
-            return 1
-        backends.remove("postgresql")
+    backends = chosen_backends(args.backend)
     load = Load(args.concurrency, args.threads, args.seconds, args.warmup)
     print(describe_load(load.concurrency, load.threads), flush=True)
     reports = []

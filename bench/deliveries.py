@@ -40,11 +40,9 @@ from tests.support import Tenant, make_tenant
 from tests.webhooks.helpers import LOOPBACK_POLICY
 
 from bench.api import (
-    LOOPBACK_HOSTS,
-    PG_ADMIN_DSN,
     _table,
+    chosen_backends,
     postgres_database,
-    postgres_reachable,
     sqlite_database,
 )
 from bench.events import (
@@ -437,15 +435,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    if "postgresql" in backends and make_url(PG_ADMIN_DSN).host not in LOOPBACK_HOSTS:
-        print("CONTACTFLOW_TEST_PG must point at a loopback address", file=sys.stderr)
-        return 2
-    if "postgresql" in backends and not postgres_reachable():
-        print("PostgreSQL is not reachable", file=sys.stderr)
-        if args.backend == "postgresql":
-            return 1
-        backends.remove("postgresql")
+    backends = chosen_backends(args.backend)
     print(f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M %Z')}")
     reports = [render(run_backend(backend, args)) for backend in backends]
     for text in reports:

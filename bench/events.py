@@ -47,7 +47,6 @@ from sqlalchemy.engine import make_url
 from tests.support import Tenant, make_tenant
 
 from bench.api import (
-    LOOPBACK_HOSTS,
     PG_ADMIN_DSN,
     ROOT,
     STARTUP_TIMEOUT,
@@ -55,8 +54,8 @@ from bench.api import (
     _stop,
     _table,
     _wait_ready,
+    chosen_backends,
     postgres_database,
-    postgres_reachable,
     sqlite_database,
 )
 from bench.load import (
@@ -1231,15 +1230,7 @@ def _stop_on_sigterm(signum: int, _frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    if "postgresql" in backends and make_url(PG_ADMIN_DSN).host not in LOOPBACK_HOSTS:
-        print("CONTACTFLOW_TEST_PG must point at a loopback address", file=sys.stderr)
-        return 2
-    if "postgresql" in backends and not postgres_reachable():
-        print(f"PostgreSQL is not reachable at {make_url(PG_ADMIN_DSN).host}", file=sys.stderr)
-        if args.backend == "postgresql":
-            return 1
-        backends.remove("postgresql")
+    backends = chosen_backends(args.backend)
     reports = [render(run_backend(backend, args)) for backend in backends]
     for text in reports:
         print()

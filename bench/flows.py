@@ -45,7 +45,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from tests.support import make_tenant
 
-from bench.api import ROOT, _table, postgres_database, postgres_reachable, sqlite_database
+from bench.api import (
+    ROOT,
+    _table,
+    chosen_backends,
+    postgres_database,
+    sqlite_database,
+)
 from bench.events import percentile_ms, preload
 from bench.load import _backends_cpu
 from contactflow.app import CONTEXT_WORKERS
@@ -374,13 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(asyncio.run(_workers(args))))
         return 0
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    if "postgresql" in backends and not postgres_reachable():
-        if args.backend == "postgresql":
-            print("PostgreSQL is not reachable", file=sys.stderr)
-            return 1
-        print("PostgreSQL is not reachable: SQLite only")
-        backends = ["sqlite"]
+    backends = chosen_backends(args.backend)
     for backend in backends:
         print(report(backend, args.loops, run_backend(backend, args)), flush=True)
     return 0

@@ -47,7 +47,12 @@ from sqlalchemy import func, insert, select
 from tests.mailsuite.smtpd import free_port
 from tests.support import make_tenant
 
-from bench.api import _table, postgres_database, postgres_reachable, sqlite_database
+from bench.api import (
+    _table,
+    chosen_backends,
+    postgres_database,
+    sqlite_database,
+)
 from contactflow.app import CONTEXT_WORKERS
 from contactflow.mailsuite import campaigns
 from contactflow.mailsuite.mail_schemas import CampaignCreate
@@ -411,13 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child == "plain":
         print(json.dumps(asyncio.run(_plain(args.database, args.campaign, args.port))))
         return 0
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    if "postgresql" in backends and not postgres_reachable():
-        if args.backend == "postgresql":
-            print("PostgreSQL is not reachable", file=sys.stderr)
-            return 1
-        print("PostgreSQL is not reachable: SQLite only")
-        backends = ["sqlite"]
+    backends = chosen_backends(args.backend)
     for backend in backends:
         outcome = run_backend(backend, args.recipients)
         print(report(outcome), flush=True)

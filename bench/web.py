@@ -37,13 +37,11 @@ from tests.support import make_tenant
 
 from bench import wrk
 from bench.api import (
-    LOOPBACK_HOSTS,
-    PG_ADMIN_DSN,
     Scenario,
     Target,
     _table,
+    chosen_backends,
     postgres_database,
-    postgres_reachable,
     server,
     sqlite_database,
 )
@@ -410,15 +408,7 @@ def main(argv: list[str] | None = None) -> int:
             pages = json.loads(Path(argument).read_text(encoding="utf-8"))
             serve(lambda _port: bare_app(pages))
         return 0
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    if "postgresql" in backends and make_url(PG_ADMIN_DSN).host not in LOOPBACK_HOSTS:
-        print("CONTACTFLOW_TEST_PG must point at a loopback address", file=sys.stderr)
-        return 2
-    if "postgresql" in backends and not postgres_reachable():
-        print("PostgreSQL is not reachable; SQLite only", file=sys.stderr)
-        if args.backend == "postgresql":
-            return 1
-        backends.remove("postgresql")
+    backends = chosen_backends(args.backend)
     reports = [
         run_backend(backend, args.runs, Load(args.seconds, args.warmup)) for backend in backends
     ]
