@@ -25,7 +25,7 @@ from contactflow.platform.clock import to_iso
 from contactflow.platform.errors import Conflict, NotFound, Unprocessable
 from contactflow.platform.events import Event, delivered_payload
 from contactflow.platform.tenancy import Location
-from contactflow.web import builder_fields, builder_forms, builder_ops
+from contactflow.web import builder_errors, builder_fields, builder_forms, builder_ops
 from contactflow.web.flows import record_choices
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import render, render_part
@@ -154,7 +154,7 @@ async def _stored(request: Request, flow: Flow) -> tuple[builder_forms.Json, dic
         return _blank(), {}
     raw = builder_forms.form_tree(version.definition)
     definition = FlowDefinition.model_validate(version.definition)
-    return raw, builder_forms.field_errors(validation.problems(definition), raw)
+    return raw, builder_errors.field_errors(validation.problems(definition), raw)
 
 
 @router.get("/{flow_id}/builder")
@@ -232,7 +232,7 @@ def _checked(form: dict[str, str], raw: builder_forms.Json) -> FlowDefinition | 
     try:
         definition = FlowDefinition.model_validate(data)
     except ValidationError as error:
-        found = builder_forms.field_errors(builder_forms.validation_lines(error), raw)
+        found = builder_errors.field_errors(builder_errors.validation_lines(error), raw)
         return {**found, **errors}
     return errors or definition
 
@@ -290,7 +290,7 @@ async def save(
                 return _back(location.id, saved, notice="published", event=event_id)
     except Unprocessable as error:
         lines = error.message if isinstance(error.message, list) else [error.message]
-        errors = builder_forms.field_errors(lines, raw)
+        errors = builder_errors.field_errors(lines, raw)
     except Conflict as error:
         errors = {"": str(error)}
     else:

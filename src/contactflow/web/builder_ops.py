@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from contactflow.flows.catalog import find
-from contactflow.web.builder_forms import Json, step_places
+from contactflow.web.builder_errors import step_places
+from contactflow.web.builder_forms import Json
 
 # A place in the tree: names and positions joined by dots.
 PLACE = re.compile(r"^[A-Za-z]+(\.[A-Za-z0-9]+)*$")
