@@ -1,6 +1,9 @@
 """Schemathesis over every operation of our OpenAPI, authenticated: no 5xx, and every
 response conforms to the schema (status code, content type, body, headers)."""
 
+import copy
+import json
+import re
 from typing import Any
 
 import schemathesis
@@ -12,7 +15,68 @@ from contactflow.app import create_app
 from contactflow.settings import Settings
 from tests.support import LiveServer, Tenant
 
-OPENAPI = create_app(Settings()).openapi()
+# Each generated array stays this short, also when a negative case turns `maxItems` into
+# `minItems` (the server accepts the longer arrays these limits stand for).
+FUZZED_MAX_ITEMS = 10
+
+
+def _bounded(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI with arrays kept short and each recursive schema nesting once: within a
+    schema that can contain itself (condition groups, search filter groups, paths and loops
+    of steps), the alternatives that lead back to it are dropped.
+
+    A negative case may mutate up to three arrays at once, and a mutation of a recursive
+    schema applies at every depth: a `maxItems: 100` turned into `minItems: 101` is tiled
+    at each level, 101 ** depth values, and one such example took a worker past 20 GB.
+    Long arrays and deep nesting are tested where they are handled."""
+    cut = copy.deepcopy(openapi)
+    schemas: dict[str, Any] = cut["components"]["schemas"]
+    refs = {
+        name: set(re.findall(r"#/components/schemas/([\w.-]+)", json.dumps(schema)))
+        for name, schema in schemas.items()
+    }
+
+    def reachable(start: str) -> set[str]:
+        seen: set[str] = set()
+        pending = list(refs[start])
+        while pending:
+            name = pending.pop()
+            if name not in seen:
+                seen.add(name)
+                pending.extend(refs.get(name, ()))
+        return seen
+
+    reaches = {name: reachable(name) for name in schemas}
+
+    def prune(node: Any, owner: str) -> None:
+        def leads_back(ref: str) -> bool:
+            return owner in reaches.get(ref.rsplit("/", 1)[-1], ())
+
+        if isinstance(node, list):
+            for item in node:
+                prune(item, owner)
+            return
+        if not isinstance(node, dict):
+            return
+        if node.get("maxItems", 0) > FUZZED_MAX_ITEMS:
+            node["maxItems"] = FUZZED_MAX_ITEMS
+        for key in ("anyOf", "oneOf"):
+            if key in node:
+                node[key] = [alt for alt in node[key] if not leads_back(alt.get("$ref", ""))]
+        mapping = node.get("discriminator", {}).get("mapping")
+        if mapping is not None:
+            node["discriminator"]["mapping"] = {
+                tag: ref for tag, ref in mapping.items() if not leads_back(ref)
+            }
+        for value in node.values():
+            prune(value, owner)
+
+    for name, schema in schemas.items():
+        prune(schema, name if name in reaches[name] else "")
+    return cut
+
+
+OPENAPI = _bounded(create_app(Settings()).openapi())
 # A flow definition nests (paths and loops of steps, groups of conditions): the coverage
 # phase writes out thousands of variants of it per operation, so the two operations taking
 # one are fuzzed with more random examples instead.
