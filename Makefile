@@ -30,7 +30,7 @@ lint: .venv
 
 test: lint /usr/bin/chromium
 	$(UV) run --frozen python -m compileall -q src
-	$(UV) run --frozen pytest -n 2 --dist loadgroup --basetemp="$$(mktemp -d)"
+	$(UV) run --frozen pytest -n 2 --dist loadgroup --max-worker-restart=0 --basetemp="$$(mktemp -d)"
 
 # The pictures of docs/dashboard.md, taken anew from a demo server.
 screenshots: .venv /usr/bin/chromium

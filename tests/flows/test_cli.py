@@ -1,11 +1,12 @@
-"""`contactflow flows import|export|runs|replay` as processes against the flows database."""
+"""`contactflow flows import|export|runs|replay|templates|install` against the flows database,
+run in this process (a process of its own costs seconds of start-up; tests/platform runs the
+command as a process)."""
 
-import asyncio
 import json
 from pathlib import Path
 
 from tests.flows.helpers import Hub, welcome_flow
-from tests.support import CONTACTFLOW, cli_env, invoke_cli, run_cli
+from tests.support import invoke_cli
 
 YAML = """
 trigger: {key: contacts.contact.created}
@@ -17,17 +18,22 @@ steps:
 """
 
 
+async def _ok(database_url: str, *args: str) -> str:
+    """The command's output, stripped; it must succeed."""
+    result = await invoke_cli(database_url, *args)
+    assert result.exit_code == 0, (args, result.output)
+    return result.output.strip()
+
+
 async def test_import_run_export_and_replay(
     hub: Hub, flows_database_url: str, tmp_path: Path
 ) -> None:
     location = hub.tenant.location_id
     source = tmp_path / "calls.yaml"
     source.write_text(YAML)
-    flow_id = (
-        await run_cli(
-            flows_database_url, "flows", "import", str(source), "--location", location, "--enable"
-        )
-    ).strip()
+    flow_id = await _ok(
+        flows_database_url, "flows", "import", str(source), "--location", location, "--enable"
+    )
     flow = (await hub.get(f"/flows/{flow_id}"))["flow"]
     assert flow["name"] == "calls"
     assert flow["enabled"] is True
@@ -36,27 +42,14 @@ async def test_import_run_export_and_replay(
     await hub.crm_contact(firstName="Cli", email="cli@example.com")
     (run,) = await hub.finished_runs(flow_id)
 
-    replayed = (
-        await run_cli(flows_database_url, "flows", "replay", run["id"], "--location", location)
-    ).strip()
+    replayed = await _ok(flows_database_url, "flows", "replay", run["id"], "--location", location)
     runs = await hub.finished_runs(flow_id, count=2)
     assert {row["id"] for row in runs} == {run["id"], replayed}
 
-    # One process each, started together: a start costs seconds on a busy machine.
-    exported, as_json, listed = await asyncio.gather(
-        run_cli(flows_database_url, "flows", "export", flow_id, "--location", location),
-        run_cli(
-            flows_database_url,
-            "flows",
-            "export",
-            flow_id,
-            "--location",
-            location,
-            "--format",
-            "json",
-        ),
-        run_cli(flows_database_url, "flows", "runs", flow_id, "--location", location),
-    )
+    export = ("flows", "export", flow_id, "--location", location)
+    exported = await _ok(flows_database_url, *export)
+    as_json = await _ok(flows_database_url, *export, "--format", "json")
+    listed = await _ok(flows_database_url, "flows", "runs", flow_id, "--location", location)
     assert "action: mailsuite.task.create" in exported
     assert "Call {{ trigger.firstName }}" in exported
     assert '"key": "contacts.contact.created"' in as_json
@@ -74,21 +67,11 @@ async def test_a_flow_that_cannot_run_is_not_imported(
     source.write_text(json.dumps(broken))
     location = hub.tenant.location_id
 
-    process = await asyncio.create_subprocess_exec(
-        str(CONTACTFLOW),
-        "flows",
-        "import",
-        str(source),
-        "--location",
-        location,
-        "--publish",
-        env=cli_env(flows_database_url),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    refused = await invoke_cli(
+        flows_database_url, "flows", "import", str(source), "--location", location, "--publish"
     )
-    out, _ = await process.communicate()
-    assert process.returncode == 1
-    assert "steps.contact.input.email: required by mailsuite.contact.upsert" in out.decode()
+    assert refused.exit_code == 1
+    assert "steps.contact.input.email: required by mailsuite.contact.upsert" in refused.output
     assert (await hub.get("/flows"))["flows"] == []
 
 
@@ -98,40 +81,29 @@ async def test_templates_are_listed_and_installed_with_parameters(
     location = hub.tenant.location_id
     sender = await hub.mail_sender("127.0.0.1", 2525)
     install = ("flows", "install", "welcome", "--location", location)
-    listed, installed, refused = await asyncio.gather(
-        run_cli(flows_database_url, "flows", "templates"),
-        run_cli(
-            flows_database_url,
-            *install,
-            "--param",
-            f"senderId={sender['id']}",
-            "--param",
-            "dueInDays=3",
-        ),
-        asyncio.create_subprocess_exec(
-            str(CONTACTFLOW),
-            *install,
-            "--param",
-            "senderId=sd_missing",
-            env=cli_env(flows_database_url),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        ),
+    listed = await _ok(flows_database_url, "flows", "templates")
+    installed = await _ok(
+        flows_database_url,
+        *install,
+        "--param",
+        f"senderId={sender['id']}",
+        "--param",
+        "dueInDays=3",
     )
+    refused = await invoke_cli(flows_database_url, *install, "--param", "senderId=sd_missing")
     assert "welcome" in listed
     assert "senderId* (string)" in listed
     assert "notes-timeline" in listed
 
-    flow_id, name = installed.strip().split("\t")
+    flow_id, name = installed.split("\t")
     assert name == "Welcome new contacts"
     flow = (await hub.get(f"/flows/{flow_id}"))["flow"]
     assert flow["enabled"] is True
     task = flow["published"]["definition"]["steps"][2]
     assert task["input"]["dueAt"] == "{{ trigger.dateAdded | add(days=3) }}"
 
-    out, _ = await refused.communicate()
-    assert refused.returncode == 1
-    assert "parameters.senderId: no such Mailsuite sender" in out.decode()
+    assert refused.exit_code == 1
+    assert "parameters.senderId: no such Mailsuite sender" in refused.output
     assert [row["id"] for row in (await hub.get("/flows"))["flows"]] == [flow_id]
 
     # Installed already: refused naming the flow, unless --replace, which updates it.
