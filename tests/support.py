@@ -265,3 +265,11 @@ async def invoke_cli(database_url: str, *args: str, stdin: str = "", columns: in
     global state (the secrets key ring) must run as processes, with `run_cli`. Tables print
     `columns` wide (by default, wide enough for a row on a line)."""
     return await asyncio.to_thread(_invoke, database_url, args, stdin, columns)
+
+
+async def cli_output(database_url: str, *args: str) -> str:
+    """What `invoke_cli` printed to stdout, without surrounding blank space; the command must
+    succeed."""
+    result = await invoke_cli(database_url, *args)
+    assert result.exit_code == 0, (args, result.output)
+    return result.stdout.strip()

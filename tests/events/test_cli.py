@@ -1,7 +1,7 @@
 """The operator's commands, run against the test database: `events tail` prints the
 location's log as JSON lines, `webhooks list` and `webhooks deliveries` the endpoints and
-their delivery log (as processes); `webhooks resend` and `webhooks recover` queue failed
-deliveries again (in this process)."""
+their delivery log; `webhooks resend` and `webhooks recover` queue failed deliveries again
+(each in this process: a process of its own costs seconds of start-up)."""
 
 import asyncio
 import json
@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from tests.receiver import Receiver, running_receiver
-from tests.support import Tenant, invoke_cli, run_cli
+from tests.support import Tenant, cli_output, invoke_cli
 from tests.webhooks.helpers import (
     add_endpoint,
     create_contact,
@@ -41,19 +41,10 @@ async def test_tail_list_and_deliveries_print_what_the_api_shows(
         )
     logged = await log_events(client)
 
-    # One process each (they start in parallel: a start costs seconds on a busy runner).
-    tail, listed, delivered = await asyncio.gather(
-        run_cli(database_url, "events", "tail", "--location", location, "--no-follow"),
-        run_cli(database_url, "webhooks", "list", "--location", location),
-        run_cli(
-            database_url,
-            "webhooks",
-            "deliveries",
-            "--location",
-            location,
-            "--endpoint",
-            endpoint["id"],
-        ),
+    tail = await cli_output(database_url, "events", "tail", "--location", location, "--no-follow")
+    listed = await cli_output(database_url, "webhooks", "list", "--location", location)
+    delivered = await cli_output(
+        database_url, "webhooks", "deliveries", "--location", location, "--endpoint", endpoint["id"]
     )
 
     assert [json.loads(line) for line in tail.splitlines()] == logged

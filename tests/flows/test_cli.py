@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.flows.helpers import Hub, welcome_flow
-from tests.support import invoke_cli
+from tests.support import cli_output, invoke_cli
 
 YAML = """
 trigger: {key: contacts.contact.created}
@@ -18,20 +18,13 @@ steps:
 """
 
 
-async def _ok(database_url: str, *args: str) -> str:
-    """The command's output, stripped; it must succeed."""
-    result = await invoke_cli(database_url, *args)
-    assert result.exit_code == 0, (args, result.output)
-    return result.output.strip()
-
-
 async def test_import_run_export_and_replay(
     hub: Hub, flows_database_url: str, tmp_path: Path
 ) -> None:
     location = hub.tenant.location_id
     source = tmp_path / "calls.yaml"
     source.write_text(YAML)
-    flow_id = await _ok(
+    flow_id = await cli_output(
         flows_database_url, "flows", "import", str(source), "--location", location, "--enable"
     )
     flow = (await hub.get(f"/flows/{flow_id}"))["flow"]
@@ -42,14 +35,16 @@ async def test_import_run_export_and_replay(
     await hub.crm_contact(firstName="Cli", email="cli@example.com")
     (run,) = await hub.finished_runs(flow_id)
 
-    replayed = await _ok(flows_database_url, "flows", "replay", run["id"], "--location", location)
+    replayed = await cli_output(
+        flows_database_url, "flows", "replay", run["id"], "--location", location
+    )
     runs = await hub.finished_runs(flow_id, count=2)
     assert {row["id"] for row in runs} == {run["id"], replayed}
 
     export = ("flows", "export", flow_id, "--location", location)
-    exported = await _ok(flows_database_url, *export)
-    as_json = await _ok(flows_database_url, *export, "--format", "json")
-    listed = await _ok(flows_database_url, "flows", "runs", flow_id, "--location", location)
+    exported = await cli_output(flows_database_url, *export)
+    as_json = await cli_output(flows_database_url, *export, "--format", "json")
+    listed = await cli_output(flows_database_url, "flows", "runs", flow_id, "--location", location)
     assert "action: mailsuite.task.create" in exported
     assert "Call {{ trigger.firstName }}" in exported
     assert '"key": "contacts.contact.created"' in as_json
@@ -81,8 +76,8 @@ async def test_templates_are_listed_and_installed_with_parameters(
     location = hub.tenant.location_id
     sender = await hub.mail_sender("127.0.0.1", 2525)
     install = ("flows", "install", "welcome", "--location", location)
-    listed = await _ok(flows_database_url, "flows", "templates")
-    installed = await _ok(
+    listed = await cli_output(flows_database_url, "flows", "templates")
+    installed = await cli_output(
         flows_database_url,
         *install,
         "--param",
