@@ -67,7 +67,8 @@ from bench.events import (
     preload,
     writes,
 )
-from bench.sink import Request, Sink, WrkResult, nginx_sink, wrk
+from bench.sink import Request, Sink, capacity, nginx_sink
+from bench.wrk import WrkResult
 from contactflow.contacts import service as contacts
 from contactflow.contacts.schemas import ContactCreate
 from contactflow.platform.db import Database
@@ -291,8 +292,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> Report:
         requests = asyncio.run(signed_requests(database_url, location_id, after))
         load = _uptime()
         _log(backend, f"(b) wrk against nginx, {WRK_CONNECTIONS} connections ...")
-        capacity = wrk(
-            sink.url, requests[:WRK_REQUESTS], connections=WRK_CONNECTIONS, seconds=args.wrk
+        taken = capacity(
+            sink, requests[:WRK_REQUESTS], connections=WRK_CONNECTIONS, seconds=args.wrk
         )
 
         # (c) ours
@@ -319,8 +320,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> Report:
         started_cpu = time.process_time()
         bare_rate, bare_errors = asyncio.run(bare(sink.url, requests, concurrency))
         bare_ms = (time.process_time() - started_cpu) / len(requests) * 1000
-        ceiling = wrk(
-            sink.url, requests[:WRK_REQUESTS], connections=WRK_CONNECTIONS, seconds=args.wrk
+        ceiling = capacity(
+            sink, requests[:WRK_REQUESTS], connections=WRK_CONNECTIONS, seconds=args.wrk
         )
         return Report(
             backend=backend,
@@ -328,7 +329,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> Report:
             rate=args.rate,
             paced=paced,
             latency=latency,
-            capacity=capacity,
+            capacity=taken,
             events=args.events,
             ours_rate=ours_rate,
             ours_delivered=len(firsts),

@@ -7,7 +7,6 @@ with millisecond resolution), so a benchmark can count what arrived, once each, 
 nginx reads and discards each request body before answering, so keep-alive POSTs work.
 """
 
-import re
 import shutil
 import socket
 import subprocess
@@ -18,8 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import wrk
+
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-WRK = shutil.which("wrk") or "/usr/bin/wrk"
 HOST = "127.0.0.1"
 
 _CONFIG = """\
@@ -117,70 +117,20 @@ class Request:
     body: bytes
 
 
-def _lua_string(text: str) -> str:
-    level = "=" * 3
-    assert f"]{level}]" not in text
-    return f"[{level}[{text}]{level}]"
-
-
-def wrk_script(requests: Sequence[Request], path: str) -> str:
-    """A wrk Lua script that sends `requests` in turn (each thread from its own start)."""
-    lines = ["local requests = {}", "init = function(args)"]
-    for request in requests:
-        headers = ", ".join(
-            f"[{_lua_string(name)}] = {_lua_string(value)}"
-            for name, value in request.headers.items()
+def capacity(
+    sink: Sink, requests: Sequence[Request], *, connections: int, seconds: float
+) -> wrk.WrkResult:
+    """What the sink takes: wrk posting `requests` to it in turn."""
+    path = "/" + sink.url.split("/", 3)[3]
+    planned = [wrk.Request("POST", path, r.headers, r.body.decode()) for r in requests]
+    with tempfile.TemporaryDirectory(prefix="contactflow-wrk-") as scratch:
+        return wrk.run(
+            sink.port,
+            planned,
+            seconds=seconds,
+            connections=connections,
+            threads=1,
+            base=0,
+            server_pid=sink.pid,
+            scratch=Path(scratch),
         )
-        body = _lua_string(request.body.decode())
-        lines.append(
-            f"  requests[#requests + 1] = wrk.format('POST', '{path}', {{{headers}}}, {body})"
-        )
-    lines += [
-        "end",
-        "local n = 0",
-        "request = function()",
-        "  n = n % #requests + 1",
-        "  return requests[n]",
-        "end",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-@dataclass(frozen=True)
-class WrkResult:
-    rate: float  # requests per second
-    requests: int
-    errors: int  # non-2xx answers and socket errors
-
-
-def wrk(
-    url: str, requests: Sequence[Request], *, connections: int, seconds: float, threads: int = 1
-) -> WrkResult:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(wrk_script(requests, "/" + url.split("/", 3)[3]))
-        script.flush()
-        done = subprocess.run(  # noqa: S603 - wrk with our own script
-            [
-                WRK,
-                f"-t{threads}",
-                f"-c{connections}",
-                f"-d{seconds:g}s",
-                "-s",
-                script.name,
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    out = done.stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    errors = 0
-    if found := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
-        errors += int(found.group(1))
-    if found := re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
-    ):
-        errors += sum(int(value) for value in found.groups())
-    return WrkResult(rate, total, errors)

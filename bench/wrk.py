@@ -6,9 +6,11 @@ limited by its client. A Python client was: the asyncio one of bench/load.py spe
 per request that the bare app measured 2,000 to 2,900 requests/s through it, against about
 12,000 through wrk on the same 2-core machine, which hid most of the gap between the two.
 
-The script sets the method, headers and body of each request; a body may carry `{n}`, which
-becomes a number no other request of the run has (each wrk thread counts on its own stride
-from the run's base), so every create has a new email and phone. When wrk ends, the script
+The script sets the method, headers and body of each request, one scenario's or several in
+turn; a body may carry `{n}`, which becomes a number no other request of the run has (each wrk
+thread counts on its own stride from the run's base), so every create has a new email and
+phone. Paced, each connection waits before each request, for a steady rate instead of the
+most the server takes. When wrk ends, the script
 prints one JSON line: requests, errors by kind, and the latency percentiles.
 """
 
@@ -17,6 +19,7 @@ import os
 import resource
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +32,8 @@ REQUEST_TIMEOUT_SECONDS = 10
 NUMBERS_PER_RUN = 1_000_000
 
 _LUA = """
-local method = [==[{method}]==]
-local path = [==[{path}]==]
-local body = {body}
-local headers = {{}}
-{headers}
+local plan = {{}}
+{plan}
 local base = {base}
 local threads = {threads}
 local counter = 0
@@ -45,15 +45,17 @@ function setup(thread)
 end
 
 function request()
-  if body == nil or not string.find(body, "{{n}}", 1, true) then
-    return wrk.format(method, path, headers, body)
-  end
   local n = base + counter * threads + index
   counter = counter + 1
-  local numbered = string.gsub(body, "{{n}}", tostring(n))
-  return wrk.format(method, path, headers, numbered)
+  local r = plan[(n % #plan) + 1]
+  local body = r.body
+  if body ~= nil and string.find(body, "{{n}}", 1, true) then
+    body = string.gsub(body, "{{n}}", tostring(n))
+  end
+  return wrk.format(r.method, r.path, r.headers, body)
 end
 
+{delay}
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -107,20 +109,24 @@ def _lua_string(value: str) -> str:
     return f"[==[{value}]==]"
 
 
-def script(request: Request, *, base: int, threads: int) -> str:
-    headers = "\n".join(
-        f"headers[ {_lua_string(name)} ] = {_lua_string(value)}"
-        for name, value in request.headers.items()
-    )
-    body = "nil" if request.body is None else _lua_string(request.body)
-    return _LUA.format(
-        method=request.method,
-        path=request.path,
-        body=body,
-        headers=headers,
-        base=base,
-        threads=threads,
-    )
+def script(requests: Sequence[Request], *, base: int, threads: int, pace_ms: int = 0) -> str:
+    """Each thread sends `requests` in turn, numbered from its own place in the run; with
+    `pace_ms`, each connection waits that long before each request (an open rate of about
+    connections * 1000 / pace_ms requests per second, while the server keeps up)."""
+    plan = []
+    for request in requests:
+        headers = ", ".join(
+            f"[ {_lua_string(name)} ] = {_lua_string(value)}"
+            for name, value in request.headers.items()
+        )
+        body = "nil" if request.body is None else _lua_string(request.body)
+        plan.append(
+            f"plan[#plan + 1] = {{ method = {_lua_string(request.method)}, "
+            f"path = {_lua_string(request.path)}, headers = {{ {headers} }}, body = {body} }}"
+        )
+    # wrk arms a timer before every request of a script that has delay(): none without pacing.
+    delay = f"function delay()\n  return {pace_ms}\nend\n" if pace_ms else ""
+    return _LUA.format(plan="\n".join(plan), base=base, threads=threads, delay=delay)
 
 
 def _children_cpu() -> float:
@@ -132,7 +138,7 @@ def _children_cpu() -> float:
 
 def run(
     port: int,
-    request: Request,
+    requests: Request | Sequence[Request],
     *,
     seconds: float,
     connections: int,
@@ -141,10 +147,12 @@ def run(
     server_pid: int,
     scratch: Path,
     database: str | None = None,
+    pace_ms: int = 0,
 ) -> WrkResult:
     """One wrk run against 127.0.0.1:port; CPU is accounted over its whole life."""
+    plan = [requests] if isinstance(requests, Request) else list(requests)
     lua = scratch / f"wrk-{os.getpid()}-{base}.lua"
-    lua.write_text(script(request, base=base, threads=threads), encoding="utf-8")
+    lua.write_text(script(plan, base=base, threads=threads, pace_ms=pace_ms), encoding="utf-8")
     command = [
         WRK,
         f"--threads={threads}",
