@@ -45,3 +45,4 @@ bench: .venv /usr/sbin/nginx /usr/bin/wrk
 	$(UV) run --frozen python -m bench.api
 	$(UV) run --frozen python -m bench.web
 	$(UV) run --frozen python -m bench.deliveries
+	$(UV) run --frozen python -m bench.memory
