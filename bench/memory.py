@@ -8,7 +8,7 @@ the writes also gets a flow (a new contact -> a Mailsuite task) and a webhook en
 every event type, pointed at nginx (bench/sink.py). Our app runs in a uvicorn subprocess with
 its embedded workers, as `contactflow serve` does, so the load goes through the API, the
 flow runs and the webhook deliveries. wrk sends bench.api's requests in turn (six reads of a
-contact, a page of 100 and a tag search to one create), each connection paced so that they add
+contact, a page of 100 and two tag searches to one create), each connection paced so that they add
 up to about `--rate` requests per second while the server keeps up; the rate it reached is in
 the report. The server's resident set is read from /proc every few seconds.
 """
@@ -40,8 +40,7 @@ CONNECTIONS = 10
 SAMPLE_SECONDS = 5.0
 FIRST_MINUTE = 60.0
 GOAL = 1.2
-# Reads of one contact, a page and a search, to one create: each create also runs a flow and
-# delivers webhooks, so this is about a fifth writes by the work they cause.
+# Sent in turn; each create also runs the flow and is delivered to the sink.
 MIX = ("get", "get", "list", "get", "search", "get", "create", "get", "get", "search")
 TASK_FLOW = {
     "trigger": {"key": "contacts.contact.created"},
