@@ -114,35 +114,43 @@ KEEP_ALIVE_SECONDS = 300
 
 
 @contextmanager
-def live_server(settings: Settings, app: ASGIApp | None = None) -> Iterator[LiveServer]:
+def live_server(
+    settings: Settings, app: ASGIApp | None = None, *, host_name: str | None = None
+) -> Iterator[LiveServer]:
     """uvicorn on 127.0.0.1 with a random port, in a thread with its own event loop; the app
     is create_app(settings) unless the test built one. Proxy headers are left to the app, as
     `contactflow serve` does. Idle connections are kept for longer than any test pauses
     (uvicorn's 5 s default let a server close a pooled connection just as a test reused it
-    after waiting on a CLI process)."""
-    config = uvicorn.Config(
-        app or create_app(settings),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="on",
-        proxy_headers=False,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield LiveServer(base_url=f"http://127.0.0.1:{port}", settings=settings)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    after waiting on a CLI process).
+
+    With `host_name`, the server is addressed by that name (a browser keeps cookies per host
+    name, whatever the port) and its base URL setting is its own address, as `contactflow
+    serve` sets it, so that the links and OAuth redirect URIs it gives lead back to it. The
+    socket is bound before the app is built: the port is part of that address."""
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        base_url = f"http://{host_name or '127.0.0.1'}:{listening.getsockname()[1]}"
+        if host_name is not None:
+            settings = settings.model_copy(update={"base_url": base_url})
+        config = uvicorn.Config(
+            app or create_app(settings),
+            log_level="warning",
+            lifespan="on",
+            proxy_headers=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not server.started:
+                if time.monotonic() > deadline or not thread.is_alive():
+                    raise RuntimeError("uvicorn did not start")
+                time.sleep(0.01)
+            yield LiveServer(base_url=base_url, settings=settings)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
 
 
 @dataclass(frozen=True)
