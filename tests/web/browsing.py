@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, Response, expect
 
+from contactflow.platform.auth.sessions import SIGN_IN_PATH
 from tests.support import LiveServer
 from tests.web.helpers import Person
 
@@ -89,14 +91,15 @@ async def watched_page(
         await context.close()
 
 
-async def sign_in(page: Page, person: Person) -> None:
+async def sign_in(page: Page, person: Person, *, lands_on: str = "Flows") -> None:
     """Sign in through the login page (opened unless the page shows it already); the page is
-    then on the person's flows."""
-    if not page.url.endswith("/app/login"):
-        await page.goto("/app/login")
+    then the one headed `lands_on`: the person's flows, unless the login page was sent to
+    with another page to go back to."""
+    if urlsplit(page.url).path != SIGN_IN_PATH:
+        await page.goto(SIGN_IN_PATH)
     await page.get_by_label("Email").fill(person.email)
     await page.get_by_label("Password").fill(person.password)
     await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("heading", name="Flows", exact=True)).to_be_visible(
+    await expect(page.get_by_role("heading", name=lands_on, exact=True)).to_be_visible(
         timeout=WAIT_MS
     )
