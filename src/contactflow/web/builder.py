@@ -213,8 +213,11 @@ async def catalog_picker(
     viewer.location(location_id)
     if kind not in ("trigger", "action") or not name.startswith("pick."):
         raise PageNotFound
-    groups = builder_fields.catalog_groups(kind, q[:MAX_NAME])
-    return render_part("builder_pick.html", "picker", name=name, groups=groups, kind=kind)
+    words = q[:MAX_NAME]
+    groups = builder_fields.catalog_groups(kind, words)
+    return render_part(
+        "builder_pick.html", "picker", name=name, groups=groups, kind=kind, words=words
+    )
 
 
 def _checked(form: dict[str, str], raw: builder_forms.Json) -> FlowDefinition | dict[str, str]:
