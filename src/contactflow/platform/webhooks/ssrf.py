@@ -32,8 +32,8 @@ class UrlPolicy:
 
     def check_shape(self, url: str) -> str:
         """The URL's host, once scheme, host and credentials are acceptable."""
-        parts = urlsplit(url)
         try:
+            parts = urlsplit(url)  # an unclosed IPv6 bracket is a ValueError here
             _ = parts.port
         except ValueError as error:
             raise UnsafeUrl(f"url: not a valid URL ({error})") from None
@@ -91,6 +91,7 @@ async def _resolve(host: str) -> list[IPAddress]:
         pass
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError as error:
+    except (OSError, UnicodeError) as error:
+        # UnicodeError: a label the resolver cannot encode (empty, or over 63 characters).
         raise UnsafeUrl(f"url: host {host} does not resolve ({error})") from error
     return [ipaddress.ip_address(info[4][0]) for info in infos]
