@@ -53,32 +53,24 @@ CAMPAIGN_FINISHED = "CampaignFinished"
 FLOW_RUN_SUCCEEDED = "FlowRunSucceeded"
 FLOW_RUN_FAILED = "FlowRunFailed"
 
-EVENT_TYPES = frozenset(
-    {
+# Every event type, by the resource it is about (the dashboard's pickers group them so).
+EVENT_TYPES_BY_RESOURCE: dict[str, tuple[str, ...]] = {
+    "Contacts": (
         CONTACT_CREATE,
         CONTACT_UPDATE,
         CONTACT_DELETE,
         CONTACT_DND_UPDATE,
         CONTACT_TAG_UPDATE,
-        NOTE_CREATE,
-        NOTE_UPDATE,
-        NOTE_DELETE,
-        TASK_CREATE,
-        TASK_UPDATE,
-        TASK_COMPLETE,
-        TASK_DELETE,
-        APPOINTMENT_CREATE,
-        APPOINTMENT_UPDATE,
-        APPOINTMENT_DELETE,
-        BUSINESS_CREATE,
-        BUSINESS_UPDATE,
-        BUSINESS_DELETE,
         CONTACT_CAMPAIGN_ADD,
         CONTACT_CAMPAIGN_REMOVE,
         CONTACT_WORKFLOW_ADD,
         CONTACT_WORKFLOW_REMOVE,
-        WEBHOOK_ENDPOINT_DISABLED,
-        WEBHOOK_TEST,
+    ),
+    "Notes": (NOTE_CREATE, NOTE_UPDATE, NOTE_DELETE),
+    "Tasks": (TASK_CREATE, TASK_UPDATE, TASK_COMPLETE, TASK_DELETE),
+    "Appointments": (APPOINTMENT_CREATE, APPOINTMENT_UPDATE, APPOINTMENT_DELETE),
+    "Businesses": (BUSINESS_CREATE, BUSINESS_UPDATE, BUSINESS_DELETE),
+    "Mailsuite emails": (
         EMAIL_SENT,
         EMAIL_FAILED,
         EMAIL_OPENED,
@@ -87,17 +79,17 @@ EVENT_TYPES = frozenset(
         LINK_FIRST_CLICKED,
         EMAIL_BOUNCED,
         EMAIL_UNSUBSCRIBED,
-        MAILSUITE_CONTACT_UPSERT,
-        MAILSUITE_CONTACT_DELETE,
+    ),
+    "Mailsuite campaigns": (CAMPAIGN_FINISHED,),
+    "Mailsuite contacts": (MAILSUITE_CONTACT_UPSERT, MAILSUITE_CONTACT_DELETE),
+    "Mailsuite tasks": (
         MAILSUITE_TASK_CREATE,
         MAILSUITE_TASK_UPDATE,
         MAILSUITE_TASK_COMPLETE,
         MAILSUITE_TASK_DELETE,
-        TIMELINE_ENTRY_CREATE,
-        TIMELINE_ENTRY_UPDATE,
-        TIMELINE_ENTRY_DELETE,
-        CAMPAIGN_FINISHED,
-        FLOW_RUN_SUCCEEDED,
-        FLOW_RUN_FAILED,
-    }
-)
+    ),
+    "Mailsuite timeline": (TIMELINE_ENTRY_CREATE, TIMELINE_ENTRY_UPDATE, TIMELINE_ENTRY_DELETE),
+    "Flow runs": (FLOW_RUN_SUCCEEDED, FLOW_RUN_FAILED),
+    "Webhooks": (WEBHOOK_ENDPOINT_DISABLED, WEBHOOK_TEST),
+}
+EVENT_TYPES = frozenset(name for names in EVENT_TYPES_BY_RESOURCE.values() for name in names)

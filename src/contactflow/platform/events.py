@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Base, Database, UnitOfWork, UTCDateTime
-from contactflow.platform.errors import PayloadTooLarge
+from contactflow.platform.errors import NotFound, PayloadTooLarge
 from contactflow.platform.ids import new_id
 
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -125,6 +125,36 @@ async def read_events(
     if types:
         query = query.where(Event.type.in_(types))
     return list(await session.scalars(query.order_by(Event.seq).limit(limit)))
+
+
+async def read_newest(
+    session: AsyncSession,
+    location_id: str,
+    *,
+    before: int | None,
+    limit: int,
+    event_type: str | None = None,
+    subject_id: str | None = None,
+) -> list[Event]:
+    """Up to `limit` events before seq `before` (of `event_type`, about `subject_id`),
+    newest first: the log read backwards, as people look at it."""
+    query = select(Event).where(Event.location_id == location_id)
+    if before is not None:
+        query = query.where(Event.seq < before)
+    if event_type is not None:
+        query = query.where(Event.type == event_type)
+    if subject_id is not None:
+        query = query.where(Event.subject_id == subject_id)
+    return list(await session.scalars(query.order_by(Event.seq.desc()).limit(limit)))
+
+
+async def find_event(session: AsyncSession, location_id: str, event_id: str) -> Event:
+    event = await session.scalar(
+        select(Event).where(Event.id == event_id, Event.location_id == location_id)
+    )
+    if event is None:
+        raise NotFound("Event not found")
+    return event
 
 
 def delivered_payload(event: Event) -> dict[str, Any]:
