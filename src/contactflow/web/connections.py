@@ -28,6 +28,7 @@ from contactflow.platform.runtime import url_policy
 from contactflow.platform.tenancy import Location
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import api_docs, render
+from contactflow.web.refusals import by_field, refusal_lines
 
 router = APIRouter(prefix="/app/l/{location_id}", include_in_schema=False)
 MASKED = "password"
@@ -129,29 +130,6 @@ class Notes:
     added: str = ""
 
 
-def _lines(error: DomainError) -> list[str]:
-    return error.message if isinstance(error.message, list) else [error.message]
-
-
-def _by_field(lines: list[str], known: set[str]) -> tuple[dict[str, str], str]:
-    """`field: reason` lines by field; the others as one message."""
-    errors: dict[str, str] = {}
-    other = []
-    for line in lines:
-        place, _, reason = line.partition(": ")
-        if place in known and reason:
-            errors.setdefault(place, reason)
-        else:
-            other.append(line)
-    return errors, "; ".join(other)
-
-
-def _validation_lines(error: ValidationError) -> list[str]:
-    return [
-        f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
-    ]
-
-
 def _given(wizard: Wizard, form: FormData) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for item in wizard.inputs:
@@ -220,14 +198,12 @@ async def add_connection(
     state = WizardState(values=_given(wizard, await request.form()))
     try:
         created = await _create(request, location, wizard, state)
-    except ValidationError as error:
-        lines = _validation_lines(error)
-    except DomainError as error:
-        lines = _lines(error)
+    except (ValidationError, DomainError) as error:
+        lines = refusal_lines(error)
     else:
         where = f"/app/l/{location.id}/connections?added={created}#connection-{created}"
         return RedirectResponse(where, status_code=303)
-    state.errors, state.message = _by_field(lines, {item.name for item in wizard.inputs})
+    state.errors, state.message = by_field(lines, {item.name for item in wizard.inputs})
     return await _page(request, viewer, location, Notes(wizards={key: state}), 422)
 
 
@@ -258,10 +234,8 @@ async def rename_connection(
             await service.update_connection(uow, location.id, connection_id, body, policy)
     except NotFound as error:
         raise PageNotFound from error
-    except ValidationError as error:
-        notes.name_errors[connection_id] = "; ".join(_validation_lines(error))
-    except DomainError as error:
-        notes.name_errors[connection_id] = "; ".join(_lines(error))
+    except (ValidationError, DomainError) as error:
+        notes.name_errors[connection_id] = "; ".join(refusal_lines(error))
     else:
         return RedirectResponse(f"/app/l/{location.id}/connections", status_code=303)
     return await _page(request, viewer, location, notes, 422)
@@ -282,7 +256,7 @@ async def _on_row(
     except NotFound as error:
         raise PageNotFound from error
     except DomainError as error:
-        notes = Notes(messages={connection_id: "; ".join(_lines(error))})
+        notes = Notes(messages={connection_id: "; ".join(refusal_lines(error))})
         return await _page(request, viewer, location, notes, error.status_code)
     return RedirectResponse(where, status_code=303)
 

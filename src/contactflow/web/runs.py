@@ -2,7 +2,7 @@
 with retry and replay through the flows service, as POST /flows/runs/{id}/retry does."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, get_args
 from urllib.parse import urlencode
 
@@ -21,6 +21,7 @@ from contactflow.web.guard import PageNotFound, ViewerDep, database
 from contactflow.web.live import live_stream, log_position
 from contactflow.web.pages import api_docs, part, render
 from contactflow.web.paging import cursor_position
+from contactflow.web.refusals import MOMENT_HINT, utc_moment
 
 router = APIRouter(prefix="/app/l/{location_id}/runs", include_in_schema=False)
 RUNS_PER_PAGE = 50
@@ -54,10 +55,6 @@ class Filters:
         return urlencode({name: value for name, value in pairs.items() if value})
 
 
-def _moment(raw: str) -> datetime:
-    return datetime.fromisoformat(raw).replace(tzinfo=UTC)
-
-
 def checked_filters(filters: Filters) -> tuple[run_search.RunFilter, dict[str, str]]:
     """The filter to search with, and a message per field that cannot be one."""
     errors: dict[str, str] = {}
@@ -67,9 +64,9 @@ def checked_filters(filters: Filters) -> tuple[run_search.RunFilter, dict[str, s
         moments[name] = None
         if raw:
             try:
-                moments[name] = _moment(raw)
+                moments[name] = utc_moment(raw)
             except ValueError:
-                errors[name] = "a date and time, such as 2026-01-31T09:00"
+                errors[name] = MOMENT_HINT
     if len(filters.q) > MAX_TEXT:
         errors["q"] = f"at most {MAX_TEXT} characters"
     state = filters.state if filters.state in STATES else None
