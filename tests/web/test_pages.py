@@ -216,6 +216,9 @@ async def test_new_runs_arrive_on_the_live_stream(
         live = re.search(r'sse-connect="([^"]+)"', page.text)
         assert live is not None
         url = live.group(1).replace("&amp;", "&")
+        # A position past the log's 64-bit sequences is refused, not read from the database.
+        beyond = await http.get(f"{ours}/runs/live", params={"after": str(2**63)})
+        assert beyond.status_code == 422
         async with http.stream("GET", url, timeout=httpx.Timeout(30)) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             run = (await web_hub.post(f"/flows/{calls['id']}/run", {"name": "Ada"}))["run"]

@@ -21,7 +21,7 @@ from contactflow.platform.tenancy import Location
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.live import live_stream, log_position
 from contactflow.web.pages import PAGE_HEADERS, PAGE_POLICY, api_docs, part, render
-from contactflow.web.paging import cursor_position
+from contactflow.web.paging import LogPosition, cursor_position
 
 router = APIRouter(prefix="/app/l/{location_id}/outbox", include_in_schema=False)
 MESSAGES_PER_PAGE = 50
@@ -83,7 +83,7 @@ async def outbox_page(
 
 @router.get("/live")
 async def outbox_live(
-    request: Request, viewer: ViewerDep, location_id: str, after: int = 0
+    request: Request, viewer: ViewerDep, location_id: str, after: LogPosition = 0
 ) -> Response:
     location = _sandbox_location(viewer, location_id)
     db = database(request)

@@ -1,5 +1,9 @@
 """Keyset positions in the dashboard's links."""
 
+from typing import Annotated
+
+from fastapi import Query
+
 from contactflow.mailsuite.paging import Position
 from contactflow.platform.api_support import parse_cursor
 from contactflow.platform.errors import Unprocessable
@@ -11,3 +15,9 @@ def cursor_position(raw: str | None) -> Position | None:
         return parse_cursor(raw or None)
     except Unprocessable:
         return None
+
+
+# Event sequences are 64-bit integers in the database: a larger position is not one of ours.
+MAX_SEQ = 2**62
+# Where a live stream starts reading the location's log.
+LogPosition = Annotated[int, Query(ge=0, lt=MAX_SEQ)]

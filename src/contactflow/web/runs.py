@@ -20,7 +20,7 @@ from contactflow.platform.errors import Conflict, NotFound
 from contactflow.web.guard import PageNotFound, ViewerDep, database
 from contactflow.web.live import live_stream, log_position
 from contactflow.web.pages import api_docs, part, render
-from contactflow.web.paging import cursor_position
+from contactflow.web.paging import LogPosition, cursor_position
 from contactflow.web.refusals import MOMENT_HINT, utc_moment
 
 router = APIRouter(prefix="/app/l/{location_id}/runs", include_in_schema=False)
@@ -142,7 +142,7 @@ async def runs_page(
 
 @router.get("/live")
 async def runs_live(
-    request: Request, viewer: ViewerDep, location_id: str, after: int = 0
+    request: Request, viewer: ViewerDep, location_id: str, after: LogPosition = 0
 ) -> Response:
     """The first page of the filtered runs, redrawn as the location's log moves."""
     location = viewer.location(location_id)
@@ -218,7 +218,7 @@ async def run_page(request: Request, viewer: ViewerDep, location_id: str, run_id
 
 @router.get("/{run_id}/live")
 async def run_live(
-    request: Request, viewer: ViewerDep, location_id: str, run_id: str, after: int = 0
+    request: Request, viewer: ViewerDep, location_id: str, run_id: str, after: LogPosition = 0
 ) -> Response:
     location = viewer.location(location_id)
     db = database(request)
