@@ -18,6 +18,8 @@ async def test_every_page_links_to_its_operation_in_the_api_docs(
 ) -> None:
     flow = await web_hub.flow(MANUAL, name="Linked")
     run = (await web_hub.post(f"/flows/{flow['id']}/run", {"name": "Ada"}))["run"]
+    await web_hub.crm_contact(firstName="Ada")
+    [event] = (await web_hub.get("/events", types="ContactCreate"))["events"]
     person = await make_person(web_db, web_tenant.location_id)
     ours = f"/app/l/{web_tenant.location_id}"
     expected = {
@@ -26,6 +28,8 @@ async def test_every_page_links_to_its_operation_in_the_api_docs(
         f"{ours}/runs": ("get", "/flows/{flowId}/runs"),
         f"{ours}/runs/{run['id']}": ("get", "/flows/runs/{runId}"),
         f"{ours}/connections": ("get", "/connections"),
+        f"{ours}/events": ("get", "/events"),
+        f"{ours}/events/{event['id']}": ("get", "/events"),
     }
     async with browser(web_server.base_url) as http:
         await signed_in(http, person)

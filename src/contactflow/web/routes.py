@@ -10,6 +10,7 @@ from contactflow.web import (
     builder,
     bulk_retry,
     connections,
+    events,
     flow_page,
     flows,
     outbox,
@@ -46,6 +47,7 @@ def install(app: FastAPI) -> None:
         bulk_retry.router,
         connections.router,
         outbox.router,
+        events.router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticFiles(packages=[("contactflow.web", "static")]), name="static")
