@@ -20,6 +20,9 @@ async def test_every_page_links_to_its_operation_in_the_api_docs(
     run = (await web_hub.post(f"/flows/{flow['id']}/run", {"name": "Ada"}))["run"]
     await web_hub.crm_contact(firstName="Ada")
     [event] = (await web_hub.get("/events", types="ContactCreate"))["events"]
+    endpoint = (await web_hub.post("/webhooks", {"url": "http://127.0.0.1:9/docs"}))["endpoint"]
+    hook = f"/webhooks/{endpoint['id']}"
+    delivery = (await web_hub.post(f"{hook}/test", status=202))["delivery"]
     person = await make_person(web_db, web_tenant.location_id)
     ours = f"/app/l/{web_tenant.location_id}"
     expected = {
@@ -28,6 +31,14 @@ async def test_every_page_links_to_its_operation_in_the_api_docs(
         f"{ours}/runs": ("get", "/flows/{flowId}/runs"),
         f"{ours}/runs/{run['id']}": ("get", "/flows/runs/{runId}"),
         f"{ours}/connections": ("get", "/connections"),
+        f"{ours}/webhooks": ("get", "/webhooks"),
+        f"{ours}/webhooks/new": ("post", "/webhooks"),
+        f"{ours}{hook}": ("get", "/webhooks/{endpointId}"),
+        f"{ours}{hook}/edit": ("put", "/webhooks/{endpointId}"),
+        f"{ours}{hook}/deliveries/{delivery['id']}": (
+            "get",
+            "/webhooks/{endpointId}/deliveries/{deliveryId}/attempts",
+        ),
         f"{ours}/events": ("get", "/events"),
         f"{ours}/events/{event['id']}": ("get", "/events"),
     }

@@ -15,6 +15,8 @@ from contactflow.web import (
     flows,
     outbox,
     runs,
+    webhook_deliveries,
+    webhooks,
 )
 from contactflow.web.guard import SAFE_METHODS, CsrfRefused, PageNotFound, SignInRequired
 from contactflow.web.pages import STATIC_PATH, render
@@ -47,6 +49,8 @@ def install(app: FastAPI) -> None:
         bulk_retry.router,
         connections.router,
         outbox.router,
+        webhooks.router,
+        webhook_deliveries.router,
         events.router,
     ):
         app.include_router(router)
