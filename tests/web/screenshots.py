@@ -4,16 +4,19 @@ Debian's chromium (the same set-up as the browser tests)."""
 
 import asyncio
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.async_api import Page, ViewportSize, async_playwright, expect
 
 from contactflow.platform.db import Database
 from tests.flows.helpers import MANUAL_TASK_FLOW as MANUAL
-from tests.flows.helpers import Hub
+from tests.flows.helpers import Hub, Json
+from tests.receiver import running_receiver
 from tests.support import api_client, live_server, migrated_database, server_settings
 from tests.web.helpers import CHROMIUM, CHROMIUM_ARGS, make_person
 from tests.web.outbox_helpers import caught_email
+from tests.webhooks.helpers import poll
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "dashboard"
 VIEWPORT = ViewportSize(width=1280, height=800)
@@ -28,6 +31,38 @@ async def _shot(page: Page, path: str, heading: str, name: str) -> Path:
     target = DOCS / f"{name}.png"
     await page.screenshot(path=target)
     return target
+
+
+@dataclass(frozen=True)
+class DeliveredWebhook:
+    endpoint_page: str
+    delivery_page: str
+    event: Json
+
+    @property
+    def event_heading(self) -> str:
+        return f"{self.event['type']} #{self.event['seq']}"
+
+
+async def _delivered_webhook(hub: Hub, url: str) -> DeliveredWebhook:
+    """An endpoint for new contacts, and a contact's event delivered to it."""
+    body = {"url": url, "eventTypes": ["ContactCreate"], "description": "Billing sync"}
+    endpoint = (await hub.post("/webhooks", body))["endpoint"]
+    contact = await hub.crm_contact(firstName="Tess", email="tess@example.org")
+    deliveries = f"/webhooks/{endpoint['id']}/deliveries"
+    [delivery] = await poll(
+        lambda: _deliveries(hub, deliveries),
+        lambda rows: [row["state"] for row in rows] == ["succeeded"],
+        within=WAIT_MS / 1000,
+    )
+    [event] = [e for e in (await hub.get("/events"))["events"] if e["subjectId"] == contact["id"]]
+    page = f"/app/l/{hub.tenant.location_id}/webhooks/{endpoint['id']}"
+    return DeliveredWebhook(page, f"{page}/deliveries/{delivery['id']}", event)
+
+
+async def _deliveries(hub: Hub, path: str) -> list[Json]:
+    rows: list[Json] = (await hub.get(path))["deliveries"]
+    return rows
 
 
 async def photograph(base_url: str, database_url: str) -> list[Path]:
@@ -49,6 +84,8 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
             {"name": "Billing API", "kind": "http", "auth": "none", "baseUrl": base_url},
         )
         job = (await hub.post("/flows/runs/bulk-retry", {"flowId": flow["id"]}))["bulkRetry"]
+        with running_receiver() as receiver:
+            hook = await _delivered_webhook(hub, receiver.url())
     here = f"/app/l/{tenant.location_id}"
     DOCS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as playwright:
@@ -73,6 +110,12 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
                 (f"{here}/outbox", "Sandbox outbox", "outbox"),
                 (f"{here}/outbox/{caught.message['id']}", "Welcome aboard, Tess", "outbox-email"),
                 (f"{here}/connections", "Connections", "connections"),
+                (f"{here}/webhooks", "Webhooks", "webhooks"),
+                (f"{here}/webhooks/new", "Add an endpoint", "webhook-new"),
+                (hook.endpoint_page, "Webhook endpoint", "webhook"),
+                (hook.delivery_page, "Delivery of ContactCreate", "webhook-delivery"),
+                (f"{here}/events", "Events", "events"),
+                (f"{here}/events/{hook.event['id']}", hook.event_heading, "event"),
                 ("/app/account", "Where you are signed in", "account"),
             ):
                 shots.append(await _shot(page, path, heading, name))
