@@ -125,8 +125,9 @@ async def test_connect_by_oauth_to_another_contactflow(
         assert page.url.startswith(f"{callback}?")
         await checked(page, watched, shots, "connected")
 
-        # Still signed in to the dashboard: the provider's sign-in did not replace it.
-        await page.goto(f"/app/l/{web_tenant.location_id}/connections")
+        # Back to the dashboard, still signed in: the provider's sign-in did not replace it.
+        await page.get_by_role("link", name="Back to the connections").click()
+        await expect(page.get_by_role("heading", name="Connections")).to_be_visible(timeout=WAIT_MS)
         row = page.locator(f"#connection-{connection_id}")
         await expect(row.locator(".state-succeeded")).to_have_text("connected", timeout=WAIT_MS)
         await expect(row.get_by_role("link", name="Connect again")).to_be_visible()

@@ -65,6 +65,7 @@ async def _connected(
         page = await browser_back.get(f"/connections/oauth/callback?{urlsplit(back).query}")
         assert page.status_code == 200, page.text
         assert "Connected" in page.text
+        assert f'href="/app/l/{hub.tenant.location_id}/connections"' in page.text
         # The state is single-use.
         again = await browser_back.get(f"/connections/oauth/callback?{urlsplit(back).query}")
         assert again.status_code == 400, again.text

@@ -2,6 +2,7 @@
 HighLevel account's webhooks: HTTP in, service call, wire model out."""
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -30,9 +31,12 @@ Writer = Annotated[Principal, requires(CONNECTIONS_WRITE)]
 ConnectionId = Annotated[str, Path(alias="connectionId", min_length=1, max_length=64)]
 CallbackValue = Annotated[str, Query(min_length=1, max_length=2048)]
 
+# The browser came from the dashboard's connections page (or an API client's own page): the
+# link leads back to the dashboard's, where the connection now shows as connected.
 CONNECTED_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Connected</title></head>
-<body><h1>Connected</h1><p>The connection can now call the account. You may close this page.</p>
+<body><h1>Connected</h1><p>The connection can now call the account.
+<a href="/app/l/{location}/connections">Back to the connections</a>, or close this page.</p>
 </body></html>"""
 
 
@@ -90,8 +94,8 @@ async def oauth_callback(
     code: CallbackValue, state: CallbackValue, db: DatabaseDep, settings: SettingsDep
 ) -> Response:
     callback = oauth_client.redirect_uri(settings.base_url)
-    await oauth_client.complete_authorization(db, state, code, callback)
-    return HTMLResponse(CONNECTED_PAGE)
+    row = await oauth_client.complete_authorization(db, state, code, callback)
+    return HTMLResponse(CONNECTED_PAGE.format(location=quote(row.location_id, safe="")))
 
 
 @router.get("/{connectionId}", response_model=ConnectionEnvelope, summary="Get a connection")
