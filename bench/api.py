@@ -596,9 +596,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if wrk.available() is None:
-        print("wrk is not installed (apt-get install -y wrk, or `make bench`)", file=sys.stderr)
-        return 2
+    wrk.require()
     backends = chosen_backends(args.backend)
     load = Load(args.concurrency, args.threads, args.seconds, args.warmup)
     print(describe_load(load.concurrency, load.threads), flush=True)

@@ -221,9 +221,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if wrk.available() is None:
-        print("wrk is not installed (apt-get install -y wrk, or `make bench`)", file=sys.stderr)
-        return 2
+    wrk.require()
     print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; load average {os.getloadavg()}")
     for backend in chosen_backends(args.backend):
         print(run_backend(backend, args.minutes * 60, args.rate).render(), flush=True)

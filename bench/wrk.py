@@ -19,6 +19,7 @@ import os
 import resource
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +100,11 @@ class WrkResult:
         return self.completed / self.elapsed if self.elapsed > 0 else 0.0
 
 
-def available() -> str | None:
-    return shutil.which(WRK)
+def require() -> None:
+    """Exit with 2, saying how to install it, where wrk is missing."""
+    if shutil.which(WRK) is None:
+        print("wrk is not installed (apt-get install -y wrk, or `make bench`)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def _lua_string(value: str) -> str:
