@@ -42,7 +42,13 @@ CONTACTFLOW = Path(sys.executable).with_name("contactflow")
 TLS = ssl.create_default_context()
 
 
+# A test server shares a loaded 2-core machine with everything else the suite runs: an answer
+# may take longer than httpx's default 5 s without anything being wrong.
+CLIENT_TIMEOUT_SECONDS = 30.0
+
+
 def api_client(base_url: str, headers: Mapping[str, str], **options: Any) -> httpx.AsyncClient:
+    options.setdefault("timeout", CLIENT_TIMEOUT_SECONDS)
     return httpx.AsyncClient(base_url=base_url, headers=headers, verify=TLS, **options)
 
 
