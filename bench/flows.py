@@ -59,7 +59,7 @@ from contactflow.contacts import service as crm
 from contactflow.contacts.schemas import ContactCreate
 from contactflow.flows import service as flows
 from contactflow.flows.definition import FlowDefinition
-from contactflow.flows.engine import worker_steps
+from contactflow.flows.engine import worker_loops
 from contactflow.flows.models import CANCELLED, FAILED, SUCCEEDED, FlowRun, StepRun
 from contactflow.mailsuite import contacts as mail_contacts
 from contactflow.mailsuite.schemas import ContactCreate as MailContactCreate
@@ -219,7 +219,7 @@ async def _running(db: Database, settings: Settings, loops: str) -> AsyncIterato
         return
     async with db.listening(), httpx.AsyncClient(follow_redirects=False) as http:
         worker = Worker(db, poll_seconds=settings.worker_poll_seconds)
-        task = asyncio.create_task(worker.run(worker_steps(db, settings, worker.name, http)))
+        task = asyncio.create_task(worker.run(worker_loops(db, settings, worker.name, http)))
         try:
             yield
         finally:

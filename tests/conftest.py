@@ -58,6 +58,14 @@ def database_url(
         yield url
 
 
+@pytest.fixture
+def postgres_only(database_url: str) -> None:
+    """For what only PostgreSQL does: several writing processes (SQLite has one writer),
+    NOTIFY between processes."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     return server_settings(database_url)

@@ -14,7 +14,7 @@ from contactflow.flows import api as flows_api
 from contactflow.flows import bulk_retry_api, catalog_api
 from contactflow.flows import hooks_api as flows_hooks_api
 from contactflow.flows.connections import api as connections_api
-from contactflow.flows.engine import worker_steps as flows_worker_steps
+from contactflow.flows.engine import worker_loops as flows_worker_loops
 from contactflow.flows.models import find_flow
 from contactflow.mailsuite import api as mailsuite_api
 from contactflow.mailsuite import campaign_api as mailsuite_campaign_api
@@ -22,7 +22,7 @@ from contactflow.mailsuite import mail_api as mailsuite_mail_api
 from contactflow.mailsuite import sandbox_api as mailsuite_sandbox_api
 from contactflow.mailsuite import tracking_api as mailsuite_tracking_api
 from contactflow.mailsuite.campaigns import find_campaign
-from contactflow.mailsuite.worker import worker_steps as mailsuite_worker_steps
+from contactflow.mailsuite.worker import worker_loops as mailsuite_worker_loops
 from contactflow.platform import audit_api, crypto, events_api
 from contactflow.platform.api_support import paging_parameters_taken
 from contactflow.platform.auth.credential_cache import CredentialCache
@@ -33,7 +33,7 @@ from contactflow.platform.db import Database
 from contactflow.platform.http import EdgeMiddleware, install_error_handlers
 from contactflow.platform.idempotency import IdempotencyMiddleware, purge_expired
 from contactflow.platform.ratelimit import RateLimiter, RateLimitHeaders, document_headers
-from contactflow.platform.runtime import ContextSteps, running_workers
+from contactflow.platform.runtime import ContextLoops, running_workers
 from contactflow.platform.security_headers import SecurityHeaders
 from contactflow.platform.webhooks import api as webhooks_api
 from contactflow.settings import Settings, get_settings
@@ -46,7 +46,7 @@ DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
 DOCS_ASSETS = "/docs/assets"
 # The contexts' background loops, run beside the platform's by every worker.
-CONTEXT_WORKERS: tuple[ContextSteps, ...] = (mailsuite_worker_steps, flows_worker_steps)
+CONTEXT_WORKERS: tuple[ContextLoops, ...] = (mailsuite_worker_loops, flows_worker_loops)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

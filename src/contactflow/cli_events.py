@@ -8,17 +8,19 @@ import typer
 from rich.table import Table
 
 from contactflow.cli_support import AsJson, console, echo_json, id_column, print_table, with_db
-from contactflow.platform import events
+from contactflow.platform import events, topics
 from contactflow.platform.clock import as_utc, to_iso
 from contactflow.platform.db import Database
 from contactflow.platform.events_api import event_out
 from contactflow.platform.webhooks import service as webhooks
 from contactflow.platform.webhooks.api import delivery_out, endpoint_out
 from contactflow.platform.webhooks.models import WebhookDelivery, WebhookEndpoint
-from contactflow.settings import get_settings
 
 events_app = typer.Typer(help="The event log.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Webhook endpoints and deliveries.", no_args_is_help=True)
+# How often `events tail` looks when nothing woke it: on SQLite, other processes' commits
+# reach it only so (on PostgreSQL it listens for them).
+TAIL_POLL_SECONDS = 0.5
 
 
 @events_app.command("tail")
@@ -28,20 +30,22 @@ def events_tail(
     follow: Annotated[bool, typer.Option(help="Keep waiting for new events.")] = True,
 ) -> None:
     """Print a location's events as JSON lines, following new ones."""
-    poll = get_settings().worker_poll_seconds
 
     async def tail(db: Database) -> None:
         cursor = after
-        while True:
-            async with db.reader() as session:
-                rows = await events.read_events(session, location, after=cursor, limit=500)
-            for row in rows:
-                typer.echo(event_out(row).model_dump_json(by_alias=True))
-                cursor = row.seq
-            if not rows and not follow:
-                return
-            if not rows:
-                await db.changes.wait(poll)
+        async with db.listening():
+            with db.wakeups.waiter([topics.EVENTS]) as waiter:
+                while True:
+                    waiter.clear()  # before reading: a commit during the read must wake us
+                    async with db.reader() as session:
+                        rows = await events.read_events(session, location, after=cursor, limit=500)
+                    for row in rows:
+                        typer.echo(event_out(row).model_dump_json(by_alias=True))
+                        cursor = row.seq
+                    if not rows and not follow:
+                        return
+                    if not rows:
+                        await waiter.wait(TAIL_POLL_SECONDS)
 
     with_db(tail)
 

@@ -42,9 +42,11 @@ class Settings(BaseSettings):
     webhook_retry_delays: list[float] = [5, 300, 1800, 7200, 18000, 36000, 36000]
     webhook_disable_after_hours: float = 120
     webhook_secret_overlap_hours: float = 24
-    # Work items: how long a claim holds, how often idle workers look, how much per round.
+    # Work items: how long a claim holds, how much per round, and how often an idle loop
+    # looks for work that no wake-up told it of: another process's commits on SQLite (on
+    # PostgreSQL, NOTIFY wakes them at once), a crashed worker's leases running out.
     lease_seconds: float = 30
-    worker_poll_seconds: float = 0.5
+    worker_poll_seconds: float = 5.0
     delivery_batch_size: int = 64
     # Delivery loops per process: each claims a batch and sends it concurrently.
     delivery_loops: int = 2

@@ -29,12 +29,6 @@ BATCH = 250
 TOTAL = CONTACTS * (1 + UPDATES_PER_CONTACT)
 
 
-@pytest.fixture
-def postgres_only(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("several worker processes need PostgreSQL (SQLite has one writer)")
-
-
 async def write_events(db: Database, location: str) -> None:
     """Creates through the contacts service, then rounds of updates appended to the log (as
     the service does), 250 a transaction."""

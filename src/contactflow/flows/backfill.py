@@ -19,6 +19,7 @@ from contactflow.flows.engine import starting_payload
 from contactflow.flows.models import FlowRun, cursor_name, find_flow, queued_run
 from contactflow.flows.run_state import definition_of
 from contactflow.flows.service import published_of
+from contactflow.platform import topics
 from contactflow.platform.clock import as_utc
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Conflict, invalid
@@ -116,5 +117,5 @@ async def backfill(
                 queued += 1
     if queued:
         await uow.session.flush()
-        await uow.mark_changed()
+        uow.wake(topics.FLOW_RUNS)
     return BackfillResult(queued, already, not_matching, left)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from contactflow.flows import service
 from contactflow.flows.models import FAILED, FlowRun, find_flow
 from contactflow.flows.run_search import RunFilter, runs_matching
+from contactflow.platform import topics
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Base, Database, UnitOfWork, UTCDateTime
 from contactflow.platform.errors import Conflict, NotFound, invalid
@@ -122,7 +123,7 @@ async def start(uow: UnitOfWork, location_id: str, found: RunFilter) -> BulkRetr
     except IntegrityError:
         # Another request started the same filter's job between the look-up and this insert.
         raise Conflict("A bulk retry of these runs is already running") from None
-    await uow.mark_changed()
+    uow.wake(topics.FLOW_BULK_RETRIES)
     return job
 
 

@@ -16,15 +16,17 @@ import httpx
 from sqlalchemy import func, literal, or_, select
 
 from contactflow.flows import bulk_retry, record_plans, schedules
-from contactflow.flows.catalog import find
+from contactflow.flows.catalog import CATALOG, find
 from contactflow.flows.conditions import holds
 from contactflow.flows.connections.models import REMOTE_PREFIX, remote_origin
+from contactflow.flows.connections.polling import next_due as next_poll
 from contactflow.flows.connections.polling import poll_due
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow, FlowVersion, cursor_name, flow_origin, queued_run
 from contactflow.flows.retention import RetentionLoop
 from contactflow.flows.run_state import RunSettings, definition_of
 from contactflow.flows.runs import RunExecutor
+from contactflow.platform import topics
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.platform.events import (
@@ -34,7 +36,7 @@ from contactflow.platform.events import (
     delivered_payload,
     next_batch,
 )
-from contactflow.platform.jobs import Step
+from contactflow.platform.jobs import Loop
 from contactflow.platform.runtime import url_policy
 from contactflow.settings import Settings
 
@@ -54,7 +56,7 @@ class _Behind:
 async def _flows_behind(db: Database) -> list[_Behind]:
     """Enabled flows with an unread event of their trigger's type, or so many other unread
     events that their cursor is worth moving past them: one query without the write lock,
-    as every commit anywhere wakes this loop and almost none concern most flows."""
+    as every event of a trigger's type wakes this loop and almost none concern most flows."""
     consumer = literal("flow:") + Flow.published_version_id
     position = func.coalesce(ConsumerCursor.position, 0)
     unread = (
@@ -145,7 +147,7 @@ async def _consume(db: Database, behind: _Behind) -> bool:
         found.done()
         if found.events:
             # Wake the run loops at once (this process, and others through NOTIFY).
-            await uow.mark_changed()
+            uow.wake(topics.FLOW_RUNS)
         return bool(found.events)
 
 
@@ -167,9 +169,20 @@ def run_settings(settings: Settings) -> RunSettings:
     )
 
 
-def worker_steps(
+def trigger_topics() -> tuple[str, ...]:
+    """The event types some trigger fires on: only their commits can give this consumer
+    work (it moves its cursors past other events when one of those comes, or on the poll)."""
+    event_types = {
+        entry.event_type
+        for entry in CATALOG.values()
+        if entry.kind == "trigger" and entry.fires == "event" and entry.event_type is not None
+    }
+    return tuple(topics.event(event_type) for event_type in sorted(event_types))
+
+
+def worker_loops(
     db: Database, settings: Settings, owner: str, http: httpx.AsyncClient
-) -> dict[str, Step]:
+) -> dict[str, Loop]:
     executor = RunExecutor(db, run_settings(settings), owner, http)
     retention = RetentionLoop(db, timedelta(days=settings.flow_run_retention_days))
 
@@ -177,11 +190,18 @@ def worker_steps(
         return await schedules.fire_due(db) > 0
 
     return {
-        "flows-triggers": lambda: consume(db),
-        "flows-record-plans": lambda: record_plans.consume(db),
-        "flows-timers": fire_timers,
-        "flows-runs": executor.step,
-        "flows-bulk-retries": lambda: bulk_retry.advance(db),
-        "flows-retention": retention.step,
-        "connections-poll": lambda: poll_due(db, http),
+        "flows-triggers": Loop(lambda: consume(db), trigger_topics()),
+        "flows-record-plans": Loop(lambda: record_plans.consume(db), record_plans.TOPICS),
+        "flows-timers": Loop(
+            fire_timers, (topics.FLOW_TIMERS,), lambda after: schedules.next_due(db, after)
+        ),
+        "flows-runs": Loop(executor.step, (topics.FLOW_RUNS,), executor.next_due),
+        "flows-bulk-retries": Loop(lambda: bulk_retry.advance(db), (topics.FLOW_BULK_RETRIES,)),
+        # Sweeps once an hour; the poll interval is soon enough to notice the time has come.
+        "flows-retention": Loop(retention.step),
+        "connections-poll": Loop(
+            lambda: poll_due(db, http),
+            (topics.CONNECTION_POLLS,),
+            lambda after: next_poll(db, after),
+        ),
     }

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows.catalog.core import ERROR_TRIGGER
 from contactflow.flows.models import Flow, FlowRun, FlowVersion, queued_run
+from contactflow.platform import topics
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import invalid
@@ -71,7 +72,7 @@ async def start_error_flow(
     }
     error_run = queued_run(version, payload, event_id=failed_event_id)
     uow.session.add(error_run)
-    await uow.mark_changed()
+    uow.wake(topics.FLOW_RUNS)
     return error_run
 
 

@@ -20,6 +20,7 @@ from contactflow.flows.conditions import holds
 from contactflow.flows.models import Flow, FlowRun, find_flow, new_hook_token, queued_run
 from contactflow.flows.run_state import definition_of
 from contactflow.flows.service import published_of
+from contactflow.platform import topics
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Conflict, NotFound, Unauthorized, invalid
@@ -115,5 +116,5 @@ async def receive(
     run = queued_run(version, data)
     uow.session.add(run)
     await uow.session.flush()
-    await uow.mark_changed()
+    uow.wake(topics.FLOW_RUNS)
     return Received(run=run)

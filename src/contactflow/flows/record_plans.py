@@ -20,6 +20,7 @@ from contactflow.flows.models import Flow, FlowTimer, FlowVersion, cursor_name
 from contactflow.flows.run_state import definition_of
 from contactflow.flows.timing import lead_time
 from contactflow.platform import event_types as types
+from contactflow.platform import topics
 from contactflow.platform.clock import as_utc, utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.events import (
@@ -69,6 +70,11 @@ RECORD_TIMES = {
         over=lambda appointment: appointment.get("appointmentStatus") == "cancelled",
     ),
 }
+
+# What wakes the consumer: only events of the records' types move a plan.
+TOPICS = tuple(
+    sorted({topics.event(name) for spec in RECORD_TIMES.values() for name in spec.event_types})
+)
 
 
 @dataclass(frozen=True)
@@ -184,7 +190,7 @@ async def _consume(db: Database, behind: _Behind) -> bool:
         found.done()
         if found.events:
             # Wake the fire loop: a plan may be due already (an overdue task).
-            await uow.mark_changed()
+            uow.wake(topics.FLOW_TIMERS)
         return bool(found.events)
 
 

@@ -23,7 +23,7 @@ stops the run or lets it continue.
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -71,7 +71,7 @@ from contactflow.mailsuite.tracking import Links, tracking_key
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.errors import DomainError
-from contactflow.platform.jobs import claim
+from contactflow.platform.jobs import claim, next_due_at
 
 log = logging.getLogger("contactflow.flows")
 
@@ -93,6 +93,13 @@ class RunExecutor:
 
     async def step(self) -> bool:
         return await self.run_once() > 0
+
+    async def next_due(self, after: datetime) -> datetime | None:
+        """When the first run released until later (a delay, a retry) falls due after
+        `after`."""
+        return await next_due_at(
+            self.db, FlowRun.next_attempt_at, FlowRun.state, [QUEUED, WAITING], after
+        )
 
     async def run_once(self) -> int:
         """One round: claim due runs and advance them; how many it claimed."""
@@ -126,7 +133,7 @@ class RunExecutor:
 
     async def _claim(self) -> list[FlowRun]:
         if not self._backlog:
-            # Every commit anywhere wakes this loop: look without the write lock first.
+            # Most wake-ups find the runs taken by another loop: look without the write lock.
             async with self.db.reader() as session:
                 due = select(FlowRun.id).where(*due_conditions(utcnow())).limit(1)
                 if await session.scalar(due) is None:

@@ -12,7 +12,7 @@ once, not one run each.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
@@ -20,6 +20,7 @@ from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow, FlowTimer, FlowVersion, queued_run
 from contactflow.flows.run_state import definition_of
 from contactflow.flows.timing import DEFAULT_TIMEZONE, next_fire
+from contactflow.platform import topics
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Database, UnitOfWork
 
@@ -44,6 +45,9 @@ async def start(uow: UnitOfWork, flow: Flow, version: FlowVersion, now: datetime
     await uow.session.execute(
         delete(FlowTimer).where(FlowTimer.flow_id == flow.id, FlowTimer.version_id != version.id)
     )
+    # The fire loop looks again: the version's timers (a schedule's, the plans published
+    # with it, those that fell due while the flow was off) may be due now.
+    uow.wake(topics.FLOW_TIMERS)
     definition = FlowDefinition.model_validate(version.definition)
     trigger = find(definition.trigger.key)
     if trigger is None or trigger.fires != "schedule":
@@ -70,6 +74,14 @@ def _trigger_data(timer: FlowTimer, options: dict[str, Any]) -> dict[str, Any]:
             "timezone": options.get("timezone", DEFAULT_TIMEZONE),
         }
     return {**(timer.payload or {}), "plannedAt": to_iso(timer.due_at)}
+
+
+async def next_due(db: Database, after: datetime) -> datetime | None:
+    """When the first timer falls due after `after`."""
+    query = select(func.min(FlowTimer.due_at)).where(
+        FlowTimer.fired_at.is_(None), FlowTimer.due_at > after
+    )
+    return await db.read(lambda connection: connection.scalar(query))
 
 
 async def fire_due(db: Database, now: datetime | None = None) -> int:
@@ -105,5 +117,5 @@ async def fire_due(db: Database, now: datetime | None = None) -> int:
             if holds(definition.conditions, {"trigger": data}, now):
                 uow.session.add(queued_run(version, data))
         if timers:
-            await uow.mark_changed()
+            uow.wake(topics.FLOW_RUNS)
         return len(timers)

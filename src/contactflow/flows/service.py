@@ -32,6 +32,7 @@ from contactflow.flows.models import (
 from contactflow.flows.templates import checked_parameters, find_template
 from contactflow.mailsuite import senders
 from contactflow.mailsuite.paging import Page, Position, newest_first
+from contactflow.platform import topics
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Conflict, NotFound, Unprocessable, invalid
@@ -278,7 +279,7 @@ async def _queue(
     run = queued_run(version, data, replay_of=replay_of, test=test)
     uow.session.add(run)
     await uow.session.flush()
-    await uow.mark_changed()
+    uow.wake(topics.FLOW_RUNS)
     return run
 
 
@@ -329,7 +330,7 @@ async def retry(uow: UnitOfWork, location_id: str, run_id: str) -> FlowRun:
     run.error = run.finished_at = None
     run.lease_owner = run.lease_expires_at = None
     await uow.session.flush()
-    await uow.mark_changed()
+    uow.wake(topics.FLOW_RUNS)
     return run
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, or_, select
 from contactflow.mailsuite.campaigns import counts, find_campaign, mailing, queue_pending
 from contactflow.mailsuite.models import LAUNCHED, PAUSED, SCHEDULED, SENDING, Campaign, Email
 from contactflow.mailsuite.tracking import Links
-from contactflow.platform import events
+from contactflow.platform import events, topics
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Conflict
@@ -33,6 +33,7 @@ async def resume(uow: UnitOfWork, location_id: str, campaign_id: str, links: Lin
         raise Conflict(f"The campaign is {campaign.status}; only a paused one can be resumed")
     campaign.status, campaign.updated_at = LAUNCHED, utcnow()
     await queue_pending(uow, await mailing(uow, campaign, links))
+    uow.wake(topics.MAIL)  # the emails it held are due again
     return campaign
 
 

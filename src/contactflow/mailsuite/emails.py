@@ -43,6 +43,7 @@ from contactflow.mailsuite.senders import find_sender
 from contactflow.mailsuite.templates import check_known, compiled, find_template, render_for
 from contactflow.mailsuite.timeline import add_entry
 from contactflow.mailsuite.tracking import Links
+from contactflow.platform import topics
 from contactflow.platform.clock import as_utc, utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Conflict, NotFound, invalid
@@ -107,6 +108,7 @@ def queue(
         updated_at=now,
     )
     uow.session.add(email)
+    uow.wake(topics.MAIL)
     return email
 
 
@@ -179,6 +181,7 @@ async def resend_email(uow: UnitOfWork, location_id: str, email_id: str) -> Emai
         raise Conflict(f"Not resending: {refused}")
     email.status, email.error, email.attempts, email.finished_at = SCHEDULED, None, 0, None
     email.next_attempt_at = email.updated_at = utcnow()
+    uow.wake(topics.MAIL)
     return email
 
 

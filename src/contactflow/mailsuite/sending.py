@@ -51,7 +51,7 @@ from contactflow.mailsuite.tracking import Links, tracked_html, tracking_key
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.event_types import EMAIL_FAILED, EMAIL_SENT
-from contactflow.platform.jobs import RetrySchedule, claim, lease_free
+from contactflow.platform.jobs import RetrySchedule, claim, lease_free, next_due_at
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 
 THROTTLE_WINDOW = timedelta(minutes=1)
@@ -126,9 +126,14 @@ class Dispatcher:
         )
         return len(claimed) + suppressed
 
+    async def next_due(self, after: datetime) -> datetime | None:
+        """When the first email scheduled for later (a send time, a retry) falls due after
+        `after`."""
+        return await next_due_at(self.db, Email.next_attempt_at, Email.status, [SCHEDULED], after)
+
     async def _anything_due(self, only: str | None) -> bool:
-        """A look without the write lock: every commit wakes the loops, and most find nothing
-        to do, which must not cost a write transaction (SQLite has one writer)."""
+        """A look without the write lock: most wake-ups find the emails taken by another
+        loop, which must not cost a write transaction (SQLite has one writer)."""
         query = select(Email.id).where(*_due(utcnow()))
         if only is not None:
             query = query.where(Email.id == only)

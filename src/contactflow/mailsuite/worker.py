@@ -5,12 +5,13 @@ from datetime import timedelta
 
 import httpx
 
-from contactflow.mailsuite.enrolment import consume
+from contactflow.mailsuite.enrolment import WATCHED, consume
 from contactflow.mailsuite.sending import Dispatcher, SendSettings
 from contactflow.mailsuite.smtp import host_policy
 from contactflow.mailsuite.tracking import Links, tracking_key
+from contactflow.platform import topics
 from contactflow.platform.db import Database
-from contactflow.platform.jobs import RetrySchedule, Step
+from contactflow.platform.jobs import Loop, RetrySchedule
 from contactflow.settings import Settings
 
 
@@ -27,15 +28,19 @@ def send_settings(settings: Settings) -> SendSettings:
     )
 
 
-def worker_steps(
+def worker_loops(
     db: Database, settings: Settings, owner: str, _http: httpx.AsyncClient
-) -> dict[str, Step]:
+) -> dict[str, Loop]:
     """Mailsuite's loops; its mail goes over SMTP, not the process's HTTP client."""
 
     async def enrol() -> bool:
         return await consume(db, Links(settings.base_url, await tracking_key(db)))
 
-    steps: dict[str, Step] = {"mailsuite-enrol": enrol}
+    memberships = tuple(topics.event(event_type) for event_type in WATCHED)
+    loops = {"mailsuite-enrol": Loop(enrol, memberships)}
     for number in range(settings.mailsuite_send_loops):
-        steps[f"mailsuite-send-{number}"] = Dispatcher(db, send_settings(settings), owner).step
-    return steps
+        dispatcher = Dispatcher(db, send_settings(settings), owner)
+        loops[f"mailsuite-send-{number}"] = Loop(
+            dispatcher.step, (topics.MAIL,), dispatcher.next_due
+        )
+    return loops

@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from contactflow.platform.clock import as_utc
-from contactflow.platform.signals import Signal
+from contactflow.platform.signals import Wakeups
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -60,6 +60,7 @@ _WRITER = "contactflow_writer"
 # Threads that run SQLite reads (Database.read); SQLite readers do not block one another.
 SQLITE_READ_THREADS = 4
 NOTIFY_CHANNEL = "contactflow_changes"
+_NOTIFY = text("SELECT pg_notify(:channel, topic) FROM unnest(CAST(:topics AS text[])) topic")
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -88,18 +89,16 @@ class UnitOfWork:
     def __init__(self, session: AsyncSession, dialect: str) -> None:
         self.session = session
         self.dialect = dialect
-        # Set when the transaction appended events: committing it wakes their consumers.
-        self.changed = False
+        # The topics this transaction's commit wakes (platform/topics.py).
+        self.woken: set[str] = set()
         # What caused this transaction's changes when it was not a request (a flow run,
         # "flow:<id>"): recorded on its events, so that consumers can tell their own echoes.
         self.origin: str | None = None
 
-    async def mark_changed(self) -> None:
-        """Wake the consumers when this transaction commits: in this process through
-        `Database.changes`, in others through PostgreSQL's NOTIFY (sent only on commit)."""
-        if not self.changed and self.dialect == "postgresql":
-            await self.session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-        self.changed = True
+    def wake(self, *topics: str) -> None:
+        """Wake the waiters on `topics` when this transaction commits: in this process
+        through `Database.wakeups`, in others through PostgreSQL's NOTIFY (sent on commit)."""
+        self.woken.update(topics)
 
     async def lock(self, name: str) -> None:
         """Serialise writers that share `name` until this transaction ends.
@@ -119,9 +118,9 @@ class Database:
         self.dialect = self.engine.dialect.name
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
-        # Fired after a commit that appended events (and by the PostgreSQL listener when
-        # another process did), so consumers in this process wake up at once.
-        self.changes = Signal()
+        # Fired with the topics of each commit (and by the PostgreSQL listener with those of
+        # other processes' commits), so the loops waiting on them wake up at once.
+        self.wakeups = Wakeups()
         self._read_engine = _sqlite_read_engine(url)
         self._read_threads: ThreadPoolExecutor | None = None
 
@@ -157,8 +156,13 @@ class Database:
                 await session.connection(execution_options={_WRITER: True})
                 uow = UnitOfWork(session, self.dialect)
                 yield uow
-            if uow.changed:
-                self.changes.fire()
+                if uow.woken and self.dialect == "postgresql":
+                    # One notification per topic, all in one round trip; PostgreSQL
+                    # delivers them when the transaction commits.
+                    await session.execute(
+                        _NOTIFY, {"channel": NOTIFY_CHANNEL, "topics": sorted(uow.woken)}
+                    )
+            self.wakeups.fire(uow.woken)
 
     @asynccontextmanager
     async def _writer(self) -> AsyncIterator[None]:
@@ -176,7 +180,7 @@ class Database:
 
     @asynccontextmanager
     async def listening(self) -> AsyncIterator[None]:
-        """While open, other processes' commits (PostgreSQL NOTIFY) fire `changes` here.
+        """While open, other processes' commits (PostgreSQL NOTIFY) fire their topics here.
         SQLite has no such channel: its consumers rely on their poll interval."""
         if self.dialect != "postgresql":
             yield
@@ -185,8 +189,8 @@ class Database:
             raw = (await connection.get_raw_connection()).driver_connection
             assert raw is not None
 
-            def on_notify(*_: object) -> None:
-                self.changes.fire()
+            def on_notify(_connection: object, _pid: int, _channel: str, topic: str) -> None:
+                self.wakeups.fire((topic,))
 
             await raw.add_listener(NOTIFY_CHANNEL, on_notify)
             try:

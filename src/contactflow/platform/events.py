@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from contactflow.platform import topics
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Base, Database, UnitOfWork, UTCDateTime
 from contactflow.platform.errors import NotFound, PayloadTooLarge
@@ -105,7 +106,7 @@ async def append(
         origin=uow.origin,
     )
     uow.session.add(event)
-    await uow.mark_changed()
+    uow.wake(*topics.of_event(event_type))
     return event
 
 
@@ -173,7 +174,7 @@ async def locations_behind(
     """The locations whose log has events past `consumer`'s cursor. A consumer of some
     `types` only is given the locations with an event of those types past its cursor, or with
     at least `stride` events of any type past it (worth moving the cursor over): one look
-    however many locations have only other events past it, as every commit wakes it."""
+    however many locations have only other events past it."""
     position = func.coalesce(ConsumerCursor.position, 0)
     query = (
         select(EventStream.location_id)

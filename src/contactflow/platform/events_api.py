@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from contactflow.platform import topics
 from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep
 from contactflow.platform.auth.http import requires
 from contactflow.platform.auth.principal import Principal
@@ -93,18 +94,20 @@ async def _stream(
     request: Request, db: Database, location_id: str, after: int, types: list[str] | None
 ) -> AsyncIterator[bytes]:
     cursor = after
-    while not await request.is_disconnected():
-        armed = db.changes.arm()  # before reading: a commit during the read must wake us
-        async with db.reader() as session:
-            rows = await read_events(
-                session, location_id, after=cursor, limit=STREAM_BATCH, types=types
-            )
-        for row in rows:
-            data = event_out(row).model_dump_json(by_alias=True)
-            yield f"id: {row.seq}\nevent: {row.type}\ndata: {data}\n\n".encode()
-            cursor = row.seq
-        if len(rows) < STREAM_BATCH and not await db.changes.wait(HEARTBEAT_SECONDS, armed):
-            yield b": keep-alive\n\n"
+    woken_by = [topics.event(name) for name in types] if types else [topics.EVENTS]
+    with db.wakeups.waiter(woken_by) as waiter:
+        while not await request.is_disconnected():
+            waiter.clear()  # before reading: a commit during the read must wake us
+            async with db.reader() as session:
+                rows = await read_events(
+                    session, location_id, after=cursor, limit=STREAM_BATCH, types=types
+                )
+            for row in rows:
+                data = event_out(row).model_dump_json(by_alias=True)
+                yield f"id: {row.seq}\nevent: {row.type}\ndata: {data}\n\n".encode()
+                cursor = row.seq
+            if len(rows) < STREAM_BATCH and not await waiter.wait(HEARTBEAT_SECONDS):
+                yield b": keep-alive\n\n"
 
 
 @router.get(

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, or_
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import InstrumentedAttribute
 
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.ids import new_id
+from contactflow.platform.signals import Waiter
 
 log = logging.getLogger("contactflow.jobs")
 
@@ -97,34 +99,79 @@ async def claim(
 Step = Callable[[], Awaitable[bool]]
 
 
+async def next_due_at(
+    db: Database,
+    due_at: InstrumentedAttribute[datetime],
+    state: InstrumentedAttribute[Any],
+    states: Sequence[str],
+    after: datetime,
+) -> datetime | None:
+    """When the first work item in one of `states` falls due after `after`; None when none
+    does. One index seek per state: the work item tables index (state, due time)."""
+    queries = [select(func.min(due_at)).where(state == value, due_at > after) for value in states]
+
+    def first(connection: Connection) -> datetime | None:
+        found = [connection.scalar(query) for query in queries]
+        return min((moment for moment in found if moment is not None), default=None)
+
+    return await db.read(first)
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A worker loop. `step` returns True when it did work (it runs again at once) and False
+    when idle: the loop then sleeps until a commit wakes one of its `topics`, until its next
+    item falls due, or until the poll interval passes, whichever comes first. For work
+    scheduled at a time, `next_due(after)` is when the first item falls due after `after`,
+    the time the step began: an item that fell due while the step looked is run at once,
+    and one due before that the step could not take (throttled, held back) is not waited on
+    again and again."""
+
+    step: Step
+    topics: tuple[str, ...] = ()
+    next_due: Callable[[datetime], Awaitable[datetime | None]] | None = None
+
+
 @dataclass
 class Worker:
-    """Runs steps in loops until stopped. A step returns True when it did work (so it runs
-    again at once) and False when idle (so it sleeps until the database signals a change or
-    the poll interval passes)."""
+    """Runs loops until stopped. The poll interval bounds every idle sleep: it is how soon a
+    loop finds work no wake-up told it of (another process's commit on SQLite, a lease that
+    ran out)."""
 
     db: Database
-    poll_seconds: float = 0.5
+    poll_seconds: float = 5.0
     name: str = field(default_factory=worker_name)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _waiters: list[Waiter] = field(default_factory=list)
 
     def stop(self) -> None:
         self._stopping.set()
-        self.db.changes.fire()
+        for waiter in self._waiters:
+            waiter.wake()
 
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    async def run(self, steps: dict[str, Step]) -> None:
-        await asyncio.gather(*(self._loop(label, step) for label, step in steps.items()))
+    async def run(self, loops: dict[str, Loop]) -> None:
+        await asyncio.gather(*(self._loop(label, loop) for label, loop in loops.items()))
 
-    async def _loop(self, label: str, step: Step) -> None:
-        while not self.stopping:
-            try:
-                busy = await step()
-            except Exception:
-                log.exception("worker step %s failed; retrying after the poll interval", label)
-                busy = False
-            if not busy and not self.stopping:
-                await self.db.changes.wait(self.poll_seconds)
+    async def _loop(self, label: str, loop: Loop) -> None:
+        with self.db.wakeups.waiter(loop.topics) as waiter:
+            self._waiters.append(waiter)
+            while not self.stopping:
+                waiter.clear()  # before looking: a commit during the look wakes the wait
+                began = utcnow()
+                try:
+                    busy = await loop.step()
+                    due = None if busy or loop.next_due is None else await loop.next_due(began)
+                except Exception:
+                    log.exception("worker step %s failed; retrying after the poll interval", label)
+                    busy, due = False, None
+                if not busy and not self.stopping:
+                    await waiter.wait(self._idle_seconds(due))
+
+    def _idle_seconds(self, due: datetime | None) -> float:
+        if due is None:
+            return self.poll_seconds
+        return min(self.poll_seconds, (due - utcnow()).total_seconds())

@@ -12,8 +12,9 @@ from datetime import timedelta
 
 import httpx
 
+from contactflow.platform import topics
 from contactflow.platform.db import Database
-from contactflow.platform.jobs import RetrySchedule, Step, Worker
+from contactflow.platform.jobs import Loop, RetrySchedule, Worker
 from contactflow.platform.webhooks.delivery import Deliverer, DeliverySettings
 from contactflow.platform.webhooks.dispatch import fan_out
 from contactflow.platform.webhooks.signing import installation_signer
@@ -23,9 +24,9 @@ from contactflow.settings import Settings
 
 # A context's loops: given the database, the settings, the worker's name (the owner of its
 # leases) and the process's outbound HTTP client (one connection pool and TLS setup), the
-# steps to run beside the platform's. The composition root passes them in, as the platform
+# loops to run beside the platform's. The composition root passes them in, as the platform
 # imports no context.
-ContextSteps = Callable[[Database, Settings, str, httpx.AsyncClient], dict[str, Step]]
+ContextLoops = Callable[[Database, Settings, str, httpx.AsyncClient], dict[str, Loop]]
 # How long an idle pooled connection is reused: well under the 5 s after which common servers
 # (uvicorn, Node) close an idle one. At httpx's default, also 5 s, a request sent just as the
 # server closed the connection failed with "Server disconnected without sending a response",
@@ -57,23 +58,26 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
 
 @asynccontextmanager
 async def running_workers(
-    db: Database, settings: Settings, contexts: Sequence[ContextSteps] = ()
+    db: Database, settings: Settings, contexts: Sequence[ContextLoops] = ()
 ) -> AsyncIterator[Worker]:
     """Start the workers; leaving the block stops them after their current step."""
     signer = await installation_signer(db)
     async with outbound_client() as http, db.listening():
         worker = Worker(db, poll_seconds=settings.worker_poll_seconds)
-        steps: dict[str, Step] = {"fan-out": lambda: fan_out(db)}
+        # Endpoints may take any event type: every appended event may be the fan-out's work.
+        loops = {"fan-out": Loop(lambda: fan_out(db), (topics.EVENTS,))}
         # Deliveries have their own lean client (ADR 0014); the contexts get httpx.
         poster = Poster()
         for number in range(settings.delivery_loops):
             deliverer = Deliverer(
                 db, poster, signer, url_policy(settings), delivery_settings(settings), worker.name
             )
-            steps[f"deliveries-{number}"] = deliverer.step
-        for context_steps in contexts:
-            steps.update(context_steps(db, settings, worker.name, http))
-        task = asyncio.create_task(worker.run(steps))
+            loops[f"deliveries-{number}"] = Loop(
+                deliverer.step, (topics.DELIVERIES,), deliverer.next_due
+            )
+        for context_loops in contexts:
+            loops.update(context_loops(db, settings, worker.name, http))
+        task = asyncio.create_task(worker.run(loops))
         try:
             yield worker
         finally:

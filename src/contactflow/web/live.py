@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
+from contactflow.platform import topics
 from contactflow.platform.auth import sessions
 from contactflow.platform.db import Database
 from contactflow.platform.events import EventStream, read_events
@@ -45,17 +46,18 @@ def live_stream(
 
     async def follow() -> AsyncIterator[bytes]:
         cursor = after
-        while not await request.is_disconnected():
-            armed = db.changes.arm()  # before reading: a commit during the read must wake us
-            async with db.reader() as session:
-                if await sessions.find(session, secret) is None:
-                    return
-                rows = await read_events(session, location_id, after=cursor, limit=BATCH)
-            if rows:
-                cursor = rows[-1].seq
-                yield sse_event(name, await draw())
-                continue
-            if not await db.changes.wait(HEARTBEAT_SECONDS, armed):
-                yield b": keep-alive\n\n"
+        with db.wakeups.waiter([topics.EVENTS]) as waiter:
+            while not await request.is_disconnected():
+                waiter.clear()  # before reading: a commit during the read must wake us
+                async with db.reader() as session:
+                    if await sessions.find(session, secret) is None:
+                        return
+                    rows = await read_events(session, location_id, after=cursor, limit=BATCH)
+                if rows:
+                    cursor = rows[-1].seq
+                    yield sse_event(name, await draw())
+                    continue
+                if not await waiter.wait(HEARTBEAT_SECONDS):
+                    yield b": keep-alive\n\n"
 
     return StreamingResponse(follow(), media_type="text/event-stream", headers=STREAM_HEADERS)

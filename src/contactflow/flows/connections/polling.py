@@ -5,11 +5,11 @@ log, with the connection as their origin. Caught up, each poll reads the last se
 for writes that commit late; a receipt per (contact, dateUpdated) makes each version count
 once, however the pages overlap."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from contactflow.flows.connections.highlevel_hooks import first_receipt
 from contactflow.flows.connections.models import Connection, remote_origin
@@ -125,6 +125,12 @@ async def poll_connection(db: Database, http: httpx.AsyncClient, connection_id: 
         async with db.reader() as session:
             row = await session.get(Connection, connection_id)
             cursor = row.poll_cursor if row is not None else None
+
+
+async def next_due(db: Database, after: datetime) -> datetime | None:
+    """When the next poll of a connection falls due after `after`."""
+    query = select(func.min(Connection.next_poll_at)).where(Connection.next_poll_at > after)
+    return await db.read(lambda connection: connection.scalar(query))
 
 
 async def poll_due(db: Database, http: httpx.AsyncClient) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows.connections.models import LOCAL, OAUTH, Connection
 from contactflow.flows.connections.schemas import ConnectionCreate, ConnectionSettings
+from contactflow.platform import topics
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import BadRequest, NotFound, invalid
@@ -168,6 +169,7 @@ async def create_connection(
     row = await new_connection(location_id, body, policy)
     uow.session.add(row)
     await uow.session.flush()
+    _wake_polling(uow, row)
     return row
 
 
@@ -193,7 +195,14 @@ async def update_connection(
         _forget_tokens(row)
     _check_complete(row)
     row.updated_at = utcnow()
+    _wake_polling(uow, row)
     return row
+
+
+def _wake_polling(uow: UnitOfWork, row: Connection) -> None:
+    """The polling loop looks again: a polled connection's poll may be due now."""
+    if row.next_poll_at is not None:
+        uow.wake(topics.CONNECTION_POLLS)
 
 
 async def delete_connection(uow: UnitOfWork, location_id: str, connection_id: str) -> None:

@@ -22,7 +22,7 @@ from contactflow.platform.db import Database, UnitOfWork, UTCDateTime
 from contactflow.platform.event_types import WEBHOOK_ENDPOINT_DISABLED
 from contactflow.platform.events import Event, delivered_payload
 from contactflow.platform.ids import new_id
-from contactflow.platform.jobs import RetrySchedule, claim, lease_free
+from contactflow.platform.jobs import RetrySchedule, claim, lease_free, next_due_at
 from contactflow.platform.webhooks.models import (
     FAILED,
     PENDING,
@@ -157,6 +157,12 @@ class Deliverer:
         async with self.db.unit_of_work() as uow:
             await self._record(uow, claimed, outcomes)
         return True
+
+    async def next_due(self, after: datetime) -> datetime | None:
+        """When the first delivery waiting for its retry falls due after `after`."""
+        return await next_due_at(
+            self.db, WebhookDelivery.next_attempt_at, WebhookDelivery.state, [PENDING], after
+        )
 
     async def _send(self, endpoint: WebhookEndpoint, body: "_Body") -> Outcome:
         if not endpoint.enabled:

@@ -12,6 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from contactflow.platform import topics
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.platform.event_types import WEBHOOK_TEST
@@ -68,7 +69,7 @@ async def _fan_out_location(db: Database, location_id: str, batch: int) -> int:
         ]
         if deliveries:
             await uow.session.execute(_insert_new(uow.dialect), deliveries)
-            await uow.mark_changed()
+            uow.wake(topics.DELIVERIES)
         cursor.position = pending[-1].seq
         return len(pending)
 

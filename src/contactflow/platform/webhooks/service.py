@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.platform import events
+from contactflow.platform import events, topics
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import NotFound, invalid
@@ -199,7 +199,7 @@ async def resend(
     """Send a delivery again now, whatever its state (the receiver de-duplicates by id)."""
     delivery = await find_delivery(uow.session, location_id, endpoint_id, delivery_id)
     _requeue(delivery)
-    await uow.mark_changed()
+    uow.wake(topics.DELIVERIES)
     return delivery
 
 
@@ -215,7 +215,7 @@ async def recover(uow: UnitOfWork, location_id: str, endpoint_id: str, since: da
         )
         .values(state=PENDING, next_attempt_at=utcnow(), lease_owner=None, lease_expires_at=None)
     )
-    await uow.mark_changed()
+    uow.wake(topics.DELIVERIES)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -242,4 +242,5 @@ async def send_test(uow: UnitOfWork, location_id: str, endpoint_id: str) -> Webh
     )
     uow.session.add(delivery)
     await uow.session.flush()
+    uow.wake(topics.DELIVERIES)
     return delivery
