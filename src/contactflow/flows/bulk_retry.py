@@ -176,12 +176,9 @@ async def _next_runs(uow: UnitOfWork, job: BulkRetry) -> list[FlowRun]:
 async def advance(db: Database) -> bool:
     """One batch of one running job (the least recently advanced); True when it did one."""
     # Looked for without the write lock first: almost always there is no job.
-    async with db.reader() as session:
-        if (
-            await session.scalar(select(BulkRetry.id).where(BulkRetry.state == RUNNING).limit(1))
-            is None
-        ):
-            return False
+    probe = select(BulkRetry.id).where(BulkRetry.state == RUNNING).limit(1)
+    if await db.read(lambda connection: connection.scalar(probe)) is None:
+        return False
     async with db.unit_of_work() as uow:
         query = (
             select(BulkRetry)

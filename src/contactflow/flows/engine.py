@@ -68,27 +68,27 @@ async def _flows_behind(db: Database) -> list[_Behind]:
         )
         .exists()
     )
-    async with db.reader() as session:
-        rows = await session.execute(
-            select(Flow.id, Flow.location_id, Flow.published_version_id, Flow.event_type)
-            .join(EventStream, EventStream.location_id == Flow.location_id)
-            .outerjoin(
-                ConsumerCursor,
-                (ConsumerCursor.consumer == consumer)
-                & (ConsumerCursor.location_id == Flow.location_id),
-            )
-            .where(
-                Flow.enabled.is_(True),
-                Flow.published_version_id.is_not(None),
-                EventStream.last_seq > position,
-                or_(EventStream.last_seq - position >= CURSOR_STRIDE, unread),
-            )
+    query = (
+        select(Flow.id, Flow.location_id, Flow.published_version_id, Flow.event_type)
+        .join(EventStream, EventStream.location_id == Flow.location_id)
+        .outerjoin(
+            ConsumerCursor,
+            (ConsumerCursor.consumer == consumer)
+            & (ConsumerCursor.location_id == Flow.location_id),
         )
-        return [
-            _Behind(flow_id, location_id, version_id, event_type)
-            for flow_id, location_id, version_id, event_type in rows
-            if version_id is not None and event_type is not None
-        ]
+        .where(
+            Flow.enabled.is_(True),
+            Flow.published_version_id.is_not(None),
+            EventStream.last_seq > position,
+            or_(EventStream.last_seq - position >= CURSOR_STRIDE, unread),
+        )
+    )
+    rows = await db.read(lambda connection: connection.execute(query).all())
+    return [
+        _Behind(flow_id, location_id, version_id, event_type)
+        for flow_id, location_id, version_id, event_type in rows
+        if version_id is not None and event_type is not None
+    ]
 
 
 def _echo(origin: str | None, flow_id: str, ignoring: str) -> bool:

@@ -90,40 +90,42 @@ async def _flows_behind(db: Database) -> list[_Behind]:
     behind that moving their cursor is worth a transaction."""
     consumer = literal("flow:") + Flow.published_version_id
     position = func.coalesce(ConsumerCursor.position, 0)
-    found: list[_Behind] = []
-    async with db.reader() as session:
-        for key, record in RECORD_TIMES.items():
-            unread = (
-                select(Event.id)
-                .where(
-                    Event.location_id == Flow.location_id,
-                    Event.type.in_(record.event_types),
-                    Event.seq > position,
-                )
-                .exists()
+    queries = {}
+    for key, record in RECORD_TIMES.items():
+        unread = (
+            select(Event.id)
+            .where(
+                Event.location_id == Flow.location_id,
+                Event.type.in_(record.event_types),
+                Event.seq > position,
             )
-            rows = await session.execute(
-                select(Flow.id, Flow.location_id, Flow.published_version_id)
-                .join(EventStream, EventStream.location_id == Flow.location_id)
-                .outerjoin(
-                    ConsumerCursor,
-                    (ConsumerCursor.consumer == consumer)
-                    & (ConsumerCursor.location_id == Flow.location_id),
-                )
-                .where(
-                    Flow.enabled.is_(True),
-                    Flow.trigger_key == key,
-                    Flow.published_version_id.is_not(None),
-                    EventStream.last_seq > position,
-                    or_(EventStream.last_seq - position >= CURSOR_STRIDE, unread),
-                )
+            .exists()
+        )
+        queries[key] = (
+            select(Flow.id, Flow.location_id, Flow.published_version_id)
+            .join(EventStream, EventStream.location_id == Flow.location_id)
+            .outerjoin(
+                ConsumerCursor,
+                (ConsumerCursor.consumer == consumer)
+                & (ConsumerCursor.location_id == Flow.location_id),
             )
-            found.extend(
-                _Behind(flow_id, location_id, version_id, record)
-                for flow_id, location_id, version_id in rows
-                if version_id is not None
+            .where(
+                Flow.enabled.is_(True),
+                Flow.trigger_key == key,
+                Flow.published_version_id.is_not(None),
+                EventStream.last_seq > position,
+                or_(EventStream.last_seq - position >= CURSOR_STRIDE, unread),
             )
-    return found
+        )
+    found = await db.read(
+        lambda connection: {key: connection.execute(query).all() for key, query in queries.items()}
+    )
+    return [
+        _Behind(flow_id, location_id, version_id, RECORD_TIMES[key])
+        for key, rows in found.items()
+        for flow_id, location_id, version_id in rows
+        if version_id is not None
+    ]
 
 
 def _record_of(spec: RecordTime, payload: Json) -> Json | None:

@@ -134,10 +134,9 @@ class RunExecutor:
     async def _claim(self) -> list[FlowRun]:
         if not self._backlog:
             # Most wake-ups find the runs taken by another loop: look without the write lock.
-            async with self.db.reader() as session:
-                due = select(FlowRun.id).where(*due_conditions(utcnow())).limit(1)
-                if await session.scalar(due) is None:
-                    return []
+            due = select(FlowRun.id).where(*due_conditions(utcnow())).limit(1)
+            if await self.db.read(lambda connection: connection.scalar(due)) is None:
+                return []
         async with self.db.unit_of_work() as uow:
             now = utcnow()
             runs: list[FlowRun] = await claim(

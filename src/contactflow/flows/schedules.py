@@ -87,10 +87,9 @@ async def next_due(db: Database, after: datetime) -> datetime | None:
 async def fire_due(db: Database, now: datetime | None = None) -> int:
     """One round: due timers of enabled flows' running versions become runs; how many fired."""
     now = now or utcnow()
-    async with db.reader() as session:
-        probe = select(FlowTimer.id).join(Flow, Flow.id == FlowTimer.flow_id).where(*_due(now))
-        if await session.scalar(probe.limit(1)) is None:
-            return 0
+    probe = select(FlowTimer.id).join(Flow, Flow.id == FlowTimer.flow_id).where(*_due(now))
+    if await db.read(lambda connection: connection.scalar(probe.limit(1))) is None:
+        return 0
     async with db.unit_of_work() as uow:
         query = (
             select(FlowTimer)

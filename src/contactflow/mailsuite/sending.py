@@ -137,8 +137,8 @@ class Dispatcher:
         query = select(Email.id).where(*_due(utcnow()))
         if only is not None:
             query = query.where(Email.id == only)
-        async with self.db.reader() as session:
-            return await session.scalar(query.limit(1)) is not None
+        found = await self.db.read(lambda connection: connection.scalar(query.limit(1)))
+        return found is not None
 
     async def _claim(self, uow: UnitOfWork, only: str | None) -> tuple[list[Email], int]:
         """Lease due emails within the throttles; fail those whose contact may no longer be

@@ -196,8 +196,7 @@ async def locations_behind(
             .exists()
         )
         query = query.where(or_(EventStream.last_seq - position >= stride, unread))
-    async with db.reader() as session:
-        return list(await session.scalars(query))
+    return await db.read(lambda connection: list(connection.scalars(query)))
 
 
 async def lock_cursor(uow: UnitOfWork, consumer: str, location_id: str) -> ConsumerCursor | None:

@@ -135,15 +135,13 @@ async def next_due(db: Database, after: datetime) -> datetime | None:
 
 async def poll_due(db: Database, http: httpx.AsyncClient) -> bool:
     """One round over the connections whose poll is due; True when any was."""
-    async with db.reader() as session:
-        due = list(
-            await session.scalars(
-                select(Connection.id)
-                .where(Connection.poll_seconds.is_not(None), Connection.next_poll_at <= utcnow())
-                .order_by(Connection.next_poll_at)
-                .limit(DUE_PER_ROUND)
-            )
-        )
+    query = (
+        select(Connection.id)
+        .where(Connection.poll_seconds.is_not(None), Connection.next_poll_at <= utcnow())
+        .order_by(Connection.next_poll_at)
+        .limit(DUE_PER_ROUND)
+    )
+    due = await db.read(lambda connection: list(connection.scalars(query)))
     for connection_id in due:
         await poll_connection(db, http, connection_id)
     return bool(due)
