@@ -71,6 +71,9 @@ class Settings(BaseSettings):
 
     # Flows: finished runs (and their step runs) older than this many days are deleted.
     flow_run_retention_days: Annotated[float, Field(gt=0)] = 30
+    # Incoming webhooks are refused (503, Retry-After) while this many runs or more are due
+    # and wait to run (GET /flows/backlog shows them).
+    flow_backlog_limit: Annotated[int, Field(gt=0)] = 10_000
 
 
 @lru_cache

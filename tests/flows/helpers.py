@@ -25,6 +25,21 @@ MANUAL_TASK_FLOW: Json = {
 }
 
 
+def hook_flow(**options: str) -> Json:
+    """An incoming webhook flow: a Mailsuite task per call, named after its body and query."""
+    return {
+        "trigger": {"key": "core.webhook", "options": options},
+        "steps": [
+            {
+                "type": "action",
+                "id": "task",
+                "action": "mailsuite.task.create",
+                "input": {"title": "Order {{ trigger.body.order }} from {{ trigger.query.shop }}"},
+            }
+        ],
+    }
+
+
 def welcome_flow(sender_id: str) -> Json:
     """A welcome flow written out by hand, longer than the shipped `welcome` template: new
     contact -> welcome email, follow-up task due in 2 days, and a note on the contact's

@@ -11,26 +11,12 @@ from datetime import UTC, datetime
 from standardwebhooks.webhooks import Webhook
 
 from contactflow.flows.definition import HIDDEN
-from tests.flows.helpers import Hub, Json
+from tests.flows.helpers import Hub, Json, hook_flow
 from tests.mailsuite.helpers import error_lines
 from tests.support import invoke_cli
 
 SECRET = "a-shared-secret-of-some-length"
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-def hook_flow(**options: str) -> Json:
-    return {
-        "trigger": {"key": "core.webhook", "options": options},
-        "steps": [
-            {
-                "type": "action",
-                "id": "task",
-                "action": "mailsuite.task.create",
-                "input": {"title": "Order {{ trigger.body.order }} from {{ trigger.query.shop }}"},
-            }
-        ],
-    }
 
 
 async def _post(hub: Hub, path: str, body: bytes, **headers: str) -> tuple[int, Json]:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows import backfill, hooks, service
+from contactflow.flows.backlog import backlog
 from contactflow.flows.models import Flow, FlowRun, find_flow
 from contactflow.flows.run_emails import run_emails
 from contactflow.flows.schemas import (
@@ -17,6 +18,7 @@ from contactflow.flows.schemas import (
     FlowTest,
     FlowUpdate,
     InstalledFlows,
+    RunBacklog,
     RunDetail,
     RunList,
     TemplateInstall,
@@ -26,10 +28,11 @@ from contactflow.flows.schemas import (
 from contactflow.flows.templates import shipped
 from contactflow.flows.wire import flow_out, run_out, step_run_out
 from contactflow.mailsuite.api_common import CursorQuery, Limit, next_cursor, position
-from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep
+from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep, SettingsDep
 from contactflow.platform.auth.http import requires
 from contactflow.platform.auth.principal import Principal
 from contactflow.platform.auth.scopes import FLOWS_READ, FLOWS_WRITE
+from contactflow.platform.clock import to_iso, utcnow
 
 router = APIRouter(prefix="/flows", tags=["Flows"], responses=ERROR_RESPONSES)
 Reader = Annotated[Principal, requires(FLOWS_READ)]
@@ -97,6 +100,23 @@ async def retry_run(run_id: RunId, caller: Writer, db: DatabaseDep) -> RunDetail
     async with db.unit_of_work() as uow:
         run = await service.retry(uow, caller.location_id, run_id)
         return await _detail(uow.session, run)
+
+
+@router.get(
+    "/backlog",
+    response_model=RunBacklog,
+    summary="Runs waiting to run across the installation, and the lag of the oldest",
+)
+async def run_backlog(caller: Reader, db: DatabaseDep, settings: SettingsDep) -> RunBacklog:
+    now = utcnow()
+    async with db.reader() as session:
+        found = await backlog(session, now)
+    return RunBacklog(
+        runs=found.runs,
+        oldest_due_at=to_iso(found.oldest_due_at),
+        lag_seconds=round(found.lag_seconds(now), 3),
+        limit=settings.flow_backlog_limit,
+    )
 
 
 @router.get("/templates", response_model=TemplateList, summary="The shipped flow templates")

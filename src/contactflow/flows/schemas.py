@@ -56,6 +56,17 @@ class TemplateInstall(RequestModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class RunBacklog(WireModel):
+    """Runs that are due and wait to run, across the installation (one executor serves every
+    location): how many, when the oldest fell due and how long it has waited (the run lag),
+    and how many make incoming webhooks answer 503."""
+
+    runs: int
+    oldest_due_at: str | None
+    lag_seconds: float
+    limit: int
+
+
 class HookAccepted(WireModel):
     """A call to a hook URL was accepted; `runId` is None when the flow's conditions did not
     hold for it, or (`duplicate`) when it repeats a delivery id received within a day: nothing

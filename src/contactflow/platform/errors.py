@@ -4,6 +4,7 @@ Services raise these; the HTTP layer turns them into
 `{statusCode, message, error?, traceId, meta?}` bodies.
 """
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -14,10 +15,18 @@ _NO_ERROR_PHRASE = frozenset({400, 403})
 class DomainError(Exception):
     status_code = 400
 
-    def __init__(self, message: str | list[str], *, meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str | list[str],
+        *,
+        meta: dict[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message if isinstance(message, str) else "; ".join(message))
         self.message = message
         self.meta = meta
+        # Response headers the error comes with (Retry-After).
+        self.headers = headers
 
 
 class BadRequest(DomainError):
@@ -46,6 +55,10 @@ class PayloadTooLarge(DomainError):
 
 class TooManyRequests(DomainError):
     status_code = 429
+
+
+class ServiceUnavailable(DomainError):
+    status_code = 503
 
 
 class Unprocessable(DomainError):

@@ -166,7 +166,7 @@ def _validation_messages(exc: RequestValidationError) -> list[str]:
 
 async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return error_response(exc.status_code, exc.message, meta=exc.meta)
+    return error_response(exc.status_code, exc.message, meta=exc.meta, headers=exc.headers)
 
 
 async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:

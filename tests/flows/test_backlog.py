@@ -1,0 +1,72 @@
+"""Backpressure on incoming webhooks: past the configured backlog of runs waiting to run, a
+hook answers 503 with Retry-After and starts nothing; GET /flows/backlog shows the backlog
+and the lag of its oldest run."""
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from contactflow.platform.db import Database
+from tests.flows.helpers import Hub, hook_flow
+from tests.support import (
+    LiveServer,
+    api_client,
+    live_server,
+    make_tenant,
+    migrated_database,
+    server_settings,
+)
+
+LIMIT = 2
+
+
+@pytest.fixture
+def idle_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """A server on a database of its own without workers: its runs stay queued."""
+    with migrated_database(database_url, tmp_path) as url:
+        settings = server_settings(url, embedded_workers=False, flow_backlog_limit=LIMIT)
+        with live_server(settings) as running:
+            yield running
+
+
+@pytest.fixture
+async def idle_hub(idle_server: LiveServer) -> AsyncIterator[Hub]:
+    db = Database(idle_server.settings.database_url)
+    try:
+        tenant = await make_tenant(db)
+    finally:
+        await db.dispose()
+    async with api_client(idle_server.base_url, tenant.headers, timeout=30) as http:
+        yield Hub(http, tenant)
+
+
+async def test_past_the_backlog_limit_a_hook_is_refused_with_retry_after(idle_hub: Hub) -> None:
+    hub = idle_hub
+    empty = await hub.get("/flows/backlog")
+    assert empty == {"runs": 0, "oldestDueAt": None, "lagSeconds": 0.0, "limit": LIMIT}
+    flow = await hub.flow(hook_flow())
+    public = {"Authorization": "", "Content-Type": "application/json"}
+
+    for order in range(LIMIT):
+        accepted = await hub.http.post(flow["hookPath"], json={"order": order}, headers=public)
+        assert accepted.status_code == 202, accepted.text
+    backlog = await hub.get("/flows/backlog")
+    assert (backlog["runs"], backlog["limit"]) == (LIMIT, LIMIT)
+    [first, *_] = sorted(run["createdAt"] for run in await hub.runs(flow["id"]))
+    assert backlog["oldestDueAt"] == first
+    assert backlog["lagSeconds"] >= 0
+
+    refused = await hub.http.post(flow["hookPath"], json={"order": 99}, headers=public)
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "30"
+    body = refused.json()
+    assert body["statusCode"] == 503
+    assert body["message"].startswith("The flow run backlog is full: 2 or more runs wait to run")
+    assert body["meta"] == {"backlogLimit": LIMIT}
+    assert body["traceId"] == refused.headers["x-trace-id"]
+    assert len(await hub.runs(flow["id"])) == LIMIT
+    # The lag grows while nothing runs.
+    later = await hub.get("/flows/backlog")
+    assert later["oldestDueAt"] == first
+    assert later["lagSeconds"] >= backlog["lagSeconds"]
