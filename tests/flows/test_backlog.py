@@ -1,14 +1,19 @@
 """Backpressure on incoming webhooks: past the configured backlog of runs waiting to run, a
 hook answers 503 with Retry-After and starts nothing; GET /flows/backlog shows the backlog
-and the lag of its oldest run."""
+and the lag of its oldest run. And a caller that goes away in the middle of its body is no
+error of the server's."""
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from contactflow.platform.db import Database
 from tests.flows.helpers import Hub, hook_flow
+from tests.receiver import wait_for
 from tests.support import (
     LiveServer,
     api_client,
@@ -70,3 +75,27 @@ async def test_past_the_backlog_limit_a_hook_is_refused_with_retry_after(idle_hu
     later = await hub.get("/flows/backlog")
     assert later["oldestDueAt"] == first
     assert later["lagSeconds"] >= backlog["lagSeconds"]
+
+
+async def test_a_caller_gone_in_the_middle_of_its_body_is_no_error(
+    idle_hub: Hub, idle_server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="contactflow")
+    flow = await idle_hub.flow(hook_flow())
+    address = urlsplit(idle_server.base_url)
+    _, writer = await asyncio.open_connection(address.hostname, address.port)
+    writer.write(
+        f"POST {flow['hookPath']} HTTP/1.1\r\nHost: {address.netloc}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        '{"order": 1, "lines": ['.encode()
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+    def noted() -> bool:
+        return any("client disconnected" in record.getMessage() for record in caplog.records)
+
+    await wait_for(noted, within=10)
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+    assert await idle_hub.runs(flow["id"]) == []

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -55,7 +56,8 @@ class _BodyTooLarge(StarletteHTTPException):
 
 class EdgeMiddleware:
     """Outermost layer: gives each request a trace id, caps the body size, and turns any
-    unexpected exception into a 500 envelope that carries the trace id (logged with it)."""
+    unexpected exception into a 500 envelope that carries the trace id (logged with it). A
+    client gone before sending its whole body is noted at info level, and answered nothing."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
@@ -108,6 +110,10 @@ class EdgeMiddleware:
         except _BodyTooLarge:
             if not started:
                 await self._too_large(scope, receive, send_with_trace)
+        except ClientDisconnect:
+            # The client went away before sending its whole body: nobody is left to answer,
+            # and nothing is wrong with the server.
+            log.info("client disconnected before sending its body, traceId=%s", trace_id)
         except Exception:
             log.exception("unhandled error, traceId=%s", trace_id)
             if not started:
