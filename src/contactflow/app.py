@@ -63,7 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async with running_workers(db, settings, CONTEXT_WORKERS):
                 yield
         else:
-            yield
+            # The workers run elsewhere: their commits still wake this process's live streams.
+            async with db.listening():
+                yield
         await rate_limiter.close()
         await db.dispose()
 

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from tests.support import LiveServer, Tenant
+from contactflow.platform import events
+from contactflow.platform.db import Database
+from contactflow.settings import Settings
+from tests.support import LiveServer, Tenant, api_client, live_server
 from tests.webhooks.helpers import Json, assert_error, create_contact, log_events, update_contact
 
 WITHIN = 10.0
@@ -130,3 +133,24 @@ async def test_a_burst_of_writes_is_streamed_at_once_not_at_the_next_heartbeat(
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await listener
+
+
+async def test_an_api_without_workers_streams_what_other_processes_write_at_once(
+    postgres_only: None, settings: Settings, tenant: Tenant, db: Database
+) -> None:
+    """The workers' commits (another process: the test's own connection here) wake the
+    streams of an API process that runs no workers, well before the 15 s keep-alive."""
+    api_only = settings.model_copy(update={"embedded_workers": False})
+    with live_server(api_only) as server:
+        async with (
+            api_client(server.base_url, tenant.headers) as client,
+            asyncio.timeout(WITHIN),
+            client.stream("GET", "/events/stream") as response,
+        ):
+            await create_contact(client, firstName="Here")
+            received = sse_events(response)
+            assert (await anext(received)).data["payload"]["firstName"] == "Here"
+            async with db.unit_of_work() as uow:
+                payload = {"type": "ContactCreate", "firstName": "Elsewhere"}
+                await events.append(uow, tenant.location_id, "ContactCreate", payload)
+            assert (await anext(received)).data["payload"]["firstName"] == "Elsewhere"
