@@ -122,7 +122,7 @@ async def test_a_burst_of_writes_is_streamed_at_once_not_at_the_next_heartbeat(
 
     listener = asyncio.create_task(listen())
     try:
-        async with httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers) as writer:
+        async with api_client(server.base_url, tenant.headers) as writer:
             for burst in range(30):
                 names = [f"B{burst}-{n}" for n in range(3)]
                 await asyncio.gather(*(create_contact(writer, firstName=n) for n in names))

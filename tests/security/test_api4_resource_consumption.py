@@ -16,7 +16,7 @@ from tests.contacts.helpers import assert_error, count_contacts
 from tests.receiver import Receiver
 from tests.security.conftest import StartServer
 from tests.security.helpers import bearer, has_no_rate_headers, issue_key, rate_headers
-from tests.support import Tenant
+from tests.support import Tenant, api_client
 
 MIB = 1024 * 1024
 
@@ -85,7 +85,7 @@ async def test_a_burst_counts_down_then_429_with_retry_after(
     start_server: StartServer, tenant: Tenant
 ) -> None:
     server = start_server(rate_limit_burst=5, rate_limit_daily=1000)
-    async with httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers) as http:
+    async with api_client(server.base_url, tenant.headers) as http:
         for remaining in (4, 3, 2, 1, 0):
             response = await http.get("/contacts/")
             assert response.status_code == 200
@@ -119,7 +119,7 @@ async def test_the_window_reopens_when_retry_after_says(
     start_server: StartServer, tenant: Tenant
 ) -> None:
     server = start_server(rate_limit_burst=2, rate_limit_burst_seconds=1)
-    async with httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers) as http:
+    async with api_client(server.base_url, tenant.headers) as http:
         assert [(await http.get("/health")).status_code] == [200]
         statuses = [(await http.get("/contacts/")).status_code for _ in range(3)]
         assert statuses == [200, 200, 429]
@@ -135,7 +135,7 @@ async def test_the_window_reopens_when_retry_after_says(
 
 async def test_the_daily_budget_is_enforced(start_server: StartServer, tenant: Tenant) -> None:
     server = start_server(rate_limit_burst=100, rate_limit_daily=3)
-    async with httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers) as http:
+    async with api_client(server.base_url, tenant.headers) as http:
         for left in (2, 1, 0):
             response = await http.get("/contacts/")
             assert response.status_code == 200
@@ -190,7 +190,7 @@ async def test_errors_after_authentication_carry_the_headers(
 ) -> None:
     server = start_server(rate_limit_burst=50)
     reader = await new_tenant(scopes=("contacts.readonly",))
-    async with httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers) as http:
+    async with api_client(server.base_url, tenant.headers) as http:
         responses = [
             (await http.get("/contacts/doesNotExist0000000000000"), 404),
             (await http.post("/contacts/", json={"firstName": 5, "unknown": 1}), 422),
@@ -218,13 +218,13 @@ async def test_redis_counts_one_budget_across_servers(
     first, second = start_server(**shared), start_server(**shared)
     remaining = []
     for server in (first, second, first, second, first):
-        async with httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers) as http:
+        async with api_client(server.base_url, tenant.headers) as http:
             response = await http.get("/contacts/")
             assert response.status_code == 200
             remaining.append(rate_headers(response)["x-ratelimit-remaining"])
     assert remaining == [4, 3, 2, 1, 0]
     for server in (first, second):
-        async with httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers) as http:
+        async with api_client(server.base_url, tenant.headers) as http:
             refused = await http.get("/contacts/")
             assert_error(refused, 429)
             assert 1 <= int(refused.headers["retry-after"]) <= 10
@@ -258,7 +258,7 @@ async def test_an_unreachable_redis_lets_requests_through_uncounted(
 ) -> None:
     # Nothing listens on port 1: the counters are down, the API is not.
     server = start_server(redis_url="redis://127.0.0.1:1/0", rate_limit_burst=1)
-    async with httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers) as http:
+    async with api_client(server.base_url, tenant.headers) as http:
         started = time.monotonic()
         for _ in range(3):
             response = await http.get("/contacts/")

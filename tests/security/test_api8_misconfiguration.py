@@ -21,7 +21,7 @@ from contactflow.platform.security_headers import API_POLICY
 from tests.contacts.helpers import assert_error
 from tests.security.conftest import StartServer
 from tests.security.helpers import rate_headers
-from tests.support import LiveServer, Tenant, live_server, server_settings
+from tests.support import LiveServer, Tenant, api_client, live_server, server_settings
 
 SECRET_DETAIL = "connection to db-internal.example:5432 failed for user admin"
 FIXED_HEADERS = {
@@ -51,7 +51,7 @@ async def test_an_internal_error_is_an_envelope_without_details(
 
     app.include_router(broken)
     with live_server(settings, app) as server, caplog.at_level(logging.ERROR, "contactflow"):
-        async with httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers) as http:
+        async with api_client(server.base_url, tenant.headers) as http:
             response = await http.get("/test-only/boom")
     body = assert_error(response, 500)
     assert set(body) == {"statusCode", "message", "error", "traceId"}
@@ -71,7 +71,7 @@ async def test_an_internal_error_is_an_envelope_without_details(
 async def test_no_debug_pages_and_every_response_has_the_headers(
     server: LiveServer, tenant: Tenant
 ) -> None:
-    async with httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers) as http:
+    async with api_client(server.base_url, tenant.headers) as http:
         unknown = await http.get("/definitely/not/a/route")
         assert_error(unknown, 404)
         not_allowed = await http.request("TRACE", "/health")

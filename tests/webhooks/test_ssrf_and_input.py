@@ -16,7 +16,7 @@ from contactflow.platform.webhooks.signing import installation_signer
 from contactflow.platform.webhooks.ssrf import UnsafeUrl, UrlPolicy
 from contactflow.platform.webhooks.transport import Poster
 from tests.receiver import Receiver
-from tests.support import LiveServer, Tenant, live_server, make_tenant, server_settings
+from tests.support import LiveServer, Tenant, api_client, live_server, make_tenant, server_settings
 from tests.webhooks.helpers import (
     TenantFactory,
     add_endpoint,
@@ -63,7 +63,7 @@ def strict(database_url: str) -> Iterator[LiveServer]:
 
 
 def client_of(server: LiveServer, tenant: Tenant) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.base_url, headers=tenant.headers)
+    return api_client(server.base_url, tenant.headers)
 
 
 @pytest.mark.parametrize("url", REFUSED)
