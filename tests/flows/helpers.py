@@ -1,13 +1,16 @@
 """Helpers of the flows tests: one tenant's calls to /flows, the Contacts API and Mailsuite
 on the live server, and waiting for runs."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from contactflow.platform.db import Database
 from tests.mailsuite.helpers import poll
-from tests.support import Tenant
+from tests.support import LiveServer, Tenant, api_client, make_tenant
 
 Json = dict[str, Any]
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -161,3 +164,15 @@ class Hub:
         page = await self.get(f"/mailsuite/v1/contacts/{contact_id}/timeline", limit=100)
         entries: list[Json] = page["entries"]
         return entries
+
+
+@asynccontextmanager
+async def hub_of(server: LiveServer) -> AsyncIterator[Hub]:
+    """A new tenant on the server's own database, and its API calls to that server."""
+    db = Database(server.settings.database_url)
+    try:
+        tenant = await make_tenant(db)
+    finally:
+        await db.dispose()
+    async with api_client(server.base_url, tenant.headers, timeout=30) as http:
+        yield Hub(http, tenant)

@@ -11,14 +11,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from contactflow.platform.db import Database
-from tests.flows.helpers import Hub, hook_flow
+from tests.flows.helpers import Hub, hook_flow, hub_of
 from tests.receiver import wait_for
 from tests.support import (
     LiveServer,
-    api_client,
     live_server,
-    make_tenant,
     migrated_database,
     server_settings,
 )
@@ -37,13 +34,8 @@ def idle_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture
 async def idle_hub(idle_server: LiveServer) -> AsyncIterator[Hub]:
-    db = Database(idle_server.settings.database_url)
-    try:
-        tenant = await make_tenant(db)
-    finally:
-        await db.dispose()
-    async with api_client(idle_server.base_url, tenant.headers, timeout=30) as http:
-        yield Hub(http, tenant)
+    async with hub_of(idle_server) as hub:
+        yield hub
 
 
 async def test_past_the_backlog_limit_a_hook_is_refused_with_retry_after(idle_hub: Hub) -> None:

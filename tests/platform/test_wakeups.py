@@ -17,14 +17,12 @@ from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Database
 from contactflow.platform.jobs import Loop, Worker
 from contactflow.settings import Settings
-from tests.flows.helpers import Hub
+from tests.flows.helpers import Hub, hub_of
 from tests.mailsuite.smtpd import Mailbox, running_mailbox
 from tests.receiver import Receiver, running_receiver, wait_for
 from tests.support import (
     LiveServer,
-    api_client,
     live_server,
-    make_tenant,
     migrated_database,
     server_settings,
 )
@@ -151,13 +149,8 @@ def patient_server(patient_settings: Settings) -> Iterator[LiveServer]:
 
 @pytest.fixture
 async def patient_hub(patient_server: LiveServer) -> AsyncIterator[Hub]:
-    db = Database(patient_server.settings.database_url)
-    try:
-        tenant = await make_tenant(db)
-    finally:
-        await db.dispose()
-    async with api_client(patient_server.base_url, tenant.headers, timeout=30) as http:
-        yield Hub(http, tenant)
+    async with hub_of(patient_server) as hub:
+        yield hub
 
 
 @pytest.fixture
