@@ -71,6 +71,10 @@ _SORTS: dict[str, InstrumentedAttribute[Any]] = {
     "companyName": Contact.company_name,
 }
 _BOUNDS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__"}
+# The fields a filter may name.
+FIELDS = tuple(sorted({*_TEXT, *_DATES, *_BOOLEANS, "tags"}))
+# Sorts that read the location's contacts in an index's order.
+INDEXED_SORTS = ("dateAdded", "dateUpdated")
 
 
 def _field_error(where: str, reason: str) -> Exception:
@@ -195,8 +199,7 @@ def _condition(spec: SearchFilter | FilterGroup, where: str) -> ColumnElement[bo
             raise _field_error(field_where, "dnd takes eq or not_eq with true or false")
         column = _BOOLEANS[spec.field]
         return column == spec.value if spec.operator == "eq" else column != spec.value
-    known = sorted({*_TEXT, *_DATES, *_BOOLEANS, "tags"})
-    raise _field_error(field_where, f"unknown field {spec.field!r}; one of {', '.join(known)}")
+    raise _field_error(field_where, f"unknown field {spec.field!r}; one of {', '.join(FIELDS)}")
 
 
 @dataclass(frozen=True)
@@ -247,13 +250,25 @@ def _statements(location_id: str, body: SearchBody, *columns: Any) -> _Statement
     )
 
 
+async def _page(
+    session: AsyncSession, statements: _Statements
+) -> list[tuple[Contact, list[str | int]]]:
+    rows = await session.scalars(statements.page)
+    return [(row, [_sort_key(row, statements.field), row.id]) for row in rows]
+
+
 async def search_contacts(session: AsyncSession, location_id: str, body: SearchBody) -> SearchPage:
     statements = _statements(location_id, body, Contact)
     total = await session.scalar(statements.count) or 0
-    rows = await session.scalars(statements.page)
-    return SearchPage(
-        contacts=[(row, [_sort_key(row, statements.field), row.id]) for row in rows], total=total
-    )
+    return SearchPage(contacts=await _page(session, statements), total=total)
+
+
+async def search_uncounted(
+    session: AsyncSession, location_id: str, body: SearchBody
+) -> list[tuple[Contact, list[str | int]]]:
+    """A page of the search without its total, whose count would read every match: for
+    views that page on with searchAfter."""
+    return await _page(session, _statements(location_id, body, Contact))
 
 
 def search_json(connection: Connection, location_id: str, body: SearchBody) -> bytes:
