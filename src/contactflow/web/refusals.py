@@ -2,7 +2,9 @@
 (DomainError) or a wire model's (pydantic) as `field: reason` lines sorted onto the form's
 fields, and the dates and times the forms take (UTC, as `datetime-local` inputs send them)."""
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -22,16 +24,35 @@ def refusal_lines(error: DomainError | ValidationError) -> list[str]:
 
 
 def by_field(lines: list[str], known: set[str]) -> tuple[dict[str, str], str]:
-    """`field: reason` lines by field; the others as one message."""
+    """`field: reason` lines by field (a place within a field, such as `dateOfBirth.date`,
+    counts as the field); the others as one message."""
     errors: dict[str, str] = {}
     other = []
     for line in lines:
         place, _, reason = line.partition(": ")
+        if place not in known:
+            place = place.split(".", 1)[0]
         if place in known and reason:
             errors.setdefault(place, reason)
         else:
             other.append(line)
     return errors, "; ".join(other)
+
+
+@dataclass
+class FilledForm:
+    """A form as it was sent, with what was refused beside its fields and the rest above."""
+
+    values: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str = ""
+
+    @classmethod
+    def refused(
+        cls, values: dict[str, Any], error: DomainError | ValidationError, known: set[str]
+    ) -> "FilledForm":
+        errors, message = by_field(refusal_lines(error), known)
+        return cls(values, errors, message)
 
 
 def utc_moment(raw: str) -> datetime:

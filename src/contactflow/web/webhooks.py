@@ -10,7 +10,7 @@ forms and puts the endpoint page's own address in the browser's history (HX-Push
 reload reads the page again rather than sending the form again.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,7 @@ from contactflow.platform.webhooks.models import WebhookEndpoint
 from contactflow.platform.webhooks.schemas import EndpointCreate, EndpointUpdate
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import api_docs, render
-from contactflow.web.refusals import MOMENT_HINT, by_field, refusal_lines, utc_moment
+from contactflow.web.refusals import MOMENT_HINT, FilledForm, utc_moment
 from contactflow.web.webhook_deliveries import DeliveryFilter, endpoint_path, listing
 
 router = APIRouter(prefix="/app/l/{location_id}/webhooks", include_in_schema=False)
@@ -44,13 +44,6 @@ NOTICES = {
     "disabled": "Disabled: nothing is sent to it until it is enabled again.",
     "deleted": "Deleted the endpoint and its deliveries.",
 }
-
-
-@dataclass
-class EndpointForm:
-    values: dict[str, Any]
-    errors: dict[str, str] = field(default_factory=dict)
-    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,11 +76,6 @@ def _given(form: FormData) -> dict[str, Any]:
         "eventTypes": [value for value in form.getlist("eventTypes") if isinstance(value, str)],
         "ordered": form.get("ordered") == "on",
     }
-
-
-def _refused(values: dict[str, Any], error: DomainError | ValidationError) -> EndpointForm:
-    errors, message = by_field(refusal_lines(error), FORM_FIELDS)
-    return EndpointForm(values, errors, message)
 
 
 async def _find(request: Request, location_id: str, endpoint_id: str) -> WebhookEndpoint:
@@ -123,7 +111,7 @@ async def endpoints_page(request: Request, viewer: ViewerDep, location_id: str) 
 def _form_page(
     viewer: Viewer,
     location: Location,
-    form: EndpointForm,
+    form: FilledForm,
     endpoint: WebhookEndpoint | None = None,
     status: int = 200,
 ) -> Response:
@@ -142,7 +130,7 @@ def _form_page(
 @router.get("/new")
 async def new_page(viewer: ViewerDep, location_id: str) -> Response:
     location = viewer.location(location_id)
-    blank = EndpointForm({"url": "", "description": "", "eventTypes": [], "ordered": True})
+    blank = FilledForm({"url": "", "description": "", "eventTypes": [], "ordered": True})
     return _form_page(viewer, location, blank)
 
 
@@ -211,7 +199,9 @@ async def create(request: Request, viewer: ViewerDep, location_id: str) -> Respo
                 ordered=body.ordered,
             )
     except (ValidationError, DomainError) as error:
-        return _form_page(viewer, location, _refused(values, error), status=422)
+        return _form_page(
+            viewer, location, FilledForm.refused(values, error, FORM_FIELDS), status=422
+        )
     secret = NewSecret(endpoint.secret)
     return await endpoint_page(request, viewer, location, endpoint.id, secret=secret)
 
@@ -229,7 +219,7 @@ async def edit_page(
 ) -> Response:
     location = viewer.location(location_id)
     found = await _find(request, location.id, endpoint_id)
-    return _form_page(viewer, location, EndpointForm(_values_of(found)), found)
+    return _form_page(viewer, location, FilledForm(_values_of(found)), found)
 
 
 @router.post("/{endpoint_id}/edit")
@@ -253,7 +243,9 @@ async def edit(request: Request, viewer: ViewerDep, location_id: str, endpoint_i
     except NotFound:
         raise PageNotFound from None
     except (ValidationError, DomainError) as error:
-        return _form_page(viewer, location, _refused(values, error), found, 422)
+        return _form_page(
+            viewer, location, FilledForm.refused(values, error, FORM_FIELDS), found, 422
+        )
     where = f"{endpoint_path(location.id, endpoint_id)}?done=saved"
     return RedirectResponse(where, status_code=303)
 
