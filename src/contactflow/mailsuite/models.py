@@ -111,6 +111,8 @@ class MailContact(Base):
     __table_args__ = (
         UniqueConstraint("location_id", "email_lower"),
         Index(None, "location_id", "created_at", "id"),
+        # A Contacts API contact's page finds its linked contact (the oldest) by this.
+        Index(None, "location_id", "crm_contact_id", "created_at", "id"),
     )
 
     @property
