@@ -10,6 +10,8 @@ from contactflow.web import (
     builder,
     bulk_retry,
     connections,
+    contact_page,
+    contacts,
     events,
     flow_page,
     flows,
@@ -42,6 +44,8 @@ async def _not_found(_: Request, __: Exception) -> Response:
 def install(app: FastAPI) -> None:
     for router in (
         account.router,
+        contacts.router,
+        contact_page.router,
         builder.router,
         flows.router,
         flow_page.router,
