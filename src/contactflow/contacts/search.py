@@ -88,7 +88,8 @@ def _scalar(value: Any, where: str) -> str:
 
 
 def _text_condition(column: Any, spec: SearchFilter, where: str) -> ColumnElement[bool]:
-    lowered = func.lower(column)
+    # The email is stored lower-cased: compared as it is, its index serves `eq` and `in`.
+    lowered = column if column is Contact.email_lower else func.lower(column)
     match spec.operator:
         case "eq":
             return lowered == _scalar(spec.value, where).lower()
