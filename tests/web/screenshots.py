@@ -114,6 +114,8 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
                 (f"{here}/webhooks/new", "Add an endpoint", "webhook-new"),
                 (hook.endpoint_page, "Webhook endpoint", "webhook"),
                 (hook.delivery_page, "Delivery of ContactCreate", "webhook-delivery"),
+                (f"{here}/contacts", "Contacts sandbox", "contacts"),
+                (f"{here}/contacts/{hook.event['subjectId']}", "Tess sandbox", "contact"),
                 (f"{here}/events", "Events", "events"),
                 (f"{here}/events/{hook.event['id']}", hook.event_heading, "event"),
                 ("/app/account", "Where you are signed in", "account"),
