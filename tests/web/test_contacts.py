@@ -26,9 +26,12 @@ def contact_ids(html: str) -> list[str]:
     return re.findall(r'data-contact-id="([^"]+)"', html)
 
 
-def search(*rows: tuple[str, str, str], **others: str) -> list[tuple[str, str]]:
+Params = list[tuple[str, str | int | float | bool | None]]
+
+
+def search(*rows: tuple[str, str, str], **others: str) -> Params:
     """A search's address as the form sends it: each filter row's field, operator, value."""
-    pairs: list[tuple[str, str]] = []
+    pairs: Params = []
     for field, operator, value in rows:
         pairs += [("field", field), ("op", operator), ("value", value)]
     return pairs + list(others.items())

@@ -4,7 +4,8 @@ timeline). Its fields, tags, a new note and a new task are changed through the c
 services the API calls, so every change logs its event, starts its flows and reaches its
 webhooks."""
 
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from starlette.datastructures import FormData
 
 from contactflow.contacts import api as contacts_api
 from contactflow.contacts import appointments, links, records, service
+from contactflow.contacts.events import contact_snapshot
 from contactflow.contacts.models import Contact
 from contactflow.contacts.record_schemas import NoteCreate, TaskCreate
 from contactflow.contacts.schemas import ContactUpdate, TagsBody
@@ -22,6 +24,7 @@ from contactflow.mailsuite import contacts as mail_contacts
 from contactflow.mailsuite import emails as mail_emails
 from contactflow.mailsuite import tasks as mail_tasks
 from contactflow.mailsuite import timeline
+from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import DomainError, NotFound
 from contactflow.platform.tenancy import Location
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
@@ -49,8 +52,13 @@ TEXT_FIELDS = {
     "source": "Source",
     "dateOfBirth": "Date of birth",
 }
-FIELDS_KNOWN = {*TEXT_FIELDS, "type", "dnd"}
-TASK_FIELDS = {"title", "body", "dueDate"}
+# The fields of each form of the page, which its refusals are put beside.
+KNOWN = {
+    "fields": {*TEXT_FIELDS, "type", "dnd"},
+    "tags": {"tags"},
+    "note": {"body"},
+    "task": {"title", "body", "dueDate"},
+}
 NOTICES = {
     "saved": "Saved the contact.",
     "tagged": "Added the tags.",
@@ -73,24 +81,9 @@ class Forms:
 
 
 def _values_of(contact: Contact) -> dict[str, Any]:
-    values = {
-        "firstName": contact.first_name,
-        "lastName": contact.last_name,
-        "email": contact.email,
-        "phone": contact.phone,
-        "companyName": contact.company_name,
-        "address1": contact.address1,
-        "city": contact.city,
-        "state": contact.state,
-        "postalCode": contact.postal_code,
-        "country": contact.country,
-        "website": contact.website,
-        "timezone": contact.timezone,
-        "source": contact.source,
-        "dateOfBirth": contact.date_of_birth,
-    }
+    snapshot = contact_snapshot(contact)
     return {
-        **{name: value or "" for name, value in values.items()},
+        **{name: snapshot[name] or "" for name in TEXT_FIELDS},
         "type": contact.type,
         "dnd": contact.dnd,
     }
@@ -173,9 +166,54 @@ async def _page(
     )
 
 
-def _done(location: Location, contact_id: str, what: str) -> Response:
-    where = f"/app/l/{location.id}/contacts/{contact_id}?done={what}"
+Change = Callable[[UnitOfWork], Awaitable[object]]
+
+
+async def _change(
+    request: Request,
+    viewer: Viewer,
+    location: Location,
+    contact_id: str,
+    form: str,
+    given: dict[str, Any],
+    change: Change,
+    done: str,
+) -> Response:
+    """Make the change in one unit of work, then show the page again: with a notice, or with
+    the form `form` as sent and what the service or the wire model refused beside its
+    fields (the page's other forms as they are)."""
+    try:
+        async with database(request).unit_of_work() as uow:
+            await change(uow)
+    except NotFound:
+        raise PageNotFound from None
+    except (ValidationError, DomainError) as error:
+        refused = FilledForm.refused(given, error, KNOWN[form])
+        # A duplicate's refusal names the field it matched on in its meta.
+        if isinstance(error, DomainError) and error.meta:
+            matching = str(error.meta.get("matchingField"))
+            if matching in KNOWN[form]:
+                refused.errors[matching] = "another contact of this location has it"
+        return await _refused(request, viewer, location, contact_id, form, refused)
+    where = f"/app/l/{location.id}/contacts/{contact_id}?done={done}"
     return RedirectResponse(where, status_code=303)
+
+
+async def _refused(
+    request: Request,
+    viewer: Viewer,
+    location: Location,
+    contact_id: str,
+    form: str,
+    refused: FilledForm,
+) -> Response:
+    async with database(request).reader() as session:
+        try:
+            contact = await service.find_contact(session, location.id, contact_id)
+        except NotFound:
+            raise PageNotFound from None
+    forms = replace(Forms(FilledForm(_values_of(contact))), **{form: refused})
+    return await _page(request, viewer, location, contact_id, forms, 422)
 
 
 @router.get("")
@@ -191,41 +229,18 @@ async def save_fields(
 ) -> Response:
     location = viewer.location(location_id)
     given = _fields_given(await request.form())
-    try:
+    region = request.app.state.settings.default_phone_region
+
+    async def change(uow: UnitOfWork) -> object:
         # A blank text field clears it; a blank type is refused (a contact has one).
-        body = ContactUpdate.model_validate(
-            {
-                name: None if name in TEXT_FIELDS and value == "" else value
-                for name, value in given.items()
-            }
-        )
-        region = request.app.state.settings.default_phone_region
-        async with database(request).unit_of_work() as uow:
-            await service.update_contact(uow, location.id, contact_id, body, region)
-    except NotFound:
-        raise PageNotFound from None
-    except (ValidationError, DomainError) as error:
-        refused = FilledForm.refused(given, error, FIELDS_KNOWN)
-        # A duplicate's refusal names the field it matched on in its meta.
-        if isinstance(error, DomainError) and error.meta:
-            matching = str(error.meta.get("matchingField"))
-            if matching in FIELDS_KNOWN:
-                refused.errors[matching] = "another contact of this location has it"
-        return await _page(request, viewer, location, contact_id, Forms(refused), 422)
-    return _done(location, contact_id, "saved")
+        blanked = {
+            name: None if name in TEXT_FIELDS and value == "" else value
+            for name, value in given.items()
+        }
+        body = ContactUpdate.model_validate(blanked)
+        return await service.update_contact(uow, location.id, contact_id, body, region)
 
-
-async def _refused(
-    request: Request, viewer: Viewer, location: Location, contact_id: str, **refused: FilledForm
-) -> Response:
-    """The page with one form as sent and what was refused in it; the others as they are."""
-    async with database(request).reader() as session:
-        try:
-            contact = await service.find_contact(session, location.id, contact_id)
-        except NotFound:
-            raise PageNotFound from None
-    forms = Forms(FilledForm(_values_of(contact)), **refused)
-    return await _page(request, viewer, location, contact_id, forms, 422)
+    return await _change(request, viewer, location, contact_id, "fields", given, change, "saved")
 
 
 @router.post("/tags")
@@ -237,17 +252,13 @@ async def add_tags(
     tags = [tag.strip() for tag in given["tags"].split(",") if tag.strip()]
     if not tags:
         refused = FilledForm(given, {"tags": "required: one or more tags, comma-separated"})
-        return await _refused(request, viewer, location, contact_id, tags=refused)
-    try:
+        return await _refused(request, viewer, location, contact_id, "tags", refused)
+
+    async def change(uow: UnitOfWork) -> object:
         body = TagsBody.model_validate({"tags": tags})
-        async with database(request).unit_of_work() as uow:
-            await links.add_tags(uow, location.id, contact_id, body.tags)
-    except NotFound:
-        raise PageNotFound from None
-    except (ValidationError, DomainError) as error:
-        refused = FilledForm.refused(given, error, {"tags"})
-        return await _refused(request, viewer, location, contact_id, tags=refused)
-    return _done(location, contact_id, "tagged")
+        return await links.add_tags(uow, location.id, contact_id, body.tags)
+
+    return await _change(request, viewer, location, contact_id, "tags", given, change, "tagged")
 
 
 @router.post("/tags/remove")
@@ -256,16 +267,13 @@ async def remove_tag(
 ) -> Response:
     location = viewer.location(location_id)
     tag = _text(await request.form(), "tag")
-    try:
+
+    async def change(uow: UnitOfWork) -> object:
         body = TagsBody.model_validate({"tags": [tag]})
-        async with database(request).unit_of_work() as uow:
-            await links.remove_tags(uow, location.id, contact_id, body.tags)
-    except NotFound:
-        raise PageNotFound from None
-    except (ValidationError, DomainError) as error:
-        refused = FilledForm.refused({"tags": ""}, error, {"tags"})
-        return await _refused(request, viewer, location, contact_id, tags=refused)
-    return _done(location, contact_id, "untagged")
+        return await links.remove_tags(uow, location.id, contact_id, body.tags)
+
+    given = {"tags": ""}
+    return await _change(request, viewer, location, contact_id, "tags", given, change, "untagged")
 
 
 @router.post("/notes")
@@ -274,16 +282,12 @@ async def add_note(
 ) -> Response:
     location = viewer.location(location_id)
     given = {"body": _text(await request.form(), "body")}
-    try:
+
+    async def change(uow: UnitOfWork) -> object:
         body = NoteCreate.model_validate(given)
-        async with database(request).unit_of_work() as uow:
-            await records.create_note(uow, location.id, contact_id, body)
-    except NotFound:
-        raise PageNotFound from None
-    except (ValidationError, DomainError) as error:
-        refused = FilledForm.refused(given, error, {"body"})
-        return await _refused(request, viewer, location, contact_id, note=refused)
-    return _done(location, contact_id, "noted")
+        return await records.create_note(uow, location.id, contact_id, body)
+
+    return await _change(request, viewer, location, contact_id, "note", given, change, "noted")
 
 
 @router.post("/tasks")
@@ -292,14 +296,15 @@ async def add_task(
 ) -> Response:
     location = viewer.location(location_id)
     form = await request.form()
-    given = {name: _text(form, name) for name in TASK_FIELDS}
+    given = {name: _text(form, name) for name in KNOWN["task"]}
     try:
         due = utc_moment(given["dueDate"])
     except ValueError:
         hint = f"required: {MOMENT_HINT}" if not given["dueDate"] else MOMENT_HINT
         refused = FilledForm(given, {"dueDate": hint})
-        return await _refused(request, viewer, location, contact_id, task=refused)
-    try:
+        return await _refused(request, viewer, location, contact_id, "task", refused)
+
+    async def change(uow: UnitOfWork) -> object:
         body = TaskCreate.model_validate(
             {
                 "title": given["title"],
@@ -308,11 +313,6 @@ async def add_task(
                 "completed": False,
             }
         )
-        async with database(request).unit_of_work() as uow:
-            await records.create_task(uow, location.id, contact_id, body)
-    except NotFound:
-        raise PageNotFound from None
-    except (ValidationError, DomainError) as error:
-        refused = FilledForm.refused(given, error, TASK_FIELDS)
-        return await _refused(request, viewer, location, contact_id, task=refused)
-    return _done(location, contact_id, "tasked")
+        return await records.create_task(uow, location.id, contact_id, body)
+
+    return await _change(request, viewer, location, contact_id, "task", given, change, "tasked")
