@@ -18,7 +18,7 @@ async def test_every_page_links_to_its_operation_in_the_api_docs(
 ) -> None:
     flow = await web_hub.flow(MANUAL, name="Linked")
     run = (await web_hub.post(f"/flows/{flow['id']}/run", {"name": "Ada"}))["run"]
-    await web_hub.crm_contact(firstName="Ada")
+    ada = await web_hub.crm_contact(firstName="Ada")
     [event] = (await web_hub.get("/events", types="ContactCreate"))["events"]
     endpoint = (await web_hub.post("/webhooks", {"url": "http://127.0.0.1:9/docs"}))["endpoint"]
     hook = f"/webhooks/{endpoint['id']}"
@@ -39,6 +39,8 @@ async def test_every_page_links_to_its_operation_in_the_api_docs(
             "get",
             "/webhooks/{endpointId}/deliveries/{deliveryId}/attempts",
         ),
+        f"{ours}/contacts": ("post", "/contacts/search"),
+        f"{ours}/contacts/{ada['id']}": ("get", "/contacts/{contactId}"),
         f"{ours}/events": ("get", "/events"),
         f"{ours}/events/{event['id']}": ("get", "/events"),
     }
