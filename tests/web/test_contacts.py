@@ -16,7 +16,7 @@ from contactflow.web.contacts import CONTACTS_PER_PAGE
 from tests.flows.helpers import Hub
 from tests.support import LiveServer, Tenant, make_tenant
 from tests.web.forms import form_fields
-from tests.web.helpers import browser, make_person, signed_in
+from tests.web.helpers import browser, make_person, second_location, signed_in
 from tests.webhooks.helpers import create_contacts
 
 SCRIPT = "<script>alert(1)</script>"
@@ -318,6 +318,17 @@ async def test_another_locations_contacts_are_not_found(
                 response = await http.post(path + action, data=sent)
                 assert response.status_code == 404, path + action
         assert theirs["id"] not in (await http.get(ours)).text
+    # A sibling location of the company: its admin sees it, a user of ours does not.
+    sibling = await second_location(web_db, web_tenant)
+    [sib] = await create_contacts(web_db, sibling, ["Sib"])
+    sibling_page = f"/app/l/{sibling}/contacts/{sib}"
+    async with browser(web_server.base_url) as http:
+        await signed_in(http, user)
+        assert (await http.get(sibling_page)).status_code == 404
+    async with browser(web_server.base_url) as http:
+        await signed_in(http, await make_person(web_db, web_tenant.location_id))
+        assert (await http.get(sibling_page)).status_code == 200
+        assert (await http.get(f"{ours}/{sib}")).status_code == 404
     # Their own admin sees them, with the sandbox badge.
     admin = await make_person(web_db, other.location_id)
     async with browser(web_server.base_url) as http:
