@@ -127,16 +127,18 @@ async def test_more_contacts_page_by_keyset(
     here = f"/app/l/{web_tenant.location_id}/contacts"
     async with browser(web_server.base_url) as http:
         await signed_in(http, person)
-        first = await http.get(here, params=search(("firstName", "contains", "c"), dir="asc"))
-        assert len(contact_ids(first.text)) == CONTACTS_PER_PAGE
-        more = re.search(r'<a href="([^"]+)">More contacts</a>', first.text)
-        assert more is not None
-        second = await http.get(more.group(1).replace("&amp;", "&"))
-        assert "field=firstName" in more.group(1)
-        assert "dir=asc" in more.group(1)
-        assert len(contact_ids(second.text)) == 1
-        assert "More contacts" not in second.text
-        assert sorted(contact_ids(first.text) + contact_ids(second.text)) == sorted(ids)
+        for sort, direction in (("dateAdded", "asc"), ("dateUpdated", "desc")):
+            shown = search(("firstName", "contains", "c"), sort=sort, dir=direction)
+            first = await http.get(here, params=shown)
+            assert len(contact_ids(first.text)) == CONTACTS_PER_PAGE
+            more = re.search(r'<a href="([^"]+)">More contacts</a>', first.text)
+            assert more is not None
+            second = await http.get(more.group(1).replace("&amp;", "&"))
+            assert "field=firstName" in more.group(1)
+            assert f"sort={sort}&amp;dir={direction}" in more.group(1)
+            assert len(contact_ids(second.text)) == 1
+            assert "More contacts" not in second.text
+            assert sorted(contact_ids(first.text) + contact_ids(second.text)) == sorted(ids)
         for after in ("x", "1_", "9" * 30):
             assert (await http.get(here, params={"after": after})).status_code == 200
 
