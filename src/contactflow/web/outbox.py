@@ -1,16 +1,12 @@
 """The sandbox outbox of a sandbox location: the messages its senders delivered, newest
 first and live (redrawn as the location's log moves, as an email's EmailSent follows its
-delivery), and each message as a mail client shows it.
-
-A message's HTML is the sender's content: it is served from a URL of its own with a policy
-that runs no script and loads nothing from elsewhere, and shown in an iframe sandboxed
-without scripts, so it can neither script the dashboard nor call out while being read.
-"""
+delivery), and each message as a mail client shows it (its HTML framed as framed.py
+says)."""
 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.mailsuite import sandbox, sandbox_api
@@ -18,30 +14,16 @@ from contactflow.mailsuite.models import SandboxMessage
 from contactflow.platform.api_support import format_cursor
 from contactflow.platform.errors import NotFound
 from contactflow.platform.tenancy import Location
+from contactflow.web.framed import FRAMING_PAGE_POLICY, framed_html
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.live import live_stream, log_position
-from contactflow.web.pages import PAGE_HEADERS, PAGE_POLICY, api_docs, part, render
+from contactflow.web.pages import PAGE_HEADERS, api_docs, part, render
 from contactflow.web.paging import LogPosition, cursor_position
 
 router = APIRouter(prefix="/app/l/{location_id}/outbox", include_in_schema=False)
 MESSAGES_PER_PAGE = 50
 OUTBOX_DOCS = api_docs(sandbox_api.router, sandbox_api.list_messages)
 MESSAGE_DOCS = api_docs(sandbox_api.router, sandbox_api.get_message)
-# The message page frames the message's HTML, served by this site.
-MESSAGE_PAGE_POLICY = f"{PAGE_POLICY}; frame-src 'self'"
-# The HTML of a message: its own styles and inline images, nothing that runs or calls out.
-BODY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "style-src 'unsafe-inline'",
-        "img-src data:",
-        "font-src data:",
-        "form-action 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'self'",
-        "sandbox",
-    ]
-)
 
 
 def _sandbox_location(viewer: Viewer, location_id: str) -> Location:
@@ -118,7 +100,7 @@ async def message_page(
         message=message,
         read=sandbox.read_message(message.raw),
     )
-    response.headers["Content-Security-Policy"] = MESSAGE_PAGE_POLICY
+    response.headers["Content-Security-Policy"] = FRAMING_PAGE_POLICY
     return response
 
 
@@ -131,12 +113,7 @@ async def message_html(
     html = sandbox.read_message(message.raw).html
     if html is None:
         raise PageNotFound
-    headers = {
-        **PAGE_HEADERS,
-        "Content-Security-Policy": BODY_POLICY,
-        "X-Frame-Options": "SAMEORIGIN",
-    }
-    return HTMLResponse(html, headers=headers)
+    return framed_html(html)
 
 
 @router.get("/{message_id}/raw")
