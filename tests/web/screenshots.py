@@ -109,6 +109,8 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
                 (f"{here}/bulk-retries/{job['id']}", "Bulk retry of failed runs", "bulk-retry"),
                 (f"{here}/outbox", "Sandbox outbox", "outbox"),
                 (f"{here}/outbox/{caught.message['id']}", "Welcome aboard, Tess", "outbox-email"),
+                (f"{here}/emails", "Emails", "emails"),
+                (f"{here}/emails/{caught.message['emailId']}", "Welcome aboard, Tess", "email"),
                 (f"{here}/connections", "Connections", "connections"),
                 (f"{here}/webhooks", "Webhooks", "webhooks"),
                 (f"{here}/webhooks/new", "Add an endpoint", "webhook-new"),

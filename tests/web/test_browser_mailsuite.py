@@ -1,0 +1,55 @@
+"""In a real browser, the Mailsuite pages: the emails list filtered to the failed one, its
+page with the SMTP server's refusal and its HTML framed, Resend followed to the sent email.
+Every page is checked as in test_browser.py."""
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from contactflow.platform.db import Database
+from tests.flows.helpers import Hub
+from tests.mailsuite.smtpd import running_mailbox
+from tests.support import LiveServer, Tenant
+from tests.web.browsing import WAIT_MS, checked, shots_dir, sign_in, watched_page
+from tests.web.helpers import make_person
+from tests.web.test_emails import REFUSAL, finished, send
+
+
+async def test_a_failed_email_is_found_and_resent(
+    chromium: Browser,
+    web_server: LiveServer,
+    web_db: Database,
+    web_tenant: Tenant,
+    web_hub: Hub,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    shots = shots_dir(web_server, tmp_path_factory)
+    person = await make_person(web_db, web_tenant.location_id)
+    with running_mailbox() as smtp:
+        smtp.refuse("lin@example.com", REFUSAL)
+        sender = await web_hub.mail_sender(smtp.host, smtp.port)
+        email = await send(web_hub, sender["id"], "lin@example.com")
+        await finished(web_hub, email["id"], "failed")
+        smtp.accept("lin@example.com")
+        async with watched_page(chromium, web_server) as (page, watched):
+            await sign_in(page, person)
+            await page.get_by_role("link", name="Emails", exact=True).click()
+            await expect(page.get_by_role("heading", name="Emails")).to_be_visible(timeout=WAIT_MS)
+            await page.get_by_label("Status").select_option("failed")
+            await page.get_by_role("button", name="Filter").click()
+            row = page.locator(f'tr[data-email-id="{email["id"]}"]')
+            await expect(row).to_have_attribute("data-status", "failed", timeout=WAIT_MS)
+            await checked(page, watched, shots, "emails")
+            await row.get_by_role("link", name="Open").click()
+            await expect(page.get_by_text(REFUSAL)).to_be_visible(timeout=WAIT_MS)
+            frame = page.frame_locator("iframe.email-html")
+            await expect(frame.get_by_text("Hello", exact=True)).to_be_visible(timeout=WAIT_MS)
+            await checked(page, watched, shots, "email-failed")
+            await page.get_by_role("button", name="Resend").click()
+            await expect(page.get_by_role("status")).to_have_text(
+                "Queued to be sent again now.", timeout=WAIT_MS
+            )
+            # The page follows the log: the send arrives without a reload.
+            tracking = page.locator("#email-tracking")
+            await expect(tracking).to_have_attribute("data-status", "sent", timeout=WAIT_MS)
+            await checked(page, watched, shots, "email")
+        assert len(smtp.to("lin@example.com")) == 1
