@@ -335,17 +335,19 @@ async def counts(session: AsyncSession, campaign_ids: list[str]) -> dict[str, Ca
                 func.count(),
                 func.count(Email.first_opened_at),
                 func.count(Email.first_clicked_at),
+                func.count(Email.unsubscribed_at),
             )
             .where(Email.campaign_id.in_(campaign_ids))
             .group_by(Email.campaign_id, Email.status)
         )
-        for of_campaign, email_status, count, opened, clicked in outcomes:
+        for of_campaign, email_status, count, opened, clicked, unsubscribed in outcomes:
             if of_campaign is None:
                 continue
             tally = emails[of_campaign]
             tally[email_status] = int(count)
             tally["opened"] = tally.get("opened", 0) + int(opened)
             tally["clicked"] = tally.get("clicked", 0) + int(clicked)
+            tally["unsubscribed"] = tally.get("unsubscribed", 0) + int(unsubscribed)
     return {
         campaign_id: CampaignCounts(
             recipients=sum(n for s, n in recipients[campaign_id].items() if s != "removed"),
@@ -357,6 +359,37 @@ async def counts(session: AsyncSession, campaign_ids: list[str]) -> dict[str, Ca
             bounced=emails[campaign_id].get("bounced", 0),
             opened=emails[campaign_id].get("opened", 0),
             clicked=emails[campaign_id].get("clicked", 0),
+            unsubscribed=emails[campaign_id].get("unsubscribed", 0),
         )
         for campaign_id in campaign_ids
     }
+
+
+@dataclass(frozen=True)
+class Moments:
+    """When each of a campaign's emails went out, was first opened and clicked, bounced, and
+    brought an unsubscribe (each list holds only the emails it happened to)."""
+
+    sent: list[datetime]
+    opened: list[datetime]
+    clicked: list[datetime]
+    bounced: list[datetime]
+    unsubscribed: list[datetime]
+
+
+async def moments(session: AsyncSession, campaign_id: str) -> Moments:
+    """The times a campaign's report draws over time, read by campaign like its counts."""
+    columns = (
+        Email.sent_at,
+        Email.first_opened_at,
+        Email.first_clicked_at,
+        Email.bounced_at,
+        Email.unsubscribed_at,
+    )
+    rows = list(await session.execute(select(*columns).where(Email.campaign_id == campaign_id)))
+    found: list[list[datetime]] = [[] for _ in columns]
+    for row in rows:
+        for times, moment in zip(found, row, strict=True):
+            if moment is not None:
+                times.append(as_utc(moment))
+    return Moments(*found)

@@ -162,6 +162,7 @@ async def unsubscribed(uow: UnitOfWork, email_id: str, method: str) -> MailConta
     again changes nothing."""
     email, contact = await _recipient(uow.session, email_id)
     if set_status(contact, UNSUBSCRIBED, f"{method} from “{email.subject}”"):
+        email.unsubscribed_at = email.updated_at = utcnow()
         await mail_events.email_event(uow, EMAIL_UNSUBSCRIBED, email, method=method)
         await add_entry(
             uow,

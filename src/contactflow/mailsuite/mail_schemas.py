@@ -247,6 +247,8 @@ class CampaignCounts(Wire):
     bounced: int
     opened: int
     clicked: int
+    # Recipients who unsubscribed through the campaign's email.
+    unsubscribed: int
 
 
 class CampaignOut(Wire):

@@ -285,6 +285,8 @@ class Email(Base):
     bounce_kind: Mapped[str | None] = mapped_column(String(8))
     bounce_reason: Mapped[str | None] = mapped_column(String(1000))
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When its recipient unsubscribed through it (the contact's own status says since when).
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     open_count: Mapped[int] = mapped_column(Integer, default=0)
