@@ -12,9 +12,11 @@ from playwright.async_api import Page, ViewportSize, async_playwright, expect
 from contactflow.platform.db import Database
 from tests.flows.helpers import MANUAL_TASK_FLOW as MANUAL
 from tests.flows.helpers import Hub, Json
+from tests.mailsuite.helpers import Mail
 from tests.receiver import running_receiver
 from tests.support import api_client, live_server, migrated_database, server_settings
 from tests.web.helpers import CHROMIUM, CHROMIUM_ARGS, make_person
+from tests.web.mailsuite_helpers import audience, caught_messages, open_all
 from tests.web.outbox_helpers import caught_email
 from tests.webhooks.helpers import poll
 
@@ -65,6 +67,23 @@ async def _deliveries(hub: Hub, path: str) -> list[Json]:
     return rows
 
 
+async def _sent_campaign(base_url: str, mail: Mail) -> Json:
+    """A campaign sent to a list of five, each of whom opened it."""
+    people = await audience(mail, 5)
+    body = {
+        "name": "Spring sale",
+        "senderId": people.sender["id"],
+        "templateId": people.template["id"],
+        "listId": people.group["id"],
+    }
+    campaign = (await mail.post("/campaigns", body))["campaign"]
+    await mail.post(f"/campaigns/{campaign['id']}/send", status=200)
+    messages = await caught_messages(mail, 6)  # the outbox's email, then the campaign's
+    recipients = [item for item in messages if item["message"]["subject"].startswith("Spring")]
+    opened: Json = await open_all(base_url, mail, campaign["id"], recipients)
+    return opened
+
+
 async def photograph(base_url: str, database_url: str) -> list[Path]:
     db = Database(database_url)
     try:
@@ -86,6 +105,7 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
         job = (await hub.post("/flows/runs/bulk-retry", {"flowId": flow["id"]}))["bulkRetry"]
         with running_receiver() as receiver:
             hook = await _delivered_webhook(hub, receiver.url())
+        campaign = await _sent_campaign(base_url, Mail(http, tenant))
     here = f"/app/l/{tenant.location_id}"
     DOCS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as playwright:
@@ -111,6 +131,9 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
                 (f"{here}/outbox/{caught.message['id']}", "Welcome aboard, Tess", "outbox-email"),
                 (f"{here}/emails", "Emails", "emails"),
                 (f"{here}/emails/{caught.message['emailId']}", "Welcome aboard, Tess", "email"),
+                (f"{here}/campaigns", "Campaigns", "campaigns"),
+                (f"{here}/campaigns/new", "New campaign", "campaign-new"),
+                (f"{here}/campaigns/{campaign['id']}", "Spring sale", "campaign"),
                 (f"{here}/connections", "Connections", "connections"),
                 (f"{here}/webhooks", "Webhooks", "webhooks"),
                 (f"{here}/webhooks/new", "Add an endpoint", "webhook-new"),

@@ -1,17 +1,23 @@
 """In a real browser, the Mailsuite pages: the emails list filtered to the failed one, its
-page with the SMTP server's refusal and its HTML framed, Resend followed to the sent email.
-Every page is checked as in test_browser.py."""
+page with the SMTP server's refusal and its HTML framed, Resend followed to the sent email;
+a campaign made from a list and a template, sent to 200 sandbox contacts, its progress bar
+followed to the end and its report to the opens the test fetches. Every page is checked as
+in test_browser.py."""
 
 import pytest
 from playwright.async_api import Browser, expect
 
 from contactflow.platform.db import Database
 from tests.flows.helpers import Hub
+from tests.mailsuite.helpers import Mail
 from tests.mailsuite.smtpd import running_mailbox
-from tests.support import LiveServer, Tenant
+from tests.support import LiveServer, Tenant, api_client, make_tenant
 from tests.web.browsing import WAIT_MS, checked, shots_dir, sign_in, watched_page
 from tests.web.helpers import make_person
+from tests.web.mailsuite_helpers import audience, caught_messages, open_all
 from tests.web.test_emails import REFUSAL, finished, send
+
+AUDIENCE = 200
 
 
 async def test_a_failed_email_is_found_and_resent(
@@ -53,3 +59,51 @@ async def test_a_failed_email_is_found_and_resent(
             await expect(tracking).to_have_attribute("data-status", "sent", timeout=WAIT_MS)
             await checked(page, watched, shots, "email")
         assert len(smtp.to("lin@example.com")) == 1
+
+
+async def test_a_campaign_to_200_contacts_is_followed_to_its_opens(
+    chromium: Browser,
+    web_server: LiveServer,
+    web_db: Database,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    shots = shots_dir(web_server, tmp_path_factory)
+    tenant = await make_tenant(web_db, sandbox=True)
+    person = await make_person(web_db, tenant.location_id)
+    async with api_client(web_server.base_url, tenant.headers, timeout=30) as api:
+        mail = Mail(api, tenant)
+        people = await audience(mail, AUDIENCE)
+        async with watched_page(chromium, web_server) as (page, watched):
+            await sign_in(page, person)
+            await page.get_by_role("link", name="Campaigns", exact=True).click()
+            await expect(page.get_by_role("heading", name="No campaigns yet")).to_be_visible(
+                timeout=WAIT_MS
+            )
+            await checked(page, watched, shots, "campaigns-empty")
+            await page.get_by_role("link", name="New campaign").click()
+            await page.get_by_label("Name").fill("Spring sale")
+            await page.get_by_label("List").select_option(people.group["id"])
+            await checked(page, watched, shots, "campaign-new")
+            await page.get_by_role("button", name="Save as a draft").click()
+            await expect(page.get_by_role("status")).to_contain_text(
+                "saved as a draft", timeout=WAIT_MS
+            )
+            await checked(page, watched, shots, "campaign-draft")
+            await page.get_by_role("button", name="Send", exact=True).click()
+            report = page.locator("#campaign-report")
+            # The report follows the log: the bar moves to its end without a reload.
+            await expect(page.locator("#campaign-bar")).to_have_attribute(
+                "value", "100", timeout=WAIT_MS
+            )
+            await expect(report).to_have_attribute("data-sent", str(AUDIENCE), timeout=WAIT_MS)
+            await expect(report).to_contain_text("Done: every email has gone out.")
+            campaign_id = page.url.split("/")[-1].split("?")[0]
+            messages = await caught_messages(mail, AUDIENCE)
+            await open_all(web_server.base_url, mail, campaign_id, messages)
+            await expect(report).to_have_attribute("data-opened", str(AUDIENCE), timeout=WAIT_MS)
+            await checked(page, watched, shots, "campaign")
+            sections = page.get_by_role("navigation", name="Sections")
+            await sections.get_by_role("link", name="Campaigns").click()
+            row = page.locator(f'tr[data-campaign-id="{campaign_id}"]')
+            await expect(row).to_contain_text(str(AUDIENCE), timeout=WAIT_MS)
+            await checked(page, watched, shots, "campaigns")

@@ -30,6 +30,7 @@ from contactflow.web.refusals import refusal_lines
 router = APIRouter(prefix="/app/l/{location_id}/emails", include_in_schema=False)
 EMAILS_PER_PAGE = 50
 ACTIVITY_PER_PAGE = 50
+MAX_ID = 64
 STATUSES: tuple[str, ...] = get_args(EmailStatus)
 EMAILS_DOCS = api_docs(mail_api.router, mail_api.list_emails)
 EMAIL_DOCS = api_docs(mail_api.router, mail_api.get_email)
@@ -38,15 +39,17 @@ RESENT = "Queued to be sent again now."
 
 @dataclass(frozen=True)
 class EmailFilter:
-    """The list's status filter and page, as the page's address holds them."""
+    """The list's filters (status, campaign) and page, as the page's address holds them."""
 
     status: str = ""
+    campaign: str = ""
     cursor: str = ""
 
     @classmethod
     def of(cls, request: Request) -> "EmailFilter":
         return cls(
             status=request.query_params.get("status", ""),
+            campaign=request.query_params.get("campaign", ""),
             cursor=request.query_params.get("cursor", ""),
         )
 
@@ -55,9 +58,12 @@ class EmailFilter:
         return urlencode({name: value for name, value in pairs.items() if value})
 
     def errors(self) -> dict[str, str]:
+        errors = {}
         if self.status and self.status not in STATUSES:
-            return {"status": f"one of {', '.join(STATUSES)}"}
-        return {}
+            errors["status"] = f"one of {', '.join(STATUSES)}"
+        if len(self.campaign) > MAX_ID:
+            errors["campaign"] = f"at most {MAX_ID} characters"
+        return errors
 
     def chosen_status(self) -> EmailStatus | None:
         return cast(EmailStatus, self.status) if self.status in STATUSES else None
@@ -69,7 +75,7 @@ async def _rows(session: AsyncSession, location_id: str, shown: EmailFilter) -> 
         location_id,
         status=shown.chosen_status(),
         contact_id=None,
-        campaign_id=None,
+        campaign_id=shown.campaign or None,
         before=cursor_position(shown.cursor),
         limit=EMAILS_PER_PAGE,
     )
@@ -79,7 +85,7 @@ async def _rows(session: AsyncSession, location_id: str, shown: EmailFilter) -> 
     return {
         "location_id": location_id,
         "emails": page.rows,
-        "filtered": bool(shown.status),
+        "filtered": bool(shown.status or shown.campaign),
         "older_url": older,
     }
 
@@ -101,7 +107,7 @@ async def emails_page(request: Request, viewer: ViewerDep, location_id: str) -> 
         async with db.reader() as session:
             values = await _rows(session, location.id, shown)
     live = not shown.cursor and not errors
-    live_query = EmailFilter(status=shown.status).query(after=str(after))
+    live_query = EmailFilter(status=shown.status, campaign=shown.campaign).query(after=str(after))
     return render(
         "emails.html",
         422 if errors else 200,
@@ -121,7 +127,7 @@ async def emails_live(
     request: Request, viewer: ViewerDep, location_id: str, after: LogPosition = 0
 ) -> Response:
     location = viewer.location(location_id)
-    shown = EmailFilter(status=request.query_params.get("status", ""))
+    shown = EmailFilter.of(request)
     if shown.errors():
         raise PageNotFound
     db = database(request)
