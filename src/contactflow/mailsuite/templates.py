@@ -116,8 +116,16 @@ async def preview(
 ) -> Rendered:
     """The template merged for one contact (the unsubscribe link is a stand-in)."""
     row = await find_template(session, location_id, template_id)
+    parts = compiled(row.subject, row.html, row.text)
+    return await preview_parts(session, location_id, parts, contact_id)
+
+
+async def preview_parts(
+    session: AsyncSession, location_id: str, parts: Compiled, contact_id: str
+) -> Rendered:
+    """Parts (saved or not) merged for one contact as a send would merge them; 422 naming
+    unknown placeholders, or a value the template cannot use."""
     contact = await referenced(find_contact(session, location_id, contact_id), "contactId")
     workspace = await session.get(Workspace, location_id)
-    parts = compiled(row.subject, row.html, row.text)
     check_known(parts, workspace)
     return render_for(parts, workspace, merge_fields(contact), PREVIEW_UNSUBSCRIBE_URL)
