@@ -134,6 +134,12 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
                 (f"{here}/campaigns", "Campaigns", "campaigns"),
                 (f"{here}/campaigns/new", "New campaign", "campaign-new"),
                 (f"{here}/campaigns/{campaign['id']}", "Spring sale", "campaign"),
+                (f"{here}/mail-templates", "Email templates", "mail-templates"),
+                (
+                    f"{here}/mail-templates/{campaign['templateId']}",
+                    "Spring",
+                    "mail-template",
+                ),
                 (f"{here}/connections", "Connections", "connections"),
                 (f"{here}/webhooks", "Webhooks", "webhooks"),
                 (f"{here}/webhooks/new", "Add an endpoint", "webhook-new"),

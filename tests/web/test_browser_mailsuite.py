@@ -107,3 +107,43 @@ async def test_a_campaign_to_200_contacts_is_followed_to_its_opens(
             row = page.locator(f'tr[data-campaign-id="{campaign_id}"]')
             await expect(row).to_contain_text(str(AUDIENCE), timeout=WAIT_MS)
             await checked(page, watched, shots, "campaigns")
+
+
+async def test_a_template_is_written_with_its_live_preview(
+    chromium: Browser,
+    web_server: LiveServer,
+    web_db: Database,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    shots = shots_dir(web_server, tmp_path_factory)
+    tenant = await make_tenant(web_db, sandbox=True)
+    person = await make_person(web_db, tenant.location_id)
+    async with api_client(web_server.base_url, tenant.headers, timeout=30) as api:
+        await Mail(api, tenant).contact("tess@example.com", firstName="Tess")
+    async with watched_page(chromium, web_server) as (page, watched):
+        await sign_in(page, person)
+        sections = page.get_by_role("navigation", name="Sections")
+        await sections.get_by_role("link", name="Email templates").click()
+        await expect(page.get_by_role("heading", name="No email templates yet")).to_be_visible(
+            timeout=WAIT_MS
+        )
+        await checked(page, watched, shots, "mail-templates-empty")
+        await page.get_by_role("link", name="New template").click()
+        await page.get_by_label("Name", exact=True).fill("Welcome")
+        await page.get_by_label("Subject", exact=True).fill("Hi {{first_name|there}}")
+        await page.get_by_label("HTML", exact=True).fill(
+            "<p>Hello {{ first_name }}, {{ mood }}</p>"
+        )
+        preview = page.locator("#template-preview")
+        await expect(preview).to_have_attribute("data-unknown", "mood", timeout=WAIT_MS)
+        await expect(preview.get_by_role("alert")).to_contain_text("{{ mood }}")
+        await checked(page, watched, shots, "mail-template-flagged")
+        await page.get_by_label("HTML", exact=True).fill("<p>Hello {{ first_name }}</p>")
+        await expect(preview).to_contain_text("Hi Tess", timeout=WAIT_MS)
+        frame = page.frame_locator("#template-preview iframe")
+        await expect(frame.get_by_text("Hello Tess")).to_be_visible(timeout=WAIT_MS)
+        await checked(page, watched, shots, "mail-template-preview")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.get_by_role("status")).to_have_text("Saved.", timeout=WAIT_MS)
+        await expect(page.get_by_role("heading", name="Welcome")).to_be_visible()
+        await checked(page, watched, shots, "mail-template")
