@@ -365,6 +365,8 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("location_id", "source_system", "source_id"),
         Index(None, "location_id", "created_at", "id"),
+        # The tasks board: a location's open tasks by due date.
+        Index(None, "location_id", "status", "due_at", "id"),
     )
 
 

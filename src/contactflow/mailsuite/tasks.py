@@ -167,3 +167,16 @@ async def list_tasks(
     if contact_id is not None:
         query = query.where(Task.contact_id == contact_id)
     return await newest_first(session, query, Task.created_at, Task.id, before=before, limit=limit)
+
+
+async def board(
+    session: AsyncSession, location_id: str, status: TaskStatus, *, limit: int
+) -> list[Task]:
+    """A board column: open tasks by due date (soonest first, undated last), done tasks
+    most recently completed first."""
+    query = select(Task).where(Task.location_id == location_id, Task.status == status)
+    if status == "open":
+        query = query.order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+    else:
+        query = query.order_by(Task.completed_at.desc(), Task.id.desc())
+    return list(await session.scalars(query.limit(limit)))
