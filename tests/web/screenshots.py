@@ -5,6 +5,7 @@ Debian's chromium (the same set-up as the browser tests)."""
 import asyncio
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.async_api import Page, ViewportSize, async_playwright, expect
@@ -84,6 +85,16 @@ async def _sent_campaign(base_url: str, mail: Mail) -> Json:
     return opened
 
 
+async def _tasks(mail: Mail) -> None:
+    """Open tasks, one of them overdue, and a done one."""
+    now = datetime.now(UTC)
+    for title, due in (("Call Tess back", -1), ("Send the quote", 1), ("Book the demo", 3)):
+        body = {"title": title, "dueAt": (now + timedelta(days=due)).isoformat()}
+        await mail.post("/tasks", body)
+    done = (await mail.post("/tasks", {"title": "Welcome Ada"}))["task"]
+    await mail.call("PUT", f"/tasks/{done['id']}", 200, json={"status": "done"})
+
+
 async def photograph(base_url: str, database_url: str) -> list[Path]:
     db = Database(database_url)
     try:
@@ -106,6 +117,7 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
         with running_receiver() as receiver:
             hook = await _delivered_webhook(hub, receiver.url())
         campaign = await _sent_campaign(base_url, Mail(http, tenant))
+        await _tasks(Mail(http, tenant))
     here = f"/app/l/{tenant.location_id}"
     DOCS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as playwright:
@@ -140,6 +152,7 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
                     "Spring",
                     "mail-template",
                 ),
+                (f"{here}/tasks", "Tasks", "tasks"),
                 (f"{here}/connections", "Connections", "connections"),
                 (f"{here}/webhooks", "Webhooks", "webhooks"),
                 (f"{here}/webhooks/new", "Add an endpoint", "webhook-new"),

@@ -1,8 +1,11 @@
 """In a real browser, the Mailsuite pages: the emails list filtered to the failed one, its
 page with the SMTP server's refusal and its HTML framed, Resend followed to the sent email;
 a campaign made from a list and a template, sent to 200 sandbox contacts, its progress bar
-followed to the end and its report to the opens the test fetches. Every page is checked as
-in test_browser.py."""
+followed to the end and its report to the opens the test fetches; a template written with
+its live preview; a task completed from the board, another completed elsewhere arriving
+without a reload. Every page is checked as in test_browser.py."""
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -18,6 +21,7 @@ from tests.web.mailsuite_helpers import audience, caught_messages, open_all
 from tests.web.test_emails import REFUSAL, finished, send
 
 AUDIENCE = 200
+DAY = timedelta(days=1)
 
 
 async def test_a_failed_email_is_found_and_resent(
@@ -147,3 +151,42 @@ async def test_a_template_is_written_with_its_live_preview(
         await expect(page.get_by_role("status")).to_have_text("Saved.", timeout=WAIT_MS)
         await expect(page.get_by_role("heading", name="Welcome")).to_be_visible()
         await checked(page, watched, shots, "mail-template")
+
+
+async def test_a_task_is_completed_from_the_board(
+    chromium: Browser,
+    web_server: LiveServer,
+    web_db: Database,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    shots = shots_dir(web_server, tmp_path_factory)
+    tenant = await make_tenant(web_db)
+    person = await make_person(web_db, tenant.location_id)
+    now = datetime.now(UTC)
+    async with api_client(web_server.base_url, tenant.headers, timeout=30) as api:
+        mail = Mail(api, tenant)
+        late = (
+            await mail.post("/tasks", {"title": "Call Tess", "dueAt": (now - DAY).isoformat()})
+        )["task"]
+        soon = (
+            await mail.post("/tasks", {"title": "Send the quote", "dueAt": (now + DAY).isoformat()})
+        )["task"]
+        async with watched_page(chromium, web_server) as (page, watched):
+            await sign_in(page, person)
+            sections = page.get_by_role("navigation", name="Sections")
+            await sections.get_by_role("link", name="Tasks").click()
+            overdue = page.locator(f'li[data-task-id="{late["id"]}"]')
+            await expect(overdue).to_have_attribute("data-overdue", "yes", timeout=WAIT_MS)
+            await expect(overdue).to_contain_text("Overdue")
+            await checked(page, watched, shots, "tasks")
+            await overdue.get_by_role("button", name="Complete").click()
+            done = page.locator("section", has=page.locator("#done-heading"))
+            await expect(done.locator(f'li[data-task-id="{late["id"]}"]')).to_be_visible(
+                timeout=WAIT_MS
+            )
+            # Completed elsewhere: the board follows the log without a reload.
+            await mail.call("PUT", f"/tasks/{soon['id']}", 200, json={"status": "done"})
+            await expect(done.locator(f'li[data-task-id="{soon["id"]}"]')).to_be_visible(
+                timeout=WAIT_MS
+            )
+            await checked(page, watched, shots, "tasks-done")
