@@ -190,3 +190,41 @@ async def test_a_task_is_completed_from_the_board(
                 timeout=WAIT_MS
             )
             await checked(page, watched, shots, "tasks-done")
+
+
+async def test_senders_lists_and_unsubscribes(
+    chromium: Browser,
+    web_server: LiveServer,
+    web_db: Database,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    shots = shots_dir(web_server, tmp_path_factory)
+    tenant = await make_tenant(web_db, sandbox=True)
+    person = await make_person(web_db, tenant.location_id)
+    async with api_client(web_server.base_url, tenant.headers, timeout=30) as api:
+        mail = Mail(api, tenant)
+        people = await audience(mail, 3)
+        await mail.contact("gone@example.com", subscriptionStatus="unsubscribed")
+    async with watched_page(chromium, web_server) as (page, watched):
+        await sign_in(page, person)
+        sections = page.get_by_role("navigation", name="Sections")
+        await sections.get_by_role("link", name="Senders").click()
+        await page.get_by_role("button", name="Check the settings").click()
+        await expect(page.get_by_role("status")).to_contain_text("sandbox", timeout=WAIT_MS)
+        await checked(page, watched, shots, "senders")
+        await page.get_by_label("Send a test to").fill("ops@example.com")
+        await page.get_by_role("button", name="Send a test").click()
+        tracking = page.locator("#email-tracking")
+        await expect(tracking).to_have_attribute("data-status", "sent", timeout=WAIT_MS)
+        await sections.get_by_role("link", name="Lists").click()
+        await page.get_by_role("link", name=people.group["name"]).click()
+        await expect(page.get_by_text("3 members")).to_be_visible(timeout=WAIT_MS)
+        await checked(page, watched, shots, "list")
+        await sections.get_by_role("link", name="Unsubscribes").click()
+        await expect(page.get_by_role("cell", name="gone@example.com")).to_be_visible(
+            timeout=WAIT_MS
+        )
+        await checked(page, watched, shots, "unsubscribes")
+        await page.get_by_role("link", name="Bounced").click()
+        await expect(page.get_by_text("No address has bounced hard")).to_be_visible(timeout=WAIT_MS)
+        await checked(page, watched, shots, "bounces")
