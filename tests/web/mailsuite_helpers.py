@@ -1,13 +1,19 @@
-"""A sandbox location ready for a campaign (a sender, a template, a list of contacts), and
-what a reader does with the emails it caught: fetch their open pixels, unsubscribe."""
+"""A location with its Mailsuite API and a person of it; a sandbox one ready for a
+campaign (a sender, a template, a list of contacts), and what a reader does with the emails
+it caught: fetch their open pixels, unsubscribe."""
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
+from contactflow.platform.db import Database
 from tests.mailsuite.helpers import BROWSER, Json, Mail, poll
+from tests.support import LiveServer, api_client, make_tenant
+from tests.web.helpers import Person, make_person
 
 PIXEL = re.compile(r'src="([^"]*/mailsuite/v1/track/open/[^"]+)"')
 WITHIN = 60.0
@@ -87,3 +93,14 @@ async def open_all(base_url: str, mail: Mail, campaign_id: str, messages: list[J
     return await poll(
         fetch, lambda campaign: campaign["counts"]["opened"] == len(messages), within=WITHIN
     )
+
+
+@asynccontextmanager
+async def mail_location(
+    server: LiveServer, db: Database, *, sandbox: bool = True
+) -> AsyncIterator[tuple[Mail, Person]]:
+    """A new location (a sandbox one unless told), its Mailsuite API and a person of it."""
+    tenant = await make_tenant(db, sandbox=sandbox)
+    person = await make_person(db, tenant.location_id)
+    async with api_client(server.base_url, tenant.headers, timeout=30) as http:
+        yield Mail(http, tenant), person

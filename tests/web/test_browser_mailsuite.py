@@ -12,12 +12,11 @@ from playwright.async_api import Browser, expect
 
 from contactflow.platform.db import Database
 from tests.flows.helpers import Hub
-from tests.mailsuite.helpers import Mail
 from tests.mailsuite.smtpd import running_mailbox
-from tests.support import LiveServer, Tenant, api_client, make_tenant
+from tests.support import LiveServer, Tenant
 from tests.web.browsing import WAIT_MS, checked, shots_dir, sign_in, watched_page
 from tests.web.helpers import make_person
-from tests.web.mailsuite_helpers import audience, caught_messages, open_all
+from tests.web.mailsuite_helpers import audience, caught_messages, mail_location, open_all
 from tests.web.test_emails import REFUSAL, finished, send
 
 AUDIENCE = 200
@@ -72,10 +71,7 @@ async def test_a_campaign_to_200_contacts_is_followed_to_its_opens(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     shots = shots_dir(web_server, tmp_path_factory)
-    tenant = await make_tenant(web_db, sandbox=True)
-    person = await make_person(web_db, tenant.location_id)
-    async with api_client(web_server.base_url, tenant.headers, timeout=30) as api:
-        mail = Mail(api, tenant)
+    async with mail_location(web_server, web_db) as (mail, person):
         people = await audience(mail, AUDIENCE)
         async with watched_page(chromium, web_server) as (page, watched):
             await sign_in(page, person)
@@ -120,10 +116,8 @@ async def test_a_template_is_written_with_its_live_preview(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     shots = shots_dir(web_server, tmp_path_factory)
-    tenant = await make_tenant(web_db, sandbox=True)
-    person = await make_person(web_db, tenant.location_id)
-    async with api_client(web_server.base_url, tenant.headers, timeout=30) as api:
-        await Mail(api, tenant).contact("tess@example.com", firstName="Tess")
+    async with mail_location(web_server, web_db) as (mail, person):
+        await mail.contact("tess@example.com", firstName="Tess")
     async with watched_page(chromium, web_server) as (page, watched):
         await sign_in(page, person)
         sections = page.get_by_role("navigation", name="Sections")
@@ -160,11 +154,8 @@ async def test_a_task_is_completed_from_the_board(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     shots = shots_dir(web_server, tmp_path_factory)
-    tenant = await make_tenant(web_db)
-    person = await make_person(web_db, tenant.location_id)
     now = datetime.now(UTC)
-    async with api_client(web_server.base_url, tenant.headers, timeout=30) as api:
-        mail = Mail(api, tenant)
+    async with mail_location(web_server, web_db, sandbox=False) as (mail, person):
         late = (
             await mail.post("/tasks", {"title": "Call Tess", "dueAt": (now - DAY).isoformat()})
         )["task"]
@@ -199,10 +190,7 @@ async def test_senders_lists_and_unsubscribes(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     shots = shots_dir(web_server, tmp_path_factory)
-    tenant = await make_tenant(web_db, sandbox=True)
-    person = await make_person(web_db, tenant.location_id)
-    async with api_client(web_server.base_url, tenant.headers, timeout=30) as api:
-        mail = Mail(api, tenant)
+    async with mail_location(web_server, web_db) as (mail, person):
         people = await audience(mail, 3)
         await mail.contact("gone@example.com", subscriptionStatus="unsubscribed")
     async with watched_page(chromium, web_server) as (page, watched):

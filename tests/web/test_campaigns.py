@@ -14,7 +14,14 @@ from tests.mailsuite.helpers import Json, Mail, poll
 from tests.support import LiveServer, api_client, make_tenant
 from tests.web.forms import form_fields
 from tests.web.helpers import browser, make_person, second_location, signed_in
-from tests.web.mailsuite_helpers import WITHIN, audience, caught_messages, open_all, unsubscribe_of
+from tests.web.mailsuite_helpers import (
+    WITHIN,
+    audience,
+    caught_messages,
+    mail_location,
+    open_all,
+    unsubscribe_of,
+)
 
 XSS = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -34,11 +41,9 @@ async def create(http: httpx.AsyncClient, location_id: str, **fields: str) -> ht
 async def test_a_campaign_is_made_sent_and_reported(
     web_server: LiveServer, web_db: Database
 ) -> None:
-    tenant = await make_tenant(web_db, sandbox=True)
-    person = await make_person(web_db, tenant.location_id)
-    here = f"/app/l/{tenant.location_id}/campaigns"
-    async with api_client(web_server.base_url, tenant.headers, timeout=30) as api:
-        mail = Mail(api, tenant)
+    async with mail_location(web_server, web_db) as (mail, person):
+        tenant = mail.tenant
+        here = f"/app/l/{tenant.location_id}/campaigns"
         people = await audience(mail, 3, template_name=f"Spring {XSS}")
         async with browser(web_server.base_url) as http:
             await signed_in(http, person)
@@ -87,7 +92,7 @@ async def test_a_campaign_is_made_sent_and_reported(
                 within=WITHIN,
             )
             await open_all(web_server.base_url, mail, campaign_id, messages)
-            gone = await api.post(
+            gone = await mail.http.post(
                 unsubscribe_of(messages[0]), data={"List-Unsubscribe": "One-Click"}
             )
             assert gone.status_code == 200

@@ -6,9 +6,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from contactflow.platform.db import Database
-from tests.mailsuite.helpers import Mail
-from tests.support import LiveServer, api_client, make_tenant
+from tests.support import LiveServer, make_tenant
 from tests.web.helpers import browser, make_person, second_location, signed_in
+from tests.web.mailsuite_helpers import mail_location
 
 XSS = "<script>alert(1)</script>"
 
@@ -22,12 +22,10 @@ def card_ids(html: str, column: str) -> list[str]:
 async def test_the_board_orders_marks_and_completes_tasks(
     web_server: LiveServer, web_db: Database
 ) -> None:
-    tenant = await make_tenant(web_db)
-    person = await make_person(web_db, tenant.location_id)
-    sibling = await second_location(web_db, tenant)
     now = datetime.now(UTC)
-    async with api_client(web_server.base_url, tenant.headers, timeout=30) as api:
-        mail = Mail(api, tenant)
+    async with mail_location(web_server, web_db, sandbox=False) as (mail, person):
+        tenant = mail.tenant
+        sibling = await second_location(web_db, tenant)
 
         async def task(title: str, due: datetime | None) -> str:
             body = {"title": title, **({"dueAt": due.isoformat()} if due else {})}

@@ -8,10 +8,10 @@ import html
 import re
 
 from contactflow.platform.db import Database
-from tests.mailsuite.helpers import Mail
-from tests.support import LiveServer, api_client, make_tenant
+from tests.support import LiveServer, make_tenant
 from tests.web.forms import form_fields
 from tests.web.helpers import browser, make_person, second_location, signed_in
+from tests.web.mailsuite_helpers import mail_location
 
 XSS = "<script>alert(1)</script>"
 
@@ -19,12 +19,10 @@ XSS = "<script>alert(1)</script>"
 async def test_a_template_is_previewed_for_a_contact_flagged_and_saved(
     web_server: LiveServer, web_db: Database
 ) -> None:
-    tenant = await make_tenant(web_db, sandbox=True)
-    person = await make_person(web_db, tenant.location_id)
-    sibling = await second_location(web_db, tenant)
-    here = f"/app/l/{tenant.location_id}/mail-templates"
-    async with api_client(web_server.base_url, tenant.headers, timeout=30) as api:
-        mail = Mail(api, tenant)
+    async with mail_location(web_server, web_db) as (mail, person):
+        tenant = mail.tenant
+        sibling = await second_location(web_db, tenant)
+        here = f"/app/l/{tenant.location_id}/mail-templates"
         tess = await mail.contact("tess@example.com", firstName=f"Tess{XSS}")
         async with browser(web_server.base_url) as http:
             token = await signed_in(http, person)

@@ -13,6 +13,7 @@ from contactflow.platform.clock import to_iso
 from contactflow.platform.errors import Conflict, NotFound, Unprocessable
 from contactflow.web.guard import PageNotFound, ViewerDep, database
 from contactflow.web.pages import api_docs, render, render_part
+from contactflow.web.refusals import form_texts
 from contactflow.web.runs import Filters, checked_filters
 
 router = APIRouter(prefix="/app/l/{location_id}/bulk-retries", include_in_schema=False)
@@ -49,13 +50,7 @@ async def _find(request: Request, location_id: str, job_id: str) -> BulkRetry:
 @router.post("")
 async def start(request: Request, viewer: ViewerDep, location_id: str) -> Response:
     location = viewer.location(location_id)
-    form = await request.form()
-    filters = Filters(
-        **{
-            name: value if isinstance(value := form.get(name, ""), str) else ""
-            for name in ("flow", "since", "until", "q")
-        }
-    )
+    filters = Filters(**form_texts(await request.form(), ("flow", "since", "until", "q")))
     found, errors = checked_filters(filters)
     problem = "; ".join(f"{name}: {reason}" for name, reason in errors.items())
     if not problem:

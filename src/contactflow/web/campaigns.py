@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.datastructures import FormData
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +21,7 @@ from contactflow.mailsuite import campaign_api, campaign_state, campaigns, lists
 from contactflow.mailsuite.api_common import LinksDep
 from contactflow.mailsuite.mail_schemas import CampaignCounts, CampaignCreate
 from contactflow.mailsuite.models import LAUNCHED, Campaign
+from contactflow.mailsuite.tracking import Links
 from contactflow.platform.api_support import format_cursor
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
@@ -32,7 +32,7 @@ from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.live import live_stream, log_position
 from contactflow.web.pages import api_docs, part, render
 from contactflow.web.paging import LogPosition, cursor_position
-from contactflow.web.refusals import MOMENT_HINT, by_field, refusal_lines, utc_moment
+from contactflow.web.refusals import MOMENT_HINT, by_field, form_texts, refusal_lines, utc_moment
 
 router = APIRouter(prefix="/app/l/{location_id}/campaigns", include_in_schema=False)
 CAMPAIGNS_PER_PAGE = 50
@@ -178,14 +178,10 @@ async def new_campaign(request: Request, viewer: ViewerDep, location_id: str) ->
     return await _new_form(request, viewer, location, {}, {}, "")
 
 
-def _texts(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
-    return {name: value if isinstance(value := form.get(name, ""), str) else "" for name in names}
-
-
 @router.post("/new")
 async def create(request: Request, viewer: ViewerDep, location_id: str) -> Response:
     location = viewer.location(location_id)
-    values = _texts(await request.form(), FIELDS)
+    values = form_texts(await request.form(), FIELDS)
     body = {name: value for name, value in values.items() if value.strip()}
     try:
         async with database(request).unit_of_work() as uow:
@@ -309,7 +305,7 @@ async def send(
     request: Request, viewer: ViewerDep, location_id: str, campaign_id: str, links: LinksDep
 ) -> Response:
     location = viewer.location(location_id)
-    raw = _texts(await request.form(), ("scheduledAt",))["scheduledAt"]
+    raw = form_texts(await request.form(), ("scheduledAt",))["scheduledAt"]
     moment: datetime | None = None
     if raw:
         try:
@@ -325,37 +321,41 @@ async def send(
     return await _act(request, viewer, location, campaign_id, "sent", launch)
 
 
-@router.post("/{campaign_id}/pause")
-async def pause(
-    request: Request, viewer: ViewerDep, location_id: str, campaign_id: str
+async def _pause(uow: UnitOfWork, location_id: str, campaign_id: str, _: Links) -> None:
+    await campaign_state.pause(uow, location_id, campaign_id)
+
+
+async def _resume(uow: UnitOfWork, location_id: str, campaign_id: str, links: Links) -> None:
+    await campaign_state.resume(uow, location_id, campaign_id, links)
+
+
+async def _cancel(uow: UnitOfWork, location_id: str, campaign_id: str, _: Links) -> None:
+    await campaigns.cancel(uow, location_id, campaign_id)
+
+
+# Pause, Resume and Cancel: what each does, and the notice the page shows after it.
+COURSE: dict[str, tuple[Callable[[UnitOfWork, str, str, Links], Awaitable[None]], str]] = {
+    "pause": (_pause, "paused"),
+    "resume": (_resume, "resumed"),
+    "cancel": (_cancel, "cancelled"),
+}
+
+
+@router.post("/{campaign_id}/{step}")
+async def change_course(
+    request: Request,
+    viewer: ViewerDep,
+    location_id: str,
+    campaign_id: str,
+    step: str,
+    links: LinksDep,
 ) -> Response:
     location = viewer.location(location_id)
+    if step not in COURSE:
+        raise PageNotFound
+    change, done = COURSE[step]
 
-    async def hold(uow: UnitOfWork) -> None:
-        await campaign_state.pause(uow, location.id, campaign_id)
+    async def act(uow: UnitOfWork) -> None:
+        await change(uow, location.id, campaign_id, links)
 
-    return await _act(request, viewer, location, campaign_id, "paused", hold)
-
-
-@router.post("/{campaign_id}/resume")
-async def resume(
-    request: Request, viewer: ViewerDep, location_id: str, campaign_id: str, links: LinksDep
-) -> Response:
-    location = viewer.location(location_id)
-
-    async def restart(uow: UnitOfWork) -> None:
-        await campaign_state.resume(uow, location.id, campaign_id, links)
-
-    return await _act(request, viewer, location, campaign_id, "resumed", restart)
-
-
-@router.post("/{campaign_id}/cancel")
-async def cancel(
-    request: Request, viewer: ViewerDep, location_id: str, campaign_id: str
-) -> Response:
-    location = viewer.location(location_id)
-
-    async def stop(uow: UnitOfWork) -> None:
-        await campaigns.cancel(uow, location.id, campaign_id)
-
-    return await _act(request, viewer, location, campaign_id, "cancelled", stop)
+    return await _act(request, viewer, location, campaign_id, done, act)

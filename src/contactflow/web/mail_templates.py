@@ -25,7 +25,7 @@ from contactflow.platform.tenancy import Location
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import api_docs, render, render_part
 from contactflow.web.paging import cursor_position
-from contactflow.web.refusals import by_field, refusal_lines
+from contactflow.web.refusals import by_field, form_texts, refusal_lines
 
 router = APIRouter(prefix="/app/l/{location_id}/mail-templates", include_in_schema=False)
 TEMPLATES_PER_PAGE = 50
@@ -60,11 +60,9 @@ async def _find(session: AsyncSession, location_id: str, template_id: str) -> Te
 
 async def _draft_of(request: Request) -> Draft:
     form = await request.form()
-    values = {
-        name: value if isinstance(value := form.get(name, ""), str) else "" for name in FIELDS
-    }
-    chosen = form.get("contactId", "")
-    return Draft(values=values, contact_id=chosen if isinstance(chosen, str) else "")
+    return Draft(
+        values=form_texts(form, FIELDS), contact_id=form_texts(form, ("contactId",))["contactId"]
+    )
 
 
 def _refused(draft: Draft, error: DomainError | ValidationError) -> None:

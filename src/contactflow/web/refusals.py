@@ -1,12 +1,15 @@
 """What a form sent that cannot be used, said beside the field it names: a service's refusal
 (DomainError) or a wire model's (pydantic) as `field: reason` lines sorted onto the form's
-fields, and the dates and times the forms take (UTC, as `datetime-local` inputs send them)."""
+fields; the forms' fields read as text, and the dates and times the forms take (UTC, as
+`datetime-local` inputs send them)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from contactflow.platform.errors import DomainError
 
@@ -58,3 +61,8 @@ class FilledForm:
 def utc_moment(raw: str) -> datetime:
     """A form's date and time, read as UTC; ValueError when it is not one."""
     return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+
+
+def form_texts(form: FormData, names: Iterable[str]) -> dict[str, str]:
+    """The named fields of a form as text: "" for one not sent (or sent as a file)."""
+    return {name: value if isinstance(value := form.get(name, ""), str) else "" for name in names}

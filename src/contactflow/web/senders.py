@@ -15,7 +15,7 @@ from contactflow.platform.errors import DomainError, NotFound
 from contactflow.platform.tenancy import Location
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import api_docs, render
-from contactflow.web.refusals import refusal_lines
+from contactflow.web.refusals import form_texts, refusal_lines
 
 router = APIRouter(prefix="/app/l/{location_id}/senders", include_in_schema=False)
 SENDERS_SHOWN = 100
@@ -76,8 +76,7 @@ async def send_test(
     request: Request, viewer: ViewerDep, location_id: str, sender_id: str, links: LinksDep
 ) -> Response:
     location = viewer.location(location_id)
-    form = await request.form()
-    to = value if isinstance(value := form.get("to", ""), str) else ""
+    to = form_texts(await request.form(), ("to",))["to"]
     db = database(request)
     async with db.reader() as session:
         sender = await _find(session, location.id, sender_id)
