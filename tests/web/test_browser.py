@@ -25,7 +25,7 @@ async def _sync_a_task_both_ways(page: Page, hub: Hub, contact_id: str) -> None:
     """Install `task-sync` from the gallery, then on the runs list, never reloaded, watch a
     task of the welcomed contact go to Mailsuite, a change of it follow, and its completion
     in Mailsuite come back."""
-    await page.get_by_role("link", name="Templates").click()
+    await page.get_by_role("link", name="Templates", exact=True).click()
     await page.locator("#template-task-sync").get_by_role("button", name="Install").click()
     await expect(page.get_by_role("status")).to_contain_text("Installed the template")
     await page.get_by_role("link", name="Runs", exact=True).click()
@@ -74,7 +74,7 @@ async def test_sign_in_install_and_watch_a_run_arrive(
         await expect(page.get_by_role("heading", name="No flows yet")).to_be_visible()
         await checked(page, watched, shots, "flows-empty")
 
-        await page.get_by_role("link", name="Templates").click()
+        await page.get_by_role("link", name="Templates", exact=True).click()
         welcome = page.locator("#template-welcome")
         await expect(welcome).to_be_visible(timeout=WAIT_MS)
         await checked(page, watched, shots, "templates")

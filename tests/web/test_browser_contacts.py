@@ -33,7 +33,7 @@ async def test_search_by_tag_open_and_note_onto_the_timeline(
     )
     async with watched_page(chromium, web_server) as (page, watched):
         await sign_in(page, person)
-        await page.get_by_role("link", name="Templates").click()
+        await page.get_by_role("link", name="Templates", exact=True).click()
         await page.locator("#template-notes-timeline").get_by_role("button", name="Install").click()
         await expect(page.get_by_role("status")).to_contain_text("Installed the template")
 
