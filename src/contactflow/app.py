@@ -23,7 +23,7 @@ from contactflow.mailsuite import sandbox_api as mailsuite_sandbox_api
 from contactflow.mailsuite import tracking_api as mailsuite_tracking_api
 from contactflow.mailsuite.campaigns import find_campaign
 from contactflow.mailsuite.worker import worker_loops as mailsuite_worker_loops
-from contactflow.platform import audit_api, crypto, events_api
+from contactflow.platform import audit_api, crypto, events_api, route_prefixes
 from contactflow.platform.api_support import paging_parameters_taken
 from contactflow.platform.auth.credential_cache import CredentialCache
 from contactflow.platform.auth.http import UsageRecorder
@@ -135,4 +135,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trust_proxy=settings.trust_proxy,
         docs_paths=[path for path in docs if path is not None],
     )
+    route_prefixes.skip_by_prefix(app)
     return app
