@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from contactflow.platform import sqlite_writes
 from contactflow.platform.clock import as_utc
 from contactflow.platform.signals import Wakeups
 
@@ -81,6 +82,8 @@ def _sqlite_begin(connection: Connection) -> None:
     transactions that both read and then write would deadlock across processes."""
     writer = connection.get_execution_options().get(_WRITER, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+    if writer:
+        sqlite_writes.start_writing(connection)
 
 
 class UnitOfWork:
@@ -225,9 +228,15 @@ def _sqlite_read_engine(url: str) -> Engine | None:
 
 def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, pool_size=8, max_overflow=0)
+        path = make_url(url).database
+        options: dict[str, Any] = {"pool_size": 8, "max_overflow": 0}
+        if path not in (None, "", ":memory:"):
+            options["async_creator"] = sqlite_writes.connector(path)
+        engine = create_async_engine(url, echo=echo, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine, "commit", sqlite_writes.stop_writing)
+        event.listen(engine.sync_engine, "rollback", sqlite_writes.stop_writing)
         return engine
     # Recycling replaces a ping per checkout: stale connections are retired, not probed.
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_recycle=1800)
