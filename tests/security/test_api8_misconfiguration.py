@@ -95,7 +95,7 @@ async def test_no_debug_pages_and_every_response_has_the_headers(
 
 async def test_no_cross_origin_access_is_granted(server: LiveServer, tenant: Tenant) -> None:
     origin = {"Origin": "https://evil.example"}
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with api_client(server.base_url, {}) as http:
         preflight = await http.options(
             "/contacts/",
             headers={**origin, "Access-Control-Request-Method": "DELETE"},
@@ -121,7 +121,7 @@ async def test_hsts_is_sent_only_for_tls_seen_by_a_trusted_proxy(
 ) -> None:
     server = start_server(trust_proxy=trust_proxy)
     headers = {"X-Forwarded-Proto": forwarded_proto} if forwarded_proto else {}
-    async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as http:
+    async with api_client(server.base_url, headers) as http:
         response = await http.get("/health")
     hsts = response.headers.get_list("strict-transport-security")
     assert hsts == (["max-age=31536000; includeSubDomains"] if expected else [])
@@ -144,7 +144,7 @@ def _loaded(html: str) -> list[str]:
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc", "/docs/oauth2-redirect"])
 async def test_the_docs_pages_policy_allows_what_they_load(server: LiveServer, path: str) -> None:
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with api_client(server.base_url, {}) as http:
         page = await http.get(path)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")

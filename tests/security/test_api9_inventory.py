@@ -4,13 +4,12 @@ read from the app at test time, so a route added without docs or auth fails here
 
 import re
 
-import httpx
 from fastapi.routing import iter_route_contexts
 
 from contactflow.app import create_app
 from tests.contacts.helpers import assert_error
 from tests.security.helpers import PUBLIC_PREFIXES, PUBLIC_ROUTES, has_no_rate_headers
-from tests.support import LiveServer
+from tests.support import LiveServer, api_client
 
 
 def _is_public(path: str) -> bool:
@@ -30,7 +29,7 @@ def _served(server: LiveServer) -> list[tuple[str, str]]:
 
 async def test_every_route_is_documented_and_wants_a_token(server: LiveServer) -> None:
     served = _served(server)
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with api_client(server.base_url, {}) as http:
         schema = (await http.get("/openapi.json")).json()
         documented = {
             (method.upper(), path)
@@ -59,7 +58,7 @@ async def test_the_public_list_is_exact(server: LiveServer) -> None:
     public = {path for _, path in _served(server) if path in PUBLIC_ROUTES}
     # Each public route exists: the list does not hide a name that could be reused later.
     assert public == PUBLIC_ROUTES
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with api_client(server.base_url, {}) as http:
         for path in sorted(PUBLIC_ROUTES):
             response = await http.get(re.sub(r"\{[^}]+\}", "unknownToken0000000001", path))
             # Public: it answers without asking for a token (a made-up path token is refused
@@ -71,7 +70,7 @@ async def test_the_public_list_is_exact(server: LiveServer) -> None:
 
 
 async def test_documented_rate_limit_headers(server: LiveServer) -> None:
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with api_client(server.base_url, {}) as http:
         schema = (await http.get("/openapi.json")).json()
     operation = schema["paths"]["/contacts/{contactId}"]["get"]
     for status in ("200", "404", "429"):
