@@ -5,13 +5,11 @@ since a time, disable and re-enable, delete. Every action calls the webhooks ser
 /webhooks API does.
 
 A signing secret is shown once, in the answer to the request that made it (adding the
-endpoint, rotating its secret), never on the endpoint's page read again. htmx sends those
-forms and puts the endpoint page's own address in the browser's history (HX-Push-Url), so a
-reload reads the page again rather than sending the form again.
+endpoint, rotating its secret), never on the endpoint's page read again (forms.py).
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,6 +25,7 @@ from contactflow.platform.webhooks import api as webhooks_api
 from contactflow.platform.webhooks import service
 from contactflow.platform.webhooks.models import WebhookEndpoint
 from contactflow.platform.webhooks.schemas import EndpointCreate, EndpointUpdate
+from contactflow.web.forms import NewSecret, shown_once
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import api_docs, render
 from contactflow.web.refusals import MOMENT_HINT, FilledForm, utc_moment
@@ -44,13 +43,6 @@ NOTICES = {
     "disabled": "Disabled: nothing is sent to it until it is enabled again.",
     "deleted": "Deleted the endpoint and its deliveries.",
 }
-
-
-@dataclass(frozen=True)
-class NewSecret:
-    value: str
-    # When the secret it replaced stops signing (None for a new endpoint's first secret).
-    previous_until: datetime | None = None
 
 
 @dataclass
@@ -165,7 +157,7 @@ async def endpoint_page(
         **deliveries,
     )
     if secret is not None:
-        response.headers["HX-Push-Url"] = endpoint_path(location.id, endpoint.id)
+        return shown_once(response, endpoint_path(location.id, endpoint.id))
     return response
 
 
