@@ -44,6 +44,11 @@ class Viewer:
     def csrf_token(self) -> str:
         return self.signed_in.csrf_token
 
+    @property
+    def actor(self) -> str:
+        """Who the audit log says acted."""
+        return f"user:{self.signed_in.user.id}"
+
     def location(self, location_id: str) -> Location:
         for location in self.locations:
             if location.id == location_id:

@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 from contactflow.platform.auth import sessions
 from contactflow.web import (
     account,
+    api_keys,
     builder,
     bulk_retry,
     campaigns,
@@ -53,6 +54,7 @@ def install(app: FastAPI) -> None:
         account.router,
         contacts.router,
         contact_page.router,
+        api_keys.router,
         builder.router,
         flows.router,
         flow_page.router,

@@ -81,6 +81,7 @@ def _location_scopes(scopes: list[str]) -> list[str]:
 
 
 MAX_ROTATION_GRACE = timedelta(days=7)
+MAX_NAME_LENGTH = 255
 
 
 async def create_key(
@@ -99,6 +100,8 @@ async def create_key(
         raise NotFound(f"location: {location_id} not found")
     if expires_at is not None and expires_at <= utcnow():
         raise BadRequest("expires: must be in the future")
+    if len(name) > MAX_NAME_LENGTH or not name.isprintable():
+        raise BadRequest(f"name: at most {MAX_NAME_LENGTH} printable characters")
     plaintext = generate_key(sandbox=location.sandbox)
     key = ApiKey(
         location_id=location_id,
@@ -168,6 +171,39 @@ async def list_keys(session: AsyncSession, location_id: str | None = None) -> li
     if location_id is not None:
         query = query.where(ApiKey.location_id == location_id)
     return list(await session.scalars(query))
+
+
+async def find_key(session: AsyncSession, location_id: str, key_id: str) -> ApiKey:
+    """The location's key with this id; another location's is not found."""
+    key = await session.scalar(
+        select(ApiKey).where(ApiKey.id == key_id, ApiKey.location_id == location_id)
+    )
+    if key is None:
+        raise NotFound(f"key: {key_id} not found")
+    return key
+
+
+async def set_allowed_ips(
+    uow: UnitOfWork, key_id: str, entries: list[str], *, actor: str = "cli"
+) -> ApiKey:
+    """Where the key may be used from from now on (empty: anywhere); a bad entry is a 422
+    naming it, and the key keeps its list."""
+    key = await uow.session.get(ApiKey, key_id)
+    if key is None or key.revoked_at is not None:
+        raise NotFound(f"key: {key_id} not found or revoked")
+    networks = validate_networks(entries, "allowedIps")
+    if networks != list(key.allowed_ips or []):
+        key.allowed_ips = networks
+        forget_everywhere()
+        audit.record(
+            uow,
+            audit.CREDENTIAL_ALLOWLIST_CHANGED,
+            actor=actor,
+            location_id=key.location_id,
+            credential=f"api_key:{key.id}",
+            allowedIps=networks,
+        )
+    return key
 
 
 async def revoke_key(uow: UnitOfWork, key_id: str, *, actor: str = "cli") -> ApiKey:

@@ -22,30 +22,21 @@ CONNECTIONS_WRITE = "connections.write"
 OAUTH_READ = "oauth.readonly"
 OAUTH_WRITE = "oauth.write"
 
-KNOWN_SCOPES = frozenset(
-    {
-        CONTACTS_READ,
-        CONTACTS_WRITE,
-        BUSINESSES_READ,
-        BUSINESSES_WRITE,
-        CALENDAR_EVENTS_READ,
-        CALENDAR_EVENTS_WRITE,
-        USERS_READ,
-        LOCATIONS_READ,
-        EVENTS_READ,
-        WEBHOOKS_READ,
-        WEBHOOKS_WRITE,
-        AUDIT_READ,
-        MAILSUITE_READ,
-        MAILSUITE_WRITE,
-        FLOWS_READ,
-        FLOWS_WRITE,
-        CONNECTIONS_READ,
-        CONNECTIONS_WRITE,
-        OAUTH_READ,
-        OAUTH_WRITE,
-    }
-)
+# Every scope, by the resource it reaches: the dashboard's forms draw these groups, so a new
+# scope cannot be left out of them.
+SCOPES_BY_RESOURCE: dict[str, tuple[str, ...]] = {
+    "Contacts": (CONTACTS_READ, CONTACTS_WRITE),
+    "Businesses": (BUSINESSES_READ, BUSINESSES_WRITE),
+    "Calendar events": (CALENDAR_EVENTS_READ, CALENDAR_EVENTS_WRITE),
+    "Users and locations": (USERS_READ, LOCATIONS_READ),
+    "Events and webhooks": (EVENTS_READ, WEBHOOKS_READ, WEBHOOKS_WRITE),
+    "Audit log": (AUDIT_READ,),
+    "Mailsuite": (MAILSUITE_READ, MAILSUITE_WRITE),
+    "Flows": (FLOWS_READ, FLOWS_WRITE),
+    "Connections": (CONNECTIONS_READ, CONNECTIONS_WRITE),
+    "Company OAuth tokens": (OAUTH_READ, OAUTH_WRITE),
+}
+KNOWN_SCOPES = frozenset(scope for scopes in SCOPES_BY_RESOURCE.values() for scope in scopes)
 COMPANY_SCOPES = frozenset({OAUTH_READ, OAUTH_WRITE})
 
 # What demo keys carry: every scope a location credential can use.
