@@ -10,6 +10,7 @@ from pathlib import Path
 
 from playwright.async_api import Page, ViewportSize, async_playwright, expect
 
+from contactflow.platform.auth.api_keys import create_key
 from contactflow.platform.db import Database
 from tests.flows.helpers import MANUAL_TASK_FLOW as MANUAL
 from tests.flows.helpers import Hub, Json
@@ -102,6 +103,11 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
         caught = await caught_email(base_url, db, "Welcome aboard, Tess")
         tenant = caught.tenant
         person = await make_person(db, tenant.location_id)
+        async with db.unit_of_work() as uow:
+            key, _ = await create_key(
+                uow, tenant.location_id, ["contacts.readonly", "contacts.write"], "CRM sync"
+            )
+            key_id = key.id
     finally:
         await db.dispose()
     async with api_client(base_url, tenant.headers, timeout=30) as http:
@@ -165,6 +171,9 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
                 (f"{here}/contacts/{hook.event['subjectId']}", "Tess sandbox", "contact"),
                 (f"{here}/events", "Events", "events"),
                 (f"{here}/events/{hook.event['id']}", hook.event_heading, "event"),
+                (f"{here}/keys", "API keys", "keys"),
+                (f"{here}/keys/new", "Create a key", "key-new"),
+                (f"{here}/keys/{key_id}", "API key", "key"),
                 ("/app/account", "Where you are signed in", "account"),
             ):
                 shots.append(await _shot(page, path, heading, name))
