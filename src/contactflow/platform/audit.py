@@ -14,6 +14,7 @@ from contactflow.platform.ids import new_id
 CREDENTIAL_CREATED = "credential.created"
 CREDENTIAL_ROTATED = "credential.rotated"
 CREDENTIAL_REVOKED = "credential.revoked"
+CREDENTIAL_CHANGED = "credential.changed"
 CREDENTIAL_ALLOWLIST_CHANGED = "credential.allowlist_changed"
 CREDENTIAL_NEW_IP = "credential.used_from_new_ip"
 REFUSED_IP = "credential.refused_ip"

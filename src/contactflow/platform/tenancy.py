@@ -14,6 +14,9 @@ from contactflow.platform.db import Base, UTCDateTime
 from contactflow.platform.ids import new_id
 
 DEFAULT_UPSERT_PRIORITY = ["email", "phone"]
+# A user's roles: an admin acts for every location of the company, a user for their own.
+ADMIN = "admin"
+ROLES = ("user", ADMIN)
 
 
 class Company(Base):
@@ -73,7 +76,7 @@ async def locations_of(session: AsyncSession, user: User) -> list[Location]:
     own = await session.get(Location, user.location_id)
     if own is None:
         return []
-    if user.role != "admin":
+    if user.role != ADMIN:
         return [own]
     rows = await session.scalars(
         select(Location).where(Location.company_id == own.company_id).order_by(Location.name)

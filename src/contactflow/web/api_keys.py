@@ -62,18 +62,7 @@ def _given(form: FormData) -> dict[str, Any]:
 
 
 def _refused(values: dict[str, Any], error: DomainError) -> FilledForm:
-    """The service names an allowlist entry by its position (allowedIps.2): said beside the
-    one field."""
-    lines = error.message if isinstance(error.message, list) else [error.message]
-    return FilledForm.refused(values, BadRequest([_one_field(line) for line in lines]), FORM_FIELDS)
-
-
-def _one_field(line: str) -> str:
-    place, _, reason = line.partition(": ")
-    field, _, position = place.partition(".")
-    if field != "allowedIps" or not position.isdigit():
-        return line
-    return f"allowedIps: entry {int(position) + 1}: {reason}"
+    return FilledForm.refused(values, error, FORM_FIELDS, {"allowedIps": "allowedIps"})
 
 
 def _expiry(raw: str) -> datetime | None:

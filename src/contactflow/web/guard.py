@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 
 from contactflow.platform.auth import sessions
 from contactflow.platform.db import Database
-from contactflow.platform.tenancy import Location, locations_of
+from contactflow.platform.tenancy import ADMIN, Location, locations_of
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -54,6 +54,13 @@ class Viewer:
             if location.id == location_id:
                 return location
         raise PageNotFound
+
+    def administered(self, location_id: str) -> Location:
+        """A location of the viewer's company, for a company admin; nobody else has such
+        pages (the same 404 as for a location they do not see)."""
+        if self.signed_in.user.role != ADMIN:
+            raise PageNotFound
+        return self.location(location_id)
 
 
 def database(request: Request) -> Database:

@@ -3,7 +3,7 @@
 fields; the forms' fields read as text, and the dates and times the forms take (UTC, as
 `datetime-local` inputs send them)."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -52,10 +52,29 @@ class FilledForm:
 
     @classmethod
     def refused(
-        cls, values: dict[str, Any], error: DomainError | ValidationError, known: set[str]
+        cls,
+        values: dict[str, Any],
+        error: DomainError | ValidationError,
+        known: set[str],
+        renamed: Mapping[str, str] | None = None,
     ) -> "FilledForm":
-        errors, message = by_field(refusal_lines(error), known)
+        """`renamed`: the form's name of a list field the service names otherwise."""
+        lines = [_on_form(line, renamed or {}) for line in refusal_lines(error)]
+        errors, message = by_field(lines, known)
         return cls(values, errors, message)
+
+
+def _on_form(line: str, renamed: Mapping[str, str]) -> str:
+    """A service names an entry of a list by its position (`allowIp.2: ...`) or its value
+    (`redirectUri 'x': ...`): said beside the list's one field, naming the entry."""
+    place, _, reason = line.partition(": ")
+    name, _, position = place.partition(".")
+    if name in renamed and position.isdigit():
+        return f"{renamed[name]}: entry {int(position) + 1}: {reason}"
+    name, _, entry = place.partition(" ")
+    if name in renamed:
+        return f"{renamed[name]}: {entry + ': ' if entry else ''}{reason}"
+    return line
 
 
 def utc_moment(raw: str) -> datetime:
