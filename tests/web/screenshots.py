@@ -174,6 +174,8 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
                 (f"{here}/keys", "API keys", "keys"),
                 (f"{here}/keys/new", "Create a key", "key-new"),
                 (f"{here}/keys/{key_id}", "API key", "key"),
+                (f"{here}/apps", "OAuth apps", "oauth-apps"),
+                (f"{here}/apps/new", "Register an app", "oauth-app-new"),
                 ("/app/account", "Where you are signed in", "account"),
             ):
                 shots.append(await _shot(page, path, heading, name))
