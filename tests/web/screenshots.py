@@ -176,6 +176,7 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
                 (f"{here}/keys/{key_id}", "API key", "key"),
                 (f"{here}/apps", "OAuth apps", "oauth-apps"),
                 (f"{here}/apps/new", "Register an app", "oauth-app-new"),
+                (f"{here}/audit", "Audit log", "audit"),
                 ("/app/account", "Where you are signed in", "account"),
             ):
                 shots.append(await _shot(page, path, heading, name))

@@ -21,6 +21,19 @@ REFUSED_IP = "credential.refused_ip"
 REFUSED_SCOPE = "credential.refused_scope"
 REFRESH_TOKEN_REUSED = "oauth.refresh_token_reused"  # noqa: S105 - an action name
 AUTHORIZATION_CODE_REUSED = "oauth.authorization_code_reused"
+# Every action the log records, for those who filter it.
+ACTIONS = (
+    CREDENTIAL_CREATED,
+    CREDENTIAL_ROTATED,
+    CREDENTIAL_REVOKED,
+    CREDENTIAL_CHANGED,
+    CREDENTIAL_ALLOWLIST_CHANGED,
+    CREDENTIAL_NEW_IP,
+    REFUSED_IP,
+    REFUSED_SCOPE,
+    REFRESH_TOKEN_REUSED,
+    AUTHORIZATION_CODE_REUSED,
+)
 
 
 class AuditEntry(Base):

@@ -8,6 +8,7 @@ from contactflow.platform.auth import sessions
 from contactflow.web import (
     account,
     api_keys,
+    audit,
     builder,
     bulk_retry,
     campaigns,
@@ -56,6 +57,7 @@ def install(app: FastAPI) -> None:
         contacts.router,
         contact_page.router,
         api_keys.router,
+        audit.router,
         builder.router,
         flows.router,
         flow_page.router,
