@@ -244,7 +244,9 @@ async def test_unknown_paths_under_app_and_static_files(web_server: LiveServer) 
         assert "style=" not in login.text
 
 
-async def test_every_dashboard_route_but_sign_in_wants_a_session(web_server: LiveServer) -> None:
+async def test_every_dashboard_route_but_sign_in_and_invitations_wants_a_session(
+    web_server: LiveServer,
+) -> None:
     """Read from the app, so a page added later is covered too."""
     app = create_app(web_server.settings)
     served = [
@@ -261,6 +263,9 @@ async def test_every_dashboard_route_but_sign_in_wants_a_session(web_server: Liv
             response = await http.request(method, concrete)
             if path == "/app/login":
                 assert response.status_code in (200, 403), (method, path)
+            elif path == "/app/invite/{secret}" and method == "GET":
+                # Opened before there is a session: an unknown link is refused as such.
+                assert response.status_code == 404, path
             elif method == "GET":
                 assert response.status_code == 303, (method, path)
                 assert response.headers["location"].startswith("/app/login?next="), path

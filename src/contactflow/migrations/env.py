@@ -15,6 +15,7 @@ import contactflow.flows.models
 import contactflow.mailsuite.models
 import contactflow.platform.audit
 import contactflow.platform.auth.api_keys
+import contactflow.platform.auth.invitations
 import contactflow.platform.auth.oauth.models
 import contactflow.platform.auth.sessions
 import contactflow.platform.events

@@ -21,6 +21,9 @@ REFUSED_IP = "credential.refused_ip"
 REFUSED_SCOPE = "credential.refused_scope"
 REFRESH_TOKEN_REUSED = "oauth.refresh_token_reused"  # noqa: S105 - an action name
 AUTHORIZATION_CODE_REUSED = "oauth.authorization_code_reused"
+USER_INVITED = "user.invited"
+USER_JOINED = "user.joined"
+USER_ROLE_CHANGED = "user.role_changed"
 # Every action the log records, for those who filter it.
 ACTIONS = (
     CREDENTIAL_CREATED,
@@ -33,6 +36,9 @@ ACTIONS = (
     REFUSED_SCOPE,
     REFRESH_TOKEN_REUSED,
     AUTHORIZATION_CODE_REUSED,
+    USER_INVITED,
+    USER_JOINED,
+    USER_ROLE_CHANGED,
 )
 
 

@@ -27,6 +27,7 @@ from contactflow.web import (
     runs,
     senders,
     suppressions,
+    users,
     webhook_deliveries,
     webhooks,
 )
@@ -76,6 +77,7 @@ def install(app: FastAPI) -> None:
         webhooks.router,
         webhook_deliveries.router,
         events.router,
+        users.router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticFiles(packages=[("contactflow.web", "static")]), name="static")
