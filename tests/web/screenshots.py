@@ -10,8 +10,10 @@ from pathlib import Path
 
 from playwright.async_api import Page, ViewportSize, async_playwright, expect
 
+from contactflow.platform.auth import invitations
 from contactflow.platform.auth.api_keys import create_key
 from contactflow.platform.db import Database
+from contactflow.platform.tenancy import Location
 from tests.flows.helpers import MANUAL_TASK_FLOW as MANUAL
 from tests.flows.helpers import Hub, Json
 from tests.mailsuite.helpers import Mail
@@ -108,6 +110,17 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
                 uow, tenant.location_id, ["contacts.readonly", "contacts.write"], "CRM sync"
             )
             key_id = key.id
+            location = await uow.session.get(Location, tenant.location_id)
+            assert location is not None
+            _, invitation = await invitations.invite(
+                uow,
+                location,
+                email="sam.lee@example.org",
+                first_name="Sam",
+                last_name="Lee",
+                role="user",
+                actor="cli",
+            )
     finally:
         await db.dispose()
     async with api_client(base_url, tenant.headers, timeout=30) as http:
@@ -177,6 +190,8 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
                 (f"{here}/apps", "OAuth apps", "oauth-apps"),
                 (f"{here}/apps/new", "Register an app", "oauth-app-new"),
                 (f"{here}/audit", "Audit log", "audit"),
+                (f"{here}/users", "Users", "users"),
+                (f"/app/invite/{invitation}", "Set your password", "invitation"),
                 ("/app/account", "Where you are signed in", "account"),
             ):
                 shots.append(await _shot(page, path, heading, name))
