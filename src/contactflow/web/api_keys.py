@@ -21,7 +21,7 @@ from contactflow.platform.tenancy import Location
 from contactflow.web.forms import NewSecret, shown_once
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import render
-from contactflow.web.refusals import MOMENT_HINT, FilledForm, utc_moment
+from contactflow.web.refusals import MOMENT_HINT, FilledForm, form_text, utc_moment
 
 router = APIRouter(prefix="/app/l/{location_id}/keys", include_in_schema=False)
 FORM_FIELDS = {"name", "scope", "expires", "allowedIps"}
@@ -47,17 +47,12 @@ def _addresses(raw: str) -> list[str]:
     return raw.replace(",", " ").split()
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
 def _given(form: FormData) -> dict[str, Any]:
     return {
-        "name": _text(form, "name"),
+        "name": form_text(form, "name"),
         "scope": [value for value in form.getlist("scope") if isinstance(value, str)],
-        "expires": _text(form, "expires"),
-        "allowedIps": _text(form, "allowedIps"),
+        "expires": form_text(form, "expires"),
+        "allowedIps": form_text(form, "allowedIps"),
     }
 
 
@@ -177,7 +172,7 @@ def _grace(raw: str) -> timedelta:
 @router.post("/{key_id}/rotate")
 async def rotate(request: Request, viewer: ViewerDep, location_id: str, key_id: str) -> Response:
     location = viewer.location(location_id)
-    values = {"grace": _text(await request.form(), "grace")}
+    values = {"grace": form_text(await request.form(), "grace")}
     try:
         async with database(request).unit_of_work() as uow:
             old = await api_keys.find_key(uow.session, location.id, key_id)
@@ -208,7 +203,7 @@ async def revoke(request: Request, viewer: ViewerDep, location_id: str, key_id: 
 @router.post("/{key_id}/allowlist")
 async def allowlist(request: Request, viewer: ViewerDep, location_id: str, key_id: str) -> Response:
     location = viewer.location(location_id)
-    values = {"allowedIps": _text(await request.form(), "allowedIps")}
+    values = {"allowedIps": form_text(await request.form(), "allowedIps")}
     try:
         async with database(request).unit_of_work() as uow:
             await api_keys.find_key(uow.session, location.id, key_id)

@@ -20,7 +20,7 @@ from contactflow.platform.tenancy import Location
 from contactflow.web.forms import NewSecret, shown_once
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import render
-from contactflow.web.refusals import FilledForm
+from contactflow.web.refusals import FilledForm, form_text
 
 router = APIRouter(prefix="/app/l/{location_id}/apps", include_in_schema=False)
 FORM_FIELDS = {"name", "redirectUris", "scope", "allowedIps"}
@@ -32,17 +32,12 @@ def apps_path(location_id: str) -> str:
     return f"/app/l/{location_id}/apps"
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
 def _given(form: FormData) -> dict[str, Any]:
     return {
-        "name": _text(form, "name"),
-        "redirectUris": _text(form, "redirectUris"),
+        "name": form_text(form, "name"),
+        "redirectUris": form_text(form, "redirectUris"),
         "scope": [value for value in form.getlist("scope") if isinstance(value, str)],
-        "allowedIps": _text(form, "allowedIps"),
+        "allowedIps": form_text(form, "allowedIps"),
         "public": form.get("public") == "on",
     }
 

@@ -77,6 +77,12 @@ def _on_form(line: str, renamed: Mapping[str, str]) -> str:
     return line
 
 
+def form_text(form: FormData, name: str) -> str:
+    """A text field of a sent form; one not sent (or sent as a file) is empty."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
 def utc_moment(raw: str) -> datetime:
     """A form's date and time, read as UTC; ValueError when it is not one."""
     return datetime.fromisoformat(raw).replace(tzinfo=UTC)

@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import FormData
 
 from contactflow.platform.auth import invitations, sessions
 from contactflow.platform.errors import DomainError, NotFound
@@ -14,7 +13,7 @@ from contactflow.platform.tenancy import ROLES, Location, User, users_of
 from contactflow.web.forms import NewSecret, shown_once
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import render
-from contactflow.web.refusals import FilledForm
+from contactflow.web.refusals import FilledForm, form_text
 
 router = APIRouter(prefix="/app/l/{location_id}/users", include_in_schema=False)
 INVITE_FIELDS = {"email", "firstName", "lastName", "role"}
@@ -28,11 +27,6 @@ NOTICES = {
 
 def users_path(location_id: str) -> str:
     return f"/app/l/{location_id}/users"
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
 
 
 async def users_page(
@@ -72,7 +66,7 @@ async def users_view(request: Request, viewer: ViewerDep, location_id: str) -> R
 async def invite(request: Request, viewer: ViewerDep, location_id: str) -> Response:
     location = viewer.administered(location_id)
     form = await request.form()
-    values: dict[str, Any] = {name: _text(form, name) for name in INVITE_FIELDS}
+    values: dict[str, Any] = {name: form_text(form, name) for name in INVITE_FIELDS}
     try:
         async with database(request).unit_of_work() as uow:
             _, secret = await invitations.invite(
@@ -138,7 +132,7 @@ async def change_role(
     request: Request, viewer: ViewerDep, location_id: str, user_id: str
 ) -> Response:
     location = viewer.administered(location_id)
-    values = {"role": _text(await request.form(), "role")}
+    values = {"role": form_text(await request.form(), "role")}
     if user_id == viewer.signed_in.user.id:
         refused = FilledForm(values, {"role": "another admin changes your own role"})
         return await user_page(request, viewer, location, user_id, role=refused, status=422)
