@@ -1,7 +1,7 @@
 """user invitations
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-06 20:30:00.000000
 
 A company admin invites a user from the dashboard: the user is made without a password, and
@@ -16,7 +16,7 @@ from alembic import op
 import contactflow.platform.db
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
