@@ -13,6 +13,7 @@ import contactflow.flows.connections.models
 import contactflow.flows.keyvalue
 import contactflow.flows.models
 import contactflow.mailsuite.models
+import contactflow.platform.activity
 import contactflow.platform.audit
 import contactflow.platform.auth.api_keys
 import contactflow.platform.auth.invitations

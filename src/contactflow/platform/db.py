@@ -6,7 +6,7 @@ instead of failing with "database is locked"; other processes wait on busy_timeo
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -97,6 +97,12 @@ class UnitOfWork:
         # What caused this transaction's changes when it was not a request (a flow run,
         # "flow:<id>"): recorded on its events, so that consumers can tell their own echoes.
         self.origin: str | None = None
+        self._before_commit: list[Callable[[], Awaitable[None]]] = []
+
+    def before_commit(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Run `write` last in this transaction, just before it commits: what the
+        transaction gathered as it went (activity counts), written once."""
+        self._before_commit.append(write)
 
     def wake(self, *topics: str) -> None:
         """Wake the waiters on `topics` when this transaction commits: in this process
@@ -159,6 +165,8 @@ class Database:
                 await session.connection(execution_options={_WRITER: True})
                 uow = UnitOfWork(session, self.dialect)
                 yield uow
+                for write in uow._before_commit:
+                    await write()
                 if uow.woken and self.dialect == "postgresql":
                     # One notification per topic, all in one round trip; PostgreSQL
                     # delivers them when the transaction commits.

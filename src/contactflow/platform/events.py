@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from contactflow.platform import topics
+from contactflow.platform import activity, topics
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Base, Database, UnitOfWork, UTCDateTime
 from contactflow.platform.errors import NotFound, PayloadTooLarge
@@ -107,6 +107,8 @@ async def append(
     )
     uow.session.add(event)
     uow.wake(*topics.of_event(event_type))
+    activity.tally(uow, location_id, activity.EVENTS)
+    activity.tally(uow, location_id, event_type)
     return event
 
 

@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 from sqlalchemy import Select, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
-from contactflow.platform import events
+from contactflow.platform import activity, events
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork, UTCDateTime
 from contactflow.platform.event_types import WEBHOOK_ENDPOINT_DISABLED
@@ -222,6 +222,9 @@ class Deliverer:
         if not results:
             return
         now = utcnow()
+        for delivery, outcome in results:
+            kind = activity.DELIVERY_SUCCEEDED if outcome.succeeded else activity.DELIVERY_FAILED
+            activity.tally(uow, delivery.location_id, kind)
         await uow.session.execute(
             insert(WebhookAttempt),
             [
