@@ -97,9 +97,9 @@ async def watched_page(
         await context.close()
 
 
-async def sign_in(page: Page, person: Person, *, lands_on: str = "Flows") -> None:
+async def sign_in(page: Page, person: Person, *, lands_on: str = "Overview") -> None:
     """Sign in through the login page (opened unless the page shows it already); the page is
-    then the one headed `lands_on`: the person's flows, unless the login page was sent to
+    then the one headed `lands_on`: the location's overview, unless the login page was sent to
     with another page to go back to."""
     if urlsplit(page.url).path != SIGN_IN_PATH:
         await page.goto(SIGN_IN_PATH)

@@ -149,8 +149,11 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
             await page.get_by_label("Email").fill(person.email)
             await page.get_by_label("Password").fill(person.password)
             await page.get_by_role("button", name="Sign in").click()
-            await expect(page.get_by_role("heading", name="Flows")).to_be_visible(timeout=WAIT_MS)
+            await expect(page.get_by_role("heading", name="Overview")).to_be_visible(
+                timeout=WAIT_MS
+            )
             for path, heading, name in (
+                (f"{here}/overview?window=24h", "Overview", "overview"),
                 (f"{here}/flows", "Flows", "flows"),
                 (f"{here}/flows/{flow['id']}/builder", "Call new contacts", "builder"),
                 (f"{here}/templates", "Flow templates", "templates"),

@@ -71,6 +71,7 @@ async def test_sign_in_install_and_watch_a_run_arrive(
         await page.goto("/app/login")
         await checked(page, watched, shots, "login")
         await sign_in(page, person)
+        await page.get_by_role("link", name="Flows", exact=True).click()
         await expect(page.get_by_role("heading", name="No flows yet")).to_be_visible()
         await checked(page, watched, shots, "flows-empty")
 

@@ -38,6 +38,7 @@ async def test_retry_bulk_retry_flow_page_and_outbox(
             await failed_runs(hub, flow["id"], BULK + 1)
         async with watched_page(chromium, web_server) as (page, watched):
             await sign_in(page, person)
+            await page.get_by_role("link", name="Flows", exact=True).click()
             await page.get_by_role("link", name="Call the CRM", exact=True).click()
             await expect(page.locator('li[data-version="1"]')).to_be_visible(timeout=WAIT_MS)
             await checked(page, watched, shots, "flow")

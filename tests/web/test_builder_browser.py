@@ -112,6 +112,7 @@ async def test_build_the_welcome_flow_from_a_blank_flow_and_watch_it_run(
     person = await make_person(web_db, tenant.location_id)
     async with watched_page(chromium, web_server) as (page, watched):
         await sign_in(page, person)
+        await page.get_by_role("link", name="Flows", exact=True).click()
         await page.get_by_role("link", name="New flow").first.click()
         await expect(page.get_by_role("heading", name="New flow")).to_be_visible(timeout=WAIT_MS)
         await checked(page, watched, shots, "builder-blank")

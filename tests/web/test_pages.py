@@ -60,7 +60,7 @@ async def test_a_user_sees_only_their_locations_and_an_admin_the_companys(
         assert 'name="location"' in flows.text
         assert "Second Location" in flows.text
         switched = await http.get(f"/app/switch?location={sibling}")
-        assert switched.headers["location"] == f"/app/l/{sibling}/flows"
+        assert switched.headers["location"] == f"/app/l/{sibling}/overview"
         assert (await http.get(f"/app/l/{sibling}/runs/{run['id']}")).status_code == 404
         assert (await http.get(f"/app/l/{other_company.location_id}/flows")).status_code == 404
         assert (await http.get(f"{ours}/runs/{run['id']}")).status_code == 200

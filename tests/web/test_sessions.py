@@ -44,8 +44,8 @@ async def test_sign_in_sets_a_session_cookie_and_sign_out_ends_it(
         assert "path=/;" in cookie or cookie.endswith("path=/")
         assert "secure" not in cookie  # plain http here; tests/security covers https
         home = await http.get("/app/")
-        assert home.headers["location"] == f"/app/l/{web_tenant.location_id}/flows"
-        flows = await http.get(home.headers["location"])
+        assert home.headers["location"] == f"/app/l/{web_tenant.location_id}/overview"
+        flows = await http.get(f"/app/l/{web_tenant.location_id}/flows")
         assert flows.status_code == 200
         assert "No flows yet" in flows.text
         assert flows.headers["cache-control"] == "no-store"

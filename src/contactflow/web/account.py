@@ -160,13 +160,13 @@ async def home(viewer: ViewerDep) -> Response:
             title="No location yet",
             text="Your user belongs to no location; ask an administrator to add you to one.",
         )
-    return RedirectResponse(f"/app/l/{viewer.locations[0].id}/flows", status_code=303)
+    return RedirectResponse(f"/app/l/{viewer.locations[0].id}/overview", status_code=303)
 
 
 @router.get("/switch")
 async def switch(viewer: ViewerDep, location: str = "") -> Response:
     chosen = viewer.location(location)
-    return RedirectResponse(f"/app/l/{chosen.id}/flows", status_code=303)
+    return RedirectResponse(f"/app/l/{chosen.id}/overview", status_code=303)
 
 
 def _invitation_refused() -> Response:

@@ -6,6 +6,7 @@ page, and sends it as one named event (htmx-ext-sse swaps it in). A stream ends 
 browser goes away or its session ends.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import Request
@@ -14,10 +15,9 @@ from fastapi.responses import StreamingResponse
 from contactflow.platform import topics
 from contactflow.platform.auth import sessions
 from contactflow.platform.db import Database
-from contactflow.platform.events import EventStream, read_events
+from contactflow.platform.events import EventStream
 
 HEARTBEAT_SECONDS = 15.0
-BATCH = 500
 STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
@@ -41,8 +41,11 @@ def live_stream(
     after: int,
     name: str,
     draw: Callable[[], Awaitable[str]],
+    *,
+    pace: float = 0.0,
 ) -> StreamingResponse:
-    """Events named `name`, each a fresh `draw()`, from the log's position `after` on."""
+    """Events named `name`, each a fresh `draw()`, from the log's position `after` on; at
+    least `pace` seconds apart (a busy log is then drawn once for many batches)."""
 
     async def follow() -> AsyncIterator[bytes]:
         cursor = after
@@ -52,10 +55,12 @@ def live_stream(
                 async with db.reader() as session:
                     if await sessions.find(session, secret) is None:
                         return
-                    rows = await read_events(session, location_id, after=cursor, limit=BATCH)
-                if rows:
-                    cursor = rows[-1].seq
+                    stream = await session.get(EventStream, location_id)
+                position = stream.last_seq if stream is not None else 0
+                if position > cursor:
+                    cursor = position
                     yield sse_event(name, await draw())
+                    await asyncio.sleep(pace)
                     continue
                 if not await waiter.wait(HEARTBEAT_SECONDS):
                     yield b": keep-alive\n\n"

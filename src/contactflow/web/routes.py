@@ -24,6 +24,7 @@ from contactflow.web import (
     mail_templates,
     oauth_apps,
     outbox,
+    overview,
     runs,
     senders,
     suppressions,
@@ -55,6 +56,7 @@ async def _not_found(_: Request, __: Exception) -> Response:
 def install(app: FastAPI) -> None:
     for router in (
         account.router,
+        overview.router,
         contacts.router,
         contact_page.router,
         api_keys.router,
