@@ -24,8 +24,8 @@ from contactflow.web.paging import LogPosition
 router = APIRouter(prefix="/app/l/{location_id}", include_in_schema=False)
 # A busy location's log moves all the time: its overview is redrawn at most this often.
 REDRAW_SECONDS = 1.0
-CHART_WIDTH = 600
-CHART_HEIGHT = 120
+CHART_WIDTH = 320
+CHART_HEIGHT = 100
 
 
 @dataclass(frozen=True)
