@@ -1,9 +1,13 @@
-"""Server time of the dashboard's pages with 100,000 runs in the location, beside a bare app.
+"""Server time of the dashboard's pages with 100,000 runs, 1,000,000 events and 100,000 emails
+in the location, beside a bare app.
 
-    uv run python -m bench.web [--backend sqlite|postgresql|both] [--runs N] [--seconds N]
+    uv run python -m bench.web [--backend sqlite|postgresql|both] [--runs N] [--events N]
+        [--emails N] [--seconds N]
 
 For each backend: a fresh database is migrated and seeded in bulk (a tenant, a person who
-signs in, ten published flows and N runs of them over the last 20 days, one with a step); our
+signs in, ten published flows and N runs of them over the last 20 days, one with a step; the
+events and emails over the last 7 days, and the activity counters of the overview full: every
+slot of every kind it reads counting a current bucket, and 40 more event types); our
 app runs in a uvicorn subprocess wrapped in a timing middleware (the server's own time per
 request, from the request's arrival to the last byte handed to uvicorn); a signed-in session
 cookie is taken through the sign-in form; one real page per scenario is captured, and a bare
@@ -26,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -49,13 +53,26 @@ from bench.load import REQUEST_TIMEOUT
 from bench.servers import ours_app, serve
 from contactflow.flows import service as flows
 from contactflow.flows.definition import FlowDefinition
-from contactflow.flows.models import FAILED, SUCCEEDED, FlowRun, FlowVersion, StepRun
+from contactflow.flows.models import (
+    FAILED,
+    SUCCEEDED,
+    FlowRun,
+    FlowVersion,
+    StepRun,
+    cursor_name,
+)
+from contactflow.mailsuite.enrolment import CONSUMER as CAMPAIGNS_CONSUMER
+from contactflow.mailsuite.models import Email, MailContact, Sender
+from contactflow.platform import activity
 from contactflow.platform.auth.passwords import hash_password
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
+from contactflow.platform.events import ConsumerCursor, Event, EventStream
 from contactflow.platform.ids import new_id
 from contactflow.platform.migrate import upgrade
 from contactflow.platform.tenancy import User
+from contactflow.platform.webhooks.dispatch import CONSUMER as WEBHOOKS_CONSUMER
+from contactflow.web.overview import KINDS as OVERVIEW_KINDS
 
 FLOWS = 10
 # This module again, as the server process: `python -m bench.web --child KIND ARGUMENT`.
@@ -69,10 +86,20 @@ TIMINGS_PATH = "/__bench/timings"
 SCENARIO_HEADER = "x-bench-scenario"
 # One in this many runs failed.
 FAILED_EVERY = 10
+# Event types counted beside those the overview reads: a busy location's counters.
+OTHER_KINDS = 40
+WEEK = timedelta(days=7)
 STEP = {"type": "filter", "id": "only", "conditions": {"conditions": []}}
 
 
 # ----------------------------------------------------------------------------- seeding
+
+
+@dataclass(frozen=True)
+class Volume:
+    runs: int
+    events: int
+    emails: int
 
 
 @dataclass(frozen=True)
@@ -81,7 +108,7 @@ class Fixture:
     email: str
     flow_id: str
     run_id: str
-    runs: int
+    volume: Volume
 
 
 def _input(number: int) -> dict[str, Any]:
@@ -96,7 +123,104 @@ def _input(number: int) -> dict[str, Any]:
     }
 
 
-async def _seed(database_url: str, runs: int) -> Fixture:
+async def _seed_events(db: Database, location: str, count: int, consumers: list[str]) -> None:
+    """`count` events over the last week after the log's end, and the log's consumers
+    (`consumers`) caught up with them, as in a location whose workers keep up."""
+    async with db.reader() as session:
+        stream = await session.get(EventStream, location)
+    first = (stream.last_seq if stream is not None else 0) + 1
+    last = first + count - 1
+    now = utcnow()
+    for start in range(first, last + 1, BATCH):
+        rows = [
+            {
+                "id": new_id(),
+                "location_id": location,
+                "seq": seq,
+                "type": "ContactUpdate",
+                "subject_id": f"contact{seq % 100_000:07d}",
+                "payload": {"type": "ContactUpdate", "locationId": location, "seq": seq},
+                "created_at": now - WEEK * (last - seq) / count,
+            }
+            for seq in range(start, min(start + BATCH - 1, last) + 1)
+        ]
+        async with db.unit_of_work() as uow:
+            await uow.session.execute(insert(Event), rows)
+    async with db.unit_of_work() as uow:
+        await uow.session.execute(delete(EventStream).where(EventStream.location_id == location))
+        await uow.session.execute(
+            delete(ConsumerCursor).where(ConsumerCursor.location_id == location)
+        )
+        uow.session.add(EventStream(location_id=location, last_seq=last))
+        uow.session.add_all(
+            ConsumerCursor(consumer=name, location_id=location, position=last) for name in consumers
+        )
+
+
+async def _seed_emails(db: Database, location: str, count: int) -> None:
+    now = utcnow()
+    async with db.unit_of_work() as uow:
+        sender = Sender(location_id=location, name="Bench", from_email="bench@acme.example.org")
+        contact = MailContact(
+            location_id=location,
+            email="reader@people.example.org",
+            email_lower="reader@people.example.org",
+        )
+        uow.session.add_all([sender, contact])
+        await uow.session.flush()
+        sender_id, contact_id = sender.id, contact.id
+    for start in range(0, count, BATCH):
+        rows = []
+        for number in range(start, min(start + BATCH, count)):
+            at = now - WEEK * (count - number) / count
+            rows.append(
+                {
+                    "id": new_id(),
+                    "location_id": location,
+                    "sender_id": sender_id,
+                    "contact_id": contact_id,
+                    "to_email": "reader@people.example.org",
+                    "subject": f"News number {number}",
+                    "html": "<p>News</p>",
+                    "text": "News",
+                    "message_id": f"<{new_id()}@acme.example.org>",
+                    "status": "sent",
+                    "scheduled_at": at,
+                    "next_attempt_at": at,
+                    "sent_at": at,
+                    "first_opened_at": at if number % 3 == 0 else None,
+                }
+            )
+        async with db.unit_of_work() as uow:
+            await uow.session.execute(insert(Email), rows)
+
+
+async def _seed_counters(db: Database, location: str) -> None:
+    """Every slot of the minute and hour rings counting a current bucket, for the kinds the
+    overview reads and OTHER_KINDS more: the most rows its reads can meet."""
+    kinds = [*OVERVIEW_KINDS, *(f"Other{number}" for number in range(OTHER_KINDS))]
+    rows = []
+    for width in activity.WIDTHS:
+        last = activity.current_bucket(width)
+        for bucket in range(last - width.slots + 1, last + 1):
+            rows += [
+                {
+                    "location_id": location,
+                    "width": width.seconds,
+                    "kind": kind,
+                    "slot": bucket % width.slots,
+                    "bucket": bucket,
+                    "count": 1 + bucket % 7,
+                }
+                for kind in kinds
+            ]
+    async with db.unit_of_work() as uow:
+        counts = activity.ActivityCount
+        await uow.session.execute(delete(counts).where(counts.location_id == location))
+        await uow.session.execute(insert(counts), rows)
+
+
+async def _seed(database_url: str, volume: Volume) -> Fixture:
     db = Database(database_url)
     try:
         tenant = await make_tenant(db)
@@ -126,6 +250,7 @@ async def _seed(database_url: str, runs: int) -> Fixture:
                     )
                 )
                 versions.append((flow.id, version))
+        runs = volume.runs
         now = utcnow()
         step = SPREAD / runs
         for start in range(0, runs, BATCH):
@@ -177,11 +302,16 @@ async def _seed(database_url: str, runs: int) -> Fixture:
                     finished_at=run.created_at,
                 )
             )
+        consumers = [WEBHOOKS_CONSUMER, CAMPAIGNS_CONSUMER]
+        consumers += [cursor_name(version_id) for _, version_id in versions if version_id]
+        await _seed_events(db, location, volume.events, consumers)
+        await _seed_emails(db, location, volume.emails)
+        await _seed_counters(db, location)
         if db.dialect == "postgresql":
             async with db.engine.connect() as connection:
                 autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
                 await autocommit.exec_driver_sql("VACUUM ANALYZE")
-        return Fixture(location, email, versions[0][0], run.id, runs)
+        return Fixture(location, email, versions[0][0], run.id, volume)
     finally:
         await db.dispose()
 
@@ -246,10 +376,18 @@ def scenarios(fixture: Fixture, cookie: str) -> list[Scenario]:
     paths = {
         "runs": ("runs, first page", runs),
         "filtered": ("runs, flow + failed", f"{runs}?flow={fixture.flow_id}&state=failed"),
-        "text": ("runs, text search (1 match)", f"{runs}?q=person{fixture.runs // 2}%40people"),
+        "text": (
+            "runs, text search (1 match)",
+            f"{runs}?q=person{fixture.volume.runs // 2}%40people",
+        ),
         "text_many": ("runs, text search (every run)", f"{runs}?q=people.example"),
         "run": ("a run's page", f"{runs}/{fixture.run_id}"),
         "flows": ("flows list", f"/app/l/{fixture.location_id}/flows"),
+        "overview": ("overview, last hour", f"/app/l/{fixture.location_id}/overview"),
+        "overview_week": (
+            "overview, last 7 days",
+            f"/app/l/{fixture.location_id}/overview?window=7d",
+        ),
     }
     found = []
     for name, (label, path) in paths.items():
@@ -323,14 +461,14 @@ def _measured(
     return result, server_times(target).get(scenario.name, [])
 
 
-def run_backend(backend: str, runs: int, load: Load) -> str:
+def run_backend(backend: str, volume: Volume, load: Load) -> str:
     database = sqlite_database() if backend == "sqlite" else postgres_database()
     with database as database_url, tempfile.TemporaryDirectory(prefix="cf-bench-") as scratch:
         database_name = make_url(database_url).database if backend == "postgresql" else None
-        print(f"[{backend}] migrating and seeding {runs} runs ...", flush=True)
+        print(f"[{backend}] migrating and seeding {volume} ...", flush=True)
         started = time.perf_counter()
         upgrade(database_url)
-        fixture = asyncio.run(_seed(database_url, runs))
+        fixture = asyncio.run(_seed(database_url, volume))
         print(f"[{backend}] seeded in {time.perf_counter() - started:.0f} s", flush=True)
         rows = []
         with server("ours", database_url, CHILD) as ours:
@@ -376,7 +514,11 @@ def report(backend: str, fixture: Fixture, rows: list[Row]) -> str:
         f"p99<={AIM_P99_MS:.0f}",
         "errors",
     ]
-    title = f"== {backend}: {fixture.runs} runs in the location, one request in flight =="
+    volume = fixture.volume
+    title = (
+        f"== {backend}: {volume.runs} runs, {volume.events} events and {volume.emails} emails"
+        " in the location, one request in flight =="
+    )
     return "\n".join([title, _table(headers, table)])
 
 
@@ -389,12 +531,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--runs", type=int, default=100_000, help="runs in the location")
+    parser.add_argument("--events", type=int, default=1_000_000, help="events in the location")
+    parser.add_argument("--emails", type=int, default=100_000, help="emails in the location")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds each")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "ARGUMENT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.runs < 2 or args.seconds <= 0 or args.warmup < 0:
-        parser.error("--runs must be >= 2, --seconds > 0 and --warmup >= 0")
+    if args.runs < 2 or args.events < 1 or args.emails < 1 or args.seconds <= 0 or args.warmup < 0:
+        parser.error(
+            "--runs must be >= 2, --events and --emails >= 1, --seconds > 0 and --warmup >= 0"
+        )
     return args
 
 
@@ -410,7 +556,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     backends = chosen_backends(args.backend)
     reports = [
-        run_backend(backend, args.runs, Load(args.seconds, args.warmup)) for backend in backends
+        run_backend(
+            backend, Volume(args.runs, args.events, args.emails), Load(args.seconds, args.warmup)
+        )
+        for backend in backends
     ]
     for text in reports:
         print()
