@@ -68,12 +68,18 @@ from contactflow.flows.run_state import (
     release,
 )
 from contactflow.mailsuite.tracking import Links, tracking_key
+from contactflow.platform import issues
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.errors import DomainError
 from contactflow.platform.jobs import claim, next_due_at
 
 log = logging.getLogger("contactflow.flows")
+
+
+def step_subject(flow_id: str, step: Step) -> str:
+    """A flow step's issue subject: the same step in every run and iteration of the flow."""
+    return f"{flow_id}/{step.id}"
 
 
 class RunExecutor:
@@ -377,6 +383,10 @@ class RunExecutor:
                     output = called or {}
                 row = await self._record(uow, walk, step, step.action)
                 row.state, row.input, row.output, row.error = SUCCEEDED, values, output, None
+                if not walk.test:
+                    await issues.record_successes(
+                        uow, issues.FLOW_STEP, [step_subject(run.flow_id, step)]
+                    )
                 row.attempts += 1
                 row.finished_at = utcnow()
                 ends = entry.ends_run is not None and entry.ends_run(output)
@@ -418,6 +428,18 @@ class RunExecutor:
             row = await self._record(uow, walk, step, step.action)
             row.state, row.input, row.error = FAILED, values, reason
             row.attempts += 1
+            if not walk.test:
+                await issues.record_failure(
+                    uow,
+                    run.location_id,
+                    issues.FLOW_STEP,
+                    step_subject(run.flow_id, step),
+                    subject=f"step {step.id} ({step.action})",
+                    record=issues.RUN,
+                    record_id=run.id,
+                    error=reason,
+                    flow_id=run.flow_id,
+                )
             delay = step.on_error.delay(row.attempts)
             if delay is not None:
                 release(run, QUEUED, utcnow() + timedelta(seconds=delay))

@@ -21,6 +21,7 @@ import contactflow.platform.auth.oauth.models
 import contactflow.platform.auth.sessions
 import contactflow.platform.events
 import contactflow.platform.idempotency
+import contactflow.platform.issues
 import contactflow.platform.tenancy
 import contactflow.platform.webhooks.models  # noqa: F401
 from contactflow.platform.db import Base

@@ -52,6 +52,9 @@ CAMPAIGN_FINISHED = "CampaignFinished"
 # Flows: a run finished (for alerting).
 FLOW_RUN_SUCCEEDED = "FlowRunSucceeded"
 FLOW_RUN_FAILED = "FlowRunFailed"
+# The issues inbox: a failing subject's issue opened (or re-opened), and resolved.
+ISSUE_OPENED = "IssueOpened"
+ISSUE_RESOLVED = "IssueResolved"
 
 # Every event type, by the resource it is about (the dashboard's pickers group them so).
 EVENT_TYPES_BY_RESOURCE: dict[str, tuple[str, ...]] = {
@@ -91,5 +94,6 @@ EVENT_TYPES_BY_RESOURCE: dict[str, tuple[str, ...]] = {
     "Mailsuite timeline": (TIMELINE_ENTRY_CREATE, TIMELINE_ENTRY_UPDATE, TIMELINE_ENTRY_DELETE),
     "Flow runs": (FLOW_RUN_SUCCEEDED, FLOW_RUN_FAILED),
     "Webhooks": (WEBHOOK_ENDPOINT_DISABLED, WEBHOOK_TEST),
+    "Issues": (ISSUE_OPENED, ISSUE_RESOLVED),
 }
 EVENT_TYPES = frozenset(name for names in EVENT_TYPES_BY_RESOURCE.values() for name in names)

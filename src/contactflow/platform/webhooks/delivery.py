@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 from sqlalchemy import Select, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
-from contactflow.platform import activity, events
+from contactflow.platform import activity, events, issues
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork, UTCDateTime
 from contactflow.platform.event_types import WEBHOOK_ENDPOINT_DISABLED
@@ -261,15 +261,17 @@ class Deliverer:
                 .execution_options(synchronize_session=False)
             )
         if succeeded:
+            recovered = {d.endpoint_id for d, o in results if o.succeeded}
             await uow.session.execute(
                 update(WebhookEndpoint)
                 .where(
-                    WebhookEndpoint.id.in_({d.endpoint_id for d, o in results if o.succeeded}),
+                    WebhookEndpoint.id.in_(recovered),
                     WebhookEndpoint.failing_since.is_not(None),
                 )
                 .values(failing_since=None)
                 .execution_options(synchronize_session=False)
             )
+            await issues.record_successes(uow, issues.WEBHOOK_ENDPOINT, recovered)
         failed = [(d.id, o) for d, o in results if not o.succeeded]
         if failed:
             await self._record_failures(uow, failed, now)
@@ -317,6 +319,16 @@ class Deliverer:
             delivery.state = FAILED
         else:
             delivery.next_attempt_at = now + timedelta(seconds=delay)
+        await issues.record_failure(
+            uow,
+            endpoint.location_id,
+            issues.WEBHOOK_ENDPOINT,
+            endpoint.id,
+            subject=endpoint.url,
+            record=issues.DELIVERY,
+            record_id=delivery.id,
+            error=_described(outcome),
+        )
         if outcome.status == 410:
             await _disable(uow, endpoint, "the endpoint answered 410 Gone")
             return
@@ -325,6 +337,12 @@ class Deliverer:
         elif now - endpoint.failing_since >= self.settings.disable_after:
             hours = self.settings.disable_after.total_seconds() / 3600
             await _disable(uow, endpoint, f"failing continuously for {hours:g} hours")
+
+
+def _described(outcome: Outcome) -> str:
+    if outcome.error is not None:
+        return outcome.error
+    return f"answered {outcome.status}: {outcome.body[:200]}".rstrip(": ")
 
 
 @dataclass(frozen=True)
