@@ -23,7 +23,7 @@ from contactflow.mailsuite import sandbox_api as mailsuite_sandbox_api
 from contactflow.mailsuite import tracking_api as mailsuite_tracking_api
 from contactflow.mailsuite.campaigns import find_campaign
 from contactflow.mailsuite.worker import worker_loops as mailsuite_worker_loops
-from contactflow.platform import audit_api, crypto, events_api, route_prefixes
+from contactflow.platform import audit_api, crypto, events_api, issues_api, route_prefixes
 from contactflow.platform.api_support import paging_parameters_taken
 from contactflow.platform.auth.credential_cache import CredentialCache
 from contactflow.platform.auth.http import UsageRecorder
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events_api.router,
         webhooks_api.router,
         audit_api.router,
+        issues_api.router,
         oauth_api.router,
         oauth_consent.router,
         mailsuite_api.router,

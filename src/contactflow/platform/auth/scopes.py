@@ -18,6 +18,8 @@ FLOWS_READ = "flows.readonly"
 FLOWS_WRITE = "flows.write"
 CONNECTIONS_READ = "connections.readonly"
 CONNECTIONS_WRITE = "connections.write"
+ISSUES_READ = "issues.readonly"
+ISSUES_WRITE = "issues.write"
 # Company (agency) tokens only: list the app's installed locations, mint location tokens.
 OAUTH_READ = "oauth.readonly"
 OAUTH_WRITE = "oauth.write"
@@ -34,6 +36,7 @@ SCOPES_BY_RESOURCE: dict[str, tuple[str, ...]] = {
     "Mailsuite": (MAILSUITE_READ, MAILSUITE_WRITE),
     "Flows": (FLOWS_READ, FLOWS_WRITE),
     "Connections": (CONNECTIONS_READ, CONNECTIONS_WRITE),
+    "Issues": (ISSUES_READ, ISSUES_WRITE),
     "Company OAuth tokens": (OAUTH_READ, OAUTH_WRITE),
 }
 KNOWN_SCOPES = frozenset(scope for scopes in SCOPES_BY_RESOURCE.values() for scope in scopes)
