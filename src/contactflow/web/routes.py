@@ -19,6 +19,7 @@ from contactflow.web import (
     events,
     flow_page,
     flows,
+    issues,
     mail_lists,
     mail_tasks,
     mail_templates,
@@ -80,6 +81,7 @@ def install(app: FastAPI) -> None:
         webhook_deliveries.router,
         events.router,
         users.router,
+        issues.router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticFiles(packages=[("contactflow.web", "static")]), name="static")
