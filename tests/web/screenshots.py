@@ -27,6 +27,8 @@ from tests.webhooks.helpers import poll
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "dashboard"
 VIEWPORT = ViewportSize(width=1280, height=800)
 WAIT_MS = 30_000
+# Nothing listens on the discard port: deliveries to it fail and open an issue.
+FAILING_RECEIVER = "http://127.0.0.1:9/billing"
 
 
 async def _shot(page: Page, path: str, heading: str, name: str) -> Path:
@@ -64,6 +66,20 @@ async def _delivered_webhook(hub: Hub, url: str) -> DeliveredWebhook:
     [event] = [e for e in (await hub.get("/events"))["events"] if e["subjectId"] == contact["id"]]
     page = f"/app/l/{hub.tenant.location_id}/webhooks/{endpoint['id']}"
     return DeliveredWebhook(page, f"{page}/deliveries/{delivery['id']}", event)
+
+
+async def _failing_webhook(hub: Hub, url: str) -> str:
+    """An endpoint whose receiver is not there, and the id of the issue its deliveries open."""
+    await hub.post("/webhooks", {"url": url, "eventTypes": ["ContactCreate"]})
+    await hub.crm_contact(firstName="Uma", email="uma@example.org")
+    [issue] = await poll(lambda: _issues(hub), lambda rows: len(rows) == 1, within=WAIT_MS / 1000)
+    issue_id: str = issue["id"]
+    return issue_id
+
+
+async def _issues(hub: Hub) -> list[Json]:
+    rows: list[Json] = (await hub.get("/issues"))["issues"]
+    return rows
 
 
 async def _deliveries(hub: Hub, path: str) -> list[Json]:
@@ -137,6 +153,7 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
             hook = await _delivered_webhook(hub, receiver.url())
         campaign = await _sent_campaign(base_url, Mail(http, tenant))
         await _tasks(Mail(http, tenant))
+        issue_id = await _failing_webhook(hub, FAILING_RECEIVER)
     here = f"/app/l/{tenant.location_id}"
     DOCS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as playwright:
@@ -195,6 +212,8 @@ async def photograph(base_url: str, database_url: str) -> list[Path]:
                 (f"{here}/audit", "Audit log", "audit"),
                 (f"{here}/users", "Users", "users"),
                 (f"/app/invite/{invitation}", "Set your password", "invitation"),
+                (f"{here}/issues", "Issues", "issues"),
+                (f"{here}/issues/{issue_id}", FAILING_RECEIVER, "issue"),
                 ("/app/account", "Where you are signed in", "account"),
             ):
                 shots.append(await _shot(page, path, heading, name))
