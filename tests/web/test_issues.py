@@ -14,6 +14,11 @@ from tests.support import LiveServer, Tenant, make_tenant
 from tests.web.helpers import browser, make_person, second_location, signed_in
 
 SCRIPT = "<script>alert(1)</script>"
+RECORDS = {
+    issues.WEBHOOK_ENDPOINT: issues.DELIVERY,
+    issues.FLOW_STEP: issues.RUN,
+    issues.MAILSUITE_SENDER: issues.EMAIL,
+}
 
 
 def issue_ids(html: str) -> list[str]:
@@ -33,7 +38,7 @@ async def failing(
                 kind,
                 subject_id,
                 subject=f"https://example.org/{SCRIPT}",
-                record=issues.DELIVERY if kind == issues.WEBHOOK_ENDPOINT else issues.RUN,
+                record=RECORDS[kind],
                 record_id=records[-1],
                 error=f"answered 500: {SCRIPT}",
                 flow_id=new_id() if kind == issues.FLOW_STEP else None,
@@ -72,6 +77,10 @@ async def test_the_inbox_lists_filters_and_pages_its_issues_and_each_shows_its_f
         step_page = await http.get(f"{here}/{step.id}")
         assert f'href="/app/l/{tenant.location_id}/runs/{runs[0]}"' in step_page.text
         assert f'href="/app/l/{tenant.location_id}/flows/{step.flow_id}"' in step_page.text
+        sender, emails = await failing(web_db, tenant.location_id, issues.MAILSUITE_SENDER)
+        sender_page = await http.get(f"{here}/{sender.id}")
+        assert f"<code>{emails[0]}</code>" in sender_page.text
+        assert f"Mailsuite sender <code>{sender.subject_id}</code>" in sender_page.text
 
         async with web_db.unit_of_work() as uow:
             await issues.resolve(uow, tenant.location_id, endpoint.id)
@@ -85,7 +94,9 @@ async def test_the_inbox_lists_filters_and_pages_its_issues_and_each_shows_its_f
         assert 'id="filter-status-error">not a status' in bogus.text
         assert "<b>closed" not in bogus.text
 
-        more = [(await failing(web_db, tenant.location_id))[0].id for _ in range(ISSUES_PER_PAGE)]
+        more = [
+            (await failing(web_db, tenant.location_id))[0].id for _ in range(ISSUES_PER_PAGE - 1)
+        ]
         first = await http.get(here)
         assert len(issue_ids(first.text)) == ISSUES_PER_PAGE
         older = re.search(r'href="([^"]+)">Older issues', first.text)
@@ -93,7 +104,7 @@ async def test_the_inbox_lists_filters_and_pages_its_issues_and_each_shows_its_f
         rest = await http.get(older.group(1).replace("&amp;", "&"))
         assert 'sse-connect="' not in rest.text
         seen = issue_ids(first.text) + issue_ids(rest.text)
-        assert sorted(seen) == sorted([*more, step.id, endpoint.id])
+        assert sorted(seen) == sorted([*more, sender.id, step.id, endpoint.id])
         assert (await http.get(here, params={"cursor": "nope"})).status_code == 200
 
 

@@ -48,6 +48,7 @@ from contactflow.mailsuite.senders import smtp_server
 from contactflow.mailsuite.smtp import SmtpAnswer, SmtpConnection, SmtpHostRefused, check_host
 from contactflow.mailsuite.timeline import add_entry
 from contactflow.mailsuite.tracking import Links, tracked_html, tracking_key
+from contactflow.platform import issues
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.event_types import EMAIL_FAILED, EMAIL_SENT
@@ -210,7 +211,7 @@ class Dispatcher:
             connection = await self._connection(sender)
         except SmtpHostRefused as error:
             refused = SmtpAnswer(False, error.temporary, f"refused: {error}")
-            await self._record([(email.id, refused) for email in emails])
+            await self._record(sender, [(email.id, refused) for email in emails])
             return
         pending = [email.id for email in emails]
         renew_at = utcnow() + self.settings.lease / 2
@@ -236,14 +237,14 @@ class Dispatcher:
                 if recording is None or recording.done():
                     if recording is not None:
                         await recording
-                    recording = asyncio.create_task(self._record(answered))
+                    recording = asyncio.create_task(self._record(sender, answered))
                     answered = []
         finally:
             await connection.close()
             if recording is not None:
                 await recording
             if answered:
-                await self._record(answered)
+                await self._record(sender, answered)
 
     def outgoing(self, sender: Sender, email: Email, links: Links) -> Outgoing:
         """What `email` becomes on the wire through `sender` (the benchmark builds the same)."""
@@ -286,8 +287,9 @@ class Dispatcher:
             )
         return [email_id for email_id in ids if email_id in ours], now + self.settings.lease / 2
 
-    async def _record(self, answers: Sequence[tuple[str, SmtpAnswer]]) -> None:
-        """Record SMTP answers in one transaction: this is where an email becomes sent."""
+    async def _record(self, sender: Sender, answers: Sequence[tuple[str, SmtpAnswer]]) -> None:
+        """Record SMTP answers in one transaction: this is where an email becomes sent, and
+        where the sender's issue counts a failure or resolves."""
         async with self.db.unit_of_work() as uow:
             ids = [email_id for email_id, _ in answers]
             emails = {
@@ -298,10 +300,14 @@ class Dispatcher:
             }
             for email_id, answer in answers:
                 if email_id in emails:
-                    await self._record_one(uow, emails[email_id], answer)
+                    await self._record_one(uow, sender, emails[email_id], answer)
+            if any(answer.accepted for email_id, answer in answers if email_id in emails):
+                await issues.record_successes(uow, issues.MAILSUITE_SENDER, [sender.id])
             await finish_if_done(uow, [email.campaign_id for email in emails.values()])
 
-    async def _record_one(self, uow: UnitOfWork, email: Email, answer: SmtpAnswer) -> None:
+    async def _record_one(
+        self, uow: UnitOfWork, sender: Sender, email: Email, answer: SmtpAnswer
+    ) -> None:
         now = utcnow()
         if answer.accepted:
             if email.status == SENT:
@@ -322,6 +328,16 @@ class Dispatcher:
         if email.lease_owner != self.owner or email.status != SENDING:
             return  # our lease expired: the worker that took the email over decides
         _finish_attempt(email, answer, now)
+        await issues.record_failure(
+            uow,
+            email.location_id,
+            issues.MAILSUITE_SENDER,
+            sender.id,
+            subject=f"{sender.name} <{sender.from_email}>",
+            record=issues.EMAIL,
+            record_id=email.id,
+            error=answer.response,
+        )
         delay = self.settings.schedule.decide(email.attempts) if answer.temporary else None
         if delay is None:
             tries = f" (gave up after {email.attempts} attempts)" if answer.temporary else ""

@@ -1,9 +1,9 @@
 """The issues inbox: repeated failures grouped by their cause.
 
-An issue is one failing subject of a location: a webhook endpoint whose deliveries fail, or
-a flow's step whose runs fail. It is kept as the failures happen, in the transaction that
-records each failure or success, so the inbox reads one indexed table and never scans the
-deliveries or runs behind it.
+An issue is one failing subject of a location: a webhook endpoint whose deliveries fail, a
+flow's step whose runs fail, or a Mailsuite sender whose emails its SMTP server refuses. It
+is kept as the failures happen, in the transaction that records each failure or success, so
+the inbox reads one indexed table and never scans the deliveries, runs or emails behind it.
 
 An issue opens at the first failure of its subject (an attempt that fails is enough: a
 receiver that answers 500 is worth knowing about before its retries run out), counts every
@@ -32,9 +32,10 @@ from contactflow.platform.ids import new_id
 # What fails: the kinds of subject, and the kind of record each failure is.
 WEBHOOK_ENDPOINT = "webhook_endpoint"
 FLOW_STEP = "flow_step"
-KINDS = (WEBHOOK_ENDPOINT, FLOW_STEP)
+MAILSUITE_SENDER = "mailsuite_sender"
 DELIVERY = "delivery"
 RUN = "run"
+EMAIL = "email"
 
 OPEN = "open"
 ACKNOWLEDGED = "acknowledged"
@@ -52,9 +53,9 @@ class Issue(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     location_id: Mapped[str] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32))
-    # The failing subject: an endpoint id, or "<flow id>/<step id>".
+    # The failing subject: an endpoint id, "<flow id>/<step id>", a sender id.
     subject_id: Mapped[str] = mapped_column(String(200))
-    # How people know the subject: the endpoint's URL, the step's id.
+    # How people know the subject: the endpoint's URL, the step's id, the sender's address.
     subject: Mapped[str] = mapped_column(String(2048))
     # The flow of a failing step (its page links to it); None for other kinds.
     flow_id: Mapped[str | None] = mapped_column(String(32))
@@ -77,7 +78,7 @@ class Issue(Base):
 
 
 class IssueFailure(Base):
-    """One failure behind an issue: the delivery or run it was, when, and why."""
+    """One failure behind an issue: the delivery, run or email it was, when, and why."""
 
     __tablename__ = "issue_failures"
 

@@ -22,6 +22,16 @@ router = APIRouter(prefix="/app/l/{location_id}/issues", include_in_schema=False
 ISSUES_PER_PAGE = 50
 RECENT_FAILURES = 50
 ISSUES_DOCS = api_docs(issues_api.router, issues_api.list_issues)
+KINDS = {
+    issues.WEBHOOK_ENDPOINT: "webhook endpoint",
+    issues.FLOW_STEP: "flow step",
+    issues.MAILSUITE_SENDER: "Mailsuite sender",
+}
+RECORDS = {
+    issues.WEBHOOK_ENDPOINT: "Delivery",
+    issues.FLOW_STEP: "Run",
+    issues.MAILSUITE_SENDER: "Email",
+}
 NOTICES = {
     "acknowledged": "Acknowledged: the issue stays here, marked as seen.",
     "resolved": "Resolved: the next failure re-opens it.",
@@ -57,7 +67,13 @@ async def _rows(
         last = rows[-1]
         query = {"status": status, "cursor": format_cursor(last.last_failed_at, last.id)}
         older = f"/app/l/{location_id}/issues?{urlencode({k: v for k, v in query.items() if v})}"
-    return {"location_id": location_id, "issues": rows, "shown_status": status, "older_url": older}
+    return {
+        "location_id": location_id,
+        "issues": rows,
+        "kinds": KINDS,
+        "shown_status": status,
+        "older_url": older,
+    }
 
 
 @router.get("")
@@ -71,6 +87,7 @@ async def issues_page(
     values: dict[str, Any] = {
         "location_id": location.id,
         "issues": [],
+        "kinds": KINDS,
         "shown_status": status,
         "older_url": "",
     }
@@ -129,6 +146,7 @@ async def issue_page(
         api_docs=api_docs(issues_api.router, issues_api.get_issue),
         issue=issue,
         failures=failures,
+        records=RECORDS,
         notice=NOTICES.get(request.query_params.get("done", ""), ""),
     )
 
