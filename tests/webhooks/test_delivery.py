@@ -307,7 +307,8 @@ async def test_one_contacts_events_arrive_in_sequence_while_an_early_one_is_retr
     contact = await create_contact(client, firstName="Order")
     for number in range(5):
         await update_contact(client, contact["id"], lastName=f"V{number}")
-    logged = await log_events(client)
+    # The failures also log the endpoint's issue, which the endpoint does not pick.
+    logged = await log_events(client, types="ContactCreate,ContactUpdate")
     assert [event["type"] for event in logged] == ["ContactCreate"] + ["ContactUpdate"] * 5
     expected = [event["id"] for event in logged]
     await wait_for(lambda: sum(a.status == 200 for a in hook.arrivals) == len(expected))

@@ -1,13 +1,17 @@
 """The issues inbox over the API, fed by real deliveries to a receiver on loopback: a
 receiver that fails opens its endpoint's issue (IssueOpened in the log), every failed
 attempt counts and names its delivery, the next delivery that succeeds resolves it
-(IssueResolved); a person acknowledges, resolves and re-opens through the API; scopes and
-another location's issues are refused."""
+(IssueResolved), and only the endpoints that pick these events get them; a person
+acknowledges, resolves and re-opens through the API; scopes and another location's issues
+are refused."""
+
+import json
+from collections.abc import Callable
 
 import httpx
 
 from tests.conftest import TenantFactory
-from tests.receiver import Receiver
+from tests.receiver import Receiver, wait_for
 from tests.support import LiveServer, api_client
 from tests.webhooks.helpers import (
     Json,
@@ -29,9 +33,12 @@ async def issues_of(client: httpx.AsyncClient, **params: str) -> list[Json]:
 
 
 async def test_a_failing_receiver_opens_an_issue_that_its_recovery_resolves(
-    client: httpx.AsyncClient, hook: Receiver
+    client: httpx.AsyncClient, hook: Receiver, receivers: Callable[[], Receiver]
 ) -> None:
     endpoint, _ = await add_endpoint(client, hook.url(), eventTypes=["ContactCreate"])
+    team = receivers()
+    await add_endpoint(client, team.url(), eventTypes=["IssueOpened", "IssueResolved"])
+    everything, _ = await add_endpoint(client, team.url("/everything"))
     hook.fail_next(*[500] * 20)
     await create_contact(client, firstName="Ann")
     [failed] = await poll(
@@ -57,6 +64,12 @@ async def test_a_failing_receiver_opens_an_issue_that_its_recovery_resolves(
     assert [e["type"] for e in logged] == ["IssueOpened", "IssueResolved"]
     assert logged[0]["subjectId"] == issue["id"]
     assert logged[1]["payload"]["resolvedBy"] == "recovery"
+    await wait_for(lambda: len(team.bodies()) == 2)
+    told = [json.loads(body)["type"] for body in team.bodies()]
+    assert told == ["IssueOpened", "IssueResolved"]
+    # Fanned out with the IssueResolved just delivered: every delivery there will be is made.
+    sent = [row["eventType"] for row in await deliveries(client, everything["id"])]
+    assert sorted(sent) == ["ContactCreate", "ContactCreate"]
 
 
 async def test_a_person_acknowledges_resolves_and_reopens_through_the_api(

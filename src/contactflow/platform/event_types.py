@@ -97,3 +97,6 @@ EVENT_TYPES_BY_RESOURCE: dict[str, tuple[str, ...]] = {
     "Issues": (ISSUE_OPENED, ISSUE_RESOLVED),
 }
 EVENT_TYPES = frozenset(name for names in EVENT_TYPES_BY_RESOURCE.values() for name in names)
+# Delivered only to the webhook endpoints that pick them: an endpoint of every event type would
+# otherwise be told of its own failures by deliveries that fail in turn.
+PICKED_ONLY = frozenset({ISSUE_OPENED, ISSUE_RESOLVED})

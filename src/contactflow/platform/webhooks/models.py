@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from contactflow.platform.clock import utcnow
 from contactflow.platform.crypto import EncryptedText
 from contactflow.platform.db import Base, UTCDateTime
+from contactflow.platform.event_types import PICKED_ONLY
 from contactflow.platform.ids import new_id
 
 PENDING = "pending"
@@ -35,7 +36,7 @@ class WebhookEndpoint(Base):
     )
     url: Mapped[str] = mapped_column(String(2048))
     description: Mapped[str] = mapped_column(String(500), default="")
-    # Empty means every event type.
+    # Empty means every event type, but those delivered only when picked (PICKED_ONLY).
     event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Deliveries about one subject (a contact) go out in sequence unless this is off.
@@ -55,6 +56,8 @@ class WebhookEndpoint(Base):
     def wants(self, event_type: str, seq: int) -> bool:
         if seq <= self.starts_after:
             return False
+        if event_type in PICKED_ONLY:
+            return event_type in self.event_types
         return not self.event_types or event_type in self.event_types
 
 
