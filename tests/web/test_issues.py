@@ -1,8 +1,8 @@
 """The issues pages over HTTP on both backends: the inbox's empty state, its issues latest
 failing first, filtered by status in the address (a bad status named beside its field) and
-paged by keyset; an issue's page with its failures linked to their deliveries or runs, its
-subject and errors escaped; acknowledge, resolve and re-open through its forms with CSRF;
-another location's issues a 404."""
+paged by keyset; an issue's page with its failures linked to their deliveries, runs or
+emails, its subject and errors escaped; acknowledge, resolve and re-open through its forms
+with CSRF; another location's issues a 404."""
 
 import re
 
@@ -79,8 +79,8 @@ async def test_the_inbox_lists_filters_and_pages_its_issues_and_each_shows_its_f
         assert f'href="/app/l/{tenant.location_id}/flows/{step.flow_id}"' in step_page.text
         sender, emails = await failing(web_db, tenant.location_id, issues.MAILSUITE_SENDER)
         sender_page = await http.get(f"{here}/{sender.id}")
-        assert f"<code>{emails[0]}</code>" in sender_page.text
-        assert f"Mailsuite sender <code>{sender.subject_id}</code>" in sender_page.text
+        assert f'href="/app/l/{tenant.location_id}/emails/{emails[0]}"' in sender_page.text
+        assert f"Mailsuite sender</a> <code>{sender.subject_id}</code>" in sender_page.text
 
         async with web_db.unit_of_work() as uow:
             await issues.resolve(uow, tenant.location_id, endpoint.id)

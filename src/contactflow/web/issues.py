@@ -1,7 +1,7 @@
 """The issues inbox: the location's failing subjects, latest failing first, filtered by
 status in the address and paged by keyset, live (redrawn as issues open and resolve); each
-issue's page shows its recent failures with links to the deliveries or runs behind them,
-and acknowledges, resolves or re-opens it."""
+issue's page shows its recent failures with links to the deliveries, runs or emails behind
+them, and acknowledges, resolves or re-opens it."""
 
 from typing import Any
 from urllib.parse import urlencode
