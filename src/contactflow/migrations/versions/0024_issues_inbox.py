@@ -1,7 +1,7 @@
 """the issues inbox: a failing subject's issue and the failures behind it
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-06 20:35:15.346499
 
 One issue per failing subject (a webhook endpoint, a flow's step) of a location, kept as
@@ -19,7 +19,7 @@ from alembic import op
 from contactflow.platform.db import UTCDateTime
 
 revision: str = "0024"
-down_revision: str | None = "0022"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
