@@ -50,13 +50,12 @@ def totals(html: str, window: str = "1h") -> dict[str, int]:
     return {kind: by_window[window][1] for kind, by_window in figures(html).items()}
 
 
-async def events_in(db: Database, location_id: str) -> int:
+async def events_in(db: Database, location_id: str, *of_types: str) -> int:
+    query = select(func.count()).where(events.Event.location_id == location_id)
+    if of_types:
+        query = query.where(events.Event.type.in_(of_types))
     async with db.reader() as session:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(events.Event)
-            .where(events.Event.location_id == location_id)
-        )
+        count = await session.scalar(query.select_from(events.Event))
     return int(count or 0)
 
 
@@ -115,7 +114,12 @@ async def test_figures_count_what_happened_and_link_to_what_they_count(
         }
         for window in WINDOWS:
             assert totals(page.text, window) == expected, window
-        assert logged == 11  # the contact, the three runs' ends, the seven email events
+        # The endpoint's issue opened and resolved, the failing step's opened (and resolved if
+        # a run that parsed ran after it).
+        issue_events = await events_in(web_db, location, types.ISSUE_OPENED, types.ISSUE_RESOLVED)
+        assert issue_events in (3, 4)
+        # The contact, the three runs' ends, the seven email events, and the issues' events.
+        assert logged == 11 + issue_events
 
         shown = figures(page.text)
         runs_link, _ = shown[types.FLOW_RUN_FAILED]["1h"]
