@@ -81,6 +81,7 @@ COUNTS_SAMPLE: Json = {
     "bounced": 0,
     "opened": 1,
     "clicked": 0,
+    "unsubscribed": 0,
 }
 
 
