@@ -135,9 +135,9 @@ async def test_register_an_app_read_the_log_and_invite_someone(
         await page.get_by_label("Password", exact=True).fill(invited.password)
         await page.get_by_label("The same password again").fill(invited.password)
         await page.get_by_role("button", name="Set the password and sign in").click()
-        await expect(page.get_by_role("heading", name="Flows", exact=True)).to_be_visible(
+        await expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible(
             timeout=WAIT_MS
         )
-        await checked(page, watched, shots, "invited-flows")
+        await checked(page, watched, shots, "invited-overview")
     async with watched_page(chromium, web_server) as (page, watched):
         await sign_in(page, invited)
