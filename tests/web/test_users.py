@@ -101,7 +101,7 @@ async def test_an_invitation_sets_a_password_and_signs_in_once(
         assert joined.headers["location"] == "/app/"
         assert "httponly" in session_cookie(joined)
         home = await http.get("/app/")
-        assert home.headers["location"] == f"/app/l/{web_tenant.location_id}/flows"
+        assert home.headers["location"] == f"/app/l/{web_tenant.location_id}/overview"
         assert "Users" not in (await http.get(home.headers["location"])).text  # a user
 
     async with browser(web_server.base_url) as http:
