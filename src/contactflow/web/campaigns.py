@@ -22,7 +22,6 @@ from contactflow.mailsuite.api_common import LinksDep
 from contactflow.mailsuite.mail_schemas import CampaignCounts, CampaignCreate
 from contactflow.mailsuite.models import LAUNCHED, Campaign
 from contactflow.mailsuite.tracking import Links
-from contactflow.platform.api_support import format_cursor
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import DomainError, NotFound
@@ -31,7 +30,7 @@ from contactflow.web.charts import Chart, running_totals
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.live import live_stream, log_position
 from contactflow.web.pages import api_docs, part, render
-from contactflow.web.paging import LogPosition, cursor_position
+from contactflow.web.paging import LogPosition, cursor_position, older_url
 from contactflow.web.refusals import MOMENT_HINT, by_field, form_texts, refusal_lines, utc_moment
 
 router = APIRouter(prefix="/app/l/{location_id}/campaigns", include_in_schema=False)
@@ -126,7 +125,7 @@ async def campaigns_page(
             session, location.id, before=cursor_position(cursor), limit=CAMPAIGNS_PER_PAGE
         )
         tallies = await campaigns.counts(session, [row.id for row in page.rows])
-    older = f"{_base(location.id)}?cursor={format_cursor(*page.next)}" if page.next else ""
+    older = older_url(_base(location.id), page.next)
     return render(
         "campaigns.html",
         viewer=viewer,

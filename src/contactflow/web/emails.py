@@ -24,7 +24,7 @@ from contactflow.web.framed import FRAMING_PAGE_POLICY, framed_html
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.live import live_stream, log_position
 from contactflow.web.pages import api_docs, part, render
-from contactflow.web.paging import LogPosition, cursor_position
+from contactflow.web.paging import LogPosition, cursor_position, older_url
 from contactflow.web.refusals import refusal_lines
 
 router = APIRouter(prefix="/app/l/{location_id}/emails", include_in_schema=False)
@@ -162,7 +162,7 @@ async def _email_values(request: Request, location: Location, email_id: str) -> 
         "location_id": location.id,
         "email": email,
         "activity": activity.rows,
-        "older_url": f"{path}?cursor={format_cursor(*activity.next)}" if activity.next else "",
+        "older_url": older_url(path, activity.next),
     }
 
 

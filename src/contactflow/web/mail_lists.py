@@ -7,11 +7,10 @@ from fastapi.responses import Response
 
 from contactflow.mailsuite import api as mailsuite_api
 from contactflow.mailsuite import lists
-from contactflow.platform.api_support import format_cursor
 from contactflow.platform.errors import NotFound
 from contactflow.web.guard import PageNotFound, ViewerDep, database
 from contactflow.web.pages import api_docs, render
-from contactflow.web.paging import cursor_position
+from contactflow.web.paging import cursor_position, older_url
 
 router = APIRouter(prefix="/app/l/{location_id}/lists", include_in_schema=False)
 PER_PAGE = 50
@@ -29,7 +28,7 @@ async def lists_page(
             session, location.id, before=cursor_position(cursor), limit=PER_PAGE
         )
         counts = await lists.member_counts(session, [row.id for row in page.rows])
-    older = f"/app/l/{location.id}/lists?cursor={format_cursor(*page.next)}" if page.next else ""
+    older = older_url(f"/app/l/{location.id}/lists", page.next)
     return render(
         "mail_lists.html",
         viewer=viewer,
@@ -65,5 +64,5 @@ async def list_page(
         group=group,
         count=count,
         members=[(row, contacts.get(row.contact_id)) for row in page.rows],
-        older_url=f"{here}?cursor={format_cursor(*page.next)}" if page.next else "",
+        older_url=older_url(here, page.next),
     )

@@ -19,12 +19,11 @@ from contactflow.mailsuite import contacts, mail_api, templates
 from contactflow.mailsuite.mail_schemas import TemplateCreate, TemplateUpdate
 from contactflow.mailsuite.merge import Rendered
 from contactflow.mailsuite.models import MailContact, Template
-from contactflow.platform.api_support import format_cursor
 from contactflow.platform.errors import DomainError, NotFound, Unprocessable
 from contactflow.platform.tenancy import Location
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import api_docs, render, render_part
-from contactflow.web.paging import cursor_position
+from contactflow.web.paging import cursor_position, older_url
 from contactflow.web.refusals import by_field, form_texts, refusal_lines
 
 router = APIRouter(prefix="/app/l/{location_id}/mail-templates", include_in_schema=False)
@@ -110,7 +109,7 @@ async def templates_page(
         page = await templates.list_templates(
             session, location.id, before=cursor_position(cursor), limit=TEMPLATES_PER_PAGE
         )
-    older = f"{_base(location.id)}?cursor={format_cursor(*page.next)}" if page.next else ""
+    older = older_url(_base(location.id), page.next)
     return render(
         "mail_templates.html",
         viewer=viewer,

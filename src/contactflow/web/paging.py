@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Query
 
 from contactflow.mailsuite.paging import Position
-from contactflow.platform.api_support import parse_cursor
+from contactflow.platform.api_support import format_cursor, parse_cursor
 from contactflow.platform.errors import Unprocessable
 
 
@@ -15,6 +15,11 @@ def cursor_position(raw: str | None) -> Position | None:
         return parse_cursor(raw or None)
     except Unprocessable:
         return None
+
+
+def older_url(path: str, next_position: Position | None) -> str:
+    """The link to the page after this one at `path`, or "" on the last page."""
+    return f"{path}?cursor={format_cursor(*next_position)}" if next_position else ""
 
 
 # Event sequences are 64-bit integers in the database: a larger position is not one of ours.
