@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from contactflow.flows.catalog import ActionContext, Entry, Json, Outbound, find
 from contactflow.flows.conditions import holds
-from contactflow.flows.connections.outbound import authorizer
+from contactflow.flows.connections.outbound import Authorizer
 from contactflow.flows.definition import (
     ActionStep,
     DelayStep,
@@ -415,7 +415,9 @@ class RunExecutor:
             location_id=walk.location_id,
             idempotency_key=key,
             max_timeout_seconds=self.settings.lease.total_seconds() / 2,
-            connection=partial(authorizer, self.db, walk.location_id),
+            connection=partial(
+                Authorizer, self.db, walk.location_id, record=issues.RUN, record_id=walk.run_id
+            ),
         )
         return await entry.call(outbound, values)
 

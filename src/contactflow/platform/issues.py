@@ -1,7 +1,8 @@
 """The issues inbox: repeated failures grouped by their cause.
 
 An issue is one failing subject of a location: a webhook endpoint whose deliveries fail, a
-flow's step whose runs fail, or a Mailsuite sender whose emails its SMTP server refuses. It
+flow's step whose runs fail, a Mailsuite sender whose emails its SMTP server refuses, or a
+connection whose OAuth token no longer refreshes (or is refused once refreshed). It
 is kept as the failures happen, in the transaction that records each failure or success, so
 the inbox reads one indexed table and never scans the deliveries, runs or emails behind it.
 
@@ -33,9 +34,14 @@ from contactflow.platform.ids import new_id
 WEBHOOK_ENDPOINT = "webhook_endpoint"
 FLOW_STEP = "flow_step"
 MAILSUITE_SENDER = "mailsuite_sender"
+CONNECTION = "connection"
+KINDS = (WEBHOOK_ENDPOINT, FLOW_STEP, MAILSUITE_SENDER, CONNECTION)
 DELIVERY = "delivery"
 RUN = "run"
 EMAIL = "email"
+# A connection's failures are the calls made through it: a run's step, a poll, a test.
+POLL = "poll"
+CONNECTION_TEST = "test"
 
 OPEN = "open"
 ACKNOWLEDGED = "acknowledged"
@@ -53,9 +59,10 @@ class Issue(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     location_id: Mapped[str] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32))
-    # The failing subject: an endpoint id, "<flow id>/<step id>", a sender id.
+    # The failing subject: an endpoint id, "<flow id>/<step id>", a sender id, a connection id.
     subject_id: Mapped[str] = mapped_column(String(200))
-    # How people know the subject: the endpoint's URL, the step's id, the sender's address.
+    # How people know the subject: the endpoint's URL, the step's id, the sender's address,
+    # the connection's name.
     subject: Mapped[str] = mapped_column(String(2048))
     # The flow of a failing step (its page links to it); None for other kinds.
     flow_id: Mapped[str | None] = mapped_column(String(32))
@@ -78,7 +85,8 @@ class Issue(Base):
 
 
 class IssueFailure(Base):
-    """One failure behind an issue: the delivery, run or email it was, when, and why."""
+    """One failure behind an issue: the delivery, run, email, poll or connection test it was,
+    when, and why."""
 
     __tablename__ = "issue_failures"
 
@@ -210,6 +218,17 @@ async def record_successes(uow: UnitOfWork, kind: str, subject_ids: Iterable[str
         query = query.with_for_update()
     for issue in await uow.session.scalars(query):
         await _resolved(uow, issue, "recovery")
+
+
+async def unresolved(uow: UnitOfWork, location_id: str, kind: str, subject_id: str) -> bool:
+    """Whether the subject has an issue not resolved yet: one look-up on the unique index."""
+    query = select(Issue.id).where(
+        Issue.kind == kind,
+        Issue.subject_id == subject_id,
+        Issue.location_id == location_id,
+        Issue.status != RESOLVED,
+    )
+    return await uow.session.scalar(query) is not None
 
 
 async def find_issue(session: AsyncSession, location_id: str, issue_id: str) -> Issue:

@@ -31,7 +31,7 @@ IssueId = Annotated[str, Path(alias="issueId", min_length=1, max_length=64)]
 class FailureOut(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
-    record: Literal["delivery", "run", "email"]
+    record: Literal["delivery", "run", "email", "poll", "test"]
     record_id: str
     failed_at: str
     error: str
@@ -41,7 +41,7 @@ class IssueOut(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
     id: str
-    kind: Literal["webhook_endpoint", "flow_step", "mailsuite_sender"]
+    kind: Literal["webhook_endpoint", "flow_step", "mailsuite_sender", "connection"]
     subject_id: str
     subject: str
     flow_id: str | None

@@ -1,7 +1,7 @@
 """The issues inbox: the location's failing subjects, latest failing first, filtered by
 status in the address and paged by keyset, live (redrawn as issues open and resolve); each
-issue's page shows its recent failures with links to the deliveries, runs or emails behind
-them, and acknowledges, resolves or re-opens it."""
+issue's page shows its recent failures with links to the deliveries, runs, emails or
+connections behind them, and acknowledges, resolves or re-opens it."""
 
 from typing import Any
 from urllib.parse import urlencode
@@ -26,11 +26,13 @@ KINDS = {
     issues.WEBHOOK_ENDPOINT: "webhook endpoint",
     issues.FLOW_STEP: "flow step",
     issues.MAILSUITE_SENDER: "Mailsuite sender",
+    issues.CONNECTION: "connection",
 }
 RECORDS = {
     issues.WEBHOOK_ENDPOINT: "Delivery",
     issues.FLOW_STEP: "Run",
     issues.MAILSUITE_SENDER: "Email",
+    issues.CONNECTION: "Run, poll or test",
 }
 NOTICES = {
     "acknowledged": "Acknowledged: the issue stays here, marked as seen.",

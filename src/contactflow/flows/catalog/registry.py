@@ -9,7 +9,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from contactflow.flows.connections.outbound import Authorize
+from contactflow.flows.connections.outbound import Authorizer
 from contactflow.mailsuite.tracking import Links
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Unprocessable
@@ -55,7 +55,7 @@ class Outbound:
     location_id: str
     idempotency_key: str
     max_timeout_seconds: float
-    connection: Callable[[str], Authorize]
+    connection: Callable[[str], Authorizer]
 
 
 Call = Callable[[Outbound, Json], Awaitable[Json]]

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from contactflow.flows.connections.models import LOCAL, OAUTH, Connection
 from contactflow.flows.connections.service import find_connection
+from contactflow.platform import issues
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.errors import BadRequest
@@ -46,6 +47,8 @@ class ConnectionAuth:
     remote_location_id: str | None
     # The access token the headers carry, to tell a stale one after a 401.
     access_token: str | None = field(default=None, repr=False)
+    # Whether the token has an issue not resolved yet: the next accepted call resolves it.
+    token_failing: bool = False
 
 
 def redirect_uri(base_url: str) -> str:
@@ -176,7 +179,8 @@ async def _refresh(row: Connection) -> None:
 
 async def complete_authorization(db: Database, state: str, code: str, callback: str) -> Connection:
     """Exchange the code the provider redirected back with; the state is single-use. The
-    exchange runs outside any transaction: the provider may be this very server."""
+    exchange runs outside any transaction: the provider may be this very server. Connected
+    again, the connection's token issue resolves."""
     pending = select(Connection).where(Connection.oauth_state == state)
     async with db.reader() as session:
         row = await session.scalar(pending)
@@ -195,4 +199,5 @@ async def complete_authorization(db: Database, state: str, code: str, callback: 
             raise BadRequest("state: already used; start the authorization again")
         _store(current, token)
         current.oauth_state = current.oauth_verifier = None
+        await issues.record_successes(uow, issues.CONNECTION, [current.id])
         return current

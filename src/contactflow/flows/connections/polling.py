@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from contactflow.flows.connections.highlevel_hooks import first_receipt
 from contactflow.flows.connections.models import Connection, remote_origin
-from contactflow.flows.connections.outbound import request
+from contactflow.flows.connections.outbound import Authorizer, request
 from contactflow.platform import event_types as types
+from contactflow.platform import issues
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.platform.errors import DomainError
@@ -58,10 +59,9 @@ async def _page(
         row = await session.get(Connection, connection_id)
         if row is not None and row.remote_location_id:
             body["locationId"] = row.remote_location_id
+    authorize = Authorizer(db, location_id, connection_id, issues.POLL, connection_id)
     try:
-        response = await request(
-            db, http, location_id, connection_id, "POST", "/contacts/search", json=body
-        )
+        response = await request(http, authorize, "POST", "/contacts/search", json=body)
     except (httpx.HTTPError, DomainError) as error:
         return f"polling failed: {error}"
     if response.status_code != 200:

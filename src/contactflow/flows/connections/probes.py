@@ -13,9 +13,10 @@ import httpx
 
 from contactflow.flows.connections.models import LOCAL, Connection
 from contactflow.flows.connections.oauth_client import TIMEOUT_SECONDS, headers_of
-from contactflow.flows.connections.outbound import request, url_under
+from contactflow.flows.connections.outbound import Authorizer, request, url_under
 from contactflow.flows.connections.schemas import ConnectionTest, ScopeCheck
 from contactflow.flows.connections.service import find_connection
+from contactflow.platform import issues
 from contactflow.platform.auth.scopes import (
     BUSINESSES_READ,
     CONTACTS_READ,
@@ -82,10 +83,11 @@ async def check_connection(db: Database, location_id: str, connection_id: str) -
         row = await find_connection(session, location_id, connection_id)
     if row.auth == LOCAL:
         return ConnectionTest(ok=True, scopes=[])
+    authorize = Authorizer(db, location_id, row.id, issues.CONNECTION_TEST, row.id)
     async with httpx.AsyncClient(follow_redirects=False) as http:
 
         async def call(method: str, path: str, **options: Any) -> httpx.Response:
-            return await request(db, http, location_id, row.id, method, path, **options)
+            return await request(http, authorize, method, path, **options)
 
         return await _checks(row, call)
 
