@@ -251,21 +251,44 @@ async def _(w: World, flow: Json) -> Json:
     return {"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"}
 
 
-@cause("core.error")
-async def _(w: World, flow: Json) -> Json:
+async def _failing_flow(w: World, then: str = "stop") -> Json:
+    """A manual flow whose one step fails: a note on a contact that does not exist."""
     failing_step = {
         "type": "action",
         "id": "note",
         "action": "contacts.note.create",
         "input": {"contactId": "no-such-contact", "body": "Hello"},
-        "onError": {"then": "errorFlow"},
+        "onError": {"then": then},
     }
-    failing = await w.hub.flow(
+    return await w.hub.flow(
         {"trigger": {"key": "core.manual"}, "steps": [failing_step]}, name="Failing"
     )
+
+
+@cause("core.error")
+async def _(w: World, flow: Json) -> Json:
+    failing = await _failing_flow(w, then="errorFlow")
     await w.hub.call("PUT", f"/flows/{failing['id']}", 200, json={"errorFlowId": flow["id"]})
     await w.hub.post(f"/flows/{failing['id']}/run", {"email": "ada@example.com"})
     return {"flowId": failing["id"], "flowName": "Failing", "stepId": "note"}
+
+
+@cause("core.issue.opened", kind="flow_step")
+async def _(w: World, flow: Json) -> Json:
+    failing = await _failing_flow(w)
+    await w.hub.post(f"/flows/{failing['id']}/run", {})
+    return {"kind": "flow_step", "subjectId": f"{failing['id']}/note", "reopened": False}
+
+
+@cause("core.issue.resolved")
+async def _(w: World, flow: Json) -> Json:
+    failing = await _failing_flow(w)
+    await w.hub.post(f"/flows/{failing['id']}/run", {})
+    [run] = await w.hub.finished_runs(failing["id"])
+    assert run["state"] == "failed", run
+    [issue] = (await w.hub.get("/issues"))["issues"]
+    await w.hub.post(f"/issues/{issue['id']}/resolve", status=200)
+    return {"issueId": issue["id"], "kind": "flow_step", "count": 1, "resolvedBy": "person"}
 
 
 # Times relative to records ------------------------------------------------------------------

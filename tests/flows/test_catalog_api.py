@@ -34,6 +34,17 @@ async def test_list_filter_search_and_get(hub: Hub) -> None:
     assert {entry["app"] for entry in triggers["entries"]} == {"mailsuite"}
     assert {entry["kind"] for entry in triggers["entries"]} == {"trigger"}
 
+    core_triggers = await hub.get("/catalog", app="core", kind="trigger")
+    assert [entry["key"] for entry in core_triggers["entries"]] == [
+        "core.error",
+        "core.issue.opened",
+        "core.issue.resolved",
+        "core.manual",
+        "core.schedule",
+        "core.webhook",
+    ]
+    assert core_triggers["count"] == 6
+
     found = await hub.get("/catalog", q="first TIME")
     assert {entry["key"] for entry in found["entries"]} == {
         "mailsuite.email.first_opened",

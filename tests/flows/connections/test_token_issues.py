@@ -3,7 +3,7 @@ provider on loopback, a refresh refused (invalid_grant) or a renewed token still
 counts against the connection, with the runs and tests behind it; the API lists it and the
 dashboard links it to the connection with a reconnect hint; a call that works again, after a
 refresh that works again, resolves it; a new refusal re-opens it, and connecting again
-resolves it."""
+resolves it. A flow on `core.issue.opened` hears of each opening."""
 
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -79,6 +79,10 @@ async def test_a_token_that_no_longer_refreshes_opens_the_connections_issue_unti
         "input": {"url": "/contacts/", "connectionId": connection_id},
     }
     flow = await hub.flow({"trigger": {"key": "core.manual"}, "steps": [step]}, name="Remote")
+    # The team's flow: told of the connections' issues only (the step's own is another kind).
+    seen = {"type": "filter", "id": "seen", "conditions": {"conditions": []}}
+    trigger = {"key": "core.issue.opened", "options": {"kind": "connection"}}
+    notifier = await hub.flow({"trigger": trigger, "steps": [seen]}, name="Tell the team")
     assert (await _run(hub, flow, 1))["state"] == "succeeded"
     assert (await hub.get("/issues"))["issues"] == []
 
@@ -93,6 +97,10 @@ async def test_a_token_that_no_longer_refreshes_opens_the_connections_issue_unti
     assert (issue["status"], issue["count"]) == ("open", 1)
     assert issue["lastError"] == "The token endpoint refused: invalid_grant"
     assert issue["firstFailedAt"] == issue["lastFailedAt"]
+    [told] = await hub.finished_runs(notifier["id"])
+    assert told["input"]["issueId"] == issue["id"]
+    assert (told["input"]["kind"], told["input"]["reopened"]) == ("connection", False)
+    assert told["input"]["lastError"] == "The token endpoint refused: invalid_grant"
 
     # It renews the token again, but refuses the renewed one too.
     provider.refusing_refresh, provider.refusing_tokens = False, True
@@ -155,6 +163,8 @@ async def test_a_token_that_no_longer_refreshes_opens_the_connections_issue_unti
         for event in (await hub.get("/events", types="IssueOpened,IssueResolved"))["events"]
         if event["payload"]["kind"] == "connection"
     ]
+    told_again = await hub.finished_runs(notifier["id"], count=2)
+    assert sorted(run["input"]["reopened"] for run in told_again) == [False, True]
     assert logged == [
         ("IssueOpened", False, None),
         ("IssueResolved", None, "recovery"),

@@ -10,6 +10,7 @@ from contactflow.flows.catalog import (
     core_data,
     core_format,
     core_http,
+    core_issues,
     core_notify,
     core_storage,
     mailsuite,
@@ -35,6 +36,7 @@ CATALOG: dict[str, Entry] = {
         core_http,
         core_storage,
         core_notify,
+        core_issues,
     )
     for entry in module.ENTRIES
 }

@@ -3,6 +3,7 @@ their options (which tag, which fields, which status)."""
 
 from contactflow.contacts.record_schemas import AppointmentOut, BusinessOut
 from contactflow.flows.catalog.registry import (
+    EVENT_ENVELOPE,
     Entry,
     Json,
     Predicate,
@@ -16,14 +17,6 @@ APP = "contacts"
 AT = "2026-12-01T09:00:00.000Z"
 STRING = {"type": ["string", "null"]}
 STRINGS = {"type": "array", "items": {"type": "string"}}
-# What every delivered event carries besides its own fields.
-ENVELOPE = {
-    "type": {"type": "string"},
-    "locationId": {"type": "string"},
-    "webhookId": {"type": "string"},
-    "timestamp": {"type": "string", "format": "date-time"},
-    "versionId": {"type": "string"},
-}
 _BASE = {"locationId": "loc_1", "webhookId": "evt_1", "timestamp": AT, "versionId": "1"}
 _CONTACT_TEXT = (
     "firstName",
@@ -50,7 +43,7 @@ CONTACT_PAYLOAD: Json = {
     "type": "object",
     "required": ["type", "locationId", "id"],
     "properties": {
-        **ENVELOPE,
+        **EVENT_ENVELOPE,
         "id": {"type": "string"},
         **{name: STRING for name in _CONTACT_TEXT},
         "dnd": {"type": "boolean"},
@@ -80,7 +73,7 @@ TASK_PAYLOAD: Json = {
     "type": "object",
     "required": ["type", "locationId", "id", "contactId"],
     "properties": {
-        **ENVELOPE,
+        **EVENT_ENVELOPE,
         "id": {"type": "string"},
         "contactId": {"type": "string"},
         "title": {"type": "string"},
@@ -106,7 +99,7 @@ NOTE_PAYLOAD: Json = {
     "type": "object",
     "required": ["type", "locationId", "id", "contactId"],
     "properties": {
-        **ENVELOPE,
+        **EVENT_ENVELOPE,
         "id": {"type": "string"},
         "contactId": {"type": "string"},
         "body": {"type": "string"},
@@ -141,7 +134,7 @@ APPOINTMENT_PAYLOAD: Json = {
     "type": "object",
     "required": ["type", "locationId", "appointment"],
     "properties": {
-        **ENVELOPE,
+        **EVENT_ENVELOPE,
         "appointment": output_schema(AppointmentOut),
         "previousAppointmentStatus": STRING,
     },
@@ -165,7 +158,7 @@ BUSINESS_SAMPLE: Json = {
 BUSINESS_PAYLOAD: Json = {
     "type": "object",
     "required": ["type", "locationId", "business"],
-    "properties": {**ENVELOPE, "business": output_schema(BusinessOut)},
+    "properties": {**EVENT_ENVELOPE, "business": output_schema(BusinessOut)},
 }
 
 
@@ -174,7 +167,7 @@ def _membership(field: str) -> Json:
         "type": "object",
         "required": ["type", "locationId", "contactId", field],
         "properties": {
-            **ENVELOPE,
+            **EVENT_ENVELOPE,
             "contactId": {"type": "string"},
             field: {"type": "string"},
             "eventStartTime": STRING,

@@ -4,6 +4,7 @@ timeline and campaigns, from the workspace's events."""
 from typing import get_args
 
 from contactflow.flows.catalog.registry import (
+    EVENT_ENVELOPE,
     Entry,
     Json,
     Predicate,
@@ -21,13 +22,6 @@ APP = "mailsuite"
 FLOWS_SOURCE = "flows"
 AT = "2026-12-01T09:00:00.000Z"
 STRING = {"type": ["string", "null"]}
-ENVELOPE: Json = {
-    "type": {"type": "string"},
-    "locationId": {"type": "string"},
-    "webhookId": {"type": "string"},
-    "timestamp": {"type": "string", "format": "date-time"},
-    "versionId": {"type": "string"},
-}
 _BASE: Json = {"locationId": "loc_1", "webhookId": "evt_1", "timestamp": AT, "versionId": "1"}
 TASK_SAMPLE: Json = {
     "id": "mt_1",
@@ -89,7 +83,7 @@ def _payload(required: list[str], properties: Json) -> Json:
     return {
         "type": "object",
         "required": ["type", "locationId", *required],
-        "properties": {**ENVELOPE, **properties},
+        "properties": {**EVENT_ENVELOPE, **properties},
     }
 
 

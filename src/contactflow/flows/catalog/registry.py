@@ -172,6 +172,14 @@ def dumped(model: BaseModel) -> Json:
 
 
 ID = {"type": "string", "minLength": 1, "maxLength": 64}
+# What every event a trigger delivers carries besides its own fields.
+EVENT_ENVELOPE: Json = {
+    "type": {"type": "string"},
+    "locationId": {"type": "string"},
+    "webhookId": {"type": "string"},
+    "timestamp": {"type": "string", "format": "date-time"},
+    "versionId": {"type": "string"},
+}
 # The options of every event-log trigger. Events a flow's own actions cause never trigger it
 # again by default (no loop); "flows" also ignores those of every other flow (two flows
 # syncing both ways then do not echo each other's writes); "none" ignores nothing.
