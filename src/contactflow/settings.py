@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     rate_limit_key_prefix: str = "contactflow"
 
+    # What flows may send to each remote location of a connection (HighLevel's published
+    # limits per app per location): a burst per window of seconds, and a daily budget.
+    remote_rate_burst: Annotated[int, Field(gt=0)] = 100
+    remote_rate_burst_seconds: Annotated[float, Field(gt=0)] = 10
+    remote_rate_daily: Annotated[int, Field(gt=0)] = 200_000
+
     # Development mode: webhook endpoints may use plain http.
     dev_mode: bool = False
     # Hosts or CIDR networks webhooks may reach although they are loopback or private.

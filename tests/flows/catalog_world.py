@@ -225,6 +225,26 @@ class World:
         return [run["input"] for run in runs]
 
 
+@dataclass
+class RemoteWorld(World):
+    """The same records, made on another server (a remote account, which `hub` calls), and
+    each action run by a flow of `local`'s location through its connection to that account:
+    what the action changed is read back on the remote."""
+
+    local: Hub = field(kw_only=True)
+    connection_id: str = field(kw_only=True)
+
+    async def run_action(self, key: str, step_input: Json) -> Json:
+        step_input = {**step_input, "connectionId": self.connection_id}
+        step = {"type": "action", "id": "act", "action": key, "input": step_input}
+        flow = await self.local.flow({"trigger": {"key": "core.manual"}, "steps": [step]}, key)
+        await self.local.post(f"/flows/{flow['id']}/run", {})
+        (run,) = await self.local.finished_runs(flow["id"])
+        steps: list[Json] = (await self.local.run(run["id"]))["steps"]
+        assert len(steps) == 1, steps
+        return steps[0]
+
+
 def _observer(key: str, options: Json | None = None) -> Json:
     """A flow whose only step lets every run through: what fired it is its run's input."""
     trigger: Json = {"key": key}

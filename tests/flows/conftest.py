@@ -55,6 +55,15 @@ async def flows_db(flows_database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+@pytest.fixture(scope="package")
+def remote_server(database_url: str) -> Iterator[LiveServer]:
+    """Another server, on the session's database: the remote account flows connect to (its
+    Mailsuite may send to loopback SMTP, for the campaigns a remote contact joins)."""
+    settings = server_settings(database_url, smtp_allowed_networks=["127.0.0.1/32"])
+    with live_server(settings) as running:
+        yield running
+
+
 @pytest.fixture
 async def hub(flows_server: LiveServer, flows_db: Database) -> AsyncIterator[Hub]:
     tenant = await make_tenant(flows_db)

@@ -9,7 +9,7 @@ matches the entry's output schema. A step the engine performs runs inside a flow
 record matches the entry's output schema.
 """
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -19,8 +19,8 @@ from contactflow.platform.db import Database
 from tests.flows.catalog_actions import RECIPES
 from tests.flows.catalog_core import STEPS
 from tests.flows.catalog_triggers import CAUSES
-from tests.flows.catalog_world import World, problems
-from tests.flows.helpers import Hub, Json
+from tests.flows.catalog_world import RemoteWorld, World, problems
+from tests.flows.helpers import Hub, Json, hub_of
 from tests.mailsuite.smtpd import Mailbox, running_mailbox
 from tests.receiver import Receiver
 from tests.support import LiveServer
@@ -31,6 +31,8 @@ def _keys(kind: str) -> list[str]:
 
 
 ACTIONS, TRIGGERS, STEP_KEYS = _keys("action"), _keys("trigger"), _keys("step")
+# The actions that can act on a remote account (the Contacts API's).
+REMOTE_ACTIONS = sorted(key for key in ACTIONS if CATALOG[key].remote is not None)
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +65,43 @@ def test_the_catalog_is_complete() -> None:
         assert {"trigger", "action"} <= kinds, app
 
 
+@pytest.fixture
+async def remote_world(
+    hub: Hub, mailbox: Mailbox, receiver: Receiver, remote_server: LiveServer, db: Database
+) -> AsyncIterator[RemoteWorld]:
+    """A remote account on another server, and a connection to it (API key) in
+    the hub's location, granted every scope a Contacts API action needs."""
+    scopes = sorted({scope for key in REMOTE_ACTIONS for scope in CATALOG[key].scopes})
+    async with hub_of(remote_server) as account:
+        body = {
+            "name": "Remote account",
+            "kind": "contacts",
+            "auth": "apiKey",
+            "baseUrl": remote_server.base_url,
+            "apiKey": account.tenant.key,
+            "locationId": account.tenant.location_id,
+            "scopes": scopes,
+        }
+        connection = (await hub.post("/connections", body))["connection"]
+        links = Links(remote_server.base_url, await tracking_key(db))
+        yield RemoteWorld(
+            account, mailbox, links, db, receiver, local=hub, connection_id=connection["id"]
+        )
+
+
 @pytest.mark.parametrize("key", ACTIONS)
 async def test_action(key: str, world: World) -> None:
+    await _tried(key, world)
+
+
+@pytest.mark.parametrize("key", REMOTE_ACTIONS)
+async def test_action_on_a_remote_account(key: str, remote_world: RemoteWorld) -> None:
+    """The same recipe, the action run through a connection to another server: its output
+    has the local output's shape, and the change is there on the remote."""
+    await _tried(key, remote_world)
+
+
+async def _tried(key: str, world: World) -> None:
     entry = CATALOG[key]
     assert entry.performs
     step_input, check = await RECIPES[key](world)

@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Any
 
 from contactflow.flows.catalog import Json, find
+from contactflow.flows.connections.rate_budget import RateLimits
 from contactflow.flows.definition import ActionStep, FilterStep, FlowDefinition, Step
 from contactflow.flows.error_flows import start_error_flow
 from contactflow.flows.models import (
@@ -54,6 +55,8 @@ class RunSettings:
     concurrency: int = 8
     # Where HTTP steps may go (the webhooks' policy: no private addresses unless allowed).
     url_policy: UrlPolicy = field(default_factory=lambda: UrlPolicy(allow_http=False, allowed=[]))
+    # What Contacts API actions may send to each remote location of a connection.
+    remote_limits: RateLimits = field(default_factory=RateLimits)
 
 
 class LeaseLost(Exception):

@@ -31,8 +31,10 @@ import httpx
 from sqlalchemy import select
 
 from contactflow.flows.catalog import ActionContext, Entry, Json, Outbound, find
+from contactflow.flows.catalog.remote import CONNECTION, perform, without_connection
 from contactflow.flows.conditions import holds
 from contactflow.flows.connections.outbound import Authorizer
+from contactflow.flows.connections.remote_client import RemoteAccount
 from contactflow.flows.definition import (
     ActionStep,
     DelayStep,
@@ -71,7 +73,7 @@ from contactflow.mailsuite.tracking import Links, tracking_key
 from contactflow.platform import issues
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Database, UnitOfWork
-from contactflow.platform.errors import DomainError
+from contactflow.platform.errors import DomainError, invalid
 from contactflow.platform.jobs import claim, next_due_at
 
 log = logging.getLogger("contactflow.flows")
@@ -365,6 +367,8 @@ class RunExecutor:
             called = None
             if entry.call is not None and not walk.test:
                 called = await self._call(walk, entry, idempotency_key, values)
+            elif entry.remote is not None and values.get(CONNECTION) and not walk.test:
+                called = await self._remote(walk, entry, values)
             async with self.db.unit_of_work() as uow:
                 run = await self._own(uow, walk.run_id)
                 context = ActionContext(
@@ -377,10 +381,12 @@ class RunExecutor:
                 )
                 if walk.test:
                     output = dict(entry.sample)
+                elif called is not None:
+                    output = called
                 elif entry.run is not None:
-                    output = await entry.run(context, values)
+                    output = await entry.run(context, without_connection(values))
                 else:
-                    output = called or {}
+                    output = {}
                 row = await self._record(uow, walk, step, step.action)
                 row.state, row.input, row.output, row.error = SUCCEEDED, values, output, None
                 if not walk.test:
@@ -420,6 +426,25 @@ class RunExecutor:
             ),
         )
         return await entry.call(outbound, values)
+
+    async def _remote(self, walk: Walk, entry: Entry, values: Json) -> Json | None:
+        """A Contacts API action on the remote account of the step's connection, outside any
+        transaction; None when the connection is this workspace's own (it runs here)."""
+        assert entry.remote is not None
+        authorize = Authorizer(
+            self.db, walk.location_id, values[CONNECTION], record=issues.RUN, record_id=walk.run_id
+        )
+        auth = await authorize(None)
+        if auth.kind != "contacts":
+            raise invalid(
+                CONNECTION, f"{auth.connection_id} is a {auth.kind} connection, not a Contacts API"
+            )
+        if auth.base_url is None:
+            return None
+        account = RemoteAccount(
+            self.http, self.settings.url_policy, authorize, auth, self.settings.remote_limits
+        )
+        return await perform(entry.remote, account, without_connection(values), entry.output)
 
     async def _failed(
         self, walk: Walk, step: ActionStep, values: dict[str, Any] | None, reason: str

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contactflow.flows import record_plans, schedules, validation
 from contactflow.flows.catalog import find
 from contactflow.flows.conditions import holds
-from contactflow.flows.connections.models import Connection
+from contactflow.flows.connections.models import LOCAL, Connection
 from contactflow.flows.definition import FlowDefinition, keeping_secret, to_data
 from contactflow.flows.error_flows import forget_error_flow, set_error_flow
 from contactflow.flows.models import (
@@ -144,10 +144,18 @@ async def _check_runs(uow: UnitOfWork, location_id: str, definition: FlowDefinit
     """422 with every reason the definition cannot run in this location: what the catalog
     refuses, and connections it names that the location does not have."""
     found = validation.problems(definition)
+    users = validation.connection_users(definition)
     for place, connection_id in validation.named_connections(definition).items():
         connection = await uow.session.get(Connection, connection_id)
         if connection is None or connection.location_id != location_id:
             found.append(f"{place}: no connection {connection_id!r} in this location")
+        elif place in users:
+            local = connection.auth == LOCAL
+            found.extend(
+                validation.connection_problems(
+                    place, users[place], connection.kind, local, connection.scopes
+                )
+            )
     if found:
         raise Unprocessable(found)
 

@@ -8,6 +8,7 @@ from jinja2 import meta
 
 from contactflow.flows import timing
 from contactflow.flows.catalog import Entry, find
+from contactflow.flows.catalog.remote import CONNECTION
 from contactflow.flows.definition import (
     ActionStep,
     DelayStep,
@@ -170,9 +171,6 @@ def _secret_problems(options: dict[str, Any], where: str) -> list[str]:
     return []
 
 
-CONNECTION = "connectionId"
-
-
 def named_connections(definition: FlowDefinition) -> dict[str, str]:
     """The connections the flow names literally, by the place that names them
     (`trigger.options.connectionId`, `steps.call.input.connectionId`); a template's choice
@@ -186,6 +184,37 @@ def named_connections(definition: FlowDefinition) -> dict[str, str]:
         for place, value in named.items()
         if isinstance(value, str) and "{" not in value
     }
+
+
+def connection_users(definition: FlowDefinition) -> dict[str, tuple[str, Entry]]:
+    """The action steps that name a connection, with their catalog entries, by the place
+    naming it (as `named_connections` gives it)."""
+    users = {}
+    for step in walk(definition.steps):
+        entry = find(step.action) if isinstance(step, ActionStep) else None
+        if entry is not None:
+            users[f"steps.{step.id}.input.{CONNECTION}"] = (step.id, entry)
+    return users
+
+
+def connection_problems(
+    place: str, user: tuple[str, Entry], kind: str, local: bool, scopes: list[str]
+) -> list[str]:
+    """Why a step's Contacts API action cannot act through the connection: it is not a
+    Contacts API, or a remote one that was not granted the scope the action needs."""
+    step_id, entry = user
+    if entry.remote is None:
+        return []
+    if kind != "contacts":
+        return [f"{place}: {entry.key} needs a contacts connection, this one is {kind}"]
+    if local:
+        return []
+    return [
+        f"{place}: step {step_id} ({entry.key}) needs scope {scope}, which the connection "
+        "was not granted (add it to the connection's scopes)"
+        for scope in entry.scopes
+        if scope not in scopes
+    ]
 
 
 def problems(definition: FlowDefinition) -> list[str]:

@@ -13,6 +13,7 @@ from contactflow.flows.catalog.contacts_people import (
     update_contact,
 )
 from contactflow.flows.catalog.contacts_records import action, split
+from contactflow.flows.catalog.contacts_wire import custom_field_update, dnd_given
 from contactflow.flows.catalog.registry import (
     ID,
     ActionContext,
@@ -25,7 +26,6 @@ from contactflow.flows.catalog.registry import (
 )
 from contactflow.flows.models import find_flow
 from contactflow.mailsuite.campaigns import find_campaign
-from contactflow.platform.errors import invalid
 
 TAGS = {"type": "array", "items": {"type": "string", "maxLength": 255}, "minItems": 1}
 CUSTOM_VALUE = {"type": ["string", "number", "boolean", "array", "object", "null"]}
@@ -75,17 +75,11 @@ async def remove_followers(context: ActionContext, values: Json) -> Json:
 
 
 async def set_dnd(context: ActionContext, values: Json) -> Json:
-    if set(values) <= {"contactId"}:
-        raise invalid("dnd", "give dnd, dndSettings or both")
-    return await update_contact(context, values)
+    return await update_contact(context, dnd_given(values))
 
 
 async def set_custom_field(context: ActionContext, values: Json) -> Json:
-    (contact_id, value), address = split(values, "contactId", "value")
-    if not address:
-        raise invalid("id", "give the custom field's id or key")
-    field = {**address, "value": value}
-    return await update_contact(context, {"contactId": contact_id, "customFields": [field]})
+    return await update_contact(context, custom_field_update(values))
 
 
 async def _campaigns(context: ActionContext, contact_id: str) -> Json:

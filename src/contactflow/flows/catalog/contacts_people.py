@@ -14,6 +14,7 @@ from contactflow.contacts.schemas import (
 from contactflow.contacts.wire import contact_out
 from contactflow.flows.catalog.contacts import AT
 from contactflow.flows.catalog.contacts_records import DELETED, action, split
+from contactflow.flows.catalog.contacts_wire import email_or_phone
 from contactflow.flows.catalog.registry import (
     ID,
     ActionContext,
@@ -25,7 +26,6 @@ from contactflow.flows.catalog.registry import (
     output_schema,
     parsed,
 )
-from contactflow.platform.errors import invalid
 
 CONTACT_OUT = output_schema(ContactOut)
 CONTACT_SAMPLE: Json = {
@@ -109,8 +109,7 @@ async def get_contact(context: ActionContext, values: Json) -> Json:
 async def find_contact(context: ActionContext, values: Json) -> Json:
     """The contact of an email or phone (the location's duplicate rule); `found` is false when
     there is none, so a filter step can end the run there."""
-    if not values.get("email") and not values.get("phone"):
-        raise invalid("email", "give email or phone to find the contact")
+    email_or_phone(values)
     row = await service.find_duplicate(
         context.uow.session,
         context.location_id,

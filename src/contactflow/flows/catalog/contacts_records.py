@@ -14,6 +14,7 @@ from contactflow.contacts.record_schemas import (
 )
 from contactflow.contacts.wire import note_out, task_out
 from contactflow.flows.catalog.contacts import AT
+from contactflow.flows.catalog.contacts_wire import WIRES
 from contactflow.flows.catalog.registry import (
     ID,
     ActionContext,
@@ -32,6 +33,11 @@ from contactflow.platform.auth.scopes import (
 )
 
 APP = "contacts"
+CONNECTION_ID: Json = {
+    **ID,
+    "description": "A connection to a remote Contacts API account to act on instead of this "
+    "workspace",
+}
 
 
 def action(
@@ -47,18 +53,21 @@ def action(
     scope: str | None = None,
 ) -> Entry:
     """A Contacts API action (reading ones need only contacts.readonly; those on calendars
-    and businesses need the scope their API routes need)."""
+    and businesses need the scope their API routes need), on this workspace or, with
+    `connectionId`, on a connection's remote account."""
+    key = f"contacts.{key}"
     return Entry(
-        key=f"contacts.{key}",
+        key=key,
         app=APP,
         kind="action",
         title=title,
         description=description,
         scopes=(scope or (CONTACTS_READ if reads else CONTACTS_WRITE),),
-        input=input,
+        input={**input, "properties": {**input["properties"], "connectionId": CONNECTION_ID}},
         output=output,
         sample=sample,
         run=run,
+        remote=WIRES[key],
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from contactflow.flows.catalog.remote import Wire
 from contactflow.flows.connections.outbound import Authorizer
 from contactflow.mailsuite.tracking import Links
 from contactflow.platform.db import UnitOfWork
@@ -82,6 +83,9 @@ class Entry:
     run: Executor | None = field(default=None, compare=False)
     # Actions that call out (HTTP) have `call` instead of `run`.
     call: Call | None = field(default=None, compare=False)
+    # Contacts API actions: the call that performs it on a remote account instead, when the
+    # step names a connection (`connectionId`) to one.
+    remote: Wire | None = field(default=None, compare=False)
     # Whether the run ends here (successfully) after this output, as a failed filter ends it.
     ends_run: Callable[[Json], bool] | None = field(default=None, compare=False)
 
