@@ -143,6 +143,25 @@ async def test_oauth_connection_outlives_its_access_tokens(
     third = await stored(flows_db, connection_id)
     assert third.refresh_token not in (first.refresh_token, second.refresh_token)
 
+    # The same for a Contacts API action through the connection: refreshed once after the
+    # 401, and the search answers from the remote account.
+    async with flows_db.unit_of_work() as uow:
+        await uow.session.execute(
+            update(Connection)
+            .where(Connection.id == connection_id)
+            .values(token_issued_at=utcnow(), token_expires_at=utcnow() + timedelta(hours=1))
+        )
+    await asyncio.sleep(ACCESS_TOKEN_SECONDS + 0.5)
+    search = {"pageLimit": 1, "connectionId": connection_id}
+    step = {"type": "action", "id": "find", "action": "contacts.contact.search", "input": search}
+    flow = await hub.flow({"trigger": {"key": "core.manual"}, "steps": [step]}, name="Search")
+    await hub.post(f"/flows/{flow['id']}/run", {})
+    (run,) = await hub.finished_runs(flow["id"])
+    assert run["state"] == "succeeded", await hub.run(run["id"])
+    fourth = await stored(flows_db, connection_id)
+    assert fourth.refresh_token != third.refresh_token
+    third = fourth
+
     async with flows_db.reader() as session:
         raw = (
             await session.execute(

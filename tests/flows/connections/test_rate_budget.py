@@ -1,0 +1,162 @@
+"""The rate budget of a connection in a remote location: its arithmetic on an injected clock,
+and calls to a loopback receiver that answers 429 with Retry-After, then 5xx: the backoff is
+seen in the arrival times, and no window ever holds more requests than the budget allows."""
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+
+from contactflow.flows.connections.oauth_client import ConnectionAuth
+from contactflow.flows.connections.rate_budget import DAY_SECONDS, RateBudget, RateLimits
+from contactflow.flows.connections.remote_client import RemoteAccount, RemoteFailed, call
+from contactflow.platform.webhooks.ssrf import UrlPolicy
+from tests.receiver import Receiver
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# Noon of some UTC day: a day boundary is far on either side.
+NOON = 20_000 * DAY_SECONDS + DAY_SECONDS / 2
+
+
+def _budget(**limits: float) -> tuple[RateBudget, Clock]:
+    clock = Clock(NOON)
+    return RateBudget(RateLimits(**limits), clock), clock  # type: ignore[arg-type]
+
+
+def test_the_burst_window_slides_past_its_oldest_request() -> None:
+    budget, clock = _budget(burst=3, burst_seconds=10)
+    for moment in (0, 1, 2):
+        clock.now = NOON + moment
+        assert budget.wait() == 0
+        budget.spend()
+    assert budget.wait() == pytest.approx(8)
+    clock.now = NOON + 9.5
+    assert budget.wait() == pytest.approx(0.5)
+    clock.now = NOON + 10
+    assert budget.wait() == 0
+    budget.spend()
+    assert budget.wait() == pytest.approx(1)
+    assert budget.in_window == 3
+
+
+def test_the_daily_budget_lasts_until_the_next_utc_day() -> None:
+    budget, clock = _budget(burst=100, burst_seconds=10, daily=5)
+    for _ in range(5):
+        clock.now += 3
+        budget.spend()
+    assert budget.wait() == pytest.approx(DAY_SECONDS / 2 - 15)
+    clock.now = NOON + DAY_SECONDS / 2
+    assert budget.wait() == 0
+
+
+def test_the_remote_headers_lower_the_budget() -> None:
+    budget, clock = _budget(burst=100, burst_seconds=10, daily=200_000)
+    budget.observe(
+        {
+            "x-ratelimit-max": "2",
+            "x-ratelimit-interval-milliseconds": "20000",
+            "x-ratelimit-remaining": "1",
+            "x-ratelimit-daily-remaining": "4",
+        }
+    )
+    budget.spend()
+    budget.spend()
+    # The remote's smaller burst over its longer window.
+    assert budget.wait() == pytest.approx(20)
+    clock.now += 20
+    budget.spend()
+    # One of the four the remote had left for the day is still there...
+    clock.now += 20
+    assert budget.wait() == 0
+    budget.spend()
+    # ...and then none until tomorrow.
+    clock.now += 20
+    assert budget.wait() == pytest.approx(DAY_SECONDS / 2 - 60)
+
+    # A remote that says its burst is spent: nothing for one window. Headers it does not
+    # send, or sends garbled, change nothing.
+    fresh, clock = _budget(burst=100, burst_seconds=10)
+    fresh.observe({"x-ratelimit-remaining": "0", "x-ratelimit-max": "many"})
+    assert fresh.wait() == pytest.approx(10)
+    assert fresh.limits.burst == 100
+
+
+def test_a_pause_holds_every_request() -> None:
+    budget, clock = _budget()
+    budget.pause(30)
+    assert budget.wait() == pytest.approx(30)
+    budget.pause(5)
+    assert budget.wait() == pytest.approx(30)
+    clock.now += 30
+    assert budget.wait() == 0
+
+
+POLICY = UrlPolicy(allow_http=True, allowed=["127.0.0.1/32"])
+
+
+def _account(http: httpx.AsyncClient, base_url: str, limits: RateLimits) -> RemoteAccount:
+    auth = ConnectionAuth(
+        connection_id=uuid.uuid4().hex,
+        kind="contacts",
+        base_url=base_url,
+        headers={},
+        remote_location_id="loc_remote",
+    )
+
+    async def authorize(stale: str | None) -> ConnectionAuth:
+        return auth
+
+    return RemoteAccount(http, POLICY, authorize, auth, limits, backoff_seconds=0.2)
+
+
+async def test_429_then_5xx_back_off_and_the_budget_is_never_exceeded(receiver: Receiver) -> None:
+    path = f"/remote-{uuid.uuid4().hex}"
+    limits = RateLimits(burst=2, burst_seconds=1, daily=1_000)
+    receiver.fail_next(429, 500, 503)
+    receiver.retry_after = "1"
+    try:
+        async with httpx.AsyncClient() as http:
+            answered = await call(_account(http, receiver.url(path), limits), "POST", "/x")
+    finally:
+        receiver.retry_after = None
+    assert answered.status_code == 200
+    arrived = [arrival for arrival in receiver.arrivals if arrival.path == f"{path}/x"]
+    assert [arrival.status for arrival in arrived] == [429, 500, 503, 200]
+    gaps = [later.at - earlier.at for earlier, later in zip(arrived, arrived[1:], strict=False)]
+    # Retry-After: 1; then backoffs from 0.4 and 0.8 seconds (doubling, jitter on top).
+    assert gaps[0] >= 1.0, gaps
+    assert gaps[1] >= 0.4, gaps
+    assert gaps[2] >= 0.8, gaps
+
+    # Seven calls at once through one budget of two per second: never three in a second.
+    path = f"/remote-{uuid.uuid4().hex}"
+    async with httpx.AsyncClient() as http:
+        account = _account(http, receiver.url(path), limits)
+        answers = await asyncio.gather(*(call(account, "POST", "/x") for _ in range(7)))
+    assert [answer.status_code for answer in answers] == [200] * 7
+    times = sorted(arrival.at for arrival in receiver.arrivals if arrival.path == f"{path}/x")
+    assert len(times) == 7
+    # Measured where the requests arrive: a few milliseconds of the loopback's own.
+    spans = [times[index + 2] - times[index] for index in range(len(times) - 2)]
+    assert min(spans) >= 0.95, spans
+
+
+async def test_a_remote_that_keeps_failing_fails_the_call_with_its_answer(
+    receiver: Receiver,
+) -> None:
+    path = f"/remote-{uuid.uuid4().hex}"
+    receiver.fail_next(500, 502, 503, 504)
+    async with httpx.AsyncClient() as http:
+        account = _account(http, receiver.url(path), RateLimits())
+        with pytest.raises(RemoteFailed, match="remote answered 504: nope"):
+            await call(account, "POST", "/x")
+    assert len([arrival for arrival in receiver.arrivals if arrival.path == f"{path}/x"]) == 4
