@@ -151,6 +151,8 @@ async def update_appointment(
 @router.delete(
     "/calendars/events/appointments/{eventId}", tags=["Calendars"], response_model=Succeeded
 )
+# HighLevel deletes any calendar event at this path, appointments included; its SDK does.
+@router.delete("/calendars/events/{eventId}", tags=["Calendars"], response_model=Succeeded)
 async def delete_appointment(
     event_id: EventId,
     caller: Annotated[Principal, requires(CALENDAR_EVENTS_WRITE)],

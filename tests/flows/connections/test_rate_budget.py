@@ -3,6 +3,7 @@ and calls to a loopback receiver that answers 429 with Retry-After, then 5xx: th
 seen in the arrival times, and no window ever holds more requests than the budget allows."""
 
 import asyncio
+import itertools
 import uuid
 
 import httpx
@@ -131,7 +132,7 @@ async def test_429_then_5xx_back_off_and_the_budget_is_never_exceeded(receiver: 
     assert answered.status_code == 200
     arrived = [arrival for arrival in receiver.arrivals if arrival.path == f"{path}/x"]
     assert [arrival.status for arrival in arrived] == [429, 500, 503, 200]
-    gaps = [later.at - earlier.at for earlier, later in zip(arrived, arrived[1:], strict=False)]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(arrived)]
     # Retry-After: 1; then backoffs from 0.4 and 0.8 seconds (doubling, jitter on top).
     assert gaps[0] >= 1.0, gaps
     assert gaps[1] >= 0.4, gaps

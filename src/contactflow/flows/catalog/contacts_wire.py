@@ -147,7 +147,7 @@ WIRES: dict[str, Wire] = {
         "PUT", APPOINTMENT, fixed={"appointmentStatus": "cancelled"}
     ),
     "contacts.appointment.delete": Wire(
-        "DELETE", APPOINTMENT, send="none", answer=deleted("appointmentId")
+        "DELETE", "/calendars/events/{appointmentId}", send="none", answer=deleted("appointmentId")
     ),
     "contacts.business.create": Wire(
         "POST", "/businesses/", location="body", answer=envelope("business")

@@ -4,6 +4,7 @@
 import json
 
 from contactflow.flows.catalog import CATALOG, Entry
+from contactflow.flows.catalog.remote import Wire
 
 REGENERATE = "python -m contactflow.flows.catalog.docs > docs/catalog.md"
 APPS = {"contacts": "Contacts API", "mailsuite": "Mailsuite", "core": "Built-in"}
@@ -22,6 +23,13 @@ def _section(entry: Entry) -> list[str]:
     lines.append(f"- Scopes: {', '.join(f'`{scope}`' for scope in entry.scopes) or 'none'}")
     if entry.event_type is not None:
         lines.append(f"- Event: `{entry.event_type}`")
+    if entry.remote is not None:
+        calls: list[str] = []
+        wire: Wire | None = entry.remote
+        while wire is not None:
+            calls.append(f"`{wire.method} {wire.path}`")
+            wire = wire.then
+        lines.append(f"- On a remote account (`connectionId`): {', then '.join(calls)}")
     label = "Options" if entry.kind == "trigger" else "Input"
     lines.append(f"- {label} (* required): {_fields(entry)}")
     sample = json.dumps(entry.sample, indent=2, ensure_ascii=False)
