@@ -24,7 +24,7 @@ def _sdk_operations() -> list[tuple[str, re.Pattern[str]]]:
 
 
 def _calls(wire: Wire | None) -> list[tuple[str, str]]:
-    calls = []
+    calls: list[tuple[str, str]] = []
     while wire is not None:
         calls.append((wire.method, re.sub(r"\{[^}]+\}", "some-id", wire.path)))
         wire = wire.then
