@@ -142,7 +142,8 @@ async def _start_reading_now(uow: UnitOfWork, flow: Flow) -> None:
 
 async def _check_runs(uow: UnitOfWork, location_id: str, definition: FlowDefinition) -> None:
     """422 with every reason the definition cannot run in this location: what the catalog
-    refuses, and connections it names that the location does not have."""
+    refuses, connections it names that the location does not have, and connections that
+    cannot serve the step naming them (another kind, a scope not granted)."""
     found = validation.problems(definition)
     users = validation.connection_users(definition)
     for place, connection_id in validation.named_connections(definition).items():
