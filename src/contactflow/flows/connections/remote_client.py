@@ -80,8 +80,12 @@ async def call(account: RemoteAccount, method: str, path: str, **options: Any) -
     except UnsafeUrl as error:
         raise RemoteFailed(f"refused: {str(error).removeprefix('url: ')}") from None
     budget = account.budget
+    # The auth of the latest attempt: a token refreshed after a 401 serves the next ones.
+    latest = account.auth
 
     async def send(auth: ConnectionAuth) -> httpx.Response:
+        nonlocal latest
+        latest = auth
         await budget.acquire()
         response = await account.http.request(
             method, url, headers=auth.headers, timeout=TIMEOUT_SECONDS, **options
@@ -95,7 +99,7 @@ async def call(account: RemoteAccount, method: str, path: str, **options: Any) -
             base = account.backoff_seconds * 2 ** (attempt - 1)
             await asyncio.sleep(base + random.uniform(0, base))  # noqa: S311 - jitter
         try:
-            response = await with_auth(account.authorize, account.auth, send)
+            response = await with_auth(account.authorize, latest, send)
         except httpx.HTTPError as error:
             failure = RemoteFailed(f"remote unreachable: {type(error).__name__}: {error}")
             continue
