@@ -5,13 +5,16 @@ seen in the arrival times, and no window ever holds more requests than the budge
 import asyncio
 import itertools
 import uuid
+from typing import cast
 
 import httpx
 import pytest
 
 from contactflow.flows.connections.oauth_client import ConnectionAuth
+from contactflow.flows.connections.outbound import Authorizer
 from contactflow.flows.connections.rate_budget import DAY_SECONDS, RateBudget, RateLimits
 from contactflow.flows.connections.remote_client import RemoteAccount, RemoteFailed, call
+from contactflow.platform.db import Database
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 from tests.receiver import Receiver
 
@@ -113,9 +116,10 @@ def _account(http: httpx.AsyncClient, base_url: str, limits: RateLimits) -> Remo
         remote_location_id="loc_remote",
     )
 
-    async def authorize(stale: str | None) -> ConnectionAuth:
-        return auth
-
+    # Never asked: an auth without an OAuth token is not refreshed, so no database is needed.
+    authorize = Authorizer(
+        cast(Database, None), "loc", auth.connection_id, record="run", record_id="run_1"
+    )
     return RemoteAccount(http, POLICY, authorize, auth, limits, backoff_seconds=0.2)
 
 
