@@ -184,3 +184,18 @@ async def test_a_templated_connection_of_another_kind_fails_the_step_naming_the_
     assert run["state"] == "failed"
     (failed,) = detail["steps"]
     assert failed["error"] == f"connectionId: {service} is a http connection, not a Contacts API"
+
+
+async def test_the_built_in_contacts_connection_acts_on_this_workspace(hub: Hub) -> None:
+    listed = (await hub.get("/connections"))["connections"]
+    (builtin,) = [found for found in listed if found["builtin"] and found["kind"] == "contacts"]
+    contact = await hub.crm_contact(firstName="Ada", email=f"{uuid.uuid4().hex}@example.com")
+    step = {
+        "type": "action",
+        "id": "tag",
+        "action": "contacts.contact.add_tags",
+        "input": {"contactId": contact["id"], "tags": ["vip"], "connectionId": builtin["id"]},
+    }
+    outputs = await _outputs(hub, [step])
+    assert outputs["tag"]["tags"] == ["vip"]
+    assert (await hub.get(f"/contacts/{contact['id']}"))["contact"]["tags"] == ["vip"]
