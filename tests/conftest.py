@@ -21,6 +21,7 @@ from tests.support import (
     make_tenant,
     postgres_available,
     server_settings,
+    stale_stored_wires,
 )
 
 BACKENDS = ("sqlite", "postgresql")
@@ -81,7 +82,10 @@ def receiver() -> Iterator[Receiver]:
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url)
     yield database
+    # Whatever the session's tests did to contacts, each one's stored wire JSON is current.
+    stale = await stale_stored_wires(database)
     await database.dispose()
+    assert not stale, f"contacts whose stored wire JSON is out of date: {stale[:10]}"
 
 
 @pytest.fixture(scope="session")

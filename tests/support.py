@@ -19,13 +19,16 @@ from typing import Any
 import asyncpg
 import httpx
 import uvicorn
+from pydantic_core import to_json
+from sqlalchemy import Connection, select
 from starlette.types import ASGIApp
 from typer.testing import CliRunner, Result
 
 from contactflow.app import create_app
 from contactflow.cli import app as cli
 from contactflow.cli_support import console
-from contactflow.contacts.models import Calendar
+from contactflow.contacts import reads
+from contactflow.contacts.models import Calendar, Contact
 from contactflow.platform.auth.api_keys import create_key
 from contactflow.platform.auth.scopes import DEFAULT_KEY_SCOPES
 from contactflow.platform.db import Database
@@ -290,3 +293,30 @@ async def cli_output(database_url: str, *args: str) -> str:
     result = await invoke_cli(database_url, *args)
     assert result.exit_code == 0, (args, result.output)
     return result.stdout.strip()
+
+
+async def stale_stored_wires(db: Database) -> list[str]:
+    """Ids of the contacts whose stored wire JSON (ADR 0025) is not the JSON their columns,
+    tags and followers make, read in one snapshot."""
+
+    def stale(connection: Connection) -> list[str]:
+        stored = dict(
+            connection.execute(
+                select(Contact.id, Contact.wire).where(Contact.wire.is_not(None))
+            ).all()
+        )
+        rows = connection.execute(select(*reads.COLUMNS).where(Contact.wire.is_not(None))).all()
+        found: list[str] = []
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            links = reads.links_of(connection, [row.id for row in chunk])
+            found += [
+                row.id for row in chunk if stored[row.id] != to_json(links.wire(row)).decode()
+            ]
+        return found
+
+    async with db.engine.connect() as connection:
+        if db.dialect == "postgresql":
+            connection = await connection.execution_options(isolation_level="REPEATABLE READ")
+        async with connection.begin():
+            return await connection.run_sync(stale)

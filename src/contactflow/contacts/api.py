@@ -69,7 +69,7 @@ async def list_contacts(
 ) -> Response:
     location = caller.check_location(location_id)
 
-    def read(connection: Connection) -> tuple[listing.Page, list[dict[str, Any]]]:
+    def read(connection: Connection) -> tuple[listing.Page, list[str]]:
         page = listing.list_contacts(
             connection,
             location,
@@ -78,7 +78,7 @@ async def list_contacts(
             start_after=start_after,
             start_after_id=start_after_id,
         )
-        return page, reads.with_links(connection, page.contacts)
+        return page, reads.wires(connection, page.contacts)
 
     page, contacts = await db.read(read)
     last = page.contacts[-1] if page.contacts else None
@@ -98,7 +98,9 @@ async def list_contacts(
         next_page=current + 1 if page.has_more else None,
         prev_page=current - 1 if current > 1 else None,
     )
-    return json_response({"contacts": contacts, "meta": meta.model_dump(by_alias=True)})
+    meta_json = to_json(meta.model_dump(by_alias=True)).decode()
+    body = reads.json_object({"contacts": reads.json_array(contacts), "meta": meta_json})
+    return Response(body, media_type="application/json")
 
 
 @router.post("/", status_code=201, response_model=ContactEnvelope, summary="Create a contact")

@@ -51,7 +51,7 @@ def text_filter(query: str | None) -> Any:
 
 @dataclass(frozen=True)
 class Page:
-    contacts: list[Row[Any]]  # rows of reads.contact_rows()
+    contacts: list[Row[Any]]  # rows of reads.stored_rows()
     total: int
     has_more: bool
     position: int
@@ -83,7 +83,7 @@ def list_contacts(
         position = total - reads.count(connection, page_conditions)
     rows = list(
         connection.execute(
-            reads.contact_rows()
+            reads.stored_rows()
             .where(*page_conditions)
             .order_by(Contact.date_added, Contact.id)
             .limit(limit + 1)

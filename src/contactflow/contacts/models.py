@@ -86,6 +86,10 @@ class Contact(Base):
     date_added: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     date_updated: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_activity: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The contact as the wire shows it (JSON text), written with every change to it
+    # (contacts/stored_wire.py, ADR 0025); NULL until its first change through the ORM.
+    # Deferred: only the reads that send it load it.
+    wire: Mapped[str | None] = mapped_column(Text, deferred=True)
 
     tag_links: Mapped[list["ContactTag"]] = relationship(
         lazy="selectin",

@@ -1,7 +1,8 @@
 """The Contacts API's busiest reads as Core statements on one connection (`Database.read`):
-rows of the contacts table, then the tags and followers of all of them in one statement, and
-the wire JSON straight from those (ADR 0012). The ORM's Contact, with its two selectin
-loaders, stays for writes and for everything else that reads contacts."""
+each contact's wire JSON as stored in its row (ADR 0025), or, for a contact that has none
+stored, its columns, then the tags and followers of all of them in one statement, and the wire
+JSON built from those (ADR 0012). The ORM's Contact, with its two selectin loaders, stays for
+writes and for everything else that reads contacts."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,16 +19,27 @@ COLUMNS = [CONTACTS.c[name] for name in CONTACT_COLUMNS]
 _TAG, _FOLLOWER = 0, 1
 
 
-def contact_rows() -> Select[Any]:
-    return select(*COLUMNS)
+# What the reads that send contacts select: the stored wire JSON and the keyset columns.
+STORED = (CONTACTS.c.id, CONTACTS.c.date_added, CONTACTS.c.wire)
+
+
+def stored_columns(*more: Any) -> list[Any]:
+    """STORED and `more` columns (a sort key), each once."""
+    return list({column.key: column for column in (*STORED, *more)}.values())
+
+
+def stored_rows() -> Select[Any]:
+    """Rows for `wires`."""
+    return select(*STORED)
 
 
 # Built once: SQLAlchemy then finds each statement's compiled form by a cache key it
 # remembers on the statement, where a statement built per request costs more to build and to
 # key than the database takes to run it.
-_ONE = contact_rows().where(
+_ONE = stored_rows().where(
     Contact.id == bindparam("contact_id"), Contact.location_id == bindparam("location_id")
 )
+_COLUMNS_OF = select(*COLUMNS).where(CONTACTS.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def _linked(kind: int, link: type[ContactTag] | type[ContactFollower], value: Any) -> Select[Any]:
@@ -69,18 +81,38 @@ def links_of(connection: Connection, ids: Sequence[str]) -> Links:
     return found
 
 
+def wires(connection: Connection, rows: Sequence[Row[Any]]) -> list[str]:
+    """The wire JSON of each row of `stored_rows`, in order: as stored, or built from the
+    columns for the contacts that have none stored."""
+    missing = [row.id for row in rows if row.wire is None]
+    built: dict[str, str] = {}
+    if missing:
+        links = links_of(connection, missing)
+        for row in connection.execute(_COLUMNS_OF, {"ids": missing}):
+            built[row.id] = to_json(links.wire(row)).decode()
+    return [built[row.id] if row.wire is None else row.wire for row in rows]
+
+
+def json_object(members: dict[str, str]) -> bytes:
+    """A JSON object of members already in JSON, as pydantic_core writes one (compact)."""
+    return ("{" + ",".join(f'"{name}":{value}' for name, value in members.items()) + "}").encode()
+
+
+def json_array(items: Sequence[str]) -> str:
+    return "[" + ",".join(items) + "]"
+
+
+def with_member(wire: str, name: str, value: Any) -> str:
+    """A contact's wire JSON with one more member last."""
+    return f'{wire[:-1]},"{name}":{to_json(value).decode()}}}'
+
+
 def one_contact(connection: Connection, location_id: str, contact_id: str) -> bytes | None:
     """`{"contact": ...}` of GET /contacts/{id}, or None when the location has no such one."""
     row = connection.execute(_ONE, {"contact_id": contact_id, "location_id": location_id}).first()
     if row is None:
         return None
-    return to_json({"contact": links_of(connection, [row.id]).wire(row)})
-
-
-def with_links(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
-    """The wire form of each row, in order."""
-    links = links_of(connection, [row.id for row in rows])
-    return [links.wire(row) for row in rows]
+    return json_object({"contact": wires(connection, [row])[0]})
 
 
 def count(connection: Connection, conditions: Sequence[Any]) -> int:

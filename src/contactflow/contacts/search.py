@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic_core import to_json
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -225,6 +224,13 @@ class _Statements:
     field: str  # the sort field, which the cursors name
 
 
+def sort_field(body: SearchBody) -> str:
+    field = body.sort[0].field if body.sort else "dateAdded"
+    if field not in _SORTS:
+        raise _field_error("sort.0.field", f"cannot sort by {field!r}; one of {sorted(_SORTS)}")
+    return field
+
+
 def _statements(location_id: str, body: SearchBody, *columns: Any) -> _Statements:
     conditions: list[ColumnElement[bool]] = [Contact.location_id == location_id]
     conditions += [_condition(spec, f"filters.{i}") for i, spec in enumerate(body.filters)]
@@ -232,9 +238,7 @@ def _statements(location_id: str, body: SearchBody, *columns: Any) -> _Statement
     if text is not None:
         conditions.append(text)
     sort = body.sort[0] if body.sort else None
-    field = sort.field if sort else "dateAdded"
-    if field not in _SORTS:
-        raise _field_error("sort.0.field", f"cannot sort by {field!r}; one of {sorted(_SORTS)}")
+    field = sort_field(body)
     descending = sort is not None and sort.direction == "desc"
     column = _SORTS[field]
     key = column if field in _DATES else func.coalesce(column, "")
@@ -274,14 +278,14 @@ async def search_uncounted(
 
 def search_json(connection: Connection, location_id: str, body: SearchBody) -> bytes:
     """The response body of POST /contacts/search, read with Core (ADR 0012)."""
-    statements = _statements(location_id, body, *reads.COLUMNS)
+    statements = _statements(location_id, body, *reads.stored_columns(_SORTS[sort_field(body)]))
     total = connection.scalar(statements.count) or 0
     rows = list(connection.execute(statements.page))
     contacts = [
-        {**wire, "searchAfter": [_sort_key(row, statements.field), row.id]}
-        for row, wire in zip(rows, reads.with_links(connection, rows), strict=True)
+        reads.with_member(wire, "searchAfter", [_sort_key(row, statements.field), row.id])
+        for row, wire in zip(rows, reads.wires(connection, rows), strict=True)
     ]
-    return to_json({"contacts": contacts, "total": total})
+    return reads.json_object({"contacts": reads.json_array(contacts), "total": str(total)})
 
 
 def _after(key: Any, field: str, cursor: list[Any], *, descending: bool) -> ColumnElement[bool]:

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.contacts import events
+from contactflow.contacts import (
+    events,
+    stored_wire,  # noqa: F401 - its flush hooks store each contact's wire JSON (ADR 0025)
+)
 from contactflow.contacts.models import Appointment, Business, Contact, ContactTag, Note, Task
 from contactflow.contacts.normalize import (
     birthday,

@@ -16,9 +16,10 @@ from contactflow.contacts.schemas import ContactOut
 from contactflow.platform.clock import to_iso
 from contactflow.platform.tenancy import User
 
-# The contacts table's columns that the wire shows (all but search_text).
+# The contacts table's columns that the wire shows (all but the search text and the wire
+# JSON stored from them).
 CONTACT_COLUMNS = tuple(
-    column.name for column in Contact.__table__.c if column.name != "search_text"
+    column.name for column in Contact.__table__.c if column.name not in ("search_text", "wire")
 )
 
 
