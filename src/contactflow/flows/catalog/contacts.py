@@ -4,6 +4,8 @@ their options (which tag, which fields, which status)."""
 from contactflow.contacts.record_schemas import AppointmentOut, BusinessOut
 from contactflow.flows.catalog.registry import (
     EVENT_ENVELOPE,
+    SAMPLE_AT,
+    SAMPLE_ENVELOPE,
     Entry,
     Json,
     Predicate,
@@ -14,10 +16,8 @@ from contactflow.platform import event_types as types
 from contactflow.platform.auth.scopes import BUSINESSES_READ, CALENDAR_EVENTS_READ, CONTACTS_READ
 
 APP = "contacts"
-AT = "2026-12-01T09:00:00.000Z"
 STRING = {"type": ["string", "null"]}
 STRINGS = {"type": "array", "items": {"type": "string"}}
-_BASE = {"locationId": "loc_1", "webhookId": "evt_1", "timestamp": AT, "versionId": "1"}
 _CONTACT_TEXT = (
     "firstName",
     "lastName",
@@ -57,7 +57,7 @@ CONTACT_PAYLOAD: Json = {
     },
 }
 CONTACT_SAMPLE: Json = {
-    **_BASE,
+    **SAMPLE_ENVELOPE,
     "id": "ct_1",
     "firstName": "Ada",
     "lastName": "Lovelace",
@@ -67,7 +67,7 @@ CONTACT_SAMPLE: Json = {
     "tags": ["lead"],
     "dnd": False,
     "contactType": "lead",
-    "dateAdded": AT,
+    "dateAdded": SAMPLE_AT,
 }
 TASK_PAYLOAD: Json = {
     "type": "object",
@@ -85,7 +85,7 @@ TASK_PAYLOAD: Json = {
     },
 }
 TASK_SAMPLE: Json = {
-    **_BASE,
+    **SAMPLE_ENVELOPE,
     "id": "tk_1",
     "contactId": "ct_1",
     "title": "Call back",
@@ -93,7 +93,7 @@ TASK_SAMPLE: Json = {
     "assignedTo": None,
     "dueDate": "2026-12-03T09:00:00.000Z",
     "completed": False,
-    "dateAdded": AT,
+    "dateAdded": SAMPLE_AT,
 }
 NOTE_PAYLOAD: Json = {
     "type": "object",
@@ -107,11 +107,11 @@ NOTE_PAYLOAD: Json = {
     },
 }
 NOTE_SAMPLE: Json = {
-    **_BASE,
+    **SAMPLE_ENVELOPE,
     "id": "nt_1",
     "contactId": "ct_1",
     "body": "Prefers email.",
-    "dateAdded": AT,
+    "dateAdded": SAMPLE_AT,
 }
 APPOINTMENT_SAMPLE: Json = {
     "id": "ap_1",
@@ -127,8 +127,8 @@ APPOINTMENT_SAMPLE: Json = {
     "address": None,
     "startTime": "2026-12-03T09:00:00.000Z",
     "endTime": "2026-12-03T09:30:00.000Z",
-    "dateAdded": AT,
-    "dateUpdated": AT,
+    "dateAdded": SAMPLE_AT,
+    "dateUpdated": SAMPLE_AT,
 }
 APPOINTMENT_PAYLOAD: Json = {
     "type": "object",
@@ -152,8 +152,8 @@ BUSINESS_SAMPLE: Json = {
     "postalCode": None,
     "country": "GB",
     "description": None,
-    "createdAt": AT,
-    "updatedAt": AT,
+    "createdAt": SAMPLE_AT,
+    "updatedAt": SAMPLE_AT,
 }
 BUSINESS_PAYLOAD: Json = {
     "type": "object",
@@ -302,7 +302,7 @@ ENTRIES: tuple[Entry, ...] = (
         "Appointment created",
         types.APPOINTMENT_CREATE,
         APPOINTMENT_PAYLOAD,
-        {**_BASE, "appointment": APPOINTMENT_SAMPLE},
+        {**SAMPLE_ENVELOPE, "appointment": APPOINTMENT_SAMPLE},
         scope=CALENDAR_EVENTS_READ,
     ),
     _trigger(
@@ -310,7 +310,7 @@ ENTRIES: tuple[Entry, ...] = (
         "Appointment updated",
         types.APPOINTMENT_UPDATE,
         APPOINTMENT_PAYLOAD,
-        {**_BASE, "appointment": APPOINTMENT_SAMPLE, "previousAppointmentStatus": "new"},
+        {**SAMPLE_ENVELOPE, "appointment": APPOINTMENT_SAMPLE, "previousAppointmentStatus": "new"},
         scope=CALENDAR_EVENTS_READ,
     ),
     _trigger(
@@ -318,7 +318,7 @@ ENTRIES: tuple[Entry, ...] = (
         "Appointment status changed",
         types.APPOINTMENT_UPDATE,
         APPOINTMENT_PAYLOAD,
-        {**_BASE, "appointment": APPOINTMENT_SAMPLE, "previousAppointmentStatus": "new"},
+        {**SAMPLE_ENVELOPE, "appointment": APPOINTMENT_SAMPLE, "previousAppointmentStatus": "new"},
         description=(
             "Fires when an appointment's status changes (confirmed, showed, no-show, "
             "cancelled...); with `status`, only when it became that status."
@@ -332,7 +332,7 @@ ENTRIES: tuple[Entry, ...] = (
         "Appointment deleted",
         types.APPOINTMENT_DELETE,
         APPOINTMENT_PAYLOAD,
-        {**_BASE, "appointment": APPOINTMENT_SAMPLE},
+        {**SAMPLE_ENVELOPE, "appointment": APPOINTMENT_SAMPLE},
         scope=CALENDAR_EVENTS_READ,
     ),
     _trigger(
@@ -340,7 +340,7 @@ ENTRIES: tuple[Entry, ...] = (
         "Business created",
         types.BUSINESS_CREATE,
         BUSINESS_PAYLOAD,
-        {**_BASE, "business": BUSINESS_SAMPLE},
+        {**SAMPLE_ENVELOPE, "business": BUSINESS_SAMPLE},
         scope=BUSINESSES_READ,
     ),
     _trigger(
@@ -348,7 +348,7 @@ ENTRIES: tuple[Entry, ...] = (
         "Business updated",
         types.BUSINESS_UPDATE,
         BUSINESS_PAYLOAD,
-        {**_BASE, "business": BUSINESS_SAMPLE},
+        {**SAMPLE_ENVELOPE, "business": BUSINESS_SAMPLE},
         scope=BUSINESSES_READ,
     ),
     _trigger(
@@ -356,7 +356,7 @@ ENTRIES: tuple[Entry, ...] = (
         "Business deleted",
         types.BUSINESS_DELETE,
         BUSINESS_PAYLOAD,
-        {**_BASE, "business": BUSINESS_SAMPLE},
+        {**SAMPLE_ENVELOPE, "business": BUSINESS_SAMPLE},
         scope=BUSINESSES_READ,
     ),
     _trigger(
@@ -364,7 +364,7 @@ ENTRIES: tuple[Entry, ...] = (
         "Contact added to this flow",
         types.CONTACT_WORKFLOW_ADD,
         _membership("workflowId"),
-        {**_BASE, "contactId": "ct_1", "workflowId": "fl_1", "eventStartTime": None},
+        {**SAMPLE_ENVELOPE, "contactId": "ct_1", "workflowId": "fl_1", "eventStartTime": None},
         description=(
             "Fires when a contact is added to this flow through the Contacts API "
             "(POST /contacts/{contactId}/workflow/{flowId}): a manual run for one contact."
@@ -376,7 +376,7 @@ ENTRIES: tuple[Entry, ...] = (
         "Contact added to a workflow",
         types.CONTACT_WORKFLOW_ADD,
         _membership("workflowId"),
-        {**_BASE, "contactId": "ct_1", "workflowId": "fl_2", "eventStartTime": None},
+        {**SAMPLE_ENVELOPE, "contactId": "ct_1", "workflowId": "fl_2", "eventStartTime": None},
         description=(
             "Fires when a contact is added to any workflow (flow) of the location; with "
             "`workflowId`, only to that one."
@@ -389,7 +389,7 @@ ENTRIES: tuple[Entry, ...] = (
         "Contact added to a campaign",
         types.CONTACT_CAMPAIGN_ADD,
         _membership("campaignId"),
-        {**_BASE, "contactId": "ct_1", "campaignId": "cp_1"},
+        {**SAMPLE_ENVELOPE, "contactId": "ct_1", "campaignId": "cp_1"},
         description=(
             "Fires when a contact is added to a Mailsuite campaign through the Contacts API; "
             "with `campaignId`, only to that one."
@@ -449,7 +449,7 @@ ENTRIES += (
         input={"type": "object", "additionalProperties": False, "properties": {"before": BEFORE}},
         output=STARTING_PAYLOAD,
         sample={
-            **_BASE,
+            **SAMPLE_ENVELOPE,
             "type": types.APPOINTMENT_UPDATE,
             "appointment": APPOINTMENT_SAMPLE,
             "plannedAt": "2026-12-03T09:00:00.000Z",

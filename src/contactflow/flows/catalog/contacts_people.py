@@ -12,11 +12,11 @@ from contactflow.contacts.schemas import (
     SearchBody,
 )
 from contactflow.contacts.wire import contact_out
-from contactflow.flows.catalog.contacts import AT
 from contactflow.flows.catalog.contacts_records import DELETED, action, split
 from contactflow.flows.catalog.contacts_wire import email_or_phone
 from contactflow.flows.catalog.registry import (
     ID,
+    SAMPLE_AT,
     ActionContext,
     Entry,
     Json,
@@ -52,8 +52,8 @@ CONTACT_SAMPLE: Json = {
     "website": None,
     "tags": ["lead"],
     "dateOfBirth": None,
-    "dateAdded": AT,
-    "dateUpdated": AT,
+    "dateAdded": SAMPLE_AT,
+    "dateUpdated": SAMPLE_AT,
     "lastActivity": None,
     "customFields": [],
     "businessId": None,

@@ -13,10 +13,10 @@ from contactflow.contacts.record_schemas import (
     TaskUpdate,
 )
 from contactflow.contacts.wire import note_out, task_out
-from contactflow.flows.catalog.contacts import AT
 from contactflow.flows.catalog.contacts_wire import WIRES
 from contactflow.flows.catalog.registry import (
     ID,
+    SAMPLE_AT,
     ActionContext,
     Entry,
     Executor,
@@ -93,7 +93,7 @@ TASK_SAMPLE: Json = {
     "assignedTo": None,
     "dueDate": "2026-12-03T09:00:00.000Z",
     "completed": False,
-    "dateAdded": AT,
+    "dateAdded": SAMPLE_AT,
 }
 NOTE_SAMPLE: Json = {
     "id": "nt_1",
@@ -103,7 +103,7 @@ NOTE_SAMPLE: Json = {
     "title": None,
     "color": None,
     "pinned": False,
-    "dateAdded": AT,
+    "dateAdded": SAMPLE_AT,
 }
 TASK_IDS = {"contactId": ID, "taskId": ID}
 NOTE_IDS = {"contactId": ID, "noteId": ID}

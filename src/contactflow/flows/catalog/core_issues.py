@@ -1,13 +1,19 @@
 """The issues inbox's triggers: a flow that tells the team when an issue opens (or re-opens)
 and when it resolves, from the IssueOpened and IssueResolved events of the log."""
 
-from contactflow.flows.catalog.registry import EVENT_ENVELOPE, Entry, Json, trigger_options
+from contactflow.flows.catalog.registry import (
+    EVENT_ENVELOPE,
+    SAMPLE_AT,
+    SAMPLE_ENVELOPE,
+    Entry,
+    Json,
+    trigger_options,
+)
 from contactflow.platform import event_types as types
 from contactflow.platform import issues
 from contactflow.platform.auth.scopes import ISSUES_READ
 
 APP = "core"
-AT = "2026-12-01T09:00:00.000Z"
 MOMENT = {"type": "string", "format": "date-time"}
 KIND_OPTION: Json = {
     "kind": {
@@ -37,17 +43,14 @@ def _payload(**more: Json) -> Json:
 
 
 SAMPLE: Json = {
-    "locationId": "loc_1",
-    "webhookId": "evt_1",
-    "timestamp": AT,
-    "versionId": "1",
+    **SAMPLE_ENVELOPE,
     "issueId": "is_1",
     "kind": issues.CONNECTION,
     "subjectId": "cn_1",
     "subject": "Remote account",
     "count": 1,
-    "firstFailedAt": AT,
-    "lastFailedAt": AT,
+    "firstFailedAt": SAMPLE_AT,
+    "lastFailedAt": SAMPLE_AT,
     "lastError": "The token endpoint refused: invalid_grant",
 }
 

@@ -5,6 +5,8 @@ from typing import get_args
 
 from contactflow.flows.catalog.registry import (
     EVENT_ENVELOPE,
+    SAMPLE_AT,
+    SAMPLE_ENVELOPE,
     Entry,
     Json,
     Predicate,
@@ -20,9 +22,7 @@ from contactflow.platform.auth.scopes import MAILSUITE_READ
 APP = "mailsuite"
 # Entries written by flows name this system, so a sync can tell them from others' entries.
 FLOWS_SOURCE = "flows"
-AT = "2026-12-01T09:00:00.000Z"
 STRING = {"type": ["string", "null"]}
-_BASE: Json = {"locationId": "loc_1", "webhookId": "evt_1", "timestamp": AT, "versionId": "1"}
 TASK_SAMPLE: Json = {
     "id": "mt_1",
     "title": "Follow up with Ada",
@@ -34,8 +34,8 @@ TASK_SAMPLE: Json = {
     "completedAt": None,
     "sourceSystem": None,
     "sourceId": None,
-    "createdAt": AT,
-    "updatedAt": AT,
+    "createdAt": SAMPLE_AT,
+    "updatedAt": SAMPLE_AT,
 }
 CONTACT_SAMPLE: Json = {
     "id": "mc_1",
@@ -51,8 +51,8 @@ CONTACT_SAMPLE: Json = {
     "statusChangedAt": None,
     "source": "flows",
     "crmContactId": None,
-    "createdAt": AT,
-    "updatedAt": AT,
+    "createdAt": SAMPLE_AT,
+    "updatedAt": SAMPLE_AT,
 }
 ENTRY_SAMPLE: Json = {
     "id": "tl_1",
@@ -63,8 +63,8 @@ ENTRY_SAMPLE: Json = {
     "sourceId": "nt_1",
     "emailId": None,
     "taskId": None,
-    "occurredAt": AT,
-    "createdAt": AT,
+    "occurredAt": SAMPLE_AT,
+    "createdAt": SAMPLE_AT,
 }
 COUNTS_SAMPLE: Json = {
     "recipients": 2,
@@ -132,17 +132,17 @@ CAMPAIGN_PAYLOAD = _payload(
     },
 )
 EMAIL_EVENT: Json = {
-    **_BASE,
+    **SAMPLE_ENVELOPE,
     "emailId": "em_1",
     "contactId": "mc_1",
     "campaignId": None,
     "messageId": "<em_1@example.com>",
     "to": "ada@example.com",
     "subject": "Welcome, Ada",
-    "sentAt": AT,
+    "sentAt": SAMPLE_AT,
 }
 OPEN_DETAIL: Json = {
-    "at": AT,
+    "at": SAMPLE_AT,
     "userAgent": "Mozilla/5.0 (Macintosh) Thunderbird/128.0",
     "ip": "198.51.100.7",
     "machine": False,
@@ -294,7 +294,7 @@ ENTRIES = (
         "Mailsuite contact created",
         types.MAILSUITE_CONTACT_UPSERT,
         CONTACT_PAYLOAD,
-        {**_BASE, "contact": CONTACT_SAMPLE, "new": True, "changes": {}},
+        {**SAMPLE_ENVELOPE, "contact": CONTACT_SAMPLE, "new": True, "changes": {}},
         description="Fires when a contact is added to the workspace (by any means).",
         matches=_is_new(True),
     ),
@@ -304,7 +304,7 @@ ENTRIES = (
         types.MAILSUITE_CONTACT_UPSERT,
         CONTACT_PAYLOAD,
         {
-            **_BASE,
+            **SAMPLE_ENVELOPE,
             "contact": CONTACT_SAMPLE,
             "new": False,
             "changes": {"firstName": {"old": "Ad", "new": "Ada"}},
@@ -317,28 +317,32 @@ ENTRIES = (
         "Mailsuite task created",
         types.MAILSUITE_TASK_CREATE,
         TASK_PAYLOAD,
-        {**_BASE, "task": TASK_SAMPLE},
+        {**SAMPLE_ENVELOPE, "task": TASK_SAMPLE},
     ),
     _trigger(
         "task.updated",
         "Mailsuite task updated",
         types.MAILSUITE_TASK_UPDATE,
         TASK_PAYLOAD,
-        {**_BASE, "task": TASK_SAMPLE, "changes": {"title": {"old": "Call", "new": "Call Ada"}}},
+        {
+            **SAMPLE_ENVELOPE,
+            "task": TASK_SAMPLE,
+            "changes": {"title": {"old": "Call", "new": "Call Ada"}},
+        },
     ),
     _trigger(
         "task.completed",
         "Mailsuite task completed",
         types.MAILSUITE_TASK_COMPLETE,
         TASK_PAYLOAD,
-        {**_BASE, "task": {**TASK_SAMPLE, "status": "done", "completedAt": AT}},
+        {**SAMPLE_ENVELOPE, "task": {**TASK_SAMPLE, "status": "done", "completedAt": SAMPLE_AT}},
     ),
     _trigger(
         "timeline.entry_added",
         "Timeline entry added",
         types.TIMELINE_ENTRY_CREATE,
         TIMELINE_PAYLOAD,
-        {**_BASE, "entry": ENTRY_SAMPLE},
+        {**SAMPLE_ENVELOPE, "entry": ENTRY_SAMPLE},
         description=(
             "Fires when an entry goes on a contact's timeline (email sent, opened, clicked, a "
             "task, a note...); with `kind`, only entries of that kind."
@@ -352,10 +356,10 @@ ENTRIES = (
         types.CAMPAIGN_FINISHED,
         CAMPAIGN_PAYLOAD,
         {
-            **_BASE,
+            **SAMPLE_ENVELOPE,
             "campaignId": "cp_1",
             "name": "December news",
-            "launchedAt": AT,
+            "launchedAt": SAMPLE_AT,
             "counts": COUNTS_SAMPLE,
         },
         description=(

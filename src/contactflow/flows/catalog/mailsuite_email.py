@@ -3,10 +3,11 @@ templates, and campaigns (their recipients, start and pause)."""
 
 from sqlalchemy import select
 
-from contactflow.flows.catalog.mailsuite import AT, COUNTS_SAMPLE
+from contactflow.flows.catalog.mailsuite import COUNTS_SAMPLE
 from contactflow.flows.catalog.mailsuite_people import action
 from contactflow.flows.catalog.registry import (
     ID,
+    SAMPLE_AT,
     ActionContext,
     Json,
     dumped,
@@ -39,8 +40,8 @@ EMAIL_SAMPLE: Json = {
     "subject": "Welcome, Ada",
     "status": "scheduled",
     "messageId": "<em_1@example.com>",
-    "scheduledAt": AT,
-    "nextAttemptAt": AT,
+    "scheduledAt": SAMPLE_AT,
+    "nextAttemptAt": SAMPLE_AT,
     "attempts": 0,
     "lastResponse": None,
     "error": None,
@@ -54,8 +55,8 @@ EMAIL_SAMPLE: Json = {
     "machineOpens": 0,
     "clicks": 0,
     "machineClicks": 0,
-    "createdAt": AT,
-    "updatedAt": AT,
+    "createdAt": SAMPLE_AT,
+    "updatedAt": SAMPLE_AT,
 }
 TEMPLATE_SAMPLE: Json = {
     "id": "tp_1",
@@ -64,8 +65,8 @@ TEMPLATE_SAMPLE: Json = {
     "html": "<p>Hello {{ name }}</p>",
     "text": "",
     "placeholders": ["first_name", "name"],
-    "createdAt": AT,
-    "updatedAt": AT,
+    "createdAt": SAMPLE_AT,
+    "updatedAt": SAMPLE_AT,
 }
 CAMPAIGN_SAMPLE: Json = {
     "id": "cp_1",
@@ -75,12 +76,12 @@ CAMPAIGN_SAMPLE: Json = {
     "listId": "ls_1",
     "status": "launched",
     "maxPerMinute": None,
-    "scheduledAt": AT,
-    "launchedAt": AT,
+    "scheduledAt": SAMPLE_AT,
+    "launchedAt": SAMPLE_AT,
     "cancelledAt": None,
     "counts": COUNTS_SAMPLE,
-    "createdAt": AT,
-    "updatedAt": AT,
+    "createdAt": SAMPLE_AT,
+    "updatedAt": SAMPLE_AT,
 }
 RECIPIENT_SAMPLE: Json = {
     "id": "rc_1",
@@ -90,7 +91,7 @@ RECIPIENT_SAMPLE: Json = {
     "reason": None,
     "emailId": "em_1",
     "source": "api",
-    "addedAt": AT,
+    "addedAt": SAMPLE_AT,
 }
 EMAIL_OUT = output_schema(EmailOut)
 TEMPLATE_OUT = output_schema(TemplateOut)

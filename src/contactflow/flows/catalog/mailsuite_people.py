@@ -2,7 +2,6 @@
 subscription, lists, tasks and timeline notes."""
 
 from contactflow.flows.catalog.mailsuite import (
-    AT,
     CONTACT_SAMPLE,
     ENTRY_SAMPLE,
     FLOWS_SOURCE,
@@ -10,6 +9,7 @@ from contactflow.flows.catalog.mailsuite import (
 )
 from contactflow.flows.catalog.registry import (
     ID,
+    SAMPLE_AT,
     ActionContext,
     Entry,
     Executor,
@@ -324,7 +324,7 @@ ENTRIES = (
         "Mark a Mailsuite task done (MailsuiteTaskComplete, once).",
         obj(TASK_ID, TASK_ID),
         TASK_OUT,
-        {**TASK_SAMPLE, "status": "done", "completedAt": AT},
+        {**TASK_SAMPLE, "status": "done", "completedAt": SAMPLE_AT},
         complete_task,
     ),
     action(

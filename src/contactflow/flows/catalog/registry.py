@@ -177,6 +177,14 @@ def dumped(model: BaseModel) -> Json:
 
 ID = {"type": "string", "minLength": 1, "maxLength": 64}
 # What every event a trigger delivers carries besides its own fields.
+# A moment in the samples, and every sample event's envelope (EVENT_ENVELOPE's values).
+SAMPLE_AT = "2026-12-01T09:00:00.000Z"
+SAMPLE_ENVELOPE: Json = {
+    "locationId": "loc_1",
+    "webhookId": "evt_1",
+    "timestamp": SAMPLE_AT,
+    "versionId": "1",
+}
 EVENT_ENVELOPE: Json = {
     "type": {"type": "string"},
     "locationId": {"type": "string"},
