@@ -1,13 +1,15 @@
-"""Server time of the dashboard's pages with 100,000 runs, 1,000,000 events and 100,000 emails
-in the location, beside a bare app.
+"""Server time of the dashboard's pages with 100,000 contacts, 100,000 runs, 1,000,000 events
+and 100,000 emails in the location, beside a bare app.
 
-    uv run python -m bench.web [--backend sqlite|postgresql|both] [--runs N] [--events N]
-        [--emails N] [--seconds N]
+    uv run python -m bench.web [--backend sqlite|postgresql|both] [--contacts N] [--runs N]
+        [--events N] [--emails N] [--seconds N] [--only NAME,...]
 
 For each backend: a fresh database is migrated and seeded in bulk (a tenant, a person who
-signs in, ten published flows and N runs of them over the last 20 days, one with a step; the
-events and emails over the last 7 days, and the activity counters of the overview full: every
-slot of every kind it reads counting a current bucket, and 40 more event types); our
+signs in, N contacts with their tags over the last 100 days, ten published flows and N runs
+of them over the last 20 days, one with a step; the events and emails over the last 7 days,
+the emails to one Mailsuite contact linked to a contact, and the activity counters of the
+overview full: every slot of every kind it reads counting a current bucket, and 40 more
+event types); our
 app runs in a uvicorn subprocess wrapped in a timing middleware (the server's own time per
 request, from the request's arrival to the last byte handed to uvicorn); a signed-in session
 cookie is taken through the sign-in form; one real page per scenario is captured, and a bare
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import delete, insert, select
@@ -45,12 +48,15 @@ from bench.api import (
     Target,
     _table,
     chosen_backends,
+    load_average,
     postgres_database,
     server,
     sqlite_database,
 )
 from bench.load import REQUEST_TIMEOUT
 from bench.servers import ours_app, serve
+from contactflow.contacts.models import Contact, ContactTag
+from contactflow.contacts.normalize import search_text
 from contactflow.flows import service as flows
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import (
@@ -89,6 +95,10 @@ FAILED_EVERY = 10
 # Event types counted beside those the overview reads: a busy location's counters.
 OTHER_KINDS = 40
 WEEK = timedelta(days=7)
+# The contacts were added over these days, and updated in another order.
+CONTACTS_SPREAD = timedelta(days=100)
+# Each contact has the tag every one has and one of COHORTS: a tag filter matching 1 in COHORTS.
+COHORTS = 100
 STEP = {"type": "filter", "id": "only", "conditions": {"conditions": []}}
 
 
@@ -97,6 +107,7 @@ STEP = {"type": "filter", "id": "only", "conditions": {"conditions": []}}
 
 @dataclass(frozen=True)
 class Volume:
+    contacts: int
     runs: int
     events: int
     emails: int
@@ -108,7 +119,13 @@ class Fixture:
     email: str
     flow_id: str
     run_id: str
+    # The contact whose Mailsuite side holds every email.
+    contact_id: str
     volume: Volume
+
+
+def _person_email(number: int) -> str:
+    return f"person{number}@people.example.org"
 
 
 def _input(number: int) -> dict[str, Any]:
@@ -118,7 +135,7 @@ def _input(number: int) -> dict[str, Any]:
         "id": f"contact{number:07d}",
         "firstName": "Person",
         "lastName": f"Number {number}",
-        "email": f"person{number}@people.example.org",
+        "email": _person_email(number),
         "tags": ["bench", f"cohort-{number % 50}"],
     }
 
@@ -157,7 +174,52 @@ async def _seed_events(db: Database, location: str, count: int, consumers: list[
         )
 
 
-async def _seed_emails(db: Database, location: str, count: int) -> None:
+async def _seed_contacts(db: Database, location: str, count: int) -> str:
+    """`count` contacts added over CONTACTS_SPREAD, each with two tags; the id of the one in
+    the middle."""
+    now = utcnow()
+    middle = ""
+    for start in range(0, count, BATCH):
+        contacts, tags = [], []
+        for number in range(start, min(start + BATCH, count)):
+            contact_id = new_id()
+            middle = contact_id if number == count // 2 else middle
+            name, email = f"Person Number {number}", _person_email(number)
+            labels = ["bench", f"cohort-{number % COHORTS}"]
+            added = now - CONTACTS_SPREAD * (count - number) / count
+            # Updated in an order of its own: a sort by dateUpdated is not the list's order.
+            updated = now - CONTACTS_SPREAD * ((number * 7919) % count) / count
+            contacts.append(
+                {
+                    "id": contact_id,
+                    "location_id": location,
+                    "first_name": "Person",
+                    "last_name": f"Number {number}",
+                    "name": name,
+                    "email": email,
+                    "email_lower": email,
+                    "type": "lead",
+                    "dnd": False,
+                    "dnd_settings": {},
+                    "custom_fields": [],
+                    "search_text": search_text(name, email, tags=labels),
+                    "date_added": added,
+                    "date_updated": max(added, updated),
+                }
+            )
+            tags += [
+                {"contact_id": contact_id, "tag": tag, "position": position}
+                for position, tag in enumerate(labels)
+            ]
+        async with db.unit_of_work() as uow:
+            await uow.session.execute(insert(Contact), contacts)
+            await uow.session.execute(insert(ContactTag), tags)
+    return middle
+
+
+async def _seed_emails(db: Database, location: str, count: int, crm_contact_id: str) -> None:
+    """`count` emails over the last week, all to one Mailsuite contact, linked to the
+    contact `crm_contact_id`."""
     now = utcnow()
     async with db.unit_of_work() as uow:
         sender = Sender(location_id=location, name="Bench", from_email="bench@acme.example.org")
@@ -165,6 +227,7 @@ async def _seed_emails(db: Database, location: str, count: int) -> None:
             location_id=location,
             email="reader@people.example.org",
             email_lower="reader@people.example.org",
+            crm_contact_id=crm_contact_id,
         )
         uow.session.add_all([sender, contact])
         await uow.session.flush()
@@ -304,14 +367,15 @@ async def _seed(database_url: str, volume: Volume) -> Fixture:
             )
         consumers = [WEBHOOKS_CONSUMER, CAMPAIGNS_CONSUMER]
         consumers += [cursor_name(version_id) for _, version_id in versions if version_id]
+        contact_id = await _seed_contacts(db, location, volume.contacts)
         await _seed_events(db, location, volume.events, consumers)
-        await _seed_emails(db, location, volume.emails)
+        await _seed_emails(db, location, volume.emails, contact_id)
         await _seed_counters(db, location)
         if db.dialect == "postgresql":
             async with db.engine.connect() as connection:
                 autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
                 await autocommit.exec_driver_sql("VACUUM ANALYZE")
-        return Fixture(location, email, versions[0][0], run.id, volume)
+        return Fixture(location, email, versions[0][0], run.id, contact_id, volume)
     finally:
         await db.dispose()
 
@@ -371,8 +435,11 @@ def sign_in(base_url: str, email: str) -> str:
 # ----------------------------------------------------------------------------- scenarios
 
 
-def scenarios(fixture: Fixture, cookie: str) -> list[Scenario]:
+def scenarios(fixture: Fixture, cookie: str, only: frozenset[str]) -> list[Scenario]:
+    """The pages measured (those named in `only`, when it names any)."""
     runs = f"/app/l/{fixture.location_id}/runs"
+    contacts = f"/app/l/{fixture.location_id}/contacts"
+    email = _person_email(fixture.volume.contacts // 3)
     paths = {
         "runs": ("runs, first page", runs),
         "filtered": ("runs, flow + failed", f"{runs}?flow={fixture.flow_id}&state=failed"),
@@ -388,9 +455,32 @@ def scenarios(fixture: Fixture, cookie: str) -> list[Scenario]:
             "overview, last 7 days",
             f"/app/l/{fixture.location_id}/overview?window=7d",
         ),
+        "contacts": ("contacts, first page", contacts),
+        "contacts_tag": (
+            f"contacts, tag filter (1 in {COHORTS})",
+            f"{contacts}?{urlencode({'field': 'tags', 'op': 'eq', 'value': 'cohort-7'})}",
+        ),
+        "contacts_email": (
+            "contacts, email filter (is)",
+            f"{contacts}?{urlencode({'field': 'email', 'op': 'eq', 'value': email})}",
+        ),
+        "contacts_text": (
+            "contacts, text search (an email)",
+            f"{contacts}?{urlencode({'q': email})}",
+        ),
+        "contacts_sort": (
+            "contacts, by date updated, oldest first",
+            f"{contacts}?sort=dateUpdated&dir=asc",
+        ),
+        "contact": (
+            f"a contact's page ({fixture.volume.emails} emails)",
+            f"{contacts}/{fixture.contact_id}",
+        ),
     }
     found = []
     for name, (label, path) in paths.items():
+        if only and name not in only:
+            continue
         headers = {"Cookie": f"cf_session={cookie}", SCENARIO_HEADER: name}
         found.append(Scenario(name, label, 200, wrk.Request("GET", path, headers)))
     return found
@@ -425,6 +515,8 @@ def _percentile_ms(values: list[float], fraction: float) -> float:
 class Load:
     seconds: float
     warmup: float
+    # The scenarios to run, by name; empty: all of them.
+    only: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -434,6 +526,7 @@ class Row:
     bare: wrk.WrkResult
     ours_server: list[float]
     bare_server: list[float]
+    load_average: str  # when the scenario started
 
 
 def _measured(
@@ -472,17 +565,20 @@ def run_backend(backend: str, volume: Volume, load: Load) -> str:
         print(f"[{backend}] seeded in {time.perf_counter() - started:.0f} s", flush=True)
         rows = []
         with server("ours", database_url, CHILD) as ours:
-            planned = scenarios(fixture, sign_in(ours.base_url, fixture.email))
+            planned = scenarios(fixture, sign_in(ours.base_url, fixture.email), load.only)
             bodies_file = Path(scratch) / "pages.json"
             bodies_file.write_text(json.dumps(capture(ours.base_url, planned)), encoding="utf-8")
             with server("bare", str(bodies_file), CHILD) as bare:
                 for scenario in planned:
                     print(f"[{backend}] {scenario.label} ...", flush=True)
+                    started_at = load_average()
                     ours_result, ours_times = _measured(
                         ours, scenario, load, Path(scratch), database_name
                     )
                     bare_result, bare_times = _measured(bare, scenario, load, Path(scratch), None)
-                    rows.append(Row(scenario, ours_result, bare_result, ours_times, bare_times))
+                    rows.append(
+                        Row(scenario, ours_result, bare_result, ours_times, bare_times, started_at)
+                    )
     return report(backend, fixture, rows)
 
 
@@ -501,6 +597,7 @@ def report(backend: str, fixture: Fixture, rows: list[Row]) -> str:
             f"{row.ours.rate:.0f}",
             "yes" if _percentile_ms(row.ours_server, 0.99) <= AIM_P99_MS else "NO",
             str(row.ours.errors + row.bare.errors),
+            row.load_average,
         ]
         for row in rows
     ]
@@ -513,11 +610,12 @@ def report(backend: str, fixture: Fixture, rows: list[Row]) -> str:
         "ours req/s",
         f"p99<={AIM_P99_MS:.0f}",
         "errors",
+        "load average",
     ]
     volume = fixture.volume
     title = (
-        f"== {backend}: {volume.runs} runs, {volume.events} events and {volume.emails} emails"
-        " in the location, one request in flight =="
+        f"== {backend}: {volume.contacts} contacts, {volume.runs} runs, {volume.events} events"
+        f" and {volume.emails} emails in the location, one request in flight =="
     )
     return "\n".join([title, _table(headers, table)])
 
@@ -525,21 +623,41 @@ def report(backend: str, fixture: Fixture, rows: list[Row]) -> str:
 # ----------------------------------------------------------------------------- main
 
 
+# What names the scenarios, for checking --only before anything is seeded.
+PLACEHOLDER = Fixture("location", "", "flow", "run", "contact", Volume(3, 2, 1, 1))
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.web", description="Server time of the dashboard's pages."
     )
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--contacts", type=int, default=100_000, help="contacts in the location")
     parser.add_argument("--runs", type=int, default=100_000, help="runs in the location")
     parser.add_argument("--events", type=int, default=1_000_000, help="events in the location")
     parser.add_argument("--emails", type=int, default=100_000, help="emails in the location")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds each")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
+    parser.add_argument(
+        "--only", default="", help="the scenarios to run, by name, comma-separated (default all)"
+    )
     parser.add_argument("--child", nargs=2, metavar=("KIND", "ARGUMENT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.runs < 2 or args.events < 1 or args.emails < 1 or args.seconds <= 0 or args.warmup < 0:
+    known = {scenario.name for scenario in scenarios(PLACEHOLDER, "", frozenset())}
+    unknown = set(args.only.split(",")) - known - {""}
+    if unknown:
+        parser.error(f"--only: unknown {sorted(unknown)}; one of {sorted(known)}")
+    if (
+        args.contacts < 3
+        or args.runs < 2
+        or args.events < 1
+        or args.emails < 1
+        or args.seconds <= 0
+        or args.warmup < 0
+    ):
         parser.error(
-            "--runs must be >= 2, --events and --emails >= 1, --seconds > 0 and --warmup >= 0"
+            "--contacts must be >= 3, --runs >= 2, --events and --emails >= 1, --seconds > 0"
+            " and --warmup >= 0"
         )
     return args
 
@@ -555,12 +673,10 @@ def main(argv: list[str] | None = None) -> int:
             serve(lambda _port: bare_app(pages))
         return 0
     backends = chosen_backends(args.backend)
-    reports = [
-        run_backend(
-            backend, Volume(args.runs, args.events, args.emails), Load(args.seconds, args.warmup)
-        )
-        for backend in backends
-    ]
+    volume = Volume(args.contacts, args.runs, args.events, args.emails)
+    only = frozenset(name for name in args.only.split(",") if name)
+    load = Load(args.seconds, args.warmup, only)
+    reports = [run_backend(backend, volume, load) for backend in backends]
     for text in reports:
         print()
         print(text)
