@@ -51,6 +51,7 @@ from bench.api import (
     load_average,
     postgres_database,
     server,
+    settle,
     sqlite_database,
 )
 from bench.load import REQUEST_TIMEOUT
@@ -565,6 +566,8 @@ def run_backend(backend: str, volume: Volume, load: Load) -> str:
         print(f"[{backend}] seeded in {time.perf_counter() - started:.0f} s", flush=True)
         rows = []
         with server("ours", database_url, CHILD) as ours:
+            # What seeding left the background loops to do is not the pages' time.
+            print(f"[{backend}] settled in {settle(ours):.0f} s", flush=True)
             planned = scenarios(fixture, sign_in(ours.base_url, fixture.email), load.only)
             bodies_file = Path(scratch) / "pages.json"
             bodies_file.write_text(json.dumps(capture(ours.base_url, planned)), encoding="utf-8")
