@@ -1,7 +1,7 @@
 """a trigram index on the contacts' search text, on PostgreSQL
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0028
 Create Date: 2026-12-06 23:40:00.000000
 
 The contacts' text query (`query` of the API, the dashboard's text box) is a substring of
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0026"
-down_revision: str | None = "0024"
+down_revision: str | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
