@@ -37,6 +37,8 @@ from contactflow.platform.runtime import ContextLoops, running_workers
 from contactflow.platform.security_headers import SecurityHeaders
 from contactflow.platform.webhooks import api as webhooks_api
 from contactflow.settings import Settings, get_settings
+from contactflow.sync import api as sync_api
+from contactflow.sync.worker import worker_loops as sync_worker_loops
 from contactflow.web import routes as dashboard
 
 API_VERSION = "2021-07-28"
@@ -46,7 +48,11 @@ DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
 DOCS_ASSETS = "/docs/assets"
 # The contexts' background loops, run beside the platform's by every worker.
-CONTEXT_WORKERS: tuple[ContextLoops, ...] = (mailsuite_worker_loops, flows_worker_loops)
+CONTEXT_WORKERS: tuple[ContextLoops, ...] = (
+    mailsuite_worker_loops,
+    flows_worker_loops,
+    sync_worker_loops,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -111,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connections_api.hooks,
         catalog_api.router,
         flows_hooks_api.router,
+        sync_api.router,
     ):
         app.include_router(router)
 

@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.progress import Progress as ProgressDisplay
 from rich.table import Table
 
-from contactflow import cli_catalog, cli_events, cli_flows, cli_mailsuite, cli_oauth
+from contactflow import cli_catalog, cli_events, cli_flows, cli_mailsuite, cli_oauth, cli_sync
 from contactflow.app import CONTEXT_WORKERS, create_app
 from contactflow.cli_support import (
     AsJson,
@@ -56,6 +56,7 @@ app.add_typer(cli_oauth.oauth_app, name="oauth")
 app.add_typer(cli_oauth.users_app, name="users")
 app.add_typer(cli_mailsuite.mailsuite_app, name="mailsuite")
 app.add_typer(cli_flows.flows_app, name="flows")
+app.add_typer(cli_sync.sync_app, name="sync")
 app.command("catalog")(cli_catalog.catalog)
 
 

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # Seconds before each retry after a temporary SMTP failure (4xx, connection errors).
     mailsuite_retry_delays: list[float] = [60, 300, 1800, 7200, 21600]
     mailsuite_batch_size: int = 100
+    # Syncs: records a backfill batch (one transaction) links, events a change batch reads.
+    sync_batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
     mailsuite_send_loops: int = 2
     # Opens and clicks this soon after sending are pre-fetches, not a person.
     mailsuite_machine_seconds: float = 2.0

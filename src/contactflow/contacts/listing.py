@@ -1,6 +1,7 @@
 """Reading many contacts: the keyset list, a business's contacts, and the text query."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, literal, select, tuple_
@@ -90,6 +91,32 @@ def list_contacts(
         )
     )
     return Page(contacts=rows[:limit], total=total, has_more=len(rows) > limit, position=position)
+
+
+async def contacts_added(
+    session: AsyncSession,
+    location_id: str,
+    *,
+    until: datetime,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Contact]:
+    """Contacts added up to `until`, in (dateAdded, id) order past `after`: a walk over the
+    location's contacts of a moment that resumes where it stopped."""
+    query = select(Contact).where(Contact.location_id == location_id, Contact.date_added <= until)
+    if after is not None:
+        query = query.where(
+            tuple_(Contact.date_added, Contact.id)
+            > tuple_(literal(after[0], UTCDateTime()), after[1])
+        )
+    return list(await session.scalars(query.order_by(Contact.date_added, Contact.id).limit(limit)))
+
+
+async def count_added(session: AsyncSession, location_id: str, until: datetime) -> int:
+    query = select(func.count()).where(
+        Contact.location_id == location_id, Contact.date_added <= until
+    )
+    return int(await session.scalar(query) or 0)
 
 
 async def contacts_of_business(

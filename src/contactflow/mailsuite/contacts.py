@@ -87,6 +87,16 @@ async def find_by_email(session: AsyncSession, location_id: str, email: str) -> 
     )
 
 
+async def find_by_phone(session: AsyncSession, location_id: str, phone: str) -> MailContact | None:
+    """The oldest contact with this phone (E.164, as contacts store it)."""
+    return await session.scalar(
+        select(MailContact)
+        .where(MailContact.location_id == location_id, MailContact.phone == phone)
+        .order_by(MailContact.created_at, MailContact.id)
+        .limit(1)
+    )
+
+
 async def find_by_crm_id(
     session: AsyncSession, location_id: str, crm_contact_id: str
 ) -> MailContact | None:

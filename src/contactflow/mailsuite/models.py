@@ -113,6 +113,8 @@ class MailContact(Base):
         Index(None, "location_id", "created_at", "id"),
         # A Contacts API contact's page finds its linked contact (the oldest) by this.
         Index(None, "location_id", "crm_contact_id", "created_at", "id"),
+        # A sync matches a contact by phone when its email matches none.
+        Index(None, "location_id", "phone", "created_at", "id"),
     )
 
     @property

@@ -23,7 +23,8 @@ import contactflow.platform.events
 import contactflow.platform.idempotency
 import contactflow.platform.issues
 import contactflow.platform.tenancy
-import contactflow.platform.webhooks.models  # noqa: F401
+import contactflow.platform.webhooks.models
+import contactflow.sync.models  # noqa: F401
 from contactflow.platform.db import Base
 
 target_metadata = Base.metadata

@@ -14,6 +14,9 @@ FLOW_TIMERS = "flow-timers"
 FLOW_BULK_RETRIES = "flow-bulk-retries"
 CONNECTION_POLLS = "connection-polls"
 MAIL = "mail"
+# A sync's backfill to advance; a resumed sync's changes to read.
+SYNC_BACKFILLS = "sync-backfills"
+SYNC_CHANGES = "sync-changes"
 
 
 def event(event_type: str) -> str:

@@ -18,6 +18,8 @@ FLOWS_READ = "flows.readonly"
 FLOWS_WRITE = "flows.write"
 CONNECTIONS_READ = "connections.readonly"
 CONNECTIONS_WRITE = "connections.write"
+SYNC_READ = "sync.readonly"
+SYNC_WRITE = "sync.write"
 ISSUES_READ = "issues.readonly"
 ISSUES_WRITE = "issues.write"
 # Company (agency) tokens only: list the app's installed locations, mint location tokens.
@@ -36,6 +38,7 @@ SCOPES_BY_RESOURCE: dict[str, tuple[str, ...]] = {
     "Mailsuite": (MAILSUITE_READ, MAILSUITE_WRITE),
     "Flows": (FLOWS_READ, FLOWS_WRITE),
     "Connections": (CONNECTIONS_READ, CONNECTIONS_WRITE),
+    "Sync": (SYNC_READ, SYNC_WRITE),
     "Issues": (ISSUES_READ, ISSUES_WRITE),
     "Company OAuth tokens": (OAUTH_READ, OAUTH_WRITE),
 }

@@ -1,0 +1,189 @@
+"""`contactflow sync …`: list, create, show (its backfill followed on a progress bar), pause
+and resume syncs between the Contacts API and Mailsuite."""
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as ProgressDisplay
+from rich.table import Table
+
+from contactflow.cli_support import (
+    AsJson,
+    console,
+    echo_json,
+    id_column,
+    print_table,
+    stderr_console,
+    with_db,
+)
+from contactflow.platform.db import Database
+from contactflow.platform.errors import invalid
+from contactflow.sync import service
+from contactflow.sync.fields import DEFAULT_MAPPING, Conflict, FieldMap
+from contactflow.sync.models import ACTIVE, FINISHED, PAUSED, Direction, SyncStatus
+from contactflow.sync.schemas import SyncOut
+from contactflow.sync.wire import sync_out
+
+sync_app = typer.Typer(
+    help="Syncs between the Contacts API's and Mailsuite's contacts.", no_args_is_help=True
+)
+Location = Annotated[str, typer.Option(help="The location the sync belongs to.")]
+SyncId = Annotated[str, typer.Argument(help="The sync's id.")]
+CONFLICTS: tuple[Conflict, ...] = ("crmWins", "mailsuiteWins", "newestWins")
+# How often `show --follow` looks at the backfill again.
+FOLLOW_SECONDS = 0.5
+
+
+def _field_map(text: str, position: int) -> FieldMap:
+    """crm=mailsuite, or crm=mailsuite:conflict."""
+    pair, _, conflict = text.partition(":")
+    crm, _, mailsuite = pair.partition("=")
+    if not crm or not mailsuite:
+        raise invalid(f"--map {position + 1}", "write crmField=mailsuiteField[:conflict]")
+    for policy in CONFLICTS:
+        if conflict in ("", policy):
+            return FieldMap(crm, mailsuite, policy if conflict else "newestWins")
+    raise invalid(f"--map {position + 1}", f"the conflict policy is one of {', '.join(CONFLICTS)}")
+
+
+def _print(sync: SyncOut) -> None:
+    console.print(f"[bold]{sync.name}[/bold]  sync {sync.id}  ({sync.status})", soft_wrap=True)
+    console.print(f"  {sync.object}, direction {sync.direction}, {sync.linked} pairs linked")
+    for entry in sync.mapping:
+        console.print(f"  {entry.crm} <-> {entry.mailsuite}  ({entry.conflict})")
+    job = sync.backfill
+    if job is not None:
+        console.print(
+            f"  backfill {job.state}: {job.done} of {job.total} "
+            f"({job.matched} matched, {job.created} created, {job.skipped} skipped)"
+        )
+        if job.last_skip:
+            console.print(f"  last skipped: {job.last_skip}", soft_wrap=True)
+    if sync.last_error:
+        console.print(f"  last error ({sync.last_error_at}): {sync.last_error}", soft_wrap=True)
+
+
+async def _shown(db: Database, location: str, sync_id: str) -> SyncOut:
+    async with db.reader() as session:
+        return await sync_out(session, await service.find_sync(session, location, sync_id))
+
+
+@sync_app.command("list")
+def list_syncs(location: Location, as_json: AsJson = False) -> None:
+    """The location's syncs, newest first, with their backfill's progress."""
+
+    async def run(db: Database) -> list[SyncOut]:
+        async with db.reader() as session:
+            page = await service.list_syncs(session, location, before=None, limit=100)
+            return [await sync_out(session, sync) for sync in page.rows]
+
+    syncs = with_db(run)
+    if as_json:
+        echo_json(syncs)
+        return
+    table = Table(id_column("id"), "name", "direction", "status", "linked", "backfill")
+    for sync in syncs:
+        job = sync.backfill
+        progress = f"{job.state} {job.done}/{job.total}" if job is not None else ""
+        table.add_row(sync.id, sync.name, sync.direction, sync.status, str(sync.linked), progress)
+    print_table(table)
+
+
+@sync_app.command("create")
+def create_sync(
+    location: Location,
+    name: Annotated[str, typer.Option(help="What the sync is called.")] = "Contacts <-> Mailsuite",
+    direction: Annotated[
+        str, typer.Option(help="crmToMailsuite, mailsuiteToCrm or both.")
+    ] = "both",
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="crmField=mailsuiteField[:crmWins|mailsuiteWins|newestWins], repeated "
+            "(default: names, email, phone, tags as customFields.tags).",
+        ),
+    ] = None,
+) -> None:
+    """Create a sync of contacts; its backfill starts at once (the workers run it). Prints
+    its id."""
+    directions: tuple[Direction, ...] = ("crmToMailsuite", "mailsuiteToCrm", "both")
+    chosen = next((value for value in directions if value == direction), None)
+    if chosen is None:
+        raise typer.BadParameter(", ".join(directions), param_hint="--direction")
+
+    async def run(db: Database) -> str:
+        entries = [_field_map(text, n) for n, text in enumerate(mapping)] if mapping else None
+        wanted = service.SyncSettings(
+            name, "contacts", chosen, tuple(entries) if entries else DEFAULT_MAPPING
+        )
+        async with db.unit_of_work() as uow:
+            return (await service.create_sync(uow, location, wanted)).id
+
+    console.print(with_db(run))
+
+
+@sync_app.command("show")
+def show_sync(
+    sync_id: SyncId,
+    location: Location,
+    follow: Annotated[
+        bool, typer.Option(help="Follow the backfill on a progress bar until it is done.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+) -> None:
+    """A sync: its mapping, pairs linked, and its backfill's progress."""
+
+    async def run(db: Database) -> SyncOut:
+        sync = await _shown(db, location, sync_id)
+        if not follow or sync.backfill is None or sync.backfill.state == FINISHED:
+            return sync
+        columns = (
+            TextColumn("backfill"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+        )
+        with ProgressDisplay(*columns, console=stderr_console) as shown:
+            task = shown.add_task("backfill", total=sync.backfill.total, rate="")
+            while sync.backfill is not None and sync.backfill.state != FINISHED:
+                rate = sync.backfill.per_second
+                shown.update(
+                    task,
+                    completed=sync.backfill.done,
+                    rate=f"{rate:.0f}/s" if rate else "",
+                )
+                await asyncio.sleep(FOLLOW_SECONDS)
+                sync = await _shown(db, location, sync_id)
+            shown.update(task, completed=sync.backfill.done if sync.backfill else 0)
+        return sync
+
+    sync = with_db(run)
+    if as_json:
+        echo_json([sync])
+        return
+    _print(sync)
+
+
+def _set_status(location: str, sync_id: str, status: SyncStatus) -> None:
+    async def run(db: Database) -> SyncOut:
+        async with db.unit_of_work() as uow:
+            sync = await service.set_status(uow, location, sync_id, status)
+            return await sync_out(uow.session, sync)
+
+    _print(with_db(run))
+
+
+@sync_app.command("pause")
+def pause_sync(sync_id: SyncId, location: Location) -> None:
+    """Pause a sync: changes wait in the event log, the backfill stops after its batch."""
+    _set_status(location, sync_id, PAUSED)
+
+
+@sync_app.command("resume")
+def resume_sync(sync_id: SyncId, location: Location) -> None:
+    """Resume a sync from where its changes and its backfill stopped."""
+    _set_status(location, sync_id, ACTIVE)

@@ -1,0 +1,130 @@
+"""The fields a sync maps: each side's catalog, the default mapping, checks of a mapping, and
+values carried from one side's form to the other's (the Contacts API's tags are a list; a
+Mailsuite custom field holds them as one comma-separated text).
+
+Values are compared and hashed in each side's own form, so a side's hash changes only when
+that side changed."""
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from contactflow.platform.errors import Unprocessable
+
+Conflict = Literal["crmWins", "mailsuiteWins", "newestWins"]
+Values = dict[str, Any]
+# The Contacts API's fields a sync reads and writes: text, except tags (a list).
+CRM_FIELDS: Final = (
+    "firstName",
+    "lastName",
+    "email",
+    "phone",
+    "tags",
+    "companyName",
+    "address1",
+    "city",
+    "state",
+    "country",
+    "postalCode",
+    "website",
+    "timezone",
+    "source",
+)
+CRM_LISTS: Final = frozenset({"tags"})
+MAILSUITE_FIELDS: Final = ("firstName", "lastName", "email", "phone")
+# Any custom field of the workspace, made by the first write of it.
+MAILSUITE_CUSTOM: Final = "customFields."
+_CUSTOM_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# Both sides key a contact by these: compared without regard to case.
+_CASELESS: Final = frozenset({"email"})
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    crm: str
+    mailsuite: str
+    conflict: Conflict = "newestWins"
+
+    def as_data(self) -> dict[str, str]:
+        return {"crm": self.crm, "mailsuite": self.mailsuite, "conflict": self.conflict}
+
+    def to_mailsuite(self, value: Any) -> Any:
+        if self.crm in CRM_LISTS:
+            return ", ".join(value) if value else None
+        return value
+
+    def to_crm(self, value: Any) -> Any:
+        if self.crm in CRM_LISTS:
+            return [part.strip() for part in str(value).split(",") if part.strip()] if value else []
+        return None if value is None else str(value)
+
+    def same(self, crm_value: Any, mailsuite_value: Any) -> bool:
+        """Whether both sides hold the same value (in the Contacts API's form)."""
+        left, right = crm_value or None, self.to_crm(mailsuite_value) or None
+        if self.crm in _CASELESS and isinstance(left, str) and isinstance(right, str):
+            return left.lower() == right.lower()
+        return bool(left == right)
+
+
+DEFAULT_MAPPING: Final = (
+    FieldMap("firstName", "firstName"),
+    FieldMap("lastName", "lastName"),
+    FieldMap("email", "email"),
+    FieldMap("phone", "phone"),
+    FieldMap("tags", "customFields.tags"),
+)
+
+
+def mailsuite_field_exists(name: str) -> bool:
+    if name.startswith(MAILSUITE_CUSTOM):
+        return bool(_CUSTOM_KEY.match(name.removeprefix(MAILSUITE_CUSTOM)))
+    return name in MAILSUITE_FIELDS
+
+
+def checked_mapping(entries: list[FieldMap]) -> list[FieldMap]:
+    """The mapping, or 422 naming each entry's field that names no field of its side, or a
+    field mapped twice (two values would be written to it)."""
+    problems: list[str] = []
+    seen: dict[str, set[str]] = {"crm": set(), "mailsuite": set()}
+    for position, entry in enumerate(entries):
+        if entry.crm not in CRM_FIELDS:
+            problems.append(
+                f"mapping.{position}.crm: {entry.crm!r} is not a contact field "
+                f"(one of {', '.join(CRM_FIELDS)})"
+            )
+        if not mailsuite_field_exists(entry.mailsuite):
+            problems.append(
+                f"mapping.{position}.mailsuite: {entry.mailsuite!r} is not a Mailsuite contact "
+                f"field (one of {', '.join(MAILSUITE_FIELDS)}, or customFields.<key>)"
+            )
+        for side, name in (("crm", entry.crm), ("mailsuite", entry.mailsuite)):
+            if name in seen[side]:
+                problems.append(f"mapping.{position}.{side}: {name!r} is mapped twice")
+            seen[side].add(name)
+    if not entries:
+        problems.append("mapping: map at least one field")
+    if problems:
+        raise Unprocessable(problems)
+    return entries
+
+
+def mapping_of(data: list[dict[str, str]]) -> list[FieldMap]:
+    """A stored mapping (checked when it was saved)."""
+    return [FieldMap(item["crm"], item["mailsuite"], item["conflict"]) for item in data]  # type: ignore[arg-type]
+
+
+def _digest(value: Any) -> str:
+    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def field_hashes(values: Mapping[str, Any], names: list[str]) -> dict[str, str]:
+    """A short hash of each mapped field's value, as a side holds it."""
+    return {name: _digest(values.get(name))[:16] for name in names}
+
+
+def record_hash(hashes: Mapping[str, str]) -> str:
+    return _digest(dict(hashes))

@@ -1,0 +1,100 @@
+"""Incremental sync: each active sync reads its location's event log from its own cursor and
+brings the partner of each changed record in step (sync/pairs.py).
+
+No echo: the sync's writes carry its origin on their events, which it passes over; and a
+record whose mapped fields still hash as the identity map last recorded them is its own
+write come back, whatever carried it. So a two-way sync never loops. The cursor moves in the
+transaction that syncs, so a change is synced once; a paused sync's cursor waits."""
+
+import logging
+from typing import Final
+
+from sqlalchemy import func, literal, or_, select
+
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import Database
+from contactflow.platform.event_types import (
+    CONTACT_CREATE,
+    CONTACT_UPDATE,
+    MAILSUITE_CONTACT_UPSERT,
+)
+from contactflow.platform.events import ConsumerCursor, Event, EventStream, next_batch
+from contactflow.sync.models import ACTIVE, Sync, sync_origin
+from contactflow.sync.pairs import SideName, guarded, pairs_for
+from contactflow.sync.service import consumer_name
+
+log = logging.getLogger("contactflow.sync")
+SIDE_OF: Final[dict[str, SideName]] = {
+    CONTACT_CREATE: "crm",
+    CONTACT_UPDATE: "crm",
+    MAILSUITE_CONTACT_UPSERT: "mailsuite",
+}
+WATCHED: Final = tuple(SIDE_OF)
+# With no watched event to read, a cursor moves only this many events at a time.
+CURSOR_STRIDE = 1000
+
+
+async def _behind(db: Database) -> list[str]:
+    """Active syncs with a watched event past their cursor (or many other events): one read
+    without the write lock."""
+    position = func.coalesce(ConsumerCursor.position, 0)
+    unread = (
+        select(Event.id)
+        .where(
+            Event.location_id == Sync.location_id,
+            Event.seq > position,
+            Event.type.in_(WATCHED),
+        )
+        .exists()
+    )
+    query = (
+        select(Sync.id)
+        .join(EventStream, EventStream.location_id == Sync.location_id)
+        .outerjoin(
+            ConsumerCursor,
+            (ConsumerCursor.consumer == literal(consumer_name("")) + Sync.id)
+            & (ConsumerCursor.location_id == Sync.location_id),
+        )
+        .where(
+            Sync.status == ACTIVE,
+            EventStream.last_seq > position,
+            or_(EventStream.last_seq - position >= CURSOR_STRIDE, unread),
+        )
+    )
+    return await db.read(lambda connection: list(connection.scalars(query)))
+
+
+async def _consume(db: Database, sync_id: str, region: str, batch: int) -> bool:
+    async with db.unit_of_work() as uow:
+        sync = await uow.session.get(Sync, sync_id)
+        if sync is None or sync.status != ACTIVE:
+            return False
+        found = await next_batch(uow, consumer_name(sync.id), sync.location_id, WATCHED, batch)
+        if found is None:
+            return False
+        origin = uow.origin = sync_origin(sync.id)
+        await uow.lock(f"sync:{sync.id}")
+        pairs = pairs_for(uow, sync, region)
+        seen: set[tuple[SideName, str]] = set()
+        for event in found.events:
+            side = SIDE_OF[event.type]
+            subject = event.subject_id
+            # The sync's own write, or a record this batch has brought in step already.
+            if event.origin == origin or subject is None or (side, subject) in seen:
+                continue
+            seen.add((side, subject))
+            outcome = await guarded(uow, pairs.changed(side, subject, side))
+            if outcome.kind == "failed":
+                log.info("sync %s: %s %s not synced: %s", sync.id, side, subject, outcome.reason)
+                sync.last_error = f"{side} record {subject}: {outcome.reason}"
+                sync.last_error_at = utcnow()
+        found.done()
+        return bool(found.events)
+
+
+async def consume(db: Database, region: str, batch: int) -> bool:
+    """One round over every active sync with unread changes; True when it read any."""
+    busy = False
+    for sync_id in await _behind(db):
+        busy = await _consume(db, sync_id, region, batch) or busy
+    return busy

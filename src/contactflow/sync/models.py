@@ -1,0 +1,108 @@
+"""The sync context's tables: a sync (what is kept in step, which way, field by field), its
+identity map (one row per linked pair), and its backfill job."""
+
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import Base, UTCDateTime
+from contactflow.platform.ids import new_id
+
+SyncObject = Literal["contacts"]
+Direction = Literal["crmToMailsuite", "mailsuiteToCrm", "both"]
+SyncStatus = Literal["active", "paused"]
+BackfillState = Literal["running", "finished"]
+ACTIVE: Final = "active"
+PAUSED: Final = "paused"
+RUNNING: Final = "running"
+FINISHED: Final = "finished"
+# Who made a linked pair's last synced state: the backfill, or a change on one side.
+LinkOrigin = Literal["backfill", "crm", "mailsuite"]
+
+
+def sync_origin(sync_id: str) -> str:
+    """The origin of the events a sync's writes cause: how it knows its own echoes."""
+    return f"sync:{sync_id}"
+
+
+class Sync(Base):
+    __tablename__ = "syncs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    location_id: Mapped[str] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    object: Mapped[SyncObject] = mapped_column(String(32))
+    direction: Mapped[Direction] = mapped_column(String(16))
+    # [{"crm": field, "mailsuite": field, "conflict": policy}, ...] (sync/fields.py)
+    mapping: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    status: Mapped[SyncStatus] = mapped_column(String(16))
+    # The last pair that could not be synced, and why (a person reads it on the sync).
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Two syncs of the same objects in one location would write against each other.
+    __table_args__ = (
+        UniqueConstraint("location_id", "object"),
+        Index(None, "location_id", "created_at", "id"),
+    )
+
+
+class SyncLink(Base):
+    """One linked pair: a Contacts API record and its Mailsuite record, with each side's
+    mapped fields as last synced (a hash per field, and of them all). A change whose side
+    still hashes as last synced is the sync's own write coming back, never synced again."""
+
+    __tablename__ = "sync_links"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    sync_id: Mapped[str] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"))
+    object: Mapped[SyncObject] = mapped_column(String(32))
+    crm_id: Mapped[str] = mapped_column(String(64))
+    mailsuite_id: Mapped[str] = mapped_column(String(64))
+    crm_hash: Mapped[str] = mapped_column(String(64))
+    mailsuite_hash: Mapped[str] = mapped_column(String(64))
+    crm_fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    mailsuite_fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    origin: Mapped[LinkOrigin] = mapped_column(String(16))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Unique per side: a record is linked once, whatever matched it.
+    __table_args__ = (
+        UniqueConstraint("sync_id", "object", "crm_id"),
+        UniqueConstraint("sync_id", "object", "mailsuite_id"),
+    )
+
+
+class SyncBackfill(Base):
+    """A sync's first pass over the Contacts API's records, in keyset order (date added,
+    id). Each batch is one transaction that links its records and moves the position past
+    them: a restart resumes after the last committed batch and links nothing twice."""
+
+    __tablename__ = "sync_backfills"
+
+    sync_id: Mapped[str] = mapped_column(
+        ForeignKey("syncs.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[BackfillState] = mapped_column(String(16))
+    # Records there were when it started; walked so far, of which matched an existing
+    # Mailsuite record, created one, or were skipped (the last reason kept).
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    last_skip: Mapped[str | None] = mapped_column(Text)
+    after_added_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    after_id: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index(None, "state", "updated_at"),)

@@ -1,0 +1,162 @@
+"""One record brought in step with its partner on the other side: linked when it is new to
+the sync (matched by email, then phone, or created), reconciled field by field, and the pair's
+state recorded in the identity map. The backfill and the incremental sync both go through
+here, so a record is handled the same whichever saw it first."""
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import UnitOfWork
+from contactflow.platform.errors import DomainError
+from contactflow.sync.fields import Values, field_hashes, mapping_of, record_hash
+from contactflow.sync.models import LinkOrigin, Sync, SyncLink
+from contactflow.sync.reconcile import plan
+from contactflow.sync.sides import CrmSide, MailsuiteContacts, Record, Side, WorkspaceContacts
+
+# Skipped: nothing to do by the sync's rules (the reason says why); failed: a side refused
+# the write (an address another contact has, a number that is no phone).
+OutcomeKind = Literal["matched", "created", "synced", "unchanged", "skipped", "failed"]
+SideName = Literal["crm", "mailsuite"]
+_WRITES: Final[dict[SideName, str]] = {"crm": "mailsuiteToCrm", "mailsuite": "crmToMailsuite"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    reason: str | None = None
+
+
+class PairSync:
+    """A sync's pairs, in one unit of work, between a CRM side and the Mailsuite side."""
+
+    def __init__(self, uow: UnitOfWork, sync: Sync, crm: CrmSide, mailsuite: Side) -> None:
+        self.uow, self.sync, self.crm = uow, sync, crm
+        self.sides: dict[SideName, Side] = {"crm": crm, "mailsuite": mailsuite}
+        self.mapping = mapping_of(sync.mapping)
+        self.names: dict[SideName, list[str]] = {
+            "crm": [entry.crm for entry in self.mapping],
+            "mailsuite": [entry.mailsuite for entry in self.mapping],
+        }
+
+    def _writes(self, side: SideName) -> bool:
+        return self.sync.direction in ("both", _WRITES[side])
+
+    async def _link(self, side: SideName, record_id: str) -> SyncLink | None:
+        column = SyncLink.crm_id if side == "crm" else SyncLink.mailsuite_id
+        return await self.uow.session.scalar(
+            select(SyncLink).where(
+                SyncLink.sync_id == self.sync.id,
+                SyncLink.object == self.sync.object,
+                column == record_id,
+            )
+        )
+
+    def _hashes(self, side: SideName, record: Record) -> dict[str, str]:
+        return field_hashes(record.values, self.names[side])
+
+    async def changed(self, side: SideName, record_id: str, origin: LinkOrigin) -> Outcome:
+        """The record of `side` changed (or is new): bring its partner in step."""
+        record = await self.sides[side].get(record_id)
+        if record is None:
+            return Outcome("skipped", f"the {side} record {record_id} is no longer there")
+        return await self.record(side, record, origin)
+
+    async def record(self, side: SideName, record: Record, origin: LinkOrigin) -> Outcome:
+        other: SideName = "mailsuite" if side == "crm" else "crm"
+        link = await self._link(side, record.id)
+        if link is not None:
+            hashes = link.crm_hash if side == "crm" else link.mailsuite_hash
+            if record_hash(self._hashes(side, record)) == hashes:
+                return Outcome("unchanged")  # as last synced: the sync's own write, back
+            partner = await self.sides[other].get(
+                link.mailsuite_id if side == "crm" else link.crm_id
+            )
+            if partner is None:
+                return Outcome("skipped", f"its linked {other} record is no longer there")
+            await self._reconcile(side, record, partner, link, origin)
+            return Outcome("synced")
+        partner = await self.sides[other].match(record.email, record.phone)
+        if partner is not None:
+            taken = await self._link(other, partner.id)
+            if taken is not None:
+                owner = taken.crm_id if other == "mailsuite" else taken.mailsuite_id
+                return Outcome(
+                    "skipped",
+                    f"its email or phone matches the {other} record {partner.id}, "
+                    f"already linked to {owner}",
+                )
+            await self._reconcile(side, record, partner, None, origin)
+            return Outcome("matched")
+        if not self._writes(other):
+            return Outcome("skipped", f"the sync's direction creates no {other} records")
+        if other == "mailsuite" and record.email is None:
+            return Outcome("skipped", "no email address, which a Mailsuite contact needs")
+        values = self._carried(side, record)
+        created = await self.sides[other].create(values)
+        await self._reconcile(side, record, created, None, origin)
+        return Outcome("created")
+
+    def _carried(self, side: SideName, record: Record) -> Values:
+        """`record`'s mapped values in the other side's names and form."""
+        if side == "crm":
+            return {e.mailsuite: e.to_mailsuite(record.values.get(e.crm)) for e in self.mapping}
+        return {e.crm: e.to_crm(record.values.get(e.mailsuite)) for e in self.mapping}
+
+    async def _reconcile(
+        self,
+        side: SideName,
+        record: Record,
+        partner: Record,
+        link: SyncLink | None,
+        origin: LinkOrigin,
+    ) -> None:
+        crm, mailsuite = (record, partner) if side == "crm" else (partner, record)
+        writes = plan(self.mapping, self.sync.direction, crm, mailsuite, link)
+        if writes.to_crm:
+            crm = await self.sides["crm"].update(crm.id, writes.to_crm)
+        if writes.to_mailsuite:
+            mailsuite = await self.sides["mailsuite"].update(mailsuite.id, writes.to_mailsuite)
+        crm_fields, mail_fields = self._hashes("crm", crm), self._hashes("mailsuite", mailsuite)
+        now = utcnow()
+        if link is None:
+            link = SyncLink(
+                sync_id=self.sync.id,
+                object=self.sync.object,
+                crm_id=crm.id,
+                mailsuite_id=mailsuite.id,
+                version=1,
+                linked_at=now,
+            )
+            self.uow.session.add(link)
+        elif writes.to_crm or writes.to_mailsuite:
+            link.version += 1
+        link.crm_fields, link.crm_hash = crm_fields, record_hash(crm_fields)
+        link.mailsuite_fields, link.mailsuite_hash = mail_fields, record_hash(mail_fields)
+        link.origin, link.synced_at = origin, now
+        await self.uow.session.flush()
+
+
+def pairs_for(uow: UnitOfWork, sync: Sync, region: str) -> PairSync:
+    """The sync's pairs between this workspace's contacts and its Mailsuite contacts."""
+    location = sync.location_id
+    return PairSync(
+        uow,
+        sync,
+        WorkspaceContacts(uow, location, region),
+        MailsuiteContacts(uow, location, region),
+    )
+
+
+async def guarded(uow: UnitOfWork, work: Awaitable[Outcome]) -> Outcome:
+    """`work` in a savepoint: a pair a side refuses is rolled back alone, failed with the
+    reason, and the rest of the batch goes on."""
+    try:
+        async with uow.session.begin_nested():
+            return await work
+    except (DomainError, ValidationError) as error:
+        return Outcome("failed", " ".join(str(error).split()))

@@ -1,0 +1,87 @@
+"""Wire models of /sync/v1: camelCase on the wire; requests refuse unknown properties."""
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from contactflow.platform.wire import RequestModel, WireModel
+from contactflow.sync.fields import Conflict, FieldMap
+from contactflow.sync.models import Direction, SyncObject, SyncStatus
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+FieldName = Annotated[str, StringConstraints(min_length=1, max_length=80)]
+
+
+class FieldMapIn(RequestModel):
+    """A Contacts API field and the Mailsuite field kept equal to it, and who wins when both
+    changed since they were last synced."""
+
+    crm: FieldName
+    mailsuite: FieldName
+    conflict: Conflict = "newestWins"
+
+    def entry(self) -> FieldMap:
+        return FieldMap(self.crm, self.mailsuite, self.conflict)
+
+
+Mapping = Annotated[list[FieldMapIn], Field(min_length=1, max_length=50)]
+
+
+class SyncCreate(RequestModel):
+    name: Name = "Contacts <-> Mailsuite"
+    object: SyncObject = "contacts"
+    direction: Direction = "both"
+    # Without it: names, email, phone, and tags as the Mailsuite custom field `tags`.
+    mapping: Mapping | None = None
+
+
+class SyncUpdate(RequestModel):
+    name: Name | None = None
+    direction: Direction | None = None
+    mapping: Mapping | None = None
+
+
+class FieldMapOut(WireModel):
+    crm: str
+    mailsuite: str
+    conflict: Conflict
+
+
+class BackfillOut(WireModel):
+    state: str
+    # Records walked of those there were when it started; how they were linked.
+    done: int
+    total: int
+    matched: int
+    created: int
+    skipped: int
+    last_skip: str | None
+    per_second: float | None
+    seconds_left: float | None
+    started_at: str
+    finished_at: str | None
+
+
+class SyncOut(WireModel):
+    id: str
+    location_id: str
+    name: str
+    object: SyncObject
+    direction: Direction
+    mapping: list[FieldMapOut]
+    status: SyncStatus
+    linked: int
+    backfill: BackfillOut | None
+    last_error: str | None
+    last_error_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class SyncEnvelope(WireModel):
+    sync: SyncOut
+
+
+class SyncList(WireModel):
+    syncs: list[SyncOut]
+    next_cursor: str | None

@@ -1,0 +1,122 @@
+"""Syncs as data: create (with its backfill, and its event-log cursor at the log's end),
+read, change, pause, resume, delete; each scoped to the caller's location."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contactflow.mailsuite.paging import Page, Position, newest_first
+from contactflow.platform import topics
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import UnitOfWork
+from contactflow.platform.errors import Conflict, NotFound
+from contactflow.platform.events import ConsumerCursor, EventStream, lock_cursor
+from contactflow.sync import backfill
+from contactflow.sync.fields import DEFAULT_MAPPING, FieldMap, checked_mapping
+from contactflow.sync.models import ACTIVE, Direction, Sync, SyncObject, SyncStatus
+
+SYNC_NOT_FOUND = "Sync not found"
+
+
+def consumer_name(sync_id: str) -> str:
+    """The sync's cursor over its location's event log."""
+    return f"sync:{sync_id}"
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    name: str
+    object: SyncObject = "contacts"
+    direction: Direction = "both"
+    mapping: tuple[FieldMap, ...] = DEFAULT_MAPPING
+
+
+async def find_sync(session: AsyncSession, location_id: str, sync_id: str) -> Sync:
+    sync = await session.get(Sync, sync_id)
+    if sync is None or sync.location_id != location_id:
+        raise NotFound(SYNC_NOT_FOUND)
+    return sync
+
+
+async def list_syncs(
+    session: AsyncSession, location_id: str, *, before: Position | None, limit: int
+) -> Page[Sync]:
+    query = select(Sync).where(Sync.location_id == location_id)
+    return await newest_first(session, query, Sync.created_at, Sync.id, before=before, limit=limit)
+
+
+async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -> Sync:
+    """A sync, active at once: its backfill links what both sides hold now, and its cursor
+    reads the changes made from now on. 409 when the location syncs these objects already."""
+    mapping = checked_mapping(list(wanted.mapping))
+    await uow.lock(f"syncs:{location_id}")
+    taken = await uow.session.scalar(
+        select(Sync.id).where(Sync.location_id == location_id, Sync.object == wanted.object)
+    )
+    if taken is not None:
+        raise Conflict(
+            f"object: this location syncs {wanted.object} already, in sync {taken}",
+            meta={"syncId": taken},
+        )
+    now = utcnow()
+    sync = Sync(
+        location_id=location_id,
+        name=wanted.name,
+        object=wanted.object,
+        direction=wanted.direction,
+        mapping=[entry.as_data() for entry in mapping],
+        status=ACTIVE,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(sync)
+    await uow.session.flush()
+    cursor = await lock_cursor(uow, consumer_name(sync.id), location_id)
+    assert cursor is not None  # a new consumer's cursor: nobody else holds it
+    stream = await uow.session.get(EventStream, location_id)
+    cursor.position = stream.last_seq if stream is not None else 0
+    await backfill.start(uow, sync)
+    return sync
+
+
+async def change_sync(
+    uow: UnitOfWork,
+    location_id: str,
+    sync_id: str,
+    *,
+    name: str | None = None,
+    direction: Direction | None = None,
+    mapping: list[FieldMap] | None = None,
+) -> Sync:
+    """Rename it, or change its direction or mapping (pairs are reconciled with the new
+    ones as their records next change)."""
+    sync = await find_sync(uow.session, location_id, sync_id)
+    if mapping is not None:
+        sync.mapping = [entry.as_data() for entry in checked_mapping(mapping)]
+    if name is not None:
+        sync.name = name
+    if direction is not None:
+        sync.direction = direction
+    sync.updated_at = utcnow()
+    return sync
+
+
+async def set_status(uow: UnitOfWork, location_id: str, sync_id: str, status: SyncStatus) -> Sync:
+    """Pause (changes wait in the event log; the backfill stops after its batch) or resume
+    (they are synced, and the backfill goes on, from where each stopped)."""
+    sync = await find_sync(uow.session, location_id, sync_id)
+    if sync.status != status:
+        sync.status, sync.updated_at = status, utcnow()
+        if status == ACTIVE:
+            uow.wake(topics.SYNC_BACKFILLS, topics.SYNC_CHANGES)
+    return sync
+
+
+async def delete_sync(uow: UnitOfWork, location_id: str, sync_id: str) -> None:
+    """The sync, its identity map and backfill, and its cursor. Records stay as they are."""
+    sync = await find_sync(uow.session, location_id, sync_id)
+    await uow.session.execute(
+        delete(ConsumerCursor).where(ConsumerCursor.consumer == consumer_name(sync.id))
+    )
+    await uow.session.delete(sync)

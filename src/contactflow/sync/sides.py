@@ -1,0 +1,180 @@
+"""The two sides a sync keeps in step, each behind the same small interface: find a record,
+match one by email then phone, create, update. Values travel in each side's own field names
+(sync/fields.py). This workspace's Contacts API is one CRM side; a remote account reached
+through a connection is another, added behind the same `CrmSide`."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from contactflow.contacts import listing
+from contactflow.contacts import service as contacts
+from contactflow.contacts.events import contact_snapshot
+from contactflow.contacts.models import Contact
+from contactflow.contacts.schemas import ContactCreate as CrmCreate
+from contactflow.contacts.schemas import ContactUpdate as CrmUpdate
+from contactflow.mailsuite import contacts as mailsuite
+from contactflow.mailsuite.models import MailContact
+from contactflow.mailsuite.schemas import ContactCreate as MailCreate
+from contactflow.mailsuite.schemas import ContactUpdate as MailUpdate
+from contactflow.platform.db import UnitOfWork
+from contactflow.platform.errors import NotFound
+from contactflow.sync.fields import CRM_FIELDS, MAILSUITE_CUSTOM, MAILSUITE_FIELDS, Values
+
+SYNC_SOURCE = "sync"
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    values: Values
+    updated_at: datetime
+    # Where a walk over the side is when it has read this record: (added at, id).
+    position: tuple[datetime, str]
+
+    @property
+    def email(self) -> str | None:
+        value = self.values.get("email")
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def phone(self) -> str | None:
+        value = self.values.get("phone")
+        return value if isinstance(value, str) and value else None
+
+
+class Side(Protocol):
+    async def get(self, record_id: str) -> Record | None: ...
+
+    async def match(self, email: str | None, phone: str | None) -> Record | None:
+        """The record with this email, else the one with this phone, else None."""
+        ...
+
+    async def create(self, values: Values) -> Record: ...
+
+    async def update(self, record_id: str, values: Values) -> Record: ...
+
+
+class CrmSide(Side, Protocol):
+    """A CRM's contacts, walked in a stable order by the backfill."""
+
+    async def count(self, until: datetime) -> int: ...
+
+    async def page(
+        self, until: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Record]: ...
+
+
+class WorkspaceContacts:
+    """This workspace's Contacts API, through its services in the sync's unit of work."""
+
+    def __init__(self, uow: UnitOfWork, location_id: str, region: str) -> None:
+        self.uow, self.location_id, self.region = uow, location_id, region
+
+    @staticmethod
+    def _record(contact: Contact) -> Record:
+        snapshot = contact_snapshot(contact)
+        return Record(
+            id=contact.id,
+            values={name: snapshot[name] for name in CRM_FIELDS},
+            updated_at=contact.date_updated,
+            position=(contact.date_added, contact.id),
+        )
+
+    async def get(self, record_id: str) -> Record | None:
+        try:
+            return self._record(
+                await contacts.find_contact(self.uow.session, self.location_id, record_id)
+            )
+        except NotFound:
+            return None
+
+    async def match(self, email: str | None, phone: str | None) -> Record | None:
+        found = await contacts.find_duplicate(
+            self.uow.session, self.location_id, email, phone, self.region
+        )
+        return None if found is None else self._record(found)
+
+    async def create(self, values: Values) -> Record:
+        body = CrmCreate.model_validate({"source": SYNC_SOURCE, **values})
+        return self._record(
+            await contacts.create_contact(self.uow, self.location_id, body, self.region)
+        )
+
+    async def update(self, record_id: str, values: Values) -> Record:
+        body = CrmUpdate.model_validate(values)
+        return self._record(
+            await contacts.update_contact(self.uow, self.location_id, record_id, body, self.region)
+        )
+
+    async def count(self, until: datetime) -> int:
+        return await listing.count_added(self.uow.session, self.location_id, until)
+
+    async def page(
+        self, until: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Record]:
+        found = await listing.contacts_added(
+            self.uow.session, self.location_id, until=until, after=after, limit=limit
+        )
+        return [self._record(contact) for contact in found]
+
+
+def _mail_body(values: Values) -> dict[str, Any]:
+    """Mailsuite's wire form of `values`: custom fields under customFields."""
+    body: dict[str, Any] = {name: values[name] for name in MAILSUITE_FIELDS if name in values}
+    custom = {
+        name.removeprefix(MAILSUITE_CUSTOM): value
+        for name, value in values.items()
+        if name.startswith(MAILSUITE_CUSTOM)
+    }
+    if custom:
+        body["customFields"] = custom
+    if body.get("email") is None:
+        body.pop("email", None)  # a Mailsuite contact always has its address
+    return body
+
+
+class MailsuiteContacts:
+    """This workspace's Mailsuite contacts, through Mailsuite's services."""
+
+    def __init__(self, uow: UnitOfWork, location_id: str, region: str) -> None:
+        self.uow, self.location_id, self.region = uow, location_id, region
+
+    @staticmethod
+    def _record(contact: MailContact) -> Record:
+        values: Values = {
+            "firstName": contact.first_name,
+            "lastName": contact.last_name,
+            "email": contact.email,
+            "phone": contact.phone,
+        }
+        for key, value in (contact.custom_fields or {}).items():
+            values[MAILSUITE_CUSTOM + key] = value
+        return Record(contact.id, values, contact.updated_at, (contact.created_at, contact.id))
+
+    async def get(self, record_id: str) -> Record | None:
+        try:
+            return self._record(
+                await mailsuite.find_contact(self.uow.session, self.location_id, record_id)
+            )
+        except NotFound:
+            return None
+
+    async def match(self, email: str | None, phone: str | None) -> Record | None:
+        session = self.uow.session
+        found = await mailsuite.find_by_email(session, self.location_id, email) if email else None
+        if found is None and phone:
+            found = await mailsuite.find_by_phone(session, self.location_id, phone)
+        return None if found is None else self._record(found)
+
+    async def create(self, values: Values) -> Record:
+        body = MailCreate.model_validate({"source": SYNC_SOURCE, **_mail_body(values)})
+        return self._record(
+            await mailsuite.create_contact(self.uow, self.location_id, body, self.region)
+        )
+
+    async def update(self, record_id: str, values: Values) -> Record:
+        body = MailUpdate.model_validate(_mail_body(values))
+        return self._record(
+            await mailsuite.update_contact(self.uow, self.location_id, record_id, body, self.region)
+        )

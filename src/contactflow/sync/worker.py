@@ -1,0 +1,27 @@
+"""The sync context's loops, run by every worker process (platform/runtime.py): backfills,
+and changes read from the event log."""
+
+import httpx
+
+from contactflow.platform import topics
+from contactflow.platform.db import Database
+from contactflow.platform.jobs import Loop
+from contactflow.settings import Settings
+from contactflow.sync import backfill, incremental
+
+
+def worker_loops(
+    db: Database, settings: Settings, _owner: str, _http: httpx.AsyncClient
+) -> dict[str, Loop]:
+    """Both sides are this workspace's: no lease (the database's locks order the writers),
+    no outbound HTTP."""
+    region, batch = settings.default_phone_region, settings.sync_batch_size
+    changes = (*(topics.event(event_type) for event_type in incremental.WATCHED),)
+    return {
+        "sync-backfills": Loop(
+            lambda: backfill.advance(db, batch, region), (topics.SYNC_BACKFILLS,)
+        ),
+        "sync-changes": Loop(
+            lambda: incremental.consume(db, region, batch), (*changes, topics.SYNC_CHANGES)
+        ),
+    }

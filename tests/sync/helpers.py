@@ -1,0 +1,135 @@
+"""What the sync tests share: a location's contacts on both sides made through their
+services, a sync's state read back, and the identity map's invariants."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from contactflow.contacts import service as contacts
+from contactflow.contacts.models import Contact
+from contactflow.contacts.schemas import ContactCreate as CrmCreate
+from contactflow.mailsuite import contacts as mailsuite
+from contactflow.mailsuite.models import MailContact
+from contactflow.mailsuite.schemas import ContactCreate as MailCreate
+from contactflow.platform.db import Database
+from contactflow.platform.events import ConsumerCursor, Event
+from contactflow.sync.incremental import WATCHED
+from contactflow.sync.models import SyncLink
+from contactflow.sync.service import consumer_name
+from tests.mailsuite.helpers import json_of, poll
+
+SYNCS = "/sync/v1/syncs"
+Json = dict[str, Any]
+
+
+def phone(number: int) -> str:
+    return f"+1202555{number:04d}"
+
+
+@dataclass(frozen=True)
+class World:
+    """What a backfill test made: CRM contacts, Mailsuite contacts there before the sync,
+    and how the backfill should link them."""
+
+    crm_ids: list[str]
+    mailsuite_before: int
+    matched: int
+    skipped: int
+
+
+async def make_world(db: Database, location_id: str, size: int) -> World:
+    """`size` CRM contacts: every tenth has a phone and no email (half of those have a
+    Mailsuite contact with that phone, the other half cannot be synced: no email, no match);
+    every seventh other one has a Mailsuite contact already, its address in upper case; and
+    three Mailsuite contacts match nothing."""
+    crm_ids: list[str] = []
+    before = matched = skipped = 0
+    async with db.unit_of_work() as uow:
+        for number in range(size):
+            no_email = number % 10 == 0
+            fields: Json = {
+                "firstName": f"First{number}",
+                "lastName": "Crm",
+                "phone": phone(number),
+            }
+            if not no_email:
+                fields["email"] = f"c{number}@example.com"
+            if number % 3 == 0:
+                fields["tags"] = ["vip", "lead"]
+            contact = await contacts.create_contact(
+                uow, location_id, CrmCreate.model_validate(fields), "US"
+            )
+            crm_ids.append(contact.id)
+            if no_email and number % 20 == 0:
+                other: Json = {"email": f"phone{number}@example.com", "phone": phone(number)}
+            elif not no_email and number % 7 == 0:
+                other = {"email": f"C{number}@EXAMPLE.COM", "firstName": "Mail"}
+            elif no_email:
+                skipped += 1
+                continue
+            else:
+                continue
+            await mailsuite.create_contact(uow, location_id, MailCreate.model_validate(other), "US")
+            before += 1
+            matched += 1
+        for number in range(3):
+            body = MailCreate.model_validate({"email": f"alone{number}@example.com"})
+            await mailsuite.create_contact(uow, location_id, body, "US")
+            before += 1
+    return World(crm_ids, before, matched, skipped)
+
+
+async def wait_backfilled(http: httpx.AsyncClient, sync_id: str, within: float = 60) -> Json:
+    async def fetch() -> Json:
+        response = await http.get(f"{SYNCS}/{sync_id}")
+        assert response.status_code == 200, response.text
+        body: Json = json_of(response)["sync"]
+        return body
+
+    def finished(sync: Json) -> bool:
+        return bool(sync["backfill"]["state"] == "finished")
+
+    return await poll(fetch, finished, within=within)
+
+
+async def check_linked_once(db: Database, sync_id: str, location_id: str, world: World) -> None:
+    """Each CRM contact that can be synced is linked once, to its own Mailsuite contact, and
+    no Mailsuite contact was made twice."""
+    async with db.reader() as session:
+        links = list(await session.scalars(select(SyncLink).where(SyncLink.sync_id == sync_id)))
+        mail_count = await session.scalar(
+            select(func.count())
+            .select_from(MailContact)
+            .where(MailContact.location_id == location_id)
+        )
+        crm_count = await session.scalar(
+            select(func.count()).select_from(Contact).where(Contact.location_id == location_id)
+        )
+    linkable = len(world.crm_ids) - world.skipped
+    assert len(links) == linkable
+    assert len({link.crm_id for link in links}) == linkable
+    assert len({link.mailsuite_id for link in links}) == linkable
+    assert {link.crm_id for link in links} <= set(world.crm_ids)
+    created = linkable - world.matched
+    assert mail_count == world.mailsuite_before + created
+    assert crm_count == len(world.crm_ids)  # nothing went back as a new CRM contact
+
+
+async def settled(db: Database, sync_id: str, location_id: str, within: float = 20) -> None:
+    """Wait until the sync has read every change of its location's log. A sync that wrote
+    a change while reading one would have appended it past its own cursor: a loop would
+    never settle."""
+
+    async def positions() -> tuple[int, int]:
+        async with db.reader() as session:
+            cursor = await session.get(ConsumerCursor, (consumer_name(sync_id), location_id))
+            last = await session.scalar(
+                select(func.max(Event.seq)).where(
+                    Event.location_id == location_id, Event.type.in_(WATCHED)
+                )
+            )
+            return (cursor.position if cursor is not None else 0), last or 0
+
+    await poll(positions, lambda pair: pair[0] >= pair[1], within=within)

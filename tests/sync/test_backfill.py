@@ -1,0 +1,121 @@
+"""The backfill: every CRM contact linked once to a Mailsuite contact (matched by email, then
+phone, before one is made), never a duplicate; interrupted and resumed, the same result."""
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contactflow.app import CONTEXT_WORKERS
+from contactflow.platform.db import Database
+from contactflow.platform.runtime import running_workers
+from contactflow.settings import Settings
+from contactflow.sync.backfill import advance
+from contactflow.sync.models import SyncBackfill
+from tests.mailsuite.helpers import json_of, poll
+from tests.support import (
+    LiveServer,
+    Tenant,
+    api_client,
+    live_server,
+    make_tenant,
+    migrated_database,
+    server_settings,
+)
+from tests.sync.helpers import SYNCS, check_linked_once, make_world, wait_backfilled
+
+SIZE = 300
+
+
+async def test_backfill_links_each_contact_once(
+    server: LiveServer, db: Database, tenant: Tenant
+) -> None:
+    world = await make_world(db, tenant.location_id, SIZE)
+    async with api_client(server.base_url, tenant.headers) as http:
+        created = await http.post(SYNCS, json={"name": "Everyone"})
+        assert created.status_code == 201, created.text
+        sync = json_of(created)["sync"]
+        assert sync["backfill"]["total"] == SIZE
+        assert [entry["crm"] for entry in sync["mapping"]] == [
+            "firstName",
+            "lastName",
+            "email",
+            "phone",
+            "tags",
+        ]
+        done = await wait_backfilled(http, sync["id"])
+        contacts = json_of(await http.get("/mailsuite/v1/contacts", params={"limit": 100}))
+    job = done["backfill"]
+    assert job["done"] == SIZE
+    assert job["matched"] == world.matched
+    assert job["skipped"] == world.skipped
+    assert job["created"] == SIZE - world.matched - world.skipped
+    assert "no email address" in job["lastSkip"]
+    assert job["secondsLeft"] == 0
+    assert done["linked"] == SIZE - world.skipped
+    await check_linked_once(db, sync["id"], tenant.location_id, world)
+    made = {contact["email"]: contact for contact in contacts["contacts"]}
+    # A contact made by the sync carries the CRM contact's fields, its tags as text.
+    assert made["c299@example.com"]["firstName"] == "First299"
+    assert made["c297@example.com"]["customFields"] == {"tags": "vip, lead"}
+
+
+async def _backfill(db: Database, sync_id: str) -> SyncBackfill:
+    async with db.reader() as session:
+        job = await session.get(SyncBackfill, sync_id)
+        assert job is not None
+        return job
+
+
+@pytest.fixture
+def own_settings(database_url: str, tmp_path: Path) -> Iterator[Settings]:
+    """A database of this test's own, whose API server runs no workers: only the test's
+    worker advances the backfill, so it can stop it mid-way."""
+    with migrated_database(database_url, tmp_path) as url:
+        yield server_settings(url, embedded_workers=False, sync_batch_size=5)
+
+
+@pytest.fixture
+def quiet_server(own_settings: Settings) -> Iterator[LiveServer]:
+    with live_server(own_settings) as running:
+        yield running
+
+
+async def test_backfill_interrupted_twice_resumes_to_the_same_result(
+    own_settings: Settings, quiet_server: LiveServer
+) -> None:
+    """A backfill's task cancelled mid-way, then a worker stopped mid-way: each resumes after
+    its last committed batch and links every contact once."""
+    db = Database(own_settings.database_url)
+    try:
+        tenant = await make_tenant(db)
+        world = await make_world(db, tenant.location_id, SIZE)
+        async with api_client(quiet_server.base_url, tenant.headers) as http:
+            sync_id = json_of(await http.post(SYNCS, json={}))["sync"]["id"]
+
+            async def walk() -> None:
+                while await advance(db, 5, "US"):
+                    pass
+
+            task = asyncio.create_task(walk())
+            await poll(lambda: _backfill(db, sync_id), lambda job: job.done >= 50)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            first = await _backfill(db, sync_id)
+            assert first.state == "running"
+            assert first.done < SIZE
+
+            async with running_workers(db, own_settings, CONTEXT_WORKERS):
+                await poll(lambda: _backfill(db, sync_id), lambda job: job.done >= first.done + 50)
+            second = await _backfill(db, sync_id)
+            assert second.state == "running"
+            assert second.done < SIZE
+
+            async with running_workers(db, own_settings, CONTEXT_WORKERS):
+                done = await wait_backfilled(http, sync_id)
+        assert done["backfill"]["done"] == SIZE
+        assert done["backfill"]["matched"] == world.matched
+        await check_linked_once(db, sync_id, tenant.location_id, world)
+    finally:
+        await db.dispose()
