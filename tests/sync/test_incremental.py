@@ -123,3 +123,28 @@ async def test_a_paused_sync_syncs_its_waiting_changes_when_resumed(
     contact = await poll(lambda: _mail(client, mail_id), lambda c: c["firstName"] == "Deirdre")
     assert contact["lastName"] == "Mailsuite"
     assert (await get_contact(client, dee["id"]))["lastName"] is None
+
+
+async def test_a_change_a_side_refuses_is_reported_and_the_sync_goes_on(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    eve = await create_contact(client, firstName="Eve", email="eve@example.com")
+    fay = await create_contact(client, firstName="Fay", email="fay@example.com")
+    sync_id = json_of(await client.post(SYNCS, json={"direction": "crmToMailsuite"}))["sync"]["id"]
+    await wait_backfilled(client, sync_id)
+    fay_mail = await _linked(db, sync_id, fay["id"])
+    # An address only Mailsuite has (a one-way sync makes no contact of it)...
+    taken = await client.post(MAIL, json={"email": "taken@example.com"})
+    assert taken.status_code == 201, taken.text
+    # ...given to Eve: Mailsuite refuses it for Eve's Mailsuite contact.
+    await client.put(f"/contacts/{eve['id']}", json={"email": "taken@example.com"})
+    await client.put(f"/contacts/{fay['id']}", json={"firstName": "Faith"})
+
+    async def fetch() -> Json:
+        body: Json = json_of(await client.get(f"{SYNCS}/{sync_id}"))["sync"]
+        return body
+
+    sync = await poll(fetch, lambda found: found["lastError"] is not None)
+    assert sync["lastError"].startswith(f"crm record {eve['id']}: ")
+    assert "taken@example.com already exists" in sync["lastError"]
+    await poll(lambda: _mail(client, fay_mail), lambda c: c["firstName"] == "Faith")

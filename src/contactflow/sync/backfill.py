@@ -21,11 +21,12 @@ from contactflow.sync.pairs import Outcome, guarded, pairs_for
 
 async def start(uow: UnitOfWork, sync: Sync) -> SyncBackfill:
     now = utcnow()
-    pairs = pairs_for(uow, sync, region="")
+    # Counting reads no phone number: no region is needed.
+    crm = pairs_for(uow, sync, region="").crm
     job = SyncBackfill(
         sync_id=sync.id,
         state=RUNNING,
-        total=await pairs.crm.count(now),
+        total=await crm.count(now),
         done=0,
         matched=0,
         created=0,
