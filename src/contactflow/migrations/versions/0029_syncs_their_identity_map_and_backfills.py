@@ -1,7 +1,7 @@
 """syncs, their identity map and backfills
 
 Revision ID: 0029
-Revises: 0028
+Revises: 0026
 Create Date: 2026-12-06 23:41:02.651775
 
 A sync per location and object pair (unique); its identity map, unique on each side's id so
@@ -18,7 +18,7 @@ from alembic import op
 from contactflow.platform.db import UTCDateTime
 
 revision: str = "0029"
-down_revision: str | None = "0028"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
