@@ -52,8 +52,11 @@ class Watched:
             self.problems.append(f"console: {message.text}")
 
     def _failed(self, request: Request) -> None:
-        # Leaving a page closes its live stream: the browser reports that as aborted.
-        if "/live?" in request.url and request.failure == "net::ERR_ABORTED":
+        # Leaving a page closes its live stream and stops the frames it still loads (an
+        # email's HTML): the browser reports those as aborted.
+        if request.failure == "net::ERR_ABORTED" and (
+            "/live?" in request.url or request.url.endswith("/html")
+        ):
             return
         # A caught email's HTML names remote images (its open pixel): its policy refuses them,
         # so reading an email neither calls out nor counts as an open.
