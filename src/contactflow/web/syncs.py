@@ -1,0 +1,203 @@
+"""A location's syncs of contacts with Mailsuite contacts: the list (direction, status,
+pairs linked, the backfill's progress with its rate and the time left); a new one made
+from a name and a direction (with the default mapping); a sync's page with its mapping,
+counts and last error, paused and resumed through the sync service as the
+/sync/v1/syncs API does.
+
+A backfill's batches need not log any event (a matched pair writes nothing), so its
+progress is not drawn from the event log as a campaign's is: while a backfill runs, its
+block asks for itself again every few seconds (htmx), and stops once it has finished or
+its sync is paused."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contactflow.platform.errors import DomainError, NotFound
+from contactflow.platform.tenancy import Location
+from contactflow.sync import api as sync_api
+from contactflow.sync import service
+from contactflow.sync.models import ACTIVE, PAUSED, SyncStatus
+from contactflow.sync.schemas import SyncCreate, SyncOut
+from contactflow.sync.service import SyncSettings
+from contactflow.sync.wire import sync_out
+from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
+from contactflow.web.pages import api_docs, render, render_part
+from contactflow.web.paging import cursor_position, older_url
+from contactflow.web.refusals import by_field, form_texts, refusal_lines
+
+router = APIRouter(prefix="/app/l/{location_id}/syncs", include_in_schema=False)
+SYNCS_PER_PAGE = 50
+FIELDS = ("name", "direction")
+SYNCS_DOCS = api_docs(sync_api.router, sync_api.list_syncs)
+SYNC_DOCS = api_docs(sync_api.router, sync_api.get_sync)
+CREATE_DOCS = api_docs(sync_api.router, sync_api.create_sync)
+DIRECTIONS = {
+    "both": "Both ways",
+    "crmToMailsuite": "Contacts to Mailsuite",
+    "mailsuiteToCrm": "Mailsuite to contacts",
+}
+CONFLICTS = {
+    "newestWins": "the newest change wins",
+    "crmWins": "the contact wins",
+    "mailsuiteWins": "the Mailsuite contact wins",
+}
+NOTICES = {
+    "created": "Sync created: its backfill links the contacts there are now.",
+    "paused": "Paused: changes wait in the event log, the backfill after its batch.",
+    "resumed": "Syncing again, from where it stopped.",
+}
+# Pause and Resume: the status each sets, and the notice the page shows after it.
+COURSE: dict[str, tuple[SyncStatus, str]] = {
+    "pause": (PAUSED, "paused"),
+    "resume": (ACTIVE, "resumed"),
+}
+
+
+def _base(location_id: str) -> str:
+    return f"/app/l/{location_id}/syncs"
+
+
+def following(sync: SyncOut) -> bool:
+    """Whether its progress still moves on its own: a backfill running for an active sync."""
+    return sync.status == ACTIVE and sync.backfill is not None and sync.backfill.state == "running"
+
+
+async def _list(session: AsyncSession, location_id: str, cursor: str | None) -> dict[str, Any]:
+    page = await service.list_syncs(
+        session, location_id, before=cursor_position(cursor), limit=SYNCS_PER_PAGE
+    )
+    syncs = [await sync_out(session, sync) for sync in page.rows]
+    return {
+        "location_id": location_id,
+        "syncs": syncs,
+        "directions": DIRECTIONS,
+        "create_docs": CREATE_DOCS,
+        "refresh_url": (
+            f"{_base(location_id)}/progress" if not cursor and any(map(following, syncs)) else ""
+        ),
+        "older_url": older_url(_base(location_id), page.next),
+    }
+
+
+async def _one(session: AsyncSession, location_id: str, sync_id: str) -> dict[str, Any]:
+    try:
+        sync = await sync_out(session, await service.find_sync(session, location_id, sync_id))
+    except NotFound:
+        raise PageNotFound from None
+    return {
+        "location_id": location_id,
+        "sync": sync,
+        "refresh_url": f"{_base(location_id)}/{sync.id}/progress" if following(sync) else "",
+    }
+
+
+@router.get("")
+async def syncs_page(
+    request: Request, viewer: ViewerDep, location_id: str, cursor: str | None = None
+) -> Response:
+    location = viewer.location(location_id)
+    async with database(request).reader() as session:
+        values = await _list(session, location.id, cursor)
+    return render(
+        "syncs.html",
+        viewer=viewer,
+        location=location,
+        api_docs=SYNCS_DOCS,
+        **values,
+    )
+
+
+@router.get("/progress")
+async def syncs_progress(request: Request, viewer: ViewerDep, location_id: str) -> Response:
+    """The first page's list, drawn again while a backfill runs."""
+    location = viewer.location(location_id)
+    async with database(request).reader() as session:
+        values = await _list(session, location.id, None)
+    return render_part("syncs.html", "sync_list", **values)
+
+
+def _new_form(
+    viewer: Viewer, location: Location, values: dict[str, str], errors: dict[str, str], message: str
+) -> Response:
+    return render(
+        "sync_new.html",
+        422 if errors or message else 200,
+        viewer=viewer,
+        location=location,
+        api_docs=CREATE_DOCS,
+        directions=DIRECTIONS,
+        values=values,
+        errors=errors,
+        message=message,
+    )
+
+
+@router.get("/new")
+async def new_sync(viewer: ViewerDep, location_id: str) -> Response:
+    location = viewer.location(location_id)
+    return _new_form(viewer, location, {"direction": "both"}, {}, "")
+
+
+@router.post("/new")
+async def create(request: Request, viewer: ViewerDep, location_id: str) -> Response:
+    location = viewer.location(location_id)
+    values = form_texts(await request.form(), FIELDS)
+    try:
+        wanted = SyncCreate.model_validate(values)
+        settings = SyncSettings(wanted.name, wanted.object, wanted.direction)
+        async with database(request).unit_of_work() as uow:
+            sync = await service.create_sync(uow, location.id, settings)
+    except (ValidationError, DomainError) as error:
+        errors, message = by_field(refusal_lines(error), set(FIELDS))
+        return _new_form(viewer, location, values, errors, message)
+    return RedirectResponse(f"{_base(location.id)}/{sync.id}?done=created", 303)
+
+
+@router.get("/{sync_id}")
+async def sync_page(
+    request: Request, viewer: ViewerDep, location_id: str, sync_id: str
+) -> Response:
+    location = viewer.location(location_id)
+    async with database(request).reader() as session:
+        values = await _one(session, location.id, sync_id)
+    return render(
+        "sync.html",
+        viewer=viewer,
+        location=location,
+        api_docs=SYNC_DOCS,
+        directions=DIRECTIONS,
+        conflicts=CONFLICTS,
+        notice=NOTICES.get(request.query_params.get("done", ""), ""),
+        **values,
+    )
+
+
+@router.get("/{sync_id}/progress")
+async def sync_progress(
+    request: Request, viewer: ViewerDep, location_id: str, sync_id: str
+) -> Response:
+    """The sync's counts, drawn again while its backfill runs."""
+    location = viewer.location(location_id)
+    async with database(request).reader() as session:
+        values = await _one(session, location.id, sync_id)
+    return render_part("sync.html", "counts", **values)
+
+
+@router.post("/{sync_id}/{step}")
+async def change_course(
+    request: Request, viewer: ViewerDep, location_id: str, sync_id: str, step: str
+) -> Response:
+    location = viewer.location(location_id)
+    if step not in COURSE:
+        raise PageNotFound
+    status, done = COURSE[step]
+    try:
+        async with database(request).unit_of_work() as uow:
+            await service.set_status(uow, location.id, sync_id, status)
+    except NotFound:
+        raise PageNotFound from None
+    return RedirectResponse(f"{_base(location.id)}/{sync_id}?done={done}", 303)

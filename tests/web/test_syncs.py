@@ -1,0 +1,166 @@
+"""The syncs pages over HTTP on both backends: the empty state linking the API docs; a sync
+created through the form (a bad name or direction, or a second sync of the contacts, said
+on the form, never a 500), listed with its direction, status and backfill, its page with
+its mapping and counts, its name escaped; Pause and Resume through their forms with CSRF,
+the backfill going on from where it stopped; another location's syncs a 404, by role."""
+
+import re
+
+import httpx
+
+from contactflow.platform.db import Database
+from contactflow.sync import service
+from contactflow.sync.models import PAUSED, Sync
+from contactflow.sync.service import SyncSettings
+from tests.mailsuite.helpers import poll
+from tests.support import LiveServer, Tenant, make_tenant
+from tests.sync.helpers import make_world
+from tests.web.helpers import browser, make_person, second_location, signed_in
+
+SCRIPT = "<script>alert(1)</script>"
+CONTACTS = 20
+
+
+def sync_ids(html: str) -> list[str]:
+    return re.findall(r'data-sync-id="([^"]+)"', html)
+
+
+async def paused_sync(db: Database, location_id: str, name: str = "Paused") -> Sync:
+    """A sync paused in the transaction that made it: its backfill has not begun."""
+    async with db.unit_of_work() as uow:
+        sync = await service.create_sync(uow, location_id, SyncSettings(name))
+        await service.set_status(uow, location_id, sync.id, PAUSED)
+        return sync
+
+
+async def test_a_person_creates_a_sync_and_sees_it_listed_with_its_mapping(
+    web_server: LiveServer, web_db: Database, web_tenant: Tenant
+) -> None:
+    person = await make_person(web_db, web_tenant.location_id)
+    here = f"/app/l/{web_tenant.location_id}/syncs"
+    async with browser(web_server.base_url) as http:
+        token = await signed_in(http, person)
+        empty = await http.get(here)
+        assert empty.status_code == 200
+        assert "No syncs yet" in empty.text
+        assert 'href="/docs#/Sync/create_sync_sync_v1_syncs_post"' in empty.text
+        assert f'href="{here}">Syncs</a>' in empty.text
+
+        form = await http.get(f"{here}/new")
+        assert '<option value="both" selected>' in form.text
+        for sent, field in (
+            ({"name": "", "direction": "both"}, "name"),
+            ({"name": "Ok", "direction": "sideways"}, "direction"),
+        ):
+            refused = await http.post(f"{here}/new", data={**sent, "csrf_token": token})
+            assert refused.status_code == 422, refused.text
+            assert f'id="{field}-error"' in refused.text
+            assert f'aria-describedby="{field}-error" aria-invalid="true"' in refused.text
+
+        made = await http.post(
+            f"{here}/new",
+            data={"name": SCRIPT, "direction": "crmToMailsuite", "csrf_token": token},
+        )
+        assert made.status_code == 303, made.text
+        page = await http.get(made.headers["location"])
+        assert page.status_code == 200
+        assert SCRIPT not in page.text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+        assert 'role="status">Sync created' in page.text
+        assert "Contacts to Mailsuite" in page.text
+        assert "<td><code>tags</code></td><td><code>customFields.tags</code></td>" in page.text
+        assert "the newest change wins" in page.text
+
+        listed = await http.get(here)
+        sync_id = made.headers["location"].split("/")[-1].split("?")[0]
+        assert sync_ids(listed.text) == [sync_id]
+        assert SCRIPT not in listed.text
+        assert 'class="state state-active"' in listed.text
+
+        again = await http.post(
+            f"{here}/new", data={"name": "Twice", "direction": "both", "csrf_token": token}
+        )
+        assert again.status_code == 422, again.text
+        assert 'role="alert">object: this location syncs contacts already' in again.text
+
+
+async def test_pause_and_resume_need_csrf_and_the_backfill_goes_on(
+    web_server: LiveServer, web_db: Database, web_tenant: Tenant
+) -> None:
+    await make_world(web_db, web_tenant.location_id, CONTACTS)
+    sync = await paused_sync(web_db, web_tenant.location_id)
+    person = await make_person(web_db, web_tenant.location_id, role="user")
+    here = f"/app/l/{web_tenant.location_id}/syncs/{sync.id}"
+    async with browser(web_server.base_url) as http:
+        token = await signed_in(http, person)
+        page = await http.get(here)
+        assert f"Backfill: 0 of {CONTACTS}" in page.text
+        assert f"Paused with {CONTACTS} to go." in page.text
+        assert "hx-get" not in page.text
+        assert f'action="{here}/resume"' in page.text
+        assert (await http.post(f"{here}/resume")).status_code == 403
+        assert (await http.post(f"{here}/resume", data={"csrf_token": "x"})).status_code == 403
+        assert 'state-paused"' in (await http.get(here)).text
+
+        resumed = await http.post(f"{here}/resume", data={"csrf_token": token})
+        assert resumed.status_code == 303
+        shown = await http.get(resumed.headers["location"])
+        assert 'role="status">Syncing again' in shown.text
+        assert 'class="state state-active"' in shown.text
+
+        async def counts() -> httpx.Response:
+            return await http.get(f"{here}/progress", headers={"HX-Request": "true"})
+
+        done = await poll(counts, lambda r: 'data-backfill="finished"' in r.text, within=60)
+        assert done.status_code == 200
+        assert f"Backfill: {CONTACTS} of {CONTACTS}" in done.text
+        assert "hx-get" not in done.text
+        assert "<html" not in done.text
+
+        paused = await http.post(f"{here}/pause", data={"csrf_token": token})
+        assert paused.status_code == 303
+        shown = await http.get(paused.headers["location"])
+        assert 'role="status">Paused' in shown.text
+        assert 'class="state state-paused"' in shown.text
+        assert f'action="{here}/resume"' in shown.text
+        assert (await http.post(f"{here}/stop", data={"csrf_token": token})).status_code == 404
+
+
+async def test_sync_pages_are_404_across_locations_by_role(
+    web_server: LiveServer, web_db: Database, web_tenant: Tenant
+) -> None:
+    other = await make_tenant(web_db)
+    theirs = await paused_sync(web_db, other.location_id, "Theirs")
+    sibling = await second_location(web_db, web_tenant)
+    sibling_sync = await paused_sync(web_db, sibling, "Sibling's")
+    admin = await make_person(web_db, web_tenant.location_id)
+    user = await make_person(web_db, web_tenant.location_id, role="user")
+    ours = f"/app/l/{web_tenant.location_id}/syncs"
+    async with browser(web_server.base_url) as http:
+        token = await signed_in(http, admin)
+        for path in (
+            f"{ours}/{theirs.id}",
+            f"{ours}/{theirs.id}/progress",
+            f"/app/l/{other.location_id}/syncs",
+            f"/app/l/{other.location_id}/syncs/new",
+        ):
+            assert (await http.get(path)).status_code == 404, path
+        for step in ("pause", "resume"):
+            response = await http.post(f"{ours}/{theirs.id}/{step}", data={"csrf_token": token})
+            assert response.status_code == 404, step
+        made = await http.post(
+            f"/app/l/{other.location_id}/syncs/new",
+            data={"name": "Into theirs", "direction": "both", "csrf_token": token},
+        )
+        assert made.status_code == 404
+        assert (await http.get(f"/app/l/{sibling}/syncs/{sibling_sync.id}")).status_code == 200
+        assert (await http.get(f"{ours}/{sibling_sync.id}")).status_code == 404
+    async with browser(web_server.base_url) as http:
+        await signed_in(http, user)
+        assert (await http.get(f"/app/l/{sibling}/syncs")).status_code == 404
+        assert (await http.get(f"/app/l/{sibling}/syncs/{sibling_sync.id}")).status_code == 404
+        assert (await http.get(ours)).status_code == 200
+    async with web_db.reader() as session:
+        untouched = await session.get(Sync, theirs.id)
+    assert untouched is not None
+    assert untouched.status == PAUSED
