@@ -43,6 +43,8 @@ async def test_every_page_links_to_its_operation_in_the_api_docs(
         f"{ours}/contacts/{ada['id']}": ("get", "/contacts/{contactId}"),
         f"{ours}/events": ("get", "/events"),
         f"{ours}/events/{event['id']}": ("get", "/events"),
+        f"{ours}/syncs": ("get", "/sync/v1/syncs"),
+        f"{ours}/syncs/new": ("post", "/sync/v1/syncs"),
     }
     async with browser(web_server.base_url) as http:
         await signed_in(http, person)
