@@ -11,7 +11,10 @@ import httpx
 from contactflow.platform.db import Database
 from contactflow.sync import service
 from contactflow.sync.models import PAUSED, Sync
+from contactflow.sync.schemas import BackfillOut, SyncOut
 from contactflow.sync.service import SyncSettings
+from contactflow.web.pages import part
+from contactflow.web.syncs import following
 from tests.mailsuite.helpers import poll
 from tests.support import LiveServer, Tenant, make_tenant
 from tests.sync.helpers import make_world
@@ -164,3 +167,42 @@ async def test_sync_pages_are_404_across_locations_by_role(
         untouched = await session.get(Sync, theirs.id)
     assert untouched is not None
     assert untouched.status == PAUSED
+
+
+def test_a_running_backfill_shows_its_rate_and_time_left_and_asks_again() -> None:
+    job = BackfillOut(
+        state="running",
+        done=40,
+        total=100,
+        matched=10,
+        created=28,
+        skipped=2,
+        last_skip=SCRIPT,
+        per_second=12.5,
+        seconds_left=130.0,
+        started_at="2026-01-01T00:00:00.000Z",
+        finished_at=None,
+    )
+    sync = SyncOut(
+        id="s1",
+        location_id="l1",
+        name="Running",
+        object="contacts",
+        direction="both",
+        mapping=[],
+        status="active",
+        linked=38,
+        backfill=job,
+        last_error=None,
+        last_error_at=None,
+        created_at="2026-01-01T00:00:00.000Z",
+        updated_at="2026-01-01T00:00:00.000Z",
+    )
+    assert following(sync)
+    html = part("sync.html", "counts", location_id="l1", sync=sync, refresh_url="/again")
+    assert 'hx-get="/again" hx-trigger="load delay:2s"' in html
+    assert "Backfill: 40 of 100" in html
+    assert '<progress id="sync-backfill" max="100" value="40">' in html
+    assert "12.5 a second, about 3 min left" in html
+    assert SCRIPT not in html
+    assert not following(sync.model_copy(update={"status": "paused"}))
