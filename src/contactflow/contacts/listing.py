@@ -28,11 +28,16 @@ def _added_at(connection: Connection, location_id: str, contact_id: str) -> int:
     return to_epoch_ms(added)
 
 
+def _past(added: datetime, contact_id: str) -> Any:
+    """Past the contact (added, contact_id) in (dateAdded, id) order."""
+    return tuple_(Contact.date_added, Contact.id) > tuple_(
+        literal(added, UTCDateTime()), contact_id
+    )
+
+
 def _after(start_after: int, start_after_id: str | None) -> Any:
     """Past the keyset cursor (dateAdded in epoch ms, id) in (dateAdded, id) order."""
-    return tuple_(Contact.date_added, Contact.id) > tuple_(
-        literal(from_epoch_ms(start_after), UTCDateTime()), start_after_id or ""
-    )
+    return _past(from_epoch_ms(start_after), start_after_id or "")
 
 
 def _business_cursor(values: list[str]) -> Any:
@@ -105,10 +110,7 @@ async def contacts_added(
     location's contacts of a moment that resumes where it stopped."""
     query = select(Contact).where(Contact.location_id == location_id, Contact.date_added <= until)
     if after is not None:
-        query = query.where(
-            tuple_(Contact.date_added, Contact.id)
-            > tuple_(literal(after[0], UTCDateTime()), after[1])
-        )
+        query = query.where(_past(*after))
     return list(await session.scalars(query.order_by(Contact.date_added, Contact.id).limit(limit)))
 
 

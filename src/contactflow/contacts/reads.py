@@ -81,15 +81,22 @@ def links_of(connection: Connection, ids: Sequence[str]) -> Links:
     return found
 
 
+def built_wires(connection: Connection, ids: Sequence[str]) -> dict[str, str]:
+    """The wire JSON of the contacts named `ids`, built from their columns, tags and
+    followers, by id."""
+    if not ids:
+        return {}
+    links = links_of(connection, ids)
+    return {
+        row.id: to_json(links.wire(row)).decode()
+        for row in connection.execute(_COLUMNS_OF, {"ids": list(ids)})
+    }
+
+
 def wires(connection: Connection, rows: Sequence[Row[Any]]) -> list[str]:
     """The wire JSON of each row of `stored_rows`, in order: as stored, or built from the
     columns for the contacts that have none stored."""
-    missing = [row.id for row in rows if row.wire is None]
-    built: dict[str, str] = {}
-    if missing:
-        links = links_of(connection, missing)
-        for row in connection.execute(_COLUMNS_OF, {"ids": missing}):
-            built[row.id] = to_json(links.wire(row)).decode()
+    built = built_wires(connection, [row.id for row in rows if row.wire is None])
     return [built[row.id] if row.wire is None else row.wire for row in rows]
 
 
