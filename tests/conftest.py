@@ -16,12 +16,12 @@ from tests.support import (
     LiveServer,
     Tenant,
     api_client,
+    checked_database,
     fresh_postgres_database,
     live_server,
     make_tenant,
     postgres_available,
     server_settings,
-    stale_stored_wires,
 )
 
 BACKENDS = ("sqlite", "postgresql")
@@ -80,12 +80,8 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="session")
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    yield database
-    # Whatever the session's tests did to contacts, each one's stored wire JSON is current.
-    stale = await stale_stored_wires(database)
-    await database.dispose()
-    assert not stale, f"contacts whose stored wire JSON is out of date: {stale[:10]}"
+    async with checked_database(database_url) as database:
+        yield database
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ from typing import Any
 import asyncpg
 import httpx
 import uvicorn
-from pydantic_core import to_json
 from sqlalchemy import Connection, select
 from starlette.types import ASGIApp
 from typer.testing import CliRunner, Result
@@ -305,13 +304,12 @@ async def stale_stored_wires(db: Database) -> list[str]:
                 select(Contact.id, Contact.wire).where(Contact.wire.is_not(None))
             ).all()
         )
-        rows = connection.execute(select(*reads.COLUMNS).where(Contact.wire.is_not(None))).all()
+        ids = list(stored)
         found: list[str] = []
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            links = reads.links_of(connection, [row.id for row in chunk])
+        for start in range(0, len(ids), 500):
+            built = reads.built_wires(connection, ids[start : start + 500])
             found += [
-                row.id for row in chunk if stored[row.id] != to_json(links.wire(row)).decode()
+                contact_id for contact_id, wire in built.items() if stored[contact_id] != wire
             ]
         return found
 
@@ -320,3 +318,16 @@ async def stale_stored_wires(db: Database) -> list[str]:
             connection = await connection.execution_options(isolation_level="REPEATABLE READ")
         async with connection.begin():
             return await connection.run_sync(stale)
+
+
+@asynccontextmanager
+async def checked_database(url: str) -> AsyncIterator[Database]:
+    """A test database that, once its tests are done with it, checks that every contact's
+    stored wire JSON is current (ADR 0025), whatever they did to contacts."""
+    database = Database(url)
+    try:
+        yield database
+        stale = await stale_stored_wires(database)
+    finally:
+        await database.dispose()
+    assert not stale, f"contacts whose stored wire JSON is out of date: {stale[:10]}"

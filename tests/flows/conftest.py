@@ -15,6 +15,7 @@ from tests.support import (
     LiveServer,
     Tenant,
     api_client,
+    checked_database,
     live_server,
     make_tenant,
     migrated_database,
@@ -50,9 +51,8 @@ def flows_server(flows_settings: Settings) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="package")
 async def flows_db(flows_database_url: str) -> AsyncIterator[Database]:
-    database = Database(flows_database_url)
-    yield database
-    await database.dispose()
+    async with checked_database(flows_database_url) as database:
+        yield database
 
 
 @pytest.fixture(scope="package")
@@ -83,9 +83,8 @@ def quiet_database_url(
 @pytest.fixture(scope="package")
 async def quiet_db(quiet_database_url: str) -> AsyncIterator[Database]:
     """A database no worker reads: the test is the only one moving its runs."""
-    database = Database(quiet_database_url)
-    yield database
-    await database.dispose()
+    async with checked_database(quiet_database_url) as database:
+        yield database
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from tests.support import (
     LiveServer,
     Tenant,
     api_client,
+    checked_database,
     fresh_postgres_database,
     live_server,
     make_tenant,
@@ -56,9 +57,8 @@ def mail_server(mail_settings: Settings) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="package")
 async def mail_db(mail_database_url: str) -> AsyncIterator[Database]:
-    database = Database(mail_database_url)
-    yield database
-    await database.dispose()
+    async with checked_database(mail_database_url) as database:
+        yield database
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from tests.support import (
     LiveServer,
     Tenant,
     api_client,
+    checked_database,
     live_server,
     make_tenant,
     migrated_database,
@@ -41,9 +42,8 @@ def web_server(web_settings: Settings) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="package")
 async def web_db(web_database_url: str) -> AsyncIterator[Database]:
-    database = Database(web_database_url)
-    yield database
-    await database.dispose()
+    async with checked_database(web_database_url) as database:
+        yield database
 
 
 @pytest.fixture

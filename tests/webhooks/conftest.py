@@ -9,6 +9,7 @@ import pytest
 
 from contactflow.platform.db import Database
 from tests.receiver import Receiver, running_receiver
+from tests.support import checked_database
 from tests.webhooks.helpers import WorkerProcess, isolated_database, worker_processes
 
 
@@ -36,9 +37,8 @@ def isolated_url(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 async def isolated_db(isolated_url: str) -> AsyncIterator[Database]:
-    database = Database(isolated_url)
-    yield database
-    await database.dispose()
+    async with checked_database(isolated_url) as database:
+        yield database
 
 
 @pytest.fixture
