@@ -236,3 +236,38 @@ async def test_new_runs_arrive_on_the_live_stream(
             await web_hub.post(f"/flows/{calls['id']}/run", {"name": "Bob"})
             after_sign_out = [line async for line in lines]
         assert "Bob" not in "".join(after_sign_out)
+
+
+async def test_the_live_stream_sends_only_a_changed_drawing(
+    web_server: LiveServer, web_db: Database, web_tenant: Tenant, web_hub: Hub
+) -> None:
+    """Events that leave the runs list as it was (a contact added) swap nothing in: a swap
+    of the same rows would only cost the reader a click made while it happened."""
+    calls = await web_hub.flow(MANUAL, name="Quiet calls")
+    person = await make_person(web_db, web_tenant.location_id)
+    ours = f"/app/l/{web_tenant.location_id}"
+    async with browser(web_server.base_url) as http:
+        await signed_in(http, person)
+        page = await http.get(f"{ours}/runs")
+        live = re.search(r'sse-connect="([^"]+)"', page.text)
+        assert live is not None
+        url = live.group(1).replace("&amp;", "&")
+        async with http.stream("GET", url, timeout=httpx.Timeout(30)) as stream:
+            first = (await web_hub.post(f"/flows/{calls['id']}/run", {"name": "Ada"}))["run"]
+            lines = stream.aiter_lines()
+            received = ""
+            async for line in lines:
+                received += line + "\n"
+                if f'data-run-id="{first["id"]}" data-state="succeeded"' in received:
+                    break
+            for number in range(3):
+                await web_hub.crm_contact(firstName=f"Quiet {number}", email=f"q{number}@x.org")
+            second = (await web_hub.post(f"/flows/{calls['id']}/run", {"name": "Bo"}))["run"]
+            later = ""
+            async for line in lines:
+                later += line + "\n"
+                if f'data-run-id="{second["id"]}" data-state="succeeded"' in later:
+                    break
+    drawings = later.split("event: runs")[1:]
+    assert drawings
+    assert all(f'data-run-id="{second["id"]}"' in drawing for drawing in drawings)

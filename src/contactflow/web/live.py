@@ -45,10 +45,13 @@ def live_stream(
     pace: float = 0.0,
 ) -> StreamingResponse:
     """Events named `name`, each a fresh `draw()`, from the log's position `after` on; at
-    least `pace` seconds apart (a busy log is then drawn once for many batches)."""
+    least `pace` seconds apart (a busy log is then drawn once for many batches). A drawing
+    equal to the last one sent is not sent: swapping in the same rows would only cost the
+    reader a click or a selection made while it happened."""
 
     async def follow() -> AsyncIterator[bytes]:
         cursor = after
+        sent = ""
         with db.wakeups.waiter([topics.EVENTS]) as waiter:
             while not await request.is_disconnected():
                 waiter.clear()  # before reading: a commit during the read must wake us
@@ -59,8 +62,11 @@ def live_stream(
                 position = stream.last_seq if stream is not None else 0
                 if position > cursor:
                     cursor = position
-                    yield sse_event(name, await draw())
-                    await asyncio.sleep(pace)
+                    html = await draw()
+                    if html != sent:
+                        sent = html
+                        yield sse_event(name, html)
+                        await asyncio.sleep(pace)
                     continue
                 if not await waiter.wait(HEARTBEAT_SECONDS):
                     yield b": keep-alive\n\n"
