@@ -170,7 +170,7 @@ def _validation_messages(exc: RequestValidationError) -> list[str]:
     return messages
 
 
-async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     return error_response(exc.status_code, exc.message, meta=exc.meta, headers=exc.headers)
 
@@ -201,7 +201,7 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
 

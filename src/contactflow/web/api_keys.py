@@ -71,10 +71,7 @@ def _expiry(raw: str) -> datetime | None:
 
 async def _find(request: Request, location_id: str, key_id: str) -> api_keys.ApiKey:
     async with database(request).reader() as session:
-        try:
-            return await api_keys.find_key(session, location_id, key_id)
-        except NotFound:
-            raise PageNotFound from None
+        return await api_keys.find_key(session, location_id, key_id)
 
 
 @router.get("")
@@ -191,12 +188,9 @@ async def rotate(request: Request, viewer: ViewerDep, location_id: str, key_id: 
 @router.post("/{key_id}/revoke")
 async def revoke(request: Request, viewer: ViewerDep, location_id: str, key_id: str) -> Response:
     location = viewer.location(location_id)
-    try:
-        async with database(request).unit_of_work() as uow:
-            await api_keys.find_key(uow.session, location.id, key_id)
-            await api_keys.revoke_key(uow, key_id, actor=viewer.actor)
-    except NotFound:
-        raise PageNotFound from None
+    async with database(request).unit_of_work() as uow:
+        await api_keys.find_key(uow.session, location.id, key_id)
+        await api_keys.revoke_key(uow, key_id, actor=viewer.actor)
     return RedirectResponse(f"{keys_path(location.id)}/{key_id}?done=revoked", status_code=303)
 
 

@@ -22,7 +22,7 @@ from contactflow.flows.catalog import find
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import DUE_STATES, Flow, FlowRun, find_flow
 from contactflow.platform.clock import to_iso
-from contactflow.platform.errors import Conflict, NotFound, Unprocessable
+from contactflow.platform.errors import Conflict, Unprocessable
 from contactflow.platform.events import Event, delivered_payload
 from contactflow.platform.tenancy import Location
 from contactflow.web import builder_errors, builder_fields, builder_forms, builder_ops
@@ -131,10 +131,7 @@ async def _page(request: Request, viewer: Viewer, location: Location, editing: E
 
 async def _flow(request: Request, location_id: str, flow_id: str) -> Flow:
     async with database(request).reader() as session:
-        try:
-            return await find_flow(session, location_id, flow_id)
-        except NotFound:
-            raise PageNotFound from None
+        return await find_flow(session, location_id, flow_id)
 
 
 @router.get("/new/builder")

@@ -11,7 +11,7 @@ from contactflow.flows.bulk_retry import BulkRetry
 from contactflow.flows.models import find_flow
 from contactflow.platform.clock import to_iso
 from contactflow.platform.errors import Conflict, NotFound, Unprocessable
-from contactflow.web.guard import PageNotFound, ViewerDep, database
+from contactflow.web.guard import ViewerDep, database
 from contactflow.web.pages import api_docs, render, render_part
 from contactflow.web.refusals import form_texts
 from contactflow.web.runs import Filters, checked_filters
@@ -41,10 +41,7 @@ def _values(job: BulkRetry) -> dict[str, Any]:
 
 async def _find(request: Request, location_id: str, job_id: str) -> BulkRetry:
     async with database(request).reader() as session:
-        try:
-            return await bulk_retry.find_job(session, location_id, job_id)
-        except NotFound:
-            raise PageNotFound from None
+        return await bulk_retry.find_job(session, location_id, job_id)
 
 
 @router.post("")
@@ -113,9 +110,6 @@ async def progress(request: Request, viewer: ViewerDep, location_id: str, job_id
 @router.post("/{job_id}/cancel")
 async def cancel(request: Request, viewer: ViewerDep, location_id: str, job_id: str) -> Response:
     location = viewer.location(location_id)
-    try:
-        async with database(request).unit_of_work() as uow:
-            await bulk_retry.cancel(uow, location.id, job_id)
-    except NotFound:
-        raise PageNotFound from None
+    async with database(request).unit_of_work() as uow:
+        await bulk_retry.cancel(uow, location.id, job_id)
     return RedirectResponse(f"/app/l/{location.id}/bulk-retries/{job_id}", status_code=303)

@@ -76,13 +76,6 @@ def _base(location_id: str) -> str:
     return f"/app/l/{location_id}/campaigns"
 
 
-async def _find(session: AsyncSession, location_id: str, campaign_id: str) -> Campaign:
-    try:
-        return await campaigns.find_campaign(session, location_id, campaign_id)
-    except NotFound:
-        raise PageNotFound from None
-
-
 async def _report(session: AsyncSession, campaign: Campaign) -> dict[str, Any]:
     """What the report block draws."""
     tally = (await campaigns.counts(session, [campaign.id]))[campaign.id]
@@ -206,7 +199,7 @@ async def _campaign_page(
     db = database(request)
     after = await log_position(db, location.id)
     async with db.reader() as session:
-        campaign = await _find(session, location.id, campaign_id)
+        campaign = await campaigns.find_campaign(session, location.id, campaign_id)
         report = await _report(session, campaign)
         names = await _names(session, campaign)
     return render(
@@ -262,11 +255,13 @@ async def campaign_live(
     location = viewer.location(location_id)
     db = database(request)
     async with db.reader() as session:
-        await _find(session, location.id, campaign_id)
+        await campaigns.find_campaign(session, location.id, campaign_id)
 
     async def draw() -> str:
         async with db.reader() as session:
-            report = await _report(session, await _find(session, location.id, campaign_id))
+            report = await _report(
+                session, await campaigns.find_campaign(session, location.id, campaign_id)
+            )
         return part("campaign.html", "report", **report)
 
     return live_stream(request, db, viewer.signed_in.secret, location.id, after, "report", draw)

@@ -212,10 +212,7 @@ async def test_connection(
     request: Request, viewer: ViewerDep, location_id: str, connection_id: str
 ) -> Response:
     location = viewer.location(location_id)
-    try:
-        report = await probes.check_connection(database(request), location.id, connection_id)
-    except NotFound as error:
-        raise PageNotFound from error
+    report = await probes.check_connection(database(request), location.id, connection_id)
     notes = Notes(tests={connection_id: report})
     return await _page(request, viewer, location, notes)
 

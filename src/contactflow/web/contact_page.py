@@ -103,10 +103,7 @@ def _fields_given(form: FormData) -> dict[str, Any]:
 
 
 async def _values(session: AsyncSession, location_id: str, contact_id: str) -> dict[str, Any]:
-    try:
-        contact = await service.find_contact(session, location_id, contact_id)
-    except NotFound:
-        raise PageNotFound from None
+    contact = await service.find_contact(session, location_id, contact_id)
     mail = await mail_contacts.find_by_crm_id(session, location_id, contact.id)
     emails, tasks, entries = [], [], []
     if mail is not None:
@@ -208,10 +205,7 @@ async def _refused(
     refused: FilledForm,
 ) -> Response:
     async with database(request).reader() as session:
-        try:
-            contact = await service.find_contact(session, location.id, contact_id)
-        except NotFound:
-            raise PageNotFound from None
+        contact = await service.find_contact(session, location.id, contact_id)
     forms = replace(Forms(FilledForm(_values_of(contact))), **{form: refused})
     return await _page(request, viewer, location, contact_id, forms, 422)
 

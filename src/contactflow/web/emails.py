@@ -16,9 +16,9 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.mailsuite import emails, mail_api
-from contactflow.mailsuite.models import Email, EmailStatus
+from contactflow.mailsuite.models import EmailStatus
 from contactflow.platform.api_support import format_cursor
-from contactflow.platform.errors import Conflict, NotFound
+from contactflow.platform.errors import Conflict
 from contactflow.platform.tenancy import Location
 from contactflow.web.framed import FRAMING_PAGE_POLICY, framed_html
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
@@ -140,16 +140,9 @@ async def emails_live(
     return live_stream(request, db, viewer.signed_in.secret, location.id, after, "emails", draw)
 
 
-async def _email(session: AsyncSession, location: Location, email_id: str) -> Email:
-    try:
-        return await emails.find_email(session, location.id, email_id)
-    except NotFound:
-        raise PageNotFound from None
-
-
 async def _email_values(request: Request, location: Location, email_id: str) -> dict[str, Any]:
     async with database(request).reader() as session:
-        email = await _email(session, location, email_id)
+        email = await emails.find_email(session, location.id, email_id)
         activity = await emails.email_activity(
             session,
             location.id,
@@ -211,7 +204,7 @@ async def email_live(
     location = viewer.location(location_id)
     db = database(request)
     async with db.reader() as session:
-        await _email(session, location, email_id)
+        await emails.find_email(session, location.id, email_id)
 
     async def draw() -> str:
         values = await _email_values(request, location, email_id)
@@ -226,7 +219,7 @@ async def email_html(
 ) -> Response:
     location = viewer.location(location_id)
     async with database(request).reader() as session:
-        email = await _email(session, location, email_id)
+        email = await emails.find_email(session, location.id, email_id)
     return framed_html(email.html)
 
 
@@ -236,8 +229,6 @@ async def resend(request: Request, viewer: ViewerDep, location_id: str, email_id
     try:
         async with database(request).unit_of_work() as uow:
             await emails.resend_email(uow, location.id, email_id)
-    except NotFound:
-        raise PageNotFound from None
     except Conflict as refused:
         return await _email_page(
             request,

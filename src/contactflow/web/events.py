@@ -12,7 +12,6 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.platform import events, events_api
-from contactflow.platform.errors import NotFound
 from contactflow.platform.event_types import EVENT_TYPES, EVENT_TYPES_BY_RESOURCE
 from contactflow.web.guard import PageNotFound, ViewerDep, database
 from contactflow.web.live import live_stream, log_position
@@ -148,8 +147,5 @@ async def event_page(
 ) -> Response:
     location = viewer.location(location_id)
     async with database(request).reader() as session:
-        try:
-            event = await events.find_event(session, location.id, event_id)
-        except NotFound:
-            raise PageNotFound from None
+        event = await events.find_event(session, location.id, event_id)
     return render("event.html", viewer=viewer, location=location, api_docs=EVENTS_DOCS, event=event)

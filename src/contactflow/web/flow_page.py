@@ -13,7 +13,7 @@ from contactflow.flows import service
 from contactflow.flows.definition import export
 from contactflow.flows.models import Flow, FlowVersion, find_flow
 from contactflow.flows.version_diff import Change, changes
-from contactflow.platform.errors import Conflict, NotFound
+from contactflow.platform.errors import Conflict
 from contactflow.web.flows import status_of
 from contactflow.web.guard import PageNotFound, ViewerDep, database
 from contactflow.web.pages import PAGE_HEADERS, api_docs, render
@@ -33,10 +33,7 @@ class VersionRow:
 
 async def _flow(request: Request, location_id: str, flow_id: str) -> tuple[Flow, list[FlowVersion]]:
     async with database(request).reader() as session:
-        try:
-            flow = await find_flow(session, location_id, flow_id)
-        except NotFound:
-            raise PageNotFound from None
+        flow = await find_flow(session, location_id, flow_id)
         versions = await session.scalars(
             select(FlowVersion)
             .where(FlowVersion.flow_id == flow.id)
@@ -121,8 +118,6 @@ async def _set_enabled(
     try:
         async with database(request).unit_of_work() as uow:
             await service.set_enabled(uow, location.id, flow_id, enabled)
-    except NotFound:
-        raise PageNotFound from None
     except Conflict as error:
         return await _page(request, viewer, location.id, flow_id, str(error), 409)
     return RedirectResponse(f"/app/l/{location.id}/flows/{flow_id}", status_code=303)

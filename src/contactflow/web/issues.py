@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.platform import issues, issues_api
 from contactflow.platform.api_support import format_cursor
-from contactflow.platform.errors import NotFound
 from contactflow.web.guard import PageNotFound, ViewerDep, database
 from contactflow.web.live import live_stream, log_position
 from contactflow.web.pages import api_docs, part, render
@@ -136,10 +135,7 @@ async def issue_page(
 ) -> Response:
     location = viewer.location(location_id)
     async with database(request).reader() as session:
-        try:
-            issue = await issues.find_issue(session, location.id, issue_id)
-        except NotFound:
-            raise PageNotFound from None
+        issue = await issues.find_issue(session, location.id, issue_id)
         failures = await issues.recent_failures(session, issue.id, RECENT_FAILURES)
     return render(
         "issue.html",
@@ -161,10 +157,7 @@ async def change_issue(
     if change not in CHANGES:
         raise PageNotFound
     act, done = CHANGES[change]
-    try:
-        async with database(request).unit_of_work() as uow:
-            await act(uow, location.id, issue_id)
-    except NotFound:
-        raise PageNotFound from None
+    async with database(request).unit_of_work() as uow:
+        await act(uow, location.id, issue_id)
     where = f"/app/l/{location.id}/issues/{issue_id}?done={done}"
     return RedirectResponse(where, status_code=303)

@@ -7,8 +7,7 @@ from fastapi.responses import Response
 
 from contactflow.mailsuite import api as mailsuite_api
 from contactflow.mailsuite import lists
-from contactflow.platform.errors import NotFound
-from contactflow.web.guard import PageNotFound, ViewerDep, database
+from contactflow.web.guard import ViewerDep, database
 from contactflow.web.pages import api_docs, render
 from contactflow.web.paging import cursor_position, older_url
 
@@ -46,13 +45,10 @@ async def list_page(
 ) -> Response:
     location = viewer.location(location_id)
     async with database(request).reader() as session:
-        try:
-            group = await lists.find_list(session, location.id, list_id)
-            page = await lists.list_members(
-                session, location.id, list_id, before=cursor_position(cursor), limit=PER_PAGE
-            )
-        except NotFound:
-            raise PageNotFound from None
+        group = await lists.find_list(session, location.id, list_id)
+        page = await lists.list_members(
+            session, location.id, list_id, before=cursor_position(cursor), limit=PER_PAGE
+        )
         contacts = await lists.contacts_by_id(session, [row.contact_id for row in page.rows])
         count = (await lists.member_counts(session, [group.id]))[group.id]
     here = f"/app/l/{location.id}/lists/{group.id}"

@@ -13,8 +13,7 @@ from contactflow.mailsuite import api as mailsuite_api
 from contactflow.mailsuite import tasks
 from contactflow.mailsuite.schemas import TaskUpdate
 from contactflow.platform.clock import utcnow
-from contactflow.platform.errors import NotFound
-from contactflow.web.guard import PageNotFound, ViewerDep, database
+from contactflow.web.guard import ViewerDep, database
 from contactflow.web.live import live_stream, log_position
 from contactflow.web.pages import api_docs, part, render
 from contactflow.web.paging import LogPosition
@@ -71,9 +70,6 @@ async def board_live(
 @router.post("/{task_id}/complete")
 async def complete(request: Request, viewer: ViewerDep, location_id: str, task_id: str) -> Response:
     location = viewer.location(location_id)
-    try:
-        async with database(request).unit_of_work() as uow:
-            await tasks.update_task(uow, location.id, task_id, TaskUpdate(status="done"))
-    except NotFound:
-        raise PageNotFound from None
+    async with database(request).unit_of_work() as uow:
+        await tasks.update_task(uow, location.id, task_id, TaskUpdate(status="done"))
     return RedirectResponse(f"/app/l/{location.id}/tasks", 303)

@@ -19,9 +19,9 @@ from contactflow.mailsuite import contacts, mail_api, templates
 from contactflow.mailsuite.mail_schemas import TemplateCreate, TemplateUpdate
 from contactflow.mailsuite.merge import Rendered
 from contactflow.mailsuite.models import MailContact, Template
-from contactflow.platform.errors import DomainError, NotFound, Unprocessable
+from contactflow.platform.errors import DomainError, Unprocessable
 from contactflow.platform.tenancy import Location
-from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
+from contactflow.web.guard import Viewer, ViewerDep, database
 from contactflow.web.pages import api_docs, render, render_part
 from contactflow.web.paging import cursor_position, older_url
 from contactflow.web.refusals import by_field, form_texts, refusal_lines
@@ -48,13 +48,6 @@ class Draft:
 
 def _base(location_id: str) -> str:
     return f"/app/l/{location_id}/mail-templates"
-
-
-async def _find(session: AsyncSession, location_id: str, template_id: str) -> Template:
-    try:
-        return await templates.find_template(session, location_id, template_id)
-    except NotFound:
-        raise PageNotFound from None
 
 
 async def _draft_of(request: Request) -> Draft:
@@ -190,7 +183,7 @@ async def template_page(
 ) -> Response:
     location = viewer.location(location_id)
     async with database(request).reader() as session:
-        row = await _find(session, location.id, template_id)
+        row = await templates.find_template(session, location.id, template_id)
     values = {"name": row.name, "subject": row.subject, "html": row.html, "text": row.text}
     return await _editor(request, viewer, location, row, Draft(values=values))
 
@@ -203,7 +196,7 @@ async def update(
     draft = await _draft_of(request)
     db = database(request)
     async with db.reader() as session:
-        row = await _find(session, location.id, template_id)
+        row = await templates.find_template(session, location.id, template_id)
     try:
         async with db.unit_of_work() as uow:
             await templates.update_template(

@@ -59,10 +59,7 @@ def _lines(raw: str) -> list[str]:
 
 async def _find(request: Request, location: Location, client_id: str) -> OAuthClient:
     async with database(request).reader() as session:
-        try:
-            return await clients.find_client(session, location.company_id, client_id)
-        except NotFound:
-            raise PageNotFound from None
+        return await clients.find_client(session, location.company_id, client_id)
 
 
 @router.get("")

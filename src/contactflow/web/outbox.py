@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contactflow.mailsuite import sandbox, sandbox_api
 from contactflow.mailsuite.models import SandboxMessage
 from contactflow.platform.api_support import format_cursor
-from contactflow.platform.errors import NotFound
 from contactflow.platform.tenancy import Location
 from contactflow.web.framed import FRAMING_PAGE_POLICY, framed_html
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
@@ -80,10 +79,7 @@ async def outbox_live(
 
 async def _message(request: Request, location: Location, message_id: str) -> SandboxMessage:
     async with database(request).reader() as session:
-        try:
-            return await sandbox.find_message(session, location.id, message_id)
-        except NotFound:
-            raise PageNotFound from None
+        return await sandbox.find_message(session, location.id, message_id)
 
 
 @router.get("/{message_id}")

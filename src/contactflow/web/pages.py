@@ -21,6 +21,7 @@ from jinja2_fragments import render_block
 
 from contactflow.platform.clock import to_iso
 
+DASHBOARD_PATH = "/app/"
 STATIC_PATH = "/app/static"
 PAGE_POLICY = "; ".join(
     [

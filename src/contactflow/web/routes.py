@@ -5,6 +5,8 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from contactflow.platform.auth import sessions
+from contactflow.platform.errors import NotFound
+from contactflow.platform.http import on_domain_error
 from contactflow.web import (
     account,
     api_keys,
@@ -35,7 +37,7 @@ from contactflow.web import (
     webhooks,
 )
 from contactflow.web.guard import SAFE_METHODS, CsrfRefused, PageNotFound, SignInRequired
-from contactflow.web.pages import STATIC_PATH, render
+from contactflow.web.pages import DASHBOARD_PATH, STATIC_PATH, render
 
 
 async def _sign_in_first(request: Request, _: Exception) -> Response:
@@ -53,6 +55,15 @@ async def _csrf_refused(_: Request, error: Exception) -> Response:
 async def _not_found(_: Request, __: Exception) -> Response:
     text = "There is nothing here, or it belongs to a location you do not see."
     return render("problem.html", 404, title="Not found", text=text)
+
+
+async def _record_not_found(request: Request, exc: Exception) -> Response:
+    """A record that a dashboard page or action names is missing, or is another location's:
+    the dashboard's own 404 page, as for a location the viewer does not see. Elsewhere the
+    API's error envelope, as before."""
+    if request.url.path.startswith(DASHBOARD_PATH):
+        return await _not_found(request, exc)
+    return await on_domain_error(request, exc)
 
 
 def install(app: FastAPI) -> None:
@@ -90,3 +101,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, _sign_in_first)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     app.add_exception_handler(PageNotFound, _not_found)
+    app.add_exception_handler(NotFound, _record_not_found)

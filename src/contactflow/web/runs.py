@@ -16,7 +16,7 @@ from contactflow.flows.models import DUE_STATES, Flow, FlowRun, RunState, find_f
 from contactflow.flows.run_emails import run_emails
 from contactflow.flows.wire import failed_email_out, step_run_out
 from contactflow.platform.api_support import format_cursor
-from contactflow.platform.errors import Conflict, NotFound
+from contactflow.platform.errors import Conflict
 from contactflow.web.guard import PageNotFound, ViewerDep, database
 from contactflow.web.live import live_stream, log_position
 from contactflow.web.pages import api_docs, part, render
@@ -163,10 +163,7 @@ async def runs_live(
 
 
 async def _run_values(session: AsyncSession, location_id: str, run_id: str) -> dict[str, Any]:
-    try:
-        run = await service.find_run(session, location_id, run_id)
-    except NotFound:
-        raise PageNotFound from None
+    run = await service.find_run(session, location_id, run_id)
     flow = await find_flow(session, location_id, run.flow_id)
     steps = await service.steps_of(session, run.id)
     emails = await run_emails(session, location_id, [run.id])
@@ -239,8 +236,6 @@ async def retry(request: Request, viewer: ViewerDep, location_id: str, run_id: s
     try:
         async with database(request).unit_of_work() as uow:
             await service.retry(uow, location.id, run_id)
-    except NotFound:
-        raise PageNotFound from None
     except Conflict as error:
         return await _run_page(request, viewer, location.id, run_id, str(error), 409)
     return RedirectResponse(f"/app/l/{location.id}/runs/{run_id}", status_code=303)
@@ -249,9 +244,6 @@ async def retry(request: Request, viewer: ViewerDep, location_id: str, run_id: s
 @router.post("/{run_id}/replay")
 async def replay(request: Request, viewer: ViewerDep, location_id: str, run_id: str) -> Response:
     location = viewer.location(location_id)
-    try:
-        async with database(request).unit_of_work() as uow:
-            run = await service.replay(uow, location.id, run_id)
-    except NotFound:
-        raise PageNotFound from None
+    async with database(request).unit_of_work() as uow:
+        run = await service.replay(uow, location.id, run_id)
     return RedirectResponse(f"/app/l/{location.id}/runs/{run.id}", status_code=303)

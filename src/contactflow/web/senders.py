@@ -5,28 +5,19 @@ senders and emails services as the API and `contactflow mailsuite send-test` do.
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.mailsuite import emails, mail_api, senders
 from contactflow.mailsuite.api_common import LinksDep
-from contactflow.mailsuite.models import Sender
 from contactflow.mailsuite.smtp import SmtpAnswer, host_policy
-from contactflow.platform.errors import DomainError, NotFound
+from contactflow.platform.errors import DomainError
 from contactflow.platform.tenancy import Location
-from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
+from contactflow.web.guard import Viewer, ViewerDep, database
 from contactflow.web.pages import api_docs, render
 from contactflow.web.refusals import form_texts, refusal_lines
 
 router = APIRouter(prefix="/app/l/{location_id}/senders", include_in_schema=False)
 SENDERS_SHOWN = 100
 SENDERS_DOCS = api_docs(mail_api.router, mail_api.list_senders)
-
-
-async def _find(session: AsyncSession, location_id: str, sender_id: str) -> Sender:
-    try:
-        return await senders.find_sender(session, location_id, sender_id)
-    except NotFound:
-        raise PageNotFound from None
 
 
 async def _page(
@@ -63,7 +54,7 @@ async def senders_page(request: Request, viewer: ViewerDep, location_id: str) ->
 async def check(request: Request, viewer: ViewerDep, location_id: str, sender_id: str) -> Response:
     location = viewer.location(location_id)
     async with database(request).reader() as session:
-        sender = await _find(session, location.id, sender_id)
+        sender = await senders.find_sender(session, location.id, sender_id)
     settings = request.app.state.settings
     answer = await senders.verify_sender(
         sender, host_policy(settings.smtp_allowed_networks), settings.smtp_timeout_seconds
@@ -79,7 +70,7 @@ async def send_test(
     to = form_texts(await request.form(), ("to",))["to"]
     db = database(request)
     async with db.reader() as session:
-        sender = await _find(session, location.id, sender_id)
+        sender = await senders.find_sender(session, location.id, sender_id)
     try:
         async with db.unit_of_work() as uow:
             email = await emails.queue_test_message(uow, sender.id, to, links)

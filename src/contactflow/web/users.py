@@ -87,10 +87,7 @@ async def invite(request: Request, viewer: ViewerDep, location_id: str) -> Respo
 
 async def _user(request: Request, location: Location, user_id: str) -> User:
     async with database(request).reader() as session:
-        try:
-            return await invitations.find_user(session, location.id, user_id)
-        except NotFound:
-            raise PageNotFound from None
+        return await invitations.find_user(session, location.id, user_id)
 
 
 async def user_page(

@@ -16,12 +16,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.platform.api_support import format_cursor
-from contactflow.platform.errors import NotFound
 from contactflow.platform.webhooks import api as webhooks_api
 from contactflow.platform.webhooks import service
 from contactflow.platform.webhooks.models import PENDING
 from contactflow.platform.webhooks.schemas import DeliveryState
-from contactflow.web.guard import PageNotFound, ViewerDep, database
+from contactflow.web.guard import ViewerDep, database
 from contactflow.web.pages import api_docs, render, render_part
 from contactflow.web.paging import cursor_position
 
@@ -106,10 +105,7 @@ async def deliveries_part(
     """The deliveries block alone: while one of them is pending, it asks for itself again."""
     location = viewer.location(location_id)
     async with database(request).reader() as session:
-        try:
-            values = await listing(session, location.id, endpoint_id, DeliveryFilter.of(request))
-        except NotFound:
-            raise PageNotFound from None
+        values = await listing(session, location.id, endpoint_id, DeliveryFilter.of(request))
     return render_part("webhook.html", "deliveries", **values)
 
 
@@ -117,12 +113,9 @@ async def _delivery_values(
     request: Request, location_id: str, endpoint_id: str, delivery_id: str
 ) -> dict[str, Any]:
     async with database(request).reader() as session:
-        try:
-            endpoint = await service.find_endpoint(session, location_id, endpoint_id)
-            delivery = await service.find_delivery(session, location_id, endpoint_id, delivery_id)
-            attempts = await service.attempts_of(session, location_id, endpoint_id, delivery_id)
-        except NotFound:
-            raise PageNotFound from None
+        endpoint = await service.find_endpoint(session, location_id, endpoint_id)
+        delivery = await service.find_delivery(session, location_id, endpoint_id, delivery_id)
+        attempts = await service.attempts_of(session, location_id, endpoint_id, delivery_id)
     path = f"{endpoint_path(location_id, endpoint_id)}/deliveries/{delivery_id}"
     return {
         "location_id": location_id,
@@ -163,10 +156,7 @@ async def resend(
     request: Request, viewer: ViewerDep, location_id: str, endpoint_id: str, delivery_id: str
 ) -> Response:
     location = viewer.location(location_id)
-    try:
-        async with database(request).unit_of_work() as uow:
-            await service.resend(uow, location.id, endpoint_id, delivery_id)
-    except NotFound:
-        raise PageNotFound from None
+    async with database(request).unit_of_work() as uow:
+        await service.resend(uow, location.id, endpoint_id, delivery_id)
     where = f"{endpoint_path(location.id, endpoint_id)}/deliveries/{delivery_id}?done=resent"
     return RedirectResponse(where, status_code=303)

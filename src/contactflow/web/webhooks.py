@@ -72,10 +72,7 @@ def _given(form: FormData) -> dict[str, Any]:
 
 async def _find(request: Request, location_id: str, endpoint_id: str) -> WebhookEndpoint:
     async with database(request).reader() as session:
-        try:
-            return await service.find_endpoint(session, location_id, endpoint_id)
-        except NotFound:
-            raise PageNotFound from None
+        return await service.find_endpoint(session, location_id, endpoint_id)
 
 
 @router.get("")
@@ -138,11 +135,8 @@ async def endpoint_page(
 ) -> Response:
     shown = DeliveryFilter.of(request) if request.method == "GET" else DeliveryFilter()
     async with database(request).reader() as session:
-        try:
-            endpoint = await service.find_endpoint(session, location.id, endpoint_id)
-            deliveries = await listing(session, location.id, endpoint.id, shown)
-        except NotFound:
-            raise PageNotFound from None
+        endpoint = await service.find_endpoint(session, location.id, endpoint_id)
+        deliveries = await listing(session, location.id, endpoint.id, shown)
     errors = deliveries["delivery_errors"]
     response = render(
         "webhook.html",
@@ -248,11 +242,8 @@ async def rotate_secret(
 ) -> Response:
     location = viewer.location(location_id)
     overlap = timedelta(hours=request.app.state.settings.webhook_secret_overlap_hours)
-    try:
-        async with database(request).unit_of_work() as uow:
-            rotated = await service.rotate_secret(uow, location.id, endpoint_id, overlap)
-    except NotFound:
-        raise PageNotFound from None
+    async with database(request).unit_of_work() as uow:
+        rotated = await service.rotate_secret(uow, location.id, endpoint_id, overlap)
     secret = NewSecret(rotated.secret, rotated.previous_secret_expires_at)
     return await endpoint_page(request, viewer, location, endpoint_id, secret=secret)
 
@@ -261,17 +252,12 @@ async def _act(
     request: Request, location: Location, endpoint_id: str, done: str, enabled: bool | None = None
 ) -> Response:
     """Enable or disable the endpoint, or delete it (`enabled` None), then show the outcome."""
-    try:
-        async with database(request).unit_of_work() as uow:
-            if enabled is None:
-                await service.delete_endpoint(uow, location.id, endpoint_id)
-            else:
-                policy = url_policy(request.app.state.settings)
-                await service.update_endpoint(
-                    uow, location.id, endpoint_id, policy, enabled=enabled
-                )
-    except NotFound:
-        raise PageNotFound from None
+    async with database(request).unit_of_work() as uow:
+        if enabled is None:
+            await service.delete_endpoint(uow, location.id, endpoint_id)
+        else:
+            policy = url_policy(request.app.state.settings)
+            await service.update_endpoint(uow, location.id, endpoint_id, policy, enabled=enabled)
     where = (
         f"/app/l/{location.id}/webhooks"
         if enabled is None
@@ -306,11 +292,8 @@ async def send_test(
     request: Request, viewer: ViewerDep, location_id: str, endpoint_id: str
 ) -> Response:
     location = viewer.location(location_id)
-    try:
-        async with database(request).unit_of_work() as uow:
-            delivery = await service.send_test(uow, location.id, endpoint_id)
-    except NotFound:
-        raise PageNotFound from None
+    async with database(request).unit_of_work() as uow:
+        delivery = await service.send_test(uow, location.id, endpoint_id)
     where = f"{endpoint_path(location.id, endpoint_id)}/deliveries/{delivery.id}?done=test"
     return RedirectResponse(where, status_code=303)
 
@@ -329,10 +312,7 @@ async def recover(
         return await endpoint_page(
             request, viewer, location, endpoint_id, recover=asked, status=422
         )
-    try:
-        async with database(request).unit_of_work() as uow:
-            count = await service.recover(uow, location.id, endpoint_id, since)
-    except NotFound:
-        raise PageNotFound from None
+    async with database(request).unit_of_work() as uow:
+        count = await service.recover(uow, location.id, endpoint_id, since)
     where = f"{endpoint_path(location.id, endpoint_id)}?recovered={count}"
     return RedirectResponse(where, status_code=303)
