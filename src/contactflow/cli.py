@@ -105,6 +105,8 @@ def serve(
         # trust_proxy is the one switch: the app reads X-Forwarded-For and -Proto itself, and
         # uvicorn's own rewriting (on by default for 127.0.0.1) would believe them without it.
         proxy_headers=False,
+        # On SIGTERM: stop accepting, let the requests in flight finish for this long.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     delivery_loops: int = 2
     # `serve` runs the workers in its own process; set false when `contactflow worker` runs.
     embedded_workers: bool = True
+    # On SIGTERM: how long requests in flight and the workers' current steps may take to
+    # finish. Past it, the steps are cancelled and their leases released for another process.
+    shutdown_grace_seconds: Annotated[int, Field(ge=0)] = 20
 
     # OAuth: access tokens live a day and refresh tokens a year, as HighLevel's do; a refresh
     # token is single-use (each refresh returns a new one).
@@ -79,6 +82,16 @@ class Settings(BaseSettings):
 
     # Flows: finished runs (and their step runs) older than this many days are deleted.
     flow_run_retention_days: Annotated[float, Field(gt=0)] = 30
+    # Retention (docs/operations.md): finished webhook deliveries with their attempts, and
+    # what connections brought in (receipts), are deleted this many days after.
+    webhook_delivery_retention_days: Annotated[float, Field(gt=0)] = 30
+    connection_receipt_retention_days: Annotated[float, Field(gt=0)] = 30
+    # Events are removed from the front of each location's log once this old, read by every
+    # consumer and delivered; into JSON lines files in this folder when set (else dropped).
+    event_retention_days: Annotated[float, Field(gt=0)] = 30
+    event_archive_dir: Path | None = None
+    # How often the retention loop looks for what is past its policy.
+    retention_sweep_seconds: Annotated[float, Field(gt=0)] = 3600
     # Incoming webhooks are refused (503, Retry-After) while this many runs or more are due
     # and wait to run (GET /flows/backlog shows them).
     flow_backlog_limit: Annotated[int, Field(gt=0)] = 10_000

@@ -2,11 +2,12 @@
 databases, writes through the service layer and `contactflow` processes."""
 
 import asyncio
+import os
 import signal
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -313,6 +314,9 @@ def worker_processes(database_url: str, directory: Path) -> Iterator[Callable[..
                 env=cli_env(database_url, **settings),
                 stdout=sink,
                 stderr=subprocess.STDOUT,
+                # Its own process group: a signal to the test's group never reaches it, and
+                # killing its group at the end leaves nothing of it behind.
+                start_new_session=True,
             )
         worker = WorkerProcess(process, log)
         started.append(worker)
@@ -322,9 +326,9 @@ def worker_processes(database_url: str, directory: Path) -> Iterator[Callable[..
         yield start
     finally:
         for worker in started:
-            if worker.process.poll() is None:
-                worker.process.kill()
-                worker.process.wait(timeout=10)
+            with suppress(ProcessLookupError):
+                os.killpg(worker.process.pid, signal.SIGKILL)
+            worker.process.wait(timeout=10)
 
 
 def assert_error(response: httpx.Response, status: int, field: str) -> str:

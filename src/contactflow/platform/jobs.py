@@ -2,8 +2,10 @@
 
 A worker claims due rows by setting a lease (owner and expiry) in one short transaction:
 `FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite. A worker that dies
-leaves its leases to expire and another worker takes the rows over. What to do after a
-failure is decided by a retry policy, a pure object.
+leaves its leases to expire and another worker takes the rows over; one that is stopped
+finishes its current steps within a grace period, or is cancelled and gives its leases back
+so that another worker takes the rows at once. What to do after a failure is decided by a
+retry policy, a pure object.
 """
 
 import asyncio
@@ -11,16 +13,17 @@ import logging
 import random
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import InstrumentedAttribute
 
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import Database, UnitOfWork
+from contactflow.platform.db import Base, Database, UnitOfWork
 from contactflow.platform.ids import new_id
 from contactflow.platform.signals import Waiter
 
@@ -96,6 +99,28 @@ async def claim(
     return rows
 
 
+def leased_tables() -> list[Table]:
+    """Every table of work items: those with the lease columns. Found from the schema, so
+    that the platform knows the contexts' work items without importing them."""
+    lease = {"lease_owner", "lease_expires_at"}
+    return [table for table in Base.metadata.sorted_tables if lease <= set(table.c.keys())]
+
+
+async def release_leases(db: Database, owner: str) -> int:
+    """Give back every lease `owner` holds: its rows are due again for any worker now,
+    instead of once the leases run out. How many rows."""
+    released = 0
+    async with db.unit_of_work() as uow:
+        for table in leased_tables():
+            result = await uow.session.execute(
+                update(table)
+                .where(table.c.lease_owner == owner)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+            released += int(getattr(result, "rowcount", 0) or 0)
+    return released
+
+
 Step = Callable[[], Awaitable[bool]]
 
 
@@ -155,6 +180,27 @@ class Worker:
 
     async def run(self, loops: dict[str, Loop]) -> None:
         await asyncio.gather(*(self._loop(label, loop) for label, loop in loops.items()))
+
+    async def shut_down(self, running: "asyncio.Task[None]", grace_seconds: float) -> None:
+        """Stop: the loops finish their current step within `grace_seconds`, or are
+        cancelled; then the worker's leases are released (a cancelled step's items, and any
+        a step claimed and had not done) so that other workers take them at once."""
+        self.stop()
+        done, _ = await asyncio.wait({running}, timeout=grace_seconds)
+        if not done:
+            log.warning(
+                "worker %s: steps still running after %ss, cancelled", self.name, grace_seconds
+            )
+            running.cancel()
+        with suppress(asyncio.CancelledError):
+            await running
+        try:
+            released = await release_leases(self.db, self.name)
+        except Exception:
+            log.exception("worker %s could not release its leases; they run out instead", self.name)
+            return
+        if released:
+            log.warning("worker %s released %d leases", self.name, released)
 
     async def _loop(self, label: str, loop: Loop) -> None:
         with self.db.wakeups.waiter(loop.topics) as waiter:

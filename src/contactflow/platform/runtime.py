@@ -60,7 +60,8 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
 async def running_workers(
     db: Database, settings: Settings, contexts: Sequence[ContextLoops] = ()
 ) -> AsyncIterator[Worker]:
-    """Start the workers; leaving the block stops them after their current step."""
+    """Start the workers; leaving the block stops them after their current step, or after
+    the shutdown grace with their leases released (`Worker.shut_down`)."""
     signer = await installation_signer(db)
     async with outbound_client() as http, db.listening():
         worker = Worker(db, poll_seconds=settings.worker_poll_seconds)
@@ -81,6 +82,5 @@ async def running_workers(
         try:
             yield worker
         finally:
-            worker.stop()
-            await task
+            await worker.shut_down(task, settings.shutdown_grace_seconds)
             await poster.aclose()
