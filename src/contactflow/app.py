@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import httpx
 from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
@@ -13,11 +14,13 @@ from contactflow.contacts import records_api, resources_api
 from contactflow.flows import api as flows_api
 from contactflow.flows import bulk_retry_api, catalog_api
 from contactflow.flows import hooks_api as flows_hooks_api
+from contactflow.flows import retention as flows_retention
 from contactflow.flows.connections import api as connections_api
 from contactflow.flows.engine import worker_loops as flows_worker_loops
 from contactflow.flows.models import find_flow
 from contactflow.mailsuite import api as mailsuite_api
 from contactflow.mailsuite import campaign_api as mailsuite_campaign_api
+from contactflow.mailsuite import enrolment
 from contactflow.mailsuite import mail_api as mailsuite_mail_api
 from contactflow.mailsuite import sandbox_api as mailsuite_sandbox_api
 from contactflow.mailsuite import tracking_api as mailsuite_tracking_api
@@ -30,12 +33,16 @@ from contactflow.platform.auth.http import UsageRecorder
 from contactflow.platform.auth.oauth import api as oauth_api
 from contactflow.platform.auth.oauth import consent as oauth_consent
 from contactflow.platform.db import Database
+from contactflow.platform.event_retention import EventLogRule
 from contactflow.platform.http import EdgeMiddleware, install_error_handlers
-from contactflow.platform.idempotency import IdempotencyMiddleware, purge_expired
+from contactflow.platform.idempotency import IdempotencyMiddleware
+from contactflow.platform.jobs import Loop
 from contactflow.platform.ratelimit import RateLimiter, RateLimitHeaders, document_headers
+from contactflow.platform.retention import RetentionLoop, Rule, platform_rules
 from contactflow.platform.runtime import ContextLoops, running_workers
 from contactflow.platform.security_headers import SecurityHeaders
 from contactflow.platform.webhooks import api as webhooks_api
+from contactflow.platform.webhooks import dispatch
 from contactflow.settings import Settings, get_settings
 from contactflow.sync import api as sync_api
 from contactflow.sync.worker import worker_loops as sync_worker_loops
@@ -47,11 +54,34 @@ API_VERSION = "2021-07-28"
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
 DOCS_ASSETS = "/docs/assets"
+# The event log's consumers that read every location (the others each read one location's).
+EVERY_LOCATION_CONSUMERS = (dispatch.CONSUMER, enrolment.CONSUMER)
+
+
+def retention_rules(settings: Settings) -> list[Rule]:
+    """What is deleted by policy, in order: the work items and keys first, then the events
+    that no delivery refers to any more (docs/operations.md, ADR 0028)."""
+    events = EventLogRule(
+        timedelta(days=settings.event_retention_days),
+        EVERY_LOCATION_CONSUMERS,
+        settings.event_archive_dir,
+    )
+    return [*platform_rules(settings), *flows_retention.rules(settings), events]
+
+
+def retention_loops(
+    db: Database, settings: Settings, owner: str, http: httpx.AsyncClient
+) -> dict[str, Loop]:
+    sweep = timedelta(seconds=settings.retention_sweep_seconds)
+    return {"retention": Loop(RetentionLoop(db, retention_rules(settings), sweep).step)}
+
+
 # The contexts' background loops, run beside the platform's by every worker.
 CONTEXT_WORKERS: tuple[ContextLoops, ...] = (
     mailsuite_worker_loops,
     flows_worker_loops,
     sync_worker_loops,
+    retention_loops,
 )
 
 
@@ -59,12 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     crypto.configure(settings)
     db = Database(settings.database_url)
-    retention = timedelta(hours=settings.idempotency_ttl_hours)
+    idempotency_window = timedelta(hours=settings.idempotency_ttl_hours)
     rate_limiter = RateLimiter.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await purge_expired(db, retention)
         if settings.embedded_workers:
             async with running_workers(db, settings, CONTEXT_WORKERS):
                 yield
@@ -133,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # The last added runs first: the security headers cover every response, Edge's 413s and
     # 500s included.
-    app.add_middleware(IdempotencyMiddleware, db=db, retention=retention)
+    app.add_middleware(IdempotencyMiddleware, db=db, retention=idempotency_window)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     # Outside Edge, so that its 500 for an authenticated request carries the counts too.
     app.add_middleware(RateLimitHeaders)

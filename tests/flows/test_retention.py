@@ -8,14 +8,26 @@ from sqlalchemy import select
 from contactflow.flows import keyvalue, service
 from contactflow.flows.keyvalue import SeenKey
 from contactflow.flows.models import FlowRun, FlowVersion, StepRun, queued_run
-from contactflow.flows.retention import RetentionLoop, delete_expired
+from contactflow.flows.retention import rules
 from contactflow.platform.db import Database
+from contactflow.platform.retention import RetentionLoop, TableRule
 from contactflow.settings import Settings
 from tests.flows.test_engine import DEFINITION
 from tests.support import Tenant
 
 NOW = datetime(2000, 2, 1, tzinfo=UTC)
-RETENTION = timedelta(days=30)
+SETTINGS = Settings(flow_run_retention_days=30)
+RUNS, SEEN_KEYS, _ = rules(SETTINGS)
+SWEEP = timedelta(hours=1)
+
+
+async def delete_expired(db: Database, rule: TableRule, now: datetime, batch: int = 500) -> int:
+    """Batch after batch until none is left; how many."""
+    total = 0
+    while (deleted := await rule.delete_batch(db, now, batch)) > 0:
+        assert deleted <= batch
+        total += deleted
+    return total
 
 
 async def _version(db: Database, tenant: Tenant) -> FlowVersion:
@@ -78,12 +90,12 @@ async def test_old_finished_runs_are_deleted_and_the_rest_kept(
         ("waiting", "waiting", None),
     )
 
-    assert await delete_expired(quiet_db, RETENTION, NOW, batch=2) == 3
+    assert await delete_expired(quiet_db, RUNS, NOW, batch=2) == 3
     kept = ["queued", "recent failed", "recent succeeded", "running", "waiting"]
     assert await _left(quiet_db, version) == (kept, 5)
-    assert await delete_expired(quiet_db, RETENTION, NOW, batch=2) == 0
+    assert await delete_expired(quiet_db, RUNS, NOW, batch=2) == 0
     # A day later, the run finished 29 days before is past the retention too.
-    assert await delete_expired(quiet_db, RETENTION, NOW + timedelta(days=2)) == 1
+    assert await delete_expired(quiet_db, RUNS, NOW + timedelta(days=2)) == 1
     assert (await _left(quiet_db, version))[0] == ["queued", "recent failed", "running", "waiting"]
 
 
@@ -91,7 +103,7 @@ async def test_the_worker_loop_sweeps_then_rests(quiet_db: Database, quiet_tenan
     version = await _version(quiet_db, quiet_tenant)
     # Finished long before the real now: the loop, which uses the clock, deletes it.
     await _runs(quiet_db, version, ("ancient", "succeeded", 0), ("queued", "queued", None))
-    loop = RetentionLoop(quiet_db, timedelta(days=Settings().flow_run_retention_days))
+    loop = RetentionLoop(quiet_db, rules(Settings()), SWEEP)
 
     assert await loop.step() is False
     assert (await _left(quiet_db, version))[0] == ["queued"]
@@ -111,7 +123,7 @@ async def test_the_sweep_deletes_seen_keys_whose_window_is_over(
         uow.session.add(SeenKey(flow_id=flow_id, key="over", seen_at=NOW, expires_at=NOW))
         # Seen before keys expired: no window known, kept.
         uow.session.add(SeenKey(flow_id=flow_id, key="ageless", seen_at=NOW))
-    loop = RetentionLoop(quiet_db, RETENTION)
+    loop = RetentionLoop(quiet_db, [SEEN_KEYS], SWEEP)
 
     assert await loop.step() is False
     async with quiet_db.reader() as session:

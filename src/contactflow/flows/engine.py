@@ -4,8 +4,8 @@ run. The runs are added in the transaction that advances the cursor, so each eve
 evaluated exactly once per flow version, whichever worker reads it.
 
 Also the flows context's loops for the process's workers (platform/runtime.py): this
-consumer, the plans of record-relative triggers, the timers of schedules and plans, runs and
-run retention.
+consumer, the plans of record-relative triggers, the timers of schedules and plans, and runs
+(their retention is among the platform's rules: flows/retention.py).
 """
 
 from dataclasses import dataclass
@@ -24,7 +24,6 @@ from contactflow.flows.connections.polling import poll_due
 from contactflow.flows.connections.rate_budget import RateLimits
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow, FlowVersion, cursor_name, flow_origin, queued_run
-from contactflow.flows.retention import RetentionLoop
 from contactflow.flows.run_state import RunSettings, definition_of
 from contactflow.flows.runs import RunExecutor
 from contactflow.platform import topics
@@ -190,7 +189,6 @@ def worker_loops(
     db: Database, settings: Settings, owner: str, http: httpx.AsyncClient
 ) -> dict[str, Loop]:
     executor = RunExecutor(db, run_settings(settings), owner, http)
-    retention = RetentionLoop(db, timedelta(days=settings.flow_run_retention_days))
 
     async def fire_timers() -> bool:
         return await schedules.fire_due(db) > 0
@@ -203,8 +201,6 @@ def worker_loops(
         ),
         "flows-runs": Loop(executor.step, (topics.FLOW_RUNS,), executor.next_due),
         "flows-bulk-retries": Loop(lambda: bulk_retry.advance(db), (topics.FLOW_BULK_RETRIES,)),
-        # Sweeps once an hour; the poll interval is soon enough to notice the time has come.
-        "flows-retention": Loop(retention.step),
         "connections-poll": Loop(
             lambda: poll_due(db, http),
             (topics.CONNECTION_POLLS,),

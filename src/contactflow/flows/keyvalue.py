@@ -5,7 +5,7 @@ runs at once never both see a key as new nor lose an increment, on SQLite and Po
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, delete, select, tuple_, update
+from sqlalchemy import JSON, ForeignKey, String, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, mapped_column
@@ -72,22 +72,6 @@ async def first_sighting(uow: UnitOfWork, flow_id: str, key: str, window: timede
         .values(seen_at=now, expires_at=now + window)
     )
     return _changed(renewed)
-
-
-async def delete_expired_keys(uow: UnitOfWork, now: datetime, batch: int) -> int:
-    """Delete up to `batch` seen keys whose window is over; how many."""
-    expired = (
-        select(SeenKey.flow_id, SeenKey.key)
-        .where(SeenKey.expires_at < now)
-        .order_by(SeenKey.expires_at)
-        .limit(batch)
-    )
-    rows = [tuple(row) for row in await uow.session.execute(expired)]
-    if rows:
-        await uow.session.execute(
-            delete(SeenKey).where(tuple_(SeenKey.flow_id, SeenKey.key).in_(rows))
-        )
-    return len(rows)
 
 
 async def get_value(uow: UnitOfWork, location_id: str, key: str) -> StoredValue | None:

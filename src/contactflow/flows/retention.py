@@ -1,72 +1,38 @@
-"""Run retention: finished runs older than the retention (by their finish time) are deleted
-with their step runs, a batch per transaction so the writer is never held long. Queued,
-running and waiting runs are never deleted, however old. The same sweep deletes the keys
-flows let through (de-duplicate steps, hook deliveries) once their window is over."""
+"""The flows context's retention rules (platform/retention.py runs them): finished runs older
+than the retention (by their finish time) go with their step runs; queued, running and
+waiting runs stay however old. The keys flows let through go once their window is over, and
+what connections brought in (receipts) after their retention: a repeat older than that is
+taken as new."""
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import delete, select
-
-from contactflow.flows import keyvalue
+from contactflow.flows.connections.models import ConnectionReceipt
+from contactflow.flows.keyvalue import SeenKey
 from contactflow.flows.models import CANCELLED, FAILED, SUCCEEDED, FlowRun, StepRun
-from contactflow.platform.clock import utcnow
-from contactflow.platform.db import Database
+from contactflow.platform.retention import TableRule, older_than
+from contactflow.settings import Settings
 
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
-BATCH = 500
-# Old runs pile up slowly: looking once in a while is enough.
-SWEEP_SECONDS = 3600.0
 
 
-async def delete_batch(
-    db: Database, retention: timedelta, now: datetime, batch: int = BATCH
-) -> int:
-    """Delete up to `batch` runs that finished before `now - retention`; how many."""
-    cutoff = now - retention
-    async with db.unit_of_work() as uow:
-        ids = list(
-            await uow.session.scalars(
-                select(FlowRun.id)
-                .where(FlowRun.state.in_(FINISHED), FlowRun.finished_at < cutoff)
-                .order_by(FlowRun.finished_at)
-                .limit(batch)
-            )
-        )
-        if ids:
-            await uow.session.execute(delete(StepRun).where(StepRun.run_id.in_(ids)))
-            await uow.session.execute(delete(FlowRun).where(FlowRun.id.in_(ids)))
-        return len(ids)
-
-
-async def delete_expired(
-    db: Database, retention: timedelta, now: datetime, batch: int = BATCH
-) -> int:
-    """Delete every run that finished before `now - retention`, batch after batch; how many."""
-    total = 0
-    while (deleted := await delete_batch(db, retention, now, batch)) > 0:
-        total += deleted
-    return total
-
-
-@dataclass
-class RetentionLoop:
-    """A worker step: a batch at a time while there are expired runs, then idle until the
-    next sweep is due."""
-
-    db: Database
-    retention: timedelta
-    sweep: timedelta = timedelta(seconds=SWEEP_SECONDS)
-    _next_sweep: datetime = field(default_factory=utcnow)
-
-    async def step(self) -> bool:
-        now = utcnow()
-        if now < self._next_sweep:
-            return False
-        runs = await delete_batch(self.db, self.retention, now)
-        async with self.db.unit_of_work() as uow:
-            keys = await keyvalue.delete_expired_keys(uow, now, BATCH)
-        if BATCH in (runs, keys):
-            return True
-        self._next_sweep = now + self.sweep
-        return False
+def rules(settings: Settings) -> list[TableRule]:
+    runs_kept = timedelta(days=settings.flow_run_retention_days)
+    return [
+        TableRule(
+            "flow runs",
+            (FlowRun.id,),
+            lambda now: FlowRun.state.in_(FINISHED) & (FlowRun.finished_at < now - runs_kept),
+            (StepRun.run_id,),
+        ),
+        TableRule(
+            "flow seen keys", (SeenKey.flow_id, SeenKey.key), lambda now: SeenKey.expires_at < now
+        ),
+        TableRule(
+            "connection receipts",
+            (ConnectionReceipt.connection_id, ConnectionReceipt.key),
+            older_than(
+                ConnectionReceipt.created_at,
+                timedelta(days=settings.connection_receipt_retention_days),
+            ),
+        ),
+    ]

@@ -190,6 +190,13 @@ async def publish(uow: UnitOfWork, location_id: str, flow_id: str) -> Flow:
     # With the previous version's cursor held, none of its plans can change meanwhile.
     if previous is not None:
         await record_plans.carry_over(uow, previous, draft)
+        # The replaced version reads no more: its cursor would hold the log's retention back.
+        await uow.session.execute(
+            delete(ConsumerCursor).where(
+                ConsumerCursor.consumer == cursor_name(previous),
+                ConsumerCursor.location_id == flow.location_id,
+            )
+        )
     else:
         await record_plans.plan_existing(uow, flow, draft)
     await schedules.start(uow, flow, draft, now)

@@ -197,11 +197,3 @@ class IdempotencyMiddleware:
             record.status_code = status
             record.headers = headers
             record.body = body
-
-
-async def purge_expired(db: Database, retention: timedelta) -> int:
-    async with db.unit_of_work() as uow:
-        result = await uow.session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - retention)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)

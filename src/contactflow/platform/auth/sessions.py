@@ -136,6 +136,11 @@ def _live(now: datetime) -> list[ColumnElement[bool]]:
     return [WebSession.last_used_at > now - IDLE, WebSession.created_at > now - LONGEST]
 
 
+def ended(now: datetime) -> ColumnElement[bool]:
+    """Sessions no cookie opens any more: idle too long or too old (retention deletes them)."""
+    return ~and_(*_live(now))
+
+
 async def find(session: AsyncSession, secret: str | None) -> SignedIn | None:
     """The live session this cookie secret opens, with its user; None when it is unknown,
     ended, idle too long or too old."""
