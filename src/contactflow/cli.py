@@ -22,7 +22,15 @@ from rich.progress import (
 from rich.progress import Progress as ProgressDisplay
 from rich.table import Table
 
-from contactflow import cli_catalog, cli_events, cli_flows, cli_mailsuite, cli_oauth, cli_sync
+from contactflow import (
+    cli_catalog,
+    cli_events,
+    cli_flows,
+    cli_lifecycle,
+    cli_mailsuite,
+    cli_oauth,
+    cli_sync,
+)
 from contactflow.app import CONTEXT_WORKERS, create_app
 from contactflow.cli_support import (
     AsJson,
@@ -58,6 +66,9 @@ app.add_typer(cli_mailsuite.mailsuite_app, name="mailsuite")
 app.add_typer(cli_flows.flows_app, name="flows")
 app.add_typer(cli_sync.sync_app, name="sync")
 app.command("catalog")(cli_catalog.catalog)
+app.command("purge")(cli_lifecycle.purge_command)
+app.command("backup")(cli_lifecycle.backup_command)
+app.command("restore")(cli_lifecycle.restore_command)
 
 
 @app.command()
