@@ -71,6 +71,16 @@ def _key_reminder(settings: Settings) -> None:
     )
 
 
+def _sqlite_database(settings: Settings, file: Path, *, restore: bool) -> Path:
+    """The configured SQLite database's file; PostgreSQL is refused with its command."""
+    path = sqlite_file(settings.database_url)
+    if path is None:
+        recipe = backups.recipe(settings.database_url, file, restore=restore)
+        done = "restored" if restore else "backed up"
+        _refuse(f"PostgreSQL is {done} with its own tools; run: {recipe}")
+    return path
+
+
 def backup_command(
     file: Annotated[Path, typer.Argument(help="Where to write the backup.")],
     force: Annotated[bool, typer.Option(help="Replace FILE if it exists.")] = False,
@@ -78,10 +88,7 @@ def backup_command(
     """Back the SQLite database up into FILE, consistent while servers run. PostgreSQL is
     refused with the pg_dump command to run instead."""
     settings = get_settings()
-    source = sqlite_file(settings.database_url)
-    if source is None:
-        recipe = backups.recipe(settings.database_url, file, restore=False)
-        _refuse(f"PostgreSQL is backed up with its own tools; run: {recipe}")
+    source = _sqlite_database(settings, file, restore=False)
     if not source.exists():
         _refuse(f"no database at {source}")
     if file.exists() and not force:
@@ -100,10 +107,7 @@ def restore_command(
     """Restore the SQLite database from FILE, then apply the migrations newer than it.
     PostgreSQL is refused with the pg_restore command to run instead."""
     settings = get_settings()
-    target = sqlite_file(settings.database_url)
-    if target is None:
-        recipe = backups.recipe(settings.database_url, file, restore=True)
-        _refuse(f"PostgreSQL is restored with its own tools; run: {recipe}")
+    target = _sqlite_database(settings, file, restore=True)
     if not file.exists():
         _refuse(f"no backup at {file}")
     if target.exists() and not force:
