@@ -82,4 +82,5 @@ class ConnectionReceipt(Base):
         ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
     )
     key: Mapped[str] = mapped_column(String(160), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Indexed for retention, which deletes the old ones (flows/retention.py).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
