@@ -3,6 +3,7 @@ only once every consumer of its location has read it and no delivery refers to i
 events are archived as JSON lines, a file per day."""
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from contactflow.platform.webhooks.models import (
     WebhookDelivery,
 )
 from contactflow.settings import Settings
-from tests.support import Tenant, make_tenant, migrated_database
+from tests.support import Tenant, invoke_cli, make_tenant, migrated_database
 from tests.webhooks.helpers import add_endpoint_row
 
 NOW = utcnow()
@@ -140,7 +141,9 @@ async def _others(db: Database, tenant: Tenant, endpoint: str, held: str, freed:
             uow.session.add(WebhookAttempt(delivery_id=delivery.id, attempted_at=NOW - days * DAY))
 
 
-async def test_each_kind_goes_only_past_its_policy(own_db: Database, tmp_path: Path) -> None:
+async def test_each_kind_goes_only_past_its_policy(
+    own_url: str, own_db: Database, tmp_path: Path
+) -> None:
     tenant = await make_tenant(own_db)
     location = tenant.location_id
     endpoint = await add_endpoint_row(own_db, location, "http://127.0.0.1:9/hook")
@@ -204,3 +207,9 @@ async def test_each_kind_goes_only_past_its_policy(own_db: Database, tmp_path: P
     ]
     assert lines[0]["payload"] == {"n": 1}
     assert lines[0]["locationId"] == location
+
+    # The command says what it would remove, and who keeps the other location's old events.
+    shown = await invoke_cli(own_url, "purge", "--dry-run")
+    assert shown.exit_code == 0, shown.output
+    assert re.search(r"events\s+0", shown.stdout), shown.stdout
+    assert re.search(rf"{unread.location_id}\s+\(not started there\)\s+0\s+3", shown.stdout)
