@@ -20,6 +20,7 @@ from tests.support import (
     fresh_postgres_database,
     live_server,
     make_tenant,
+    migrated_database,
     postgres_available,
     server_settings,
 )
@@ -65,6 +66,20 @@ def postgres_only(database_url: str) -> None:
     NOTIFY between processes."""
     if not database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL only")
+
+
+@pytest.fixture
+def isolated_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A new, migrated database on the session's backend that no other test's server or
+    workers use: for what acts on every location, or must not meet embedded workers."""
+    with migrated_database(database_url, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def isolated_db(isolated_url: str) -> AsyncIterator[Database]:
+    async with checked_database(isolated_url) as database:
+        yield database
 
 
 @pytest.fixture(scope="session")

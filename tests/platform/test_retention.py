@@ -4,11 +4,9 @@ events are archived as JSON lines, a file per day."""
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select, update
 
 from contactflow.app import retention_rules
@@ -26,27 +24,11 @@ from contactflow.platform.webhooks.models import (
     WebhookDelivery,
 )
 from contactflow.settings import Settings
-from tests.support import Tenant, invoke_cli, make_tenant, migrated_database
+from tests.support import Tenant, invoke_cli, make_tenant
 from tests.webhooks.helpers import add_endpoint_row
 
 NOW = utcnow()
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def own_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A database of this test's own: a purge acts on every location."""
-    with migrated_database(database_url, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-async def own_db(own_url: str) -> AsyncIterator[Database]:
-    database = Database(own_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def _log(db: Database, location: str, ages: list[timedelta]) -> list[str]:
@@ -142,26 +124,26 @@ async def _others(db: Database, tenant: Tenant, endpoint: str, held: str, freed:
 
 
 async def test_each_kind_goes_only_past_its_policy(
-    own_url: str, own_db: Database, tmp_path: Path
+    isolated_url: str, isolated_db: Database, tmp_path: Path
 ) -> None:
-    tenant = await make_tenant(own_db)
+    tenant = await make_tenant(isolated_db)
     location = tenant.location_id
-    endpoint = await add_endpoint_row(own_db, location, "http://127.0.0.1:9/hook")
+    endpoint = await add_endpoint_row(isolated_db, location, "http://127.0.0.1:9/hook")
     # Seqs 1-5 are 40 days old, 6 a day old. A flow's cursor lags at 2.
-    ids = await _log(own_db, location, [40 * DAY] * 5 + [DAY])
-    await _cursors(own_db, location, webhooks=6, mailsuite_campaigns=6, **{"flow:v1": 2})
+    ids = await _log(isolated_db, location, [40 * DAY] * 5 + [DAY])
+    await _cursors(isolated_db, location, webhooks=6, mailsuite_campaigns=6, **{"flow:v1": 2})
     # seq 4 has a pending delivery; seq 1's delivery succeeded 31 days ago.
-    await _others(own_db, tenant, endpoint.id, held=ids[3], freed=ids[0])
+    await _others(isolated_db, tenant, endpoint.id, held=ids[3], freed=ids[0])
     # A location that a consumer of every location has not read yet keeps its log.
-    unread = await make_tenant(own_db)
-    await _log(own_db, unread.location_id, [40 * DAY] * 3)
-    await _cursors(own_db, unread.location_id, webhooks=3)
+    unread = await make_tenant(isolated_db)
+    await _log(isolated_db, unread.location_id, [40 * DAY] * 3)
+    await _cursors(isolated_db, unread.location_id, webhooks=3)
     archive = tmp_path / "archive"
     rules = retention_rules(Settings(event_archive_dir=archive))
 
-    planned = await purge(own_db, rules, NOW, dry_run=True)
-    assert await _left(own_db, location) == [1, 2, 3, 4, 5, 6]
-    removed = await purge(own_db, rules, NOW)
+    planned = await purge(isolated_db, rules, NOW, dry_run=True)
+    assert await _left(isolated_db, location) == [1, 2, 3, 4, 5, 6]
+    removed = await purge(isolated_db, rules, NOW)
     expected = {
         "idempotency keys": 1,
         "dashboard sessions": 1,
@@ -175,26 +157,26 @@ async def test_each_kind_goes_only_past_its_policy(
     assert planned[:-1] == removed[:-1]
     # Counted before the delivery of seq 1 was deleted: only what is free already.
     assert planned[-1] == Removed("events", 0)
-    assert await _left(own_db, location) == [3, 4, 5, 6]
-    assert await _left(own_db, unread.location_id) == [1, 2, 3]
-    assert await _count(own_db, IdempotencyRecord) == 1
-    assert await _count(own_db, WebSession) == 1
-    assert await _count(own_db, ConnectionReceipt) == 1
-    assert await _count(own_db, WebhookAttempt) == 1
+    assert await _left(isolated_db, location) == [3, 4, 5, 6]
+    assert await _left(isolated_db, unread.location_id) == [1, 2, 3]
+    assert await _count(isolated_db, IdempotencyRecord) == 1
+    assert await _count(isolated_db, WebSession) == 1
+    assert await _count(isolated_db, ConnectionReceipt) == 1
+    assert await _count(isolated_db, WebhookAttempt) == 1
 
     # The flow catches up: the cut stops at seq 4, which a pending delivery still sends.
-    await _cursors(own_db, location, **{"flow:v1": 6})
-    assert (await purge(own_db, rules, NOW, dry_run=True))[-1] == Removed("events", 1)
-    assert (await purge(own_db, rules, NOW))[-1] == Removed("events", 1)
-    assert await _left(own_db, location) == [4, 5, 6]
+    await _cursors(isolated_db, location, **{"flow:v1": 6})
+    assert (await purge(isolated_db, rules, NOW, dry_run=True))[-1] == Removed("events", 1)
+    assert (await purge(isolated_db, rules, NOW))[-1] == Removed("events", 1)
+    assert await _left(isolated_db, location) == [4, 5, 6]
     # Delivered (31 days ago): the delivery goes, then its event and the next; seq 6 is young.
-    async with own_db.unit_of_work() as uow:
+    async with isolated_db.unit_of_work() as uow:
         await uow.session.execute(
             update(WebhookDelivery).values(state=SUCCEEDED, next_attempt_at=NOW - 31 * DAY)
         )
-    assert (await purge(own_db, rules, NOW, dry_run=True))[-1] == Removed("events", 0)
-    assert (await purge(own_db, rules, NOW))[-1] == Removed("events", 2)
-    assert await _left(own_db, location) == [6]
+    assert (await purge(isolated_db, rules, NOW, dry_run=True))[-1] == Removed("events", 0)
+    assert (await purge(isolated_db, rules, NOW))[-1] == Removed("events", 2)
+    assert await _left(isolated_db, location) == [6]
 
     lines = [
         json.loads(line)
@@ -209,7 +191,7 @@ async def test_each_kind_goes_only_past_its_policy(
     assert lines[0]["locationId"] == location
 
     # The command says what it would remove, and who keeps the other location's old events.
-    shown = await invoke_cli(own_url, "purge", "--dry-run")
+    shown = await invoke_cli(isolated_url, "purge", "--dry-run")
     assert shown.exit_code == 0, shown.output
     rows = [re.split(r"\s*\u2502\s*", line.strip("\u2502 ")) for line in shown.stdout.splitlines()]
     assert ["events", "0"] in rows, shown.stdout

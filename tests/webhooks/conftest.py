@@ -1,16 +1,14 @@
 """Fixtures of the webhook tests: a fresh receiver per test, isolated databases and worker
 processes (for tests that must not share a database with the embedded workers of `server`)."""
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from contactflow.platform.db import Database
 from tests.receiver import Receiver, running_receiver
-from tests.support import checked_database
-from tests.webhooks.helpers import WorkerProcess, isolated_database, worker_processes
+from tests.webhooks.helpers import WorkerProcess, worker_processes
 
 
 @pytest.fixture
@@ -27,18 +25,6 @@ def receivers() -> Iterator[Callable[[], Receiver]]:
 @pytest.fixture
 def hook(receivers: Callable[[], Receiver]) -> Receiver:
     return receivers()
-
-
-@pytest.fixture
-def isolated_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    with isolated_database(database_url, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-async def isolated_db(isolated_url: str) -> AsyncIterator[Database]:
-    async with checked_database(isolated_url) as database:
-        yield database
 
 
 @pytest.fixture
