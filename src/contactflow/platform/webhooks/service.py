@@ -229,6 +229,7 @@ async def send_test(uow: UnitOfWork, location_id: str, endpoint_id: str) -> Webh
         {"type": WEBHOOK_TEST, "locationId": location_id, "endpointId": endpoint.id},
         subject_id=endpoint.id,
     )
+    await events.write_pending(uow)  # the delivery refers to the event and its number
     delivery = WebhookDelivery(
         endpoint_id=endpoint.id,
         event_id=event.id,
