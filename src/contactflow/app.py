@@ -17,7 +17,7 @@ from contactflow.flows import hooks_api as flows_hooks_api
 from contactflow.flows import retention as flows_retention
 from contactflow.flows.connections import api as connections_api
 from contactflow.flows.engine import worker_loops as flows_worker_loops
-from contactflow.flows.models import find_flow
+from contactflow.flows.models import DUE_STATES, FlowRun, find_flow
 from contactflow.mailsuite import api as mailsuite_api
 from contactflow.mailsuite import campaign_api as mailsuite_campaign_api
 from contactflow.mailsuite import enrolment
@@ -25,6 +25,7 @@ from contactflow.mailsuite import mail_api as mailsuite_mail_api
 from contactflow.mailsuite import sandbox_api as mailsuite_sandbox_api
 from contactflow.mailsuite import tracking_api as mailsuite_tracking_api
 from contactflow.mailsuite.campaigns import find_campaign
+from contactflow.mailsuite.models import SCHEDULED, SENDING, Email
 from contactflow.mailsuite.worker import worker_loops as mailsuite_worker_loops
 from contactflow.platform import audit_api, crypto, events_api, issues_api, route_prefixes
 from contactflow.platform.api_support import paging_parameters_taken
@@ -34,15 +35,18 @@ from contactflow.platform.auth.oauth import api as oauth_api
 from contactflow.platform.auth.oauth import consent as oauth_consent
 from contactflow.platform.db import Database
 from contactflow.platform.event_retention import EventLogRule
+from contactflow.platform.health import Operations
 from contactflow.platform.http import EdgeMiddleware, install_error_handlers
 from contactflow.platform.idempotency import IdempotencyMiddleware
 from contactflow.platform.jobs import Loop
+from contactflow.platform.metrics import Metrics, RequestMetrics, WorkQueue
 from contactflow.platform.ratelimit import RateLimiter, RateLimitHeaders, document_headers
 from contactflow.platform.retention import RetentionLoop, Rule, platform_rules
-from contactflow.platform.runtime import ContextLoops, running_workers
+from contactflow.platform.runtime import ContextLoops, chosen_groups, running_workers
 from contactflow.platform.security_headers import SecurityHeaders
 from contactflow.platform.webhooks import api as webhooks_api
 from contactflow.platform.webhooks import dispatch
+from contactflow.platform.webhooks.models import PENDING, WebhookDelivery
 from contactflow.settings import Settings, get_settings
 from contactflow.sync import api as sync_api
 from contactflow.sync.worker import worker_loops as sync_worker_loops
@@ -76,26 +80,56 @@ def retention_loops(
     return {"retention": Loop(RetentionLoop(db, retention_rules(settings), sweep).step)}
 
 
-# The contexts' background loops, run beside the platform's by every worker.
-CONTEXT_WORKERS: tuple[ContextLoops, ...] = (
-    mailsuite_worker_loops,
-    flows_worker_loops,
-    sync_worker_loops,
-    retention_loops,
+# The contexts' background loops by group name, run beside the platform's by every worker
+# (`contactflow worker --only` names the groups to run).
+CONTEXT_WORKERS: dict[str, ContextLoops] = {
+    "flows": flows_worker_loops,
+    "mail": mailsuite_worker_loops,
+    "sync": sync_worker_loops,
+    "retention": retention_loops,
+}
+
+# The tables of leased work items, whose due and leased rows /metrics counts.
+WORK_QUEUES = (
+    WorkQueue(
+        "webhook_delivery",
+        WebhookDelivery.state,
+        (PENDING,),
+        WebhookDelivery.next_attempt_at,
+        WebhookDelivery.lease_expires_at,
+    ),
+    WorkQueue(
+        "flow_run", FlowRun.state, DUE_STATES, FlowRun.next_attempt_at, FlowRun.lease_expires_at
+    ),
+    WorkQueue(
+        "email", Email.status, (SCHEDULED, SENDING), Email.next_attempt_at, Email.lease_expires_at
+    ),
 )
+
+
+def operations(
+    db: Database, settings: Settings, rate_limiter: RateLimiter | None = None
+) -> Operations:
+    """A process's /livez, /readyz and /metrics over `db`."""
+    metrics = Metrics(db, WORK_QUEUES, rate_limiter)
+    return Operations(db, metrics, settings.worker_stale_seconds)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if settings.embedded_workers:
+        chosen_groups(settings, CONTEXT_WORKERS)  # refuse unknown names before serving
     crypto.configure(settings)
     db = Database(settings.database_url)
     idempotency_window = timedelta(hours=settings.idempotency_ttl_hours)
     rate_limiter = RateLimiter.from_settings(settings)
+    ops = operations(db, settings, rate_limiter)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.embedded_workers:
-            async with running_workers(db, settings, CONTEXT_WORKERS):
+            async with running_workers(db, settings, CONTEXT_WORKERS) as worker:
+                ops.metrics.worker = worker
                 yield
         else:
             # The workers run elsewhere: their commits still wake this process's live streams.
@@ -123,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.usage_recorder = UsageRecorder()
     app.state.credential_cache = CredentialCache()
     app.state.rate_limiter = rate_limiter
+    app.state.operations = ops
     install_error_handlers(app)
     document_headers(app)
     for router in (
@@ -151,6 +186,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
 
     dashboard.install(app)
+    # Operator endpoints: no token, not in the OpenAPI (platform/health.py).
+    app.router.routes.extend(ops.routes())
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
@@ -172,5 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trust_proxy=settings.trust_proxy,
         docs_paths=[path for path in docs if path is not None],
     )
+    # Outermost: every answer is timed, the edge's 413s and 500s included.
+    app.add_middleware(RequestMetrics, histogram=ops.metrics.requests)
     route_prefixes.skip_by_prefix(app)
     return app

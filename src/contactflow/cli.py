@@ -3,9 +3,11 @@ passwords: cli_oauth)."""
 
 import asyncio
 import json
+import logging
 import shlex
 import signal
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -31,7 +33,7 @@ from contactflow import (
     cli_oauth,
     cli_sync,
 )
-from contactflow.app import CONTEXT_WORKERS, create_app
+from contactflow.app import CONTEXT_WORKERS, create_app, operations
 from contactflow.cli_support import (
     AsJson,
     console,
@@ -47,9 +49,11 @@ from contactflow.platform.audit_api import entry_out
 from contactflow.platform.auth import api_keys
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Database
+from contactflow.platform.health import serving
+from contactflow.platform.logs import use_json_lines
 from contactflow.platform.migrate import upgrade
-from contactflow.platform.runtime import running_workers
-from contactflow.settings import get_settings
+from contactflow.platform.runtime import UnknownGroups, chosen_groups, running_workers
+from contactflow.settings import Settings, comma_separated, get_settings
 
 # Makes (or finds) the demo in a database, telling its progress.
 DemoLoad = Callable[[Database, Progress], Awaitable[DemoData]]
@@ -69,6 +73,15 @@ app.command("catalog")(cli_catalog.catalog)
 app.command("purge")(cli_lifecycle.purge_command)
 app.command("backup")(cli_lifecycle.backup_command)
 app.command("restore")(cli_lifecycle.restore_command)
+
+
+def _announcer(settings: Settings) -> Callable[[str], None]:
+    """How a long-running command says what it does: a console line, or with JSON logs a log
+    line like every other (and JSON logs from here on)."""
+    if settings.log_format == "json":
+        use_json_lines()
+        return logging.getLogger("contactflow.cli").info
+    return lambda message: console.print(message, soft_wrap=True)
 
 
 @app.command()
@@ -103,14 +116,20 @@ def serve(
     )
     if loaded is not None:
         _print_demo(loaded, base_url)
+    say = _announcer(settings)
     # Each URL whole on its line, however narrow the terminal: they are copied or clicked.
-    console.print(f"contactflow is serving on [bold]{base_url}[/bold]", soft_wrap=True)
-    console.print(f"  API docs: {base_url}/docs", soft_wrap=True)
+    say(f"contactflow is serving on {base_url}")
+    say(f"  API docs: {base_url}/docs")
+    # With JSON logs uvicorn's loggers write through the root's JSON lines, and its access
+    # log (raw paths, query strings, client addresses) is off: /metrics counts requests.
+    json_logs = settings.log_format == "json"
     uvicorn.run(
         create_app(settings),
         host=host,
         port=port,
         log_level="info",
+        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
+        access_log=not json_logs,
         ssl_certfile=tls_cert,
         ssl_keyfile=tls_key,
         # trust_proxy is the one switch: the app reads X-Forwarded-For and -Proto itself, and
@@ -122,23 +141,51 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
-    """Run the background workers (webhook fan-out and delivery) until SIGINT or SIGTERM.
+def worker(
+    only: Annotated[
+        str | None,
+        typer.Option(
+            help="Run only these groups of loops, comma-separated: webhooks, flows, mail, "
+            "sync, retention (default: CONTACTFLOW_WORKER_GROUPS, else all)."
+        ),
+    ] = None,
+    health_port: Annotated[
+        int | None, typer.Option(help="Serve /livez, /readyz and /metrics on this port.")
+    ] = None,
+    health_host: Annotated[str, typer.Option(help="Interface of --health-port.")] = "127.0.0.1",
+) -> None:
+    """Run the background workers (webhooks, flows, Mailsuite's mail, syncs) until SIGINT or
+    SIGTERM.
 
     Any number may run, on any machine that reaches the database; run the API with
     CONTACTFLOW_EMBEDDED_WORKERS=false when workers run on their own.
     """
     settings = get_settings()
+    if only is not None:
+        settings = settings.model_copy(update={"worker_groups": comma_separated(only)})
+    try:
+        groups = chosen_groups(settings, CONTEXT_WORKERS)
+    except UnknownGroups as error:
+        raise typer.BadParameter(str(error), param_hint="--only") from error
+    say = _announcer(settings)
 
     async def work(db: Database) -> None:
-        async with running_workers(db, settings, CONTEXT_WORKERS) as running:
+        ops = operations(db, settings)
+        async with AsyncExitStack() as stack:
+            running = await stack.enter_async_context(
+                running_workers(db, settings, CONTEXT_WORKERS)
+            )
+            ops.metrics.worker = running
+            if health_port is not None:
+                await stack.enter_async_context(serving(ops.app(), health_host, health_port))
+                say(f"health on http://{health_host}:{health_port}/readyz")
             loop = asyncio.get_running_loop()
             stopped = asyncio.Event()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stopped.set)
-            console.print(f"worker {running.name} started")
+            say(f"worker {running.name} started: {', '.join(groups)}")
             await stopped.wait()
-            console.print(f"worker {running.name} stopping")
+            say(f"worker {running.name} stopping")
 
     with_db(work)
 

@@ -2,10 +2,10 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     # On SIGTERM: how long requests in flight and the workers' current steps may take to
     # finish. Past it, the steps are cancelled and their leases released for another process.
     shutdown_grace_seconds: Annotated[int, Field(ge=0)] = 20
+    # The groups of loops a worker (embedded or `contactflow worker`) runs, comma-separated
+    # (webhooks, flows, mail, sync, retention); empty runs them all. `contactflow worker
+    # --only` sets it.
+    worker_groups: Annotated[list[str], NoDecode] = []
+    # A worker is not ready (/readyz) while one of its loops has not come round for this long:
+    # a step stuck past every timeout, or a loop that stopped.
+    worker_stale_seconds: Annotated[float, Field(gt=0)] = 120
+    # Operations: `json` makes every log line one JSON object (time, level, logger, message,
+    # trace and location ids); `text` is for a terminal.
+    log_format: Literal["text", "json"] = "text"
 
     # OAuth: access tokens live a day and refresh tokens a year, as HighLevel's do; a refresh
     # token is single-use (each refresh returns a new one).
@@ -95,6 +105,16 @@ class Settings(BaseSettings):
     # Incoming webhooks are refused (503, Retry-After) while this many runs or more are due
     # and wait to run (GET /flows/backlog shows them).
     flow_backlog_limit: Annotated[int, Field(gt=0)] = 10_000
+
+    @field_validator("worker_groups", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return comma_separated(value) if isinstance(value, str) else value
+
+
+def comma_separated(value: str) -> list[str]:
+    """The names in "a, b,c"."""
+    return [name.strip() for name in value.split(",") if name.strip()]
 
 
 @lru_cache

@@ -7,17 +7,22 @@ commits with the thing counted. The counters are rings: a location's minutes are
 (the last hour) and its hours 168 (the last 7 days), each slot holding the bucket it counts;
 a slot reused for a newer bucket starts again from zero. A location's counters are at most
 (60 + 168) rows per kind, however long it has been running, and nothing has to prune them.
+
+The same tallies of outcomes (webhook attempts, flow runs, emails) are counted per process
+once their transaction commits (`OUTCOMES`, exported on /metrics): Prometheus sums those.
 """
 
 from collections import Counter
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
+from prometheus_client import Counter as PrometheusCounter
 from sqlalchemy import BigInteger, Integer, String, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from contactflow.platform import event_types
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Base, UnitOfWork
 
@@ -26,6 +31,25 @@ EVENTS = "events"
 # Webhook attempts: a delivery that got through, and an attempt that failed.
 DELIVERY_SUCCEEDED = "delivery.succeeded"
 DELIVERY_FAILED = "delivery.failed"
+# Kind -> (kind of work, outcome), for the per-process counter.
+_OUTCOMES = {
+    DELIVERY_SUCCEEDED: ("webhook_attempt", "succeeded"),
+    DELIVERY_FAILED: ("webhook_attempt", "failed"),
+    event_types.FLOW_RUN_SUCCEEDED: ("flow_run", "succeeded"),
+    event_types.FLOW_RUN_FAILED: ("flow_run", "failed"),
+    event_types.EMAIL_SENT: ("email", "sent"),
+    event_types.EMAIL_FAILED: ("email", "failed"),
+    event_types.EMAIL_BOUNCED: ("email", "bounced"),
+}
+# One per process; each app's metrics registry (platform/metrics.py) exports it.
+OUTCOMES = PrometheusCounter(
+    "contactflow_work_outcomes",
+    "Webhook attempts, flow runs and emails finished by this process, by outcome.",
+    ["kind", "outcome"],
+    registry=None,
+)
+for _labels in _OUTCOMES.values():
+    OUTCOMES.labels(*_labels)  # exported at 0 before the first one
 
 
 @dataclass(frozen=True)
@@ -62,7 +86,15 @@ def tally(uow: UnitOfWork, location_id: str, kind: str, n: int = 1) -> None:
     if counts is None:
         counts = _pending[uow] = Counter()
         uow.before_commit(lambda: _write(uow))
+        uow.after_commit(lambda: _count_outcomes(counts))
     counts[(location_id, kind)] += n
+
+
+def _count_outcomes(counts: "Counter[tuple[str, str]]") -> None:
+    for (_location, kind), n in counts.items():
+        labels = _OUTCOMES.get(kind)
+        if labels is not None:
+            OUTCOMES.labels(*labels).inc(n)
 
 
 def current_bucket(width: Width) -> int:

@@ -98,11 +98,17 @@ class UnitOfWork:
         # "flow:<id>"): recorded on its events, so that consumers can tell their own echoes.
         self.origin: str | None = None
         self._before_commit: list[Callable[[], Awaitable[None]]] = []
+        self._after_commit: list[Callable[[], None]] = []
 
     def before_commit(self, write: Callable[[], Awaitable[None]]) -> None:
         """Run `write` last in this transaction, just before it commits: what the
         transaction gathered as it went (activity counts), written once."""
         self._before_commit.append(write)
+
+    def after_commit(self, note: Callable[[], None]) -> None:
+        """Run `note` once this transaction has committed (never after a rollback): what the
+        process counts of it (platform/outcomes.py)."""
+        self._after_commit.append(note)
 
     def wake(self, *topics: str) -> None:
         """Wake the waiters on `topics` when this transaction commits: in this process
@@ -174,6 +180,8 @@ class Database:
                         _NOTIFY, {"channel": NOTIFY_CHANNEL, "topics": sorted(uow.woken)}
                     )
             self.wakeups.fire(uow.woken)
+            for note in uow._after_commit:
+                note()
 
     @asynccontextmanager
     async def _writer(self) -> AsyncIterator[None]:

@@ -25,6 +25,8 @@ from contactflow.platform.errors import DomainError, error_body
 log = logging.getLogger("contactflow")
 
 trace_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="")
+# The location of the request's caller, once authenticated: log lines name it (platform/logs).
+location_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("location_id", default="")
 
 
 def current_trace_id() -> str:
@@ -69,6 +71,7 @@ class EdgeMiddleware:
             return
         trace_id = uuid.uuid4().hex
         trace_id_var.set(trace_id)
+        location_id_var.set("")
         trace_header = (b"x-trace-id", trace_id.encode())
         started = False
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import socket
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -161,11 +162,15 @@ class Loop:
 class Worker:
     """Runs loops until stopped. The poll interval bounds every idle sleep: it is how soon a
     loop finds work no wake-up told it of (another process's commit on SQLite, a lease that
-    ran out)."""
+    ran out).
+
+    Each loop beats (`beats`, monotonic seconds) as it comes round to look for work, so a
+    loop stuck in a step or gone shows as an old beat (`stale_loops`)."""
 
     db: Database
     poll_seconds: float = 5.0
     name: str = field(default_factory=worker_name)
+    beats: dict[str, float] = field(default_factory=dict)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _waiters: list[Waiter] = field(default_factory=list)
 
@@ -178,7 +183,14 @@ class Worker:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
+    def stale_loops(self, older_than: float) -> list[str]:
+        """The loops whose last beat is more than `older_than` seconds old."""
+        now = time.monotonic()
+        return sorted(label for label, beat in self.beats.items() if now - beat > older_than)
+
     async def run(self, loops: dict[str, Loop]) -> None:
+        now = time.monotonic()
+        self.beats.update(dict.fromkeys(loops, now))
         await asyncio.gather(*(self._loop(label, loop) for label, loop in loops.items()))
 
     async def shut_down(self, running: "asyncio.Task[None]", grace_seconds: float) -> None:
@@ -206,6 +218,7 @@ class Worker:
         with self.db.wakeups.waiter(loop.topics) as waiter:
             self._waiters.append(waiter)
             while not self.stopping:
+                self.beats[label] = time.monotonic()
                 waiter.clear()  # before looking: a commit during the look wakes the wait
                 began = utcnow()
                 try:

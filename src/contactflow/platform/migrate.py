@@ -2,11 +2,13 @@
 
 import contextlib
 import sqlite3
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.engine import make_url
 
 from contactflow.platform.db import Database
@@ -43,6 +45,19 @@ async def is_migrated(db: Database) -> bool:
     async with db.reader() as session:
         connection = await session.connection()
         return await connection.run_sync(lambda sync: inspect(sync).has_table(VERSION_TABLE))
+
+
+@lru_cache
+def head_revisions() -> frozenset[str]:
+    """The newest migrations this code has (what `upgrade` brings a database to)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config("")).get_heads())
+
+
+def current_revisions(connection: Connection) -> frozenset[str] | None:
+    """The migrations the database is at; None when none was ever applied."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    return frozenset(connection.scalars(text("SELECT version_num FROM alembic_version")))
 
 
 def _use_write_ahead_log(database_url: str) -> None:

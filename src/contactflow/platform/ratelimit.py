@@ -21,6 +21,7 @@ outage of the counters should not become an outage of the API.
 import logging
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -99,6 +100,8 @@ class RateLimiter:
         self.burst: RateLimitItem = RateLimitItemPerSecond(burst, burst_seconds, namespace="burst")
         self.daily: RateLimitItem = RateLimitItemPerDay(daily, namespace="daily")
         self._pool = pool
+        # Requests refused by this process, by the limit they were past (exported as metrics).
+        self.refusals: Counter[str] = Counter()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RateLimiter":
@@ -134,6 +137,7 @@ class RateLimiter:
                 exceeded = "daily"
         retry_after = None
         if exceeded is not None:
+            self.refusals[exceeded] += 1
             resets_at = await self.storage.get_expiry(
                 burst_key if exceeded == "burst" else daily_key
             )

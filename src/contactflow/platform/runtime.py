@@ -1,12 +1,13 @@
 """The background workers of one process: webhook fan-out and delivery, and the loops the
-contexts add (Mailsuite's sending).
+contexts add (flows, Mailsuite's sending, syncs), in named groups.
 
 `contactflow serve` runs them beside the API (embedded mode); `contactflow worker` runs only
-them, as many processes as wanted, on any machine that reaches the database.
+them, as many processes as wanted, on any machine that reaches the database. Either runs the
+groups its settings name (`worker_groups`, or `contactflow worker --only`), all by default.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -32,6 +33,28 @@ ContextLoops = Callable[[Database, Settings, str, httpx.AsyncClient], dict[str, 
 # server closed the connection failed with "Server disconnected without sending a response",
 # never having reached it.
 KEEPALIVE_SECONDS = 2.0
+# The platform's own group: the webhook fan-out and the delivery loops.
+WEBHOOKS = "webhooks"
+
+
+class UnknownGroups(ValueError):
+    """Loop groups asked for that no worker has."""
+
+    def __init__(self, unknown: list[str], valid: list[str]) -> None:
+        super().__init__(
+            f"unknown worker group {', '.join(unknown)}; valid groups: {', '.join(valid)}"
+        )
+
+
+def chosen_groups(settings: Settings, contexts: Mapping[str, "ContextLoops"]) -> list[str]:
+    """The groups `settings.worker_groups` names (every group when it names none), checked
+    against those there are."""
+    valid = [WEBHOOKS, *contexts]
+    wanted = settings.worker_groups or valid
+    unknown = [name for name in wanted if name not in valid]
+    if unknown:
+        raise UnknownGroups(unknown, valid)
+    return [name for name in valid if name in wanted]
 
 
 def outbound_client() -> httpx.AsyncClient:
@@ -58,26 +81,37 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
 
 @asynccontextmanager
 async def running_workers(
-    db: Database, settings: Settings, contexts: Sequence[ContextLoops] = ()
+    db: Database, settings: Settings, contexts: Mapping[str, ContextLoops] | None = None
 ) -> AsyncIterator[Worker]:
-    """Start the workers; leaving the block stops them after their current step, or after
-    the shutdown grace with their leases released (`Worker.shut_down`)."""
+    """Start the loops of the chosen groups (`chosen_groups`) of the platform's and
+    `contexts`' (by group name); leaving the block stops them after their current step, or
+    after the shutdown grace with their leases released (`Worker.shut_down`)."""
+    contexts = contexts or {}
+    groups = chosen_groups(settings, contexts)
     signer = await installation_signer(db)
     async with outbound_client() as http, db.listening():
         worker = Worker(db, poll_seconds=settings.worker_poll_seconds)
-        # Endpoints may take any event type: every appended event may be the fan-out's work.
-        loops = {"fan-out": Loop(lambda: fan_out(db), (topics.EVENTS,))}
+        loops: dict[str, Loop] = {}
         # Deliveries have their own lean client (ADR 0014); the contexts get httpx.
         poster = Poster()
-        for number in range(settings.delivery_loops):
-            deliverer = Deliverer(
-                db, poster, signer, url_policy(settings), delivery_settings(settings), worker.name
-            )
-            loops[f"deliveries-{number}"] = Loop(
-                deliverer.step, (topics.DELIVERIES,), deliverer.next_due
-            )
-        for context_loops in contexts:
-            loops.update(context_loops(db, settings, worker.name, http))
+        if WEBHOOKS in groups:
+            # Endpoints may take any event type: every appended event may be the fan-out's.
+            loops["fan-out"] = Loop(lambda: fan_out(db), (topics.EVENTS,))
+            for number in range(settings.delivery_loops):
+                deliverer = Deliverer(
+                    db,
+                    poster,
+                    signer,
+                    url_policy(settings),
+                    delivery_settings(settings),
+                    worker.name,
+                )
+                loops[f"deliveries-{number}"] = Loop(
+                    deliverer.step, (topics.DELIVERIES,), deliverer.next_due
+                )
+        for group in groups:
+            if group in contexts:
+                loops.update(contexts[group](db, settings, worker.name, http))
         task = asyncio.create_task(worker.run(loops))
         try:
             yield worker

@@ -20,6 +20,7 @@ from contactflow.platform.auth.oauth.tokens import authenticate_access_token, is
 from contactflow.platform.auth.principal import Principal
 from contactflow.platform.db import Database
 from contactflow.platform.errors import Forbidden, Unauthorized
+from contactflow.platform.http import location_id_var
 from contactflow.platform.ratelimit import count_request
 
 _bearer = HTTPBearer(auto_error=False, description="An API key (cf_live_…) or OAuth token")
@@ -70,6 +71,7 @@ def requires(scope: str | None) -> Any:
         found = await cache.principal(
             credentials.credentials, lambda token: authenticate(db, token)
         )
+        location_id_var.set(found.location_id)
         ip = client_ip(request, trust_proxy=request.app.state.settings.trust_proxy)
         where = {"actor": found.actor, "location_id": found.location_id, "ip": ip}
         if not allowed(ip, found.allowed_ips):
