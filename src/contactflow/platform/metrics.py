@@ -40,7 +40,7 @@ from contactflow.platform.ratelimit import RateLimiter
 log = logging.getLogger("contactflow.metrics")
 # A `_created` series beside each counter and histogram doubles what is scraped for nothing
 # a rate() needs.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 # A request no route matched (404s, probes): one label for all of them.
 UNMATCHED = "(unmatched)"
 # How long a scrape waits for the database before leaving its values out.
