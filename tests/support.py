@@ -217,6 +217,59 @@ async def make_tenant(
 
 # `contactflow` -----------------------------------------------------------------------------
 
+# How long a `contactflow serve` process may take to answer (every module compiled anew, on a
+# loaded machine).
+SERVE_STARTUP_SECONDS = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def wait_until_serving(base_url: str, within: float, *, alive: Any = None) -> None:
+    """Poll `base_url`/livez until it answers 200; `alive()`, when given, must stay true."""
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        while True:
+            assert alive is None or alive(), "the server process ended"
+            assert time.monotonic() < deadline, f"{base_url} did not start"
+            try:
+                if (await http.get("/livez")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+@asynccontextmanager
+async def serve_process(database_url: str, **settings: str) -> AsyncIterator[str]:
+    """`contactflow serve` in a process of its own on `database_url`, with `settings` as
+    CONTACTFLOW_ variables: its base URL while the block runs."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        str(CONTACTFLOW),
+        *("serve", "--port", str(port)),
+        env=cli_env(database_url, **settings),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        await wait_until_serving(
+            base_url, SERVE_STARTUP_SECONDS, alive=lambda: process.returncode is None
+        )
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 30)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
 
 def settings_env(**settings: str) -> dict[str, str]:
     """This process's environment with `settings` as its only CONTACTFLOW_ variables."""

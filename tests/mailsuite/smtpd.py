@@ -4,7 +4,6 @@ the same port, and can require AUTH or offer SMTPUTF8."""
 
 import email
 import email.policy
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.support import free_port
 
 
 @dataclass(frozen=True)
@@ -109,13 +110,6 @@ class Mailbox:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -4,23 +4,15 @@ its label, in a terminal of 80 columns as of 40."""
 
 import asyncio
 import signal
-import socket
 from pathlib import Path
 
-from tests.support import CONTACTFLOW, settings_env
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.support import CONTACTFLOW, free_port, settings_env
 
 
 async def serve_demo(folder: Path, columns: int) -> tuple[str, str, str]:
     """Start `contactflow serve --demo` in `folder`, read what it prints until it serves, and
     stop it: (its base URL, stdout, stderr)."""
-    port = _free_port()
+    port = free_port()
     env = {**settings_env(embedded_workers="false"), "COLUMNS": str(columns)}
     process = await asyncio.create_subprocess_exec(
         str(CONTACTFLOW),

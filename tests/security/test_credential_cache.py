@@ -3,63 +3,26 @@ is revoked or rotated out stops working at once in the process that did it, and 
 seconds in every other server process on the same database."""
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import httpx
 import pytest
 
 from contactflow.platform.auth import api_keys
 from contactflow.platform.db import Database
 from tests.security.helpers import bearer, issue_key
-from tests.support import CONTACTFLOW, LiveServer, Tenant, api_client, cli_env
+from tests.support import LiveServer, Tenant, api_client, serve_process
 
 # The promise to the other processes; the entries lapse after one second.
 OTHER_PROCESSES_SECONDS = 5.0
-STARTUP_SECONDS = 120.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 async def other_process(database_url: str) -> AsyncIterator[str]:
     """`contactflow serve` in a process of its own, on the test database: its base URL."""
-    port = _free_port()
-    process = await asyncio.create_subprocess_exec(
-        str(CONTACTFLOW),
-        *("serve", "--port", str(port)),
-        env=cli_env(database_url, embedded_workers="false"),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        async with httpx.AsyncClient(base_url=base_url) as http:
-            while True:
-                assert process.returncode is None, "the server process ended"
-                assert time.monotonic() < deadline, "the server process did not start"
-                try:
-                    if (await http.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+    async with serve_process(database_url, embedded_workers="false") as base_url:
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 30)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
 
 
 async def status(base_url: str, key: str) -> int:

@@ -303,14 +303,15 @@ class WorkerProcess:
 
 @contextmanager
 def worker_processes(database_url: str, directory: Path) -> Iterator[Callable[..., WorkerProcess]]:
-    """A factory of `contactflow worker` processes; any still running are killed at exit."""
+    """A factory of `contactflow worker ARGS` processes; any still running are killed at
+    exit."""
     started: list[WorkerProcess] = []
 
-    def start(**settings: str) -> WorkerProcess:
+    def start(*args: str, **settings: str) -> WorkerProcess:
         log = directory / f"worker-{len(started)}.log"
         with log.open("wb") as sink:
-            process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-                [str(CONTACTFLOW), "worker"],
+            process = subprocess.Popen(  # noqa: S603 - our own CLI, the test's arguments
+                [str(CONTACTFLOW), "worker", *args],
                 env=cli_env(database_url, **settings),
                 stdout=sink,
                 stderr=subprocess.STDOUT,
