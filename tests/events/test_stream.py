@@ -12,7 +12,7 @@ import httpx
 from contactflow.platform import events
 from contactflow.platform.db import Database
 from contactflow.settings import Settings
-from tests.support import LiveServer, Tenant, api_client, live_server
+from tests.support import LiveServer, Tenant, api_client, live_server, serve_process
 from tests.webhooks.helpers import Json, assert_error, create_contact, log_events, update_contact
 
 WITHIN = 10.0
@@ -154,3 +154,24 @@ async def test_an_api_without_workers_streams_what_other_processes_write_at_once
                 payload = {"type": "ContactCreate", "firstName": "Elsewhere"}
                 await events.append(uow, tenant.location_id, "ContactCreate", payload)
             assert (await anext(received)).data["payload"]["firstName"] == "Elsewhere"
+
+
+async def test_a_stream_on_one_api_process_sees_a_contact_created_through_another(
+    postgres_only: None, database_url: str, settings: Settings, tenant: Tenant
+) -> None:
+    """Two uvicorn processes on one PostgreSQL database: a contact created through B reaches
+    a stream on A at once, through B's NOTIFY on commit and A's LISTEN (ADR 0027)."""
+    api_only = settings.model_copy(update={"embedded_workers": False})
+    with live_server(api_only) as server_a:
+        async with (
+            serve_process(database_url, embedded_workers="false") as server_b,
+            api_client(server_a.base_url, tenant.headers) as on_a,
+            api_client(server_b, tenant.headers) as on_b,
+            on_a.stream("GET", "/events/stream") as response,
+        ):
+            received = sse_events(response)
+            created = await create_contact(on_b, firstName="ThroughB")
+            async with asyncio.timeout(WITHIN):
+                event = await anext(received)
+            assert event.event == "ContactCreate"
+            assert event.data["payload"]["id"] == created["id"]
