@@ -44,8 +44,7 @@ from typing import Any
 
 import aiosmtplib
 from sqlalchemy import func, insert, select
-from tests.mailsuite.smtpd import free_port
-from tests.support import make_tenant
+from tests.support import free_port, make_tenant
 
 from bench.api import (
     _table,

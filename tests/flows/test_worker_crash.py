@@ -25,8 +25,8 @@ from contactflow.mailsuite.models import Email
 from contactflow.mailsuite.models import Task as MailTask
 from contactflow.platform.db import Database
 from contactflow.platform.webhooks.ssrf import UrlPolicy
-from tests.mailsuite.smtpd import Mailbox, free_port
-from tests.support import make_tenant
+from tests.mailsuite.smtpd import Mailbox
+from tests.support import free_port, make_tenant
 from tests.webhooks.helpers import (
     WorkerProcess,
     isolated_database,

@@ -67,7 +67,7 @@ async def test_an_unknown_group_is_refused_naming_the_valid_ones(database_url: s
 
 
 async def test_the_worker_groups_setting_chooses_the_loops(db: Database) -> None:
-    settings = Settings(database_url=db.url, worker_groups="mail, webhooks")  # type: ignore[arg-type]
+    settings = Settings(database_url=db.url, worker_groups="mail, webhooks")
     async with running_workers(db, settings, CONTEXT_WORKERS) as worker:
         await asyncio.sleep(0)  # the worker's task takes its first turn: its loops beat
         assert set(worker.beats) == {
