@@ -4,7 +4,6 @@ stopped coming round), /metrics counts requests by route template and reads the 
 
 import asyncio
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from contactflow.platform.db import Database
 from contactflow.platform.jobs import Loop, Worker
 from contactflow.platform.migrate import head_revisions
 from contactflow.settings import Settings
+from tests.receiver import Receiver
 from tests.support import (
     LiveServer,
     Tenant,
@@ -26,7 +26,7 @@ from tests.support import (
     migrated_database,
     server_settings,
 )
-from tests.webhooks.helpers import create_contact
+from tests.webhooks.helpers import add_endpoint, create_contact, poll
 
 WITHIN = 10.0
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -99,6 +99,27 @@ def own_url(database_url: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+async def test_metrics_count_outcomes_and_rate_limit_refusals(
+    server: LiveServer, client: httpx.AsyncClient, receiver: Receiver, database_url: str
+) -> None:
+    delivered = (
+        "contactflow_work_outcomes_total",
+        (("kind", "webhook_attempt"), ("outcome", "succeeded")),
+    )
+    before = await scrape(server.base_url)
+    await add_endpoint(client, receiver.url("/outcomes"))
+    await create_contact(client, firstName="Delivered")
+    await poll(lambda: scrape(server.base_url), lambda found: found[delivered] > before[delivered])
+
+    refused = ("contactflow_rate_limit_refusals_total", (("limit", "burst"),))
+    limited = server_settings(database_url, rate_limit_burst=1, embedded_workers=False)
+    with live_server(limited) as small:
+        async with api_client(small.base_url, client.headers) as http:
+            statuses = [(await http.get("/contacts/")).status_code for _ in range(3)]
+        assert statuses.count(429) == 2, statuses
+        assert (await scrape(small.base_url))[refused] == 2
+
+
 async def test_readyz_is_503_while_the_database_is_behind_the_code(own_url: str) -> None:
     settings = server_settings(own_url, embedded_workers=False)
     db = Database(own_url)
@@ -165,14 +186,9 @@ async def idle() -> bool:
 
 async def poll_readyz(http: httpx.AsyncClient, status: int) -> dict[str, str]:
     """/readyz's body once it answers `status`, within WITHIN seconds."""
-    deadline = time.monotonic() + WITHIN
-    while True:
-        response = await http.get("/readyz")
-        if response.status_code == status:
-            body: dict[str, str] = response.json()
-            return body
-        assert time.monotonic() < deadline, response.text
-        await asyncio.sleep(0.05)
+    response = await poll(lambda: http.get("/readyz"), lambda got: got.status_code == status)
+    body: dict[str, str] = response.json()
+    return body
 
 
 async def test_operator_endpoints_stay_out_of_the_openapi(server: LiveServer) -> None:
