@@ -84,6 +84,14 @@ def _announcer(settings: Settings) -> Callable[[str], None]:
     return lambda message: console.print(message, soft_wrap=True)
 
 
+def _chosen_groups(settings: Settings, named_by: str) -> list[str]:
+    """The worker groups the settings name, or the command refused naming the valid ones."""
+    try:
+        return chosen_groups(settings, CONTEXT_WORKERS)
+    except UnknownGroups as error:
+        raise typer.BadParameter(str(error), param_hint=named_by) from error
+
+
 @app.command()
 def migrate() -> None:
     """Apply every pending schema migration."""
@@ -105,6 +113,8 @@ def serve(
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("--tls-cert and --tls-key go together")
     settings = get_settings()
+    if settings.embedded_workers:
+        _chosen_groups(settings, "CONTACTFLOW_WORKER_GROUPS")
     base_url = f"{'https' if tls_cert else 'http'}://{host}:{port}"
     settings = settings.model_copy(update={"base_url": base_url})
     region = settings.default_phone_region
@@ -163,10 +173,7 @@ def worker(
     settings = get_settings()
     if only is not None:
         settings = settings.model_copy(update={"worker_groups": comma_separated(only)})
-    try:
-        groups = chosen_groups(settings, CONTEXT_WORKERS)
-    except UnknownGroups as error:
-        raise typer.BadParameter(str(error), param_hint="--only") from error
+    groups = _chosen_groups(settings, "--only" if only is not None else "CONTACTFLOW_WORKER_GROUPS")
     say = _announcer(settings)
 
     async def work(db: Database) -> None:
