@@ -190,7 +190,7 @@ def worker(
             stopped = asyncio.Event()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stopped.set)
-            say(f"worker {running.name} started: {', '.join(groups)}")
+            say(f"worker {running.name} ({', '.join(groups)}) started")
             await stopped.wait()
             say(f"worker {running.name} stopping")
 

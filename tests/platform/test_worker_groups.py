@@ -56,7 +56,7 @@ async def test_worker_only_runs_the_chosen_groups_and_serves_health(
     for line in lines:
         record = json.loads(line)
         assert {"time", "level", "logger", "message"} <= set(record), record
-    assert any("started: flows, sync" in json.loads(line)["message"] for line in lines)
+    assert any("(flows, sync) started" in json.loads(line)["message"] for line in lines)
 
 
 async def test_an_unknown_group_is_refused_naming_the_valid_ones(database_url: str) -> None:
