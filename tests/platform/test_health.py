@@ -72,6 +72,7 @@ async def test_metrics_count_requests_by_route_template_and_read_the_database(
         assert (await client.get(f"/contacts/{contact_id}")).status_code == 200
     assert (await client.get("/contacts/nosuchcontactatall")).status_code in (400, 404)
     assert (await client.get(f"/no/such/{contact_id}")).status_code == 404
+    assert (await client.request("PURGE", f"/contacts/{contact_id}")).status_code == 405
     async with api_client(server.base_url, {}) as http:
         exposition = (await http.get("/metrics")).text
     after = samples(exposition)
@@ -79,6 +80,7 @@ async def test_metrics_count_requests_by_route_template_and_read_the_database(
     assert requests_of(after, template, "200") - requests_of(before, template, "200") == 3
     assert requests_of(after, "(unmatched)", "404") > requests_of(before, "(unmatched)", "404")
     assert contact_id not in exposition  # templates, never raw paths
+    assert 'method="other",route="/contacts/{contactId}",status="405"' in exposition
     assert after[("contactflow_database_up", ())] == 1
     for kind in ("webhook_delivery", "flow_run", "email"):
         assert ("contactflow_work_items_due", (("kind", kind),)) in after

@@ -43,6 +43,9 @@ log = logging.getLogger("contactflow.metrics")
 disable_created_metrics()  # type: ignore[no-untyped-call]
 # A request no route matched (404s, probes): one label for all of them.
 UNMATCHED = "(unmatched)"
+# Methods labelled as themselves; any other a client sends is "other", so that made-up
+# methods cannot add series without end.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # How long a scrape waits for the database before leaving its values out.
 DATABASE_SECONDS = 5.0
 
@@ -102,7 +105,8 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            labels = (scope["method"], route_template(scope), status)
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            labels = (method, route_template(scope), status)
             child = self._children.get(labels)
             if child is None:
                 child = self._children[labels] = self.histogram.labels(
