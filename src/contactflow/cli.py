@@ -164,8 +164,8 @@ def worker(
     ] = None,
     health_host: Annotated[str, typer.Option(help="Interface of --health-port.")] = "127.0.0.1",
 ) -> None:
-    """Run the background workers (webhooks, flows, Mailsuite's mail, syncs) until SIGINT or
-    SIGTERM.
+    """Run the background workers (webhooks, flows, Mailsuite's mail, syncs, retention) until
+    SIGINT or SIGTERM.
 
     Any number may run, on any machine that reaches the database; run the API with
     CONTACTFLOW_EMBEDDED_WORKERS=false when workers run on their own.
