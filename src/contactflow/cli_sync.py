@@ -1,5 +1,6 @@
 """`contactflow sync …`: list, create, show (its backfill followed on a progress bar), pause
-and resume syncs between the Contacts API and Mailsuite."""
+and resume syncs between the Contacts API and Mailsuite; reconcile and repair them
+(cli_sync_reconcile.py)."""
 
 import asyncio
 from typing import Annotated
@@ -9,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemaini
 from rich.progress import Progress as ProgressDisplay
 from rich.table import Table
 
+from contactflow import cli_sync_reconcile
 from contactflow.cli_support import (
     AsJson,
     console,
@@ -187,3 +189,6 @@ def pause_sync(sync_id: SyncId, location: Location) -> None:
 def resume_sync(sync_id: SyncId, location: Location) -> None:
     """Resume a sync from where its changes and its backfill stopped."""
     _set_status(location, sync_id, ACTIVE)
+
+
+cli_sync_reconcile.install(sync_app)

@@ -15,9 +15,10 @@ from contactflow.mailsuite.models import MailContact
 from contactflow.mailsuite.schemas import ContactCreate as MailCreate
 from contactflow.platform.db import Database
 from contactflow.platform.events import ConsumerCursor, Event
+from contactflow.sync import service
 from contactflow.sync.incremental import WATCHED
-from contactflow.sync.models import SyncLink
-from contactflow.sync.service import consumer_name
+from contactflow.sync.models import PAUSED, Sync, SyncLink
+from contactflow.sync.service import SyncSettings, consumer_name
 from tests.mailsuite.helpers import json_of, poll
 
 SYNCS = "/sync/v1/syncs"
@@ -133,3 +134,11 @@ async def settled(db: Database, sync_id: str, location_id: str, within: float = 
             return (cursor.position if cursor is not None else 0), last or 0
 
     await poll(positions, lambda pair: pair[0] >= pair[1], within=within)
+
+
+async def paused_sync(db: Database, location_id: str, name: str = "Paused") -> Sync:
+    """A sync paused in the transaction that made it: its backfill has not begun."""
+    async with db.unit_of_work() as uow:
+        sync = await service.create_sync(uow, location_id, SyncSettings(name))
+        await service.set_status(uow, location_id, sync.id, PAUSED)
+        return sync

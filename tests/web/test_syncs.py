@@ -9,15 +9,13 @@ import re
 import httpx
 
 from contactflow.platform.db import Database
-from contactflow.sync import service
 from contactflow.sync.models import PAUSED, Sync
 from contactflow.sync.schemas import BackfillOut, SyncOut
-from contactflow.sync.service import SyncSettings
 from contactflow.web.pages import part
 from contactflow.web.syncs import following
 from tests.mailsuite.helpers import poll
 from tests.support import LiveServer, Tenant, make_tenant
-from tests.sync.helpers import make_world
+from tests.sync.helpers import make_world, paused_sync
 from tests.web.helpers import browser, make_person, second_location, signed_in
 
 SCRIPT = "<script>alert(1)</script>"
@@ -26,14 +24,6 @@ CONTACTS = 20
 
 def sync_ids(html: str) -> list[str]:
     return re.findall(r'data-sync-id="([^"]+)"', html)
-
-
-async def paused_sync(db: Database, location_id: str, name: str = "Paused") -> Sync:
-    """A sync paused in the transaction that made it: its backfill has not begun."""
-    async with db.unit_of_work() as uow:
-        sync = await service.create_sync(uow, location_id, SyncSettings(name))
-        await service.set_status(uow, location_id, sync.id, PAUSED)
-        return sync
 
 
 async def test_a_person_creates_a_sync_and_sees_it_listed_with_its_mapping(
@@ -193,6 +183,8 @@ def test_a_running_backfill_shows_its_rate_and_time_left_and_asks_again() -> Non
         status="active",
         linked=38,
         backfill=job,
+        reconcile_every_minutes=None,
+        next_reconciliation_at=None,
         last_error=None,
         last_error_at=None,
         created_at="2026-01-01T00:00:00.000Z",

@@ -17,6 +17,8 @@ MAIL = "mail"
 # A sync's backfill to advance; a resumed sync's changes to read.
 SYNC_BACKFILLS = "sync-backfills"
 SYNC_CHANGES = "sync-changes"
+# A reconciliation to run, or its findings to repair.
+SYNC_RECONCILIATIONS = "sync-reconciliations"
 
 
 def event(event_type: str) -> str:

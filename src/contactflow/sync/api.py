@@ -31,7 +31,9 @@ Writer = Annotated[Principal, requires(SYNC_WRITE)]
 )
 async def create_sync(body: SyncCreate, caller: Writer, db: DatabaseDep) -> SyncEnvelope:
     mapping = DEFAULT_MAPPING if body.mapping is None else [e.entry() for e in body.mapping]
-    wanted = SyncSettings(body.name, body.object, body.direction, tuple(mapping))
+    wanted = SyncSettings(
+        body.name, body.object, body.direction, tuple(mapping), body.reconcile_every_minutes
+    )
     async with db.unit_of_work() as uow:
         sync = await service.create_sync(uow, caller.location_id, wanted)
         return SyncEnvelope(sync=await sync_out(uow.session, sync))
@@ -63,7 +65,7 @@ async def get_sync(sync_id: SyncId, caller: Reader, db: DatabaseDep) -> SyncEnve
 @router.patch(
     "/{syncId}",
     response_model=SyncEnvelope,
-    summary="Rename a sync, change its direction or mapping",
+    summary="Rename a sync, change its direction, mapping or reconciliation schedule",
 )
 async def update_sync(
     sync_id: SyncId, body: SyncUpdate, caller: Writer, db: DatabaseDep
@@ -77,6 +79,7 @@ async def update_sync(
             name=body.name,
             direction=body.direction,
             mapping=mapping,
+            reconcile_every=body.reconcile_every_minutes,
         )
         return SyncEnvelope(sync=await sync_out(uow.session, sync))
 

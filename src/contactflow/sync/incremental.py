@@ -19,8 +19,8 @@ from contactflow.platform.event_types import (
     MAILSUITE_CONTACT_UPSERT,
 )
 from contactflow.platform.events import ConsumerCursor, Event, EventStream, next_batch
-from contactflow.sync.models import ACTIVE, Sync, sync_origin
-from contactflow.sync.pairs import SideName, guarded, pairs_for
+from contactflow.sync.models import ACTIVE, SideName, Sync, sync_origin
+from contactflow.sync.pairs import guarded, pairs_for
 from contactflow.sync.service import consumer_name
 
 log = logging.getLogger("contactflow.sync")

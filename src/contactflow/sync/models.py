@@ -1,10 +1,21 @@
 """The sync context's tables: a sync (what is kept in step, which way, field by field), its
-identity map (one row per linked pair), and its backfill job."""
+identity map (one row per linked pair), its backfill job, and its reconciliations with their
+findings."""
 
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactflow.platform.clock import utcnow
@@ -19,8 +30,19 @@ ACTIVE: Final = "active"
 PAUSED: Final = "paused"
 RUNNING: Final = "running"
 FINISHED: Final = "finished"
-# Who made a linked pair's last synced state: the backfill, or a change on one side.
-LinkOrigin = Literal["backfill", "crm", "mailsuite"]
+# Who made a linked pair's last synced state: the backfill, a change on one side, a repair.
+LinkOrigin = Literal["backfill", "crm", "mailsuite", "repair"]
+SideName = Literal["crm", "mailsuite"]
+ReconciliationState = Literal["queued", "running", "finished"]
+QUEUED: Final = "queued"
+RepairState = Literal["running", "finished"]
+# What a reconciliation finds wrong with one record or pair (docs/sync.md).
+FindingKind = Literal["missingInCrm", "missingInMailsuite", "differs", "conflict", "orphan"]
+FINDING_KINDS: Final = ("missingInCrm", "missingInMailsuite", "differs", "conflict", "orphan")
+FindingState = Literal["open", "repaired", "failed"]
+OPEN: Final = "open"
+REPAIRED: Final = "repaired"
+FAILED: Final = "failed"
 
 
 def sync_origin(sync_id: str) -> str:
@@ -42,6 +64,9 @@ class Sync(Base):
     # The last pair that could not be synced, and why (a person reads it on the sync).
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Scheduled reconciliations: every so many minutes (None: on demand only), next one due.
+    reconcile_minutes: Mapped[int | None] = mapped_column(Integer)
+    reconcile_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -49,6 +74,7 @@ class Sync(Base):
     __table_args__ = (
         UniqueConstraint("location_id", "object"),
         Index(None, "location_id", "created_at", "id"),
+        Index(None, "reconcile_due_at"),
     )
 
 
@@ -72,6 +98,9 @@ class SyncLink(Base):
     origin: Mapped[LinkOrigin] = mapped_column(String(16))
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The side whose record was deleted while its partner was kept: the pair stays as a
+    # marker, so the survivor is neither linked again nor reported missing.
+    gone: Mapped[SideName | None] = mapped_column(String(16))
 
     # Unique per side: a record is linked once, whatever matched it.
     __table_args__ = (
@@ -106,3 +135,61 @@ class SyncBackfill(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index(None, "state", "updated_at"),)
+
+
+class SyncReconciliation(Base):
+    """One comparison of both sides of a sync through its identity map, with how many pairs
+    were in step and what it found wrong (its findings), and the repair of those findings
+    as a job: done (repaired or failed) of total."""
+
+    __tablename__ = "sync_reconciliations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    sync_id: Mapped[str] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"))
+    # Asked for by a person (the API, the CLI, the dashboard) or by the sync's schedule.
+    scheduled: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[ReconciliationState] = mapped_column(String(16))
+    # Pairs in step, records skipped because a change to them waits in the event log, and
+    # the findings of each kind: {"missingInCrm": n, ...}.
+    in_sync: Mapped[int] = mapped_column(Integer, default=0)
+    pending: Mapped[int] = mapped_column(Integer, default=0)
+    found: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    repair_state: Mapped[RepairState | None] = mapped_column(String(16))
+    repair_total: Mapped[int] = mapped_column(Integer, default=0)
+    repair_done: Mapped[int] = mapped_column(Integer, default=0)
+    repair_failed: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(None, "sync_id", "created_at", "id"),
+        Index(None, "state", "created_at"),
+        Index(None, "repair_state"),
+    )
+
+
+class SyncFinding(Base):
+    """One record or pair a reconciliation found out of step: which records, which mapped
+    fields (by their Contacts API names), and what its repair did."""
+
+    __tablename__ = "sync_findings"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    reconciliation_id: Mapped[str] = mapped_column(
+        ForeignKey("sync_reconciliations.id", ondelete="CASCADE")
+    )
+    kind: Mapped[FindingKind] = mapped_column(String(32))
+    crm_id: Mapped[str | None] = mapped_column(String(64))
+    mailsuite_id: Mapped[str | None] = mapped_column(String(64))
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    detail: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[FindingState] = mapped_column(String(16), default=OPEN)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    repaired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(None, "reconciliation_id", "id"),
+        Index(None, "reconciliation_id", "state", "id"),
+    )

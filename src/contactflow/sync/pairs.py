@@ -14,15 +14,19 @@ from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import DomainError
 from contactflow.sync.fields import Values, field_hashes, mapping_of, record_hash
-from contactflow.sync.models import LinkOrigin, Sync, SyncLink
+from contactflow.sync.models import Direction, LinkOrigin, SideName, Sync, SyncLink
 from contactflow.sync.reconcile import plan
 from contactflow.sync.sides import CrmSide, MailsuiteContacts, Record, Side, WorkspaceContacts
 
 # Skipped: nothing to do by the sync's rules (the reason says why); failed: a side refused
 # the write (an address another contact has, a number that is no phone).
 OutcomeKind = Literal["matched", "created", "synced", "unchanged", "skipped", "failed"]
-SideName = Literal["crm", "mailsuite"]
 _WRITES: Final[dict[SideName, str]] = {"crm": "mailsuiteToCrm", "mailsuite": "crmToMailsuite"}
+
+
+def writes(direction: Direction, side: SideName) -> bool:
+    """Whether a sync of `direction` writes the records of `side`."""
+    return direction in ("both", _WRITES[side])
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,6 @@ class PairSync:
             "crm": [entry.crm for entry in self.mapping],
             "mailsuite": [entry.mailsuite for entry in self.mapping],
         }
-
-    def _writes(self, side: SideName) -> bool:
-        return self.sync.direction in ("both", _WRITES[side])
 
     async def _link(self, side: SideName, record_id: str) -> SyncLink | None:
         column = SyncLink.crm_id if side == "crm" else SyncLink.mailsuite_id
@@ -92,7 +93,7 @@ class PairSync:
                 )
             await self._reconcile(side, record, partner, None, origin)
             return Outcome("matched")
-        if not self._writes(other):
+        if not writes(self.sync.direction, other):
             return Outcome("skipped", f"the sync's direction creates no {other} records")
         if other == "mailsuite" and record.email is None:
             return Outcome("skipped", "no email address, which a Mailsuite contact needs")
@@ -100,6 +101,37 @@ class PairSync:
         created = await self.sides[other].create(values)
         await self._reconcile(side, record, created, None, origin)
         return Outcome("created")
+
+    async def resync(self, crm_id: str) -> Outcome:
+        """The pair of the linked record `crm_id`, read as both sides hold it now and brought
+        in step, whichever side changed (a repair: its events may never have come)."""
+        link = await self._link("crm", crm_id)
+        if link is None:
+            return Outcome("skipped", f"the crm record {crm_id} is no longer linked")
+        crm = await self.crm.get(link.crm_id)
+        mailsuite = await self.sides["mailsuite"].get(link.mailsuite_id)
+        if crm is None or mailsuite is None:
+            return Outcome("skipped", "a record of the pair is no longer there")
+        await self._reconcile("crm", crm, mailsuite, link, "repair")
+        return Outcome("synced")
+
+    async def settle_orphan(self, crm_id: str, mailsuite_id: str) -> Outcome:
+        """A link one or both of whose records are gone: removed when both are; otherwise
+        marked with the side that is gone, its partner kept (deletes are not propagated)."""
+        link = await self._link("crm", crm_id)
+        if link is None or link.mailsuite_id != mailsuite_id:
+            return Outcome("skipped", "the pair is no longer linked")
+        crm = await self.crm.get(crm_id)
+        mailsuite = await self.sides["mailsuite"].get(mailsuite_id)
+        if crm is not None and mailsuite is not None:
+            return await self.resync(crm_id)
+        if crm is None and mailsuite is None:
+            await self.uow.session.delete(link)
+            await self.uow.session.flush()
+            return Outcome("synced", "both records are gone: the link is removed")
+        link.gone = "crm" if crm is None else "mailsuite"
+        link.synced_at = utcnow()
+        return Outcome("synced", f"the {link.gone} record is gone: its partner is kept")
 
     def _carried(self, side: SideName, record: Record) -> Values:
         """`record`'s mapped values in the other side's names and form."""

@@ -20,6 +20,17 @@ Winner = Literal["crm", "mailsuite"]
 class Plan:
     to_crm: Values = field(default_factory=dict)
     to_mailsuite: Values = field(default_factory=dict)
+    # The fields (Contacts API names) changed on both sides to different values: the winner
+    # of each, by its policy.
+    conflicts: dict[str, Winner] = field(default_factory=dict)
+
+    def fields(self, mapping: list[FieldMap]) -> list[str]:
+        """The mapped fields (Contacts API names) the plan writes on either side."""
+        return [
+            entry.crm
+            for entry in mapping
+            if entry.crm in self.to_crm or entry.mailsuite in self.to_mailsuite
+        ]
 
 
 def _changed(state: dict[str, Any] | None, name: str, value: Any) -> bool:
@@ -59,6 +70,8 @@ def plan(
         mail_changed = _changed(mail_state, entry.mailsuite, mail_value)
         if crm_changed and mail_changed:
             winner = _winner(entry, crm, mailsuite, new=link is None)
+            if link is not None:
+                result.conflicts[entry.crm] = winner
         elif crm_changed or mail_changed:
             winner = "crm" if crm_changed else "mailsuite"
         else:

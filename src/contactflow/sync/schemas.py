@@ -6,7 +6,15 @@ from pydantic import Field, StringConstraints
 
 from contactflow.platform.wire import RequestModel, WireModel
 from contactflow.sync.fields import Conflict, FieldMap
-from contactflow.sync.models import Direction, SyncObject, SyncStatus
+from contactflow.sync.models import (
+    Direction,
+    FindingKind,
+    FindingState,
+    ReconciliationState,
+    RepairState,
+    SyncObject,
+    SyncStatus,
+)
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=80)]
@@ -25,6 +33,8 @@ class FieldMapIn(RequestModel):
 
 
 Mapping = Annotated[list[FieldMapIn], Field(min_length=1, max_length=50)]
+# Minutes between scheduled reconciliations (at most a week); 0 turns them off.
+ReconcileEvery = Annotated[int, Field(ge=0, le=10080)]
 
 
 class SyncCreate(RequestModel):
@@ -33,12 +43,14 @@ class SyncCreate(RequestModel):
     direction: Direction = "both"
     # Without it: names, email, phone, and tags as the Mailsuite custom field `tags`.
     mapping: Mapping | None = None
+    reconcile_every_minutes: ReconcileEvery = 0
 
 
 class SyncUpdate(RequestModel):
     name: Name | None = None
     direction: Direction | None = None
     mapping: Mapping | None = None
+    reconcile_every_minutes: ReconcileEvery | None = None
 
 
 class FieldMapOut(WireModel):
@@ -74,6 +86,8 @@ class SyncOut(WireModel):
     backfill: BackfillOut | None
     last_error: str | None
     last_error_at: str | None
+    reconcile_every_minutes: int | None
+    next_reconciliation_at: str | None
     created_at: str
     updated_at: str
 
@@ -84,4 +98,70 @@ class SyncEnvelope(WireModel):
 
 class SyncList(WireModel):
     syncs: list[SyncOut]
+    next_cursor: str | None
+
+
+class FoundOut(WireModel):
+    """Findings of a reconciliation, by kind."""
+
+    missing_in_crm: int = 0
+    missing_in_mailsuite: int = 0
+    differs: int = 0
+    conflict: int = 0
+    orphan: int = 0
+
+
+class RepairOut(WireModel):
+    state: RepairState
+    # Findings handled (repaired or failed) of those open when the repair began.
+    done: int
+    total: int
+    failed: int
+
+
+class ReconciliationOut(WireModel):
+    id: str
+    sync_id: str
+    scheduled: bool
+    state: ReconciliationState
+    # Pairs in step, and records not judged because a change to them waits to be synced.
+    in_sync: int
+    pending: int
+    found: FoundOut
+    seconds: float | None
+    repair: RepairOut | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+class ReconciliationEnvelope(WireModel):
+    reconciliation: ReconciliationOut
+
+
+class ReconciliationList(WireModel):
+    reconciliations: list[ReconciliationOut]
+    next_cursor: str | None
+
+
+class FindingOut(WireModel):
+    id: str
+    reconciliation_id: str
+    kind: FindingKind
+    crm_id: str | None
+    mailsuite_id: str | None
+    # The mapped fields out of step, by their Contacts API names.
+    fields: list[str]
+    detail: str | None
+    state: FindingState
+    outcome: str | None
+    repaired_at: str | None
+
+
+class FindingEnvelope(WireModel):
+    finding: FindingOut
+
+
+class FindingList(WireModel):
+    findings: list[FindingOut]
     next_cursor: str | None

@@ -1,7 +1,9 @@
 """Syncs as data: create (with its backfill, and its event-log cursor at the log's end),
-read, change, pause, resume, delete; each scoped to the caller's location."""
+read, change (its reconciliation schedule too), pause, resume, delete; each scoped to the
+caller's location."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +32,14 @@ class SyncSettings:
     object: SyncObject = "contacts"
     direction: Direction = "both"
     mapping: tuple[FieldMap, ...] = DEFAULT_MAPPING
+    # Minutes between scheduled reconciliations; 0: only when asked for.
+    reconcile_every: int = 0
+
+
+def schedule(sync: Sync, minutes: int | None) -> None:
+    """Reconcile `sync` every `minutes` from now on (None or 0: only when asked)."""
+    sync.reconcile_minutes = minutes or None
+    sync.reconcile_due_at = utcnow() + timedelta(minutes=minutes) if minutes else None
 
 
 async def find_sync(session: AsyncSession, location_id: str, sync_id: str) -> Sync:
@@ -70,6 +80,7 @@ async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -
         created_at=now,
         updated_at=now,
     )
+    schedule(sync, wanted.reconcile_every)
     uow.session.add(sync)
     await uow.session.flush()
     cursor = await lock_cursor(uow, consumer_name(sync.id), location_id)
@@ -88,9 +99,10 @@ async def change_sync(
     name: str | None = None,
     direction: Direction | None = None,
     mapping: list[FieldMap] | None = None,
+    reconcile_every: int | None = None,
 ) -> Sync:
-    """Rename it, or change its direction or mapping (pairs are reconciled with the new
-    ones as their records next change)."""
+    """Rename it, change its direction or mapping (pairs are reconciled with the new ones as
+    their records next change), or how often it is reconciled."""
     sync = await find_sync(uow.session, location_id, sync_id)
     if mapping is not None:
         sync.mapping = [entry.as_data() for entry in checked_mapping(mapping)]
@@ -98,6 +110,8 @@ async def change_sync(
         sync.name = name
     if direction is not None:
         sync.direction = direction
+    if reconcile_every is not None:
+        schedule(sync, reconcile_every)
     sync.updated_at = utcnow()
     return sync
 

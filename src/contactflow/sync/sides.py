@@ -72,7 +72,7 @@ class WorkspaceContacts:
         self.uow, self.location_id, self.region = uow, location_id, region
 
     @staticmethod
-    def _record(contact: Contact) -> Record:
+    def record_of(contact: Contact) -> Record:
         snapshot = contact_snapshot(contact)
         return Record(
             id=contact.id,
@@ -83,7 +83,7 @@ class WorkspaceContacts:
 
     async def get(self, record_id: str) -> Record | None:
         try:
-            return self._record(
+            return self.record_of(
                 await contacts.find_contact(self.uow.session, self.location_id, record_id)
             )
         except NotFound:
@@ -93,17 +93,17 @@ class WorkspaceContacts:
         found = await contacts.find_duplicate(
             self.uow.session, self.location_id, email, phone, self.region
         )
-        return None if found is None else self._record(found)
+        return None if found is None else self.record_of(found)
 
     async def create(self, values: Values) -> Record:
         body = CrmCreate.model_validate({"source": SYNC_SOURCE, **values})
-        return self._record(
+        return self.record_of(
             await contacts.create_contact(self.uow, self.location_id, body, self.region)
         )
 
     async def update(self, record_id: str, values: Values) -> Record:
         body = CrmUpdate.model_validate(values)
-        return self._record(
+        return self.record_of(
             await contacts.update_contact(self.uow, self.location_id, record_id, body, self.region)
         )
 
@@ -116,7 +116,7 @@ class WorkspaceContacts:
         found = await listing.contacts_added(
             self.uow.session, self.location_id, until=until, after=after, limit=limit
         )
-        return [self._record(contact) for contact in found]
+        return [self.record_of(contact) for contact in found]
 
 
 def _mail_body(values: Values) -> dict[str, Any]:
@@ -141,7 +141,7 @@ class MailsuiteContacts:
         self.uow, self.location_id, self.region = uow, location_id, region
 
     @staticmethod
-    def _record(contact: MailContact) -> Record:
+    def record_of(contact: MailContact) -> Record:
         values: Values = {
             "firstName": contact.first_name,
             "lastName": contact.last_name,
@@ -154,7 +154,7 @@ class MailsuiteContacts:
 
     async def get(self, record_id: str) -> Record | None:
         try:
-            return self._record(
+            return self.record_of(
                 await mailsuite.find_contact(self.uow.session, self.location_id, record_id)
             )
         except NotFound:
@@ -165,16 +165,16 @@ class MailsuiteContacts:
         found = await mailsuite.find_by_email(session, self.location_id, email) if email else None
         if found is None and phone:
             found = await mailsuite.find_by_phone(session, self.location_id, phone)
-        return None if found is None else self._record(found)
+        return None if found is None else self.record_of(found)
 
     async def create(self, values: Values) -> Record:
         body = MailCreate.model_validate({"source": SYNC_SOURCE, **_mail_body(values)})
-        return self._record(
+        return self.record_of(
             await mailsuite.create_contact(self.uow, self.location_id, body, self.region)
         )
 
     async def update(self, record_id: str, values: Values) -> Record:
         body = MailUpdate.model_validate(_mail_body(values))
-        return self._record(
+        return self.record_of(
             await mailsuite.update_contact(self.uow, self.location_id, record_id, body, self.region)
         )

@@ -1,13 +1,27 @@
 """Syncs as the API and the CLI show them: with their backfill's progress and the number of
-pairs linked."""
+pairs linked; their reconciliations and findings."""
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.platform.clock import to_iso
 from contactflow.sync.backfill import Progress
-from contactflow.sync.models import Sync, SyncBackfill, SyncLink
-from contactflow.sync.schemas import BackfillOut, FieldMapOut, SyncOut
+from contactflow.sync.models import (
+    Sync,
+    SyncBackfill,
+    SyncFinding,
+    SyncLink,
+    SyncReconciliation,
+)
+from contactflow.sync.schemas import (
+    BackfillOut,
+    FieldMapOut,
+    FindingOut,
+    FoundOut,
+    ReconciliationOut,
+    RepairOut,
+    SyncOut,
+)
 
 
 def backfill_out(job: SyncBackfill) -> BackfillOut:
@@ -46,6 +60,48 @@ async def sync_out(session: AsyncSession, sync: Sync) -> SyncOut:
         backfill=backfill_out(job) if job is not None else None,
         last_error=sync.last_error,
         last_error_at=to_iso(sync.last_error_at),
+        reconcile_every_minutes=sync.reconcile_minutes,
+        next_reconciliation_at=to_iso(sync.reconcile_due_at),
         created_at=to_iso(sync.created_at),
         updated_at=to_iso(sync.updated_at),
+    )
+
+
+def reconciliation_out(reconciliation: SyncReconciliation) -> ReconciliationOut:
+    repair = None
+    if reconciliation.repair_state is not None:
+        repair = RepairOut(
+            state=reconciliation.repair_state,
+            done=reconciliation.repair_done,
+            total=reconciliation.repair_total,
+            failed=reconciliation.repair_failed,
+        )
+    return ReconciliationOut(
+        id=reconciliation.id,
+        sync_id=reconciliation.sync_id,
+        scheduled=reconciliation.scheduled,
+        state=reconciliation.state,
+        in_sync=reconciliation.in_sync,
+        pending=reconciliation.pending,
+        found=FoundOut.model_validate(reconciliation.found or {}),
+        seconds=reconciliation.seconds,
+        repair=repair,
+        created_at=to_iso(reconciliation.created_at),
+        started_at=to_iso(reconciliation.started_at),
+        finished_at=to_iso(reconciliation.finished_at),
+    )
+
+
+def finding_out(finding: SyncFinding) -> FindingOut:
+    return FindingOut(
+        id=finding.id,
+        reconciliation_id=finding.reconciliation_id,
+        kind=finding.kind,
+        crm_id=finding.crm_id,
+        mailsuite_id=finding.mailsuite_id,
+        fields=list(finding.fields or []),
+        detail=finding.detail,
+        state=finding.state,
+        outcome=finding.outcome,
+        repaired_at=to_iso(finding.repaired_at),
     )

@@ -1,5 +1,5 @@
 """The sync context's loops, run by every worker process (platform/runtime.py): backfills,
-and changes read from the event log."""
+changes read from the event log, and reconciliations (scheduled, run, repaired)."""
 
 import httpx
 
@@ -7,7 +7,7 @@ from contactflow.platform import topics
 from contactflow.platform.db import Database
 from contactflow.platform.jobs import Loop
 from contactflow.settings import Settings
-from contactflow.sync import backfill, incremental
+from contactflow.sync import backfill, incremental, reconciliations
 
 
 def worker_loops(
@@ -23,5 +23,10 @@ def worker_loops(
         ),
         "sync-changes": Loop(
             lambda: incremental.consume(db, region, batch), (*changes, topics.SYNC_CHANGES)
+        ),
+        "sync-reconciliations": Loop(
+            lambda: reconciliations.advance(db, region, batch),
+            (topics.SYNC_RECONCILIATIONS,),
+            next_due=lambda _after: reconciliations.next_due(db),
         ),
     }

@@ -1,0 +1,179 @@
+"""What a reconciliation finds: both sides of a sync read in bulk and compared through its
+identity map, pair by pair, by the hashes of their mapped fields.
+
+The links are walked in chunks (by id); each chunk's records are read with one query per side,
+so the cost is a few queries per thousand pairs, never one per record. A pair whose fields
+still hash as the link recorded them is in step without another look; one that does not is
+planned as the sync would plan it (sync/reconcile.py): when that plan writes nothing (the
+sides differ only as the direction or a policy keeps them) the pair is in step, otherwise its
+fields are a finding. Records of either side that no link names are missing on the other
+side when the sync's direction would make them there. A record whose change still waits in
+the sync's part of the event log is not judged: the sync is about to handle it."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contactflow.contacts.models import Contact
+from contactflow.mailsuite.models import MailContact
+from contactflow.platform.events import ConsumerCursor, Event
+from contactflow.sync.fields import FieldMap, field_hashes, mapping_of
+from contactflow.sync.incremental import SIDE_OF
+from contactflow.sync.models import FINDING_KINDS, FindingKind, SideName, Sync, SyncLink
+from contactflow.sync.pairs import writes
+from contactflow.sync.reconcile import plan
+from contactflow.sync.service import consumer_name
+from contactflow.sync.sides import MailsuiteContacts, Record, WorkspaceContacts
+
+# Links compared per round trip: large enough that the queries are few, small enough that a
+# chunk's records are a few megabytes.
+CHUNK: Final = 1000
+
+
+@dataclass(frozen=True)
+class Found:
+    kind: FindingKind
+    crm_id: str | None
+    mailsuite_id: str | None
+    fields: tuple[str, ...] = ()
+    detail: str | None = None
+
+
+@dataclass
+class Survey:
+    in_sync: int = 0
+    pending: int = 0
+    found: list[Found] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {kind: sum(1 for item in self.found if item.kind == kind) for kind in FINDING_KINDS}
+
+
+async def _pending(session: AsyncSession, sync: Sync) -> set[tuple[SideName, str]]:
+    """The records whose changes the sync has not read yet."""
+    cursor = await session.get(ConsumerCursor, (consumer_name(sync.id), sync.location_id))
+    rows = await session.execute(
+        select(Event.type, Event.subject_id).where(
+            Event.location_id == sync.location_id,
+            Event.seq > (cursor.position if cursor is not None else 0),
+            Event.type.in_(tuple(SIDE_OF)),
+            Event.subject_id.is_not(None),
+        )
+    )
+    return {(SIDE_OF[event_type], str(subject)) for event_type, subject in rows}
+
+
+async def _crm_records(
+    session: AsyncSession, location_id: str, ids: list[str]
+) -> dict[str, Record]:
+    query = select(Contact).where(Contact.location_id == location_id, Contact.id.in_(ids))
+    return {c.id: WorkspaceContacts.record_of(c) for c in await session.scalars(query)}
+
+
+async def _mail_records(
+    session: AsyncSession, location_id: str, ids: list[str]
+) -> dict[str, Record]:
+    query = select(MailContact).where(
+        MailContact.location_id == location_id, MailContact.id.in_(ids)
+    )
+    return {c.id: MailsuiteContacts.record_of(c) for c in await session.scalars(query)}
+
+
+class _Comparison:
+    def __init__(self, sync: Sync, pending: set[tuple[SideName, str]]) -> None:
+        self.sync, self.pending, self.result = sync, pending, Survey()
+        self.mapping: list[FieldMap] = mapping_of(sync.mapping)
+        self.crm_names = [entry.crm for entry in self.mapping]
+        self.mail_names = [entry.mailsuite for entry in self.mapping]
+
+    def waiting(self, crm_id: str | None, mailsuite_id: str | None) -> bool:
+        if ("crm", crm_id) in self.pending or ("mailsuite", mailsuite_id) in self.pending:
+            self.result.pending += 1
+            return True
+        return False
+
+    def pair(self, link: SyncLink, crm: Record | None, mailsuite: Record | None) -> None:
+        if self.waiting(link.crm_id, link.mailsuite_id):
+            return
+        if crm is None or mailsuite is None:
+            gone = [side for side, record in (("crm", crm), ("mailsuite", mailsuite)) if not record]
+            if link.gone is not None and gone == [link.gone]:
+                return  # a delete that was not propagated: the survivor is kept on purpose
+            self._add("orphan", link, (), f"gone: {' and '.join(gone)}")
+            return
+        if (
+            field_hashes(crm.values, self.crm_names) == link.crm_fields
+            and field_hashes(mailsuite.values, self.mail_names) == link.mailsuite_fields
+        ):
+            self.result.in_sync += 1
+            return
+        writes_planned = plan(self.mapping, self.sync.direction, crm, mailsuite, link)
+        names = writes_planned.fields(self.mapping)
+        if not names:
+            self.result.in_sync += 1
+            return
+        conflicts = {
+            name: writes_planned.conflicts[name]
+            for name in names
+            if name in writes_planned.conflicts
+        }
+        if conflicts:
+            detail = ", ".join(f"{name}: {winner} wins" for name, winner in conflicts.items())
+            self._add("conflict", link, tuple(names), f"changed on both sides; {detail}")
+        else:
+            self._add("differs", link, tuple(names), None)
+
+    def _add(
+        self, kind: FindingKind, link: SyncLink, names: tuple[str, ...], detail: str | None
+    ) -> None:
+        self.result.found.append(Found(kind, link.crm_id, link.mailsuite_id, names, detail))
+
+    def unlinked(self, side: SideName, ids: Iterable[str]) -> None:
+        kind: FindingKind = "missingInMailsuite" if side == "crm" else "missingInCrm"
+        for record_id in ids:
+            crm_id, mailsuite_id = (record_id, None) if side == "crm" else (None, record_id)
+            if not self.waiting(crm_id, mailsuite_id):
+                self.result.found.append(Found(kind, crm_id, mailsuite_id))
+
+
+async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Survey:
+    """Both sides of `sync` compared, with what is out of step."""
+    comparison = _Comparison(sync, await _pending(session, sync))
+    location = sync.location_id
+    after = ""
+    while True:
+        links = list(
+            await session.scalars(
+                select(SyncLink)
+                .where(SyncLink.sync_id == sync.id, SyncLink.id > after)
+                .order_by(SyncLink.id)
+                .limit(chunk)
+            )
+        )
+        if not links:
+            break
+        crm = await _crm_records(session, location, [link.crm_id for link in links])
+        mail = await _mail_records(session, location, [link.mailsuite_id for link in links])
+        for link in links:
+            comparison.pair(link, crm.get(link.crm_id), mail.get(link.mailsuite_id))
+        after = links[-1].id
+        session.expunge_all()  # a chunk's rows are done with: the session stays small
+    of_sync = (SyncLink.sync_id == sync.id) & (SyncLink.object == sync.object)
+    if writes(sync.direction, "mailsuite"):
+        # A Mailsuite contact needs an address: a contact with none cannot be made there.
+        unlinked_crm = select(Contact.id).where(
+            Contact.location_id == location,
+            Contact.email.is_not(None),
+            ~exists().where(of_sync, SyncLink.crm_id == Contact.id),
+        )
+        comparison.unlinked("crm", await session.scalars(unlinked_crm))
+    if writes(sync.direction, "crm"):
+        unlinked_mail = select(MailContact.id).where(
+            MailContact.location_id == location,
+            ~exists().where(of_sync, SyncLink.mailsuite_id == MailContact.id),
+        )
+        comparison.unlinked("mailsuite", await session.scalars(unlinked_mail))
+    return comparison.result
