@@ -7,10 +7,13 @@ the backfill going on from where it stopped; another location's syncs a 404, by 
 import re
 
 import httpx
+from sqlalchemy import delete
 
 from contactflow.platform.db import Database
-from contactflow.sync.models import PAUSED, Sync
+from contactflow.sync import service
+from contactflow.sync.models import PAUSED, Sync, SyncLink
 from contactflow.sync.schemas import BackfillOut, SyncOut
+from contactflow.sync.service import SyncSettings
 from contactflow.web.pages import part
 from contactflow.web.syncs import following
 from tests.mailsuite.helpers import poll
@@ -198,3 +201,55 @@ def test_a_running_backfill_shows_its_rate_and_time_left_and_asks_again() -> Non
     assert "12.5 a second, about 3 min left" in html
     assert SCRIPT not in html
     assert not following(sync.model_copy(update={"status": "paused"}))
+
+
+async def test_a_person_checks_a_sync_and_repairs_what_it_found(
+    web_server: LiveServer, web_db: Database, web_tenant: Tenant
+) -> None:
+    """Check now, a finding listed (a link lost behind the sync's back), Repair all with its
+    progress, and a second check that finds nothing; another location's sync a 404."""
+    location = web_tenant.location_id
+    await make_world(web_db, location, 3)
+    async with web_db.unit_of_work() as uow:
+        sync = await service.create_sync(uow, location, SyncSettings("Checked"))
+    person = await make_person(web_db, location)
+    here = f"/app/l/{location}/syncs/{sync.id}"
+    async with browser(web_server.base_url) as http:
+        token = await signed_in(http, person)
+        assert "Not reconciled yet." in (await http.get(here)).text
+        await poll(lambda: http.get(f"{here}/progress"), lambda r: "finished" in r.text, within=60)
+        async with web_db.unit_of_work() as uow:
+            await uow.session.execute(delete(SyncLink).where(SyncLink.sync_id == sync.id))
+
+        async def block() -> httpx.Response:
+            return await http.get(f"{here}/reconciliation", headers={"HX-Request": "true"})
+
+        def checked(response: httpx.Response) -> bool:
+            return (
+                'data-reconciliation="finished"' in response.text and "hx-get" not in response.text
+            )
+
+        checking = await http.post(f"{here}/reconcile", data={"csrf_token": token})
+        assert checking.status_code == 303
+        assert 'role="status">Reconciling' in (await http.get(checking.headers["location"])).text
+        found = await poll(block, checked, within=30)
+        assert "missing in Mailsuite" in found.text
+        assert "<html" not in found.text
+        [reconciliation_id] = re.findall(r"/reconciliations/([^/]+)/repair", found.text)
+        repairing = await http.post(
+            f"{here}/reconciliations/{reconciliation_id}/repair", data={"csrf_token": token}
+        )
+        assert repairing.status_code == 303
+        repaired = await poll(block, lambda r: 'data-repair="finished"' in r.text, within=30)
+        assert "(failed)" not in repaired.text
+
+        await http.post(f"{here}/reconcile", data={"csrf_token": token})
+        again = await poll(block, lambda r: checked(r) and reconciliation_id not in r.text)
+        assert "Nothing out of step." in again.text
+
+        other = await make_tenant(web_db)
+        theirs = await paused_sync(web_db, other.location_id, "Theirs")
+        elsewhere = f"/app/l/{location}/syncs/{theirs.id}"
+        assert (await http.get(f"{elsewhere}/reconciliation")).status_code == 404
+        stranger = await http.post(f"{elsewhere}/reconcile", data={"csrf_token": token})
+        assert stranger.status_code == 404

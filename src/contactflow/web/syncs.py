@@ -2,7 +2,7 @@
 pairs linked, the backfill's progress with its rate and the time left); a new one made
 from a name and a direction (with the default mapping); a sync's page with its mapping,
 counts and last error, paused and resumed through the sync service as the
-/sync/v1/syncs API does.
+/sync/v1/syncs API does, and its reconciliations (web/sync_reconciliations.py).
 
 A backfill's batches need not log any event (a matched pair writes nothing), so its
 progress is not drawn from the event log as a campaign's is: while a backfill runs, its
@@ -24,6 +24,7 @@ from contactflow.sync.models import ACTIVE, PAUSED, SyncStatus
 from contactflow.sync.schemas import SyncCreate, SyncOut
 from contactflow.sync.service import SyncSettings
 from contactflow.sync.wire import sync_out
+from contactflow.web import sync_reconciliations
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import api_docs, render, render_part
 from contactflow.web.paging import cursor_position, older_url
@@ -49,6 +50,11 @@ NOTICES = {
     "created": "Sync created: its backfill links the contacts there are now.",
     "paused": "Paused: changes wait in the event log, the backfill after its batch.",
     "resumed": "Syncing again, from where it stopped.",
+    "reconciling": "Reconciling: both sides are being compared.",
+    "repairing": "Repairing every open finding.",
+    "repaired": "Finding repaired (its outcome is in the list).",
+    "busy": "Not now: the backfill is still running, a reconciliation has not finished, "
+    "or its findings are being repaired.",
 }
 # Pause and Resume: the status each sets, and the notice the page shows after it.
 COURSE: dict[str, tuple[SyncStatus, str]] = {
@@ -92,6 +98,7 @@ async def _one(session: AsyncSession, location_id: str, sync_id: str) -> dict[st
         "location_id": location_id,
         "sync": sync,
         "refresh_url": f"{_base(location_id)}/{sync.id}/progress" if following(sync) else "",
+        **await sync_reconciliations.latest(session, location_id, sync.id),
     }
 
 
