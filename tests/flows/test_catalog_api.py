@@ -41,9 +41,13 @@ async def test_list_filter_search_and_get(hub: Hub) -> None:
         "core.issue.resolved",
         "core.manual",
         "core.schedule",
+        "core.sync.conflict",
+        "core.sync.drift_found",
+        "core.sync.failed",
+        "core.sync.reconciliation_finished",
         "core.webhook",
     ]
-    assert core_triggers["count"] == 6
+    assert core_triggers["count"] == 10
 
     found = await hub.get("/catalog", q="first TIME")
     assert {entry["key"] for entry in found["entries"]} == {

@@ -18,6 +18,7 @@ from contactflow.mailsuite.tracking import Links, tracking_key
 from contactflow.platform.db import Database
 from tests.flows.catalog_actions import RECIPES
 from tests.flows.catalog_core import STEPS
+from tests.flows.catalog_syncs import SYNC_TRIGGERS
 from tests.flows.catalog_triggers import CAUSES
 from tests.flows.catalog_world import RemoteWorld, World, problems
 from tests.flows.helpers import Hub, Json, hub_of
@@ -54,6 +55,7 @@ def test_every_entry_has_its_generated_test() -> None:
     computed, every trigger a real producer, every step a run that performs it."""
     assert sorted(RECIPES) == ACTIONS
     assert sorted(CAUSES) == TRIGGERS
+    assert set(SYNC_TRIGGERS) <= set(CAUSES)
     assert sorted(STEPS) == STEP_KEYS
     assert set(RECIPES) | set(CAUSES) | set(STEPS) == set(CATALOG)
 

@@ -55,6 +55,13 @@ FLOW_RUN_FAILED = "FlowRunFailed"
 # The issues inbox: a failing subject's issue opened (or re-opened), and resolved.
 ISSUE_OPENED = "IssueOpened"
 ISSUE_RESOLVED = "IssueResolved"
+# Syncs: a record a side refused, a field changed on both sides, a reconciliation finished
+# (and one that found something out of step), findings repaired.
+SYNC_FAILED = "SyncFailed"
+SYNC_CONFLICT = "SyncConflict"
+SYNC_RECONCILIATION_FINISHED = "SyncReconciliationFinished"
+SYNC_DRIFT_FOUND = "SyncDriftFound"
+SYNC_REPAIRED = "SyncRepaired"
 
 # Every event type, by the resource it is about (the dashboard's pickers group them so).
 EVENT_TYPES_BY_RESOURCE: dict[str, tuple[str, ...]] = {
@@ -95,6 +102,13 @@ EVENT_TYPES_BY_RESOURCE: dict[str, tuple[str, ...]] = {
     "Flow runs": (FLOW_RUN_SUCCEEDED, FLOW_RUN_FAILED),
     "Webhooks": (WEBHOOK_ENDPOINT_DISABLED, WEBHOOK_TEST),
     "Issues": (ISSUE_OPENED, ISSUE_RESOLVED),
+    "Syncs": (
+        SYNC_FAILED,
+        SYNC_CONFLICT,
+        SYNC_RECONCILIATION_FINISHED,
+        SYNC_DRIFT_FOUND,
+        SYNC_REPAIRED,
+    ),
 }
 EVENT_TYPES = frozenset(name for names in EVENT_TYPES_BY_RESOURCE.values() for name in names)
 # Delivered only to the webhook endpoints that pick them: an endpoint of every event type would

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts.models import Contact
@@ -22,7 +22,14 @@ from contactflow.mailsuite.models import MailContact
 from contactflow.platform.events import ConsumerCursor, Event
 from contactflow.sync.fields import FieldMap, field_hashes, mapping_of
 from contactflow.sync.incremental import SIDE_OF
-from contactflow.sync.models import FINDING_KINDS, FindingKind, SideName, Sync, SyncLink
+from contactflow.sync.models import (
+    FINDING_KINDS,
+    FindingKind,
+    SideName,
+    Sync,
+    SyncLink,
+    sync_origin,
+)
 from contactflow.sync.pairs import writes
 from contactflow.sync.reconcile import plan
 from contactflow.sync.service import consumer_name
@@ -61,25 +68,11 @@ async def _pending(session: AsyncSession, sync: Sync) -> set[tuple[SideName, str
             Event.seq > (cursor.position if cursor is not None else 0),
             Event.type.in_(tuple(SIDE_OF)),
             Event.subject_id.is_not(None),
+            # The sync's own writes are no change to it (its consumer passes over them).
+            or_(Event.origin.is_(None), Event.origin != sync_origin(sync.id)),
         )
     )
     return {(SIDE_OF[event_type], str(subject)) for event_type, subject in rows}
-
-
-async def _crm_records(
-    session: AsyncSession, location_id: str, ids: list[str]
-) -> dict[str, Record]:
-    query = select(Contact).where(Contact.location_id == location_id, Contact.id.in_(ids))
-    return {c.id: WorkspaceContacts.record_of(c) for c in await session.scalars(query)}
-
-
-async def _mail_records(
-    session: AsyncSession, location_id: str, ids: list[str]
-) -> dict[str, Record]:
-    query = select(MailContact).where(
-        MailContact.location_id == location_id, MailContact.id.in_(ids)
-    )
-    return {c.id: MailsuiteContacts.record_of(c) for c in await session.scalars(query)}
 
 
 class _Comparison:
@@ -155,8 +148,10 @@ async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Surve
         )
         if not links:
             break
-        crm = await _crm_records(session, location, [link.crm_id for link in links])
-        mail = await _mail_records(session, location, [link.mailsuite_id for link in links])
+        crm = await WorkspaceContacts.records(session, location, [link.crm_id for link in links])
+        mail = await MailsuiteContacts.records(
+            session, location, [link.mailsuite_id for link in links]
+        )
         for link in links:
             comparison.pair(link, crm.get(link.crm_id), mail.get(link.mailsuite_id))
         after = links[-1].id

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from typing import Any, Final, Literal
 
 from contactflow.platform.errors import Unprocessable
@@ -117,7 +118,14 @@ def mapping_of(data: list[dict[str, str]]) -> list[FieldMap]:
 
 
 def _digest(value: Any) -> str:
-    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+    # Text and blanks, most of what is hashed, encoded as json.dumps would without its
+    # overhead: a reconciliation hashes every mapped field of every pair.
+    if value is None:
+        encoded = b"null"
+    elif isinstance(value, str):
+        encoded = encode_basestring_ascii(value).encode()
+    else:
+        encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(encoded).hexdigest()
 
 

@@ -19,6 +19,7 @@ from contactflow.platform.event_types import (
     MAILSUITE_CONTACT_UPSERT,
 )
 from contactflow.platform.events import ConsumerCursor, Event, EventStream, next_batch
+from contactflow.sync import events as sync_events
 from contactflow.sync.models import ACTIVE, SideName, Sync, sync_origin
 from contactflow.sync.pairs import guarded, pairs_for
 from contactflow.sync.service import consumer_name
@@ -88,6 +89,7 @@ async def _consume(db: Database, sync_id: str, region: str, batch: int) -> bool:
                 log.info("sync %s: %s %s not synced: %s", sync.id, side, subject, outcome.reason)
                 sync.last_error = f"{side} record {subject}: {outcome.reason}"
                 sync.last_error_at = utcnow()
+                await sync_events.failed(uow, sync, side, subject, outcome.reason or "")
         found.done()
         return bool(found.events)
 

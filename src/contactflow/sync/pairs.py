@@ -13,6 +13,7 @@ from sqlalchemy import select
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import DomainError
+from contactflow.sync import events as sync_events
 from contactflow.sync.fields import Values, field_hashes, mapping_of, record_hash
 from contactflow.sync.models import Direction, LinkOrigin, SideName, Sync, SyncLink
 from contactflow.sync.reconcile import plan
@@ -149,6 +150,8 @@ class PairSync:
     ) -> None:
         crm, mailsuite = (record, partner) if side == "crm" else (partner, record)
         writes = plan(self.mapping, self.sync.direction, crm, mailsuite, link)
+        if writes.conflicts:
+            await sync_events.conflict(self.uow, self.sync, crm.id, mailsuite.id, writes.conflicts)
         if writes.to_crm:
             crm = await self.sides["crm"].update(crm.id, writes.to_crm)
         if writes.to_mailsuite:

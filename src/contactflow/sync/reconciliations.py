@@ -21,6 +21,7 @@ from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.errors import Conflict, NotFound
 from contactflow.platform.ids import new_id
 from contactflow.sync import drift
+from contactflow.sync import events as sync_events
 from contactflow.sync.models import (
     ACTIVE,
     FAILED,
@@ -176,6 +177,9 @@ async def _run_next(db: Database) -> bool:
         reconciliation.found = found.counts()
         reconciliation.state, reconciliation.finished_at = FINISHED, utcnow()
         reconciliation.seconds = round(time.monotonic() - began, 3)
+        owner = await uow.session.get(Sync, sync_id)
+        if owner is not None:
+            await sync_events.reconciled(uow, owner, reconciliation)
     return True
 
 
@@ -263,6 +267,7 @@ async def repair_one(
     if finding.state != REPAIRED:
         sync = await find_sync(uow.session, location_id, sync_id)
         await _repair(uow, await _as_sync(uow, sync, region), finding)
+        await sync_events.repaired(uow, sync, reconciliation, finding)
     return finding
 
 
@@ -325,6 +330,7 @@ async def _repair_next(db: Database, region: str, batch: int) -> bool:
             reconciliation.repair_failed += finding.state == FAILED
         if len(findings) < batch:
             reconciliation.repair_state = FINISHED
+            await sync_events.repaired(uow, sync, reconciliation)
         return True
 
 

@@ -13,6 +13,7 @@ from contactflow.flows.catalog import (
     core_issues,
     core_notify,
     core_storage,
+    core_syncs,
     mailsuite,
     mailsuite_email,
     mailsuite_people,
@@ -37,6 +38,7 @@ CATALOG: dict[str, Entry] = {
         core_storage,
         core_notify,
         core_issues,
+        core_syncs,
     )
     for entry in module.ENTRIES
 }
