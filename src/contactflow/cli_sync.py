@@ -24,7 +24,14 @@ from contactflow.platform.db import Database
 from contactflow.platform.errors import invalid
 from contactflow.sync import service
 from contactflow.sync.fields import DEFAULT_MAPPING, Conflict, FieldMap
-from contactflow.sync.models import ACTIVE, FINISHED, PAUSED, Direction, SyncStatus
+from contactflow.sync.models import (
+    ACTIVE,
+    FINISHED,
+    PAUSED,
+    DeletePolicy,
+    Direction,
+    SyncStatus,
+)
 from contactflow.sync.schemas import SyncOut
 from contactflow.sync.wire import sync_out
 
@@ -52,7 +59,10 @@ def _field_map(text: str, position: int) -> FieldMap:
 
 def _print(sync: SyncOut) -> None:
     console.print(f"[bold]{sync.name}[/bold]  sync {sync.id}  ({sync.status})", soft_wrap=True)
-    console.print(f"  {sync.object}, direction {sync.direction}, {sync.linked} pairs linked")
+    console.print(
+        f"  {sync.object}, direction {sync.direction}, on delete {sync.on_delete}, "
+        f"{sync.linked} pairs linked"
+    )
     for entry in sync.mapping:
         console.print(f"  {entry.crm} <-> {entry.mailsuite}  ({entry.conflict})")
     job = sync.backfill
@@ -108,6 +118,9 @@ def create_sync(
             "(default: names, email, phone, tags as customFields.tags).",
         ),
     ] = None,
+    on_delete: Annotated[
+        str, typer.Option(help="When a record is deleted: ignore, propagate or hold.")
+    ] = "ignore",
 ) -> None:
     """Create a sync of contacts; its backfill starts at once (the workers run it). Prints
     its id."""
@@ -115,11 +128,19 @@ def create_sync(
     chosen = next((value for value in directions if value == direction), None)
     if chosen is None:
         raise typer.BadParameter(", ".join(directions), param_hint="--direction")
+    policies: tuple[DeletePolicy, ...] = ("ignore", "propagate", "hold")
+    policy = next((value for value in policies if value == on_delete), None)
+    if policy is None:
+        raise typer.BadParameter(", ".join(policies), param_hint="--on-delete")
 
     async def run(db: Database) -> str:
         entries = [_field_map(text, n) for n, text in enumerate(mapping)] if mapping else None
         wanted = service.SyncSettings(
-            name, "contacts", chosen, tuple(entries) if entries else DEFAULT_MAPPING
+            name,
+            "contacts",
+            chosen,
+            tuple(entries) if entries else DEFAULT_MAPPING,
+            on_delete=policy,
         )
         async with db.unit_of_work() as uow:
             return (await service.create_sync(uow, location, wanted)).id

@@ -83,6 +83,8 @@ async def test_cli_creates_lists_shows_pauses_and_resumes(
         "email=email:crmWins",
         "--map",
         "tags=customFields.labels",
+        "--on-delete",
+        "hold",
     )
     listed = await cli_output(database_url, "sync", "list", "--location", location)
     assert sync_id in listed
@@ -91,6 +93,7 @@ async def test_cli_creates_lists_shows_pauses_and_resumes(
         database_url, "sync", "show", sync_id, "--location", location, "--follow"
     )
     assert "tags <-> customFields.labels  (newestWins)" in shown
+    assert "on delete hold" in shown
     assert "backfill finished: 0 of 0" in shown
     assert "(paused)" in await cli_output(
         database_url, "sync", "pause", sync_id, "--location", location

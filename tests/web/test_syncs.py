@@ -9,6 +9,7 @@ import re
 import httpx
 from sqlalchemy import delete
 
+from contactflow.contacts import service as contacts
 from contactflow.platform.db import Database
 from contactflow.sync import service
 from contactflow.sync.models import PAUSED, Sync, SyncLink
@@ -186,6 +187,7 @@ def test_a_running_backfill_shows_its_rate_and_time_left_and_asks_again() -> Non
         status="active",
         linked=38,
         backfill=job,
+        on_delete="ignore",
         reconcile_every_minutes=None,
         next_reconciliation_at=None,
         last_error=None,
@@ -253,3 +255,45 @@ async def test_a_person_checks_a_sync_and_repairs_what_it_found(
         assert (await http.get(f"{elsewhere}/reconciliation")).status_code == 404
         stranger = await http.post(f"{elsewhere}/reconcile", data={"csrf_token": token})
         assert stranger.status_code == 404
+
+
+async def test_a_person_approves_and_rejects_held_deletes(
+    web_server: LiveServer, web_db: Database, web_tenant: Tenant
+) -> None:
+    location = web_tenant.location_id
+    world = await make_world(web_db, location, 3)
+    async with web_db.unit_of_work() as uow:
+        settings = SyncSettings("Held", on_delete="hold")
+        sync = await service.create_sync(uow, location, settings)
+    person = await make_person(web_db, location)
+    here = f"/app/l/{location}/syncs/{sync.id}"
+    async with browser(web_server.base_url) as http:
+        token = await signed_in(http, person)
+        assert "held until a person approves" in (await http.get(here)).text
+        await poll(lambda: http.get(f"{here}/progress"), lambda r: "finished" in r.text, within=60)
+        async with web_db.unit_of_work() as uow:
+            for contact_id in world.crm_ids[1:3]:
+                await contacts.delete_contact(uow, location, contact_id)
+        page = await poll(lambda: http.get(here), lambda r: len(held_ids(r.text)) == 2)
+        assert "Deletes waiting for approval" in page.text
+        first, second = held_ids(page.text)
+        approved = await http.post(
+            f"{here}/held-deletes/{first}/approve", data={"csrf_token": token}
+        )
+        assert (
+            'role="status">Delete approved' in (await http.get(approved.headers["location"])).text
+        )
+        rejected = await http.post(
+            f"{here}/held-deletes/{second}/reject", data={"csrf_token": token}
+        )
+        shown = await http.get(rejected.headers["location"])
+        assert 'role="status">Delete rejected' in shown.text
+        assert held_ids(shown.text) == []
+        twice = await http.post(f"{here}/held-deletes/{second}/approve", data={"csrf_token": token})
+        assert "decided already" in (await http.get(twice.headers["location"])).text
+        odd = await http.post(f"{here}/held-deletes/{second}/maybe", data={"csrf_token": token})
+        assert odd.status_code == 404
+
+
+def held_ids(html: str) -> list[str]:
+    return re.findall(r'data-held-id="([^"]+)"', html)

@@ -32,7 +32,12 @@ Writer = Annotated[Principal, requires(SYNC_WRITE)]
 async def create_sync(body: SyncCreate, caller: Writer, db: DatabaseDep) -> SyncEnvelope:
     mapping = DEFAULT_MAPPING if body.mapping is None else [e.entry() for e in body.mapping]
     wanted = SyncSettings(
-        body.name, body.object, body.direction, tuple(mapping), body.reconcile_every_minutes
+        body.name,
+        body.object,
+        body.direction,
+        tuple(mapping),
+        body.reconcile_every_minutes,
+        body.on_delete,
     )
     async with db.unit_of_work() as uow:
         sync = await service.create_sync(uow, caller.location_id, wanted)
@@ -65,7 +70,8 @@ async def get_sync(sync_id: SyncId, caller: Reader, db: DatabaseDep) -> SyncEnve
 @router.patch(
     "/{syncId}",
     response_model=SyncEnvelope,
-    summary="Rename a sync, change its direction, mapping or reconciliation schedule",
+    summary="Rename a sync, change its direction, mapping, reconciliation schedule or "
+    "delete policy",
 )
 async def update_sync(
     sync_id: SyncId, body: SyncUpdate, caller: Writer, db: DatabaseDep
@@ -80,6 +86,7 @@ async def update_sync(
             direction=body.direction,
             mapping=mapping,
             reconcile_every=body.reconcile_every_minutes,
+            on_delete=body.on_delete,
         )
         return SyncEnvelope(sync=await sync_out(uow.session, sync))
 

@@ -15,7 +15,9 @@ from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.platform.event_types import (
     CONTACT_CREATE,
+    CONTACT_DELETE,
     CONTACT_UPDATE,
+    MAILSUITE_CONTACT_DELETE,
     MAILSUITE_CONTACT_UPSERT,
 )
 from contactflow.platform.events import ConsumerCursor, Event, EventStream, next_batch
@@ -28,8 +30,11 @@ log = logging.getLogger("contactflow.sync")
 SIDE_OF: Final[dict[str, SideName]] = {
     CONTACT_CREATE: "crm",
     CONTACT_UPDATE: "crm",
+    CONTACT_DELETE: "crm",
     MAILSUITE_CONTACT_UPSERT: "mailsuite",
+    MAILSUITE_CONTACT_DELETE: "mailsuite",
 }
+DELETES: Final = frozenset({CONTACT_DELETE, MAILSUITE_CONTACT_DELETE})
 WATCHED: Final = tuple(SIDE_OF)
 # With no watched event to read, a cursor moves only this many events at a time.
 CURSOR_STRIDE = 1000
@@ -76,15 +81,16 @@ async def _consume(db: Database, sync_id: str, region: str, batch: int) -> bool:
         origin = uow.origin = sync_origin(sync.id)
         await uow.lock(f"sync:{sync.id}")
         pairs = pairs_for(uow, sync, region)
-        seen: set[tuple[SideName, str]] = set()
+        seen: set[tuple[SideName, str, bool]] = set()
         for event in found.events:
-            side = SIDE_OF[event.type]
+            side, deleted = SIDE_OF[event.type], event.type in DELETES
             subject = event.subject_id
             # The sync's own write, or a record this batch has brought in step already.
-            if event.origin == origin or subject is None or (side, subject) in seen:
+            if event.origin == origin or subject is None or (side, subject, deleted) in seen:
                 continue
-            seen.add((side, subject))
-            outcome = await guarded(uow, pairs.changed(side, subject, side))
+            seen.add((side, subject, deleted))
+            work = pairs.deleted(side, subject) if deleted else pairs.changed(side, subject, side)
+            outcome = await guarded(uow, work)
             if outcome.kind == "failed":
                 log.info("sync %s: %s %s not synced: %s", sync.id, side, subject, outcome.reason)
                 sync.last_error = f"{side} record {subject}: {outcome.reason}"

@@ -33,6 +33,10 @@ FINISHED: Final = "finished"
 # Who made a linked pair's last synced state: the backfill, a change on one side, a repair.
 LinkOrigin = Literal["backfill", "crm", "mailsuite", "repair"]
 SideName = Literal["crm", "mailsuite"]
+# What a record's delete does to its partner: deleted too, kept, or held for a person.
+DeletePolicy = Literal["propagate", "ignore", "hold"]
+HeldState = Literal["held", "approved", "rejected"]
+HELD: Final = "held"
 ReconciliationState = Literal["queued", "running", "finished"]
 QUEUED: Final = "queued"
 RepairState = Literal["running", "finished"]
@@ -64,6 +68,9 @@ class Sync(Base):
     # The last pair that could not be synced, and why (a person reads it on the sync).
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    on_delete: Mapped[DeletePolicy] = mapped_column(
+        String(16), default="ignore", server_default="ignore"
+    )
     # Scheduled reconciliations: every so many minutes (None: on demand only), next one due.
     reconcile_minutes: Mapped[int | None] = mapped_column(Integer)
     reconcile_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -193,3 +200,23 @@ class SyncFinding(Base):
         Index(None, "reconciliation_id", "id"),
         Index(None, "reconciliation_id", "state", "id"),
     )
+
+
+class SyncHeldDelete(Base):
+    """A record deleted on one side whose partner waits for a person (the sync's delete
+    policy `hold`): approved, the partner is deleted too; rejected, it is kept."""
+
+    __tablename__ = "sync_held_deletes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    sync_id: Mapped[str] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"))
+    # The side whose record was deleted, that record, and its partner on the other side.
+    side: Mapped[SideName] = mapped_column(String(16))
+    record_id: Mapped[str] = mapped_column(String(64))
+    partner_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[HeldState] = mapped_column(String(16), default=HELD)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index(None, "sync_id", "created_at", "id"),)

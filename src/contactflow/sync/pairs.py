@@ -15,7 +15,15 @@ from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import DomainError
 from contactflow.sync import events as sync_events
 from contactflow.sync.fields import Values, field_hashes, mapping_of, record_hash
-from contactflow.sync.models import Direction, LinkOrigin, SideName, Sync, SyncLink
+from contactflow.sync.models import (
+    HELD,
+    Direction,
+    LinkOrigin,
+    SideName,
+    Sync,
+    SyncHeldDelete,
+    SyncLink,
+)
 from contactflow.sync.reconcile import plan
 from contactflow.sync.sides import CrmSide, MailsuiteContacts, Record, Side, WorkspaceContacts
 
@@ -117,22 +125,54 @@ class PairSync:
         return Outcome("synced")
 
     async def settle_orphan(self, crm_id: str, mailsuite_id: str) -> Outcome:
-        """A link one or both of whose records are gone: removed when both are; otherwise
-        marked with the side that is gone, its partner kept (deletes are not propagated)."""
+        """A link one or both of whose records are gone, as if their deletes had been read:
+        removed when both are, otherwise the sync's delete policy decides."""
         link = await self._link("crm", crm_id)
         if link is None or link.mailsuite_id != mailsuite_id:
             return Outcome("skipped", "the pair is no longer linked")
-        crm = await self.crm.get(crm_id)
-        mailsuite = await self.sides["mailsuite"].get(mailsuite_id)
-        if crm is not None and mailsuite is not None:
-            return await self.resync(crm_id)
-        if crm is None and mailsuite is None:
-            await self.uow.session.delete(link)
-            await self.uow.session.flush()
+        if await self.crm.get(crm_id) is None:
+            return await self.deleted("crm", crm_id)
+        if await self.sides["mailsuite"].get(mailsuite_id) is None:
+            return await self.deleted("mailsuite", mailsuite_id)
+        return await self.resync(crm_id)
+
+    async def deleted(self, side: SideName, record_id: str) -> Outcome:
+        """The record of `side` was deleted: its partner is deleted too (`propagate`), held
+        for a person (`hold`) or kept (`ignore`, or a direction that does not write the
+        partner's side); a kept partner's link stays, marked with the side that is gone."""
+        link = await self._link(side, record_id)
+        if link is None or link.gone == side:
+            return Outcome("unchanged")
+        if await self.sides[side].get(record_id) is not None:
+            return Outcome("unchanged")  # deleted, then made again with its id: still there
+        other: SideName = "mailsuite" if side == "crm" else "crm"
+        partner_id = link.mailsuite_id if side == "crm" else link.crm_id
+        if await self.sides[other].get(partner_id) is None:
+            await self.forget(link)
             return Outcome("synced", "both records are gone: the link is removed")
-        link.gone = "crm" if crm is None else "mailsuite"
-        link.synced_at = utcnow()
-        return Outcome("synced", f"the {link.gone} record is gone: its partner is kept")
+        policy = self.sync.on_delete if writes(self.sync.direction, other) else "ignore"
+        if policy == "propagate":
+            await self.sides[other].delete(partner_id)
+            await self.forget(link)
+            return Outcome("synced", f"its {other} partner is deleted too")
+        link.gone, link.synced_at = side, utcnow()
+        if policy == "hold":
+            self.uow.session.add(
+                SyncHeldDelete(
+                    sync_id=self.sync.id,
+                    side=side,
+                    record_id=record_id,
+                    partner_id=partner_id,
+                    state=HELD,
+                    created_at=utcnow(),
+                )
+            )
+            return Outcome("synced", f"the {side} record is gone: deleting its partner waits")
+        return Outcome("synced", f"the {side} record is gone: its partner is kept")
+
+    async def forget(self, link: SyncLink) -> None:
+        await self.uow.session.delete(link)
+        await self.uow.session.flush()
 
     def _carried(self, side: SideName, record: Record) -> Values:
         """`record`'s mapped values in the other side's names and form."""

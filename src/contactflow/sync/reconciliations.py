@@ -247,7 +247,8 @@ async def _repair(uow: UnitOfWork, pairs: PairSync, finding: SyncFinding) -> Non
     finding.repaired_at = utcnow()
 
 
-async def _as_sync(uow: UnitOfWork, sync: Sync, region: str) -> PairSync:
+async def as_sync(uow: UnitOfWork, sync: Sync, region: str) -> PairSync:
+    """The sync's pairs, in `uow` acting as the sync (its origin, its lock)."""
     uow.origin = sync_origin(sync.id)
     await uow.lock(f"sync:{sync.id}")
     return pairs_for(uow, sync, region)
@@ -266,7 +267,7 @@ async def repair_one(
     finding = await find_finding(uow.session, reconciliation, finding_id)
     if finding.state != REPAIRED:
         sync = await find_sync(uow.session, location_id, sync_id)
-        await _repair(uow, await _as_sync(uow, sync, region), finding)
+        await _repair(uow, await as_sync(uow, sync, region), finding)
         await sync_events.repaired(uow, sync, reconciliation, finding)
     return finding
 
@@ -312,7 +313,7 @@ async def _repair_next(db: Database, region: str, batch: int) -> bool:
             return False
         sync = await uow.session.get(Sync, reconciliation.sync_id)
         assert sync is not None
-        pairs = await _as_sync(uow, sync, region)
+        pairs = await as_sync(uow, sync, region)
         findings = list(
             await uow.session.scalars(
                 select(SyncFinding)

@@ -7,11 +7,14 @@ from pydantic import Field, StringConstraints
 from contactflow.platform.wire import RequestModel, WireModel
 from contactflow.sync.fields import Conflict, FieldMap
 from contactflow.sync.models import (
+    DeletePolicy,
     Direction,
     FindingKind,
     FindingState,
+    HeldState,
     ReconciliationState,
     RepairState,
+    SideName,
     SyncObject,
     SyncStatus,
 )
@@ -44,6 +47,8 @@ class SyncCreate(RequestModel):
     # Without it: names, email, phone, and tags as the Mailsuite custom field `tags`.
     mapping: Mapping | None = None
     reconcile_every_minutes: ReconcileEvery = 0
+    # What a record's delete does to its partner: deleted too, kept, or held for a person.
+    on_delete: DeletePolicy = "ignore"
 
 
 class SyncUpdate(RequestModel):
@@ -51,6 +56,7 @@ class SyncUpdate(RequestModel):
     direction: Direction | None = None
     mapping: Mapping | None = None
     reconcile_every_minutes: ReconcileEvery | None = None
+    on_delete: DeletePolicy | None = None
 
 
 class FieldMapOut(WireModel):
@@ -86,6 +92,7 @@ class SyncOut(WireModel):
     backfill: BackfillOut | None
     last_error: str | None
     last_error_at: str | None
+    on_delete: DeletePolicy
     reconcile_every_minutes: int | None
     next_reconciliation_at: str | None
     created_at: str
@@ -164,4 +171,26 @@ class FindingEnvelope(WireModel):
 
 class FindingList(WireModel):
     findings: list[FindingOut]
+    next_cursor: str | None
+
+
+class HeldDeleteOut(WireModel):
+    id: str
+    sync_id: str
+    # The side whose record was deleted, that record, and its partner waiting.
+    side: SideName
+    record_id: str
+    partner_id: str
+    state: HeldState
+    outcome: str | None
+    created_at: str
+    decided_at: str | None
+
+
+class HeldDeleteEnvelope(WireModel):
+    held_delete: HeldDeleteOut
+
+
+class HeldDeleteList(WireModel):
+    held_deletes: list[HeldDeleteOut]
     next_cursor: str | None

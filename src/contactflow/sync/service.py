@@ -16,7 +16,14 @@ from contactflow.platform.errors import Conflict, NotFound
 from contactflow.platform.events import ConsumerCursor, EventStream, lock_cursor
 from contactflow.sync import backfill
 from contactflow.sync.fields import DEFAULT_MAPPING, FieldMap, checked_mapping
-from contactflow.sync.models import ACTIVE, Direction, Sync, SyncObject, SyncStatus
+from contactflow.sync.models import (
+    ACTIVE,
+    DeletePolicy,
+    Direction,
+    Sync,
+    SyncObject,
+    SyncStatus,
+)
 
 SYNC_NOT_FOUND = "Sync not found"
 
@@ -34,6 +41,7 @@ class SyncSettings:
     mapping: tuple[FieldMap, ...] = DEFAULT_MAPPING
     # Minutes between scheduled reconciliations; 0: only when asked for.
     reconcile_every: int = 0
+    on_delete: DeletePolicy = "ignore"
 
 
 def schedule(sync: Sync, minutes: int | None) -> None:
@@ -77,6 +85,7 @@ async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -
         direction=wanted.direction,
         mapping=[entry.as_data() for entry in mapping],
         status=ACTIVE,
+        on_delete=wanted.on_delete,
         created_at=now,
         updated_at=now,
     )
@@ -100,9 +109,10 @@ async def change_sync(
     direction: Direction | None = None,
     mapping: list[FieldMap] | None = None,
     reconcile_every: int | None = None,
+    on_delete: DeletePolicy | None = None,
 ) -> Sync:
     """Rename it, change its direction or mapping (pairs are reconciled with the new ones as
-    their records next change), or how often it is reconciled."""
+    their records next change), how often it is reconciled, or its delete policy."""
     sync = await find_sync(uow.session, location_id, sync_id)
     if mapping is not None:
         sync.mapping = [entry.as_data() for entry in checked_mapping(mapping)]
@@ -112,6 +122,8 @@ async def change_sync(
         sync.direction = direction
     if reconcile_every is not None:
         schedule(sync, reconcile_every)
+    if on_delete is not None:
+        sync.on_delete = on_delete
     sync.updated_at = utcnow()
     return sync
 

@@ -57,6 +57,8 @@ class Side(Protocol):
 
     async def update(self, record_id: str, values: Values) -> Record: ...
 
+    async def delete(self, record_id: str) -> None: ...
+
 
 class CrmSide(Side, Protocol):
     """A CRM's contacts, walked in a stable order by the backfill."""
@@ -152,6 +154,9 @@ class WorkspaceContacts:
         return self.record_of(
             await contacts.update_contact(self.uow, self.location_id, record_id, body, self.region)
         )
+
+    async def delete(self, record_id: str) -> None:
+        await contacts.delete_contact(self.uow, self.location_id, record_id)
 
     async def count(self, until: datetime) -> int:
         return await listing.count_added(self.uow.session, self.location_id, until)
@@ -260,3 +265,6 @@ class MailsuiteContacts:
         return self.record_of(
             await mailsuite.update_contact(self.uow, self.location_id, record_id, body, self.region)
         )
+
+    async def delete(self, record_id: str) -> None:
+        await mailsuite.delete_contact(self.uow, self.location_id, record_id)

@@ -10,6 +10,7 @@ from contactflow.sync.models import (
     Sync,
     SyncBackfill,
     SyncFinding,
+    SyncHeldDelete,
     SyncLink,
     SyncReconciliation,
 )
@@ -18,6 +19,7 @@ from contactflow.sync.schemas import (
     FieldMapOut,
     FindingOut,
     FoundOut,
+    HeldDeleteOut,
     ReconciliationOut,
     RepairOut,
     SyncOut,
@@ -60,6 +62,7 @@ async def sync_out(session: AsyncSession, sync: Sync) -> SyncOut:
         backfill=backfill_out(job) if job is not None else None,
         last_error=sync.last_error,
         last_error_at=to_iso(sync.last_error_at),
+        on_delete=sync.on_delete,
         reconcile_every_minutes=sync.reconcile_minutes,
         next_reconciliation_at=to_iso(sync.reconcile_due_at),
         created_at=to_iso(sync.created_at),
@@ -104,4 +107,18 @@ def finding_out(finding: SyncFinding) -> FindingOut:
         state=finding.state,
         outcome=finding.outcome,
         repaired_at=to_iso(finding.repaired_at),
+    )
+
+
+def held_out(held: SyncHeldDelete) -> HeldDeleteOut:
+    return HeldDeleteOut(
+        id=held.id,
+        sync_id=held.sync_id,
+        side=held.side,
+        record_id=held.record_id,
+        partner_id=held.partner_id,
+        state=held.state,
+        outcome=held.outcome,
+        created_at=to_iso(held.created_at),
+        decided_at=to_iso(held.decided_at),
     )

@@ -2,7 +2,8 @@
 pairs linked, the backfill's progress with its rate and the time left); a new one made
 from a name and a direction (with the default mapping); a sync's page with its mapping,
 counts and last error, paused and resumed through the sync service as the
-/sync/v1/syncs API does, and its reconciliations (web/sync_reconciliations.py).
+/sync/v1/syncs API does, its reconciliations (web/sync_reconciliations.py) and held
+deletes (web/sync_held.py).
 
 A backfill's batches need not log any event (a matched pair writes nothing), so its
 progress is not drawn from the event log as a campaign's is: while a backfill runs, its
@@ -24,7 +25,7 @@ from contactflow.sync.models import ACTIVE, PAUSED, SyncStatus
 from contactflow.sync.schemas import SyncCreate, SyncOut
 from contactflow.sync.service import SyncSettings
 from contactflow.sync.wire import sync_out
-from contactflow.web import sync_reconciliations
+from contactflow.web import sync_held, sync_reconciliations
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import api_docs, render, render_part
 from contactflow.web.paging import cursor_position, older_url
@@ -41,6 +42,11 @@ DIRECTIONS = {
     "crmToMailsuite": "Contacts to Mailsuite",
     "mailsuiteToCrm": "Mailsuite to contacts",
 }
+DELETE_POLICIES = {
+    "ignore": "the partner is kept",
+    "propagate": "the partner is deleted too",
+    "hold": "held until a person approves",
+}
 CONFLICTS = {
     "newestWins": "the newest change wins",
     "crmWins": "the contact wins",
@@ -53,6 +59,9 @@ NOTICES = {
     "reconciling": "Reconciling: both sides are being compared.",
     "repairing": "Repairing every open finding.",
     "repaired": "Finding repaired (its outcome is in the list).",
+    "approved": "Delete approved: the partner is deleted too.",
+    "rejected": "Delete rejected: the partner is kept.",
+    "decided": "That delete was decided already.",
     "busy": "Not now: the backfill is still running, a reconciliation has not finished, "
     "or its findings are being repaired.",
 }
@@ -99,6 +108,7 @@ async def _one(session: AsyncSession, location_id: str, sync_id: str) -> dict[st
         "sync": sync,
         "refresh_url": f"{_base(location_id)}/{sync.id}/progress" if following(sync) else "",
         **await sync_reconciliations.latest(session, location_id, sync.id),
+        **await sync_held.waiting(session, location_id, sync.id),
     }
 
 
@@ -178,6 +188,7 @@ async def sync_page(
         api_docs=SYNC_DOCS,
         directions=DIRECTIONS,
         conflicts=CONFLICTS,
+        delete_policies=DELETE_POLICIES,
         notice=NOTICES.get(request.query_params.get("done", ""), ""),
         **values,
     )

@@ -1,4 +1,4 @@
-"""sync reconciliations, their findings, and scheduled checks
+"""sync reconciliations, their findings, scheduled checks, delete policies and held deletes
 
 Revision ID: 0032
 Revises: 0029
@@ -7,7 +7,9 @@ Create Date: 2026-12-07 01:30:00.000000
 A sync may be reconciled every so many minutes (its next check found by reconcile_due_at);
 a reconciliation keeps its counts, a finding per record or pair out of step (paged by
 (reconciliation_id, id), the open ones by state), and the progress of their repair. A linked
-pair whose one record was deleted while the other was kept says which side is gone.
+pair whose one record was deleted while the other was kept says which side is gone. A sync's
+delete policy (existing syncs keep their partners: `ignore`), and the deletes held for a
+person, listed per sync newest first.
 """
 
 from collections.abc import Sequence
@@ -25,6 +27,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("syncs", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("on_delete", sa.String(length=16), nullable=False, server_default="ignore")
+        )
         batch_op.add_column(sa.Column("reconcile_minutes", sa.Integer(), nullable=True))
         batch_op.add_column(
             sa.Column("reconcile_due_at", UTCDateTime(timezone=True), nullable=True)
@@ -107,8 +112,37 @@ def upgrade() -> None:
             unique=False,
         )
 
+    op.create_table(
+        "sync_held_deletes",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("sync_id", sa.String(length=32), nullable=False),
+        sa.Column("side", sa.String(length=16), nullable=False),
+        sa.Column("record_id", sa.String(length=64), nullable=False),
+        sa.Column("partner_id", sa.String(length=64), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("outcome", sa.Text(), nullable=True),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["sync_id"],
+            ["syncs.id"],
+            name=op.f("fk_sync_held_deletes_sync_id_syncs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_held_deletes")),
+    )
+    with op.batch_alter_table("sync_held_deletes", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sync_held_deletes_sync_id_created_at_id"),
+            ["sync_id", "created_at", "id"],
+            unique=False,
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("sync_held_deletes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sync_held_deletes_sync_id_created_at_id"))
+    op.drop_table("sync_held_deletes")
     with op.batch_alter_table("sync_findings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sync_findings_reconciliation_id_state_id"))
         batch_op.drop_index(batch_op.f("ix_sync_findings_reconciliation_id_id"))
@@ -124,3 +158,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_syncs_reconcile_due_at"))
         batch_op.drop_column("reconcile_due_at")
         batch_op.drop_column("reconcile_minutes")
+        batch_op.drop_column("on_delete")
