@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.platform import topics
@@ -116,25 +116,36 @@ async def next_due(db: Database) -> datetime | None:
     return await db.read(lambda connection: connection.scalar(first))
 
 
+async def _any(db: Database, condition: ColumnElement[bool]) -> bool:
+    """Whether a reconciliation meets `condition`: read without the write lock first, as
+    almost always none does."""
+    found = select(SyncReconciliation.id).where(condition).limit(1)
+    return await db.read(lambda connection: connection.scalar(found)) is not None
+
+
+async def _first_unlocked(
+    uow: UnitOfWork, condition: ColumnElement[bool]
+) -> SyncReconciliation | None:
+    """The oldest reconciliation meeting `condition` that no other worker holds, locked."""
+    return await uow.session.scalar(
+        select(SyncReconciliation)
+        .where(condition)
+        .order_by(SyncReconciliation.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
 async def _claim(db: Database) -> tuple[str, str] | None:
     stale = utcnow() - STALE
     ready = or_(
         SyncReconciliation.state == QUEUED,
         (SyncReconciliation.state == RUNNING) & (SyncReconciliation.started_at < stale),
     )
-    if (
-        await db.read(lambda c: c.scalar(select(SyncReconciliation.id).where(ready).limit(1)))
-        is None
-    ):
+    if not await _any(db, ready):
         return None
     async with db.unit_of_work() as uow:
-        reconciliation = await uow.session.scalar(
-            select(SyncReconciliation)
-            .where(ready)
-            .order_by(SyncReconciliation.created_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
+        reconciliation = await _first_unlocked(uow, ready)
         if reconciliation is None:
             return None
         reconciliation.state, reconciliation.started_at = RUNNING, utcnow()
@@ -296,19 +307,10 @@ async def start_repair(
 
 async def _repair_next(db: Database, region: str, batch: int) -> bool:
     repairing = SyncReconciliation.repair_state == RUNNING
-    if (
-        await db.read(lambda c: c.scalar(select(SyncReconciliation.id).where(repairing).limit(1)))
-        is None
-    ):
+    if not await _any(db, repairing):
         return False
     async with db.unit_of_work() as uow:
-        reconciliation = await uow.session.scalar(
-            select(SyncReconciliation)
-            .where(repairing)
-            .order_by(SyncReconciliation.created_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
+        reconciliation = await _first_unlocked(uow, repairing)
         if reconciliation is None:
             return False
         sync = await uow.session.get(Sync, reconciliation.sync_id)
