@@ -75,6 +75,28 @@ async def _pending(session: AsyncSession, sync: Sync) -> set[tuple[SideName, str
     return {(SIDE_OF[event_type], str(subject)) for event_type, subject in rows}
 
 
+@dataclass(frozen=True)
+class _Linked:
+    """A link as the comparison reads it: its columns, not an object of the session."""
+
+    id: str
+    crm_id: str
+    mailsuite_id: str
+    crm_fields: dict[str, str]
+    mailsuite_fields: dict[str, str]
+    gone: SideName | None
+
+
+_LINK_COLUMNS: Final = (
+    SyncLink.id,
+    SyncLink.crm_id,
+    SyncLink.mailsuite_id,
+    SyncLink.crm_fields,
+    SyncLink.mailsuite_fields,
+    SyncLink.gone,
+)
+
+
 class _Comparison:
     def __init__(self, sync: Sync, pending: set[tuple[SideName, str]]) -> None:
         self.sync, self.pending, self.result = sync, pending, Survey()
@@ -88,7 +110,7 @@ class _Comparison:
             return True
         return False
 
-    def pair(self, link: SyncLink, crm: Record | None, mailsuite: Record | None) -> None:
+    def pair(self, link: _Linked, crm: Record | None, mailsuite: Record | None) -> None:
         if self.waiting(link.crm_id, link.mailsuite_id):
             return
         if crm is None or mailsuite is None:
@@ -103,7 +125,9 @@ class _Comparison:
         ):
             self.result.in_sync += 1
             return
-        writes_planned = plan(self.mapping, self.sync.direction, crm, mailsuite, link)
+        # Planned as the sync plans, against the link's state as last synced.
+        synced = SyncLink(crm_fields=link.crm_fields, mailsuite_fields=link.mailsuite_fields)
+        writes_planned = plan(self.mapping, self.sync.direction, crm, mailsuite, synced)
         names = writes_planned.fields(self.mapping)
         if not names:
             self.result.in_sync += 1
@@ -120,7 +144,7 @@ class _Comparison:
             self._add("differs", link, tuple(names), None)
 
     def _add(
-        self, kind: FindingKind, link: SyncLink, names: tuple[str, ...], detail: str | None
+        self, kind: FindingKind, link: _Linked, names: tuple[str, ...], detail: str | None
     ) -> None:
         self.result.found.append(Found(kind, link.crm_id, link.mailsuite_id, names, detail))
 
@@ -138,14 +162,13 @@ async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Surve
     location = sync.location_id
     after = ""
     while True:
-        links = list(
-            await session.scalars(
-                select(SyncLink)
-                .where(SyncLink.sync_id == sync.id, SyncLink.id > after)
-                .order_by(SyncLink.id)
-                .limit(chunk)
-            )
+        rows = await session.execute(
+            select(*_LINK_COLUMNS)
+            .where(SyncLink.sync_id == sync.id, SyncLink.id > after)
+            .order_by(SyncLink.id)
+            .limit(chunk)
         )
+        links = [_Linked(*row) for row in rows]
         if not links:
             break
         crm = await WorkspaceContacts.records(session, location, [link.crm_id for link in links])
@@ -155,7 +178,6 @@ async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Surve
         for link in links:
             comparison.pair(link, crm.get(link.crm_id), mail.get(link.mailsuite_id))
         after = links[-1].id
-        session.expunge_all()  # a chunk's rows are done with: the session stays small
     of_sync = (SyncLink.sync_id == sync.id) & (SyncLink.object == sync.object)
     if writes(sync.direction, "mailsuite"):
         # A Mailsuite contact needs an address: a contact with none cannot be made there.
