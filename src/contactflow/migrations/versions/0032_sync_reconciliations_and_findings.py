@@ -1,7 +1,7 @@
 """sync reconciliations, their findings, scheduled checks, delete policies and held deletes
 
 Revision ID: 0032
-Revises: 0029
+Revises: 0031
 Create Date: 2026-12-07 01:30:00.000000
 
 A sync may be reconciled every so many minutes (its next check found by reconcile_due_at);
@@ -20,7 +20,7 @@ from alembic import op
 from contactflow.platform.db import UTCDateTime
 
 revision: str = "0032"
-down_revision: str | None = "0029"
+down_revision: str | None = "0031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
