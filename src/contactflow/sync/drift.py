@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts.models import Contact
@@ -160,6 +160,7 @@ async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Surve
     """Both sides of `sync` compared, with what is out of step."""
     comparison = _Comparison(sync, await _pending(session, sync))
     location = sync.location_id
+    linked: dict[SideName, set[str]] = {"crm": set(), "mailsuite": set()}
     after = ""
     while True:
         rows = await session.execute(
@@ -177,20 +178,20 @@ async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Surve
         )
         for link in links:
             comparison.pair(link, crm.get(link.crm_id), mail.get(link.mailsuite_id))
+            linked["crm"].add(link.crm_id)
+            linked["mailsuite"].add(link.mailsuite_id)
         after = links[-1].id
-    of_sync = (SyncLink.sync_id == sync.id) & (SyncLink.object == sync.object)
+    # Unlinked records: every id of a side less the linked ones the walk saw. Read as ids
+    # and compared in memory, which the planners of both databases cannot get wrong.
     if writes(sync.direction, "mailsuite"):
         # A Mailsuite contact needs an address: a contact with none cannot be made there.
-        unlinked_crm = select(Contact.id).where(
-            Contact.location_id == location,
-            Contact.email.is_not(None),
-            ~exists().where(of_sync, SyncLink.crm_id == Contact.id),
+        crm_ids = select(Contact.id).where(
+            Contact.location_id == location, Contact.email.is_not(None)
         )
-        comparison.unlinked("crm", await session.scalars(unlinked_crm))
+        unlinked_crm = set(await session.scalars(crm_ids)) - linked["crm"]
+        comparison.unlinked("crm", sorted(unlinked_crm))
     if writes(sync.direction, "crm"):
-        unlinked_mail = select(MailContact.id).where(
-            MailContact.location_id == location,
-            ~exists().where(of_sync, SyncLink.mailsuite_id == MailContact.id),
-        )
-        comparison.unlinked("mailsuite", await session.scalars(unlinked_mail))
+        mail_ids = select(MailContact.id).where(MailContact.location_id == location)
+        unlinked_mail = set(await session.scalars(mail_ids)) - linked["mailsuite"]
+        comparison.unlinked("mailsuite", sorted(unlinked_mail))
     return comparison.result
