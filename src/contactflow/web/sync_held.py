@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.platform.errors import Conflict, NotFound
+from contactflow.platform.errors import Conflict
 from contactflow.sync import held_deletes
 from contactflow.sync.wire import held_out
 from contactflow.web.guard import PageNotFound, ViewerDep, database
@@ -47,8 +47,6 @@ async def decide(
             await held_deletes.decide(
                 uow, location.id, sync_id, held_id, DECISIONS[decision], region
             )
-    except NotFound:
-        raise PageNotFound from None
     except Conflict:
         done = "decided"
     return RedirectResponse(f"/app/l/{location.id}/syncs/{sync_id}?done={done}", 303)

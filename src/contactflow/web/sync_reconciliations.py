@@ -9,13 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.platform.errors import Conflict, NotFound
+from contactflow.platform.errors import Conflict
 from contactflow.sync import reconciliations
 from contactflow.sync.models import FINISHED, RUNNING, SyncReconciliation
 from contactflow.sync.schemas import FindingOut, ReconciliationOut
 from contactflow.sync.service import find_sync
 from contactflow.sync.wire import finding_out, reconciliation_out
-from contactflow.web.guard import PageNotFound, ViewerDep, database
+from contactflow.web.guard import ViewerDep, database
 from contactflow.web.pages import render_part
 
 router = APIRouter(prefix="/app/l/{location_id}/syncs/{sync_id}", include_in_schema=False)
@@ -72,10 +72,7 @@ async def reconciliation_block(
 ) -> Response:
     location = viewer.location(location_id)
     async with database(request).reader() as session:
-        try:
-            await find_sync(session, location.id, sync_id)
-        except NotFound:
-            raise PageNotFound from None
+        await find_sync(session, location.id, sync_id)
         values = await latest(session, location.id, sync_id)
     return render_part("sync.html", "reconciliation", viewer=viewer, **values)
 
@@ -85,8 +82,6 @@ async def _act(request: Request, location_id: str, sync_id: str, done: str, work
     try:
         async with database(request).unit_of_work() as uow:
             await work(uow)
-    except NotFound:
-        raise PageNotFound from None
     except Conflict:
         done = "busy"
     return RedirectResponse(f"{_here(location_id, sync_id)}?done={done}", 303)

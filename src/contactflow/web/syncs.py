@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.platform.errors import DomainError, NotFound
+from contactflow.platform.errors import DomainError
 from contactflow.platform.tenancy import Location
 from contactflow.sync import api as sync_api
 from contactflow.sync import service
@@ -99,10 +99,7 @@ async def _list(session: AsyncSession, location_id: str, cursor: str | None) -> 
 
 
 async def _one(session: AsyncSession, location_id: str, sync_id: str) -> dict[str, Any]:
-    try:
-        sync = await sync_out(session, await service.find_sync(session, location_id, sync_id))
-    except NotFound:
-        raise PageNotFound from None
+    sync = await sync_out(session, await service.find_sync(session, location_id, sync_id))
     return {
         "location_id": location_id,
         "sync": sync,
@@ -213,9 +210,6 @@ async def change_course(
     if step not in COURSE:
         raise PageNotFound
     status, done = COURSE[step]
-    try:
-        async with database(request).unit_of_work() as uow:
-            await service.set_status(uow, location.id, sync_id, status)
-    except NotFound:
-        raise PageNotFound from None
+    async with database(request).unit_of_work() as uow:
+        await service.set_status(uow, location.id, sync_id, status)
     return RedirectResponse(f"{_base(location.id)}/{sync_id}?done={done}", 303)
