@@ -286,8 +286,7 @@ def cli_env(database_url: str, **settings: str) -> dict[str, str]:
         dev_mode="true",
         webhook_allowed_networks=json.dumps(["127.0.0.1/32"]),
         webhook_retry_delays=json.dumps([0.05, 0.1, 0.2, 0.4]),
-        worker_poll_seconds="0.05",
-        **settings,
+        **{"worker_poll_seconds": "0.05", **settings},
     )
     env.update({"COLUMNS": "400", "PYTHONUNBUFFERED": "1"})
     return env
