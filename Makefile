@@ -28,7 +28,11 @@ lint: .venv
 /usr/bin/chromium:
 	apt-get update -qq && apt-get install -y -qq chromium
 
-test: lint /usr/bin/chromium
+# The cluster test (tests/platform/test_cluster.py) balances two API processes with haproxy.
+/usr/sbin/haproxy:
+	apt-get update -qq && apt-get install -y -qq haproxy
+
+test: lint /usr/bin/chromium /usr/sbin/haproxy
 	$(UV) run --frozen python -m compileall -q src
 	$(UV) run --frozen pytest -n 2 --dist loadgroup --max-worker-restart=0 --basetemp="$$(mktemp -d)"
 

@@ -109,10 +109,11 @@ def spawn(
 
 
 def haproxy_config(front: int, backends: list[int]) -> str:
-    """Health checks on /readyz; a connection refused by a dead backend is retried on the
-    other one (`retries` with `option redispatch`), never a request that reached one."""
+    """Health checks on /readyz, patient enough for a loaded machine; a connection refused by
+    a dead backend is retried on the other one (`retries` with `option redispatch`), never a
+    request that reached one."""
     servers = "\n".join(
-        f"    server api{n} 127.0.0.1:{port} check inter 300 fall 1 rise 1"
+        f"    server api{n} 127.0.0.1:{port} check inter 500 fall 3 rise 1"
         for n, port in enumerate(backends)
     )
     return f"""global
@@ -120,6 +121,7 @@ def haproxy_config(front: int, backends: list[int]) -> str:
 defaults
     mode http
     timeout connect 1s
+    timeout check 3s
     timeout client 60s
     timeout server 60s
     retries 3
@@ -146,8 +148,11 @@ class Load:
     failures: dict[str, int] = field(default_factory=dict)
     last_names: dict[str, set[str]] = field(default_factory=dict)
 
-    def failed(self, what: str) -> None:
+    samples: dict[str, str] = field(default_factory=dict)
+
+    def failed(self, what: str, said: str = "") -> None:
         self.failures[what] = self.failures.get(what, 0) + 1
+        self.samples.setdefault(what, said[:200])
 
     async def request(self, method: str, path: str, **options: object) -> httpx.Response | None:
         self.operations += 1
@@ -157,7 +162,7 @@ class Load:
             self.failed(f"{method} {type(error).__name__}")
             return None
         if response.status_code >= 300:
-            self.failed(f"{method} {response.status_code}")
+            self.failed(f"{method} {response.status_code}", response.text)
             return None
         return response
 
@@ -285,7 +290,7 @@ async def test_a_cluster_loses_nothing_when_an_api_and_a_worker_are_killed(
                 await check_runs(db, flow["id"], events)
             print(
                 f"\n{load.operations} requests; failed: {load.failures}; "
-                f"{len(load.last_names)} contacts; {len(events)} events; "
+                f"{load.samples}; {len(load.last_names)} contacts; {len(events)} events; "
                 f"{len(receiver.arrivals)} arrivals ({duplicates} repeated)"
             )
     finally:
