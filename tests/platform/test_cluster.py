@@ -11,8 +11,8 @@ import random
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from sqlalchemy import select
 from contactflow.flows.models import FlowRun
 from contactflow.platform.db import Database
 from contactflow.platform.events import Event
+from tests.events.test_stream import sse_events
 from tests.flows.helpers import Hub
 from tests.receiver import Receiver, running_receiver
 from tests.support import (
@@ -199,6 +200,45 @@ class Load:
         await poll(lambda: asyncio.sleep(0, self.operations), lambda n: n >= count, within=within)
 
 
+@dataclass
+class StreamWatch:
+    """An SSE client of one API process: it reconnects with Last-Event-ID whenever its
+    connection breaks (the process killed, then started again) and keeps the seqs it saw."""
+
+    base_url: str
+    headers: dict[str, str]
+    seen: set[int] = field(default_factory=set)
+    connections: int = 0
+
+    async def run(self) -> None:
+        async with api_client(self.base_url, self.headers) as http:
+            while True:
+                resume = {"Last-Event-ID": str(max(self.seen))} if self.seen else {}
+                try:
+                    async with http.stream("GET", "/events/stream", headers=resume) as response:
+                        if response.status_code == 200:
+                            self.connections += 1
+                            async for event in sse_events(response):
+                                self.seen.add(int(event.id))
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+
+    async def saw_all(self, seqs: set[int]) -> None:
+        await poll(lambda: asyncio.sleep(0, seqs - self.seen), lambda missed: not missed)
+
+
+@asynccontextmanager
+async def watching(watches: list[StreamWatch]) -> AsyncIterator[None]:
+    listeners = [asyncio.create_task(watch.run()) for watch in watches]
+    try:
+        yield
+    finally:
+        for listener in listeners:
+            listener.cancel()
+        await asyncio.gather(*listeners, return_exceptions=True)
+
+
 async def read_back(client: httpx.AsyncClient, last_names: dict[str, set[str]]) -> list[str]:
     """The acknowledged writes that do not read back through the balancer."""
     wrong: list[str] = []
@@ -261,37 +301,48 @@ async def test_a_cluster_loses_nothing_when_an_api_and_a_worker_are_killed(
                 first_seq = max(
                     (e.seq for e in await stored_events(db, tenant.location_id)), default=0
                 )
-                load = Load(client)
-                tasks = [asyncio.create_task(load.run(task)) for task in range(TASKS)]
-                try:
-                    await load.reached(OPERATIONS_BEFORE_KILL, within=120)
-                    apis[0].send_signal(signal.SIGKILL)
-                    workers[0].kill()
-                    killed_at = time.time()
-                    apis[0] = serve(0)
-                    workers[0] = start_worker(**WORKER_SETTINGS)
-                    await asyncio.gather(
-                        wait_until_serving(
-                            f"http://127.0.0.1:{api_ports[0]}", SERVE_STARTUP_SECONDS
-                        ),
-                        workers[0].started(SERVE_STARTUP_SECONDS),
-                    )
-                    await load.reached(load.operations + OPERATIONS_AFTER_RESTART, within=120)
-                finally:
-                    load.stop.set()
-                    await asyncio.gather(*tasks)
-
-                assert await read_back(client, load.last_names) == []
-                await settled(db, receiver, tenant.location_id, first_seq, flow["id"])
-                events = [
-                    e for e in await stored_events(db, tenant.location_id) if e.seq > first_seq
+                watches = [
+                    StreamWatch(f"http://127.0.0.1:{port}", tenant.headers) for port in api_ports
                 ]
-                duplicates = check_deliveries(events, receiver, killed_at)
-                await check_runs(db, flow["id"], events)
+                async with watching(watches):
+                    load = Load(client)
+                    tasks = [asyncio.create_task(load.run(task)) for task in range(TASKS)]
+                    try:
+                        await load.reached(OPERATIONS_BEFORE_KILL, within=120)
+                        await poll(
+                            lambda: asyncio.sleep(0, [w.connections for w in watches]),
+                            lambda connections: connections == [1, 1],
+                        )
+                        kill_group(apis[0])
+                        workers[0].kill()
+                        killed_at = time.time()
+                        apis[0] = serve(0)
+                        workers[0] = start_worker(**WORKER_SETTINGS)
+                        await asyncio.gather(
+                            wait_until_serving(
+                                f"http://127.0.0.1:{api_ports[0]}", SERVE_STARTUP_SECONDS
+                            ),
+                            workers[0].started(SERVE_STARTUP_SECONDS),
+                        )
+                        await load.reached(load.operations + OPERATIONS_AFTER_RESTART, within=120)
+                    finally:
+                        load.stop.set()
+                        await asyncio.gather(*tasks)
+
+                    assert await read_back(client, load.last_names) == []
+                    await settled(db, receiver, tenant.location_id, first_seq, flow["id"])
+                    events = [
+                        e for e in await stored_events(db, tenant.location_id) if e.seq > first_seq
+                    ]
+                    duplicates = check_deliveries(events, receiver, killed_at)
+                    await check_runs(db, flow["id"], events)
+                    for watch in watches:
+                        await watch.saw_all({e.seq for e in events})
             print(
                 f"\n{load.operations} requests; failed: {load.failures}; "
                 f"{load.samples}; {len(load.last_names)} contacts; {len(events)} events; "
-                f"{len(receiver.arrivals)} arrivals ({duplicates} repeated)"
+                f"{len(receiver.arrivals)} arrivals ({duplicates} repeated); "
+                f"SSE connections {[watch.connections for watch in watches]}"
             )
     finally:
         await db.dispose()
