@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.flows.helpers import CREATED_TASK_FLOW
 from tests.webhooks.helpers import LOOPBACK_POLICY
 
 from bench import wrk
@@ -42,17 +43,6 @@ FIRST_MINUTE = 60.0
 GOAL = 1.2
 # Sent in turn; each create also runs the flow and is delivered to the sink.
 MIX = ("get", "get", "list", "get", "search", "get", "create", "get", "get", "search")
-TASK_FLOW = {
-    "trigger": {"key": "contacts.contact.created"},
-    "steps": [
-        {
-            "type": "action",
-            "id": "task",
-            "action": "mailsuite.task.create",
-            "input": {"title": "Call {{ trigger.firstName }} {{ trigger.lastName }}"},
-        }
-    ],
-}
 
 
 async def _wire(database_url: str, fixture: Fixture, hook_url: str) -> None:
@@ -62,7 +52,7 @@ async def _wire(database_url: str, fixture: Fixture, hook_url: str) -> None:
         async with db.unit_of_work() as uow:
             location = fixture.write_location
             flow = await flows.create_flow(
-                uow, location, "bench.memory", FlowDefinition.model_validate(TASK_FLOW)
+                uow, location, "bench.memory", FlowDefinition.model_validate(CREATED_TASK_FLOW)
             )
             await flows.publish(uow, location, flow.id)
             await flows.set_enabled(uow, location, flow.id, True)

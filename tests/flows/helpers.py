@@ -27,6 +27,19 @@ MANUAL_TASK_FLOW: Json = {
     ],
 }
 
+# On each new contact: one Mailsuite task named after it.
+CREATED_TASK_FLOW: Json = {
+    "trigger": {"key": "contacts.contact.created"},
+    "steps": [
+        {
+            "type": "action",
+            "id": "task",
+            "action": "mailsuite.task.create",
+            "input": {"title": "Call {{ trigger.firstName }} {{ trigger.lastName }}"},
+        }
+    ],
+}
+
 
 def hook_flow(**options: str) -> Json:
     """An incoming webhook flow: a Mailsuite task per call, named after its body and query."""

@@ -24,7 +24,7 @@ from contactflow.flows.models import FlowRun
 from contactflow.platform.db import Database
 from contactflow.platform.events import Event
 from tests.events.test_stream import sse_events
-from tests.flows.helpers import Hub
+from tests.flows.helpers import CREATED_TASK_FLOW, Hub
 from tests.receiver import Receiver, running_receiver
 from tests.support import (
     CONTACTFLOW,
@@ -59,17 +59,6 @@ API_SETTINGS = {
 }
 # The workers rely on NOTIFY to wake; the poll is only a backstop (a 50 ms one costs CPU).
 WORKER_SETTINGS = {"lease_seconds": LEASE_SECONDS, "worker_poll_seconds": "0.5"}
-TASK_FLOW = {
-    "trigger": {"key": "contacts.contact.created"},
-    "steps": [
-        {
-            "type": "action",
-            "id": "task",
-            "action": "mailsuite.task.create",
-            "input": {"title": "Call {{ trigger.name }}"},
-        }
-    ],
-}
 
 
 @pytest.fixture
@@ -225,7 +214,7 @@ class StreamWatch:
                 await asyncio.sleep(0.2)
 
     async def saw_all(self, seqs: set[int]) -> None:
-        await poll(lambda: asyncio.sleep(0, seqs - self.seen), lambda missed: not missed)
+        await poll(lambda: asyncio.sleep(0, seqs - self.seen), lambda missed: not missed, within=30)
 
 
 @asynccontextmanager
@@ -297,7 +286,7 @@ async def test_a_cluster_loses_nothing_when_an_api_and_a_worker_are_killed(
             async with api_client(f"http://127.0.0.1:{front}", tenant.headers) as client:
                 await poll(lambda: ready(client), lambda ok: ok, within=30)
                 await add_endpoint(client, receiver.url("/cluster"))
-                flow = await Hub(client, tenant).flow(TASK_FLOW)
+                flow = await Hub(client, tenant).flow(CREATED_TASK_FLOW)
                 first_seq = max(
                     (e.seq for e in await stored_events(db, tenant.location_id)), default=0
                 )
@@ -312,6 +301,7 @@ async def test_a_cluster_loses_nothing_when_an_api_and_a_worker_are_killed(
                         await poll(
                             lambda: asyncio.sleep(0, [w.connections for w in watches]),
                             lambda connections: connections == [1, 1],
+                            within=30,
                         )
                         kill_group(apis[0])
                         workers[0].kill()
