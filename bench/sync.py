@@ -1,0 +1,372 @@
+"""Contact sync: the backfill of N contacts into Mailsuite, the reconciliation of the pairs
+it made, and the latency of a change reaching the other side while the workers run.
+
+    uv run python -m bench.sync [--backend sqlite|postgresql|both] [--contacts N]
+                                [--rate R] [--seconds S]
+
+For each backend, on a fresh database (a temporary SQLite file, or a new PostgreSQL database
+dropped afterwards):
+
+1. Seeding (not measured): a tenant and N Contacts API contacts written with Core bulk
+   inserts, 2,000 a transaction (so their stored wire JSON is NULL, as for any contact
+   written around the ORM; the product reads their columns). Each has a first and last name
+   and an email; every third has the tags `vip` and `lead`, every fourth a phone. Every
+   tenth has a Mailsuite contact already, its address in upper case (the backfill matches
+   it); the others are created by the backfill. Then the sync is created through the
+   service with its default mapping, direction `both` (its backfill queued, no worker yet).
+2. Backfill, in a child process: the workers run as `contactflow serve` runs them
+   (platform/runtime.py with every context's loops) until the backfill is finished.
+   contacts/s = N / (its `finished_at` minus the workers' start). CPU is the child's user
+   and system time (all threads: aiosqlite's too) over that phase per contact; peak is its
+   ru_maxrss at the backfill's end, in MiB. "100k s" extrapolates the time linearly to
+   100,000 contacts.
+3. Reconciliation, in the same child right after: one is requested through the service (as
+   `POST …/reconciliations` does) and the workers run it; seconds is the reconciliation's
+   own `seconds` (the comparison and the writing of its findings), pairs/s = linked pairs /
+   seconds. It should find nothing.
+4. Incremental, in another child: the workers run and, in the same process (as the API runs
+   beside its embedded workers), R contacts a second for S seconds are changed through the
+   contacts service (a new first name, each in its own transaction; each contact changed
+   once). Latency is the pair's `synced_at` (written in the sync's transaction that updated
+   the Mailsuite contact) minus the contact's `date_updated` (written in the change's
+   transaction), over every change; p50 and p99 in milliseconds.
+"""
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from tests.support import make_tenant
+
+from bench.api import ROOT, _table, chosen_backends, postgres_database, sqlite_database
+from bench.events import percentile_ms
+from bench.mail import _cpu_seconds, _peak_mib, _settings
+from contactflow.app import CONTEXT_WORKERS
+from contactflow.contacts import service as crm
+from contactflow.contacts.models import Contact, ContactTag
+from contactflow.contacts.normalize import search_text
+from contactflow.contacts.schemas import ContactUpdate
+from contactflow.mailsuite.models import MailContact
+from contactflow.platform import crypto
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import Database
+from contactflow.platform.ids import new_id
+from contactflow.platform.migrate import upgrade
+from contactflow.platform.runtime import running_workers
+from contactflow.sync import reconciliations, service
+from contactflow.sync.models import FINISHED, SyncBackfill, SyncLink, SyncReconciliation
+from contactflow.sync.service import SyncSettings
+
+SEED_BATCH = 2_000
+TARGET = 100_000
+REGION = "US"
+POLL = 0.05
+# The incremental phase waits at most this long for the last change to be synced.
+SETTLE_SECONDS = 120
+
+
+# Seeding -------------------------------------------------------------------------------
+
+
+def _contact_rows(location: str, start: int, stop: int) -> tuple[list[dict[str, Any]], ...]:
+    """Contacts `start` to `stop`, their tags, and the Mailsuite contacts already there."""
+    now = utcnow()
+    contacts: list[dict[str, Any]] = []
+    tags: list[dict[str, Any]] = []
+    mail: list[dict[str, Any]] = []
+    for number in range(start, stop):
+        contact_id, email = new_id(), f"person{number}@example.com"
+        first, last = f"Person{number}", "Bench"
+        labels = ["vip", "lead"] if number % 3 == 0 else []
+        contacts.append(
+            {
+                "id": contact_id,
+                "location_id": location,
+                "first_name": first,
+                "last_name": last,
+                "name": f"{first} {last}",
+                "email": email,
+                "email_lower": email,
+                "phone": f"+1202{number:07d}" if number % 4 == 0 else None,
+                "type": "lead",
+                "dnd": False,
+                "dnd_settings": {},
+                "custom_fields": [],
+                "search_text": search_text(first, last, email, tags=labels),
+                "date_added": now,
+                "date_updated": now,
+            }
+        )
+        tags += [
+            {"contact_id": contact_id, "tag": tag, "position": position}
+            for position, tag in enumerate(labels)
+        ]
+        if number % 10 == 0:
+            mail.append(
+                {
+                    "id": new_id(),
+                    "location_id": location,
+                    "email": email.upper(),
+                    "email_lower": email,
+                    "first_name": "Mail",
+                    "custom_fields": {},
+                    "status": "subscribed",
+                    "source": "bench",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+    return contacts, tags, mail
+
+
+async def _seed(database_url: str, contacts: int) -> tuple[str, str]:
+    """The location and its sync's id, on a database with `contacts` contacts."""
+    db = Database(database_url)
+    try:
+        location = (await make_tenant(db)).location_id
+        for start in range(0, contacts, SEED_BATCH):
+            rows, tags, mail = _contact_rows(location, start, min(start + SEED_BATCH, contacts))
+            async with db.unit_of_work() as uow:
+                await uow.session.execute(insert(Contact), rows)
+                if tags:
+                    await uow.session.execute(insert(ContactTag), tags)
+                if mail:
+                    await uow.session.execute(insert(MailContact), mail)
+        async with db.unit_of_work() as uow:
+            sync = await service.create_sync(uow, location, SyncSettings("Bench"))
+            return location, sync.id
+    finally:
+        await db.dispose()
+
+
+# Children ------------------------------------------------------------------------------
+
+
+async def _until(check: Any, within: float) -> Any:
+    """Poll `check()` until it returns something other than None, for at most `within` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = await check()
+        if found is not None:
+            return found
+        await asyncio.sleep(POLL)
+    raise TimeoutError(f"nothing after {within:.0f} s")
+
+
+async def _backfill(database_url: str, location: str, sync_id: str) -> dict[str, Any]:
+    """Run the workers until the backfill has finished, then reconcile its pairs."""
+    settings = _settings(database_url)
+    crypto.configure(settings)
+    db = Database(database_url)
+
+    async def finished_job() -> SyncBackfill | None:
+        async with db.reader() as session:
+            job = await session.get(SyncBackfill, sync_id)
+            return job if job is not None and job.state == FINISHED else None
+
+    async def finished_reconciliation(reconciliation_id: str) -> SyncReconciliation | None:
+        async with db.reader() as session:
+            found = await session.get(SyncReconciliation, reconciliation_id)
+            return found if found is not None and found.state == FINISHED else None
+
+    try:
+        cpu, began = _cpu_seconds(), utcnow()
+        async with running_workers(db, settings, CONTEXT_WORKERS):
+            job = await _until(finished_job, 3600)
+            backfill_cpu, peak = _cpu_seconds() - cpu, _peak_mib()
+            async with db.reader() as session:
+                linked = await session.scalar(
+                    select(func.count()).where(SyncLink.sync_id == sync_id)
+                )
+            cpu = _cpu_seconds()
+            async with db.unit_of_work() as uow:
+                reconciliation_id = (await reconciliations.request(uow, location, sync_id)).id
+            done = await _until(lambda: finished_reconciliation(reconciliation_id), 3600)
+            reconcile_cpu = _cpu_seconds() - cpu
+        return {
+            "contacts": job.done,
+            "matched": job.matched,
+            "created": job.created,
+            "skipped": job.skipped,
+            "seconds": (job.finished_at - began).total_seconds(),
+            "cpu": backfill_cpu,
+            "peak": peak,
+            "linked": linked,
+            "reconcile_seconds": done.seconds,
+            "reconcile_cpu": reconcile_cpu,
+            "in_sync": done.in_sync,
+            "found": sum(done.found.values()),
+            "batch": settings.sync_batch_size,
+        }
+    finally:
+        await db.dispose()
+
+
+async def _incremental(
+    database_url: str, location: str, sync_id: str, rate: float, seconds: float
+) -> dict[str, Any]:
+    """Change `rate` contacts a second for `seconds` while the workers run; the latencies."""
+    settings = _settings(database_url)
+    crypto.configure(settings)
+    db = Database(database_url)
+    try:
+        async with db.reader() as session:
+            ids = list(
+                await session.scalars(
+                    select(Contact.id)
+                    .where(Contact.location_id == location)
+                    .order_by(Contact.id)
+                    .limit(int(rate * seconds))
+                )
+            )
+        async with running_workers(db, settings, CONTEXT_WORKERS):
+            started = time.monotonic()
+            for number, contact_id in enumerate(ids):
+                await asyncio.sleep(max(0.0, started + number / rate - time.monotonic()))
+                async with db.unit_of_work() as uow:
+                    fields = ContactUpdate(first_name=f"Changed{number}")
+                    await crm.update_contact(uow, location, contact_id, fields, REGION)
+            behind = time.monotonic() - started - len(ids) / rate
+
+            async def latencies() -> list[float] | None:
+                async with db.reader() as session:
+                    rows = list(
+                        await session.execute(
+                            select(SyncLink.synced_at, Contact.date_updated)
+                            .join(Contact, Contact.id == SyncLink.crm_id)
+                            .where(SyncLink.sync_id == sync_id, Contact.id.in_(ids))
+                        )
+                    )
+                if any(synced < changed for synced, changed in rows):
+                    return None
+                return sorted((synced - changed).total_seconds() for synced, changed in rows)
+
+            measured = await _until(latencies, SETTLE_SECONDS)
+        return {
+            "changes": len(ids),
+            "behind": behind,
+            "p50": percentile_ms(measured, 0.5),
+            "p99": percentile_ms(measured, 0.99),
+            "max": measured[-1] * 1000,
+        }
+    finally:
+        await db.dispose()
+
+
+# The run -------------------------------------------------------------------------------
+
+
+def _child(*args: str) -> dict[str, Any]:
+    process = subprocess.run(  # noqa: S603 - this module, fixed arguments
+        [sys.executable, "-m", "bench.sync", "--child", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=7200,
+        check=False,
+    )
+    if process.returncode != 0:
+        raise RuntimeError(f"child failed ({process.returncode}): {process.stdout[-2000:]}")
+    result: dict[str, Any] = json.loads(process.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run_backend(
+    backend: str, contacts: int, rate: float, seconds: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    with ExitStack() as stack:
+        url = stack.enter_context(sqlite_database() if backend == "sqlite" else postgres_database())
+        upgrade(url)
+        location, sync_id = asyncio.run(_seed(url, contacts))
+        where = ["--database", url, "--location", location, "--sync", sync_id]
+        backfill = _child("backfill", *where)
+        live = _child("incremental", *where, "--rate", str(rate), "--seconds", str(seconds))
+    return backfill, live
+
+
+def report(backend: str, backfill: dict[str, Any], live: dict[str, Any], rate: float) -> str:
+    count, elapsed = backfill["contacts"], backfill["seconds"]
+    reconcile = backfill["reconcile_seconds"]
+    table = _table(
+        [
+            "backend",
+            "contacts",
+            "seconds",
+            "contacts/s",
+            "CPU ms/contact",
+            "peak MiB",
+            "100k s",
+            "reconcile s",
+            "pairs/s",
+            "changes",
+            "p50 ms",
+            "p99 ms",
+        ],
+        [
+            [
+                backend,
+                f"{count:,}",
+                f"{elapsed:.1f}",
+                f"{count / elapsed:,.0f}",
+                f"{backfill['cpu'] * 1000 / count:.2f}",
+                f"{backfill['peak']:.0f}",
+                f"{elapsed * TARGET / count:,.0f}",
+                f"{reconcile:.2f}",
+                f"{backfill['linked'] / reconcile:,.0f}",
+                f"{live['changes']} at {rate:g}/s",
+                f"{live['p50']:.0f}",
+                f"{live['p99']:.0f}",
+            ]
+        ],
+    )
+    return (
+        f"{backend}: backfill matched {backfill['matched']}, created {backfill['created']}, "
+        f"skipped {backfill['skipped']} (batch {backfill['batch']}); the reconciliation "
+        f"found {backfill['in_sync']} pairs in step and {backfill['found']} findings; "
+        f"the changes ended {live['behind']:.1f} s behind their schedule "
+        f"({live['changes'] / (live['changes'] / rate + live['behind']):.0f}/s), the slowest "
+        f"synced in {live['max']:.0f} ms\n{table}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--child", choices=("backfill", "incremental"))
+    parser.add_argument("--database")
+    parser.add_argument("--location")
+    parser.add_argument("--sync")
+    args = parser.parse_args(argv)
+    if args.child == "backfill":
+        print(json.dumps(asyncio.run(_backfill(args.database, args.location, args.sync))))
+        return 0
+    if args.child == "incremental":
+        result = asyncio.run(
+            _incremental(args.database, args.location, args.sync, args.rate, args.seconds)
+        )
+        print(json.dumps(result))
+        return 0
+    if args.rate * args.seconds > args.contacts:
+        parser.error("--rate x --seconds changes need as many --contacts (each changed once)")
+    with open("/proc/loadavg") as loadavg:
+        print(f"load average at start: {' '.join(loadavg.read().split()[:3])}", flush=True)
+    for backend in chosen_backends(args.backend):
+        backfill, live = run_backend(backend, args.contacts, args.rate, args.seconds)
+        print(report(backend, backfill, live, args.rate), flush=True)
+        if backfill["found"] or backfill["linked"] != args.contacts:
+            print(f"expected {args.contacts} pairs and no findings")
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
