@@ -49,6 +49,9 @@ def has_no_rate_headers(response: httpx.Response) -> bool:
 PUBLIC_ROUTES = frozenset(
     {"/", "/health", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
     | {"/webhooks/public-key"}
+    # The operator's endpoints, for probes and scrapers that carry no token: the process's
+    # state and counts by route template, never a record (docs/operations.md).
+    | {"/livez", "/readyz", "/metrics"}
     # The links in a sent email, followed by its recipient: the signed token in the path is
     # their credential.
     | {

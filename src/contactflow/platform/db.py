@@ -100,10 +100,16 @@ class UnitOfWork:
         self._before_commit: list[Callable[[], Awaitable[None]]] = []
         self._after_commit: list[Callable[[], None]] = []
 
-    def before_commit(self, write: Callable[[], Awaitable[None]]) -> None:
+    def before_commit(self, write: Callable[[], Awaitable[None]], *, first: bool = False) -> None:
         """Run `write` last in this transaction, just before it commits: what the
-        transaction gathered as it went (activity counts), written once."""
-        self._before_commit.append(write)
+        transaction gathered as it went (events, activity counts), written once. `first`
+        runs it before the others: the writes that lock shared rows then lock them in the
+        same order in every transaction, so two committing transactions cannot wait on
+        each other in a cycle."""
+        if first:
+            self._before_commit.insert(0, write)
+        else:
+            self._before_commit.append(write)
 
     def after_commit(self, note: Callable[[], None]) -> None:
         """Run `note` once this transaction has committed (never after a rollback): what the

@@ -154,7 +154,9 @@ async def append(
     appended = _pending.get(uow)
     if appended is None:
         appended = _pending[uow] = []
-        uow.before_commit(lambda: write_pending(uow))
+        # Before the activity counters, whatever was tallied first: every transaction
+        # locks its location's counter row, then the activity rows.
+        uow.before_commit(lambda: write_pending(uow), first=True)
     appended.append(event)
     uow.wake(*topics.of_event(event_type))
     activity.tally(uow, location_id, activity.EVENTS)
