@@ -48,6 +48,7 @@ async def test_worker_only_runs_the_chosen_groups_and_serves_health(
             "connections-poll",
             "sync-backfills",
             "sync-changes",
+            "sync-reconciliations",
         }
         assert await worker.stop() == 0
     lines = worker.output().splitlines()
