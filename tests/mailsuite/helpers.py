@@ -36,9 +36,14 @@ def json_of(response: httpx.Response) -> Json:
 
 
 async def poll(
-    fetch: Callable[[], Awaitable[T]], done: Callable[[T], bool], *, within: float = 10.0
+    fetch: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    *,
+    within: float = 10.0,
+    every: float = 0.03,
 ) -> T:
-    """Call `fetch` until `done` accepts its result; fail after `within` seconds."""
+    """Call `fetch` every `every` seconds until `done` accepts its result; fail after
+    `within` seconds."""
     deadline = time.monotonic() + within
     while True:
         value = await fetch()
@@ -46,7 +51,7 @@ async def poll(
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"not done after {within} s; last value: {value!r}"[:4000])
-        await asyncio.sleep(0.03)
+        await asyncio.sleep(every)
 
 
 def error_lines(response: httpx.Response, status: int) -> list[str]:
