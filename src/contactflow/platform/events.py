@@ -123,7 +123,8 @@ async def write_pending(uow: UnitOfWork) -> None:
     )
 
 
-_COLUMNS = ("id", "location_id", "seq", "type", "subject_id", "payload", "created_at", "origin")
+# Every column of the table, so a column added to `Event` is written too.
+_COLUMNS = tuple(column.key for column in Event.__table__.columns)
 
 
 async def append(
