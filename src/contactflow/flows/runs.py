@@ -72,7 +72,7 @@ from contactflow.flows.run_state import (
 from contactflow.mailsuite.tracking import Links, tracking_key
 from contactflow.platform import issues
 from contactflow.platform.clock import to_iso, utcnow
-from contactflow.platform.db import Database, UnitOfWork
+from contactflow.platform.db import Database, UnitOfWork, database_unreachable
 from contactflow.platform.errors import DomainError, invalid
 from contactflow.platform.jobs import claim, next_due_at
 
@@ -406,6 +406,9 @@ class RunExecutor:
         except (DomainError, ValueError) as error:
             reason = str(error)
         except Exception as error:
+            if database_unreachable(error):
+                # Not the step's fault: the run is taken again once the database is back.
+                raise
             # A bug must not retry forever nor stop the loop: it fails the step like any error.
             log.exception("step %s of run %s failed unexpectedly", step.id, walk.run_id)
             reason = f"unexpected error ({type(error).__name__}); see the server log"

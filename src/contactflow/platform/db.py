@@ -8,12 +8,14 @@ instead of failing with "database is locked"; other processes wait on busy_timeo
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +27,7 @@ from sqlalchemy.types import TypeDecorator
 
 from contactflow.platform import sqlite_writes
 from contactflow.platform.clock import as_utc
+from contactflow.platform.notifications import Listener
 from contactflow.platform.signals import Wakeups
 
 NAMING_CONVENTION = {
@@ -57,6 +60,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 T = TypeVar("T")
+# What says the database server could not be reached, or ended the session (stopped,
+# restarting, crashed), as opposed to a statement that failed on a working connection.
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
 _WRITER = "contactflow_writer"
 # Threads that run SQLite reads (Database.read); SQLite readers do not block one another.
 SQLITE_READ_THREADS = 4
@@ -84,6 +96,20 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
     if writer:
         sqlite_writes.start_writing(connection)
+
+
+def database_unreachable(error: BaseException | None) -> bool:
+    """Whether `error`, or what it wraps, says the database is out of reach for now: a
+    request fails with a 503 and a worker's step is retried, with no traceback for either."""
+    for _ in range(8):  # the driver's error, SQLAlchemy's wrapper of it, and their causes
+        if error is None:
+            return False
+        if isinstance(error, _UNREACHABLE):
+            return True
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        error = getattr(error, "orig", None) or error.__cause__
+    return False
 
 
 class UnitOfWork:
@@ -144,6 +170,8 @@ class Database:
         self.wakeups = Wakeups()
         self._read_engine = _sqlite_read_engine(url)
         self._read_threads: ThreadPoolExecutor | None = None
+        # The LISTEN connection's keeper while `listening` is open, for readiness to consult.
+        self.listener: Listener | None = None
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         """`work(connection)`: reads on a synchronous connection, in one transaction that
@@ -205,23 +233,26 @@ class Database:
 
     @asynccontextmanager
     async def listening(self) -> AsyncIterator[None]:
-        """While open, other processes' commits (PostgreSQL NOTIFY) fire their topics here.
-        SQLite has no such channel: its consumers rely on their poll interval."""
+        """While open, other processes' commits (PostgreSQL NOTIFY) fire their topics here,
+        across losses of the database (`Listener`). SQLite has no such channel: its consumers
+        rely on their poll interval."""
         if self.dialect != "postgresql":
             yield
             return
-        async with self.engine.connect() as connection:
-            raw = (await connection.get_raw_connection()).driver_connection
-            assert raw is not None
-
-            def on_notify(_connection: object, _pid: int, _channel: str, topic: str) -> None:
-                self.wakeups.fire((topic,))
-
-            await raw.add_listener(NOTIFY_CHANNEL, on_notify)
-            try:
-                yield
-            finally:
-                await raw.remove_listener(NOTIFY_CHANNEL, on_notify)
+        self.listener = Listener(self.engine, NOTIFY_CHANNEL, self.wakeups)
+        running = asyncio.create_task(self.listener.run())
+        up = asyncio.create_task(self.listener.up.wait())
+        await asyncio.wait({running, up}, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            if running.done():
+                running.result()  # the first connection's error
+            yield
+        finally:
+            up.cancel()
+            running.cancel()
+            with suppress(asyncio.CancelledError):
+                await running
+            self.listener = None
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -66,6 +66,9 @@ class Operations:
                 f"database at migration {', '.join(sorted(current))}, this code needs "
                 f"{', '.join(sorted(head_revisions()))}: run `contactflow migrate`"
             )
+        listener = self.db.listener
+        if listener is not None and not listener.listening:
+            return "database notifications lost: reconnecting"
         worker = self.metrics.worker
         if worker is not None:
             if worker.stopping:

@@ -20,9 +20,12 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contactflow.platform.db import database_unreachable
 from contactflow.platform.errors import DomainError, error_body
 
 log = logging.getLogger("contactflow")
+# Seconds a client is told to wait before trying again while the database is out of reach.
+RETRY_AFTER_OUTAGE = "1"
 
 trace_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="")
 # The location of the request's caller, once authenticated: log lines name it (platform/logs).
@@ -117,15 +120,29 @@ class EdgeMiddleware:
             # The client went away before sending its whole body: nobody is left to answer,
             # and nothing is wrong with the server.
             log.info("client disconnected before sending its body, traceId=%s", trace_id)
-        except Exception:
-            log.exception("unhandled error, traceId=%s", trace_id)
-            if not started:
+        except Exception as error:
+            if database_unreachable(error):
+                # The database is down or restarting: nothing to debug here, and the client
+                # may try again shortly (the operator sees it on /readyz).
+                log.warning("database unreachable, traceId=%s: %s", trace_id, _first_line(error))
+                response = error_response(
+                    503,
+                    "database unavailable, try again shortly",
+                    headers={"Retry-After": RETRY_AFTER_OUTAGE},
+                )
+            else:
+                log.exception("unhandled error, traceId=%s", trace_id)
                 response = error_response(500, "Internal server error")
+            if not started:
                 await response(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = f"body: request body exceeds {self.max_body_bytes} bytes"
         await error_response(413, message)(scope, receive, send)
+
+
+def _first_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
 def _nul_field(scope: Scope) -> str | None:

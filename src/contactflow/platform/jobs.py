@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import InstrumentedAttribute
 
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import Base, Database, UnitOfWork
+from contactflow.platform.db import Base, Database, UnitOfWork, database_unreachable
 from contactflow.platform.ids import new_id
 from contactflow.platform.signals import Waiter
 
@@ -224,8 +224,18 @@ class Worker:
                 try:
                     busy = await loop.step()
                     due = None if busy or loop.next_due is None else await loop.next_due(began)
-                except Exception:
-                    log.exception("worker step %s failed; retrying after the poll interval", label)
+                except Exception as error:
+                    if database_unreachable(error):
+                        log.warning(
+                            "worker step %s: database unreachable (%s); retrying after the "
+                            "poll interval",
+                            label,
+                            type(error).__name__,
+                        )
+                    else:
+                        log.exception(
+                            "worker step %s failed; retrying after the poll interval", label
+                        )
                     busy, due = False, None
                 if not busy and not self.stopping:
                     await waiter.wait(self._idle_seconds(due))

@@ -43,6 +43,12 @@ class Wakeups:
             for waiter in self._waiters.get(topic, ()):
                 waiter.wake()
 
+    def fire_all(self) -> None:
+        """Wake every waiter, as when commits may have gone unheard."""
+        for waiters in list(self._waiters.values()):
+            for waiter in waiters:
+                waiter.wake()
+
     @contextlib.contextmanager
     def waiter(self, topics: Collection[str]) -> Iterator[Waiter]:
         """A waiter woken by any of `topics` while the block runs."""
