@@ -78,29 +78,41 @@ def spawn(
     return process
 
 
-def haproxy_config(front: int, backends: list[int]) -> str:
+# One line per request: accept time, status, total ms, server, termination state, retries,
+# method (read by bench/soak.py).
+REQUEST_LOG_FORMAT = "%Ts.%ms %ST %Tt %s %tsc %rc %HM"
+
+
+def haproxy_config(front: int, backends: list[int], *, request_log: bool = False) -> str:
     """Health checks on /readyz, patient enough for a loaded machine; a connection refused by
-    a dead backend is retried on the other one (`retries` with `option redispatch`), never a
-    request that reached one."""
+    a dead backend is retried on the other one (`retries` with `option redispatch`), and so is
+    an idempotent request whose backend died before answering (`retry-on`), never a POST
+    that reached one. With `request_log`, each request is logged on stdout."""
     servers = "\n".join(
         f"    server api{n} 127.0.0.1:{port} check inter 500 fall 3 rise 1"
         for n, port in enumerate(backends)
     )
+    global_log = "    log stdout format raw local0 info\n" if request_log else ""
+    request_log_format = (
+        f'    log global\n    log-format "{REQUEST_LOG_FORMAT}"\n' if request_log else ""
+    )
     return f"""global
     maxconn 512
-defaults
+{global_log}defaults
     mode http
-    timeout connect 1s
+{request_log_format}    timeout connect 1s
     timeout check 3s
     timeout client 60s
     timeout server 60s
     retries 3
     option redispatch 1
+    retry-on conn-failure empty-response
 frontend api
     bind 127.0.0.1:{front}
     default_backend apis
 backend apis
     balance roundrobin
+    http-request disable-l7-retry if !{{ method GET HEAD PUT }}
     option httpchk GET /readyz
     http-check expect status 200
 {servers}
