@@ -114,6 +114,7 @@ async def test_processes_say_they_are_not_ready_while_the_database_is_down_and_l
                     assert during.status_code == 503, during.text
                     assert during.json()["statusCode"] == 503
                     assert "database" in during.json()["message"]
+                    assert during.headers["retry-after"] == "1"
                     await asyncio.to_thread(postgres_server.start)
                     back_at = time.time()
                     # The test's own pool does not listen, so it is not renewed by itself.
