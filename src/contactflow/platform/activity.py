@@ -14,6 +14,7 @@ once their transaction commits (`OUTCOMES`, exported on /metrics): Prometheus su
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from weakref import WeakKeyDictionary
 
 from prometheus_client import Counter as PrometheusCounter
@@ -87,7 +88,13 @@ def tally(uow: UnitOfWork, location_id: str, kind: str, n: int = 1) -> None:
         counts = _pending[uow] = Counter()
         uow.before_commit(lambda: _write(uow))
         uow.after_commit(lambda: _count_outcomes(counts))
+        uow.gathers(lambda: partial(_restore, counts, counts.copy()))
     counts[(location_id, kind)] += n
+
+
+def _restore(counts: "Counter[tuple[str, str]]", marked: "Counter[tuple[str, str]]") -> None:
+    counts.clear()
+    counts.update(marked)
 
 
 def _count_outcomes(counts: "Counter[tuple[str, str]]") -> None:

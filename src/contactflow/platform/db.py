@@ -6,7 +6,7 @@ instead of failing with "database is locked"; other processes wait on busy_timeo
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime
@@ -125,6 +125,11 @@ class UnitOfWork:
         self.origin: str | None = None
         self._before_commit: list[Callable[[], Awaitable[None]]] = []
         self._after_commit: list[Callable[[], None]] = []
+        # What this transaction gathers to write as it commits, each as a function that
+        # marks its state now and returns what puts it back (`savepoint` undoes with them);
+        # and the undos of the savepoints open now.
+        self._gathered: list[Callable[[], Callable[[], None]]] = []
+        self._open_savepoints: list[list[Callable[[], None]]] = []
 
     def before_commit(self, write: Callable[[], Awaitable[None]], *, first: bool = False) -> None:
         """Run `write` last in this transaction, just before it commits: what the
@@ -136,6 +141,30 @@ class UnitOfWork:
             self._before_commit.insert(0, write)
         else:
             self._before_commit.append(write)
+
+    def gathers(self, mark: Callable[[], Callable[[], None]]) -> None:
+        """Register state gathered for `before_commit` (events, counts), before anything is
+        gathered in it: `mark()` returns what puts it back as it is at that moment, so a
+        savepoint rolled back undoes what was gathered inside it."""
+        self._gathered.append(mark)
+        for undos in self._open_savepoints:
+            undos.append(mark())
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A savepoint: when its block raises, what the block wrote is rolled back, and so
+        is what it gathered to write at commit, while the transaction goes on."""
+        undos = [mark() for mark in self._gathered]
+        self._open_savepoints.append(undos)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            for undo in undos:
+                undo()
+            raise
+        finally:
+            self._open_savepoints.remove(undos)
 
     def after_commit(self, note: Callable[[], None]) -> None:
         """Run `note` once this transaction has committed (never after a rollback): what the
@@ -155,6 +184,19 @@ class UnitOfWork:
         if self.dialect == "postgresql":
             await self.session.execute(
                 text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name}
+            )
+
+    async def lock_many(self, names: Iterable[str]) -> None:
+        """`lock` for each of `names`, in one statement. They are taken in sorted order, so
+        two transactions locking overlapping sets never wait on each other in a cycle."""
+        ordered = sorted(set(names))
+        if self.dialect == "postgresql" and ordered:
+            await self.session.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(name, 0))"
+                    " FROM unnest(CAST(:names AS text[])) AS name"
+                ),
+                {"names": ordered},
             )
 
 

@@ -15,6 +15,7 @@ statements, not two per event.
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime
 from typing import Any, cast
 from weakref import WeakKeyDictionary
@@ -102,6 +103,10 @@ async def _reserve(uow: UnitOfWork, location_id: str, count: int) -> int:
     return int((await uow.session.execute(statement)).scalar_one())
 
 
+def _drop_past(appended: list[Event], count: int) -> None:
+    del appended[count:]
+
+
 async def write_pending(uow: UnitOfWork) -> None:
     """Number and insert the events appended in `uow` so far. Runs as `uow` commits; call
     it earlier only where an event's sequence number is needed before then."""
@@ -158,6 +163,7 @@ async def append(
         # Before the activity counters, whatever was tallied first: every transaction
         # locks its location's counter row, then the activity rows.
         uow.before_commit(lambda: write_pending(uow), first=True)
+        uow.gathers(lambda: partial(_drop_past, appended, len(appended)))
     appended.append(event)
     uow.wake(*topics.of_event(event_type))
     activity.tally(uow, location_id, activity.EVENTS)

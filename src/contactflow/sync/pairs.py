@@ -231,7 +231,7 @@ async def guarded(uow: UnitOfWork, work: Awaitable[Outcome]) -> Outcome:
     """`work` in a savepoint: a pair a side refuses is rolled back alone, failed with the
     reason, and the rest of the batch goes on."""
     try:
-        async with uow.session.begin_nested():
+        async with uow.savepoint():
             return await work
     except (DomainError, ValidationError) as error:
         return Outcome("failed", " ".join(str(error).split()))

@@ -1,0 +1,54 @@
+"""A savepoint rolled back takes back what was gathered inside it for the commit (the events
+and the activity counts), while the transaction's other work commits."""
+
+import pytest
+
+from contactflow.platform import activity, events
+from contactflow.platform.db import Database, UnitOfWork
+from tests.support import make_tenant
+
+KINDS = ["ContactCreate", "ContactDelete", activity.EVENTS]
+
+
+class Refused(Exception):
+    pass
+
+
+async def _refused(uow: UnitOfWork, location_id: str, event_type: str) -> None:
+    with pytest.raises(Refused):
+        async with uow.savepoint():
+            await events.append(uow, location_id, event_type, {"type": event_type})
+            raise Refused
+
+
+async def _logged(db: Database, location_id: str) -> tuple[list[str], dict[str, int]]:
+    async with db.unit_of_work() as uow:
+        logged = await events.read_events(uow.session, location_id, after=0, limit=10)
+        counts = await activity.series(uow.session, location_id, activity.WIDTHS[0], KINDS, 1)
+    return [event.type for event in logged], {kind: sum(n) for kind, n in counts.items()}
+
+
+async def test_a_savepoint_rolled_back_takes_back_its_events_and_counts(db: Database) -> None:
+    location_id = (await make_tenant(db)).location_id
+    async with db.unit_of_work() as uow:
+        await events.append(uow, location_id, "ContactCreate", {"type": "ContactCreate"})
+        await _refused(uow, location_id, "ContactDelete")
+        async with uow.savepoint():
+            await events.append(uow, location_id, "ContactCreate", {"type": "ContactCreate"})
+
+    logged, counted = await _logged(db, location_id)
+    assert logged == ["ContactCreate", "ContactCreate"]
+    assert counted == {"ContactCreate": 2, "ContactDelete": 0, activity.EVENTS: 2}
+
+
+async def test_events_first_gathered_inside_a_refused_savepoint_are_not_written(
+    db: Database,
+) -> None:
+    location_id = (await make_tenant(db)).location_id
+    async with db.unit_of_work() as uow:
+        await _refused(uow, location_id, "ContactDelete")
+        await events.append(uow, location_id, "ContactCreate", {"type": "ContactCreate"})
+
+    logged, counted = await _logged(db, location_id)
+    assert logged == ["ContactCreate"]
+    assert counted == {"ContactCreate": 1, "ContactDelete": 0, activity.EVENTS: 1}
