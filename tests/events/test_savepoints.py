@@ -14,11 +14,15 @@ class Refused(Exception):
     pass
 
 
+async def _appended_then_refused(uow: UnitOfWork, location_id: str, event_type: str) -> None:
+    await events.append(uow, location_id, event_type, {"type": event_type})
+    raise Refused
+
+
 async def _refused(uow: UnitOfWork, location_id: str, event_type: str) -> None:
     with pytest.raises(Refused):
         async with uow.savepoint():
-            await events.append(uow, location_id, event_type, {"type": event_type})
-            raise Refused
+            await _appended_then_refused(uow, location_id, event_type)
 
 
 async def _logged(db: Database, location_id: str) -> tuple[list[str], dict[str, int]]:

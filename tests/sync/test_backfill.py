@@ -3,16 +3,26 @@ phone, before one is made), never a duplicate; interrupted and resumed, the same
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from contactflow.app import CONTEXT_WORKERS
+from contactflow.mailsuite import contacts as mailsuite
+from contactflow.mailsuite.models import MailContact
+from contactflow.mailsuite.schemas import ContactCreate as MailCreate
 from contactflow.platform.db import Database
+from contactflow.platform.event_types import MAILSUITE_CONTACT_UPSERT
+from contactflow.platform.events import Event
 from contactflow.platform.runtime import running_workers
 from contactflow.settings import Settings
+from contactflow.sync import service
 from contactflow.sync.backfill import advance
 from contactflow.sync.models import SyncBackfill
+from contactflow.sync.service import SyncSettings
+from contactflow.sync.sides import MailsuiteContacts, Record
 from tests.mailsuite.helpers import json_of, poll
 from tests.support import (
     LiveServer,
@@ -117,5 +127,57 @@ async def test_backfill_interrupted_twice_resumes_to_the_same_result(
         assert done["backfill"]["done"] == SIZE
         assert done["backfill"]["matched"] == world.matched
         await check_linked_once(db, sync_id, tenant.location_id, world)
+    finally:
+        await db.dispose()
+
+
+async def test_an_address_taken_after_a_batch_matched_is_linked_once(
+    own_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer makes a Mailsuite contact with an address between the batch's match and
+    its writes: the batch's creations roll back and its contacts are linked one by one, that
+    one to the contact made meanwhile; the rolled-back creations leave no event."""
+    db = Database(own_settings.database_url)
+    try:
+        tenant = await make_tenant(db)
+        world = await make_world(db, tenant.location_id, 30)
+        async with db.unit_of_work() as uow:
+            sync = await service.create_sync(uow, tenant.location_id, SyncSettings("Race"))
+        taken = "c1@example.com"
+        match_many = MailsuiteContacts.match_many
+
+        async def then_taken(
+            side: MailsuiteContacts, wanted: list[tuple[str | None, str | None]]
+        ) -> list[Record | None]:
+            found = await match_many(side, wanted)
+            body = MailCreate.model_validate({"email": taken.upper()})
+            await mailsuite.create_contact(side.uow, side.location_id, body, "US")
+            return found
+
+        monkeypatch.setattr(MailsuiteContacts, "match_many", then_taken)
+        while await advance(db, 100, "US"):
+            pass
+
+        job = await _backfill(db, sync.id)
+        assert (job.state, job.matched) == ("finished", world.matched + 1)
+        assert job.skipped == world.skipped
+        raced = replace(
+            world, mailsuite_before=world.mailsuite_before + 1, matched=world.matched + 1
+        )
+        await check_linked_once(db, sync.id, tenant.location_id, raced)
+        async with db.reader() as session:
+            made = await session.scalar(
+                select(func.count())
+                .select_from(MailContact)
+                .where(MailContact.location_id == tenant.location_id)
+            )
+            upserts = await session.scalars(
+                select(Event.payload).where(
+                    Event.location_id == tenant.location_id,
+                    Event.type == MAILSUITE_CONTACT_UPSERT,
+                )
+            )
+            news = sum(1 for payload in upserts if payload["new"])
+        assert news == made
     finally:
         await db.dispose()

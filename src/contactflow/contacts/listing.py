@@ -98,17 +98,19 @@ def list_contacts(
     return Page(contacts=rows[:limit], total=total, has_more=len(rows) > limit, position=position)
 
 
-async def contacts_added(
+async def ids_added(
     session: AsyncSession,
     location_id: str,
     *,
     until: datetime,
     after: tuple[datetime, str] | None,
     limit: int,
-) -> list[Contact]:
-    """Contacts added up to `until`, in (dateAdded, id) order past `after`: a walk over the
-    location's contacts of a moment that resumes where it stopped."""
-    query = select(Contact).where(Contact.location_id == location_id, Contact.date_added <= until)
+) -> list[str]:
+    """The ids of contacts added up to `until`, in (dateAdded, id) order past `after`: a walk
+    over the location's contacts of a moment that resumes where it stopped."""
+    query = select(Contact.id).where(
+        Contact.location_id == location_id, Contact.date_added <= until
+    )
     if after is not None:
         query = query.where(_past(*after))
     return list(await session.scalars(query.order_by(Contact.date_added, Contact.id).limit(limit)))

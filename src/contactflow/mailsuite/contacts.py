@@ -144,13 +144,20 @@ def set_status(contact: MailContact, status: ContactStatus, reason: str | None) 
     return True
 
 
+async def _remember_keys(uow: UnitOfWork, location_id: str, contacts: list[MailContact]) -> None:
+    """Add the contacts' custom field keys the workspace does not know yet to its list."""
+    workspace = await ensure_workspace(uow, location_id)
+    keys = list(workspace.custom_field_keys)
+    for contact in contacts:
+        keys += [key for key in contact.custom_fields or {} if key not in keys]
+    if len(keys) > len(workspace.custom_field_keys):
+        workspace.custom_field_keys = keys
+
+
 async def _changed(uow: UnitOfWork, contact: MailContact, before: dict[str, Any] | None) -> None:
     """Remember new custom field keys, then append MailsuiteContactUpsert (and a timeline
     entry when an existing contact changed)."""
-    workspace = await ensure_workspace(uow, contact.location_id)
-    keys = [key for key in contact.custom_fields or {} if key not in workspace.custom_field_keys]
-    if keys:
-        workspace.custom_field_keys = [*workspace.custom_field_keys, *keys]
+    await _remember_keys(uow, contact.location_id, [contact])
     await uow.session.flush()
     after = mail_events.contact_snapshot(contact)
     changes = {
@@ -187,6 +194,21 @@ async def _insert(
     region: str,
     crm_contact_id: str | None = None,
 ) -> MailContact:
+    contact = new_contact(location_id, email, body, region, crm_contact_id)
+    uow.session.add(contact)
+    await _changed(uow, contact, None)
+    return contact
+
+
+def new_contact(
+    location_id: str,
+    email: str,
+    body: ContactCreate,
+    region: str,
+    crm_contact_id: str | None = None,
+) -> MailContact:
+    """A contact not written yet, its fields checked and normalised (`email` already is):
+    a bad phone raises here, before anything is written."""
     now = utcnow()
     contact = MailContact(
         id=new_id(),
@@ -201,9 +223,21 @@ async def _insert(
         updated_at=now,
     )
     _apply(contact, body, region)
-    uow.session.add(contact)
-    await _changed(uow, contact, None)
     return contact
+
+
+async def insert_contacts(uow: UnitOfWork, location_id: str, contacts: list[MailContact]) -> None:
+    """Contacts made by `new_contact`, whose addresses no contact had when the caller looked,
+    written together: one statement of locks, one flush, an event each. An address taken
+    since fails the flush (IntegrityError), for all of them."""
+    await uow.lock_many(f"mailsuite-contact:{location_id}:{c.email_lower}" for c in contacts)
+    uow.session.add_all(contacts)
+    await _remember_keys(uow, location_id, contacts)
+    await uow.session.flush()
+    for contact in contacts:
+        await mail_events.contact_upserted(
+            uow, contact, MAILSUITE_CONTACT_UPSERT, new=True, changes={}
+        )
 
 
 async def upsert_contact(

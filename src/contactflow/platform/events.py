@@ -15,8 +15,8 @@ statements, not two per event.
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 

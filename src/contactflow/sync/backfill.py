@@ -15,8 +15,9 @@ from sqlalchemy import select
 from contactflow.platform import topics
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
+from contactflow.sync.bulk import link_crm_records
 from contactflow.sync.models import ACTIVE, FINISHED, RUNNING, Sync, SyncBackfill, sync_origin
-from contactflow.sync.pairs import Outcome, guarded, pairs_for
+from contactflow.sync.pairs import Outcome, pairs_for
 
 
 async def start(uow: UnitOfWork, sync: Sync) -> SyncBackfill:
@@ -103,8 +104,8 @@ async def advance(db: Database, batch: int, region: str) -> bool:
             else None
         )
         records = await pairs.crm.page(job.started_at, after, batch)
-        for record in records:
-            _tally(job, await guarded(uow, pairs.record("crm", record, "backfill")))
+        for outcome in await link_crm_records(pairs, records, "backfill"):
+            _tally(job, outcome)
         job.done += len(records)
         job.updated_at = utcnow()
         if records:

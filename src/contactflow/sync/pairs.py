@@ -25,7 +25,14 @@ from contactflow.sync.models import (
     SyncLink,
 )
 from contactflow.sync.reconcile import plan
-from contactflow.sync.sides import CrmSide, MailsuiteContacts, Record, Side, WorkspaceContacts
+from contactflow.sync.sides import (
+    CrmSide,
+    MailsuiteContacts,
+    Record,
+    Side,
+    WorkspaceContacts,
+    refusal,
+)
 
 # Skipped: nothing to do by the sync's rules (the reason says why); failed: a side refused
 # the write (an address another contact has, a number that is no phone).
@@ -47,8 +54,10 @@ class Outcome:
 class PairSync:
     """A sync's pairs, in one unit of work, between a CRM side and the Mailsuite side."""
 
-    def __init__(self, uow: UnitOfWork, sync: Sync, crm: CrmSide, mailsuite: Side) -> None:
-        self.uow, self.sync, self.crm = uow, sync, crm
+    def __init__(
+        self, uow: UnitOfWork, sync: Sync, crm: CrmSide, mailsuite: MailsuiteContacts
+    ) -> None:
+        self.uow, self.sync, self.crm, self.mailsuite = uow, sync, crm, mailsuite
         self.sides: dict[SideName, Side] = {"crm": crm, "mailsuite": mailsuite}
         self.mapping = mapping_of(sync.mapping)
         self.names: dict[SideName, list[str]] = {
@@ -88,28 +97,35 @@ class PairSync:
             )
             if partner is None:
                 return Outcome("skipped", f"its linked {other} record is no longer there")
-            await self._reconcile(side, record, partner, link, origin)
+            await self.reconcile(side, record, partner, link, origin)
             return Outcome("synced")
         partner = await self.sides[other].match(record.email, record.phone)
         if partner is not None:
-            taken = await self._link(other, partner.id)
-            if taken is not None:
-                owner = taken.crm_id if other == "mailsuite" else taken.mailsuite_id
-                return Outcome(
-                    "skipped",
-                    f"its email or phone matches the {other} record {partner.id}, "
-                    f"already linked to {owner}",
-                )
-            await self._reconcile(side, record, partner, None, origin)
-            return Outcome("matched")
-        if not writes(self.sync.direction, other):
-            return Outcome("skipped", f"the sync's direction creates no {other} records")
-        if other == "mailsuite" and record.email is None:
-            return Outcome("skipped", "no email address, which a Mailsuite contact needs")
-        values = self._carried(side, record)
+            return await self.link_matched(side, record, partner, origin)
+        refused = self.uncreatable(other, record)
+        if refused is not None:
+            return refused
+        values = self.carried(side, record)
         created = await self.sides[other].create(values)
-        await self._reconcile(side, record, created, None, origin)
+        await self.reconcile(side, record, created, None, origin)
         return Outcome("created")
+
+    async def link_matched(
+        self, side: SideName, record: Record, partner: Record, origin: LinkOrigin
+    ) -> Outcome:
+        """`record`, new to the sync, linked to `partner`, the other side's record its email
+        or phone matched, unless that one is linked to another record already."""
+        other: SideName = "mailsuite" if side == "crm" else "crm"
+        taken = await self._link(other, partner.id)
+        if taken is not None:
+            owner = taken.crm_id if other == "mailsuite" else taken.mailsuite_id
+            return Outcome(
+                "skipped",
+                f"its email or phone matches the {other} record {partner.id}, "
+                f"already linked to {owner}",
+            )
+        await self.reconcile(side, record, partner, None, origin)
+        return Outcome("matched")
 
     async def resync(self, crm_id: str) -> Outcome:
         """The pair of the linked record `crm_id`, read as both sides hold it now and brought
@@ -121,7 +137,7 @@ class PairSync:
         mailsuite = await self.sides["mailsuite"].get(link.mailsuite_id)
         if crm is None or mailsuite is None:
             return Outcome("skipped", "a record of the pair is no longer there")
-        await self._reconcile("crm", crm, mailsuite, link, "repair")
+        await self.reconcile("crm", crm, mailsuite, link, "repair")
         return Outcome("synced")
 
     async def settle_orphan(self, crm_id: str, mailsuite_id: str) -> Outcome:
@@ -174,20 +190,33 @@ class PairSync:
         await self.uow.session.delete(link)
         await self.uow.session.flush()
 
-    def _carried(self, side: SideName, record: Record) -> Values:
+    def uncreatable(self, side: SideName, record: Record) -> Outcome | None:
+        """Why `record`, matched to nothing, gets no partner made on `side`; None when it
+        does."""
+        if not writes(self.sync.direction, side):
+            return Outcome("skipped", f"the sync's direction creates no {side} records")
+        if side == "mailsuite" and record.email is None:
+            return Outcome("skipped", "no email address, which a Mailsuite contact needs")
+        return None
+
+    def carried(self, side: SideName, record: Record) -> Values:
         """`record`'s mapped values in the other side's names and form."""
         if side == "crm":
             return {e.mailsuite: e.to_mailsuite(record.values.get(e.crm)) for e in self.mapping}
         return {e.crm: e.to_crm(record.values.get(e.mailsuite)) for e in self.mapping}
 
-    async def _reconcile(
+    async def reconcile(
         self,
         side: SideName,
         record: Record,
         partner: Record,
         link: SyncLink | None,
         origin: LinkOrigin,
+        *,
+        flush: bool = True,
     ) -> None:
+        """Bring the pair in step and record it in the identity map; `flush=False` leaves
+        the writes for the caller's flush (many pairs, one flush)."""
         crm, mailsuite = (record, partner) if side == "crm" else (partner, record)
         writes = plan(self.mapping, self.sync.direction, crm, mailsuite, link)
         if writes.conflicts:
@@ -213,7 +242,8 @@ class PairSync:
         link.crm_fields, link.crm_hash = crm_fields, record_hash(crm_fields)
         link.mailsuite_fields, link.mailsuite_hash = mail_fields, record_hash(mail_fields)
         link.origin, link.synced_at = origin, now
-        await self.uow.session.flush()
+        if flush:
+            await self.uow.session.flush()
 
 
 def pairs_for(uow: UnitOfWork, sync: Sync, region: str) -> PairSync:
@@ -234,4 +264,4 @@ async def guarded(uow: UnitOfWork, work: Awaitable[Outcome]) -> Outcome:
         async with uow.savepoint():
             return await work
     except (DomainError, ValidationError) as error:
-        return Outcome("failed", " ".join(str(error).split()))
+        return Outcome("failed", refusal(error))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,10 +22,15 @@ from contactflow.mailsuite.models import MailContact
 from contactflow.mailsuite.schemas import ContactCreate as MailCreate
 from contactflow.mailsuite.schemas import ContactUpdate as MailUpdate
 from contactflow.platform.db import UnitOfWork
-from contactflow.platform.errors import NotFound
+from contactflow.platform.errors import DomainError, NotFound
 from contactflow.sync.fields import CRM_FIELDS, MAILSUITE_CUSTOM, MAILSUITE_FIELDS, Values
 
 SYNC_SOURCE = "sync"
+
+
+def refusal(error: DomainError | ValidationError) -> str:
+    """Why a side refused a write, on one line."""
+    return " ".join(str(error).split())
 
 
 @dataclass(frozen=True)
@@ -164,10 +170,12 @@ class WorkspaceContacts:
     async def page(
         self, until: datetime, after: tuple[datetime, str] | None, limit: int
     ) -> list[Record]:
-        found = await listing.contacts_added(
-            self.uow.session, self.location_id, until=until, after=after, limit=limit
+        session = self.uow.session
+        ids = await listing.ids_added(
+            session, self.location_id, until=until, after=after, limit=limit
         )
-        return [self.record_of(contact) for contact in found]
+        found = await self.records(session, self.location_id, ids)
+        return [found[record_id] for record_id in ids]
 
 
 def _mail_body(values: Values) -> dict[str, Any]:
@@ -254,11 +262,65 @@ class MailsuiteContacts:
             found = await mailsuite.find_by_phone(session, self.location_id, phone)
         return None if found is None else self.record_of(found)
 
+    async def match_many(self, wanted: list[tuple[str | None, str | None]]) -> list[Record | None]:
+        """`match` of each (email, phone), in two queries."""
+        session, location = self.uow.session, self.location_id
+        emails = {email.lower() for email, _ in wanted if email}
+        by_email: dict[str, Record] = {}
+        if emails:
+            rows = await session.execute(
+                select(MailContact.email_lower, *_MAIL_COLUMNS).where(
+                    MailContact.location_id == location, MailContact.email_lower.in_(emails)
+                )
+            )
+            by_email = {row[0]: _mail_record(*row[1:]) for row in rows}
+        phones = {
+            phone
+            for email, phone in wanted
+            if phone and (not email or email.lower() not in by_email)
+        }
+        by_phone: dict[str, Record] = {}
+        if phones:
+            rows = await session.execute(
+                select(MailContact.phone, *_MAIL_COLUMNS)
+                .where(MailContact.location_id == location, MailContact.phone.in_(phones))
+                .order_by(MailContact.created_at.desc(), MailContact.id.desc())
+            )
+            # Newest first, so the oldest with each phone is the one kept, as `match` finds.
+            by_phone = {row[0]: _mail_record(*row[1:]) for row in rows}
+        return [
+            by_email.get(email.lower())
+            if email and email.lower() in by_email
+            else by_phone.get(phone)
+            if phone
+            else None
+            for email, phone in wanted
+        ]
+
     async def create(self, values: Values) -> Record:
         body = MailCreate.model_validate({"source": SYNC_SOURCE, **_mail_body(values)})
         return self.record_of(
             await mailsuite.create_contact(self.uow, self.location_id, body, self.region)
         )
+
+    async def create_many(self, values: list[Values]) -> list[Record | str]:
+        """A contact for each of `values`, whose addresses no contact had when the caller
+        matched them, written together; where one is refused, the reason. An address taken
+        since fails them all (IntegrityError)."""
+        made: list[Record | str] = []
+        fresh: list[MailContact] = []
+        for one in values:
+            try:
+                body = MailCreate.model_validate({"source": SYNC_SOURCE, **_mail_body(one)})
+                email = mailsuite.normalize_email(body.email, "email")
+                contact = mailsuite.new_contact(self.location_id, email, body, self.region)
+            except (DomainError, ValidationError) as error:
+                made.append(refusal(error))
+                continue
+            fresh.append(contact)
+            made.append(self.record_of(contact))
+        await mailsuite.insert_contacts(self.uow, self.location_id, fresh)
+        return made
 
     async def update(self, record_id: str, values: Values) -> Record:
         body = MailUpdate.model_validate(_mail_body(values))

@@ -1,0 +1,85 @@
+"""A backfill batch in a few statements: the links of its CRM records read at once, their
+Mailsuite partners matched at once, and the partners of those matched to none created and
+linked together, with one flush.
+
+A record matched to a partner is linked to it one at a time (its fields are reconciled and
+may be written on either side). What is out of the common way goes through `PairSync.record`,
+as the incremental sync does: a record linked already, an address met twice in the batch.
+So does the whole creation when a write of it is refused (an address another writer took
+since the match): rolled back in its savepoint, its records are done one by one, each
+refused alone."""
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from contactflow.platform.errors import DomainError
+from contactflow.sync.models import LinkOrigin, SyncLink
+from contactflow.sync.pairs import Outcome, PairSync, guarded
+from contactflow.sync.sides import Record
+
+
+async def _linked(pairs: PairSync, crm_ids: list[str]) -> set[str]:
+    rows = await pairs.uow.session.scalars(
+        select(SyncLink.crm_id).where(
+            SyncLink.sync_id == pairs.sync.id,
+            SyncLink.object == pairs.sync.object,
+            SyncLink.crm_id.in_(crm_ids),
+        )
+    )
+    return set(rows)
+
+
+async def link_crm_records(
+    pairs: PairSync, records: list[Record], origin: LinkOrigin
+) -> list[Outcome]:
+    """Each of `records` (of the CRM side) linked to its Mailsuite partner, matched or made."""
+    linked = await _linked(pairs, [record.id for record in records])
+    fresh = [record for record in records if record.id not in linked]
+    partners = await pairs.mailsuite.match_many([(r.email, r.phone) for r in fresh])
+    one_by_one = [record for record in records if record.id in linked]
+    matched: list[tuple[Record, Record]] = []
+    outcomes: list[Outcome] = []
+    to_create: list[Record] = []
+    addresses: set[str] = set()
+    for record, partner in zip(fresh, partners, strict=True):
+        refused = pairs.uncreatable("mailsuite", record)
+        if partner is not None:
+            matched.append((record, partner))
+        elif (record.email or "").lower() in addresses:
+            one_by_one.append(record)
+        elif refused is not None:
+            outcomes.append(refused)
+        else:
+            addresses.add((record.email or "").lower())
+            to_create.append(record)
+    outcomes += await _create_partners(pairs, to_create, origin)
+    for record, partner in matched:
+        linking = pairs.link_matched("crm", record, partner, origin)
+        outcomes.append(await guarded(pairs.uow, linking))
+    for record in one_by_one:
+        outcomes.append(await guarded(pairs.uow, pairs.record("crm", record, origin)))
+    return outcomes
+
+
+async def _create_partners(
+    pairs: PairSync, records: list[Record], origin: LinkOrigin
+) -> list[Outcome]:
+    if not records:
+        return []
+    try:
+        async with pairs.uow.savepoint():
+            made = await pairs.mailsuite.create_many(
+                [pairs.carried("crm", record) for record in records]
+            )
+            outcomes: list[Outcome] = []
+            for record, partner in zip(records, made, strict=True):
+                if isinstance(partner, str):
+                    outcomes.append(Outcome("failed", partner))
+                    continue
+                await pairs.reconcile("crm", record, partner, None, origin, flush=False)
+                outcomes.append(Outcome("created"))
+            await pairs.uow.session.flush()
+            return outcomes
+    except (IntegrityError, DomainError, ValidationError):
+        return [await guarded(pairs.uow, pairs.record("crm", r, origin)) for r in records]
