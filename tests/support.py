@@ -245,14 +245,16 @@ async def wait_until_serving(base_url: str, within: float, *, alive: Any = None)
 
 
 @asynccontextmanager
-async def serve_process(database_url: str, **settings: str) -> AsyncIterator[str]:
+async def serve_process(
+    database_url: str, env: Mapping[str, str] | None = None, **settings: str
+) -> AsyncIterator[str]:
     """`contactflow serve` in a process of its own on `database_url`, with `settings` as
-    CONTACTFLOW_ variables: its base URL while the block runs."""
+    CONTACTFLOW_ variables and `env` as other variables: its base URL while the block runs."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         str(CONTACTFLOW),
         *("serve", "--port", str(port)),
-        env=cli_env(database_url, **settings),
+        env={**cli_env(database_url, **settings), **(env or {})},
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )

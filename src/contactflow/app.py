@@ -27,7 +27,14 @@ from contactflow.mailsuite import tracking_api as mailsuite_tracking_api
 from contactflow.mailsuite.campaigns import find_campaign
 from contactflow.mailsuite.models import SCHEDULED, SENDING, Email
 from contactflow.mailsuite.worker import worker_loops as mailsuite_worker_loops
-from contactflow.platform import audit_api, crypto, events_api, issues_api, route_prefixes
+from contactflow.platform import (
+    audit_api,
+    crypto,
+    events_api,
+    issues_api,
+    route_prefixes,
+    tracing,
+)
 from contactflow.platform.api_support import paging_parameters_taken
 from contactflow.platform.auth.credential_cache import CredentialCache
 from contactflow.platform.auth.http import UsageRecorder
@@ -122,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.embedded_workers:
         chosen_groups(settings, CONTEXT_WORKERS)  # refuse unknown names before serving
     crypto.configure(settings)
+    tracing.configure(settings)
     db = Database(settings.database_url)
     idempotency_window = timedelta(hours=settings.idempotency_ttl_hours)
     rate_limiter = RateLimiter.from_settings(settings)
@@ -151,6 +159,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Swagger UI would otherwise show a badge fetched from an online validator.
         swagger_ui_parameters={"validatorUrl": None},
         dependencies=[Depends(paging_parameters_taken)],
+        # FastAPI's own telemetry, on whenever a global OpenTelemetry provider is set, would
+        # record raw paths and query strings (search text, email addresses) and exception
+        # messages; the requests' spans are platform/tracing's (ADR 0031).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.db = db
@@ -213,6 +225,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trust_proxy=settings.trust_proxy,
         docs_paths=[path for path in docs if path is not None],
     )
+    # Inside the timing, outside the rest: the edge takes its trace id from the request's
+    # span, and the span has every answer's status. Not added when tracing is off.
+    tracing.install(app)
     # Outermost: every answer is timed, the edge's 413s and 500s included.
     app.add_middleware(RequestMetrics, histogram=ops.metrics.requests)
     route_prefixes.skip_by_prefix(app)

@@ -44,7 +44,7 @@ from contactflow.cli_support import (
     with_db,
 )
 from contactflow.demo import DemoData, Progress, create_demo, demo_for_serve
-from contactflow.platform import audit, crypto
+from contactflow.platform import audit, crypto, tracing
 from contactflow.platform.audit_api import entry_out
 from contactflow.platform.auth import api_keys
 from contactflow.platform.clock import to_iso, utcnow
@@ -175,6 +175,8 @@ def worker(
         settings = settings.model_copy(update={"worker_groups": comma_separated(only)})
     groups = _chosen_groups(settings, "--only" if only is not None else "CONTACTFLOW_WORKER_GROUPS")
     say = _announcer(settings)
+
+    tracing.configure(settings)
 
     async def work(db: Database) -> None:
         ops = operations(db, settings)

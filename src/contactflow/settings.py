@@ -71,6 +71,16 @@ class Settings(BaseSettings):
     # Operations: `json` makes every log line one JSON object (time, level, logger, message,
     # trace and location ids); `text` is for a terminal.
     log_format: Literal["text", "json"] = "text"
+    # Tracing (docs/operations.md, "Tracing"; ADR 0031): on when an OTLP/HTTP endpoint is set,
+    # by OpenTelemetry's own variables (no CONTACTFLOW_ prefix); OTEL_SDK_DISABLED=true or
+    # OTEL_TRACES_EXPORTER=none keep it off. The SDK reads the other OTEL_ variables itself
+    # (OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS, OTEL_BSP_...).
+    otel_exporter_otlp_endpoint: str = Field("", validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    otel_exporter_otlp_traces_endpoint: str = Field(
+        "", validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    otel_traces_exporter: str = Field("otlp", validation_alias="OTEL_TRACES_EXPORTER")
+    otel_sdk_disabled: bool = Field(False, validation_alias="OTEL_SDK_DISABLED")
 
     # OAuth: access tokens live a day and refresh tokens a year, as HighLevel's do; a refresh
     # token is single-use (each refresh returns a new one).
@@ -105,6 +115,19 @@ class Settings(BaseSettings):
     # Incoming webhooks are refused (503, Retry-After) while this many runs or more are due
     # and wait to run (GET /flows/backlog shows them).
     flow_backlog_limit: Annotated[int, Field(gt=0)] = 10_000
+
+    @property
+    def traces_endpoint(self) -> str | None:
+        """Where spans go (OTLP/HTTP); None leaves tracing off. The traces variable is the
+        URL as it is; the general one is a base that `/v1/traces` is added to, as the
+        OpenTelemetry specification has exporters build it."""
+        if self.otel_sdk_disabled or self.otel_traces_exporter.strip().lower() == "none":
+            return None
+        if self.otel_exporter_otlp_traces_endpoint:
+            return self.otel_exporter_otlp_traces_endpoint
+        if self.otel_exporter_otlp_endpoint:
+            return f"{self.otel_exporter_otlp_endpoint.removesuffix('/')}/v1/traces"
+        return None
 
     @field_validator("worker_groups", mode="before")
     @classmethod

@@ -72,6 +72,7 @@ class Outcome(Enum):
 @dataclass
 class Walk:
     run_id: str
+    flow_id: str
     location_id: str
     idempotency_base: str
     # Test mode: actions are simulated from their catalog samples and delays do not wait.

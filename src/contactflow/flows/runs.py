@@ -70,7 +70,7 @@ from contactflow.flows.run_state import (
     release,
 )
 from contactflow.mailsuite.tracking import Links, tracking_key
-from contactflow.platform import issues
+from contactflow.platform import issues, tracing
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Database, UnitOfWork, database_unreachable
 from contactflow.platform.errors import DomainError, invalid
@@ -195,6 +195,7 @@ class RunExecutor:
             by_step = stored[run.id]
             walk = Walk(
                 run_id=run.id,
+                flow_id=run.flow_id,
                 location_id=run.location_id,
                 idempotency_base=run.event_id or run.id,
                 test=run.test,
@@ -208,9 +209,16 @@ class RunExecutor:
         return walks
 
     async def _walk(self, walk: Walk, definition: FlowDefinition) -> None:
-        if await self._steps(walk, definition.steps) is Outcome.NEXT and not walk.finished:
-            async with self.db.unit_of_work() as uow:
-                await finish(uow, await self._own(uow, walk.run_id), SUCCEEDED)
+        """The run as far as it goes this time, a span (its steps' spans within it)."""
+        attributes = {
+            tracing.LOCATION: walk.location_id,
+            "contactflow.flow.id": walk.flow_id,
+            "contactflow.flow.run.id": walk.run_id,
+        }
+        with tracing.span("flow run", attributes):
+            if await self._steps(walk, definition.steps) is Outcome.NEXT and not walk.finished:
+                async with self.db.unit_of_work() as uow:
+                    await finish(uow, await self._own(uow, walk.run_id), SUCCEEDED)
 
     async def _own(self, uow: UnitOfWork, run_id: str) -> FlowRun:
         """The run, locked, if this worker still holds its lease (which is extended)."""
@@ -267,6 +275,15 @@ class RunExecutor:
             if isinstance(step, PathsStep):
                 return await self._branch(walk, step, (stored.output or {}).get("path"))
             return walk.stop() if ends(step, stored.output or {}) else Outcome.NEXT
+        attributes = {
+            "contactflow.flow.step.id": walk.key(step),
+            "contactflow.flow.step.action": getattr(step, "action", None),
+        }
+        with tracing.span("flow step", attributes):
+            return await self._perform(walk, step, stored)
+
+    async def _perform(self, walk: Walk, step: Step, stored: StepRun | None) -> Outcome:
+        """A step not done before: what its kind does."""
         if isinstance(step, ActionStep):
             return await self._action(walk, step)
         if isinstance(step, DelayStep):

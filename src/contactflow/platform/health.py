@@ -24,6 +24,9 @@ from contactflow.platform.metrics import Metrics
 from contactflow.platform.migrate import current_revisions, head_revisions
 
 log = logging.getLogger("contactflow.health")
+LIVEZ, READYZ, METRICS = "/livez", "/readyz", "/metrics"
+# Asked every few seconds by probes and scrapers: no trace spans are made of them.
+OPERATOR_PATHS = frozenset({LIVEZ, READYZ, METRICS})
 # How long /readyz waits for the database before calling it unreachable.
 DATABASE_SECONDS = 5.0
 
@@ -81,11 +84,8 @@ class Operations:
         return None
 
     def routes(self) -> list[Route]:
-        return [
-            _Route("/livez", self._livez, methods=["GET"]),
-            _Route("/readyz", self._readyz, methods=["GET"]),
-            _Route("/metrics", self._metrics, methods=["GET"]),
-        ]
+        answers = {LIVEZ: self._livez, READYZ: self._readyz, METRICS: self._metrics}
+        return [_Route(path, answer, methods=["GET"]) for path, answer in answers.items()]
 
     def app(self) -> Starlette:
         """The endpoints on their own, for a worker's --health-port."""

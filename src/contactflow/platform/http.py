@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contactflow.platform import tracing
 from contactflow.platform.db import database_unreachable
 from contactflow.platform.errors import DomainError, error_body
 
@@ -60,7 +61,8 @@ class _BodyTooLarge(StarletteHTTPException):
 
 
 class EdgeMiddleware:
-    """Outermost layer: gives each request a trace id, caps the body size, and turns any
+    """Outermost layer: gives each request a trace id (the OpenTelemetry trace's when tracing
+    is on, so that answers and log lines lead to it), caps the body size, and turns any
     unexpected exception into a 500 envelope that carries the trace id (logged with it). A
     client gone before sending its whole body is noted at info level, and answered nothing."""
 
@@ -72,7 +74,7 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        trace_id = uuid.uuid4().hex
+        trace_id = tracing.trace_id() or uuid.uuid4().hex
         trace_id_var.set(trace_id)
         location_id_var.set("")
         trace_header = (b"x-trace-id", trace_id.encode())

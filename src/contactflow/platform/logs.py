@@ -1,7 +1,8 @@
 """Log lines as one JSON object each (`log_format = json`), for a log pipeline.
 
-A line holds the time, level, logger and message, and the request's trace id and its
-caller's location id when there is one (the ids the error envelope and the API give out). An
+A line holds the time, level, logger and message, and the request's trace id (or, with
+tracing on, the trace of the unit of work a worker's line is about) and its caller's location
+id when there is one (the ids the error envelope and the API give out). An
 exception adds its type and where it was raised, frame by frame, but not its message: a
 driver's message may quote the row it refused, and log lines carry no personal field
 beyond ids. Messages themselves are written to name ids, never a contact's fields.
@@ -14,6 +15,7 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+from contactflow.platform import tracing
 from contactflow.platform.clock import to_iso
 from contactflow.platform.http import location_id_var, trace_id_var
 
@@ -26,7 +28,8 @@ class JsonLines(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        trace_id = trace_id_var.get()
+        # A worker's line has no request: the trace of the unit of work it is about.
+        trace_id = trace_id_var.get() or tracing.trace_id()
         if trace_id:
             line["traceId"] = trace_id
         location_id = location_id_var.get()

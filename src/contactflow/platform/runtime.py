@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import httpx
 
-from contactflow.platform import topics
+from contactflow.platform import topics, tracing
 from contactflow.platform.db import Database
 from contactflow.platform.jobs import Loop, RetrySchedule, Worker
 from contactflow.platform.webhooks.delivery import Deliverer, DeliverySettings
@@ -58,11 +58,14 @@ def chosen_groups(settings: Settings, contexts: Mapping[str, "ContextLoops"]) ->
 
 
 def outbound_client() -> httpx.AsyncClient:
-    """The contexts' client for calls out (flow steps, connections): one pool, one TLS setup."""
+    """The contexts' client for calls out (flow steps, connections): one pool, one TLS setup.
+    With tracing on, each call carries the `traceparent` of the step that makes it."""
     limits = httpx.Limits(
         max_connections=256, max_keepalive_connections=64, keepalive_expiry=KEEPALIVE_SECONDS
     )
-    return httpx.AsyncClient(follow_redirects=False, limits=limits)
+    return httpx.AsyncClient(
+        follow_redirects=False, limits=limits, event_hooks=tracing.client_hooks()
+    )
 
 
 def url_policy(settings: Settings) -> UrlPolicy:

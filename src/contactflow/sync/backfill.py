@@ -12,11 +12,20 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from contactflow.platform import topics
+from contactflow.platform import topics, tracing
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.sync.bulk import link_crm_records
-from contactflow.sync.models import ACTIVE, FINISHED, RUNNING, Sync, SyncBackfill, sync_origin
+from contactflow.sync.models import (
+    ACTIVE,
+    FINISHED,
+    RECORDS,
+    RUNNING,
+    Sync,
+    SyncBackfill,
+    batch_attributes,
+    sync_origin,
+)
 from contactflow.sync.pairs import Outcome, pairs_for
 
 
@@ -95,17 +104,19 @@ async def advance(db: Database, batch: int, region: str) -> bool:
             return False
         sync = await uow.session.get(Sync, job.sync_id)
         assert sync is not None
-        uow.origin = sync_origin(sync.id)
-        await uow.lock(f"sync:{sync.id}")
-        pairs = pairs_for(uow, sync, region)
-        after = (
-            (job.after_added_at, job.after_id)
-            if job.after_added_at is not None and job.after_id is not None
-            else None
-        )
-        records = await pairs.crm.page(job.started_at, after, batch)
-        for outcome in await link_crm_records(pairs, records, "backfill"):
-            _tally(job, outcome)
+        with tracing.span("sync batch", batch_attributes(sync, "backfill")) as span:
+            uow.origin = sync_origin(sync.id)
+            await uow.lock(f"sync:{sync.id}")
+            pairs = pairs_for(uow, sync, region)
+            after = (
+                (job.after_added_at, job.after_id)
+                if job.after_added_at is not None and job.after_id is not None
+                else None
+            )
+            records = await pairs.crm.page(job.started_at, after, batch)
+            span.set(RECORDS, len(records))
+            for outcome in await link_crm_records(pairs, records, "backfill"):
+                _tally(job, outcome)
         job.done += len(records)
         job.updated_at = utcnow()
         if records:

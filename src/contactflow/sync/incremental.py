@@ -11,8 +11,9 @@ from typing import Final
 
 from sqlalchemy import func, literal, or_, select
 
+from contactflow.platform import tracing
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import Database
+from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.event_types import (
     CONTACT_CREATE,
     CONTACT_DELETE,
@@ -22,7 +23,14 @@ from contactflow.platform.event_types import (
 )
 from contactflow.platform.events import ConsumerCursor, Event, EventStream, next_batch
 from contactflow.sync import events as sync_events
-from contactflow.sync.models import ACTIVE, SideName, Sync, sync_origin
+from contactflow.sync.models import (
+    ACTIVE,
+    RECORDS,
+    SideName,
+    Sync,
+    batch_attributes,
+    sync_origin,
+)
 from contactflow.sync.pairs import guarded, pairs_for
 from contactflow.sync.service import consumer_name
 
@@ -78,26 +86,32 @@ async def _consume(db: Database, sync_id: str, region: str, batch: int) -> bool:
         found = await next_batch(uow, consumer_name(sync.id), sync.location_id, WATCHED, batch)
         if found is None:
             return False
-        origin = uow.origin = sync_origin(sync.id)
-        await uow.lock(f"sync:{sync.id}")
-        pairs = pairs_for(uow, sync, region)
-        seen: set[tuple[SideName, str, bool]] = set()
-        for event in found.events:
-            side, deleted = SIDE_OF[event.type], event.type in DELETES
-            subject = event.subject_id
-            # The sync's own write, or a record this batch has brought in step already.
-            if event.origin == origin or subject is None or (side, subject, deleted) in seen:
-                continue
-            seen.add((side, subject, deleted))
-            work = pairs.deleted(side, subject) if deleted else pairs.changed(side, subject, side)
-            outcome = await guarded(uow, work)
-            if outcome.kind == "failed":
-                log.info("sync %s: %s %s not synced: %s", sync.id, side, subject, outcome.reason)
-                sync.last_error = f"{side} record {subject}: {outcome.reason}"
-                sync.last_error_at = utcnow()
-                await sync_events.failed(uow, sync, side, subject, outcome.reason or "")
+        with tracing.span("sync batch", batch_attributes(sync, "changes")) as span:
+            span.set(RECORDS, len(found.events))
+            await _sync_changes(uow, sync, found.events, region)
         found.done()
         return bool(found.events)
+
+
+async def _sync_changes(uow: UnitOfWork, sync: Sync, events: list[Event], region: str) -> None:
+    origin = uow.origin = sync_origin(sync.id)
+    await uow.lock(f"sync:{sync.id}")
+    pairs = pairs_for(uow, sync, region)
+    seen: set[tuple[SideName, str, bool]] = set()
+    for event in events:
+        side, deleted = SIDE_OF[event.type], event.type in DELETES
+        subject = event.subject_id
+        # The sync's own write, or a record this batch has brought in step already.
+        if event.origin == origin or subject is None or (side, subject, deleted) in seen:
+            continue
+        seen.add((side, subject, deleted))
+        work = pairs.deleted(side, subject) if deleted else pairs.changed(side, subject, side)
+        outcome = await guarded(uow, work)
+        if outcome.kind == "failed":
+            log.info("sync %s: %s %s not synced: %s", sync.id, side, subject, outcome.reason)
+            sync.last_error = f"{side} record {subject}: {outcome.reason}"
+            sync.last_error_at = utcnow()
+            await sync_events.failed(uow, sync, side, subject, outcome.reason or "")
 
 
 async def consume(db: Database, region: str, batch: int) -> bool:

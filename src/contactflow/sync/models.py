@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from contactflow.platform import tracing
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Base, UTCDateTime
 from contactflow.platform.ids import new_id
@@ -52,6 +53,19 @@ FAILED: Final = "failed"
 def sync_origin(sync_id: str) -> str:
     """The origin of the events a sync's writes cause: how it knows its own echoes."""
     return f"sync:{sync_id}"
+
+
+# A sync batch's span (tracing): how many records or events it took.
+RECORDS: Final = "contactflow.sync.records"
+
+
+def batch_attributes(sync: "Sync", kind: str) -> tracing.Attributes:
+    """The attributes of a sync batch's span: the sync, its location, the kind of batch."""
+    return {
+        tracing.LOCATION: sync.location_id,
+        "contactflow.sync.id": sync.id,
+        "contactflow.sync.batch": kind,
+    }
 
 
 class Sync(Base):

@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 from sqlalchemy import Select, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
-from contactflow.platform import activity, events, issues
+from contactflow.platform import activity, events, issues, tracing
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork, UTCDateTime
 from contactflow.platform.event_types import WEBHOOK_ENDPOINT_DISABLED
@@ -152,7 +152,7 @@ class Deliverer:
             }
         bodies = {event_id: _Body.of(event, self.signer) for event_id, event in found.items()}
         outcomes = await asyncio.gather(
-            *(self._send(endpoints[d.endpoint_id], bodies[d.event_id]) for d in claimed)
+            *(self._send(d, endpoints[d.endpoint_id], bodies[d.event_id]) for d in claimed)
         )
         async with self.db.unit_of_work() as uow:
             await self._record(uow, claimed, outcomes)
@@ -164,7 +164,27 @@ class Deliverer:
             self.db, WebhookDelivery.next_attempt_at, WebhookDelivery.state, [PENDING], after
         )
 
-    async def _send(self, endpoint: WebhookEndpoint, body: "_Body") -> Outcome:
+    async def _send(
+        self, delivery: WebhookDelivery, endpoint: WebhookEndpoint, body: "_Body"
+    ) -> Outcome:
+        """One attempt, a span of its own (the URL is left out: it may hold a token)."""
+        attributes: tracing.Attributes = {
+            tracing.LOCATION: delivery.location_id,
+            "contactflow.webhook.endpoint.id": endpoint.id,
+            "contactflow.webhook.delivery.id": delivery.id,
+            "contactflow.event.id": body.event_id,
+            "contactflow.webhook.attempt": delivery.attempts + 1,
+        }
+        with tracing.span("webhook delivery", attributes, "client") as span:
+            outcome = await self._attempt(endpoint, body)
+            span.set("http.response.status_code", outcome.status)
+            if not outcome.succeeded:
+                span.fail(
+                    str(outcome.status) if outcome.error is None else outcome.error.split(":")[0]
+                )
+            return outcome
+
+    async def _attempt(self, endpoint: WebhookEndpoint, body: "_Body") -> Outcome:
         if not endpoint.enabled:
             return Outcome(None, 0.0, {}, "", "refused: endpoint is disabled", None)
         try:
@@ -186,6 +206,7 @@ class Deliverer:
             ),
             "x-ghl-signature": body.ed25519,
         }
+        tracing.inject(headers)
         started = time.perf_counter()
         try:
             answer = await self.poster.post(
