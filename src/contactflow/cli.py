@@ -84,6 +84,14 @@ def _announcer(settings: Settings) -> Callable[[str], None]:
     return lambda message: console.print(message, soft_wrap=True)
 
 
+def _start_tracing(settings: Settings) -> None:
+    """Tracing as the OTEL_ variables configure it, or the command refused saying why."""
+    try:
+        tracing.configure(settings)
+    except tracing.TracingUnavailable as error:
+        raise typer.BadParameter(str(error), param_hint="OTEL_EXPORTER_OTLP_ENDPOINT") from error
+
+
 def _chosen_groups(settings: Settings, named_by: str) -> list[str]:
     """The worker groups the settings name, or the command refused naming the valid ones."""
     try:
@@ -115,6 +123,7 @@ def serve(
     settings = get_settings()
     if settings.embedded_workers:
         _chosen_groups(settings, "CONTACTFLOW_WORKER_GROUPS")
+    _start_tracing(settings)
     base_url = f"{'https' if tls_cert else 'http'}://{host}:{port}"
     settings = settings.model_copy(update={"base_url": base_url})
     region = settings.default_phone_region
@@ -176,7 +185,7 @@ def worker(
     groups = _chosen_groups(settings, "--only" if only is not None else "CONTACTFLOW_WORKER_GROUPS")
     say = _announcer(settings)
 
-    tracing.configure(settings)
+    _start_tracing(settings)
 
     async def work(db: Database) -> None:
         ops = operations(db, settings)

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     otel_exporter_otlp_traces_endpoint: str = Field(
         "", validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
     )
+    otel_exporter_otlp_protocol: str = Field("", validation_alias="OTEL_EXPORTER_OTLP_PROTOCOL")
+    otel_exporter_otlp_traces_protocol: str = Field(
+        "", validation_alias="OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+    )
     otel_traces_exporter: str = Field("otlp", validation_alias="OTEL_TRACES_EXPORTER")
     otel_sdk_disabled: bool = Field(False, validation_alias="OTEL_SDK_DISABLED")
 

@@ -42,7 +42,8 @@ class SpanScope(Span, Protocol):
 
 
 class TracingUnavailable(RuntimeError):
-    """Tracing is configured but the OpenTelemetry packages are not installed."""
+    """Tracing is configured in a way this installation cannot serve: the OpenTelemetry
+    packages are not installed, or another protocol than OTLP/HTTP with protobuf is asked."""
 
 
 class _NoSpan:
@@ -71,6 +72,14 @@ def configure(settings: Settings) -> bool:
     global _tracing
     endpoint = settings.traces_endpoint
     if _tracing is None and endpoint is not None:
+        protocol = (
+            settings.otel_exporter_otlp_traces_protocol or settings.otel_exporter_otlp_protocol
+        )
+        if protocol not in ("", "http/protobuf"):
+            raise TracingUnavailable(
+                f"OTEL_EXPORTER_OTLP_PROTOCOL is {protocol}: spans are exported over "
+                "http/protobuf only (the collector's port 4318)"
+            )
         try:
             from contactflow.platform import tracing_sdk
         except ImportError as error:
