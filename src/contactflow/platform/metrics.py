@@ -94,18 +94,12 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        answer = StatusWatch(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, answer)
         finally:
             method = scope["method"] if scope["method"] in METHODS else "other"
+            status = answer.status
             labels = (method, route_template(scope), status)
             child = self._children.get(labels)
             if child is None:
@@ -113,6 +107,20 @@ class RequestMetrics:
                     labels[0], labels[1], str(status)
                 )
             child.observe(time.perf_counter() - started)
+
+
+class StatusWatch:
+    """A `send` that passes every message on and keeps the status of the answer: 500 until
+    one starts (an exception that no layer turned into an answer)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status = 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
 
 
 def route_template(scope: Scope) -> str:

@@ -18,11 +18,11 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode, format_trace_id
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contactflow.platform.health import OPERATOR_PATHS
 from contactflow.platform.http import location_id_var
-from contactflow.platform.metrics import METHODS, UNMATCHED, route_template
+from contactflow.platform.metrics import METHODS, UNMATCHED, StatusWatch, route_template
 from contactflow.platform.tracing import LOCATION, Attributes, AttributeValue, Kind
 
 SERVICE = "contactflow"
@@ -131,17 +131,11 @@ class ServerSpans:
             **_quiet({"http.request.method": method, "url.scheme": scope["scheme"]}),
         )
         token = context.attach(trace.set_span_in_context(span))
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        answer = StatusWatch(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, answer)
         finally:
+            status = answer.status
             route = route_template(scope)
             if route != UNMATCHED:
                 span.update_name(f"{method} {route}")
