@@ -1,6 +1,6 @@
 """Tracing: spans of a real server process reach an OTLP/HTTP collector on loopback, joined to
-the caller's trace and carried on to webhook receivers; without an exporter, nothing of the
-SDK is loaded."""
+the caller's trace and carried on to webhook receivers and a flow step's HTTP call; without an
+exporter, nothing of the SDK is loaded."""
 
 import json
 import secrets
@@ -11,6 +11,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from contactflow.platform import tracing
 from contactflow.platform.db import Database
 from contactflow.settings import Settings
+from tests.flows.helpers import Hub
 from tests.platform.otlp_collector import Collector, running_collector
 from tests.receiver import Receiver, wait_for
 from tests.support import Tenant, api_client, live_server, make_tenant, serve_process
@@ -28,11 +29,30 @@ def _arrived(collector: Collector, receiver: Receiver, path: str) -> bool:
     return bool(
         collector.named("GET /contacts/{contactId}")
         and collector.named("webhook delivery")
+        and collector.named("flow run")
         and receiver.bodies(path)
+        and receiver.bodies(f"{path}/flow")
     )
 
 
-async def test_spans_of_requests_and_deliveries_reach_the_collector(
+def _calling(url: str) -> dict[str, object]:
+    """A flow that POSTs to `url` for each contact created."""
+    step = {"type": "action", "id": "call", "action": "core.http.request"}
+    return {
+        "trigger": {"key": "contacts.contact.created"},
+        "steps": [{**step, "input": {"method": "POST", "url": url}}],
+    }
+
+
+def _traceparent(receiver: Receiver, path: str) -> tuple[str, str]:
+    """The trace and parent span ids of the one request that reached `path`."""
+    (arrival,) = [arrival for arrival in receiver.arrivals if arrival.path == path]
+    version, trace_id, parent_id, _flags = arrival.headers["traceparent"].split("-")
+    assert version == "00"
+    return trace_id, parent_id
+
+
+async def test_spans_of_requests_deliveries_and_flow_runs_reach_the_collector(
     isolated_url: str, isolated_db: Database, receiver: Receiver
 ) -> None:
     tenant = await make_tenant(isolated_db)
@@ -48,7 +68,8 @@ async def test_spans_of_requests_and_deliveries_reach_the_collector(
             serve_process(isolated_url, env) as base_url,
             api_client(base_url, tenant.headers) as http,
         ):
-            await add_endpoint(http, receiver.url(path))
+            await add_endpoint(http, receiver.url(path), eventTypes=["ContactCreate"])
+            await Hub(http, tenant).flow(_calling(receiver.url(f"{path}/flow")))
             created = await http.post(
                 "/contacts/", json={"locationId": tenant.location_id, "firstName": "Ada"}
             )
@@ -81,9 +102,15 @@ async def test_spans_of_requests_and_deliveries_reach_the_collector(
     assert delivery.kind == Span.SPAN_KIND_CLIENT
     assert delivery.attributes["http.response.status_code"] == 200
     assert delivery.attributes["contactflow.location.id"] == tenant.location_id
-    (arrival,) = [arrival for arrival in receiver.arrivals if arrival.path == path]
-    version, traced, parent, _flags = arrival.headers["traceparent"].split("-")
-    assert (version, traced, parent) == ("00", delivery.trace_id, delivery.span_id)
+    assert _traceparent(receiver, path) == (delivery.trace_id, delivery.span_id)
+
+    # A flow's run, its step within it, and the step's call carrying the step's context.
+    (run,) = collector.named("flow run")
+    (step,) = collector.named("flow step")
+    assert run.attributes["contactflow.location.id"] == tenant.location_id
+    assert (step.trace_id, step.parent_span_id) == (run.trace_id, run.span_id)
+    assert step.attributes["contactflow.flow.step.action"] == "core.http.request"
+    assert _traceparent(receiver, f"{path}/flow") == (step.trace_id, step.span_id)
 
 
 async def test_without_an_exporter_nothing_of_the_sdk_is_loaded(
