@@ -19,7 +19,7 @@ from contactflow.platform.clock import to_iso, utcnow
 from tests.flows.catalog_actions import Case, recipe
 from tests.flows.catalog_triggers import cause
 from tests.flows.catalog_world import World
-from tests.flows.helpers import Json
+from tests.flows.helpers import Json, failing_flow
 from tests.mailsuite.helpers import poll
 from tests.mailsuite.smtpd import Received
 
@@ -252,17 +252,7 @@ async def _(w: World, flow: Json) -> Json:
 
 
 async def _failing_flow(w: World, then: str = "stop") -> Json:
-    """A manual flow whose one step fails: a note on a contact that does not exist."""
-    failing_step = {
-        "type": "action",
-        "id": "note",
-        "action": "contacts.note.create",
-        "input": {"contactId": "no-such-contact", "body": "Hello"},
-        "onError": {"then": then},
-    }
-    return await w.hub.flow(
-        {"trigger": {"key": "core.manual"}, "steps": [failing_step]}, name="Failing"
-    )
+    return await w.hub.flow(failing_flow(then=then), name="Failing")
 
 
 @cause("core.error")
@@ -271,6 +261,20 @@ async def _(w: World, flow: Json) -> Json:
     await w.hub.call("PUT", f"/flows/{failing['id']}", 200, json={"errorFlowId": flow["id"]})
     await w.hub.post(f"/flows/{failing['id']}/run", {"email": "ada@example.com"})
     return {"flowId": failing["id"], "flowName": "Failing", "stepId": "note"}
+
+
+@cause("core.flow.run_failed")
+async def _(w: World, flow: Json) -> Json:
+    failing = await _failing_flow(w)
+    await w.hub.post(f"/flows/{failing['id']}/run", {})
+    [run] = await w.hub.finished_runs(failing["id"])
+    return {
+        "flowId": failing["id"],
+        "runId": run["id"],
+        "trigger": "core.manual",
+        "stepId": "note",
+        "error": run["error"],
+    }
 
 
 @cause("core.issue.opened", kind="flow_step")

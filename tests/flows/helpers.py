@@ -56,6 +56,18 @@ def hook_flow(**options: str) -> Json:
     }
 
 
+def failing_flow(trigger: str = "core.manual", then: str = "stop", **options: Any) -> Json:
+    """A flow whose one step fails at once: a note on a contact that does not exist."""
+    step = {
+        "type": "action",
+        "id": "note",
+        "action": "contacts.note.create",
+        "input": {"contactId": "no-such-contact", "body": "Hello"},
+        "onError": {"then": then},
+    }
+    return {"trigger": {"key": trigger, "options": options}, "steps": [step]}
+
+
 def welcome_flow(sender_id: str) -> Json:
     """A welcome flow written out by hand, longer than the shipped `welcome` template: new
     contact -> welcome email, follow-up task due in 2 days, and a note on the contact's

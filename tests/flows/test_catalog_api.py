@@ -37,6 +37,7 @@ async def test_list_filter_search_and_get(hub: Hub) -> None:
     core_triggers = await hub.get("/catalog", app="core", kind="trigger")
     assert [entry["key"] for entry in core_triggers["entries"]] == [
         "core.error",
+        "core.flow.run_failed",
         "core.issue.opened",
         "core.issue.resolved",
         "core.manual",
@@ -47,7 +48,7 @@ async def test_list_filter_search_and_get(hub: Hub) -> None:
         "core.sync.reconciliation_finished",
         "core.webhook",
     ]
-    assert core_triggers["count"] == 10
+    assert core_triggers["count"] == 11
 
     found = await hub.get("/catalog", q="first TIME")
     assert {entry["key"] for entry in found["entries"]} == {

@@ -116,6 +116,18 @@ def release(run: FlowRun, state: RunState, at: datetime) -> None:
     run.lease_owner = run.lease_expires_at = None
 
 
+async def _trigger_key(uow: UnitOfWork, version_id: str) -> str | None:
+    """The key of the trigger that started the version's runs: read from the cache of
+    definitions, which the executor filled before walking the run."""
+    definition = cached_definition(version_id)
+    if definition is None:
+        version = await uow.session.get(FlowVersion, version_id)
+        if version is None:
+            return None
+        definition = definition_of(version)
+    return definition.trigger.key
+
+
 async def finish(
     uow: UnitOfWork,
     run: FlowRun,
@@ -138,6 +150,8 @@ async def finish(
         "runId": run.id,
         "eventId": run.event_id,
         "replayOf": run.replay_of,
+        "trigger": await _trigger_key(uow, run.version_id),
+        "stepId": step_id,
         "error": error,
     }
     event = await events.append(uow, run.location_id, event_type, payload, subject_id=run.flow_id)

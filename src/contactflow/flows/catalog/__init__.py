@@ -12,6 +12,7 @@ from contactflow.flows.catalog import (
     core_http,
     core_issues,
     core_notify,
+    core_runs,
     core_storage,
     core_syncs,
     mailsuite,
@@ -38,6 +39,7 @@ CATALOG: dict[str, Entry] = {
         core_storage,
         core_notify,
         core_issues,
+        core_runs,
         core_syncs,
     )
     for entry in module.ENTRIES
