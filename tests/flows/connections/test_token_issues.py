@@ -6,15 +6,21 @@ refresh that works again, resolves it; a new refusal re-opens it, and connecting
 resolves it. A flow on `core.issue.opened` hears of each opening."""
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from contactflow.platform.db import Database
 from contactflow.settings import Settings
 from tests.flows.connections.provider import Provider, running_provider
 from tests.flows.helpers import Hub, Json
+from tests.support import LiveServer, live_server
 from tests.web.helpers import browser, make_person, signed_in
 
 
@@ -35,7 +41,7 @@ async def _connect(hub: Hub, connection_id: str) -> None:
     assert page.status_code == 200, page.text
 
 
-async def _connection(hub: Hub, provider: Provider) -> str:
+async def _connection(hub: Hub, provider: Provider, token_url: str | None = None) -> str:
     created = await hub.post(
         "/connections",
         {
@@ -46,13 +52,24 @@ async def _connection(hub: Hub, provider: Provider) -> str:
             "clientId": "client-1",
             "clientSecret": "a-client-secret-of-some-length",
             "authorizeUrl": f"{provider.base_url}/oauth/authorize",
-            "tokenUrl": f"{provider.base_url}/oauth/token",
+            "tokenUrl": token_url or f"{provider.base_url}/oauth/token",
             "scopes": ["contacts.readonly"],
         },
     )
     connection_id = str(created["connection"]["id"])
     await _connect(hub, connection_id)
     return connection_id
+
+
+async def _remote_flow(hub: Hub, connection_id: str) -> Json:
+    """A manual flow whose one step lists the contacts through the connection."""
+    step = {
+        "type": "action",
+        "id": "list",
+        "action": "core.http.request",
+        "input": {"url": "/contacts/", "connectionId": connection_id},
+    }
+    return await hub.flow({"trigger": {"key": "core.manual"}, "steps": [step]}, name="Remote")
 
 
 async def _run(hub: Hub, flow: Json, count: int) -> Json:
@@ -72,13 +89,7 @@ async def test_a_token_that_no_longer_refreshes_opens_the_connections_issue_unti
     hub: Hub, provider: Provider, flows_db: Database
 ) -> None:
     connection_id = await _connection(hub, provider)
-    step = {
-        "type": "action",
-        "id": "list",
-        "action": "core.http.request",
-        "input": {"url": "/contacts/", "connectionId": connection_id},
-    }
-    flow = await hub.flow({"trigger": {"key": "core.manual"}, "steps": [step]}, name="Remote")
+    flow = await _remote_flow(hub, connection_id)
     # The team's flow: told of the connections' issues only (the step's own is another kind).
     seen = {"type": "filter", "id": "seen", "conditions": {"conditions": []}}
     trigger = {"key": "core.issue.opened", "options": {"kind": "connection"}}
@@ -171,3 +182,42 @@ async def test_a_token_that_no_longer_refreshes_opens_the_connections_issue_unti
         ("IssueOpened", True, None),
         ("IssueResolved", None, "recovery"),
     ]
+
+
+def _token_relay(settings: Settings, provider: Provider) -> AbstractContextManager[LiveServer]:
+    """A server of its own in front of the provider's token endpoint, which a test stops to
+    make that endpoint unreachable."""
+
+    async def relay(request: Request) -> Response:
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(
+                f"{provider.base_url}/oauth/token", data=dict(await request.form())
+            )
+        return Response(answer.content, answer.status_code, media_type="application/json")
+
+    return live_server(
+        settings, app=Starlette(routes=[Route("/oauth/token", relay, methods=["POST"])])
+    )
+
+
+async def test_a_token_endpoint_that_cannot_be_reached_opens_the_issue_until_connected_again(
+    hub: Hub, provider: Provider, flows_settings: Settings
+) -> None:
+    with _token_relay(flows_settings, provider) as relay:
+        connection_id = await _connection(hub, provider, f"{relay.base_url}/oauth/token")
+    flow = await _remote_flow(hub, connection_id)
+    provider.revoke()
+    assert (await _run(hub, flow, 1))["state"] == "failed"
+    issue = await _issue(hub)
+    assert (issue["subjectId"], issue["status"], issue["count"]) == (connection_id, "open", 1)
+    assert issue["lastError"].startswith("The token endpoint could not be reached")
+
+    # The endpoint's address is put right, which asks for the connection to be authorized
+    # again; until it is, its calls count against the issue, and connecting resolves it.
+    token_url = f"{provider.base_url}/oauth/token"
+    await hub.call("PUT", f"/connections/{connection_id}", 200, json={"tokenUrl": token_url})
+    assert (await _run(hub, flow, 2))["state"] == "failed"
+    assert ((await _issue(hub))["status"], (await _issue(hub))["count"]) == ("open", 2)
+    await _connect(hub, connection_id)
+    assert (await _issue(hub))["status"] == "resolved"
+    assert (await _run(hub, flow, 3))["state"] == "succeeded"
