@@ -43,6 +43,9 @@ EMAIL = "email"
 POLL = "poll"
 CONNECTION_TEST = "test"
 
+# What a failure asks of a person: connect the connection again (its provider refused).
+RECONNECT = "reconnect"
+
 OPEN = "open"
 ACKNOWLEDGED = "acknowledged"
 RESOLVED = "resolved"
@@ -71,6 +74,8 @@ class Issue(Base):
     first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # What the latest failure asks of a person (RECONNECT), when the inbox can tell.
+    remedy: Mapped[str | None] = mapped_column(String(16))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -140,9 +145,11 @@ async def record_failure(
     record_id: str,
     error: str,
     flow_id: str | None = None,
+    remedy: str | None = None,
 ) -> Issue:
     """Count a failure of the subject in the caller's transaction: its issue opens (or
-    re-opens) with an IssueOpened event, or an open one counts it."""
+    re-opens) with an IssueOpened event, or an open one counts it. `remedy`: what this
+    failure asks of a person, if the inbox can tell."""
     now = utcnow()
     dialect = postgresql if uow.dialect == "postgresql" else sqlite
     await uow.session.execute(
@@ -173,6 +180,7 @@ async def record_failure(
     issue.subject = subject
     issue.last_failed_at = now
     issue.last_error = error[:ERROR_LIMIT]
+    issue.remedy = remedy
     uow.session.add(
         IssueFailure(
             id=new_id(),

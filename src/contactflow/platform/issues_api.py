@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from contactflow.platform import issues
@@ -50,6 +50,13 @@ class IssueOut(BaseModel):
     first_failed_at: str
     last_failed_at: str
     last_error: str
+    subject_url: str = Field(description="The subject's page in the dashboard")
+    reconnect_url: str | None = Field(
+        description=(
+            "A connection's page in the dashboard that connects it again, while its provider "
+            "refuses its token (not while the token endpoint is down)"
+        )
+    )
     opened_at: str
     acknowledged_at: str | None
     resolved_at: str | None
@@ -70,6 +77,24 @@ def _when(value: datetime | None) -> str | None:
     return None if value is None else to_iso(value)
 
 
+def subject_url(issue: issues.Issue) -> str:
+    """The failing subject's page in the dashboard."""
+    base = f"/app/l/{issue.location_id}"
+    return {
+        issues.WEBHOOK_ENDPOINT: f"{base}/webhooks/{issue.subject_id}",
+        issues.FLOW_STEP: f"{base}/flows/{issue.flow_id}",
+        issues.MAILSUITE_SENDER: f"{base}/senders",
+        issues.CONNECTION: f"{base}/connections#connection-{issue.subject_id}",
+    }[issue.kind]
+
+
+def reconnect_url(issue: issues.Issue) -> str | None:
+    """Where a person connects the connection again, while that is what its issue asks."""
+    if issue.remedy != issues.RECONNECT or issue.status == issues.RESOLVED:
+        return None
+    return f"/app/l/{issue.location_id}/connections/{issue.subject_id}/connect"
+
+
 def issue_out(issue: issues.Issue) -> IssueOut:
     return IssueOut.model_validate(
         {
@@ -83,6 +108,8 @@ def issue_out(issue: issues.Issue) -> IssueOut:
             "first_failed_at": to_iso(issue.first_failed_at),
             "last_failed_at": to_iso(issue.last_failed_at),
             "last_error": issue.last_error,
+            "subject_url": subject_url(issue),
+            "reconnect_url": reconnect_url(issue),
             "opened_at": to_iso(issue.opened_at),
             "acknowledged_at": _when(issue.acknowledged_at),
             "resolved_at": _when(issue.resolved_at),

@@ -38,6 +38,11 @@ NOTICES = {
     "resolved": "Resolved: the next failure re-opens it.",
     "reopened": "Re-opened.",
 }
+# The links of an issue's subject, as the API gives them.
+LINKS: dict[str, Any] = {
+    "subject_url": issues_api.subject_url,
+    "reconnect_url": issues_api.reconnect_url,
+}
 CHANGES = {
     "acknowledge": (issues.acknowledge, "acknowledged"),
     "resolve": (issues.resolve, "resolved"),
@@ -74,6 +79,7 @@ async def _rows(
         "kinds": KINDS,
         "shown_status": status,
         "older_url": older,
+        **LINKS,
     }
 
 
@@ -91,6 +97,7 @@ async def issues_page(
         "kinds": KINDS,
         "shown_status": status,
         "older_url": "",
+        **LINKS,
     }
     if not errors:
         async with db.reader() as session:
@@ -145,6 +152,7 @@ async def issue_page(
         issue=issue,
         failures=failures,
         records=RECORDS,
+        **LINKS,
         notice=NOTICES.get(request.query_params.get("done", ""), ""),
     )
 

@@ -108,6 +108,10 @@ async def test_a_token_that_no_longer_refreshes_opens_the_connections_issue_unti
     assert (issue["status"], issue["count"]) == ("open", 1)
     assert issue["lastError"] == "The token endpoint refused: invalid_grant"
     assert issue["firstFailedAt"] == issue["lastFailedAt"]
+    location = hub.tenant.location_id
+    connection_page = f"/app/l/{location}/connections#connection-{connection_id}"
+    connect_page = f"/app/l/{location}/connections/{connection_id}/connect"
+    assert (issue["subjectUrl"], issue["reconnectUrl"]) == (connection_page, connect_page)
     [told] = await hub.finished_runs(notifier["id"])
     assert told["input"]["issueId"] == issue["id"]
     assert (told["input"]["kind"], told["input"]["reopened"]) == ("connection", False)
@@ -127,18 +131,16 @@ async def test_a_token_that_no_longer_refreshes_opens_the_connections_issue_unti
         ("run", refused["id"]),
     ]
 
-    location = hub.tenant.location_id
     person = await make_person(flows_db, location)
     async with browser(str(hub.http.base_url)) as http:
         await signed_in(http, person)
         inbox = await http.get(f"/app/l/{location}/issues")
         assert f'data-issue-id="{issue["id"]}"' in inbox.text
         assert "Provider account" in inbox.text
-        connection_page = f"/app/l/{location}/connections#connection-{connection_id}"
-        assert f'href="{connection_page}">Reconnect the connection</a>' in inbox.text
+        assert f'href="{connect_page}">Reconnect the connection</a>' in inbox.text
         page = await http.get(f"/app/l/{location}/issues/{issue['id']}")
         assert f'href="{connection_page}"' in page.text
-        assert f'href="/app/l/{location}/connections/{connection_id}/connect"' in page.text
+        assert f'href="{connect_page}"' in page.text
         for run in (refused, still):
             assert f'href="/app/l/{location}/runs/{run["id"]}"' in page.text
         listing = await http.get(connection_page.split("#")[0])
@@ -152,6 +154,7 @@ async def test_a_token_that_no_longer_refreshes_opens_the_connections_issue_unti
     assert provider.refreshes == refreshes + 1
     resolved = await _issue(hub)
     assert (resolved["id"], resolved["status"], resolved["count"]) == (issue["id"], "resolved", 2)
+    assert resolved["reconnectUrl"] is None
 
     # Refused again: the same issue re-opens; a connection test counts too.
     provider.revoke()
@@ -201,7 +204,7 @@ def _token_relay(settings: Settings, provider: Provider) -> AbstractContextManag
 
 
 async def test_a_token_endpoint_that_cannot_be_reached_opens_the_issue_until_connected_again(
-    hub: Hub, provider: Provider, flows_settings: Settings
+    hub: Hub, provider: Provider, flows_settings: Settings, flows_db: Database
 ) -> None:
     with _token_relay(flows_settings, provider) as relay:
         connection_id = await _connection(hub, provider, f"{relay.base_url}/oauth/token")
@@ -211,13 +214,26 @@ async def test_a_token_endpoint_that_cannot_be_reached_opens_the_issue_until_con
     issue = await _issue(hub)
     assert (issue["subjectId"], issue["status"], issue["count"]) == (connection_id, "open", 1)
     assert issue["lastError"].startswith("The token endpoint could not be reached")
+    # Connecting again would not help: the inbox does not ask for it.
+    assert issue["reconnectUrl"] is None
+    location = hub.tenant.location_id
+    async with browser(str(hub.http.base_url)) as http:
+        await signed_in(http, await make_person(flows_db, location))
+        inbox = await http.get(f"/app/l/{location}/issues")
+        assert f'data-issue-id="{issue["id"]}"' in inbox.text
+        assert "Reconnect the connection" not in inbox.text
+        page = await http.get(f"/app/l/{location}/issues/{issue['id']}")
+        assert "could not be renewed" in page.text
+        assert f"/connections/{connection_id}/connect" not in page.text
 
     # The endpoint's address is put right, which asks for the connection to be authorized
     # again; until it is, its calls count against the issue, and connecting resolves it.
     token_url = f"{provider.base_url}/oauth/token"
     await hub.call("PUT", f"/connections/{connection_id}", 200, json={"tokenUrl": token_url})
     assert (await _run(hub, flow, 2))["state"] == "failed"
-    assert ((await _issue(hub))["status"], (await _issue(hub))["count"]) == ("open", 2)
+    unauthorized = await _issue(hub)
+    assert (unauthorized["status"], unauthorized["count"]) == ("open", 2)
+    assert unauthorized["reconnectUrl"] == f"/app/l/{location}/connections/{connection_id}/connect"
     await _connect(hub, connection_id)
     assert (await _issue(hub))["status"] == "resolved"
     assert (await _run(hub, flow, 3))["state"] == "succeeded"

@@ -35,6 +35,11 @@ class AuthorizationFailed(BadRequest):
     """The provider refused to give or renew tokens; the connection needs authorizing again."""
 
 
+class TokenEndpointDown(AuthorizationFailed):
+    """The token endpoint could not be reached or could not answer (5xx, 429):
+    connecting again would not help, its next answer may."""
+
+
 @dataclass(frozen=True)
 class ConnectionAuth:
     """How to call through a connection. `base_url` is None for the built-in connections,
@@ -144,8 +149,13 @@ async def _token_request(row: Connection, grant: dict[str, str]) -> dict[str, An
         async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as http:
             response = await http.post(row.token_url, data=form)
     except httpx.HTTPError as error:
-        raise AuthorizationFailed(f"The token endpoint could not be reached: {error}") from error
-    body: Any = response.json() if response.content else {}
+        raise TokenEndpointDown(f"The token endpoint could not be reached: {error}") from error
+    if response.status_code >= 500 or response.status_code == 429:
+        raise TokenEndpointDown(f"The token endpoint could not answer: {response.status_code}")
+    try:
+        body: Any = response.json() if response.content else {}
+    except ValueError:
+        body = {}  # an HTML error page: its status says why
     if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
         reason = body.get("error", response.status_code) if isinstance(body, dict) else ""
         raise AuthorizationFailed(f"The token endpoint refused: {reason}")

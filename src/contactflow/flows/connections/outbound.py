@@ -19,6 +19,7 @@ from contactflow.flows.connections.oauth_client import (
     TIMEOUT_SECONDS,
     AuthorizationFailed,
     ConnectionAuth,
+    TokenEndpointDown,
     connection_auth,
 )
 from contactflow.platform import issues
@@ -53,11 +54,13 @@ class Authorizer:
                 )
                 return replace(auth, token_failing=failing)
         except AuthorizationFailed as error:
-            await self.failed(str(error))
+            down = isinstance(error, TokenEndpointDown)
+            await self.failed(str(error), remedy=None if down else issues.RECONNECT)
             raise
 
-    async def failed(self, error: str) -> None:
-        """Count a failure of the connection's token against its issue."""
+    async def failed(self, error: str, remedy: str | None = issues.RECONNECT) -> None:
+        """Count a failure of the connection's token against its issue; unless the token
+        endpoint was down, connecting again is what it asks of a person."""
         async with self.db.unit_of_work() as uow:
             row = await uow.session.get(Connection, self.connection_id)
             if row is None:
@@ -71,6 +74,7 @@ class Authorizer:
                 record=self.record,
                 record_id=self.record_id,
                 error=error,
+                remedy=remedy,
             )
 
     async def recovered(self) -> None:
