@@ -1,7 +1,7 @@
 """An OAuth provider on loopback whose tokens a test controls: its token endpoint gives a
 new pair for any authorization code and renews them with the refresh token it gave last,
-unless told to refuse (invalid_grant); its API answers the access token it gave last,
-unless told to refuse every token."""
+unless told to refuse (invalid_grant) or to be unavailable (503); its API answers the access
+token it gave last, unless told to refuse every token."""
 
 import secrets
 from collections.abc import Iterator
@@ -24,6 +24,7 @@ class Provider:
     base_url: str = ""
     refusing_refresh: bool = False
     refusing_tokens: bool = False
+    unavailable: bool = False
     access_token: str = field(default="", repr=False)
     refresh_token: str = field(default="", repr=False)
     refreshes: int = 0
@@ -33,6 +34,8 @@ class Provider:
         self.access_token = ""
 
     async def _token(self, request: Request) -> JSONResponse:
+        if self.unavailable:
+            return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
         form = await request.form()
         if form.get("grant_type") == "refresh_token":
             if self.refusing_refresh or form.get("refresh_token") != self.refresh_token:

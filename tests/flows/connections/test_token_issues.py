@@ -20,7 +20,7 @@ from contactflow.platform.db import Database
 from contactflow.settings import Settings
 from tests.flows.connections.provider import Provider, running_provider
 from tests.flows.helpers import Hub, Json
-from tests.support import LiveServer, live_server
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, live_server
 from tests.web.helpers import browser, make_person, signed_in
 
 
@@ -36,7 +36,8 @@ async def _connect(hub: Hub, connection_id: str) -> None:
     started = await hub.http.get(f"/connections/{connection_id}/oauth/start")
     assert started.status_code == 302, started.text
     state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
-    async with httpx.AsyncClient(base_url=str(hub.http.base_url)) as back:
+    client = httpx.AsyncClient(base_url=str(hub.http.base_url), timeout=CLIENT_TIMEOUT_SECONDS)
+    async with client as back:
         page = await back.get("/connections/oauth/callback", params={"code": "c", "state": state})
     assert page.status_code == 200, page.text
 
@@ -192,7 +193,7 @@ def _token_relay(settings: Settings, provider: Provider) -> AbstractContextManag
     make that endpoint unreachable."""
 
     async def relay(request: Request) -> Response:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS) as http:
             answer = await http.post(
                 f"{provider.base_url}/oauth/token", data=dict(await request.form())
             )
@@ -203,16 +204,23 @@ def _token_relay(settings: Settings, provider: Provider) -> AbstractContextManag
     )
 
 
-async def test_a_token_endpoint_that_cannot_be_reached_opens_the_issue_until_connected_again(
+async def test_a_token_endpoint_down_or_out_of_reach_opens_the_issue_without_asking_to_reconnect(
     hub: Hub, provider: Provider, flows_settings: Settings, flows_db: Database
 ) -> None:
     with _token_relay(flows_settings, provider) as relay:
         connection_id = await _connection(hub, provider, f"{relay.base_url}/oauth/token")
-    flow = await _remote_flow(hub, connection_id)
-    provider.revoke()
-    assert (await _run(hub, flow, 1))["state"] == "failed"
+        flow = await _remote_flow(hub, connection_id)
+        provider.revoke()
+        provider.unavailable = True
+        assert (await _run(hub, flow, 1))["state"] == "failed"
+        issue = await _issue(hub)
+        assert (issue["subjectId"], issue["status"], issue["count"]) == (connection_id, "open", 1)
+        assert issue["lastError"] == "The token endpoint could not answer: 503"
+        assert issue["reconnectUrl"] is None
+    provider.unavailable = False
+    assert (await _run(hub, flow, 2))["state"] == "failed"
     issue = await _issue(hub)
-    assert (issue["subjectId"], issue["status"], issue["count"]) == (connection_id, "open", 1)
+    assert (issue["status"], issue["count"]) == ("open", 2)
     assert issue["lastError"].startswith("The token endpoint could not be reached")
     # Connecting again would not help: the inbox does not ask for it.
     assert issue["reconnectUrl"] is None
@@ -230,10 +238,10 @@ async def test_a_token_endpoint_that_cannot_be_reached_opens_the_issue_until_con
     # again; until it is, its calls count against the issue, and connecting resolves it.
     token_url = f"{provider.base_url}/oauth/token"
     await hub.call("PUT", f"/connections/{connection_id}", 200, json={"tokenUrl": token_url})
-    assert (await _run(hub, flow, 2))["state"] == "failed"
+    assert (await _run(hub, flow, 3))["state"] == "failed"
     unauthorized = await _issue(hub)
-    assert (unauthorized["status"], unauthorized["count"]) == ("open", 2)
+    assert (unauthorized["status"], unauthorized["count"]) == ("open", 3)
     assert unauthorized["reconnectUrl"] == f"/app/l/{location}/connections/{connection_id}/connect"
     await _connect(hub, connection_id)
     assert (await _issue(hub))["status"] == "resolved"
-    assert (await _run(hub, flow, 3))["state"] == "succeeded"
+    assert (await _run(hub, flow, 4))["state"] == "succeeded"
