@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 from tests.flows.helpers import CREATED_TASK_FLOW, Hub
 from tests.platform.cluster import (
     API_SETTINGS,
@@ -60,7 +61,9 @@ from tests.webhooks.helpers import add_endpoint, stored_events, webhook_ids
 
 from bench import wrk
 from bench.memory import resident_mib
+from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
+from contactflow.platform.webhooks.models import WebhookDelivery
 
 KILL_EVERY_SECONDS = 20.0
 SAMPLE_EVERY_SECONDS = 5.0
@@ -227,8 +230,33 @@ async def settle(db: Database, receiver: Receiver, location_id: str) -> tuple[in
         arrived = [w for w in webhook_ids(list(receiver.arrivals))]
         lost = events - set(arrived)
         if not lost or time.monotonic() > deadline:
+            if lost:
+                print(f"not delivered after {SETTLE_SECONDS:.0f} s: {await _waiting(db, lost)}")
             return len(events), len(lost), len(arrived) - len(set(arrived))
         await asyncio.sleep(1)
+
+
+async def _waiting(db: Database, event_ids: set[str]) -> dict[str, int]:
+    """What the deliveries of events not yet at the receiver are doing: their state, the
+    attempts made and how far off their next attempt is, counted."""
+    now = utcnow()
+    async with db.reader() as session:
+        rows = await session.execute(
+            select(
+                WebhookDelivery.event_id,
+                WebhookDelivery.state,
+                WebhookDelivery.attempts,
+                WebhookDelivery.next_attempt_at,
+                WebhookDelivery.last_error,
+            ).where(WebhookDelivery.event_id.in_(event_ids))
+        )
+        found = Counter[str]()
+        for event_id, state, attempts, next_at, error in rows:
+            event_ids.discard(event_id)
+            due = f"due in {max((next_at - now).total_seconds(), 0):.0f} s"
+            found[f"{state}, {attempts} attempts, {due}, {(error or '')[:60]}"] += 1
+    found["no delivery row"] = len(event_ids)
+    return dict(found.most_common(8))
 
 
 def report_requests(log: Path, outage: tuple[float, float], loaded: wrk.WrkResult) -> None:
