@@ -30,10 +30,12 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 from tests.flows.helpers import CREATED_TASK_FLOW, Hub
 from tests.platform.cluster import (
     API_SETTINGS,
@@ -231,32 +233,62 @@ async def settle(db: Database, receiver: Receiver, location_id: str) -> tuple[in
         lost = events - set(arrived)
         if not lost or time.monotonic() > deadline:
             if lost:
-                print(f"not delivered after {SETTLE_SECONDS:.0f} s: {await _waiting(db, lost)}")
+                waiting = await _waiting(db, set(lost))
+                print(f"not delivered after {SETTLE_SECONDS:.0f} s: {waiting}")
             return len(events), len(lost), len(arrived) - len(set(arrived))
         await asyncio.sleep(1)
 
 
 async def _waiting(db: Database, event_ids: set[str]) -> dict[str, int]:
-    """What the deliveries of events not yet at the receiver are doing: their state, the
-    attempts made and how far off their next attempt is, counted."""
+    """What holds back the deliveries of events not yet at the receiver: each one's state,
+    attempts, lease and next attempt, and for an ordered one the earlier pending delivery of
+    its key that it waits behind, counted."""
     now = utcnow()
-    async with db.reader() as session:
-        rows = await session.execute(
-            select(
-                WebhookDelivery.event_id,
-                WebhookDelivery.state,
-                WebhookDelivery.attempts,
-                WebhookDelivery.next_attempt_at,
-                WebhookDelivery.last_error,
-            ).where(WebhookDelivery.event_id.in_(event_ids))
+    earlier = aliased(WebhookDelivery)
+    ahead = (
+        select(earlier.id)
+        .where(
+            earlier.endpoint_id == WebhookDelivery.endpoint_id,
+            earlier.ordering_key == WebhookDelivery.ordering_key,
+            earlier.state == "pending",
+            earlier.seq < WebhookDelivery.seq,
         )
-        found = Counter[str]()
-        for event_id, state, attempts, next_at, error in rows:
-            event_ids.discard(event_id)
-            due = f"due in {max((next_at - now).total_seconds(), 0):.0f} s"
-            found[f"{state}, {attempts} attempts, {due}, {(error or '')[:60]}"] += 1
+        .order_by(earlier.seq)
+        .limit(1)
+        .scalar_subquery()
+    )
+    async with db.reader() as session:
+        rows = (
+            await session.execute(
+                select(WebhookDelivery, ahead).where(WebhookDelivery.event_id.in_(event_ids))
+            )
+        ).all()
+        heads = {
+            delivery.id: delivery
+            for delivery in await session.scalars(
+                select(WebhookDelivery).where(
+                    WebhookDelivery.id.in_([head for _, head in rows if head is not None])
+                )
+            )
+        }
+    found = Counter[str]()
+    for delivery, head in rows:
+        event_ids.discard(delivery.event_id)
+        found[
+            _holding(delivery, now) + (f"; behind {_holding(heads[head], now)}" if head else "")
+        ] += 1
     found["no delivery row"] = len(event_ids)
     return dict(found.most_common(8))
+
+
+def _holding(delivery: WebhookDelivery, now: datetime) -> str:
+    lease = delivery.lease_expires_at
+    leased = (
+        f"leased for {(lease - now).total_seconds():.0f} s" if lease and lease > now else "free"
+    )
+    due = max((delivery.next_attempt_at - now).total_seconds(), 0)
+    error = (delivery.last_error or "")[:50]
+    return f"{delivery.state}, {delivery.attempts} attempts, due in {due:.0f} s, {leased} {error}"
 
 
 def report_requests(log: Path, outage: tuple[float, float], loaded: wrk.WrkResult) -> None:
