@@ -56,7 +56,9 @@ from contactflow.platform.webhooks import dispatch
 from contactflow.platform.webhooks.models import PENDING, WebhookDelivery
 from contactflow.settings import Settings, get_settings
 from contactflow.sync import api as sync_api
+from contactflow.sync import conflicts_api as sync_conflicts_api
 from contactflow.sync import held_api as sync_held_api
+from contactflow.sync import history_api as sync_history_api
 from contactflow.sync import reconciliation_api as sync_reconciliation_api
 from contactflow.sync.worker import worker_loops as sync_worker_loops
 from contactflow.web import routes as dashboard
@@ -198,6 +200,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sync_api.router,
         sync_reconciliation_api.router,
         sync_held_api.router,
+        sync_conflicts_api.router,
+        sync_history_api.router,
     ):
         app.include_router(router)
 

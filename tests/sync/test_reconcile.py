@@ -77,3 +77,20 @@ def test_a_new_pair_fills_blanks_and_a_one_way_sync_writes_one_side() -> None:
     assert to_mail == {}
     assert _plan({}, {"lastName": "N"}, direction="crmToMailsuite") == ({}, {})
     assert _plan({"lastName": "C"}, {}, direction="mailsuiteToCrm") == ({}, {})
+
+
+def test_a_manual_field_changed_on_both_sides_is_held_and_written_nowhere() -> None:
+    mapping = [FieldMap("firstName", "firstName", "manual"), *MAPPING[1:]]
+    crm = _record({**SYNCED_CRM, "firstName": "Augusta", "city": "Paris"}, LATE)
+    mail = _record({**SYNCED_MAIL, "firstName": "Ada L."}, EARLY)
+    found = plan(mapping, "both", crm, mail, _link())
+    assert (found.to_crm, found.to_mailsuite) == ({}, {"customFields.city": "Paris"})
+    assert found.held == ["firstName"]
+    # One way only: the side the sync reads from wins, nothing is held.
+    one_way = plan(mapping, "crmToMailsuite", crm, mail, _link())
+    assert one_way.held == []
+    assert one_way.to_mailsuite["firstName"] == "Augusta"
+    # A new pair with two different values holds them too; a blank is filled as before.
+    assert plan(mapping, "both", crm, mail, None).held == ["firstName"]
+    blank = _record({**SYNCED_MAIL, "firstName": None}, EARLY)
+    assert plan(mapping, "both", crm, blank, None).to_mailsuite["firstName"] == "Augusta"

@@ -16,7 +16,13 @@ from contactflow.platform.event_types import (
     SYNC_RECONCILIATION_FINISHED,
     SYNC_REPAIRED,
 )
-from contactflow.sync.models import SideName, Sync, SyncFinding, SyncReconciliation
+from contactflow.sync.models import (
+    SideName,
+    Sync,
+    SyncConflict,
+    SyncFinding,
+    SyncReconciliation,
+)
 
 
 async def _append(uow: UnitOfWork, sync: Sync, event_type: str, **fields: Any) -> None:
@@ -33,6 +39,20 @@ async def conflict(
 ) -> None:
     await _append(
         uow, sync, SYNC_CONFLICT, crmId=crm_id, mailsuiteId=mailsuite_id, winners=dict(winners)
+    )
+
+
+async def resolved(uow: UnitOfWork, sync: Sync, row: SyncConflict) -> None:
+    """A conflict held for a person resolved: the side kept (or `value`, their own)."""
+    await _append(
+        uow,
+        sync,
+        SYNC_CONFLICT,
+        crmId=row.crm_id,
+        mailsuiteId=row.mailsuite_id,
+        winners={row.field: row.chosen},
+        conflictId=row.id,
+        resolvedBy=row.resolved_by,
     )
 
 

@@ -15,7 +15,15 @@ from typing import Any, Final, Literal
 
 from contactflow.platform.errors import Unprocessable
 
-Conflict = Literal["crmWins", "mailsuiteWins", "newestWins"]
+# Who wins a field changed on both sides: a side, the newest change, or a person (`manual`:
+# the field waits in the sync's conflict queue).
+Conflict = Literal["crmWins", "mailsuiteWins", "newestWins", "manual"]
+CONFLICT_POLICIES: Final[tuple[Conflict, ...]] = (
+    "crmWins",
+    "mailsuiteWins",
+    "newestWins",
+    "manual",
+)
 Values = dict[str, Any]
 # The Contacts API's fields a sync reads and writes: text, except tags (a list).
 CRM_FIELDS: Final = (

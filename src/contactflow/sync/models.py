@@ -1,6 +1,6 @@
 """The sync context's tables: a sync (what is kept in step, which way, field by field), its
-identity map (one row per linked pair), its backfill job, and its reconciliations with their
-findings."""
+identity map (one row per linked pair, with its recent history), its backfill job, its
+reconciliations with their findings, and the conflicts and deletes held for a person."""
 
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -48,6 +48,14 @@ FindingState = Literal["open", "repaired", "failed"]
 OPEN: Final = "open"
 REPAIRED: Final = "repaired"
 FAILED: Final = "failed"
+# A field changed on both sides whose policy is `manual`: open until a person picks a value.
+ConflictState = Literal["open", "resolved"]
+RESOLVED: Final = "resolved"
+# What a person kept: one side's value, or a value of their own written to both.
+ConflictChoice = Literal["crm", "mailsuite", "value"]
+# Which way a pair's change went (both: a conflict held), and what became of it.
+ChangeDirection = Literal["crmToMailsuite", "mailsuiteToCrm", "both"]
+ChangeResult = Literal["written", "conflict", "refused"]
 
 
 def sync_origin(sync_id: str) -> str:
@@ -234,3 +242,51 @@ class SyncHeldDelete(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index(None, "sync_id", "created_at", "id"),)
+
+
+class SyncConflict(Base):
+    """A mapped field of a pair changed on both sides to different values while its policy
+    is `manual`: nothing is written to it until a person picks a side (or a value). One open
+    conflict per pair and field, brought up to date when the sides change again."""
+
+    __tablename__ = "sync_conflicts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    sync_id: Mapped[str] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"))
+    crm_id: Mapped[str] = mapped_column(String(64))
+    mailsuite_id: Mapped[str] = mapped_column(String(64))
+    # The field by its Contacts API name, and each side's value in that side's own form.
+    field: Mapped[str] = mapped_column(String(80))
+    crm_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    mailsuite_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    crm_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mailsuite_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[ConflictState] = mapped_column(String(16), default=OPEN)
+    chosen: Mapped[ConflictChoice | None] = mapped_column(String(16))
+    resolved_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(None, "sync_id", "state", "created_at", "id"),
+        Index(None, "sync_id", "crm_id", "state"),
+    )
+
+
+class SyncChange(Base):
+    """One change the sync carried for a linked pair (its history, the newest few kept):
+    which way, which fields (by their Contacts API names), and what became of it."""
+
+    __tablename__ = "sync_changes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    sync_id: Mapped[str] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"))
+    crm_id: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[ChangeDirection] = mapped_column(String(16))
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    result: Mapped[ChangeResult] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index(None, "sync_id", "crm_id", "at", "id"),)

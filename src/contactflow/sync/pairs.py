@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
-from contactflow.platform.errors import DomainError
+from contactflow.platform.errors import Conflict, DomainError
+from contactflow.sync import conflict_queue, history
 from contactflow.sync import events as sync_events
 from contactflow.sync.fields import Values, field_hashes, mapping_of, record_hash
 from contactflow.sync.models import (
@@ -24,7 +25,7 @@ from contactflow.sync.models import (
     SyncHeldDelete,
     SyncLink,
 )
-from contactflow.sync.reconcile import plan
+from contactflow.sync.reconcile import Plan, plan
 from contactflow.sync.sides import (
     CrmSide,
     MailsuiteContacts,
@@ -60,6 +61,7 @@ class PairSync:
         self.uow, self.sync, self.crm, self.mailsuite = uow, sync, crm, mailsuite
         self.sides: dict[SideName, Side] = {"crm": crm, "mailsuite": mailsuite}
         self.mapping = mapping_of(sync.mapping)
+        self.manual = any(entry.conflict == "manual" for entry in self.mapping)
         self.names: dict[SideName, list[str]] = {
             "crm": [entry.crm for entry in self.mapping],
             "mailsuite": [entry.mailsuite for entry in self.mapping],
@@ -186,6 +188,42 @@ class PairSync:
             return Outcome("synced", f"the {side} record is gone: deleting its partner waits")
         return Outcome("synced", f"the {side} record is gone: its partner is kept")
 
+    async def _note(self, crm_id: str, writes: Plan, held: list[str]) -> None:
+        """The changes carried for a linked pair, in its history."""
+        to_mailsuite = [e.crm for e in self.mapping if e.mailsuite in writes.to_mailsuite]
+        to_crm = [e.crm for e in self.mapping if e.crm in writes.to_crm]
+        if to_mailsuite:
+            history.note(self.uow, self.sync, crm_id, "crmToMailsuite", to_mailsuite, "written")
+        if to_crm:
+            history.note(self.uow, self.sync, crm_id, "mailsuiteToCrm", to_crm, "written")
+        if held:
+            history.note(self.uow, self.sync, crm_id, "both", held, "conflict")
+        if to_mailsuite or to_crm or held:
+            await history.prune(self.uow, self.sync.id, crm_id)
+
+    async def settle(self, crm_id: str, to_crm: Values, to_mailsuite: Values) -> None:
+        """Write a person's choice to the sides of the linked pair `crm_id` that do not hold
+        it yet, then bring the pair in step (its identity map records the writes as the
+        sync's own)."""
+        link = await self._link("crm", crm_id)
+        if link is None:
+            raise Conflict(f"conflict: the crm record {crm_id} is no longer linked")
+        crm = await self.crm.get(link.crm_id)
+        mailsuite = await self.sides["mailsuite"].get(link.mailsuite_id)
+        if crm is None or mailsuite is None:
+            raise Conflict("conflict: a record of the pair is no longer there")
+        crm_changes = {k: v for k, v in to_crm.items() if crm.values.get(k) != v}
+        mail_changes = {k: v for k, v in to_mailsuite.items() if mailsuite.values.get(k) != v}
+        if crm_changes:
+            crm = await self.crm.update(crm.id, crm_changes)
+            history.note(self.uow, self.sync, crm_id, "mailsuiteToCrm", list(to_crm), "written")
+        if mail_changes:
+            mailsuite = await self.sides["mailsuite"].update(mailsuite.id, mail_changes)
+            fields = [e.crm for e in self.mapping if e.mailsuite in mail_changes]
+            history.note(self.uow, self.sync, crm_id, "crmToMailsuite", fields, "written")
+        await self.reconcile("crm", crm, mailsuite, link, "repair")
+        await history.prune(self.uow, self.sync.id, crm_id)
+
     async def forget(self, link: SyncLink) -> None:
         await self.uow.session.delete(link)
         await self.uow.session.flush()
@@ -219,13 +257,26 @@ class PairSync:
         the writes for the caller's flush (many pairs, one flush)."""
         crm, mailsuite = (record, partner) if side == "crm" else (partner, record)
         writes = plan(self.mapping, self.sync.direction, crm, mailsuite, link)
-        if writes.conflicts:
-            await sync_events.conflict(self.uow, self.sync, crm.id, mailsuite.id, writes.conflicts)
+        told = writes.held
+        if self.manual:
+            told = await conflict_queue.hold(
+                self.uow, self.sync, self.mapping, crm, mailsuite, writes.held
+            )
+        shown = {k: v for k, v in writes.conflicts.items() if v != "manual" or k in told}
+        if shown:
+            await sync_events.conflict(self.uow, self.sync, crm.id, mailsuite.id, shown)
         if writes.to_crm:
             crm = await self.sides["crm"].update(crm.id, writes.to_crm)
         if writes.to_mailsuite:
             mailsuite = await self.sides["mailsuite"].update(mailsuite.id, writes.to_mailsuite)
         crm_fields, mail_fields = self._hashes("crm", crm), self._hashes("mailsuite", mailsuite)
+        for entry in self.mapping:
+            if entry.crm in writes.held:
+                # Held for a person: still changed on both sides until it is resolved.
+                crm_fields[entry.crm] = (link.crm_fields if link else {}).get(entry.crm, "")
+                mail_fields[entry.mailsuite] = (link.mailsuite_fields if link else {}).get(
+                    entry.mailsuite, ""
+                )
         now = utcnow()
         if link is None:
             link = SyncLink(
@@ -237,8 +288,10 @@ class PairSync:
                 linked_at=now,
             )
             self.uow.session.add(link)
-        elif writes.to_crm or writes.to_mailsuite:
-            link.version += 1
+        else:
+            await self._note(crm.id, writes, told)
+            if writes.to_crm or writes.to_mailsuite:
+                link.version += 1
         link.crm_fields, link.crm_hash = crm_fields, record_hash(crm_fields)
         link.mailsuite_fields, link.mailsuite_hash = mail_fields, record_hash(mail_fields)
         link.origin, link.synced_at = origin, now

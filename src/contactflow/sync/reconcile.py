@@ -2,7 +2,8 @@
 
 A field is acted on only when a side changed it since the pair was last synced (its hash
 differs from the one the link keeps), or when the pair is new. Changed on one side: that side
-wins. Changed on both: the field's conflict policy decides (newest: the record changed last).
+wins. Changed on both: the field's conflict policy decides (newest: the record changed last;
+manual: nothing is written, the field waits for a person).
 A new pair never overwrites a value with a blank. A direction that does not write a side
 leaves it as it is."""
 
@@ -14,6 +15,8 @@ from contactflow.sync.models import Direction, SyncLink
 from contactflow.sync.sides import Record
 
 Winner = Literal["crm", "mailsuite"]
+# What became of a field changed on both sides: the side that won, or held for a person.
+Outcome = Literal["crm", "mailsuite", "manual"]
 
 
 @dataclass
@@ -21,8 +24,13 @@ class Plan:
     to_crm: Values = field(default_factory=dict)
     to_mailsuite: Values = field(default_factory=dict)
     # The fields (Contacts API names) changed on both sides to different values: the winner
-    # of each, by its policy.
-    conflicts: dict[str, Winner] = field(default_factory=dict)
+    # of each by its policy, or `manual` for those held for a person (nothing written).
+    conflicts: dict[str, Outcome] = field(default_factory=dict)
+
+    @property
+    def held(self) -> list[str]:
+        """The fields held for a person."""
+        return [name for name, outcome in self.conflicts.items() if outcome == "manual"]
 
     def fields(self, mapping: list[FieldMap]) -> list[str]:
         """The mapped fields (Contacts API names) the plan writes on either side."""
@@ -41,10 +49,12 @@ def _blank(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
-def _winner(entry: FieldMap, crm: Record, mailsuite: Record, new: bool) -> Winner:
+def _winner(entry: FieldMap, crm: Record, mailsuite: Record, new: bool) -> Outcome:
     crm_value, mail_value = crm.values.get(entry.crm), mailsuite.values.get(entry.mailsuite)
     if new and _blank(crm_value) != _blank(mail_value):
         return "mailsuite" if _blank(crm_value) else "crm"
+    if entry.conflict == "manual":
+        return "manual"
     if entry.conflict == "crmWins":
         return "crm"
     if entry.conflict == "mailsuiteWins":
@@ -70,7 +80,10 @@ def plan(
         mail_changed = _changed(mail_state, entry.mailsuite, mail_value)
         if crm_changed and mail_changed:
             winner = _winner(entry, crm, mailsuite, new=link is None)
-            if link is not None:
+            if winner == "manual" and direction != "both":
+                # A one-way sync writes one side only: the side it reads from wins.
+                winner = "crm" if direction == "crmToMailsuite" else "mailsuite"
+            if link is not None or winner == "manual":
                 result.conflicts[entry.crm] = winner
         elif crm_changed or mail_changed:
             winner = "crm" if crm_changed else "mailsuite"

@@ -2,11 +2,15 @@
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from contactflow.platform.wire import RequestModel, WireModel
 from contactflow.sync.fields import Conflict, FieldMap
 from contactflow.sync.models import (
+    ChangeDirection,
+    ChangeResult,
+    ConflictChoice,
+    ConflictState,
     DeletePolicy,
     Direction,
     FindingKind,
@@ -93,6 +97,8 @@ class SyncOut(WireModel):
     last_error: str | None
     last_error_at: str | None
     on_delete: DeletePolicy
+    # Conflicts held for a person (fields whose policy is `manual`), still open.
+    open_conflicts: int
     reconcile_every_minutes: int | None
     next_reconciliation_at: str | None
     created_at: str
@@ -194,3 +200,64 @@ class HeldDeleteEnvelope(WireModel):
 class HeldDeleteList(WireModel):
     held_deletes: list[HeldDeleteOut]
     next_cursor: str | None
+
+
+Text = Annotated[str, StringConstraints(max_length=1000)]
+Value = Text | Annotated[list[Text], Field(max_length=100)] | None
+
+
+class ConflictOut(WireModel):
+    id: str
+    sync_id: str
+    crm_id: str
+    mailsuite_id: str
+    # The field by its Contacts API name; each side's value in that side's own form.
+    field: str
+    crm_value: Value
+    mailsuite_value: Value
+    crm_changed_at: str | None
+    mailsuite_changed_at: str | None
+    state: ConflictState
+    chosen: ConflictChoice | None
+    resolved_by: str | None
+    created_at: str
+    updated_at: str
+    resolved_at: str | None
+
+
+class ConflictEnvelope(WireModel):
+    conflict: ConflictOut
+
+
+class ConflictList(WireModel):
+    conflicts: list[ConflictOut]
+    next_cursor: str | None
+
+
+class ConflictResolve(RequestModel):
+    """Keep one side's value on both sides, or (`keep: "value"`) a value of one's own, in
+    the Contacts API's form (a list of texts for tags)."""
+
+    keep: ConflictChoice
+    value: Value = None
+
+    @model_validator(mode="after")
+    def _value_only_with_keep_value(self) -> "ConflictResolve":
+        if self.keep != "value" and self.value is not None:
+            raise ValueError('value: give a value only with keep "value"')
+        return self
+
+
+class ChangeOut(WireModel):
+    direction: ChangeDirection
+    # Contacts API names of the fields carried.
+    fields: list[str]
+    result: ChangeResult
+    reason: str | None
+    at: str
+
+
+class HistoryOut(WireModel):
+    crm_id: str
+    mailsuite_id: str
+    changes: list[ChangeOut]

@@ -6,9 +6,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.platform.clock import to_iso
 from contactflow.sync.backfill import Progress
+from contactflow.sync.conflict_queue import count_open
 from contactflow.sync.models import (
     Sync,
     SyncBackfill,
+    SyncChange,
+    SyncConflict,
     SyncFinding,
     SyncHeldDelete,
     SyncLink,
@@ -16,6 +19,8 @@ from contactflow.sync.models import (
 )
 from contactflow.sync.schemas import (
     BackfillOut,
+    ChangeOut,
+    ConflictOut,
     FieldMapOut,
     FindingOut,
     FoundOut,
@@ -63,6 +68,7 @@ async def sync_out(session: AsyncSession, sync: Sync) -> SyncOut:
         last_error=sync.last_error,
         last_error_at=to_iso(sync.last_error_at),
         on_delete=sync.on_delete,
+        open_conflicts=await count_open(session, sync.id),
         reconcile_every_minutes=sync.reconcile_minutes,
         next_reconciliation_at=to_iso(sync.reconcile_due_at),
         created_at=to_iso(sync.created_at),
@@ -121,4 +127,34 @@ def held_out(held: SyncHeldDelete) -> HeldDeleteOut:
         outcome=held.outcome,
         created_at=to_iso(held.created_at),
         decided_at=to_iso(held.decided_at),
+    )
+
+
+def conflict_out(row: SyncConflict) -> ConflictOut:
+    return ConflictOut(
+        id=row.id,
+        sync_id=row.sync_id,
+        crm_id=row.crm_id,
+        mailsuite_id=row.mailsuite_id,
+        field=row.field,
+        crm_value=row.crm_value,
+        mailsuite_value=row.mailsuite_value,
+        crm_changed_at=to_iso(row.crm_changed_at),
+        mailsuite_changed_at=to_iso(row.mailsuite_changed_at),
+        state=row.state,
+        chosen=row.chosen,
+        resolved_by=row.resolved_by,
+        created_at=to_iso(row.created_at),
+        updated_at=to_iso(row.updated_at),
+        resolved_at=to_iso(row.resolved_at),
+    )
+
+
+def change_out(row: SyncChange) -> ChangeOut:
+    return ChangeOut(
+        direction=row.direction,
+        fields=list(row.fields or []),
+        result=row.result,
+        reason=row.reason,
+        at=to_iso(row.at),
     )

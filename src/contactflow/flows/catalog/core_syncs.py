@@ -92,13 +92,18 @@ ENTRIES = (
         (
             "Fires when a pair's field changed on both sides since it was last synced: the "
             "field's conflict policy picked the side that wins (`winners`: field to `crm` or "
-            "`mailsuite`)."
+            "`mailsuite`), or held it for a person (`manual`). Fires again when a person "
+            "resolves a held conflict (`conflictId`, `resolvedBy`; the winner is the side kept, "
+            "or `value` for a value of their own)."
         ),
         {
             "crmId": (TEXT, "ct_1"),
             "mailsuiteId": (TEXT, "mc_1"),
             "winners": (
-                {"type": "object", "additionalProperties": {"enum": ["crm", "mailsuite"]}},
+                {
+                    "type": "object",
+                    "additionalProperties": {"enum": ["crm", "mailsuite", "manual", "value"]},
+                },
                 {"firstName": "mailsuite"},
             ),
         },
