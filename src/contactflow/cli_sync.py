@@ -1,6 +1,6 @@
 """`contactflow sync …`: list, create, show (its backfill followed on a progress bar), pause
 and resume syncs between the Contacts API and Mailsuite; reconcile and repair them
-(cli_sync_reconcile.py)."""
+(cli_sync_reconcile.py); list and resolve their held conflicts (cli_sync_conflicts.py)."""
 
 import asyncio
 from typing import Annotated
@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemaini
 from rich.progress import Progress as ProgressDisplay
 from rich.table import Table
 
-from contactflow import cli_sync_reconcile
+from contactflow import cli_sync_conflicts, cli_sync_reconcile
 from contactflow.cli_support import (
     AsJson,
     console,
@@ -23,7 +23,7 @@ from contactflow.cli_support import (
 from contactflow.platform.db import Database
 from contactflow.platform.errors import invalid
 from contactflow.sync import service
-from contactflow.sync.fields import DEFAULT_MAPPING, Conflict, FieldMap
+from contactflow.sync.fields import CONFLICT_POLICIES, DEFAULT_MAPPING, FieldMap
 from contactflow.sync.models import (
     ACTIVE,
     FINISHED,
@@ -40,7 +40,6 @@ sync_app = typer.Typer(
 )
 Location = Annotated[str, typer.Option(help="The location the sync belongs to.")]
 SyncId = Annotated[str, typer.Argument(help="The sync's id.")]
-CONFLICTS: tuple[Conflict, ...] = ("crmWins", "mailsuiteWins", "newestWins")
 # How often `show --follow` looks at the backfill again.
 FOLLOW_SECONDS = 0.5
 
@@ -51,17 +50,19 @@ def _field_map(text: str, position: int) -> FieldMap:
     crm, _, mailsuite = pair.partition("=")
     if not crm or not mailsuite:
         raise invalid(f"--map {position + 1}", "write crmField=mailsuiteField[:conflict]")
-    for policy in CONFLICTS:
+    for policy in CONFLICT_POLICIES:
         if conflict in ("", policy):
             return FieldMap(crm, mailsuite, policy if conflict else "newestWins")
-    raise invalid(f"--map {position + 1}", f"the conflict policy is one of {', '.join(CONFLICTS)}")
+    raise invalid(
+        f"--map {position + 1}", f"the conflict policy is one of {', '.join(CONFLICT_POLICIES)}"
+    )
 
 
 def _print(sync: SyncOut) -> None:
     console.print(f"[bold]{sync.name}[/bold]  sync {sync.id}  ({sync.status})", soft_wrap=True)
     console.print(
         f"  {sync.object}, direction {sync.direction}, on delete {sync.on_delete}, "
-        f"{sync.linked} pairs linked"
+        f"{sync.linked} pairs linked, {sync.open_conflicts} conflicts open"
     )
     for entry in sync.mapping:
         console.print(f"  {entry.crm} <-> {entry.mailsuite}  ({entry.conflict})")
@@ -114,7 +115,7 @@ def create_sync(
         list[str] | None,
         typer.Option(
             "--map",
-            help="crmField=mailsuiteField[:crmWins|mailsuiteWins|newestWins], repeated "
+            help="crmField=mailsuiteField[:crmWins|mailsuiteWins|newestWins|manual], repeated "
             "(default: names, email, phone, tags as customFields.tags).",
         ),
     ] = None,
@@ -213,3 +214,4 @@ def resume_sync(sync_id: SyncId, location: Location) -> None:
 
 
 cli_sync_reconcile.install(sync_app)
+cli_sync_conflicts.install(sync_app)

@@ -12,7 +12,7 @@ from contactflow.platform.events import Event
 from contactflow.sync.models import SyncLink
 from tests.contacts.helpers import create_contact, get_contact
 from tests.mailsuite.helpers import error_lines, json_of, poll
-from tests.support import Tenant
+from tests.support import Tenant, cli_output
 from tests.sync.helpers import SYNCS, Json, settled, wait_backfilled
 
 MAIL = "/mailsuite/v1/contacts"
@@ -135,7 +135,7 @@ async def test_a_manual_conflict_waits_for_a_person_and_settles_once_resolved(
 
 
 async def test_a_person_may_keep_a_value_of_their_own(
-    db: Database, tenant: Tenant, client: httpx.AsyncClient
+    database_url: str, db: Database, tenant: Tenant, client: httpx.AsyncClient
 ) -> None:
     tags = [{"crm": "tags", "mailsuite": "customFields.tags", "conflict": "manual"}]
     cy = await create_contact(client, email="cy@example.com", tags=["a"])
@@ -157,8 +157,23 @@ async def test_a_person_may_keep_a_value_of_their_own(
     resolve = f"{SYNCS}/{sync_id}/conflicts/{held['id']}/resolve"
     wrong = await client.post(resolve, json={"keep": "value", "value": "b"})
     assert error_lines(wrong, 422) == ["value: tags takes a list of texts"]
-    done = await client.post(resolve, json={"keep": "value", "value": ["b", "c"]})
-    assert done.status_code == 200, done.text
+    location = ("--location", tenant.location_id)
+    listed = await cli_output(database_url, "sync", "conflicts", sync_id, *location)
+    assert held["id"] in listed
+    assert '["b"]' in listed
+    done = await cli_output(
+        database_url,
+        "sync",
+        "resolve",
+        sync_id,
+        held["id"],
+        *location,
+        "--keep",
+        "value",
+        "--value",
+        '["b", "c"]',
+    )
+    assert done == f"conflict {held['id']} resolved: tags kept from value"
     assert (await get_contact(client, cy["id"]))["tags"] == ["b", "c"]
     assert (await _mail(client, str(mail_id)))["customFields"]["tags"] == "b, c"
     await settled(db, sync_id, tenant.location_id)
