@@ -7,11 +7,16 @@ the backfill going on from where it stopped; another location's syncs a 404, by 
 import re
 
 import httpx
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from contactflow.contacts import service as contacts
+from contactflow.contacts.schemas import ContactCreate as CrmCreate
+from contactflow.contacts.schemas import ContactUpdate as CrmUpdate
+from contactflow.mailsuite import contacts as mailsuite
+from contactflow.mailsuite.schemas import ContactUpdate as MailUpdate
 from contactflow.platform.db import Database
 from contactflow.sync import service
+from contactflow.sync.fields import FieldMap
 from contactflow.sync.models import PAUSED, Sync, SyncLink
 from contactflow.sync.schemas import BackfillOut, SyncOut
 from contactflow.sync.service import SyncSettings
@@ -297,3 +302,64 @@ async def test_a_person_approves_and_rejects_held_deletes(
 
 def held_ids(html: str) -> list[str]:
     return re.findall(r'data-held-id="([^"]+)"', html)
+
+
+async def test_a_person_resolves_a_held_conflict_and_reads_the_pair_history(
+    web_server: LiveServer, web_db: Database, web_tenant: Tenant
+) -> None:
+    location = web_tenant.location_id
+    async with web_db.unit_of_work() as uow:
+        body = CrmCreate.model_validate({"email": "kim@example.com", "firstName": "Kim"})
+        kim = await contacts.create_contact(uow, location, body, "US")
+        mapping = (FieldMap("firstName", "firstName", "manual"), FieldMap("email", "email"))
+        sync = await service.create_sync(uow, location, SyncSettings("Held", mapping=mapping))
+    person = await make_person(web_db, location)
+    here = f"/app/l/{location}/syncs/{sync.id}"
+    async with browser(web_server.base_url) as http:
+        token = await signed_in(http, person)
+        assert "a person picks" in (await http.get(here)).text
+        await poll(lambda: http.get(f"{here}/progress"), lambda r: "finished" in r.text, within=60)
+        async with web_db.reader() as session:
+            link = await session.scalar(select(SyncLink).where(SyncLink.crm_id == kim.id))
+        assert link is not None
+        async with web_db.unit_of_work() as uow:
+            await service.set_status(uow, location, sync.id, PAUSED)
+            await contacts.update_contact(
+                uow, location, kim.id, CrmUpdate.model_validate({"firstName": SCRIPT}), "US"
+            )
+            change = MailUpdate.model_validate({"firstName": "Kimberly"})
+            await mailsuite.update_contact(uow, location, link.mailsuite_id, change, "US")
+            await service.set_status(uow, location, sync.id, "active")
+        page = await poll(lambda: http.get(here), lambda r: len(conflict_ids(r.text)) == 1)
+        assert "Conflicts waiting for a person" in page.text
+        assert SCRIPT not in page.text
+        assert 'data-count="open-conflicts">1<' in page.text
+        [held] = conflict_ids(page.text)
+        odd = await http.post(f"{here}/conflicts/{held}/both", data={"csrf_token": token})
+        assert odd.status_code == 404
+        unsigned = await http.post(f"{here}/conflicts/{held}/mailsuite")
+        assert unsigned.status_code == 403
+        kept = await http.post(f"{here}/conflicts/{held}/mailsuite", data={"csrf_token": token})
+        shown = await http.get(kept.headers["location"])
+        assert 'role="status">Conflict resolved' in shown.text
+        assert conflict_ids(shown.text) == []
+        twice = await http.post(f"{here}/conflicts/{held}/crm", data={"csrf_token": token})
+        assert "resolved already" in (await http.get(twice.headers["location"])).text
+        async with web_db.reader() as session:
+            stored = await contacts.find_contact(session, location, kim.id)
+        assert stored.first_name == "Kimberly"
+
+        history = await http.get(f"{here}/pairs/{kim.id}")
+        assert history.status_code == 200
+        assert re.findall(r'data-change="([^"]+)"', history.text) == ["written", "conflict"]
+        assert (await http.get(f"{here}/pairs/nobody")).status_code == 404
+        other = await make_tenant(web_db)
+        theirs = await paused_sync(web_db, other.location_id, "Theirs")
+        elsewhere = f"/app/l/{location}/syncs/{theirs.id}"
+        assert (await http.get(f"{elsewhere}/pairs/{kim.id}")).status_code == 404
+        stranger = await http.post(f"{elsewhere}/conflicts/{held}/crm", data={"csrf_token": token})
+        assert stranger.status_code == 404
+
+
+def conflict_ids(html: str) -> list[str]:
+    return re.findall(r'data-conflict-id="([^"]+)"', html)

@@ -2,8 +2,8 @@
 pairs linked, the backfill's progress with its rate and the time left); a new one made
 from a name and a direction (with the default mapping); a sync's page with its mapping,
 counts and last error, paused and resumed through the sync service as the
-/sync/v1/syncs API does, its reconciliations (web/sync_reconciliations.py) and held
-deletes (web/sync_held.py).
+/sync/v1/syncs API does, its reconciliations (web/sync_reconciliations.py), held
+deletes (web/sync_held.py) and held conflicts (web/sync_conflicts.py).
 
 A backfill's batches need not log any event (a matched pair writes nothing), so its
 progress is not drawn from the event log as a campaign's is: while a backfill runs, its
@@ -25,7 +25,7 @@ from contactflow.sync.models import ACTIVE, PAUSED, SyncStatus
 from contactflow.sync.schemas import SyncCreate, SyncOut
 from contactflow.sync.service import SyncSettings
 from contactflow.sync.wire import sync_out
-from contactflow.web import sync_held, sync_reconciliations
+from contactflow.web import sync_conflicts, sync_held, sync_reconciliations
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import api_docs, render, render_part
 from contactflow.web.paging import cursor_position, older_url
@@ -51,6 +51,7 @@ CONFLICTS = {
     "newestWins": "the newest change wins",
     "crmWins": "the contact wins",
     "mailsuiteWins": "the Mailsuite contact wins",
+    "manual": "a person picks",
 }
 NOTICES = {
     "created": "Sync created: its backfill links the contacts there are now.",
@@ -62,6 +63,8 @@ NOTICES = {
     "approved": "Delete approved: the partner is deleted too.",
     "rejected": "Delete rejected: the partner is kept.",
     "decided": "That delete was decided already.",
+    "resolved": "Conflict resolved: the value kept is on both sides.",
+    "settled": "That conflict was resolved already.",
     "busy": "Not now: the backfill is still running, a reconciliation has not finished, "
     "or its findings are being repaired.",
 }
@@ -106,6 +109,7 @@ async def _one(session: AsyncSession, location_id: str, sync_id: str) -> dict[st
         "refresh_url": f"{_base(location_id)}/{sync.id}/progress" if following(sync) else "",
         **await sync_reconciliations.latest(session, location_id, sync.id),
         **await sync_held.waiting(session, location_id, sync.id),
+        **await sync_conflicts.open_conflicts(session, location_id, sync.id),
     }
 
 
