@@ -148,3 +148,7 @@ async def test_a_change_a_side_refuses_is_reported_and_the_sync_goes_on(
     assert sync["lastError"].startswith(f"crm record {eve['id']}: ")
     assert "taken@example.com already exists" in sync["lastError"]
     await poll(lambda: _mail(client, fay_mail), lambda c: c["firstName"] == "Faith")
+    history = json_of(await client.get(f"{SYNCS}/{sync_id}/links/{eve['id']}/history"))
+    [refused] = history["changes"]
+    assert (refused["direction"], refused["result"]) == ("crmToMailsuite", "refused")
+    assert "taken@example.com already exists" in refused["reason"]

@@ -193,6 +193,7 @@ def test_a_running_backfill_shows_its_rate_and_time_left_and_asks_again() -> Non
         linked=38,
         backfill=job,
         on_delete="ignore",
+        open_conflicts=0,
         reconcile_every_minutes=None,
         next_reconciliation_at=None,
         last_error=None,

@@ -112,6 +112,7 @@ async def _sync_changes(uow: UnitOfWork, sync: Sync, events: list[Event], region
             sync.last_error = f"{side} record {subject}: {outcome.reason}"
             sync.last_error_at = utcnow()
             await sync_events.failed(uow, sync, side, subject, outcome.reason or "")
+            await pairs.refused(side, subject, outcome.reason or "")
 
 
 async def consume(db: Database, region: str, batch: int) -> bool:

@@ -18,6 +18,7 @@ from contactflow.sync import events as sync_events
 from contactflow.sync.fields import Values, field_hashes, mapping_of, record_hash
 from contactflow.sync.models import (
     HELD,
+    ChangeDirection,
     Direction,
     LinkOrigin,
     SideName,
@@ -200,6 +201,16 @@ class PairSync:
             history.note(self.uow, self.sync, crm_id, "both", held, "conflict")
         if to_mailsuite or to_crm or held:
             await history.prune(self.uow, self.sync.id, crm_id)
+
+    async def refused(self, side: SideName, record_id: str, reason: str) -> None:
+        """A change of `record_id` a side refused to take, in its linked pair's history (the
+        change itself was rolled back, with what it would have written)."""
+        link = await self._link(side, record_id)
+        if link is None:
+            return
+        direction: ChangeDirection = "crmToMailsuite" if side == "crm" else "mailsuiteToCrm"
+        history.note(self.uow, self.sync, link.crm_id, direction, [], "refused", reason)
+        await history.prune(self.uow, self.sync.id, link.crm_id)
 
     async def settle(self, crm_id: str, to_crm: Values, to_mailsuite: Values) -> None:
         """Write a person's choice to the sides of the linked pair `crm_id` that do not hold
