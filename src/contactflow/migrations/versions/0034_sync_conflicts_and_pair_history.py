@@ -1,7 +1,7 @@
 """sync conflicts held for a person, and each linked pair's recent history
 
 Revision ID: 0034
-Revises: 0032
+Revises: 0033
 Create Date: 2026-12-07 05:20:00.000000
 
 A field whose conflict policy is `manual` and that changed on both sides waits as an open
@@ -18,7 +18,7 @@ from alembic import op
 from contactflow.platform.db import UTCDateTime
 
 revision: str = "0034"
-down_revision: str | None = "0032"
+down_revision: str | None = "0033"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
