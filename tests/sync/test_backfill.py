@@ -109,7 +109,7 @@ async def test_backfill_interrupted_twice_resumes_to_the_same_result(
                     pass
 
             task = asyncio.create_task(walk())
-            await poll(lambda: _backfill(db, sync_id), lambda job: job.done >= 50)
+            await poll(lambda: _backfill(db, sync_id), lambda job: job.done >= 50, within=60)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             first = await _backfill(db, sync_id)
@@ -117,7 +117,11 @@ async def test_backfill_interrupted_twice_resumes_to_the_same_result(
             assert first.done < SIZE
 
             async with running_workers(db, own_settings, CONTEXT_WORKERS):
-                await poll(lambda: _backfill(db, sync_id), lambda job: job.done >= first.done + 50)
+                await poll(
+                    lambda: _backfill(db, sync_id),
+                    lambda job: job.done >= first.done + 50,
+                    within=60,
+                )
             second = await _backfill(db, sync_id)
             assert second.state == "running"
             assert second.done < SIZE
