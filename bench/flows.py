@@ -54,7 +54,7 @@ from bench.api import (
 )
 from bench.events import percentile_ms, preload
 from bench.load import _backends_cpu
-from contactflow.app import CONTEXT_WORKERS
+from contactflow.background import CONTEXT_WORKERS
 from contactflow.contacts import service as crm
 from contactflow.contacts.schemas import ContactCreate
 from contactflow.flows import service as flows

@@ -52,7 +52,7 @@ from bench.api import (
     postgres_database,
     sqlite_database,
 )
-from contactflow.app import CONTEXT_WORKERS
+from contactflow.background import CONTEXT_WORKERS
 from contactflow.mailsuite import campaigns
 from contactflow.mailsuite.mail_schemas import CampaignCreate
 from contactflow.mailsuite.models import (

@@ -47,7 +47,7 @@ from tests.support import make_tenant
 from bench.api import ROOT, _table, chosen_backends, postgres_database, sqlite_database
 from bench.events import percentile_ms
 from bench.mail import _cpu_seconds, _peak_mib, _settings
-from contactflow.app import CONTEXT_WORKERS
+from contactflow.background import CONTEXT_WORKERS
 from contactflow.contacts import service as crm
 from contactflow.contacts.models import Contact, ContactTag
 from contactflow.contacts.normalize import search_text

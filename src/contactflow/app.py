@@ -4,29 +4,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import httpx
 from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 
+from contactflow.background import CONTEXT_WORKERS, operations
 from contactflow.contacts import api as contacts_api
 from contactflow.contacts import records_api, resources_api
 from contactflow.flows import api as flows_api
 from contactflow.flows import bulk_retry_api, catalog_api
 from contactflow.flows import hooks_api as flows_hooks_api
-from contactflow.flows import retention as flows_retention
 from contactflow.flows.connections import api as connections_api
-from contactflow.flows.engine import worker_loops as flows_worker_loops
-from contactflow.flows.models import DUE_STATES, FlowRun, find_flow
+from contactflow.flows.models import find_flow
 from contactflow.mailsuite import api as mailsuite_api
 from contactflow.mailsuite import campaign_api as mailsuite_campaign_api
-from contactflow.mailsuite import enrolment
 from contactflow.mailsuite import mail_api as mailsuite_mail_api
 from contactflow.mailsuite import sandbox_api as mailsuite_sandbox_api
 from contactflow.mailsuite import tracking_api as mailsuite_tracking_api
 from contactflow.mailsuite.campaigns import find_campaign
-from contactflow.mailsuite.models import SCHEDULED, SENDING, Email
-from contactflow.mailsuite.worker import worker_loops as mailsuite_worker_loops
 from contactflow.platform import (
     audit_api,
     crypto,
@@ -41,26 +36,19 @@ from contactflow.platform.auth.http import UsageRecorder
 from contactflow.platform.auth.oauth import api as oauth_api
 from contactflow.platform.auth.oauth import consent as oauth_consent
 from contactflow.platform.db import Database
-from contactflow.platform.event_retention import EventLogRule
-from contactflow.platform.health import Operations
 from contactflow.platform.http import EdgeMiddleware, install_error_handlers
 from contactflow.platform.idempotency import IdempotencyMiddleware
-from contactflow.platform.jobs import Loop
-from contactflow.platform.metrics import Metrics, RequestMetrics, WorkQueue
+from contactflow.platform.metrics import RequestMetrics
 from contactflow.platform.ratelimit import RateLimiter, RateLimitHeaders, document_headers
-from contactflow.platform.retention import RetentionLoop, Rule, platform_rules
-from contactflow.platform.runtime import ContextLoops, chosen_groups, running_workers
+from contactflow.platform.runtime import chosen_groups, running_workers
 from contactflow.platform.security_headers import SecurityHeaders
 from contactflow.platform.webhooks import api as webhooks_api
-from contactflow.platform.webhooks import dispatch
-from contactflow.platform.webhooks.models import PENDING, WebhookDelivery
 from contactflow.settings import Settings, get_settings
 from contactflow.sync import api as sync_api
 from contactflow.sync import conflicts_api as sync_conflicts_api
 from contactflow.sync import held_api as sync_held_api
 from contactflow.sync import history_api as sync_history_api
 from contactflow.sync import reconciliation_api as sync_reconciliation_api
-from contactflow.sync.worker import worker_loops as sync_worker_loops
 from contactflow.web import routes as dashboard
 
 API_VERSION = "2021-07-28"
@@ -69,61 +57,6 @@ API_VERSION = "2021-07-28"
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
 DOCS_ASSETS = "/docs/assets"
-# The event log's consumers that read every location (the others each read one location's).
-EVERY_LOCATION_CONSUMERS = (dispatch.CONSUMER, enrolment.CONSUMER)
-
-
-def retention_rules(settings: Settings) -> list[Rule]:
-    """What is deleted by policy, in order: the work items and keys first, then the events
-    that no delivery refers to any more (docs/operations.md, ADR 0028)."""
-    events = EventLogRule(
-        timedelta(days=settings.event_retention_days),
-        EVERY_LOCATION_CONSUMERS,
-        settings.event_archive_dir,
-    )
-    return [*platform_rules(settings), *flows_retention.rules(settings), events]
-
-
-def retention_loops(
-    db: Database, settings: Settings, owner: str, http: httpx.AsyncClient
-) -> dict[str, Loop]:
-    sweep = timedelta(seconds=settings.retention_sweep_seconds)
-    return {"retention": Loop(RetentionLoop(db, retention_rules(settings), sweep).step)}
-
-
-# The contexts' background loops by group name, run beside the platform's by every worker
-# (`contactflow worker --only` names the groups to run).
-CONTEXT_WORKERS: dict[str, ContextLoops] = {
-    "flows": flows_worker_loops,
-    "mail": mailsuite_worker_loops,
-    "sync": sync_worker_loops,
-    "retention": retention_loops,
-}
-
-# The tables of leased work items, whose due and leased rows /metrics counts.
-WORK_QUEUES = (
-    WorkQueue(
-        "webhook_delivery",
-        WebhookDelivery.state,
-        (PENDING,),
-        WebhookDelivery.next_attempt_at,
-        WebhookDelivery.lease_expires_at,
-    ),
-    WorkQueue(
-        "flow_run", FlowRun.state, DUE_STATES, FlowRun.next_attempt_at, FlowRun.lease_expires_at
-    ),
-    WorkQueue(
-        "email", Email.status, (SCHEDULED, SENDING), Email.next_attempt_at, Email.lease_expires_at
-    ),
-)
-
-
-def operations(
-    db: Database, settings: Settings, rate_limiter: RateLimiter | None = None
-) -> Operations:
-    """A process's /livez, /readyz and /metrics over `db`."""
-    metrics = Metrics(db, WORK_QUEUES, rate_limiter)
-    return Operations(db, metrics, settings.worker_stale_seconds)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -33,7 +33,7 @@ from contactflow import (
     cli_oauth,
     cli_sync,
 )
-from contactflow.app import CONTEXT_WORKERS, create_app, operations
+from contactflow.background import CONTEXT_WORKERS, operations
 from contactflow.cli_support import (
     console,
     stderr_console,
@@ -134,6 +134,9 @@ def serve(
     # With JSON logs uvicorn's loggers write through the root's JSON lines, and its access
     # log (raw paths, query strings, client addresses) is off: /metrics counts requests.
     json_logs = settings.log_format == "json"
+    # Only an API process builds the routes: other commands start without their cost.
+    from contactflow.app import create_app
+
     uvicorn.run(
         create_app(settings),
         host=host,

@@ -7,7 +7,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from contactflow.app import retention_rules
+from contactflow.background import retention_rules
 from contactflow.cli_support import console, id_column, print_table, stderr_console, with_db
 from contactflow.platform import backup as backups
 from contactflow.platform.clock import utcnow

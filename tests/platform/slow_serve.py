@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from contactflow import app as application
 from contactflow import cli
 from contactflow.app import create_app
 
@@ -30,5 +31,5 @@ def slow_app(*args: Any, **kwargs: Any) -> ASGIApp:
 
 
 if __name__ == "__main__":
-    cli.create_app = slow_app  # type: ignore[attr-defined,assignment]
+    application.create_app = slow_app  # type: ignore[assignment]
     cli.app(["serve", *sys.argv[1:]])

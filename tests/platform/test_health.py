@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from contactflow.app import operations
+from contactflow.background import operations
 from contactflow.platform.db import Database
 from contactflow.platform.jobs import Loop, Worker
 from contactflow.platform.migrate import head_revisions

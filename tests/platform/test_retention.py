@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from contactflow.app import retention_rules
+from contactflow.background import retention_rules
 from contactflow.flows.connections.models import Connection, ConnectionReceipt
 from contactflow.platform.auth.sessions import WebSession
 from contactflow.platform.clock import utcnow

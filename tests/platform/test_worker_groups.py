@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from contactflow.app import CONTEXT_WORKERS, create_app
+from contactflow.app import create_app
+from contactflow.background import CONTEXT_WORKERS
 from contactflow.platform.db import Database
 from contactflow.platform.runtime import running_workers
 from contactflow.settings import Settings

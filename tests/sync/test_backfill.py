@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from contactflow.app import CONTEXT_WORKERS
+from contactflow.background import CONTEXT_WORKERS
 from contactflow.mailsuite import contacts as mailsuite
 from contactflow.mailsuite.models import MailContact
 from contactflow.mailsuite.schemas import ContactCreate as MailCreate
