@@ -1,12 +1,16 @@
 """Fixtures: every database-backed test runs on a real SQLite file and a real PostgreSQL."""
 
 import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from contactflow.platform.db import Database
 from contactflow.platform.migrate import upgrade
@@ -137,3 +141,38 @@ async def tenant(new_tenant: TenantFactory) -> Tenant:
 async def client(server: LiveServer, tenant: Tenant) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(server.base_url, tenant.headers) as http:
         yield http
+
+
+REDIS_URL = os.environ.get("CONTACTFLOW_TEST_REDIS", "redis://127.0.0.1:6379/9")
+
+
+def _redis_reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "", parts.port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if not _redis_reachable(REDIS_URL):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is not reachable at {REDIS_URL} and CI=true")
+        pytest.skip("Redis is not running")
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of this test alone; its keys are deleted afterwards."""
+    prefix = f"cf-test-{secrets.token_hex(6)}"
+    yield prefix
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()

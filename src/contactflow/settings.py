@@ -28,8 +28,9 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 100
     rate_limit_burst_seconds: int = 10
     rate_limit_daily: int = 200_000
-    # Counters live in this Redis when set (every API process then shares one budget), else in
-    # the process's memory. The prefix keeps several installations apart in one Redis.
+    # Counters live in this Redis when set (every API process then shares one budget, and every
+    # worker one budget per connection and remote location), else in the process's memory.
+    # The prefix keeps several installations apart in one Redis.
     redis_url: str | None = None
     rate_limit_key_prefix: str = "contactflow"
 

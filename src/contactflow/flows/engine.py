@@ -21,7 +21,7 @@ from contactflow.flows.conditions import holds
 from contactflow.flows.connections.models import REMOTE_PREFIX, remote_origin
 from contactflow.flows.connections.polling import next_due as next_poll
 from contactflow.flows.connections.polling import poll_due
-from contactflow.flows.connections.rate_budget import RateLimits
+from contactflow.flows.connections.rate_budget import remote_limits
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow, FlowVersion, cursor_name, flow_origin, queued_run
 from contactflow.flows.run_state import RunSettings, definition_of
@@ -166,11 +166,7 @@ def run_settings(settings: Settings) -> RunSettings:
         phone_region=settings.default_phone_region,
         base_url=settings.base_url,
         url_policy=url_policy(settings),
-        remote_limits=RateLimits(
-            burst=settings.remote_rate_burst,
-            burst_seconds=settings.remote_rate_burst_seconds,
-            daily=settings.remote_rate_daily,
-        ),
+        remote_limits=remote_limits(settings),
     )
 
 

@@ -4,15 +4,22 @@ seen in the arrival times, and no window ever holds more requests than the budge
 
 import asyncio
 import itertools
+import time
 import uuid
 from typing import cast
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from contactflow.flows.connections.oauth_client import ConnectionAuth
 from contactflow.flows.connections.outbound import Authorizer
-from contactflow.flows.connections.rate_budget import DAY_SECONDS, RateBudget, RateLimits
+from contactflow.flows.connections.rate_budget import (
+    DAY_SECONDS,
+    RateBudget,
+    RateLimits,
+    SharedRateBudget,
+)
 from contactflow.flows.connections.remote_client import RemoteAccount, RemoteFailed, call
 from contactflow.platform.db import Database
 from contactflow.platform.webhooks.ssrf import UrlPolicy
@@ -165,3 +172,44 @@ async def test_a_remote_that_keeps_failing_fails_the_call_with_its_answer(
         with pytest.raises(RemoteFailed, match="remote answered 504: nope"):
             await call(account, "POST", "/x")
     assert len([arrival for arrival in receiver.arrivals if arrival.path == f"{path}/x"]) == 4
+
+
+def _shared(redis_url: str, prefix: str) -> tuple[SharedRateBudget, SharedRateBudget]:
+    """The budgets two worker processes keep of one connection in one remote location."""
+    limits = RateLimits(
+        burst=3, burst_seconds=1, daily=1_000, redis_url=redis_url, key_prefix=prefix
+    )
+    return SharedRateBudget(limits, "conn_1:loc_remote"), SharedRateBudget(
+        limits, "conn_1:loc_remote"
+    )
+
+
+async def test_processes_sharing_a_redis_spend_one_budget(
+    redis_url: str, redis_prefix: str
+) -> None:
+    first, second = _shared(redis_url, redis_prefix)
+    started = time.monotonic()
+    # Ten requests, five through each, against three a second: four windows of the one
+    # budget (alone, each process would have needed two).
+    await asyncio.gather(*(budget.acquire() for budget in (first, second) for _ in range(5)))
+    assert time.monotonic() - started >= 2.9
+    assert first.in_window + second.in_window <= 3
+
+
+async def test_a_pause_one_process_learns_of_holds_the_others(
+    redis_url: str, redis_prefix: str
+) -> None:
+    first, second = _shared(redis_url, redis_prefix)
+    client = Redis.from_url(redis_url)
+    try:
+        paused_at = time.time()
+        first.pause(1.5)  # a 429 with Retry-After: 1.5, answered to the first
+        deadline = time.monotonic() + 10
+        while not await client.exists(f"{redis_prefix}:remote-budget:conn_1:loc_remote:pause"):
+            assert time.monotonic() < deadline, "the pause never reached Redis"
+            await asyncio.sleep(0.02)
+        await second.acquire()
+        # Budgets count in wall time (milliseconds), as every process's clock agrees on it.
+        assert time.time() >= paused_at + 1.5 - 0.01
+    finally:
+        await client.aclose()
