@@ -89,5 +89,12 @@ async def test_a_caller_gone_in_the_middle_of_its_body_is_no_error(
         return any("client disconnected" in record.getMessage() for record in caplog.records)
 
     await wait_for(noted, within=10)
-    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+    # The server's own loggers: asyncio's are left out, as the garbage collector may report
+    # there, at any moment, a connection another test left behind.
+    errors = [
+        record
+        for record in caplog.records
+        if record.levelno >= logging.ERROR and record.name.startswith(("contactflow", "uvicorn"))
+    ]
+    assert errors == []
     assert await idle_hub.runs(flow["id"]) == []
