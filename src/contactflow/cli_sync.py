@@ -23,13 +23,15 @@ from contactflow.cli_support import (
 from contactflow.platform.db import Database
 from contactflow.platform.errors import invalid
 from contactflow.sync import service
-from contactflow.sync.fields import CONFLICT_POLICIES, DEFAULT_MAPPING, FieldMap
+from contactflow.sync.fields import CONFLICT_POLICIES, FieldMap
 from contactflow.sync.models import (
     ACTIVE,
     FINISHED,
     PAUSED,
+    SYNC_OBJECTS,
     DeletePolicy,
     Direction,
+    SyncObject,
     SyncStatus,
 )
 from contactflow.sync.schemas import SyncOut
@@ -107,10 +109,19 @@ def list_syncs(location: Location, as_json: AsJson = False) -> None:
 @sync_app.command("create")
 def create_sync(
     location: Location,
-    name: Annotated[str, typer.Option(help="What the sync is called.")] = "Contacts <-> Mailsuite",
+    sync_object: Annotated[
+        str,
+        typer.Option(
+            "--object", help="contacts, tasks, notes or appointments (of linked contacts)."
+        ),
+    ] = "contacts",
+    name: Annotated[
+        str | None, typer.Option(help="What the sync is called (default: by its object).")
+    ] = None,
     direction: Annotated[
-        str, typer.Option(help="crmToMailsuite, mailsuiteToCrm or both.")
-    ] = "both",
+        str | None,
+        typer.Option(help="crmToMailsuite, mailsuiteToCrm or both (default: the object's)."),
+    ] = None,
     mapping: Annotated[
         list[str] | None,
         typer.Option(
@@ -123,11 +134,15 @@ def create_sync(
         str, typer.Option(help="When a record is deleted: ignore, propagate or hold.")
     ] = "ignore",
 ) -> None:
-    """Create a sync of contacts; its backfill starts at once (the workers run it). Prints
-    its id."""
+    """Create a sync of contacts (or of their tasks, notes, appointments); its backfill starts
+    at once (the workers run it). Prints its id."""
+    objects: tuple[SyncObject, ...] = SYNC_OBJECTS
+    carried = next((value for value in objects if value == sync_object), None)
+    if carried is None:
+        raise typer.BadParameter(", ".join(objects), param_hint="--object")
     directions: tuple[Direction, ...] = ("crmToMailsuite", "mailsuiteToCrm", "both")
     chosen = next((value for value in directions if value == direction), None)
-    if chosen is None:
+    if chosen is None and direction is not None:
         raise typer.BadParameter(", ".join(directions), param_hint="--direction")
     policies: tuple[DeletePolicy, ...] = ("ignore", "propagate", "hold")
     policy = next((value for value in policies if value == on_delete), None)
@@ -137,11 +152,7 @@ def create_sync(
     async def run(db: Database) -> str:
         entries = [_field_map(text, n) for n, text in enumerate(mapping)] if mapping else None
         wanted = service.SyncSettings(
-            name,
-            "contacts",
-            chosen,
-            tuple(entries) if entries else DEFAULT_MAPPING,
-            on_delete=policy,
+            name, carried, chosen, tuple(entries) if entries else None, on_delete=policy
         )
         async with db.unit_of_work() as uow:
             return (await service.create_sync(uow, location, wanted)).id

@@ -16,8 +16,8 @@ from contactflow.mailsuite.schemas import ContactCreate as MailCreate
 from contactflow.platform.db import Database
 from contactflow.platform.events import ConsumerCursor, Event
 from contactflow.sync import service
-from contactflow.sync.incremental import WATCHED
 from contactflow.sync.models import PAUSED, Sync, SyncLink
+from contactflow.sync.objects import WATCHED
 from contactflow.sync.service import SyncSettings, consumer_name
 from tests.mailsuite.helpers import json_of, poll
 

@@ -11,7 +11,6 @@ from contactflow.platform.auth.http import requires
 from contactflow.platform.auth.principal import Principal
 from contactflow.platform.auth.scopes import SYNC_READ, SYNC_WRITE
 from contactflow.sync import service
-from contactflow.sync.fields import DEFAULT_MAPPING
 from contactflow.sync.models import ACTIVE, PAUSED, SyncStatus
 from contactflow.sync.schemas import SyncCreate, SyncEnvelope, SyncList, SyncUpdate
 from contactflow.sync.service import SyncSettings
@@ -30,12 +29,12 @@ Writer = Annotated[Principal, requires(SYNC_WRITE)]
     summary="Create a sync (active at once: its backfill starts; 409 when the objects are synced)",
 )
 async def create_sync(body: SyncCreate, caller: Writer, db: DatabaseDep) -> SyncEnvelope:
-    mapping = DEFAULT_MAPPING if body.mapping is None else [e.entry() for e in body.mapping]
+    mapping = None if body.mapping is None else tuple(e.entry() for e in body.mapping)
     wanted = SyncSettings(
         body.name,
         body.object,
         body.direction,
-        tuple(mapping),
+        mapping,
         body.reconcile_every_minutes,
         body.on_delete,
     )

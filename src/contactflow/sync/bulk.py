@@ -1,6 +1,7 @@
-"""A backfill batch in a few statements: the links of its CRM records read at once, their
-Mailsuite partners matched at once, and the partners of those matched to none created and
-linked together, with one flush.
+"""A backfill batch of contacts in a few statements: the links of its CRM records read at
+once, their Mailsuite partners matched at once, and the partners of those matched to none
+created and linked together, with one flush. The records of a contact (tasks, notes) are
+never matched: each goes through `PairSync.record`.
 
 A record matched to a partner is linked to it one at a time (its fields are reconciled and
 may be written on either side). What is out of the common way goes through `PairSync.record`,
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from contactflow.platform.errors import DomainError
 from contactflow.sync.models import LinkOrigin, SyncLink
 from contactflow.sync.pairs import Outcome, PairSync, guarded
-from contactflow.sync.sides import Record
+from contactflow.sync.sides import MailsuiteContacts, Record
 
 
 async def _linked(pairs: PairSync, crm_ids: list[str]) -> set[str]:
@@ -34,9 +35,12 @@ async def link_crm_records(
     pairs: PairSync, records: list[Record], origin: LinkOrigin
 ) -> list[Outcome]:
     """Each of `records` (of the CRM side) linked to its Mailsuite partner, matched or made."""
+    mailsuite = pairs.mailsuite
+    if not isinstance(mailsuite, MailsuiteContacts):
+        return [await guarded(pairs.uow, pairs.record("crm", r, origin)) for r in records]
     linked = await _linked(pairs, [record.id for record in records])
     fresh = [record for record in records if record.id not in linked]
-    partners = await pairs.mailsuite.match_many([(r.email, r.phone) for r in fresh])
+    partners = await mailsuite.match_many([(r.email, r.phone) for r in fresh])
     one_by_one = [record for record in records if record.id in linked]
     matched: list[tuple[Record, Record]] = []
     outcomes: list[Outcome] = []
@@ -53,7 +57,7 @@ async def link_crm_records(
         else:
             addresses.add((record.email or "").lower())
             to_create.append(record)
-    outcomes += await _create_partners(pairs, to_create, origin)
+    outcomes += await _create_partners(pairs, mailsuite, to_create, origin)
     for record, partner in matched:
         linking = pairs.link_matched("crm", record, partner, origin)
         outcomes.append(await guarded(pairs.uow, linking))
@@ -63,15 +67,13 @@ async def link_crm_records(
 
 
 async def _create_partners(
-    pairs: PairSync, records: list[Record], origin: LinkOrigin
+    pairs: PairSync, mailsuite: MailsuiteContacts, records: list[Record], origin: LinkOrigin
 ) -> list[Outcome]:
     if not records:
         return []
     try:
         async with pairs.uow.savepoint():
-            made = await pairs.mailsuite.create_many(
-                [pairs.carried("crm", record) for record in records]
-            )
+            made = await mailsuite.create_many([pairs.carried("crm", record) for record in records])
             outcomes: list[Outcome] = []
             for record, partner in zip(records, made, strict=True):
                 if isinstance(partner, str):

@@ -21,7 +21,6 @@ from contactflow.contacts.models import Contact
 from contactflow.mailsuite.models import MailContact
 from contactflow.platform.events import ConsumerCursor, Event
 from contactflow.sync.fields import FieldMap, field_hashes, mapping_of
-from contactflow.sync.incremental import SIDE_OF
 from contactflow.sync.models import (
     FINDING_KINDS,
     FindingKind,
@@ -30,6 +29,7 @@ from contactflow.sync.models import (
     SyncLink,
     sync_origin,
 )
+from contactflow.sync.objects import kind_of
 from contactflow.sync.pairs import writes
 from contactflow.sync.reconcile import plan
 from contactflow.sync.service import consumer_name
@@ -62,17 +62,22 @@ class Survey:
 async def _pending(session: AsyncSession, sync: Sync) -> set[tuple[SideName, str]]:
     """The records whose changes the sync has not read yet."""
     cursor = await session.get(ConsumerCursor, (consumer_name(sync.id), sync.location_id))
-    rows = await session.execute(
-        select(Event.type, Event.subject_id).where(
+    kind = kind_of(sync.object)
+    events = await session.scalars(
+        select(Event).where(
             Event.location_id == sync.location_id,
             Event.seq > (cursor.position if cursor is not None else 0),
-            Event.type.in_(tuple(SIDE_OF)),
+            Event.type.in_(tuple(kind.events)),
             Event.subject_id.is_not(None),
             # The sync's own writes are no change to it (its consumer passes over them).
             or_(Event.origin.is_(None), Event.origin != sync_origin(sync.id)),
         )
     )
-    return {(SIDE_OF[event_type], str(subject)) for event_type, subject in rows}
+    return {
+        (kind.events[event.type].side, str(kind.record_id(event)))
+        for event in events
+        if kind.record_id(event) is not None
+    }
 
 
 @dataclass(frozen=True)

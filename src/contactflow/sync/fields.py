@@ -1,6 +1,7 @@
 """The fields a sync maps: each side's catalog, the default mapping, checks of a mapping, and
 values carried from one side's form to the other's (the Contacts API's tags are a list; a
-Mailsuite custom field holds them as one comma-separated text).
+Mailsuite custom field holds them as one comma-separated text; a task's `completed` flag is a
+Mailsuite task's status). Each object a sync carries has its own catalog (sync/objects.py).
 
 Values are compared and hashed in each side's own form, so a side's hash changes only when
 that side changed."""
@@ -43,6 +44,8 @@ CRM_FIELDS: Final = (
     "source",
 )
 CRM_LISTS: Final = frozenset({"tags"})
+# Contacts API flags that Mailsuite keeps as a status: its status when set, and when not.
+CRM_FLAGS: Final = {"completed": ("done", "open")}
 MAILSUITE_FIELDS: Final = ("firstName", "lastName", "email", "phone")
 # Any custom field of the workspace, made by the first write of it.
 MAILSUITE_CUSTOM: Final = "customFields."
@@ -63,11 +66,16 @@ class FieldMap:
     def to_mailsuite(self, value: Any) -> Any:
         if self.crm in CRM_LISTS:
             return ", ".join(value) if value else None
+        if self.crm in CRM_FLAGS:
+            on, off = CRM_FLAGS[self.crm]
+            return on if value else off
         return value
 
     def to_crm(self, value: Any) -> Any:
         if self.crm in CRM_LISTS:
             return [part.strip() for part in str(value).split(",") if part.strip()] if value else []
+        if self.crm in CRM_FLAGS:
+            return value == CRM_FLAGS[self.crm][0]
         return None if value is None else str(value)
 
     def same(self, crm_value: Any, mailsuite_value: Any) -> bool:
@@ -87,27 +95,45 @@ DEFAULT_MAPPING: Final = (
 )
 
 
-def mailsuite_field_exists(name: str) -> bool:
-    if name.startswith(MAILSUITE_CUSTOM):
-        return bool(_CUSTOM_KEY.match(name.removeprefix(MAILSUITE_CUSTOM)))
-    return name in MAILSUITE_FIELDS
+@dataclass(frozen=True)
+class Catalog:
+    """The fields of one object a sync may map on each side, and what each side's record is
+    called in a refusal."""
+
+    crm: tuple[str, ...]
+    mailsuite: tuple[str, ...]
+    crm_noun: str
+    mailsuite_noun: str
+    # Whether any Mailsuite custom field (customFields.<key>) may be mapped too.
+    custom: bool = False
+
+    def mailsuite_has(self, name: str) -> bool:
+        if self.custom and name.startswith(MAILSUITE_CUSTOM):
+            return bool(_CUSTOM_KEY.match(name.removeprefix(MAILSUITE_CUSTOM)))
+        return name in self.mailsuite
 
 
-def checked_mapping(entries: list[FieldMap]) -> list[FieldMap]:
+CONTACT_FIELDS: Final = Catalog(
+    CRM_FIELDS, MAILSUITE_FIELDS, "contact", "Mailsuite contact", custom=True
+)
+
+
+def checked_mapping(entries: list[FieldMap], catalog: Catalog = CONTACT_FIELDS) -> list[FieldMap]:
     """The mapping, or 422 naming each entry's field that names no field of its side, or a
     field mapped twice (two values would be written to it)."""
     problems: list[str] = []
     seen: dict[str, set[str]] = {"crm": set(), "mailsuite": set()}
+    custom = ", or customFields.<key>" if catalog.custom else ""
     for position, entry in enumerate(entries):
-        if entry.crm not in CRM_FIELDS:
+        if entry.crm not in catalog.crm:
             problems.append(
-                f"mapping.{position}.crm: {entry.crm!r} is not a contact field "
-                f"(one of {', '.join(CRM_FIELDS)})"
+                f"mapping.{position}.crm: {entry.crm!r} is not a {catalog.crm_noun} field "
+                f"(one of {', '.join(catalog.crm)})"
             )
-        if not mailsuite_field_exists(entry.mailsuite):
+        if not catalog.mailsuite_has(entry.mailsuite):
             problems.append(
-                f"mapping.{position}.mailsuite: {entry.mailsuite!r} is not a Mailsuite contact "
-                f"field (one of {', '.join(MAILSUITE_FIELDS)}, or customFields.<key>)"
+                f"mapping.{position}.mailsuite: {entry.mailsuite!r} is not a "
+                f"{catalog.mailsuite_noun} field (one of {', '.join(catalog.mailsuite)}{custom})"
             )
         for side, name in (("crm", entry.crm), ("mailsuite", entry.mailsuite)):
             if name in seen[side]:

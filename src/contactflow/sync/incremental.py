@@ -1,5 +1,6 @@
-"""Incremental sync: each active sync reads its location's event log from its own cursor and
-brings the partner of each changed record in step (sync/pairs.py).
+"""Incremental sync: each active sync reads its location's event log from its own cursor (the
+events of its object's records, sync/objects.py) and brings the partner of each changed record
+in step (sync/pairs.py).
 
 No echo: the sync's writes carry its origin on their events, which it passes over; and a
 record whose mapped fields still hash as the identity map last recorded them is its own
@@ -7,20 +8,12 @@ write come back, whatever carried it. So a two-way sync never loops. The cursor 
 transaction that syncs, so a change is synced once; a paused sync's cursor waits."""
 
 import logging
-from typing import Final
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 
 from contactflow.platform import tracing
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
-from contactflow.platform.event_types import (
-    CONTACT_CREATE,
-    CONTACT_DELETE,
-    CONTACT_UPDATE,
-    MAILSUITE_CONTACT_DELETE,
-    MAILSUITE_CONTACT_UPSERT,
-)
 from contactflow.platform.events import ConsumerCursor, Event, EventStream, next_batch
 from contactflow.sync import events as sync_events
 from contactflow.sync.models import (
@@ -31,19 +24,11 @@ from contactflow.sync.models import (
     batch_attributes,
     sync_origin,
 )
-from contactflow.sync.pairs import guarded, pairs_for
+from contactflow.sync.objects import KINDS, kind_of
+from contactflow.sync.pairs import Outcome, PairSync, guarded, pairs_for
 from contactflow.sync.service import consumer_name
 
 log = logging.getLogger("contactflow.sync")
-SIDE_OF: Final[dict[str, SideName]] = {
-    CONTACT_CREATE: "crm",
-    CONTACT_UPDATE: "crm",
-    CONTACT_DELETE: "crm",
-    MAILSUITE_CONTACT_UPSERT: "mailsuite",
-    MAILSUITE_CONTACT_DELETE: "mailsuite",
-}
-DELETES: Final = frozenset({CONTACT_DELETE, MAILSUITE_CONTACT_DELETE})
-WATCHED: Final = tuple(SIDE_OF)
 # With no watched event to read, a cursor moves only this many events at a time.
 CURSOR_STRIDE = 1000
 
@@ -57,7 +42,12 @@ async def _behind(db: Database) -> list[str]:
         .where(
             Event.location_id == Sync.location_id,
             Event.seq > position,
-            Event.type.in_(WATCHED),
+            or_(
+                *(
+                    and_(Sync.object == name, Event.type.in_(tuple(kind.events)))
+                    for name, kind in KINDS.items()
+                )
+            ),
         )
         .exists()
     )
@@ -83,7 +73,8 @@ async def _consume(db: Database, sync_id: str, region: str, batch: int) -> bool:
         sync = await uow.session.get(Sync, sync_id)
         if sync is None or sync.status != ACTIVE:
             return False
-        found = await next_batch(uow, consumer_name(sync.id), sync.location_id, WATCHED, batch)
+        types = tuple(kind_of(sync.object).events)
+        found = await next_batch(uow, consumer_name(sync.id), sync.location_id, types, batch)
         if found is None:
             return False
         with tracing.span("sync batch", batch_attributes(sync, "changes")) as span:
@@ -99,20 +90,27 @@ async def _sync_changes(uow: UnitOfWork, sync: Sync, events: list[Event], region
     pairs = pairs_for(uow, sync, region)
     seen: set[tuple[SideName, str, bool]] = set()
     for event in events:
-        side, deleted = SIDE_OF[event.type], event.type in DELETES
-        subject = event.subject_id
+        watched = pairs.kind.events[event.type]
+        side, deleted, subject = watched.side, watched.deleted, watched.record_id(event)
         # The sync's own write, or a record this batch has brought in step already.
         if event.origin == origin or subject is None or (side, subject, deleted) in seen:
             continue
         seen.add((side, subject, deleted))
         work = pairs.deleted(side, subject) if deleted else pairs.changed(side, subject, side)
-        outcome = await guarded(uow, work)
-        if outcome.kind == "failed":
-            log.info("sync %s: %s %s not synced: %s", sync.id, side, subject, outcome.reason)
-            sync.last_error = f"{side} record {subject}: {outcome.reason}"
-            sync.last_error_at = utcnow()
-            await sync_events.failed(uow, sync, side, subject, outcome.reason or "")
-            await pairs.refused(side, subject, outcome.reason or "")
+        await told(pairs, side, subject, await guarded(uow, work))
+
+
+async def told(pairs: PairSync, side: SideName, record_id: str, outcome: Outcome) -> None:
+    """A record a side refused, on the sync (its last error), in the event log and in its
+    pair's history."""
+    if outcome.kind != "failed":
+        return
+    sync, reason = pairs.sync, outcome.reason or ""
+    log.info("sync %s: %s %s not synced: %s", sync.id, side, record_id, reason)
+    sync.last_error = f"{side} record {record_id}: {reason}"
+    sync.last_error_at = utcnow()
+    await sync_events.failed(pairs.uow, sync, side, record_id, reason)
+    await pairs.refused(side, record_id, reason)
 
 
 async def consume(db: Database, region: str, batch: int) -> bool:

@@ -1,6 +1,7 @@
 """The sync context's tables: a sync (what is kept in step, which way, field by field), its
 identity map (one row per linked pair, with its recent history), its backfill job, its
-reconciliations with their findings, and the conflicts and deletes held for a person."""
+reconciliations with their findings, the conflicts and deletes held for a person, and the
+records that wait for their contact to be linked."""
 
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -23,7 +24,9 @@ from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Base, UTCDateTime
 from contactflow.platform.ids import new_id
 
-SyncObject = Literal["contacts"]
+# Contacts, and what belongs to a contact: its tasks, notes and appointments (sync/objects.py).
+SyncObject = Literal["contacts", "tasks", "notes", "appointments"]
+SYNC_OBJECTS: Final[tuple[SyncObject, ...]] = ("contacts", "tasks", "notes", "appointments")
 Direction = Literal["crmToMailsuite", "mailsuiteToCrm", "both"]
 SyncStatus = Literal["active", "paused"]
 BackfillState = Literal["running", "finished"]
@@ -290,3 +293,21 @@ class SyncChange(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index(None, "sync_id", "crm_id", "at", "id"),)
+
+
+class SyncPending(Base):
+    """A record of a contact's (a task, a note) that waits for its contact to be linked by the
+    location's contacts sync: it is synced as soon as the contact has its partner."""
+
+    __tablename__ = "sync_pending"
+
+    sync_id: Mapped[str] = mapped_column(
+        ForeignKey("syncs.id", ondelete="CASCADE"), primary_key=True
+    )
+    side: Mapped[SideName] = mapped_column(String(16), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The contact it belongs to, on the record's side.
+    parent_id: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index(None, "sync_id", "side", "parent_id"),)

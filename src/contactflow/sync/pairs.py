@@ -1,7 +1,8 @@
 """One record brought in step with its partner on the other side: linked when it is new to
-the sync (matched by email, then phone, or created), reconciled field by field, and the pair's
-state recorded in the identity map. The backfill and the incremental sync both go through
-here, so a record is handled the same whichever saw it first."""
+the sync (a contact matched by email, then phone, or created; a task or note created under
+its contact's partner, or waiting for it), reconciled field by field, and the pair's state
+recorded in the identity map. The backfill and the incremental sync both go through here, so
+a record is handled the same whichever saw it first, whatever object the sync carries."""
 
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -10,10 +11,11 @@ from typing import Final, Literal
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from contactflow.platform import topics
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Conflict, DomainError
-from contactflow.sync import conflict_queue, history
+from contactflow.sync import conflict_queue, history, parents
 from contactflow.sync import events as sync_events
 from contactflow.sync.fields import Values, field_hashes, mapping_of, record_hash
 from contactflow.sync.models import (
@@ -26,15 +28,9 @@ from contactflow.sync.models import (
     SyncHeldDelete,
     SyncLink,
 )
+from contactflow.sync.objects import kind_of
 from contactflow.sync.reconcile import Plan, plan
-from contactflow.sync.sides import (
-    CrmSide,
-    MailsuiteContacts,
-    Record,
-    Side,
-    WorkspaceContacts,
-    refusal,
-)
+from contactflow.sync.sides import PARENT, SOURCE, CrmSide, Record, Side, refusal
 
 # Skipped: nothing to do by the sync's rules (the reason says why); failed: a side refused
 # the write (an address another contact has, a number that is no phone).
@@ -56,10 +52,9 @@ class Outcome:
 class PairSync:
     """A sync's pairs, in one unit of work, between a CRM side and the Mailsuite side."""
 
-    def __init__(
-        self, uow: UnitOfWork, sync: Sync, crm: CrmSide, mailsuite: MailsuiteContacts
-    ) -> None:
+    def __init__(self, uow: UnitOfWork, sync: Sync, crm: CrmSide, mailsuite: Side) -> None:
         self.uow, self.sync, self.crm, self.mailsuite = uow, sync, crm, mailsuite
+        self.kind = kind_of(sync.object)
         self.sides: dict[SideName, Side] = {"crm": crm, "mailsuite": mailsuite}
         self.mapping = mapping_of(sync.mapping)
         self.manual = any(entry.conflict == "manual" for entry in self.mapping)
@@ -109,6 +104,16 @@ class PairSync:
         if refused is not None:
             return refused
         values = self.carried(side, record)
+        if self.kind.of_contact:
+            assert record.parent is not None  # else uncreatable
+            parent = await parents.partner_of(
+                self.uow.session, self.sync.location_id, side, record.parent
+            )
+            if parent is None:
+                await parents.wait(self.uow, self.sync, side, record.id, record.parent)
+                return Outcome("skipped", "its contact is not linked yet: it waits for it")
+            values |= {PARENT: parent, SOURCE: record.id}
+            await parents.done(self.uow, self.sync, side, record.id)
         created = await self.sides[other].create(values)
         await self.reconcile(side, record, created, None, origin)
         return Outcome("created")
@@ -160,6 +165,8 @@ class PairSync:
         for a person (`hold`) or kept (`ignore`, or a direction that does not write the
         partner's side); a kept partner's link stays, marked with the side that is gone."""
         link = await self._link(side, record_id)
+        if link is None and self.kind.of_contact:
+            await parents.done(self.uow, self.sync, side, record_id)
         if link is None or link.gone == side:
             return Outcome("unchanged")
         if await self.sides[side].get(record_id) is not None:
@@ -244,9 +251,8 @@ class PairSync:
         does."""
         if not writes(self.sync.direction, side):
             return Outcome("skipped", f"the sync's direction creates no {side} records")
-        if side == "mailsuite" and record.email is None:
-            return Outcome("skipped", "no email address, which a Mailsuite contact needs")
-        return None
+        reason = self.kind.uncreatable(side, record)
+        return None if reason is None else Outcome("skipped", reason)
 
     def carried(self, side: SideName, record: Record) -> Values:
         """`record`'s mapped values in the other side's names and form."""
@@ -299,6 +305,9 @@ class PairSync:
                 linked_at=now,
             )
             self.uow.session.add(link)
+            if not self.kind.of_contact:
+                # Records of the contact may wait for it (sync/pending.py).
+                self.uow.wake(topics.SYNC_CHANGES)
         else:
             await self._note(crm.id, writes, told)
             if writes.to_crm or writes.to_mailsuite:
@@ -311,14 +320,9 @@ class PairSync:
 
 
 def pairs_for(uow: UnitOfWork, sync: Sync, region: str) -> PairSync:
-    """The sync's pairs between this workspace's contacts and its Mailsuite contacts."""
-    location = sync.location_id
-    return PairSync(
-        uow,
-        sync,
-        WorkspaceContacts(uow, location, region),
-        MailsuiteContacts(uow, location, region),
-    )
+    """The sync's pairs between this workspace's records of its object and Mailsuite's."""
+    crm, mailsuite = kind_of(sync.object).sides(uow, sync.location_id, region)
+    return PairSync(uow, sync, crm, mailsuite)
 
 
 async def guarded(uow: UnitOfWork, work: Awaitable[Outcome]) -> Outcome:

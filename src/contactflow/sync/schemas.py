@@ -45,10 +45,12 @@ ReconcileEvery = Annotated[int, Field(ge=0, le=10080)]
 
 
 class SyncCreate(RequestModel):
-    name: Name = "Contacts <-> Mailsuite"
+    # Contacts, or a contact's tasks, notes or appointments (docs/sync.md). Without a name,
+    # direction or mapping, the object's own: for contacts "Contacts <-> Mailsuite", both
+    # ways, names, email, phone, and tags as the Mailsuite custom field `tags`.
     object: SyncObject = "contacts"
-    direction: Direction = "both"
-    # Without it: names, email, phone, and tags as the Mailsuite custom field `tags`.
+    name: Name | None = None
+    direction: Direction | None = None
     mapping: Mapping | None = None
     reconcile_every_minutes: ReconcileEvery = 0
     # What a record's delete does to its partner: deleted too, kept, or held for a person.
@@ -93,6 +95,8 @@ class SyncOut(WireModel):
     mapping: list[FieldMapOut]
     status: SyncStatus
     linked: int
+    # Records of a contact (tasks, notes) waiting for their contact to be linked.
+    waiting: int
     backfill: BackfillOut | None
     last_error: str | None
     last_error_at: str | None

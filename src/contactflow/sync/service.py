@@ -12,10 +12,10 @@ from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.platform import topics
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
-from contactflow.platform.errors import Conflict, NotFound
+from contactflow.platform.errors import Conflict, NotFound, Unprocessable
 from contactflow.platform.events import ConsumerCursor, EventStream, lock_cursor
-from contactflow.sync import backfill
-from contactflow.sync.fields import DEFAULT_MAPPING, FieldMap, checked_mapping
+from contactflow.sync import backfill, parents
+from contactflow.sync.fields import FieldMap, checked_mapping
 from contactflow.sync.models import (
     ACTIVE,
     DeletePolicy,
@@ -24,6 +24,7 @@ from contactflow.sync.models import (
     SyncObject,
     SyncStatus,
 )
+from contactflow.sync.objects import kind_of
 
 SYNC_NOT_FOUND = "Sync not found"
 
@@ -35,10 +36,11 @@ def consumer_name(sync_id: str) -> str:
 
 @dataclass(frozen=True)
 class SyncSettings:
-    name: str
+    # Without a name, direction or mapping: the object's own (sync/objects.py).
+    name: str | None = None
     object: SyncObject = "contacts"
-    direction: Direction = "both"
-    mapping: tuple[FieldMap, ...] = DEFAULT_MAPPING
+    direction: Direction | None = None
+    mapping: tuple[FieldMap, ...] | None = None
     # Minutes between scheduled reconciliations; 0: only when asked for.
     reconcile_every: int = 0
     on_delete: DeletePolicy = "ignore"
@@ -66,9 +68,19 @@ async def list_syncs(
 
 async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -> Sync:
     """A sync, active at once: its backfill links what both sides hold now, and its cursor
-    reads the changes made from now on. 409 when the location syncs these objects already."""
-    mapping = checked_mapping(list(wanted.mapping))
+    reads the changes made from now on. 409 when the location syncs these objects already;
+    422 for a sync of a contact's records when the location has no contacts sync."""
+    kind = kind_of(wanted.object)
+    mapping = checked_mapping(list(wanted.mapping or kind.mapping), kind.catalog)
+    direction = kind.checked_direction(wanted.direction or kind.directions[0])
     await uow.lock(f"syncs:{location_id}")
+    if kind.of_contact and await parents.contacts_sync(uow.session, location_id) is None:
+        raise Unprocessable(
+            [
+                f"object: a {kind.name} sync pairs the records of contacts the location's "
+                "contacts sync links; create that sync first"
+            ]
+        )
     taken = await uow.session.scalar(
         select(Sync.id).where(Sync.location_id == location_id, Sync.object == wanted.object)
     )
@@ -80,9 +92,9 @@ async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -
     now = utcnow()
     sync = Sync(
         location_id=location_id,
-        name=wanted.name,
+        name=wanted.name or kind.title,
         object=wanted.object,
-        direction=wanted.direction,
+        direction=direction,
         mapping=[entry.as_data() for entry in mapping],
         status=ACTIVE,
         on_delete=wanted.on_delete,
@@ -114,12 +126,13 @@ async def change_sync(
     """Rename it, change its direction or mapping (pairs are reconciled with the new ones as
     their records next change), how often it is reconciled, or its delete policy."""
     sync = await find_sync(uow.session, location_id, sync_id)
+    kind = kind_of(sync.object)
     if mapping is not None:
-        sync.mapping = [entry.as_data() for entry in checked_mapping(mapping)]
+        sync.mapping = [entry.as_data() for entry in checked_mapping(mapping, kind.catalog)]
     if name is not None:
         sync.name = name
     if direction is not None:
-        sync.direction = direction
+        sync.direction = kind.checked_direction(direction)
     if reconcile_every is not None:
         schedule(sync, reconcile_every)
     if on_delete is not None:
@@ -140,8 +153,19 @@ async def set_status(uow: UnitOfWork, location_id: str, sync_id: str, status: Sy
 
 
 async def delete_sync(uow: UnitOfWork, location_id: str, sync_id: str) -> None:
-    """The sync, its identity map and backfill, and its cursor. Records stay as they are."""
+    """The sync, its identity map and backfill, and its cursor. Records stay as they are.
+    409 for the contacts sync while a sync of contacts' records pairs through it."""
     sync = await find_sync(uow.session, location_id, sync_id)
+    if not kind_of(sync.object).of_contact:
+        dependent = await uow.session.scalar(
+            select(Sync.id).where(Sync.location_id == location_id, Sync.id != sync.id)
+        )
+        if dependent is not None:
+            raise Conflict(
+                f"sync: sync {dependent} pairs the records of the contacts this sync links; "
+                "delete that one first",
+                meta={"syncId": dependent},
+            )
     await uow.session.execute(
         delete(ConsumerCursor).where(ConsumerCursor.consumer == consumer_name(sync.id))
     )

@@ -1,7 +1,8 @@
 """The two sides a sync keeps in step, each behind the same small interface: find a record,
 match one by email then phone, create, update. Values travel in each side's own field names
 (sync/fields.py). This workspace's Contacts API is one CRM side; a remote account reached
-through a connection is another, added behind the same `CrmSide`."""
+through a connection is another, added behind the same `CrmSide`. The records of a contact
+(tasks, notes) have sides of their own (sync/contact_records.py, sync/mailsuite_records.py)."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,11 @@ from contactflow.platform.errors import DomainError, NotFound
 from contactflow.sync.fields import CRM_FIELDS, MAILSUITE_CUSTOM, MAILSUITE_FIELDS, Values
 
 SYNC_SOURCE = "sync"
+# What a record of a contact is created with besides its mapped values: its contact on the
+# side made, and the record it copies (so a copy the flow templates made is that same copy).
+PARENT: Final = "contactId"
+SOURCE: Final = "sourceId"
+SOURCE_SYSTEM: Final = "contacts"
 
 
 def refusal(error: DomainError | ValidationError) -> str:
@@ -40,6 +46,8 @@ class Record:
     updated_at: datetime
     # Where a walk over the side is when it has read this record: (added at, id).
     position: tuple[datetime, str]
+    # The contact a task or note belongs to, on its own side (None for a contact).
+    parent: str | None = None
 
     @property
     def email(self) -> str | None:

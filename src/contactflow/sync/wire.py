@@ -17,6 +17,7 @@ from contactflow.sync.models import (
     SyncLink,
     SyncReconciliation,
 )
+from contactflow.sync.parents import count_waiting
 from contactflow.sync.schemas import (
     BackfillOut,
     ChangeOut,
@@ -64,6 +65,7 @@ async def sync_out(session: AsyncSession, sync: Sync) -> SyncOut:
         mapping=[FieldMapOut.model_validate(entry) for entry in sync.mapping],
         status=sync.status,
         linked=linked or 0,
+        waiting=await count_waiting(session, sync.id),
         backfill=backfill_out(job) if job is not None else None,
         last_error=sync.last_error,
         last_error_at=to_iso(sync.last_error_at),

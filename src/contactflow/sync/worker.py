@@ -1,5 +1,6 @@
 """The sync context's loops, run by every worker process (platform/runtime.py): backfills,
-changes read from the event log, and reconciliations (scheduled, run, repaired)."""
+changes read from the event log, records that waited for their contact to be linked, and
+reconciliations (scheduled, run, repaired)."""
 
 import httpx
 
@@ -7,7 +8,7 @@ from contactflow.platform import topics
 from contactflow.platform.db import Database
 from contactflow.platform.jobs import Loop
 from contactflow.settings import Settings
-from contactflow.sync import backfill, incremental, reconciliations
+from contactflow.sync import backfill, incremental, objects, pending, reconciliations
 
 
 def worker_loops(
@@ -16,7 +17,7 @@ def worker_loops(
     """Both sides are this workspace's: no lease (the database's locks order the writers),
     no outbound HTTP."""
     region, batch = settings.default_phone_region, settings.sync_batch_size
-    changes = (*(topics.event(event_type) for event_type in incremental.WATCHED),)
+    changes = (*(topics.event(event_type) for event_type in objects.WATCHED),)
     return {
         "sync-backfills": Loop(
             lambda: backfill.advance(db, batch, region), (topics.SYNC_BACKFILLS,)
@@ -24,6 +25,7 @@ def worker_loops(
         "sync-changes": Loop(
             lambda: incremental.consume(db, region, batch), (*changes, topics.SYNC_CHANGES)
         ),
+        "sync-waiting": Loop(lambda: pending.resume(db, region, batch), (topics.SYNC_CHANGES,)),
         "sync-reconciliations": Loop(
             lambda: reconciliations.advance(db, region, batch),
             (topics.SYNC_RECONCILIATIONS,),

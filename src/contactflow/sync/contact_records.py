@@ -1,0 +1,173 @@
+"""The CRM side of a sync of what belongs to a contact: this workspace's tasks, notes and
+appointments, through the Contacts API's services in the sync's unit of work. Each is walked
+by the backfill in (date added, id) order, like contacts, and carries its contact as the
+record's parent. Such records are never matched by their fields: only their link pairs them.
+"""
+
+from datetime import datetime
+from typing import Any, ClassVar, cast
+
+from sqlalchemy import func, literal, select, tuple_
+
+from contactflow.contacts import records
+from contactflow.contacts.models import Appointment, Note, Task
+from contactflow.contacts.record_schemas import NoteCreate, NoteUpdate, TaskCreate, TaskUpdate
+from contactflow.platform.clock import to_iso
+from contactflow.platform.db import UnitOfWork, UTCDateTime
+from contactflow.platform.errors import NotFound, Unprocessable
+from contactflow.sync.fields import Values
+from contactflow.sync.sides import PARENT, SOURCE, Record
+
+Owned = Task | Note | Appointment
+
+
+class _ContactRecords:
+    """A location's records of one kind, each of a contact, read and walked alike."""
+
+    model: ClassVar[type[Task] | type[Note] | type[Appointment]]
+
+    def __init__(self, uow: UnitOfWork, location_id: str, region: str) -> None:
+        self.uow, self.location_id, self.region = uow, location_id, region
+
+    @staticmethod
+    def values_of(row: Any) -> Values:
+        raise NotImplementedError
+
+    def record_of(self, row: Owned) -> Record:
+        return Record(
+            row.id,
+            self.values_of(row),
+            row.date_updated,
+            (row.date_added, row.id),
+            row.contact_id,
+        )
+
+    async def _row(self, record_id: str) -> Owned:
+        model = self.model
+        row: Owned | None = await self.uow.session.scalar(
+            select(model).where(model.id == record_id, model.location_id == self.location_id)
+        )
+        if row is None:
+            raise NotFound(f"{model.__name__} not found")
+        return row
+
+    async def get(self, record_id: str) -> Record | None:
+        try:
+            return self.record_of(await self._row(record_id))
+        except NotFound:
+            return None
+
+    async def match(self, email: str | None, phone: str | None) -> Record | None:
+        """None: a contact's records are paired only through their link, never by fields."""
+        return None
+
+    async def count(self, until: datetime) -> int:
+        model = self.model
+        query = select(func.count()).where(
+            model.location_id == self.location_id, model.date_added <= until
+        )
+        return int(await self.uow.session.scalar(query) or 0)
+
+    async def page(
+        self, until: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Record]:
+        model = self.model
+        query = select(model).where(
+            model.location_id == self.location_id, model.date_added <= until
+        )
+        if after is not None:
+            past = tuple_(literal(after[0], UTCDateTime()), after[1])
+            query = query.where(tuple_(model.date_added, model.id) > past)
+        rows = await self.uow.session.scalars(
+            query.order_by(model.date_added, model.id).limit(limit)
+        )
+        return [self.record_of(cast(Owned, row)) for row in rows]
+
+
+def _fields(values: Values) -> Values:
+    """The mapped values of a write, without what only names the record's place."""
+    return {name: value for name, value in values.items() if name not in (PARENT, SOURCE)}
+
+
+class WorkspaceTasks(_ContactRecords):
+    model = Task
+
+    @staticmethod
+    def values_of(row: Any) -> Values:
+        return {
+            "title": row.title,
+            "body": row.body,
+            "dueDate": to_iso(row.due_date),
+            "completed": row.completed,
+        }
+
+    async def create(self, values: Values) -> Record:
+        body = TaskCreate.model_validate({"completed": False, **_fields(values)})
+        task = await records.create_task(self.uow, self.location_id, values[PARENT], body)
+        return self.record_of(task)
+
+    async def update(self, record_id: str, values: Values) -> Record:
+        task = await self._row(record_id)
+        body = TaskUpdate.model_validate(values)
+        updated = await records.update_task(
+            self.uow, self.location_id, task.contact_id, record_id, body
+        )
+        return self.record_of(updated)
+
+    async def delete(self, record_id: str) -> None:
+        task = await self._row(record_id)
+        await records.delete_task(self.uow, self.location_id, task.contact_id, record_id)
+
+
+class WorkspaceNotes(_ContactRecords):
+    model = Note
+
+    @staticmethod
+    def values_of(row: Any) -> Values:
+        return {"body": row.body}
+
+    async def create(self, values: Values) -> Record:
+        body = NoteCreate.model_validate(_fields(values))
+        note = await records.create_note(self.uow, self.location_id, values[PARENT], body)
+        return self.record_of(note)
+
+    async def update(self, record_id: str, values: Values) -> Record:
+        note = await self._row(record_id)
+        body = NoteUpdate.model_validate(values)
+        updated = await records.update_note(
+            self.uow, self.location_id, note.contact_id, record_id, body
+        )
+        return self.record_of(updated)
+
+    async def delete(self, record_id: str) -> None:
+        note = await self._row(record_id)
+        await records.delete_note(self.uow, self.location_id, note.contact_id, record_id)
+
+
+def appointment_summary(row: Any) -> str:
+    """An appointment as one line of a timeline: its title, when, and its status."""
+    title = row.title or "Appointment"
+    start, end = to_iso(row.start_time), to_iso(row.end_time)
+    return f"{title}: {start} to {end} ({row.appointment_status})"
+
+
+_ONE_WAY = "direction: appointments are synced onto the Mailsuite timeline only"
+
+
+class WorkspaceAppointments(_ContactRecords):
+    """Appointments go one way, onto the Mailsuite timeline: a sync only reads them."""
+
+    model = Appointment
+
+    @staticmethod
+    def values_of(row: Any) -> Values:
+        return {"summary": appointment_summary(row)}
+
+    async def create(self, values: Values) -> Record:
+        raise Unprocessable([_ONE_WAY])
+
+    async def update(self, record_id: str, values: Values) -> Record:
+        raise Unprocessable([_ONE_WAY])
+
+    async def delete(self, record_id: str) -> None:
+        raise Unprocessable([_ONE_WAY])

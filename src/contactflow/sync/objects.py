@@ -1,0 +1,206 @@
+"""What a sync can carry, object by object: contacts, and what belongs to a contact (its
+tasks, its notes and appointments onto the Mailsuite timeline). Each object names its fields
+on both sides and its default mapping, the directions it goes, the events of each side that
+tell of a change to one of its records, and the sides that read and write them. The engine
+(sync/pairs.py, backfill, incremental, reconciliation) is the same for all; what differs is
+only here (ADR 0037)."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from contactflow.platform.db import UnitOfWork
+from contactflow.platform.errors import Unprocessable
+from contactflow.platform.event_types import (
+    APPOINTMENT_CREATE,
+    APPOINTMENT_DELETE,
+    APPOINTMENT_UPDATE,
+    CONTACT_CREATE,
+    CONTACT_DELETE,
+    CONTACT_UPDATE,
+    MAILSUITE_CONTACT_DELETE,
+    MAILSUITE_CONTACT_UPSERT,
+    MAILSUITE_TASK_COMPLETE,
+    MAILSUITE_TASK_CREATE,
+    MAILSUITE_TASK_DELETE,
+    MAILSUITE_TASK_UPDATE,
+    NOTE_CREATE,
+    NOTE_DELETE,
+    NOTE_UPDATE,
+    TASK_COMPLETE,
+    TASK_CREATE,
+    TASK_DELETE,
+    TASK_UPDATE,
+)
+from contactflow.platform.events import Event
+from contactflow.sync.contact_records import WorkspaceAppointments, WorkspaceNotes, WorkspaceTasks
+from contactflow.sync.fields import CONTACT_FIELDS, DEFAULT_MAPPING, Catalog, FieldMap
+from contactflow.sync.mailsuite_records import MailsuiteTasks, MailsuiteTimeline
+from contactflow.sync.models import Direction, SideName, SyncObject
+from contactflow.sync.sides import CrmSide, MailsuiteContacts, Record, Side, WorkspaceContacts
+
+Sides = Callable[[UnitOfWork, str, str], tuple[CrmSide, Side]]
+BOTH_WAYS: Final[tuple[Direction, ...]] = ("both", "crmToMailsuite", "mailsuiteToCrm")
+
+
+def _subject(event: Event) -> str | None:
+    return event.subject_id
+
+
+def _payload_id(event: Event) -> str | None:
+    value = event.payload.get("id")
+    return value if isinstance(value, str) else None
+
+
+def _nested_id(key: str) -> Callable[[Event], str | None]:
+    def record_id(event: Event) -> str | None:
+        nested = event.payload.get(key)
+        value = nested.get("id") if isinstance(nested, dict) else None
+        return value if isinstance(value, str) else None
+
+    return record_id
+
+
+@dataclass(frozen=True)
+class Watched:
+    """An event type that tells of a change to a record of one side, and how it names it."""
+
+    side: SideName
+    record_id: Callable[[Event], str | None]
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectKind:
+    name: SyncObject
+    # A sync's name when it is given none.
+    title: str
+    catalog: Catalog
+    mapping: tuple[FieldMap, ...]
+    directions: tuple[Direction, ...]
+    events: Mapping[str, Watched]
+    sides: Sides
+    # Records of a contact: paired through their link only, made under the partner of their
+    # contact in the location's contacts sync, and waiting while the contact has none.
+    of_contact: bool = True
+
+    def record_id(self, event: Event) -> str | None:
+        return self.events[event.type].record_id(event)
+
+    def uncreatable(self, side: SideName, record: Record) -> str | None:
+        """Why `record` can have no partner made on `side` whatever is linked; None when it
+        can."""
+        if self.of_contact and record.parent is None:
+            return "it belongs to no contact"
+        if not self.of_contact and side == "mailsuite" and record.email is None:
+            return "no email address, which a Mailsuite contact needs"
+        return None
+
+    def checked_direction(self, direction: Direction) -> Direction:
+        if direction not in self.directions:
+            raise Unprocessable(
+                [f"direction: a {self.name} sync goes {' or '.join(self.directions)}"]
+            )
+        return direction
+
+
+def _contact_sides(uow: UnitOfWork, location_id: str, region: str) -> tuple[CrmSide, Side]:
+    return WorkspaceContacts(uow, location_id, region), MailsuiteContacts(uow, location_id, region)
+
+
+def _task_sides(uow: UnitOfWork, location_id: str, region: str) -> tuple[CrmSide, Side]:
+    return WorkspaceTasks(uow, location_id, region), MailsuiteTasks(uow, location_id, region)
+
+
+def _note_sides(uow: UnitOfWork, location_id: str, region: str) -> tuple[CrmSide, Side]:
+    return WorkspaceNotes(uow, location_id, region), MailsuiteTimeline(uow, location_id, "note")
+
+
+def _appointment_sides(uow: UnitOfWork, location_id: str, region: str) -> tuple[CrmSide, Side]:
+    timeline = MailsuiteTimeline(uow, location_id, "appointment")
+    return WorkspaceAppointments(uow, location_id, region), timeline
+
+
+_ONE_WAY: Final[tuple[Direction, ...]] = ("crmToMailsuite",)
+_CRM_TASK = Watched("crm", _payload_id)
+_MAIL_TASK = Watched("mailsuite", _nested_id("task"))
+_NOTE = Watched("crm", _payload_id)
+_APPOINTMENT = Watched("crm", _nested_id("appointment"))
+KINDS: Final[Mapping[str, ObjectKind]] = {
+    "contacts": ObjectKind(
+        "contacts",
+        "Contacts <-> Mailsuite",
+        CONTACT_FIELDS,
+        DEFAULT_MAPPING,
+        BOTH_WAYS,
+        {
+            CONTACT_CREATE: Watched("crm", _subject),
+            CONTACT_UPDATE: Watched("crm", _subject),
+            CONTACT_DELETE: Watched("crm", _subject, deleted=True),
+            MAILSUITE_CONTACT_UPSERT: Watched("mailsuite", _subject),
+            MAILSUITE_CONTACT_DELETE: Watched("mailsuite", _subject, deleted=True),
+        },
+        _contact_sides,
+        of_contact=False,
+    ),
+    "tasks": ObjectKind(
+        "tasks",
+        "Tasks <-> Mailsuite tasks",
+        Catalog(
+            ("title", "body", "dueDate", "completed"),
+            ("title", "notes", "dueAt", "status"),
+            "task",
+            "Mailsuite task",
+        ),
+        (
+            FieldMap("title", "title"),
+            FieldMap("body", "notes"),
+            FieldMap("dueDate", "dueAt"),
+            FieldMap("completed", "status"),
+        ),
+        BOTH_WAYS,
+        {
+            TASK_CREATE: _CRM_TASK,
+            TASK_UPDATE: _CRM_TASK,
+            TASK_COMPLETE: _CRM_TASK,
+            TASK_DELETE: Watched("crm", _payload_id, deleted=True),
+            MAILSUITE_TASK_CREATE: _MAIL_TASK,
+            MAILSUITE_TASK_UPDATE: _MAIL_TASK,
+            MAILSUITE_TASK_COMPLETE: _MAIL_TASK,
+            MAILSUITE_TASK_DELETE: Watched("mailsuite", _nested_id("task"), deleted=True),
+        },
+        _task_sides,
+    ),
+    "notes": ObjectKind(
+        "notes",
+        "Notes -> Mailsuite timeline",
+        Catalog(("body",), ("body",), "note", "Mailsuite timeline entry"),
+        (FieldMap("body", "body"),),
+        _ONE_WAY,
+        {
+            NOTE_CREATE: _NOTE,
+            NOTE_UPDATE: _NOTE,
+            NOTE_DELETE: Watched("crm", _payload_id, deleted=True),
+        },
+        _note_sides,
+    ),
+    "appointments": ObjectKind(
+        "appointments",
+        "Appointments -> Mailsuite timeline",
+        Catalog(("summary",), ("body",), "appointment", "Mailsuite timeline entry"),
+        (FieldMap("summary", "body"),),
+        _ONE_WAY,
+        {
+            APPOINTMENT_CREATE: _APPOINTMENT,
+            APPOINTMENT_UPDATE: _APPOINTMENT,
+            APPOINTMENT_DELETE: Watched("crm", _nested_id("appointment"), deleted=True),
+        },
+        _appointment_sides,
+    ),
+}
+# Every event type some sync reads.
+WATCHED: Final = tuple(dict.fromkeys(name for kind in KINDS.values() for name in kind.events))
+
+
+def kind_of(name: str) -> ObjectKind:
+    return KINDS[name]
