@@ -7,7 +7,8 @@ record's parent. Such records are never matched by their fields: only their link
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import func, literal, select, tuple_
+from sqlalchemy import Select, func, literal, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts import records
 from contactflow.contacts.models import Appointment, Note, Task
@@ -33,14 +34,30 @@ class _ContactRecords:
     def values_of(row: Any) -> Values:
         raise NotImplementedError
 
-    def record_of(self, row: Owned) -> Record:
+    @classmethod
+    def record_of(cls, row: Owned) -> Record:
         return Record(
-            row.id,
-            self.values_of(row),
-            row.date_updated,
-            (row.date_added, row.id),
-            row.contact_id,
+            row.id, cls.values_of(row), row.date_updated, (row.date_added, row.id), row.contact_id
         )
+
+    @classmethod
+    async def records(
+        cls, session: AsyncSession, location_id: str, ids: list[str]
+    ) -> dict[str, Record]:
+        """Many at once, as `get` reads each."""
+        model = cls.model
+        rows = await session.scalars(
+            select(model).where(model.location_id == location_id, model.id.in_(ids))
+        )
+        found = [cls.record_of(cast(Owned, row)) for row in rows]
+        return {record.id: record for record in found}
+
+    @classmethod
+    def listing(cls, location_id: str) -> Select[str, str | None]:
+        """Every record's id and its contact's, in the location."""
+        model = cls.model
+        query = select(model.id, model.contact_id).where(model.location_id == location_id)
+        return cast(Select[str, str | None], query)
 
     async def _row(self, record_id: str) -> Owned:
         model = self.model

@@ -17,9 +17,8 @@ from typing import Final
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.contacts.models import Contact
-from contactflow.mailsuite.models import MailContact
 from contactflow.platform.events import ConsumerCursor, Event
+from contactflow.sync import parents
 from contactflow.sync.fields import FieldMap, field_hashes, mapping_of
 from contactflow.sync.models import (
     FINDING_KINDS,
@@ -33,7 +32,7 @@ from contactflow.sync.objects import kind_of
 from contactflow.sync.pairs import writes
 from contactflow.sync.reconcile import plan
 from contactflow.sync.service import consumer_name
-from contactflow.sync.sides import MailsuiteContacts, Record, WorkspaceContacts
+from contactflow.sync.sides import Record
 
 # Links compared per round trip: large enough that the queries are few, small enough that a
 # chunk's records are a few megabytes.
@@ -164,7 +163,7 @@ class _Comparison:
 async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Survey:
     """Both sides of `sync` compared, with what is out of step."""
     comparison = _Comparison(sync, await _pending(session, sync))
-    location = sync.location_id
+    location, kind = sync.location_id, kind_of(sync.object)
     linked: dict[SideName, set[str]] = {"crm": set(), "mailsuite": set()}
     after = ""
     while True:
@@ -177,8 +176,8 @@ async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Surve
         links = [_Linked(*row) for row in rows]
         if not links:
             break
-        crm = await WorkspaceContacts.records(session, location, [link.crm_id for link in links])
-        mail = await MailsuiteContacts.records(
+        crm = await kind.reads["crm"](session, location, [link.crm_id for link in links])
+        mail = await kind.reads["mailsuite"](
             session, location, [link.mailsuite_id for link in links]
         )
         for link in links:
@@ -186,17 +185,18 @@ async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Surve
             linked["crm"].add(link.crm_id)
             linked["mailsuite"].add(link.mailsuite_id)
         after = links[-1].id
-    # Unlinked records: every id of a side less the linked ones the walk saw. Read as ids
-    # and compared in memory, which the planners of both databases cannot get wrong.
-    if writes(sync.direction, "mailsuite"):
-        # A Mailsuite contact needs an address: a contact with none cannot be made there.
-        crm_ids = select(Contact.id).where(
-            Contact.location_id == location, Contact.email.is_not(None)
-        )
-        unlinked_crm = set(await session.scalars(crm_ids)) - linked["crm"]
-        comparison.unlinked("crm", sorted(unlinked_crm))
-    if writes(sync.direction, "crm"):
-        mail_ids = select(MailContact.id).where(MailContact.location_id == location)
-        unlinked_mail = set(await session.scalars(mail_ids)) - linked["mailsuite"]
-        comparison.unlinked("mailsuite", sorted(unlinked_mail))
+    # Unlinked records: every id of a side less the linked ones the walk saw (of a contact's
+    # records, those whose contact is linked: the others wait for it). Read as ids and
+    # compared in memory, which the planners of both databases cannot get wrong.
+    sides: tuple[tuple[SideName, SideName], ...] = (("crm", "mailsuite"), ("mailsuite", "crm"))
+    for side, other in sides:
+        if not writes(sync.direction, other):
+            continue
+        listed = list(await session.execute(kind.listings[side](location)))
+        if kind.of_contact:
+            contacts = await parents.linked_contacts(session, location, side)
+            ids = {record_id for record_id, parent in listed if parent in contacts}
+        else:
+            ids = {record_id for record_id, _ in listed}
+        comparison.unlinked(side, sorted(ids - linked[side]))
     return comparison.result

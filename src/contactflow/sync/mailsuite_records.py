@@ -5,6 +5,9 @@ copy a template made is found again rather than made twice."""
 
 from typing import Any
 
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from contactflow.mailsuite import tasks, timeline
 from contactflow.mailsuite.models import Task, TimelineEntry, TimelineKind
 from contactflow.mailsuite.schemas import TaskCreate, TaskUpdate
@@ -30,6 +33,23 @@ class MailsuiteTasks:
             "status": task.status,
         }
         return Record(task.id, values, task.updated_at, (task.created_at, task.id), task.contact_id)
+
+    @classmethod
+    async def records(
+        cls, session: AsyncSession, location_id: str, ids: list[str]
+    ) -> dict[str, Record]:
+        """Many at once, as `get` reads each."""
+        rows = await session.scalars(
+            select(Task).where(Task.location_id == location_id, Task.id.in_(ids))
+        )
+        return {row.id: cls.record_of(row) for row in rows}
+
+    @staticmethod
+    def listing(location_id: str) -> Select[str, str | None]:
+        """Every task of a contact: its id and its contact's."""
+        return select(Task.id, Task.contact_id).where(
+            Task.location_id == location_id, Task.contact_id.is_not(None)
+        )
 
     async def get(self, record_id: str) -> Record | None:
         try:
@@ -90,6 +110,18 @@ class MailsuiteTimeline:
     def record_of(entry: TimelineEntry) -> Record:
         position = (entry.created_at, entry.id)
         return Record(entry.id, {"body": entry.body}, entry.created_at, position, entry.contact_id)
+
+    @classmethod
+    async def records(
+        cls, session: AsyncSession, location_id: str, ids: list[str]
+    ) -> dict[str, Record]:
+        """Many at once, as `get` reads each."""
+        rows = await session.scalars(
+            select(TimelineEntry).where(
+                TimelineEntry.location_id == location_id, TimelineEntry.id.in_(ids)
+            )
+        )
+        return {row.id: cls.record_of(row) for row in rows}
 
     async def _entry(self, record_id: str) -> TimelineEntry:
         entry = await timeline.find_entry(self.uow.session, self.location_id, record_id)

@@ -5,10 +5,15 @@ tell of a change to one of its records, and the sides that read and write them. 
 (sync/pairs.py, backfill, incremental, reconciliation) is the same for all; what differs is
 only here (ADR 0037)."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from sqlalchemy import Select, null, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contactflow.contacts.models import Contact
+from contactflow.mailsuite.models import MailContact
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Unprocessable
 from contactflow.platform.event_types import (
@@ -40,6 +45,8 @@ from contactflow.sync.models import Direction, SideName, SyncObject
 from contactflow.sync.sides import CrmSide, MailsuiteContacts, Record, Side, WorkspaceContacts
 
 Sides = Callable[[UnitOfWork, str, str], tuple[CrmSide, Side]]
+Reader = Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, Record]]]
+Listing = Callable[[str], Select[str, str | None]]
 BOTH_WAYS: Final[tuple[Direction, ...]] = ("both", "crmToMailsuite", "mailsuiteToCrm")
 
 
@@ -80,6 +87,11 @@ class ObjectKind:
     directions: tuple[Direction, ...]
     events: Mapping[str, Watched]
     sides: Sides
+    # Each side's records read many at once by id (a reconciliation's comparison), and the
+    # ids of those a reconciliation looks among for unlinked ones, with their contact's: on
+    # each side that a sync of the object can make records on.
+    reads: Mapping[SideName, Reader]
+    listings: Mapping[SideName, Listing]
     # Records of a contact: paired through their link only, made under the partner of their
     # contact in the location's contacts sync, and waiting while the contact has none.
     of_contact: bool = True
@@ -121,6 +133,17 @@ def _appointment_sides(uow: UnitOfWork, location_id: str, region: str) -> tuple[
     return WorkspaceAppointments(uow, location_id, region), timeline
 
 
+def _crm_contacts(location_id: str) -> Select[str, str | None]:
+    # A Mailsuite contact needs an address: a contact with none cannot be made there.
+    return select(Contact.id, null()).where(
+        Contact.location_id == location_id, Contact.email.is_not(None)
+    )
+
+
+def _mail_contacts(location_id: str) -> Select[str, str | None]:
+    return select(MailContact.id, null()).where(MailContact.location_id == location_id)
+
+
 _ONE_WAY: Final[tuple[Direction, ...]] = ("crmToMailsuite",)
 _CRM_TASK = Watched("crm", _payload_id)
 _MAIL_TASK = Watched("mailsuite", _nested_id("task"))
@@ -128,38 +151,40 @@ _NOTE = Watched("crm", _payload_id)
 _APPOINTMENT = Watched("crm", _nested_id("appointment"))
 KINDS: Final[Mapping[str, ObjectKind]] = {
     "contacts": ObjectKind(
-        "contacts",
-        "Contacts <-> Mailsuite",
-        CONTACT_FIELDS,
-        DEFAULT_MAPPING,
-        BOTH_WAYS,
-        {
+        name="contacts",
+        title="Contacts <-> Mailsuite",
+        catalog=CONTACT_FIELDS,
+        mapping=DEFAULT_MAPPING,
+        directions=BOTH_WAYS,
+        events={
             CONTACT_CREATE: Watched("crm", _subject),
             CONTACT_UPDATE: Watched("crm", _subject),
             CONTACT_DELETE: Watched("crm", _subject, deleted=True),
             MAILSUITE_CONTACT_UPSERT: Watched("mailsuite", _subject),
             MAILSUITE_CONTACT_DELETE: Watched("mailsuite", _subject, deleted=True),
         },
-        _contact_sides,
+        sides=_contact_sides,
+        reads={"crm": WorkspaceContacts.records, "mailsuite": MailsuiteContacts.records},
+        listings={"crm": _crm_contacts, "mailsuite": _mail_contacts},
         of_contact=False,
     ),
     "tasks": ObjectKind(
-        "tasks",
-        "Tasks <-> Mailsuite tasks",
-        Catalog(
+        name="tasks",
+        title="Tasks <-> Mailsuite tasks",
+        catalog=Catalog(
             ("title", "body", "dueDate", "completed"),
             ("title", "notes", "dueAt", "status"),
             "task",
             "Mailsuite task",
         ),
-        (
+        mapping=(
             FieldMap("title", "title"),
             FieldMap("body", "notes"),
             FieldMap("dueDate", "dueAt"),
             FieldMap("completed", "status"),
         ),
-        BOTH_WAYS,
-        {
+        directions=BOTH_WAYS,
+        events={
             TASK_CREATE: _CRM_TASK,
             TASK_UPDATE: _CRM_TASK,
             TASK_COMPLETE: _CRM_TASK,
@@ -169,33 +194,39 @@ KINDS: Final[Mapping[str, ObjectKind]] = {
             MAILSUITE_TASK_COMPLETE: _MAIL_TASK,
             MAILSUITE_TASK_DELETE: Watched("mailsuite", _nested_id("task"), deleted=True),
         },
-        _task_sides,
+        sides=_task_sides,
+        reads={"crm": WorkspaceTasks.records, "mailsuite": MailsuiteTasks.records},
+        listings={"crm": WorkspaceTasks.listing, "mailsuite": MailsuiteTasks.listing},
     ),
     "notes": ObjectKind(
-        "notes",
-        "Notes -> Mailsuite timeline",
-        Catalog(("body",), ("body",), "note", "Mailsuite timeline entry"),
-        (FieldMap("body", "body"),),
-        _ONE_WAY,
-        {
+        name="notes",
+        title="Notes -> Mailsuite timeline",
+        catalog=Catalog(("body",), ("body",), "note", "Mailsuite timeline entry"),
+        mapping=(FieldMap("body", "body"),),
+        directions=_ONE_WAY,
+        events={
             NOTE_CREATE: _NOTE,
             NOTE_UPDATE: _NOTE,
             NOTE_DELETE: Watched("crm", _payload_id, deleted=True),
         },
-        _note_sides,
+        sides=_note_sides,
+        reads={"crm": WorkspaceNotes.records, "mailsuite": MailsuiteTimeline.records},
+        listings={"crm": WorkspaceNotes.listing},
     ),
     "appointments": ObjectKind(
-        "appointments",
-        "Appointments -> Mailsuite timeline",
-        Catalog(("summary",), ("body",), "appointment", "Mailsuite timeline entry"),
-        (FieldMap("summary", "body"),),
-        _ONE_WAY,
-        {
+        name="appointments",
+        title="Appointments -> Mailsuite timeline",
+        catalog=Catalog(("summary",), ("body",), "appointment", "Mailsuite timeline entry"),
+        mapping=(FieldMap("summary", "body"),),
+        directions=_ONE_WAY,
+        events={
             APPOINTMENT_CREATE: _APPOINTMENT,
             APPOINTMENT_UPDATE: _APPOINTMENT,
             APPOINTMENT_DELETE: Watched("crm", _nested_id("appointment"), deleted=True),
         },
-        _appointment_sides,
+        sides=_appointment_sides,
+        reads={"crm": WorkspaceAppointments.records, "mailsuite": MailsuiteTimeline.records},
+        listings={"crm": WorkspaceAppointments.listing},
     ),
 }
 # Every event type some sync reads.

@@ -43,6 +43,22 @@ async def partner_of(
     )
 
 
+async def linked_contacts(session: AsyncSession, location_id: str, side: SideName) -> set[str]:
+    """The contacts of `side` that the location's contacts sync links to a partner."""
+    column = SyncLink.crm_id if side == "crm" else SyncLink.mailsuite_id
+    rows = await session.scalars(
+        select(column)
+        .join(Sync, Sync.id == SyncLink.sync_id)
+        .where(
+            Sync.location_id == location_id,
+            Sync.object == CONTACTS,
+            SyncLink.object == CONTACTS,
+            SyncLink.gone.is_(None),
+        )
+    )
+    return set(rows)
+
+
 async def wait(uow: UnitOfWork, sync: Sync, side: SideName, record_id: str, parent: str) -> None:
     """The record waits for its contact to be linked (once, however often it is seen)."""
     row = await uow.session.get(SyncPending, (sync.id, side, record_id))

@@ -53,8 +53,6 @@ DONE: Final[dict[str, str]] = {
 
 async def _unfinished(session: AsyncSession, sync: Sync) -> str | None:
     """Why the sync cannot be reconciled now, or None."""
-    if sync.object != "contacts":
-        return f"sync: a {sync.object} sync is not reconciled yet; only a contacts sync is"
     job = await session.get(SyncBackfill, sync.id)
     if job is not None and job.state != FINISHED:
         return "sync: its backfill is still running; reconcile it once the backfill finished"

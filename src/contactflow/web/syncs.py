@@ -1,6 +1,7 @@
-"""A location's syncs of contacts with Mailsuite contacts: the list (direction, status,
-pairs linked, the backfill's progress with its rate and the time left); a new one made
-from a name and a direction (with the default mapping); a sync's page with its mapping,
+"""A location's syncs of contacts with Mailsuite contacts, and of their tasks, notes and
+appointments: the list (object, direction, status, pairs linked, the backfill's progress
+with its rate and the time left); a new one made from an object, a name and a direction
+(with the object's default mapping); a sync's page with its mapping,
 counts and last error, paused and resumed through the sync service as the
 /sync/v1/syncs API does, its reconciliations (web/sync_reconciliations.py), held
 deletes (web/sync_held.py) and held conflicts (web/sync_conflicts.py).
@@ -33,7 +34,7 @@ from contactflow.web.refusals import by_field, form_texts, refusal_lines
 
 router = APIRouter(prefix="/app/l/{location_id}/syncs", include_in_schema=False)
 SYNCS_PER_PAGE = 50
-FIELDS = ("name", "direction")
+FIELDS = ("name", "object", "direction")
 SYNCS_DOCS = api_docs(sync_api.router, sync_api.list_syncs)
 SYNC_DOCS = api_docs(sync_api.router, sync_api.get_sync)
 CREATE_DOCS = api_docs(sync_api.router, sync_api.create_sync)
@@ -41,6 +42,12 @@ DIRECTIONS = {
     "both": "Both ways",
     "crmToMailsuite": "Contacts to Mailsuite",
     "mailsuiteToCrm": "Mailsuite to contacts",
+}
+OBJECTS = {
+    "contacts": "Contacts",
+    "tasks": "Tasks of linked contacts",
+    "notes": "Notes, onto the Mailsuite timeline",
+    "appointments": "Appointments, onto the Mailsuite timeline",
 }
 DELETE_POLICIES = {
     "ignore": "the partner is kept",
@@ -93,6 +100,7 @@ async def _list(session: AsyncSession, location_id: str, cursor: str | None) -> 
         "location_id": location_id,
         "syncs": syncs,
         "directions": DIRECTIONS,
+        "objects": OBJECTS,
         "create_docs": CREATE_DOCS,
         "refresh_url": (
             f"{_base(location_id)}/progress" if not cursor and any(map(following, syncs)) else ""
@@ -148,6 +156,7 @@ def _new_form(
         location=location,
         api_docs=CREATE_DOCS,
         directions=DIRECTIONS,
+        objects=OBJECTS,
         values=values,
         errors=errors,
         message=message,
@@ -157,7 +166,7 @@ def _new_form(
 @router.get("/new")
 async def new_sync(viewer: ViewerDep, location_id: str) -> Response:
     location = viewer.location(location_id)
-    return _new_form(viewer, location, {"direction": "both"}, {}, "")
+    return _new_form(viewer, location, {"object": "contacts", "direction": "both"}, {}, "")
 
 
 @router.post("/new")
@@ -188,6 +197,7 @@ async def sync_page(
         location=location,
         api_docs=SYNC_DOCS,
         directions=DIRECTIONS,
+        objects=OBJECTS,
         conflicts=CONFLICTS,
         delete_policies=DELETE_POLICIES,
         notice=NOTICES.get(request.query_params.get("done", ""), ""),
