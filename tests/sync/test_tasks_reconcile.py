@@ -1,5 +1,6 @@
-"""A reconciliation of a tasks sync: tasks changed, made or deleted behind its back (no
-event) are found as the contacts' are, repaired by the sync's own rules, and gone after."""
+"""A tasks sync's integrity as a contacts sync's: tasks changed, made or deleted behind its
+back (no event) found by a reconciliation, repaired by the sync's own rules, and gone after;
+a title changed on both sides under the `manual` policy held for a person until resolved."""
 
 from datetime import timedelta
 
@@ -73,3 +74,38 @@ async def test_tasks_drift_is_found_and_repaired(
     await settled(db, sync["id"], tenant.location_id)
     again = await reconciled(client, sync["id"])
     assert (again["inSync"], again["found"]) == (2, NO_FINDINGS)
+
+
+async def test_a_task_title_changed_on_both_sides_waits_for_a_person(
+    db: Database, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    _, (ada,) = await contacts_synced(client, "ada")
+    task = await add_task(client, ada, "Plan")
+    mapping = [
+        {"crm": "title", "mailsuite": "title", "conflict": "manual"},
+        {"crm": "completed", "mailsuite": "status"},
+    ]
+    sync = await tasks_sync(client, mapping=mapping)
+    await wait_backfilled(client, sync["id"])
+    copy_id = await linked(db, sync["id"], task["id"])
+    here = f"{SYNCS}/{sync['id']}"
+    assert (await client.post(f"{here}/pause")).status_code == 200
+    crm_side = await client.put(f"/contacts/{ada}/tasks/{task['id']}", json={"title": "Plan A"})
+    assert crm_side.status_code == 200, crm_side.text
+    mail_side = await client.put(f"/mailsuite/v1/tasks/{copy_id}", json={"title": "Plan B"})
+    assert mail_side.status_code == 200, mail_side.text
+    assert (await client.post(f"{here}/resume")).status_code == 200
+
+    async def open_conflicts() -> list[Json]:
+        listed = await client.get(f"{here}/conflicts", params={"state": "open"})
+        rows: list[Json] = json_of(listed)["conflicts"]
+        return rows
+
+    held = (await poll(open_conflicts, lambda rows: len(rows) == 1))[0]
+    assert (held["crmId"], held["field"]) == (task["id"], "title")
+    assert (held["crmValue"], held["mailsuiteValue"]) == ("Plan A", "Plan B")
+    kept = await client.post(f"{here}/conflicts/{held['id']}/resolve", json={"keep": "crm"})
+    assert kept.status_code == 200, kept.text
+    assert (await mail_task(client, copy_id))["title"] == "Plan A"
+    await settled(db, sync["id"], tenant.location_id)
+    assert await open_conflicts() == []

@@ -1,6 +1,6 @@
 """The syncs pages over HTTP on both backends: the empty state linking the API docs; a sync
 created through the form (a bad name or direction, or a second sync of the contacts, said
-on the form, never a 500), listed with its direction, status and backfill, its page with
+on the form, never a 500), a sync of tasks beside it, listed with its direction, status and backfill, its page with
 its mapping and counts, its name escaped; Pause and Resume through their forms with CSRF,
 the backfill going on from where it stopped; another location's syncs a 404, by role."""
 
@@ -84,6 +84,25 @@ async def test_a_person_creates_a_sync_and_sees_it_listed_with_its_mapping(
         )
         assert again.status_code == 422, again.text
         assert 'role="alert">object: this location syncs contacts already' in again.text
+
+        one_way = await http.post(
+            f"{here}/new",
+            data={"object": "notes", "name": "Notes", "direction": "both", "csrf_token": token},
+        )
+        assert one_way.status_code == 422, one_way.text
+        assert 'id="direction-error"' in one_way.text
+        tasks = await http.post(
+            f"{here}/new",
+            data={"object": "tasks", "name": "Tasks", "direction": "both", "csrf_token": token},
+        )
+        assert tasks.status_code == 303, tasks.text
+        tasks_page = await http.get(tasks.headers["location"])
+        assert "<dd>Tasks of linked contacts</dd>" in tasks_page.text
+        assert 'data-count="waiting">0<' in tasks_page.text
+        assert "<td><code>completed</code></td><td><code>status</code></td>" in tasks_page.text
+        both = await http.get(here)
+        assert len(sync_ids(both.text)) == 2
+        assert 'data-object="tasks">Tasks of linked contacts<' in both.text
 
 
 async def test_pause_and_resume_need_csrf_and_the_backfill_goes_on(

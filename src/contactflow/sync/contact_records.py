@@ -4,6 +4,8 @@ by the backfill in (date added, id) order, like contacts, and carries its contac
 record's parent. Such records are never matched by their fields: only their link pairs them.
 """
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
@@ -22,10 +24,27 @@ from contactflow.sync.sides import PARENT, SOURCE, Record
 Owned = Task | Note | Appointment
 
 
+def _fields(values: Values) -> Values:
+    """The mapped values of a write, without what only names the record's place."""
+    return {name: value for name, value in values.items() if name not in (PARENT, SOURCE)}
+
+
+@dataclass(frozen=True)
+class _Writes:
+    """The Contacts API's services that write one kind of a contact's records, given the
+    mapped values in that API's names: create (location, contact, values), update (location,
+    contact, record, values), delete (location, contact, record)."""
+
+    create: Callable[[UnitOfWork, str, str, Values], Awaitable[Owned]]
+    update: Callable[[UnitOfWork, str, str, str, Values], Awaitable[Owned]]
+    delete: Callable[[UnitOfWork, str, str, str], Awaitable[Owned]]
+
+
 class _ContactRecords:
     """A location's records of one kind, each of a contact, read and walked alike."""
 
     model: ClassVar[type[Task] | type[Note] | type[Appointment]]
+    writes: ClassVar[_Writes]
 
     def __init__(self, uow: UnitOfWork, location_id: str, region: str) -> None:
         self.uow, self.location_id, self.region = uow, location_id, region
@@ -100,14 +119,33 @@ class _ContactRecords:
         )
         return [self.record_of(cast(Owned, row)) for row in rows]
 
+    async def create(self, values: Values) -> Record:
+        row = await self.writes.create(self.uow, self.location_id, values[PARENT], _fields(values))
+        return self.record_of(row)
 
-def _fields(values: Values) -> Values:
-    """The mapped values of a write, without what only names the record's place."""
-    return {name: value for name, value in values.items() if name not in (PARENT, SOURCE)}
+    async def update(self, record_id: str, values: Values) -> Record:
+        row = await self._row(record_id)
+        location, contact = self.location_id, row.contact_id
+        return self.record_of(
+            await self.writes.update(self.uow, location, contact, record_id, values)
+        )
+
+    async def delete(self, record_id: str) -> None:
+        row = await self._row(record_id)
+        await self.writes.delete(self.uow, self.location_id, row.contact_id, record_id)
 
 
 class WorkspaceTasks(_ContactRecords):
     model = Task
+    writes = _Writes(
+        lambda uow, location, contact, values: records.create_task(
+            uow, location, contact, TaskCreate.model_validate({"completed": False, **values})
+        ),
+        lambda uow, location, contact, task, values: records.update_task(
+            uow, location, contact, task, TaskUpdate.model_validate(values)
+        ),
+        records.delete_task,
+    )
 
     @staticmethod
     def values_of(row: Any) -> Values:
@@ -118,47 +156,22 @@ class WorkspaceTasks(_ContactRecords):
             "completed": row.completed,
         }
 
-    async def create(self, values: Values) -> Record:
-        body = TaskCreate.model_validate({"completed": False, **_fields(values)})
-        task = await records.create_task(self.uow, self.location_id, values[PARENT], body)
-        return self.record_of(task)
-
-    async def update(self, record_id: str, values: Values) -> Record:
-        task = await self._row(record_id)
-        body = TaskUpdate.model_validate(values)
-        updated = await records.update_task(
-            self.uow, self.location_id, task.contact_id, record_id, body
-        )
-        return self.record_of(updated)
-
-    async def delete(self, record_id: str) -> None:
-        task = await self._row(record_id)
-        await records.delete_task(self.uow, self.location_id, task.contact_id, record_id)
-
 
 class WorkspaceNotes(_ContactRecords):
     model = Note
+    writes = _Writes(
+        lambda uow, location, contact, values: records.create_note(
+            uow, location, contact, NoteCreate.model_validate(values)
+        ),
+        lambda uow, location, contact, note, values: records.update_note(
+            uow, location, contact, note, NoteUpdate.model_validate(values)
+        ),
+        records.delete_note,
+    )
 
     @staticmethod
     def values_of(row: Any) -> Values:
         return {"body": row.body}
-
-    async def create(self, values: Values) -> Record:
-        body = NoteCreate.model_validate(_fields(values))
-        note = await records.create_note(self.uow, self.location_id, values[PARENT], body)
-        return self.record_of(note)
-
-    async def update(self, record_id: str, values: Values) -> Record:
-        note = await self._row(record_id)
-        body = NoteUpdate.model_validate(values)
-        updated = await records.update_note(
-            self.uow, self.location_id, note.contact_id, record_id, body
-        )
-        return self.record_of(updated)
-
-    async def delete(self, record_id: str) -> None:
-        note = await self._row(record_id)
-        await records.delete_note(self.uow, self.location_id, note.contact_id, record_id)
 
 
 def appointment_summary(row: Any) -> str:
@@ -168,23 +181,16 @@ def appointment_summary(row: Any) -> str:
     return f"{title}: {start} to {end} ({row.appointment_status})"
 
 
-_ONE_WAY = "direction: appointments are synced onto the Mailsuite timeline only"
+async def _one_way(*_: object) -> Appointment:
+    raise Unprocessable(["direction: appointments are synced onto the Mailsuite timeline only"])
 
 
 class WorkspaceAppointments(_ContactRecords):
     """Appointments go one way, onto the Mailsuite timeline: a sync only reads them."""
 
     model = Appointment
+    writes = _Writes(_one_way, _one_way, _one_way)
 
     @staticmethod
     def values_of(row: Any) -> Values:
         return {"summary": appointment_summary(row)}
-
-    async def create(self, values: Values) -> Record:
-        raise Unprocessable([_ONE_WAY])
-
-    async def update(self, record_id: str, values: Values) -> Record:
-        raise Unprocessable([_ONE_WAY])
-
-    async def delete(self, record_id: str) -> None:
-        raise Unprocessable([_ONE_WAY])

@@ -34,7 +34,7 @@ from contactflow.web.refusals import by_field, form_texts, refusal_lines
 
 router = APIRouter(prefix="/app/l/{location_id}/syncs", include_in_schema=False)
 SYNCS_PER_PAGE = 50
-FIELDS = ("name", "object", "direction")
+FIELDS = ("name", "direction")
 SYNCS_DOCS = api_docs(sync_api.router, sync_api.list_syncs)
 SYNC_DOCS = api_docs(sync_api.router, sync_api.get_sync)
 CREATE_DOCS = api_docs(sync_api.router, sync_api.create_sync)
@@ -172,9 +172,11 @@ async def new_sync(viewer: ViewerDep, location_id: str) -> Response:
 @router.post("/new")
 async def create(request: Request, viewer: ViewerDep, location_id: str) -> Response:
     location = viewer.location(location_id)
-    values = form_texts(await request.form(), FIELDS)
+    values = form_texts(await request.form(), (*FIELDS, "object"))
     try:
-        wanted = SyncCreate.model_validate(values)
+        # Without an object, contacts, as in the API; a refusal of the object (the location
+        # syncs it already, or has no contacts sync) is said above the form.
+        wanted = SyncCreate.model_validate({**values, "object": values["object"] or "contacts"})
         settings = SyncSettings(wanted.name, wanted.object, wanted.direction)
         async with database(request).unit_of_work() as uow:
             sync = await service.create_sync(uow, location.id, settings)
