@@ -1,8 +1,9 @@
 """The syncs pages over HTTP on both backends: the empty state linking the API docs; a sync
 created through the form (a bad name or direction, or a second sync of the contacts, said
-on the form, never a 500), a sync of tasks beside it, listed with its direction, status and backfill, its page with
-its mapping and counts, its name escaped; Pause and Resume through their forms with CSRF,
-the backfill going on from where it stopped; another location's syncs a 404, by role."""
+on the form, never a 500), and a sync of tasks beside it, listed with their objects,
+direction, status and backfill, their pages with mapping and counts, a name escaped; Pause
+and Resume through their forms with CSRF, the backfill going on from where it stopped;
+another location's syncs a 404, by role."""
 
 import re
 
