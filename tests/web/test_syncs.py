@@ -211,6 +211,7 @@ def test_a_running_backfill_shows_its_rate_and_time_left_and_asks_again() -> Non
         mapping=[],
         status="active",
         linked=38,
+        waiting=0,
         backfill=job,
         on_delete="ignore",
         open_conflicts=0,
