@@ -62,9 +62,10 @@ def _field_map(text: str, position: int) -> FieldMap:
 
 def _print(sync: SyncOut) -> None:
     console.print(f"[bold]{sync.name}[/bold]  sync {sync.id}  ({sync.status})", soft_wrap=True)
+    waiting = f", {sync.waiting} waiting for their contact" if sync.object != "contacts" else ""
     console.print(
         f"  {sync.object}, direction {sync.direction}, on delete {sync.on_delete}, "
-        f"{sync.linked} pairs linked, {sync.open_conflicts} conflicts open"
+        f"{sync.linked} pairs linked{waiting}, {sync.open_conflicts} conflicts open"
     )
     for entry in sync.mapping:
         console.print(f"  {entry.crm} <-> {entry.mailsuite}  ({entry.conflict})")
@@ -98,11 +99,14 @@ def list_syncs(location: Location, as_json: AsJson = False) -> None:
     if as_json:
         echo_json(syncs)
         return
-    table = Table(id_column("id"), "name", "direction", "status", "linked", "backfill")
+    table = Table(id_column("id"), "name", "object", "direction", "status", "linked", "backfill")
     for sync in syncs:
         job = sync.backfill
         progress = f"{job.state} {job.done}/{job.total}" if job is not None else ""
-        table.add_row(sync.id, sync.name, sync.direction, sync.status, str(sync.linked), progress)
+        linked = str(sync.linked)
+        table.add_row(
+            sync.id, sync.name, sync.object, sync.direction, sync.status, linked, progress
+        )
     print_table(table)
 
 

@@ -71,7 +71,8 @@ async def test_a_sync_is_changed_and_deleted_within_its_location(
 async def test_cli_creates_lists_shows_pauses_and_resumes(
     server: LiveServer, database_url: str, tenant: Tenant
 ) -> None:
-    """`show --follow` waits for the backfill, which the server's workers run."""
+    """`show --follow` waits for the backfill, which the server's workers run; a sync of
+    notes is made beside the contacts sync."""
     location = tenant.location_id
     sync_id = await cli_output(
         database_url,
@@ -106,3 +107,17 @@ async def test_cli_creates_lists_shows_pauses_and_resumes(
     )
     assert refused.exit_code == 1
     assert "mapping.0.mailsuite: 'nowhere'" in refused.output
+    notes = await cli_output(
+        database_url, "sync", "create", "--location", location, "--object", "notes"
+    )
+    shown = await cli_output(database_url, "sync", "show", notes, "--location", location)
+    assert "notes, direction crmToMailsuite" in shown
+    assert "0 waiting for their contact" in shown
+    assert "body <-> body  (newestWins)" in shown
+    listed = await cli_output(database_url, "sync", "list", "--location", location)
+    assert "Notes -> Mailsuite timeline" in listed
+    unknown = await invoke_cli(
+        database_url, "sync", "create", "--location", location, "--object", "events"
+    )
+    assert unknown.exit_code == 2
+    assert "--object" in unknown.output
