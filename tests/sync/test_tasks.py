@@ -259,6 +259,16 @@ async def test_a_sync_of_records_of_contacts_needs_the_contacts_sync(
     kept = await client.delete(f"{SYNCS}/{contacts[0]['id']}")
     assert kept.status_code == 409
     assert tasks["id"] in kept.text
+    renamed = await client.patch(
+        f"{SYNCS}/{tasks['id']}", json={"mapping": [{"crm": "title", "mailsuite": "notes"}]}
+    )
+    assert json_of(renamed)["sync"]["mapping"][0]["mailsuite"] == "notes"
+    moved = await client.patch(
+        f"{SYNCS}/{tasks['id']}", json={"mapping": [{"crm": "tags", "mailsuite": "title"}]}
+    )
+    assert error_lines(moved, 422)[0].startswith("mapping.0.crm: 'tags' is not a task field")
+    assert (await client.delete(f"{SYNCS}/{tasks['id']}")).status_code == 204
+    assert (await client.delete(f"{SYNCS}/{contacts[0]['id']}")).status_code == 204
 
 
 @pytest.fixture
