@@ -244,8 +244,8 @@ async def test_a_sync_of_records_of_contacts_needs_the_contacts_sync(
     refused = await client.post(SYNCS, json={"object": "tasks"})
     assert any(line.startswith("object: a tasks sync") for line in error_lines(refused, 422))
     await contacts_synced(client)
-    wrong_way = await client.post(SYNCS, json={"object": "notes", "direction": "both"})
-    assert error_lines(wrong_way, 422) == ["direction: a notes sync goes crmToMailsuite"]
+    wrong_way = await client.post(SYNCS, json={"object": "appointments", "direction": "both"})
+    assert error_lines(wrong_way, 422) == ["direction: a sync of appointments goes crmToMailsuite"]
     unknown = await client.post(
         SYNCS, json={"object": "tasks", "mapping": [{"crm": "firstName", "mailsuite": "title"}]}
     )

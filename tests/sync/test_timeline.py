@@ -122,3 +122,44 @@ async def test_an_appointment_becomes_an_entry_changed_with_its_status(
     await settled(db, sync["id"], tenant.location_id)
     shown = json_of(await client.get(f"{SYNCS}/{sync['id']}"))["sync"]
     assert (shown["linked"], shown["waiting"]) == (1, 1)
+
+
+async def test_notes_both_ways_bring_timeline_notes_back_as_notes(
+    db: Database, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    contacts_id, (ada,) = await contacts_synced(client, "ada")
+    ada_mail = await linked(db, contacts_id, ada)
+    sync = await client.post(SYNCS, json={"object": "notes", "direction": "both"})
+    assert sync.status_code == 201, sync.text
+    sync_id = json_of(sync)["sync"]["id"]
+    await wait_backfilled(client, sync_id)
+    timeline = f"/mailsuite/v1/contacts/{ada_mail}/timeline"
+    entries = [
+        {"kind": "note", "body": "Called back"},
+        # Not a note; and a copy of a Contacts API note (a template's): neither comes back.
+        {"kind": "email_sent", "body": "Welcome"},
+        {"kind": "note", "body": "Copied", "sourceSystem": "contacts", "sourceId": "n1"},
+    ]
+    made = []
+    for body in entries:
+        added = await client.post(timeline, json=body)
+        assert added.status_code == 201, added.text
+        made.append(json_of(added)["entry"])
+
+    async def notes() -> list[Json]:
+        listed = await client.get(f"/contacts/{ada}/notes")
+        assert listed.status_code == 200, listed.text
+        found: list[Json] = json_of(listed)["notes"]
+        return found
+
+    back = (await poll(notes, lambda found: len(found) == 1))[0]
+    assert back["body"] == "Called back"
+    assert await linked(db, sync_id, back["id"]) == made[0]["id"]
+    edited = await client.put(f"/contacts/{ada}/notes/{back['id']}", json={"body": "Called twice"})
+    assert edited.status_code == 200, edited.text
+    await poll(
+        lambda: entry(client, ada_mail, made[0]["id"]),
+        lambda found: found is not None and found["body"] == "Called twice",
+    )
+    await settled(db, sync_id, tenant.location_id)
+    assert [note["body"] for note in await notes()] == ["Called twice"]

@@ -88,7 +88,12 @@ async def test_a_person_creates_a_sync_and_sees_it_listed_with_its_mapping(
 
         one_way = await http.post(
             f"{here}/new",
-            data={"object": "notes", "name": "Notes", "direction": "both", "csrf_token": token},
+            data={
+                "object": "appointments",
+                "name": "Appointments",
+                "direction": "both",
+                "csrf_token": token,
+            },
         )
         assert one_way.status_code == 422, one_way.text
         assert 'id="direction-error"' in one_way.text

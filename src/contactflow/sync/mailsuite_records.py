@@ -3,7 +3,7 @@ its timeline (a note, an appointment), through Mailsuite's services. A copy the 
 names the Contacts API record it copies as its source, as the flow templates' copies do, so a
 copy a template made is found again rather than made twice."""
 
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +15,7 @@ from contactflow.platform.clock import to_iso
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import NotFound
 from contactflow.sync.fields import Values
-from contactflow.sync.sides import PARENT, SOURCE, SOURCE_SYSTEM, Record
+from contactflow.sync.sides import COPIED_FROM, PARENT, SOURCE, SOURCE_SYSTEM, Record
 
 
 class MailsuiteTasks:
@@ -31,6 +31,7 @@ class MailsuiteTasks:
             "notes": task.notes,
             "dueAt": to_iso(task.due_at),
             "status": task.status,
+            COPIED_FROM: task.source_system,
         }
         return Record(task.id, values, task.updated_at, (task.created_at, task.id), task.contact_id)
 
@@ -103,13 +104,24 @@ class MailsuiteTimeline:
     """The entries of one kind on a location's Mailsuite timelines (notes, appointments):
     a text each, on its contact's timeline."""
 
-    def __init__(self, uow: UnitOfWork, location_id: str, kind: TimelineKind) -> None:
-        self.uow, self.location_id, self.kind = uow, location_id, kind
+    kind: ClassVar[TimelineKind]
+
+    def __init__(self, uow: UnitOfWork, location_id: str, region: str) -> None:
+        self.uow, self.location_id, self.region = uow, location_id, region
 
     @staticmethod
     def record_of(entry: TimelineEntry) -> Record:
+        values: Values = {"body": entry.body, COPIED_FROM: entry.source_system}
         position = (entry.created_at, entry.id)
-        return Record(entry.id, {"body": entry.body}, entry.created_at, position, entry.contact_id)
+        return Record(entry.id, values, entry.created_at, position, entry.contact_id)
+
+    @classmethod
+    def listing(cls, location_id: str) -> Select[str, str | None]:
+        """Every entry of the kind: its id and its contact's."""
+        query = select(TimelineEntry.id, TimelineEntry.contact_id).where(
+            TimelineEntry.location_id == location_id, TimelineEntry.kind == cls.kind
+        )
+        return cast(Select[str, str | None], query)
 
     @classmethod
     async def records(
@@ -160,3 +172,11 @@ class MailsuiteTimeline:
 
     async def delete(self, record_id: str) -> None:
         await timeline.delete_entry(self.uow, await self._entry(record_id))
+
+
+class MailsuiteNotes(MailsuiteTimeline):
+    kind = "note"
+
+
+class MailsuiteAppointments(MailsuiteTimeline):
+    kind = "appointment"

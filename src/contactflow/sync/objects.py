@@ -1,9 +1,9 @@
 """What a sync can carry, object by object: contacts, and what belongs to a contact (its
-tasks, its notes and appointments onto the Mailsuite timeline). Each object names its fields
-on both sides and its default mapping, the directions it goes, the events of each side that
-tell of a change to one of its records, and the sides that read and write them. The engine
-(sync/pairs.py, backfill, incremental, reconciliation) is the same for all; what differs is
-only here (ADR 0037)."""
+tasks, its notes and appointments onto the Mailsuite timeline, notes back if chosen). Each
+object names its fields on both sides and its default mapping, the directions it goes, the
+events of each side that tell of a change to one of its records, and the sides that read and
+write them. The engine (sync/pairs.py, backfill, incremental, reconciliation) is the same for
+all; what differs is only here (ADR 0037)."""
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ from sqlalchemy import Select, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts.models import Contact
-from contactflow.mailsuite.models import MailContact
+from contactflow.mailsuite.models import MailContact, TimelineKind
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Unprocessable
 from contactflow.platform.event_types import (
@@ -36,15 +36,31 @@ from contactflow.platform.event_types import (
     TASK_CREATE,
     TASK_DELETE,
     TASK_UPDATE,
+    TIMELINE_ENTRY_CREATE,
+    TIMELINE_ENTRY_DELETE,
+    TIMELINE_ENTRY_UPDATE,
 )
 from contactflow.platform.events import Event
 from contactflow.sync.contact_records import WorkspaceAppointments, WorkspaceNotes, WorkspaceTasks
 from contactflow.sync.fields import CONTACT_FIELDS, DEFAULT_MAPPING, Catalog, FieldMap
-from contactflow.sync.mailsuite_records import MailsuiteTasks, MailsuiteTimeline
+from contactflow.sync.mailsuite_records import (
+    MailsuiteAppointments,
+    MailsuiteNotes,
+    MailsuiteTasks,
+)
 from contactflow.sync.models import Direction, SideName, SyncObject
-from contactflow.sync.sides import CrmSide, MailsuiteContacts, Record, Side, WorkspaceContacts
+from contactflow.sync.sides import (
+    COPIED_FROM,
+    SOURCE_SYSTEM,
+    CrmSide,
+    MailsuiteContacts,
+    Record,
+    Side,
+    WorkspaceContacts,
+)
 
-Sides = Callable[[UnitOfWork, str, str], tuple[CrmSide, Side]]
+CrmMaker = Callable[[UnitOfWork, str, str], CrmSide]
+SideMaker = Callable[[UnitOfWork, str, str], Side]
 Reader = Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, Record]]]
 Listing = Callable[[str], Select[str, str | None]]
 BOTH_WAYS: Final[tuple[Direction, ...]] = ("both", "crmToMailsuite", "mailsuiteToCrm")
@@ -68,6 +84,17 @@ def _nested_id(key: str) -> Callable[[Event], str | None]:
     return record_id
 
 
+def _entry_of(kind: TimelineKind) -> Callable[[Event], str | None]:
+    """The entry a timeline event tells of, when it is of `kind` (others are not synced)."""
+    entry_id = _nested_id("entry")
+
+    def record_id(event: Event) -> str | None:
+        entry = event.payload.get("entry")
+        return entry_id(event) if isinstance(entry, dict) and entry.get("kind") == kind else None
+
+    return record_id
+
+
 @dataclass(frozen=True)
 class Watched:
     """An event type that tells of a change to a record of one side, and how it names it."""
@@ -86,7 +113,9 @@ class ObjectKind:
     mapping: tuple[FieldMap, ...]
     directions: tuple[Direction, ...]
     events: Mapping[str, Watched]
-    sides: Sides
+    # Each side of a sync, made for its unit of work, location and phone region.
+    crm_side: CrmMaker
+    mailsuite_side: SideMaker
     # Each side's records read many at once by id (a reconciliation's comparison), and the
     # ids of those a reconciliation looks among for unlinked ones, with their contact's: on
     # each side that a sync of the object can make records on.
@@ -96,6 +125,10 @@ class ObjectKind:
     # contact in the location's contacts sync, and waiting while the contact has none.
     of_contact: bool = True
 
+    def sides(self, uow: UnitOfWork, location_id: str, region: str) -> tuple[CrmSide, Side]:
+        crm = self.crm_side(uow, location_id, region)
+        return crm, self.mailsuite_side(uow, location_id, region)
+
     def record_id(self, event: Event) -> str | None:
         return self.events[event.type].record_id(event)
 
@@ -104,6 +137,8 @@ class ObjectKind:
         can."""
         if self.of_contact and record.parent is None:
             return "it belongs to no contact"
+        if side == "crm" and record.values.get(COPIED_FROM) == SOURCE_SYSTEM:
+            return "it is a copy of a Contacts API record, which its link alone pairs"
         if not self.of_contact and side == "mailsuite" and record.email is None:
             return "no email address, which a Mailsuite contact needs"
         return None
@@ -111,26 +146,9 @@ class ObjectKind:
     def checked_direction(self, direction: Direction) -> Direction:
         if direction not in self.directions:
             raise Unprocessable(
-                [f"direction: a {self.name} sync goes {' or '.join(self.directions)}"]
+                [f"direction: a sync of {self.name} goes {' or '.join(self.directions)}"]
             )
         return direction
-
-
-def _contact_sides(uow: UnitOfWork, location_id: str, region: str) -> tuple[CrmSide, Side]:
-    return WorkspaceContacts(uow, location_id, region), MailsuiteContacts(uow, location_id, region)
-
-
-def _task_sides(uow: UnitOfWork, location_id: str, region: str) -> tuple[CrmSide, Side]:
-    return WorkspaceTasks(uow, location_id, region), MailsuiteTasks(uow, location_id, region)
-
-
-def _note_sides(uow: UnitOfWork, location_id: str, region: str) -> tuple[CrmSide, Side]:
-    return WorkspaceNotes(uow, location_id, region), MailsuiteTimeline(uow, location_id, "note")
-
-
-def _appointment_sides(uow: UnitOfWork, location_id: str, region: str) -> tuple[CrmSide, Side]:
-    timeline = MailsuiteTimeline(uow, location_id, "appointment")
-    return WorkspaceAppointments(uow, location_id, region), timeline
 
 
 def _crm_contacts(location_id: str) -> Select[str, str | None]:
@@ -148,6 +166,7 @@ _ONE_WAY: Final[tuple[Direction, ...]] = ("crmToMailsuite",)
 _CRM_TASK = Watched("crm", _payload_id)
 _MAIL_TASK = Watched("mailsuite", _nested_id("task"))
 _NOTE = Watched("crm", _payload_id)
+_NOTE_ENTRY = Watched("mailsuite", _entry_of("note"))
 _APPOINTMENT = Watched("crm", _nested_id("appointment"))
 KINDS: Final[Mapping[str, ObjectKind]] = {
     "contacts": ObjectKind(
@@ -163,7 +182,8 @@ KINDS: Final[Mapping[str, ObjectKind]] = {
             MAILSUITE_CONTACT_UPSERT: Watched("mailsuite", _subject),
             MAILSUITE_CONTACT_DELETE: Watched("mailsuite", _subject, deleted=True),
         },
-        sides=_contact_sides,
+        crm_side=WorkspaceContacts,
+        mailsuite_side=MailsuiteContacts,
         reads={"crm": WorkspaceContacts.records, "mailsuite": MailsuiteContacts.records},
         listings={"crm": _crm_contacts, "mailsuite": _mail_contacts},
         of_contact=False,
@@ -194,7 +214,8 @@ KINDS: Final[Mapping[str, ObjectKind]] = {
             MAILSUITE_TASK_COMPLETE: _MAIL_TASK,
             MAILSUITE_TASK_DELETE: Watched("mailsuite", _nested_id("task"), deleted=True),
         },
-        sides=_task_sides,
+        crm_side=WorkspaceTasks,
+        mailsuite_side=MailsuiteTasks,
         reads={"crm": WorkspaceTasks.records, "mailsuite": MailsuiteTasks.records},
         listings={"crm": WorkspaceTasks.listing, "mailsuite": MailsuiteTasks.listing},
     ),
@@ -203,15 +224,20 @@ KINDS: Final[Mapping[str, ObjectKind]] = {
         title="Notes -> Mailsuite timeline",
         catalog=Catalog(("body",), ("body",), "note", "Mailsuite timeline entry"),
         mapping=(FieldMap("body", "body"),),
-        directions=_ONE_WAY,
+        # One way unless asked: timeline notes back into the Contacts API as notes.
+        directions=("crmToMailsuite", "both", "mailsuiteToCrm"),
         events={
             NOTE_CREATE: _NOTE,
             NOTE_UPDATE: _NOTE,
             NOTE_DELETE: Watched("crm", _payload_id, deleted=True),
+            TIMELINE_ENTRY_CREATE: _NOTE_ENTRY,
+            TIMELINE_ENTRY_UPDATE: _NOTE_ENTRY,
+            TIMELINE_ENTRY_DELETE: Watched("mailsuite", _entry_of("note"), deleted=True),
         },
-        sides=_note_sides,
-        reads={"crm": WorkspaceNotes.records, "mailsuite": MailsuiteTimeline.records},
-        listings={"crm": WorkspaceNotes.listing},
+        crm_side=WorkspaceNotes,
+        mailsuite_side=MailsuiteNotes,
+        reads={"crm": WorkspaceNotes.records, "mailsuite": MailsuiteNotes.records},
+        listings={"crm": WorkspaceNotes.listing, "mailsuite": MailsuiteNotes.listing},
     ),
     "appointments": ObjectKind(
         name="appointments",
@@ -224,8 +250,9 @@ KINDS: Final[Mapping[str, ObjectKind]] = {
             APPOINTMENT_UPDATE: _APPOINTMENT,
             APPOINTMENT_DELETE: Watched("crm", _nested_id("appointment"), deleted=True),
         },
-        sides=_appointment_sides,
-        reads={"crm": WorkspaceAppointments.records, "mailsuite": MailsuiteTimeline.records},
+        crm_side=WorkspaceAppointments,
+        mailsuite_side=MailsuiteAppointments,
+        reads={"crm": WorkspaceAppointments.records, "mailsuite": MailsuiteAppointments.records},
         listings={"crm": WorkspaceAppointments.listing},
     ),
 }

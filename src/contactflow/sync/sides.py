@@ -32,6 +32,9 @@ SYNC_SOURCE = "sync"
 PARENT: Final = "contactId"
 SOURCE: Final = "sourceId"
 SOURCE_SYSTEM: Final = "contacts"
+# The system a Mailsuite record says it was copied from (never mapped): one copied from the
+# Contacts API is never copied back into it.
+COPIED_FROM: Final = "sourceSystem"
 
 
 def refusal(error: DomainError | ValidationError) -> str:
