@@ -71,18 +71,19 @@ async def add_task(
     return task
 
 
-async def mail_task(client: httpx.AsyncClient, task_id: str) -> Json:
-    response = await client.get(f"{MAIL_TASKS}/{task_id}")
+async def task_at(client: httpx.AsyncClient, path: str) -> Json:
+    response = await client.get(path)
     assert response.status_code == 200, response.text
     task: Json = json_of(response)["task"]
     return task
+
+
+async def mail_task(client: httpx.AsyncClient, task_id: str) -> Json:
+    return await task_at(client, f"{MAIL_TASKS}/{task_id}")
 
 
 async def crm_task(client: httpx.AsyncClient, contact_id: str, task_id: str) -> Json:
-    response = await client.get(f"/contacts/{contact_id}/tasks/{task_id}")
-    assert response.status_code == 200, response.text
-    task: Json = json_of(response)["task"]
-    return task
+    return await task_at(client, f"/contacts/{contact_id}/tasks/{task_id}")
 
 
 async def tasks_sync(client: httpx.AsyncClient, **fields: object) -> Json:
