@@ -10,8 +10,9 @@ from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep
 from contactflow.platform.auth.http import requires
 from contactflow.platform.auth.principal import Principal
 from contactflow.platform.auth.scopes import SYNC_READ, SYNC_WRITE
+from contactflow.platform.db import UnitOfWork
 from contactflow.sync import service
-from contactflow.sync.models import ACTIVE, PAUSED, SyncStatus
+from contactflow.sync.models import ACTIVE, PAUSED, Sync, SyncStatus
 from contactflow.sync.schemas import SyncCreate, SyncEnvelope, SyncList, SyncUpdate
 from contactflow.sync.service import SyncSettings
 from contactflow.sync.wire import sync_out
@@ -75,19 +76,25 @@ async def get_sync(sync_id: SyncId, caller: Reader, db: DatabaseDep) -> SyncEnve
 async def update_sync(
     sync_id: SyncId, body: SyncUpdate, caller: Writer, db: DatabaseDep
 ) -> SyncEnvelope:
-    mapping = None if body.mapping is None else [entry.entry() for entry in body.mapping]
     async with db.unit_of_work() as uow:
-        sync = await service.change_sync(
-            uow,
-            caller.location_id,
-            sync_id,
-            name=body.name,
-            direction=body.direction,
-            mapping=mapping,
-            reconcile_every=body.reconcile_every_minutes,
-            on_delete=body.on_delete,
-        )
+        sync = await apply_update(uow, caller.location_id, sync_id, body)
         return SyncEnvelope(sync=await sync_out(uow.session, sync))
+
+
+async def apply_update(uow: UnitOfWork, location_id: str, sync_id: str, body: SyncUpdate) -> Sync:
+    """The change a SyncUpdate asks for, through the sync service: this PATCH and the
+    dashboard's Edit form change a sync the same way."""
+    mapping = None if body.mapping is None else [entry.entry() for entry in body.mapping]
+    return await service.change_sync(
+        uow,
+        location_id,
+        sync_id,
+        name=body.name,
+        direction=body.direction,
+        mapping=mapping,
+        reconcile_every=body.reconcile_every_minutes,
+        on_delete=body.on_delete,
+    )
 
 
 async def _set_status(
