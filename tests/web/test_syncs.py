@@ -3,7 +3,7 @@ created through the form (a bad name or direction, or a second sync of the conta
 on the form, never a 500), and a sync of tasks beside it, listed with their objects,
 direction, status and backfill, their pages with mapping and counts, a name escaped; Pause
 and Resume through their forms with CSRF, the backfill going on from where it stopped;
-another location's syncs a 404, by role."""
+another location's syncs (their Edit form too) a 404, by role."""
 
 import re
 
@@ -71,7 +71,10 @@ async def test_a_person_creates_a_sync_and_sees_it_listed_with_its_mapping(
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
         assert 'role="status">Sync created' in page.text
         assert "Contacts to Mailsuite" in page.text
-        assert "<td><code>tags</code></td><td><code>customFields.tags</code></td>" in page.text
+        assert (
+            "<td>Tags <code>tags</code></td>"
+            "<td>Custom field tags <code>customFields.tags</code></td>" in page.text
+        )
         assert "the newest change wins" in page.text
 
         listed = await http.get(here)
@@ -105,7 +108,10 @@ async def test_a_person_creates_a_sync_and_sees_it_listed_with_its_mapping(
         tasks_page = await http.get(tasks.headers["location"])
         assert "<dd>Tasks of linked contacts</dd>" in tasks_page.text
         assert 'data-count="waiting">0<' in tasks_page.text
-        assert "<td><code>completed</code></td><td><code>status</code></td>" in tasks_page.text
+        assert (
+            "<td>Completed <code>completed</code></td><td>Status <code>status</code></td>"
+            in tasks_page.text
+        )
         both = await http.get(here)
         assert len(sync_ids(both.text)) == 2
         assert 'data-object="tasks">Tasks of linked contacts<' in both.text
@@ -168,11 +174,12 @@ async def test_sync_pages_are_404_across_locations_by_role(
         for path in (
             f"{ours}/{theirs.id}",
             f"{ours}/{theirs.id}/progress",
+            f"{ours}/{theirs.id}/edit",
             f"/app/l/{other.location_id}/syncs",
             f"/app/l/{other.location_id}/syncs/new",
         ):
             assert (await http.get(path)).status_code == 404, path
-        for step in ("pause", "resume"):
+        for step in ("pause", "resume", "edit"):
             response = await http.post(f"{ours}/{theirs.id}/{step}", data={"csrf_token": token})
             assert response.status_code == 404, step
         made = await http.post(
@@ -183,9 +190,13 @@ async def test_sync_pages_are_404_across_locations_by_role(
         assert (await http.get(f"/app/l/{sibling}/syncs/{sibling_sync.id}")).status_code == 200
         assert (await http.get(f"{ours}/{sibling_sync.id}")).status_code == 404
     async with browser(web_server.base_url) as http:
-        await signed_in(http, user)
+        token = await signed_in(http, user)
         assert (await http.get(f"/app/l/{sibling}/syncs")).status_code == 404
         assert (await http.get(f"/app/l/{sibling}/syncs/{sibling_sync.id}")).status_code == 404
+        sibling_edit = f"/app/l/{sibling}/syncs/{sibling_sync.id}/edit"
+        assert (await http.get(sibling_edit)).status_code == 404
+        renamed = {"csrf_token": token, "name": "Renamed", "rows": "0"}
+        assert (await http.post(sibling_edit, data=renamed)).status_code == 404
         assert (await http.get(ours)).status_code == 200
     async with web_db.reader() as session:
         untouched = await session.get(Sync, theirs.id)

@@ -11,6 +11,7 @@ progress is not drawn from the event log as a campaign's is: while a backfill ru
 block asks for itself again every few seconds (htmx), and stops once it has finished or
 its sync is paused."""
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,7 +23,9 @@ from contactflow.platform.errors import DomainError
 from contactflow.platform.tenancy import Location
 from contactflow.sync import api as sync_api
 from contactflow.sync import service
+from contactflow.sync.fields import MAILSUITE_CUSTOM
 from contactflow.sync.models import ACTIVE, PAUSED, SyncStatus
+from contactflow.sync.objects import kind_of
 from contactflow.sync.schemas import SyncCreate, SyncOut
 from contactflow.sync.service import SyncSettings
 from contactflow.sync.wire import sync_out
@@ -54,14 +57,9 @@ DELETE_POLICIES = {
     "propagate": "the partner is deleted too",
     "hold": "held until a person approves",
 }
-CONFLICTS = {
-    "newestWins": "the newest change wins",
-    "crmWins": "the contact wins",
-    "mailsuiteWins": "the Mailsuite contact wins",
-    "manual": "a person picks",
-}
 NOTICES = {
     "created": "Sync created: its backfill links the contacts there are now.",
+    "changed": "Settings saved: each record is synced by them from its next change.",
     "paused": "Paused: changes wait in the event log, the backfill after its batch.",
     "resumed": "Syncing again, from where it stopped.",
     "reconciling": "Reconciling: both sides are being compared.",
@@ -75,11 +73,31 @@ NOTICES = {
     "busy": "Not now: the backfill is still running, a reconciliation has not finished, "
     "or its findings are being repaired.",
 }
+_WORD_START = re.compile(r"(?<=[a-z])(?=[A-Z0-9])")
 # Pause and Resume: the status each sets, and the notice the page shows after it.
 COURSE: dict[str, tuple[SyncStatus, str]] = {
     "pause": (PAUSED, "paused"),
     "resume": (ACTIVE, "resumed"),
 }
+
+
+def field_words(name: str) -> str:
+    """A mapped field's API name in words: `postalCode` is "Postal code"."""
+    if name.startswith(MAILSUITE_CUSTOM):
+        return f"Custom field {name.removeprefix(MAILSUITE_CUSTOM)}"
+    words = _WORD_START.sub(" ", name).lower()
+    return words[:1].upper() + words[1:]
+
+
+def conflict_words(sync_object: str) -> dict[str, str]:
+    """Each conflict policy in words, naming the object's records on each side."""
+    catalog = kind_of(sync_object).catalog
+    return {
+        "crmWins": f"the {catalog.crm_noun} wins",
+        "mailsuiteWins": f"the {catalog.mailsuite_noun} wins",
+        "newestWins": "the newest change wins",
+        "manual": "a person picks",
+    }
 
 
 def _base(location_id: str) -> str:
@@ -200,7 +218,8 @@ async def sync_page(
         api_docs=SYNC_DOCS,
         directions=DIRECTIONS,
         objects=OBJECTS,
-        conflicts=CONFLICTS,
+        conflicts=conflict_words(values["sync"].object),
+        words=field_words,
         delete_policies=DELETE_POLICIES,
         notice=NOTICES.get(request.query_params.get("done", ""), ""),
         **values,

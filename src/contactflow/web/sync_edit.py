@@ -1,0 +1,219 @@
+"""A sync's settings changed on a form, without JSON: its name, direction, delete policy,
+reconciliation schedule, and its mapping as rows (a field of the object, the Mailsuite field
+kept equal to it, and who wins a conflict). Blank rows add a field and a checkbox removes
+one, so the form needs no script.
+
+Saving goes through the wire model and the service of `PATCH /sync/v1/syncs/{syncId}`
+(sync/api.py `apply_update`); a refusal draws the form again as it was sent, with status
+422, each reason beside the field it names, and nothing saved."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from contactflow.platform.errors import Unprocessable
+from contactflow.platform.tenancy import Location
+from contactflow.sync import api as sync_api
+from contactflow.sync import service
+from contactflow.sync.fields import MAILSUITE_CUSTOM, mapping_of
+from contactflow.sync.models import Sync
+from contactflow.sync.objects import kind_of
+from contactflow.sync.schemas import SyncUpdate
+from contactflow.web.guard import Viewer, ViewerDep, database
+from contactflow.web.pages import api_docs, render
+from contactflow.web.refusals import by_field, form_text, form_texts, refusal_lines
+from contactflow.web.syncs import DIRECTIONS, conflict_words, field_words
+
+router = APIRouter(prefix="/app/l/{location_id}/syncs", include_in_schema=False)
+EDIT_DOCS = api_docs(sync_api.router, sync_api.update_sync)
+# Blank rows under the mapping, each a field to add; more after saving.
+BLANK_ROWS = 2
+# Rows read from a form: the API's most entries, with the blank rows.
+MOST_ROWS = 50 + BLANK_ROWS
+ROW_PARTS = ("crm", "mailsuite", "key", "conflict")
+# The parts of a row an entry's refusal names (a custom field's key is in its Mailsuite field).
+ENTRY_PARTS = ("crm", "mailsuite", "conflict")
+SETTINGS = ("name", "direction", "onDelete", "reconcile", "every")
+DELETE_CHOICES = {
+    "ignore": (
+        "Ignore",
+        "A record deleted on one side leaves its partner on the other side as it is.",
+    ),
+    "propagate": (
+        "Propagate",
+        "A record deleted on one side is deleted on the other side too.",
+    ),
+    "hold": (
+        "Hold",
+        "Its partner stays until a person approves or rejects the delete on the sync's page.",
+    ),
+}
+# The API's names of the settings, as the form says them.
+SETTING_WORDS = {
+    "name": "Name",
+    "direction": "Direction",
+    "onDelete": "When a record is deleted",
+    "reconcileEveryMinutes": "Reconciliation",
+    "mapping": "Mapping",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """A mapping row as the form holds it: the Mailsuite field is one of its fields, or
+    MAILSUITE_CUSTOM with the custom field's key beside it."""
+
+    crm: str = ""
+    mailsuite: str = ""
+    key: str = ""
+    conflict: str = "newestWins"
+    removed: bool = False
+
+    @classmethod
+    def of(cls, crm: str, mailsuite: str, conflict: str) -> "Row":
+        if mailsuite.startswith(MAILSUITE_CUSTOM):
+            return cls(crm, MAILSUITE_CUSTOM, mailsuite.removeprefix(MAILSUITE_CUSTOM), conflict)
+        return cls(crm, mailsuite, "", conflict)
+
+    @property
+    def blank(self) -> bool:
+        return not (self.crm or self.mailsuite or self.key)
+
+    def entry(self) -> dict[str, str]:
+        mailsuite = (
+            self.mailsuite + self.key if self.mailsuite == MAILSUITE_CUSTOM else self.mailsuite
+        )
+        return {"crm": self.crm, "mailsuite": mailsuite, "conflict": self.conflict}
+
+
+@dataclass
+class EditForm:
+    values: dict[str, str]
+    rows: list[Row]
+    errors: dict[str, str]
+    message: str = ""
+
+
+def _current(sync: Sync) -> EditForm:
+    minutes = sync.reconcile_minutes or 0
+    values = {
+        "name": sync.name,
+        "direction": sync.direction,
+        "onDelete": sync.on_delete,
+        "reconcile": "every" if minutes else "asked",
+        "every": str(minutes or 60),
+    }
+    rows = [Row.of(e.crm, e.mailsuite, e.conflict) for e in mapping_of(sync.mapping)]
+    return EditForm(values, [*rows, *[Row()] * BLANK_ROWS], {})
+
+
+def _row(form: FormData, index: int) -> Row:
+    texts = {part: form_text(form, f"row-{index}-{part}").strip() for part in ROW_PARTS}
+    return Row(**texts, removed=bool(form_text(form, f"row-{index}-remove")))
+
+
+def _sent(form: FormData) -> EditForm:
+    count = form_text(form, "rows")
+    shown = min(int(count), MOST_ROWS) if count.isdigit() else 0
+    return EditForm(form_texts(form, SETTINGS), [_row(form, i) for i in range(shown)], {})
+
+
+def _request(sent: EditForm) -> tuple[dict[str, Any], list[int]]:
+    """What the form asks of the API's model, and which form row each mapping entry is."""
+    kept = [index for index, row in enumerate(sent.rows) if not (row.removed or row.blank)]
+    every = sent.values["every"] if sent.values["reconcile"] == "every" else 0
+    body = {
+        "name": sent.values["name"],
+        "direction": sent.values["direction"],
+        "onDelete": sent.values["onDelete"],
+        "reconcileEveryMinutes": every,
+        "mapping": [sent.rows[index].entry() for index in kept],
+    }
+    return body, kept
+
+
+def _on_row(line: str, kept: list[int]) -> str:
+    """`mapping.1.crm: ...` is said beside the form row that entry came from."""
+    place, _, reason = line.partition(": ")
+    name, position, part = [*place.split("."), "", ""][:3]
+    if name == "mapping" and position.isdigit() and int(position) < len(kept):
+        return f"row-{kept[int(position)]}-{part if part in ENTRY_PARTS else 'crm'}: {reason}"
+    return line
+
+
+def _row_words(place: str, sync: Sync) -> str:
+    catalog = kind_of(sync.object).catalog
+    _, index, part = place.split("-")
+    said = {
+        "crm": f"{catalog.crm_noun} field",
+        "mailsuite": f"{catalog.mailsuite_noun} field",
+        "conflict": "who wins a conflict",
+    }[part]
+    return f"Row {int(index) + 1}, {said}"
+
+
+def _refused(
+    sent: EditForm, kept: list[int], sync: Sync, error: ValidationError | Unprocessable
+) -> EditForm:
+    lines = [_on_row(line, kept) for line in refusal_lines(error)]
+    known = set(SETTING_WORDS) | {
+        f"row-{index}-{part}" for index in range(len(sent.rows)) for part in ENTRY_PARTS
+    }
+    errors, message = by_field(lines, known)
+    said = {
+        place: f"{SETTING_WORDS.get(place) or _row_words(place, sync)}: {reason}"
+        for place, reason in errors.items()
+    }
+    return EditForm(sent.values, sent.rows, said, message)
+
+
+def _page(viewer: Viewer, location: Location, sync: Sync, form: EditForm) -> Response:
+    kind = kind_of(sync.object)
+    return render(
+        "sync_edit.html",
+        422 if form.errors or form.message else 200,
+        viewer=viewer,
+        location=location,
+        api_docs=EDIT_DOCS,
+        sync=sync,
+        form=form,
+        catalog=kind.catalog,
+        custom=MAILSUITE_CUSTOM,
+        directions={name: DIRECTIONS[name] for name in kind.directions},
+        delete_choices=DELETE_CHOICES,
+        conflicts=conflict_words(sync.object),
+        words=field_words,
+        entry_parts=ENTRY_PARTS,
+    )
+
+
+@router.get("/{sync_id}/edit")
+async def edit_sync(
+    request: Request, viewer: ViewerDep, location_id: str, sync_id: str
+) -> Response:
+    location = viewer.location(location_id)
+    async with database(request).reader() as session:
+        sync = await service.find_sync(session, location.id, sync_id)
+    return _page(viewer, location, sync, _current(sync))
+
+
+@router.post("/{sync_id}/edit")
+async def save_sync(
+    request: Request, viewer: ViewerDep, location_id: str, sync_id: str
+) -> Response:
+    location = viewer.location(location_id)
+    sent = _sent(await request.form())
+    body, kept = _request(sent)
+    async with database(request).reader() as session:
+        sync = await service.find_sync(session, location.id, sync_id)
+    try:
+        wanted = SyncUpdate.model_validate(body)
+        async with database(request).unit_of_work() as uow:
+            await sync_api.apply_update(uow, location.id, sync_id, wanted)
+    except (ValidationError, Unprocessable) as error:
+        return _page(viewer, location, sync, _refused(sent, kept, sync, error))
+    return RedirectResponse(f"/app/l/{location.id}/syncs/{sync_id}?done=changed", 303)
