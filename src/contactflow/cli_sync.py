@@ -77,6 +77,14 @@ def _print(sync: SyncOut) -> None:
         )
         if job.last_skip:
             console.print(f"  last skipped: {job.last_skip}", soft_wrap=True)
+    if sync.connection_id is not None:
+        waits = f", tries again at {sync.retry_at}" if sync.retry_at else ""
+        remedy = f", needs: {sync.remedy}" if sync.remedy else ""
+        console.print(
+            f"  remote account through connection {sync.connection_id}: {sync.health}"
+            f"{waits}{remedy}",
+            soft_wrap=True,
+        )
     if sync.last_error:
         console.print(f"  last error ({sync.last_error_at}): {sync.last_error}", soft_wrap=True)
 
@@ -137,6 +145,10 @@ def create_sync(
     on_delete: Annotated[
         str, typer.Option(help="When a record is deleted: ignore, propagate or hold.")
     ] = "ignore",
+    connection: Annotated[
+        str | None,
+        typer.Option(help="A connection to a remote account, whose contacts are synced."),
+    ] = None,
 ) -> None:
     """Create a sync of contacts (or of their tasks, notes, appointments); its backfill starts
     at once (the workers run it). Prints its id."""
@@ -156,7 +168,12 @@ def create_sync(
     async def run(db: Database) -> str:
         entries = [_field_map(text, n) for n, text in enumerate(mapping)] if mapping else None
         wanted = service.SyncSettings(
-            name, carried, chosen, tuple(entries) if entries else None, on_delete=policy
+            name,
+            carried,
+            chosen,
+            tuple(entries) if entries else None,
+            on_delete=policy,
+            connection_id=connection,
         )
         async with db.unit_of_work() as uow:
             return (await service.create_sync(uow, location, wanted)).id

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     mailsuite_batch_size: int = 100
     # Syncs: records a backfill batch (one transaction) links, events a change batch reads.
     sync_batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    # How long a sync whose remote account failed waits first (doubled after each failure
+    # in a row, up to ten minutes).
+    sync_remote_backoff_seconds: Annotated[float, Field(gt=0, le=600)] = 5
     mailsuite_send_loops: int = 2
     # Opens and clicks this soon after sending are pre-fetches, not a person.
     mailsuite_machine_seconds: float = 2.0

@@ -2,13 +2,14 @@
 sync of the test's location, backfilled, then a record a side refuses, a field changed on
 both sides while it was paused, a reconciliation, links lost behind its back."""
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from contactflow.sync.models import SyncLink
 from tests.flows.catalog_triggers import cause
 from tests.flows.catalog_world import World
 from tests.flows.helpers import Json
 from tests.mailsuite.helpers import poll
+from tests.sync.helpers import linked_partner
 
 SYNCS = "/sync/v1/syncs"
 MAIL = "/mailsuite/v1/contacts"
@@ -32,20 +33,6 @@ async def _backfilled(w: World) -> str:
     return sync_id
 
 
-async def _partner(w: World, sync_id: str, crm_id: str) -> str:
-    async def find() -> str | None:
-        async with w.db.reader() as session:
-            return await session.scalar(
-                select(SyncLink.mailsuite_id).where(
-                    SyncLink.sync_id == sync_id, SyncLink.crm_id == crm_id
-                )
-            )
-
-    found = await poll(find, lambda value: value is not None, within=30)
-    assert found is not None
-    return found
-
-
 async def _reconciled(w: World, sync_id: str) -> str:
     made = await w.hub.post(f"{SYNCS}/{sync_id}/reconciliations", status=202)
     here = f"{SYNCS}/{sync_id}/reconciliations/{made['reconciliation']['id']}"
@@ -62,7 +49,7 @@ async def _reconciled(w: World, sync_id: str) -> str:
 async def _(w: World, flow: Json) -> Json:
     contact = await w.contact()
     sync_id = await _backfilled(w)
-    await _partner(w, sync_id, contact["id"])
+    await linked_partner(w.db, sync_id, contact["id"], within=30)
     await w.hub.post(f"{SYNCS}/{sync_id}/pause", status=200)
     # The contact takes an address first, then Mailsuite's new contact has it too: Mailsuite
     # refuses the address to the contact's partner.
@@ -77,7 +64,7 @@ async def _(w: World, flow: Json) -> Json:
 async def _(w: World, flow: Json) -> Json:
     contact = await w.contact()
     sync_id = await _backfilled(w)
-    partner = await _partner(w, sync_id, contact["id"])
+    partner = await linked_partner(w.db, sync_id, contact["id"], within=30)
     await w.hub.post(f"{SYNCS}/{sync_id}/pause", status=200)
     await w.hub.call("PUT", f"/contacts/{contact['id']}", 200, json={"firstName": "Augusta"})
     await w.hub.call("PUT", f"{MAIL}/{partner}", 200, json={"firstName": "Ada B."})
@@ -102,7 +89,7 @@ async def _(w: World, flow: Json) -> Json:
 async def _(w: World, flow: Json) -> Json:
     contact = await w.contact()
     sync_id = await _backfilled(w)
-    await _partner(w, sync_id, contact["id"])
+    await linked_partner(w.db, sync_id, contact["id"], within=30)
     async with w.db.unit_of_work() as uow:
         await uow.session.execute(delete(SyncLink).where(SyncLink.sync_id == sync_id))
     reconciliation_id = await _reconciled(w, sync_id)

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from contactflow.background import CONTEXT_WORKERS
 from contactflow.contacts import service as contacts
 from contactflow.contacts.models import Contact
 from contactflow.contacts.schemas import ContactCreate as CrmCreate
@@ -15,8 +16,10 @@ from contactflow.mailsuite.models import MailContact
 from contactflow.mailsuite.schemas import ContactCreate as MailCreate
 from contactflow.platform.db import Database
 from contactflow.platform.events import ConsumerCursor, Event
+from contactflow.platform.runtime import running_workers
+from contactflow.settings import Settings
 from contactflow.sync import service
-from contactflow.sync.models import PAUSED, Sync, SyncLink
+from contactflow.sync.models import PAUSED, Sync, SyncBackfill, SyncLink
 from contactflow.sync.objects import WATCHED
 from contactflow.sync.service import SyncSettings, consumer_name
 from tests.mailsuite.helpers import json_of, poll
@@ -40,11 +43,14 @@ class World:
     skipped: int
 
 
-async def make_world(db: Database, location_id: str, size: int) -> World:
-    """`size` CRM contacts: every tenth has a phone and no email (half of those have a
-    Mailsuite contact with that phone, the other half cannot be synced: no email, no match);
-    every seventh other one has a Mailsuite contact already, its address in upper case; and
-    three Mailsuite contacts match nothing."""
+async def make_world(
+    db: Database, location_id: str, size: int, crm_location: str | None = None
+) -> World:
+    """`size` CRM contacts (in `crm_location`, a remote account's, if given): every tenth
+    has a phone and no email (half of those have a Mailsuite contact with that phone, the
+    other half cannot be synced: no email, no match); every seventh other one has a
+    Mailsuite contact already, its address in upper case; and three Mailsuite contacts match
+    nothing."""
     crm_ids: list[str] = []
     before = matched = skipped = 0
     async with db.unit_of_work() as uow:
@@ -60,7 +66,7 @@ async def make_world(db: Database, location_id: str, size: int) -> World:
             if number % 3 == 0:
                 fields["tags"] = ["vip", "lead"]
             contact = await contacts.create_contact(
-                uow, location_id, CrmCreate.model_validate(fields), "US"
+                uow, crm_location or location_id, CrmCreate.model_validate(fields), "US"
             )
             crm_ids.append(contact.id)
             if no_email and number % 20 == 0:
@@ -95,9 +101,33 @@ async def wait_backfilled(http: httpx.AsyncClient, sync_id: str, within: float =
     return await poll(fetch, finished, within=within)
 
 
-async def check_linked_once(db: Database, sync_id: str, location_id: str, world: World) -> None:
-    """Each CRM contact that can be synced is linked once, to its own Mailsuite contact, and
-    no Mailsuite contact was made twice."""
+async def backfill_job(db: Database, sync_id: str) -> SyncBackfill:
+    async with db.reader() as session:
+        job = await session.get(SyncBackfill, sync_id)
+        assert job is not None
+        return job
+
+
+async def stopped_then_finished(
+    db: Database, settings: Settings, http: httpx.AsyncClient, sync_id: str, more: int
+) -> Json:
+    """The backfill advanced by workers stopped once `more` records are done (it is still
+    running then), then by others until it finishes: the sync as it is then."""
+    before = (await backfill_job(db, sync_id)).done
+    async with running_workers(db, settings, CONTEXT_WORKERS):
+        await poll(
+            lambda: backfill_job(db, sync_id), lambda job: job.done >= before + more, within=60
+        )
+    assert (await backfill_job(db, sync_id)).state == "running"
+    async with running_workers(db, settings, CONTEXT_WORKERS):
+        return await wait_backfilled(http, sync_id)
+
+
+async def check_linked_once(
+    db: Database, sync_id: str, location_id: str, world: World, crm_location: str | None = None
+) -> None:
+    """Each CRM contact (in `crm_location`, if given) that can be synced is linked once, to
+    its own Mailsuite contact, and no contact was made twice on either side."""
     async with db.reader() as session:
         links = list(await session.scalars(select(SyncLink).where(SyncLink.sync_id == sync_id)))
         mail_count = await session.scalar(
@@ -106,7 +136,9 @@ async def check_linked_once(db: Database, sync_id: str, location_id: str, world:
             .where(MailContact.location_id == location_id)
         )
         crm_count = await session.scalar(
-            select(func.count()).select_from(Contact).where(Contact.location_id == location_id)
+            select(func.count())
+            .select_from(Contact)
+            .where(Contact.location_id == (crm_location or location_id))
         )
     linkable = len(world.crm_ids) - world.skipped
     assert len(links) == linkable
@@ -134,6 +166,22 @@ async def settled(db: Database, sync_id: str, location_id: str, within: float = 
             return (cursor.position if cursor is not None else 0), last or 0
 
     await poll(positions, lambda pair: pair[0] >= pair[1], within=within)
+
+
+async def linked_partner(db: Database, sync_id: str, crm_id: str, within: float = 10) -> str:
+    """The Mailsuite contact linked to `crm_id`, once the sync has linked it."""
+
+    async def find() -> str | None:
+        async with db.reader() as session:
+            return await session.scalar(
+                select(SyncLink.mailsuite_id).where(
+                    SyncLink.sync_id == sync_id, SyncLink.crm_id == crm_id
+                )
+            )
+
+    found = await poll(find, lambda value: value is not None, within=within)
+    assert found is not None
+    return found
 
 
 async def paused_sync(db: Database, location_id: str, name: str = "Paused") -> Sync:

@@ -2,25 +2,20 @@
 phone, before one is made), never a duplicate; interrupted and resumed, the same result."""
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from contactflow.background import CONTEXT_WORKERS
 from contactflow.mailsuite import contacts as mailsuite
 from contactflow.mailsuite.models import MailContact
 from contactflow.mailsuite.schemas import ContactCreate as MailCreate
 from contactflow.platform.db import Database
 from contactflow.platform.event_types import MAILSUITE_CONTACT_UPSERT
 from contactflow.platform.events import Event
-from contactflow.platform.runtime import running_workers
 from contactflow.settings import Settings
 from contactflow.sync import service
 from contactflow.sync.backfill import advance
-from contactflow.sync.models import SyncBackfill
 from contactflow.sync.service import SyncSettings
 from contactflow.sync.sides import MailsuiteContacts, Record
 from tests.mailsuite.helpers import json_of, poll
@@ -28,12 +23,16 @@ from tests.support import (
     LiveServer,
     Tenant,
     api_client,
-    live_server,
     make_tenant,
-    migrated_database,
-    server_settings,
 )
-from tests.sync.helpers import SYNCS, check_linked_once, make_world, wait_backfilled
+from tests.sync.helpers import (
+    SYNCS,
+    backfill_job,
+    check_linked_once,
+    make_world,
+    stopped_then_finished,
+    wait_backfilled,
+)
 
 SIZE = 300
 
@@ -71,27 +70,6 @@ async def test_backfill_links_each_contact_once(
     assert made["c297@example.com"]["customFields"] == {"tags": "vip, lead"}
 
 
-async def _backfill(db: Database, sync_id: str) -> SyncBackfill:
-    async with db.reader() as session:
-        job = await session.get(SyncBackfill, sync_id)
-        assert job is not None
-        return job
-
-
-@pytest.fixture
-def own_settings(database_url: str, tmp_path: Path) -> Iterator[Settings]:
-    """A database of this test's own, whose API server runs no workers: only the test's
-    worker advances the backfill, so it can stop it mid-way."""
-    with migrated_database(database_url, tmp_path) as url:
-        yield server_settings(url, embedded_workers=False, sync_batch_size=5)
-
-
-@pytest.fixture
-def quiet_server(own_settings: Settings) -> Iterator[LiveServer]:
-    with live_server(own_settings) as running:
-        yield running
-
-
 async def test_backfill_interrupted_twice_resumes_to_the_same_result(
     own_settings: Settings, quiet_server: LiveServer
 ) -> None:
@@ -109,25 +87,14 @@ async def test_backfill_interrupted_twice_resumes_to_the_same_result(
                     pass
 
             task = asyncio.create_task(walk())
-            await poll(lambda: _backfill(db, sync_id), lambda job: job.done >= 50, within=60)
+            await poll(lambda: backfill_job(db, sync_id), lambda job: job.done >= 50, within=60)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            first = await _backfill(db, sync_id)
+            first = await backfill_job(db, sync_id)
             assert first.state == "running"
             assert first.done < SIZE
 
-            async with running_workers(db, own_settings, CONTEXT_WORKERS):
-                await poll(
-                    lambda: _backfill(db, sync_id),
-                    lambda job: job.done >= first.done + 50,
-                    within=60,
-                )
-            second = await _backfill(db, sync_id)
-            assert second.state == "running"
-            assert second.done < SIZE
-
-            async with running_workers(db, own_settings, CONTEXT_WORKERS):
-                done = await wait_backfilled(http, sync_id)
+            done = await stopped_then_finished(db, own_settings, http, sync_id, 50)
         assert done["backfill"]["done"] == SIZE
         assert done["backfill"]["matched"] == world.matched
         await check_linked_once(db, sync_id, tenant.location_id, world)
@@ -162,7 +129,7 @@ async def test_an_address_taken_after_a_batch_matched_is_linked_once(
         while await advance(db, 100, "US"):
             pass
 
-        job = await _backfill(db, sync.id)
+        job = await backfill_job(db, sync.id)
         assert (job.state, job.matched) == ("finished", world.matched + 1)
         assert job.skipped == world.skipped
         raced = replace(

@@ -10,28 +10,14 @@ from sqlalchemy import func, select
 from contactflow.platform.db import Database
 from contactflow.platform.event_types import CONTACT_UPDATE, MAILSUITE_CONTACT_UPSERT
 from contactflow.platform.events import Event
-from contactflow.sync.models import Sync, SyncLink
+from contactflow.sync.models import Sync
 from contactflow.sync.pairs import pairs_for
 from tests.contacts.helpers import create_contact, get_contact
 from tests.mailsuite.helpers import json_of, poll
 from tests.support import Tenant
-from tests.sync.helpers import SYNCS, Json, settled, wait_backfilled
+from tests.sync.helpers import SYNCS, Json, linked_partner, settled, wait_backfilled
 
 MAIL = "/mailsuite/v1/contacts"
-
-
-async def _linked(db: Database, sync_id: str, crm_id: str) -> str:
-    async def find() -> str | None:
-        async with db.reader() as session:
-            return await session.scalar(
-                select(SyncLink.mailsuite_id).where(
-                    SyncLink.sync_id == sync_id, SyncLink.crm_id == crm_id
-                )
-            )
-
-    found = await poll(find, lambda value: value is not None)
-    assert found is not None
-    return found
 
 
 async def _mail(client: httpx.AsyncClient, contact_id: str) -> Json:
@@ -59,7 +45,7 @@ async def test_changes_on_each_side_propagate_once_and_settle(
     )
     sync_id = json_of(await client.post(SYNCS, json={}))["sync"]["id"]
     await wait_backfilled(client, sync_id)
-    mail_id = await _linked(db, sync_id, ada["id"])
+    mail_id = await linked_partner(db, sync_id, ada["id"])
 
     changed = await client.put(
         f"/contacts/{ada['id']}", json={"firstName": "Augusta", "tags": ["vip", "math"]}
@@ -77,7 +63,7 @@ async def test_changes_on_each_side_propagate_once_and_settle(
     await poll(lambda: get_contact(client, ada["id"]), lambda c: c["lastName"] == "King")
 
     bob = await create_contact(client, firstName="Bob", email="bob@example.com")
-    bob_mail = await _mail(client, await _linked(db, sync_id, bob["id"]))
+    bob_mail = await _mail(client, await linked_partner(db, sync_id, bob["id"]))
     assert bob_mail["firstName"] == "Bob"
     cy = await client.post(MAIL, json={"email": "cy@example.com", "firstName": "Cy"})
     assert cy.status_code == 201, cy.text
@@ -110,7 +96,7 @@ async def test_a_paused_sync_syncs_its_waiting_changes_when_resumed(
     dee = await create_contact(client, firstName="Dee", email="dee@example.com")
     sync_id = json_of(await client.post(SYNCS, json={"direction": "crmToMailsuite"}))["sync"]["id"]
     await wait_backfilled(client, sync_id)
-    mail_id = await _linked(db, sync_id, dee["id"])
+    mail_id = await linked_partner(db, sync_id, dee["id"])
 
     paused = await client.post(f"{SYNCS}/{sync_id}/pause")
     assert json_of(paused)["sync"]["status"] == "paused"
@@ -132,7 +118,7 @@ async def test_a_change_a_side_refuses_is_reported_and_the_sync_goes_on(
     fay = await create_contact(client, firstName="Fay", email="fay@example.com")
     sync_id = json_of(await client.post(SYNCS, json={"direction": "crmToMailsuite"}))["sync"]["id"]
     await wait_backfilled(client, sync_id)
-    fay_mail = await _linked(db, sync_id, fay["id"])
+    fay_mail = await linked_partner(db, sync_id, fay["id"])
     # An address only Mailsuite has (a one-way sync makes no contact of it)...
     taken = await client.post(MAIL, json={"email": "taken@example.com"})
     assert taken.status_code == 201, taken.text

@@ -235,6 +235,10 @@ def test_a_running_backfill_shows_its_rate_and_time_left_and_asks_again() -> Non
         next_reconciliation_at=None,
         last_error=None,
         last_error_at=None,
+        connection_id=None,
+        health="ok",
+        remedy=None,
+        retry_at=None,
         created_at="2026-01-01T00:00:00.000Z",
         updated_at="2026-01-01T00:00:00.000Z",
     )

@@ -39,9 +39,11 @@ KINDS = (WEBHOOK_ENDPOINT, FLOW_STEP, MAILSUITE_SENDER, CONNECTION)
 DELIVERY = "delivery"
 RUN = "run"
 EMAIL = "email"
-# A connection's failures are the calls made through it: a run's step, a poll, a test.
+# A connection's failures are the calls made through it: a run's step, a poll, a test, a
+# sync's batch.
 POLL = "poll"
 CONNECTION_TEST = "test"
+SYNC = "sync"
 
 # What a failure asks of a person: connect the connection again (its provider refused).
 RECONNECT = "reconnect"

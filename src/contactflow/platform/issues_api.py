@@ -31,7 +31,7 @@ IssueId = Annotated[str, Path(alias="issueId", min_length=1, max_length=64)]
 class FailureOut(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
-    record: Literal["delivery", "run", "email", "poll", "test"]
+    record: Literal["delivery", "run", "email", "poll", "test", "sync"]
     record_id: str
     failed_at: str
     error: str

@@ -38,6 +38,7 @@ async def create_sync(body: SyncCreate, caller: Writer, db: DatabaseDep) -> Sync
         mapping,
         body.reconcile_every_minutes,
         body.on_delete,
+        body.connection_id,
     )
     async with db.unit_of_work() as uow:
         sync = await service.create_sync(uow, caller.location_id, wanted)

@@ -26,17 +26,22 @@ from contactflow.sync.models import (
     batch_attributes,
     sync_origin,
 )
+from contactflow.sync.objects import kind_of
 from contactflow.sync.pairs import Outcome, pairs_for
+from contactflow.sync.sides import Record
 
 
 async def start(uow: UnitOfWork, sync: Sync) -> SyncBackfill:
+    """The sync's backfill, running. A remote account's contacts are counted by its first
+    batch, outside this transaction."""
     now = utcnow()
+    local = sync.connection_id is None
     # Counting reads no phone number: no region is needed.
-    crm = pairs_for(uow, sync, region="").crm
+    crm = kind_of(sync.object).crm_side(uow, sync.location_id, "")
     job = SyncBackfill(
         sync_id=sync.id,
         state=RUNNING,
-        total=await crm.count(now),
+        total=await crm.count(now) if local else 0,
         done=0,
         matched=0,
         created=0,
@@ -87,7 +92,7 @@ async def advance(db: Database, batch: int, region: str) -> bool:
     running = (
         select(SyncBackfill.sync_id)
         .join(Sync, Sync.id == SyncBackfill.sync_id)
-        .where(SyncBackfill.state == RUNNING, Sync.status == ACTIVE)
+        .where(SyncBackfill.state == RUNNING, Sync.status == ACTIVE, Sync.connection_id.is_(None))
     )
     # Looked for without the write lock first: almost always there is none.
     if await db.read(lambda connection: connection.scalar(running.limit(1))) is None:
@@ -108,19 +113,28 @@ async def advance(db: Database, batch: int, region: str) -> bool:
             uow.origin = sync_origin(sync.id)
             await uow.lock(f"sync:{sync.id}")
             pairs = pairs_for(uow, sync, region)
-            after = (
-                (job.after_added_at, job.after_id)
-                if job.after_added_at is not None and job.after_id is not None
-                else None
-            )
-            records = await pairs.crm.page(job.started_at, after, batch)
+            crm = kind_of(sync.object).crm_side(uow, sync.location_id, region)
+            records = await crm.page(job.started_at, position(job), batch)
             span.set(RECORDS, len(records))
-            for outcome in await link_crm_records(pairs, records, "backfill"):
-                _tally(job, outcome)
-        job.done += len(records)
-        job.updated_at = utcnow()
-        if records:
-            job.after_added_at, job.after_id = records[-1].position
-        if len(records) < batch:
-            job.state, job.finished_at = FINISHED, job.updated_at
+            linked = await link_crm_records(pairs, records, "backfill")
+        walked(job, records, [outcome for _, outcome in linked], batch)
         return True
+
+
+def position(job: SyncBackfill) -> tuple[datetime, str] | None:
+    """Where the backfill's walk is: past the last record of its last batch."""
+    if job.after_added_at is None or job.after_id is None:
+        return None
+    return job.after_added_at, job.after_id
+
+
+def walked(job: SyncBackfill, records: list[Record], outcomes: list[Outcome], batch: int) -> None:
+    """The job moved past a batch of `records` (of at most `batch`), linked as `outcomes`."""
+    for outcome in outcomes:
+        _tally(job, outcome)
+    job.done += len(records)
+    job.updated_at = utcnow()
+    if records:
+        job.after_added_at, job.after_id = records[-1].position
+    if len(records) < batch:
+        job.state, job.finished_at = FINISHED, job.updated_at

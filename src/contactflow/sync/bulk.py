@@ -7,8 +7,8 @@ A record matched to a partner is linked to it one at a time (its fields are reco
 may be written on either side). What is out of the common way goes through `PairSync.record`,
 as the incremental sync does: a record linked already, an address met twice in the batch.
 So does the whole creation when a write of it is refused (an address another writer took
-since the match): rolled back in its savepoint, its records are done one by one, each
-refused alone."""
+since the match), or would write a remote CRM side (sync/staged.py): rolled back in its
+savepoint, its records are done one by one, each refused (or deferred) alone."""
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from contactflow.platform.errors import DomainError
 from contactflow.sync.models import LinkOrigin, SyncLink
 from contactflow.sync.pairs import Outcome, PairSync, guarded
-from contactflow.sync.sides import MailsuiteContacts, Record
+from contactflow.sync.sides import MailsuiteContacts, Record, RemoteNeeded
 
 
 async def _linked(pairs: PairSync, crm_ids: list[str]) -> set[str]:
@@ -33,17 +33,18 @@ async def _linked(pairs: PairSync, crm_ids: list[str]) -> set[str]:
 
 async def link_crm_records(
     pairs: PairSync, records: list[Record], origin: LinkOrigin
-) -> list[Outcome]:
-    """Each of `records` (of the CRM side) linked to its Mailsuite partner, matched or made."""
+) -> list[tuple[Record, Outcome]]:
+    """Each of `records` (of the CRM side) linked to its Mailsuite partner, matched or made,
+    with what became of it."""
     mailsuite = pairs.mailsuite
     if not isinstance(mailsuite, MailsuiteContacts):
-        return [await guarded(pairs.uow, pairs.record("crm", r, origin)) for r in records]
+        return [(r, await guarded(pairs.uow, pairs.record("crm", r, origin))) for r in records]
     linked = await _linked(pairs, [record.id for record in records])
     fresh = [record for record in records if record.id not in linked]
     partners = await mailsuite.match_many([(r.email, r.phone) for r in fresh])
     one_by_one = [record for record in records if record.id in linked]
     matched: list[tuple[Record, Record]] = []
-    outcomes: list[Outcome] = []
+    outcomes: list[tuple[Record, Outcome]] = []
     to_create: list[Record] = []
     addresses: set[str] = set()
     for record, partner in zip(fresh, partners, strict=True):
@@ -53,35 +54,36 @@ async def link_crm_records(
         elif (record.email or "").lower() in addresses:
             one_by_one.append(record)
         elif refused is not None:
-            outcomes.append(refused)
+            outcomes.append((record, refused))
         else:
             addresses.add((record.email or "").lower())
             to_create.append(record)
     outcomes += await _create_partners(pairs, mailsuite, to_create, origin)
     for record, partner in matched:
         linking = pairs.link_matched("crm", record, partner, origin)
-        outcomes.append(await guarded(pairs.uow, linking))
+        outcomes.append((record, await guarded(pairs.uow, linking)))
     for record in one_by_one:
-        outcomes.append(await guarded(pairs.uow, pairs.record("crm", record, origin)))
+        outcomes.append((record, await guarded(pairs.uow, pairs.record("crm", record, origin))))
     return outcomes
 
 
 async def _create_partners(
     pairs: PairSync, mailsuite: MailsuiteContacts, records: list[Record], origin: LinkOrigin
-) -> list[Outcome]:
+) -> list[tuple[Record, Outcome]]:
     if not records:
         return []
     try:
         async with pairs.uow.savepoint():
             made = await mailsuite.create_many([pairs.carried("crm", record) for record in records])
-            outcomes: list[Outcome] = []
+            outcomes: list[tuple[Record, Outcome]] = []
             for record, partner in zip(records, made, strict=True):
                 if isinstance(partner, str):
-                    outcomes.append(Outcome("failed", partner))
+                    outcomes.append((record, Outcome("failed", partner)))
                     continue
                 await pairs.reconcile("crm", record, partner, None, origin, flush=False)
-                outcomes.append(Outcome("created"))
+                outcomes.append((record, Outcome("created")))
             await pairs.uow.session.flush()
             return outcomes
-    except (IntegrityError, DomainError, ValidationError):
-        return [await guarded(pairs.uow, pairs.record("crm", r, origin)) for r in records]
+    except (IntegrityError, DomainError, ValidationError, RemoteNeeded):
+        # One by one, each refused (or waiting for a remote CRM side) alone.
+        return [(r, await guarded(pairs.uow, pairs.record("crm", r, origin))) for r in records]

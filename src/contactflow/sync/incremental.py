@@ -8,9 +8,12 @@ write come back, whatever carried it. So a two-way sync never loops. The cursor 
 transaction that syncs, so a change is synced once; a paused sync's cursor waits."""
 
 import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
 
 from sqlalchemy import and_, func, literal, or_, select
 
+from contactflow.flows.connections.models import REMOTE_PREFIX, remote_origin
 from contactflow.platform import tracing
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
@@ -33,9 +36,9 @@ log = logging.getLogger("contactflow.sync")
 CURSOR_STRIDE = 1000
 
 
-async def _behind(db: Database) -> list[str]:
-    """Active syncs with a watched event past their cursor (or many other events): one read
-    without the write lock."""
+async def behind(db: Database, *, remote: bool) -> list[str]:
+    """Active syncs (of a remote account, or of this workspace) with a watched event past
+    their cursor (or many other events): one read without the write lock."""
     position = func.coalesce(ConsumerCursor.position, 0)
     unread = (
         select(Event.id)
@@ -51,6 +54,7 @@ async def _behind(db: Database) -> list[str]:
         )
         .exists()
     )
+    kind = Sync.connection_id.is_not(None) if remote else Sync.connection_id.is_(None)
     query = (
         select(Sync.id)
         .join(EventStream, EventStream.location_id == Sync.location_id)
@@ -61,6 +65,7 @@ async def _behind(db: Database) -> list[str]:
         )
         .where(
             Sync.status == ACTIVE,
+            kind,
             EventStream.last_seq > position,
             or_(EventStream.last_seq - position >= CURSOR_STRIDE, unread),
         )
@@ -84,20 +89,47 @@ async def _consume(db: Database, sync_id: str, region: str, batch: int) -> bool:
         return bool(found.events)
 
 
+@dataclass(frozen=True)
+class Change:
+    side: SideName
+    record_id: str
+    deleted: bool
+
+
+def changes_of(sync: Sync, events: list[Event]) -> list[Change]:
+    """The records the events changed, each once, leaving out the sync's own writes. A
+    contact's events are those of the sync's remote account (they come in with its connection
+    as their origin), or this workspace's own."""
+    kind = kind_of(sync.object)
+    own, remote = sync_origin(sync.id), None
+    if sync.connection_id is not None:
+        remote = remote_origin(sync.connection_id)
+    found: dict[Change, None] = {}
+    for event in events:
+        watched = kind.events[event.type]
+        subject = watched.record_id(event)
+        if event.origin == own or subject is None:
+            continue
+        from_remote = (event.origin or "").startswith(REMOTE_PREFIX)
+        if watched.side == "crm" and (event.origin != remote if remote else from_remote):
+            continue
+        found[Change(watched.side, subject, watched.deleted)] = None
+    return list(found)
+
+
+def synced(pairs: PairSync, change: Change) -> Awaitable[Outcome]:
+    """Bring the partner of the changed record in step."""
+    if change.deleted:
+        return pairs.deleted(change.side, change.record_id)
+    return pairs.changed(change.side, change.record_id, change.side)
+
+
 async def _sync_changes(uow: UnitOfWork, sync: Sync, events: list[Event], region: str) -> None:
-    origin = uow.origin = sync_origin(sync.id)
+    uow.origin = sync_origin(sync.id)
     await uow.lock(f"sync:{sync.id}")
     pairs = pairs_for(uow, sync, region)
-    seen: set[tuple[SideName, str, bool]] = set()
-    for event in events:
-        watched = pairs.kind.events[event.type]
-        side, deleted, subject = watched.side, watched.deleted, watched.record_id(event)
-        # The sync's own write, or a record this batch has brought in step already.
-        if event.origin == origin or subject is None or (side, subject, deleted) in seen:
-            continue
-        seen.add((side, subject, deleted))
-        work = pairs.deleted(side, subject) if deleted else pairs.changed(side, subject, side)
-        await told(pairs, side, subject, await guarded(uow, work))
+    for change in changes_of(sync, events):
+        await told(pairs, change.side, change.record_id, await guarded(uow, synced(pairs, change)))
 
 
 async def told(pairs: PairSync, side: SideName, record_id: str, outcome: Outcome) -> None:
@@ -116,6 +148,6 @@ async def told(pairs: PairSync, side: SideName, record_id: str, outcome: Outcome
 async def consume(db: Database, region: str, batch: int) -> bool:
     """One round over every active sync with unread changes; True when it read any."""
     busy = False
-    for sync_id in await _behind(db):
+    for sync_id in await behind(db, remote=False):
         busy = await _consume(db, sync_id, region, batch) or busy
     return busy

@@ -99,6 +99,17 @@ class Sync(Base):
     # Scheduled reconciliations: every so many minutes (None: on demand only), next one due.
     reconcile_minutes: Mapped[int | None] = mapped_column(Integer)
     reconcile_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The connection to a remote account whose contacts are the CRM side; None: this
+    # workspace's own (docs/adr/0036).
+    connection_id: Mapped[str | None] = mapped_column(ForeignKey("connections.id"))
+    # A remote that failed: nothing is tried before `retry_at`, each failure in a row waiting
+    # twice as long; `remedy` is what it asks of a person (reconnect: the sync is failing).
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    remedy: Mapped[str | None] = mapped_column(String(32))
+    # The worker making a remote sync's calls, until when (calls are outside transactions).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -30,11 +30,12 @@ from contactflow.sync.models import (
 )
 from contactflow.sync.objects import kind_of
 from contactflow.sync.reconcile import Plan, plan
-from contactflow.sync.sides import PARENT, SOURCE, CrmSide, Record, Side, refusal
+from contactflow.sync.sides import PARENT, SOURCE, Record, RemoteNeeded, Side, refusal
 
 # Skipped: nothing to do by the sync's rules (the reason says why); failed: a side refused
-# the write (an address another contact has, a number that is no phone).
-OutcomeKind = Literal["matched", "created", "synced", "unchanged", "skipped", "failed"]
+# the write (an address another contact has, a number that is no phone); deferred: it waits
+# for a call to a remote side (sync/staged.py).
+OutcomeKind = Literal["matched", "created", "synced", "unchanged", "skipped", "failed", "deferred"]
 _WRITES: Final[dict[SideName, str]] = {"crm": "mailsuiteToCrm", "mailsuite": "crmToMailsuite"}
 
 
@@ -52,7 +53,7 @@ class Outcome:
 class PairSync:
     """A sync's pairs, in one unit of work, between a CRM side and the Mailsuite side."""
 
-    def __init__(self, uow: UnitOfWork, sync: Sync, crm: CrmSide, mailsuite: Side) -> None:
+    def __init__(self, uow: UnitOfWork, sync: Sync, crm: Side, mailsuite: Side) -> None:
         self.uow, self.sync, self.crm, self.mailsuite = uow, sync, crm, mailsuite
         self.kind = kind_of(sync.object)
         self.sides: dict[SideName, Side] = {"crm": crm, "mailsuite": mailsuite}
@@ -320,16 +321,25 @@ class PairSync:
 
 
 def pairs_for(uow: UnitOfWork, sync: Sync, region: str) -> PairSync:
-    """The sync's pairs between this workspace's records of its object and Mailsuite's."""
+    """The sync's pairs between this workspace's records of its object and Mailsuite's. A
+    sync with a remote account is taken through sync/remote_runs.py: what comes here of it
+    (resolving a conflict, deciding a held delete) is refused."""
+    if sync.connection_id is not None:
+        raise Conflict(
+            f"sync: {sync.id} syncs a remote account, which this does not reach yet; "
+            "change the records on either side and the sync carries the change"
+        )
     crm, mailsuite = kind_of(sync.object).sides(uow, sync.location_id, region)
     return PairSync(uow, sync, crm, mailsuite)
 
 
 async def guarded(uow: UnitOfWork, work: Awaitable[Outcome]) -> Outcome:
     """`work` in a savepoint: a pair a side refuses is rolled back alone, failed with the
-    reason, and the rest of the batch goes on."""
+    reason, and the rest of the batch goes on; so is one that waits for a remote call."""
     try:
         async with uow.savepoint():
             return await work
+    except RemoteNeeded:
+        return Outcome("deferred")
     except (DomainError, ValidationError) as error:
         return Outcome("failed", refusal(error))

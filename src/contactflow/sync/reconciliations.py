@@ -53,6 +53,8 @@ DONE: Final[dict[str, str]] = {
 
 async def _unfinished(session: AsyncSession, sync: Sync) -> str | None:
     """Why the sync cannot be reconciled now, or None."""
+    if sync.connection_id is not None:
+        return "sync: its CRM side is a remote account, which reconciliation does not reach yet"
     job = await session.get(SyncBackfill, sync.id)
     if job is not None and job.state != FINISHED:
         return "sync: its backfill is still running; reconcile it once the backfill finished"

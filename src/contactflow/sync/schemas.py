@@ -1,6 +1,6 @@
 """Wire models of /sync/v1: camelCase on the wire; requests refuse unknown properties."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -25,6 +25,7 @@ from contactflow.sync.models import (
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=80)]
+Health = Literal["ok", "backingOff", "failing"]
 
 
 class FieldMapIn(RequestModel):
@@ -55,6 +56,8 @@ class SyncCreate(RequestModel):
     reconcile_every_minutes: ReconcileEvery = 0
     # What a record's delete does to its partner: deleted too, kept, or held for a person.
     on_delete: DeletePolicy = "ignore"
+    # A connection to a remote HighLevel-compatible account: its contacts are the CRM side.
+    connection_id: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
 
 
 class SyncUpdate(RequestModel):
@@ -100,6 +103,13 @@ class SyncOut(WireModel):
     backfill: BackfillOut | None
     last_error: str | None
     last_error_at: str | None
+    # The remote account's connection (None: this workspace's contacts); whether the sync
+    # keeps up with it (backingOff: the remote failed, tried again at retryAt; failing: it
+    # needs a person, `remedy` says what).
+    connection_id: str | None
+    health: Health
+    remedy: Literal["reconnect"] | None
+    retry_at: str | None
     on_delete: DeletePolicy
     # Conflicts held for a person (fields whose policy is `manual`), still open.
     open_conflicts: int

@@ -1,6 +1,6 @@
-"""Syncs as data: create (with its backfill, and its event-log cursor at the log's end),
-read, change (its reconciliation schedule too), pause, resume, delete; each scoped to the
-caller's location."""
+"""Syncs as data: create (with its backfill, and its event-log cursor at the log's end; of a
+remote account, through a connection with the scopes it needs), read, change (its
+reconciliation schedule too), pause, resume, delete; each scoped to the caller's location."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -8,14 +8,16 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contactflow.flows.connections.models import LOCAL, Connection
+from contactflow.flows.connections.polling import poll_from_now
 from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.platform import topics
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
-from contactflow.platform.errors import Conflict, NotFound, Unprocessable
+from contactflow.platform.errors import Conflict, NotFound, Unprocessable, invalid
 from contactflow.platform.events import ConsumerCursor, EventStream, lock_cursor
 from contactflow.sync import backfill, parents
-from contactflow.sync.fields import FieldMap, checked_mapping
+from contactflow.sync.fields import FieldMap, checked_mapping, mapping_of
 from contactflow.sync.models import (
     ACTIVE,
     DeletePolicy,
@@ -25,8 +27,14 @@ from contactflow.sync.models import (
     SyncStatus,
 )
 from contactflow.sync.objects import kind_of
+from contactflow.sync.pairs import writes
 
 SYNC_NOT_FOUND = "Sync not found"
+CONNECTION = "connectionId"
+READ_SCOPE, WRITE_SCOPE = "contacts.readonly", "contacts.write"
+# How often a remote account's contacts are polled for the changes its webhooks missed, when
+# its connection did not poll already.
+SAFETY_POLL_SECONDS = 60
 
 
 def consumer_name(sync_id: str) -> str:
@@ -44,12 +52,52 @@ class SyncSettings:
     # Minutes between scheduled reconciliations; 0: only when asked for.
     reconcile_every: int = 0
     on_delete: DeletePolicy = "ignore"
+    # A connection to a remote account whose contacts are the CRM side; None: this workspace.
+    connection_id: str | None = None
 
 
 def schedule(sync: Sync, minutes: int | None) -> None:
     """Reconcile `sync` every `minutes` from now on (None or 0: only when asked)."""
     sync.reconcile_minutes = minutes or None
     sync.reconcile_due_at = utcnow() + timedelta(minutes=minutes) if minutes else None
+
+
+async def _check_remote(
+    session: AsyncSession,
+    location_id: str,
+    connection_id: str,
+    direction: Direction,
+    reconcile_every: int | None,
+    on_delete: DeletePolicy,
+    mapping: list[FieldMap],
+) -> Connection:
+    """The connection a sync of `direction` may use: 422 naming `connectionId` when it is
+    none of the location's remote Contacts API connections, or lacks a scope it needs; and
+    naming the setting a sync of a remote account does not take yet."""
+    row = await session.get(Connection, connection_id)
+    if row is None or row.location_id != location_id:
+        raise invalid(CONNECTION, f"no connection {connection_id} in this location")
+    if row.kind != "contacts":
+        raise invalid(CONNECTION, f"{row.id} is a {row.kind} connection, not a Contacts API")
+    if row.auth == LOCAL:
+        raise invalid(CONNECTION, f"{row.id} is this workspace: leave connectionId out")
+    needed = [READ_SCOPE, *([WRITE_SCOPE] if writes(direction, "crm") else [])]
+    for scope in needed:
+        if scope not in row.scopes:
+            raise invalid(
+                CONNECTION,
+                f"the sync needs scope {scope}, which connection {row.id} was not granted "
+                "(add it to the connection's scopes)",
+            )
+    if reconcile_every:
+        raise invalid(
+            "reconcileEveryMinutes", "a sync of a remote account is not reconciled yet: use 0"
+        )
+    if on_delete == "hold":
+        raise invalid("onDelete", "a sync of a remote account holds no deletes yet")
+    if any(entry.conflict == "manual" for entry in mapping):
+        raise invalid("mapping", "a sync of a remote account holds no conflicts yet")
+    return row
 
 
 async def find_sync(session: AsyncSession, location_id: str, sync_id: str) -> Sync:
@@ -69,18 +117,40 @@ async def list_syncs(
 async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -> Sync:
     """A sync, active at once: its backfill links what both sides hold now, and its cursor
     reads the changes made from now on. 409 when the location syncs these objects already;
-    422 for a sync of a contact's records when the location has no contacts sync."""
+    422 for a sync of a contact's records when the location has no contacts sync (or syncs
+    its contacts with a remote account)."""
     kind = kind_of(wanted.object)
     mapping = checked_mapping(list(wanted.mapping or kind.mapping), kind.catalog)
     direction = kind.checked_direction(wanted.direction or kind.directions[0])
-    await uow.lock(f"syncs:{location_id}")
-    if kind.of_contact and await parents.contacts_sync(uow.session, location_id) is None:
-        raise Unprocessable(
-            [
-                f"object: a {kind.name} sync pairs the records of contacts the location's "
-                "contacts sync links; create that sync first"
-            ]
+    connection = None
+    if wanted.connection_id is not None:
+        if kind.of_contact:
+            raise invalid(CONNECTION, "only a contacts sync can have a remote account")
+        connection = await _check_remote(
+            uow.session,
+            location_id,
+            wanted.connection_id,
+            direction,
+            wanted.reconcile_every,
+            wanted.on_delete,
+            mapping,
         )
+    await uow.lock(f"syncs:{location_id}")
+    if kind.of_contact:
+        contacts = await parents.contacts_sync(uow.session, location_id)
+        if contacts is None:
+            raise Unprocessable(
+                [
+                    f"object: a {kind.name} sync pairs the records of contacts the location's "
+                    "contacts sync links; create that sync first"
+                ]
+            )
+        if await uow.session.scalar(select(Sync.connection_id).where(Sync.id == contacts)):
+            raise invalid(
+                "object",
+                f"the location's contacts sync is of a remote account: a {kind.name} sync "
+                "pairs this workspace's records only",
+            )
     taken = await uow.session.scalar(
         select(Sync.id).where(Sync.location_id == location_id, Sync.object == wanted.object)
     )
@@ -98,6 +168,7 @@ async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -
         mapping=[entry.as_data() for entry in mapping],
         status=ACTIVE,
         on_delete=wanted.on_delete,
+        connection_id=wanted.connection_id,
         created_at=now,
         updated_at=now,
     )
@@ -109,6 +180,8 @@ async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -
     stream = await uow.session.get(EventStream, location_id)
     cursor.position = stream.last_seq if stream is not None else 0
     await backfill.start(uow, sync)
+    if connection is not None:
+        poll_from_now(uow, connection, SAFETY_POLL_SECONDS)
     return sync
 
 
@@ -127,6 +200,18 @@ async def change_sync(
     their records next change), how often it is reconciled, or its delete policy."""
     sync = await find_sync(uow.session, location_id, sync_id)
     kind = kind_of(sync.object)
+    if sync.connection_id is not None:
+        await _check_remote(
+            uow.session,
+            location_id,
+            sync.connection_id,
+            direction or sync.direction,
+            reconcile_every,
+            on_delete or sync.on_delete,
+            checked_mapping(mapping, kind.catalog)
+            if mapping is not None
+            else mapping_of(sync.mapping),
+        )
     if mapping is not None:
         sync.mapping = [entry.as_data() for entry in checked_mapping(mapping, kind.catalog)]
     if name is not None:

@@ -1,8 +1,9 @@
 """The two sides a sync keeps in step, each behind the same small interface: find a record,
 match one by email then phone, create, update. Values travel in each side's own field names
 (sync/fields.py). This workspace's Contacts API is one CRM side; a remote account reached
-through a connection is another, added behind the same `CrmSide`. The records of a contact
-(tasks, notes) have sides of their own (sync/contact_records.py, sync/mailsuite_records.py)."""
+through a connection is another (sync/remote.py), staged inside transactions (sync/staged.py).
+The records of a contact (tasks, notes) have sides of their own (sync/contact_records.py,
+sync/mailsuite_records.py)."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,11 @@ COPIED_FROM: Final = "sourceSystem"
 def refusal(error: DomainError | ValidationError) -> str:
     """Why a side refused a write, on one line."""
     return " ".join(str(error).split())
+
+
+class RemoteNeeded(Exception):
+    """A pair needs a call to a remote side, made outside the transaction: rolled back in
+    its savepoint, it is taken again once the call is made."""
 
 
 @dataclass(frozen=True)

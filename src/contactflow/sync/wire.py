@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.platform.clock import to_iso
+from contactflow.platform.issues import RECONNECT
 from contactflow.sync.backfill import Progress
 from contactflow.sync.conflict_queue import count_open
 from contactflow.sync.models import (
@@ -25,6 +26,7 @@ from contactflow.sync.schemas import (
     FieldMapOut,
     FindingOut,
     FoundOut,
+    Health,
     HeldDeleteOut,
     ReconciliationOut,
     RepairOut,
@@ -51,6 +53,13 @@ def backfill_out(job: SyncBackfill) -> BackfillOut:
     )
 
 
+def health(sync: Sync) -> Health:
+    """Whether the sync keeps up with its remote account."""
+    if sync.remedy is not None:
+        return "failing"
+    return "backingOff" if sync.retry_at is not None else "ok"
+
+
 async def sync_out(session: AsyncSession, sync: Sync) -> SyncOut:
     job = await session.get(SyncBackfill, sync.id, populate_existing=True)
     linked = await session.scalar(
@@ -69,6 +78,10 @@ async def sync_out(session: AsyncSession, sync: Sync) -> SyncOut:
         backfill=backfill_out(job) if job is not None else None,
         last_error=sync.last_error,
         last_error_at=to_iso(sync.last_error_at),
+        connection_id=sync.connection_id,
+        health=health(sync),
+        remedy="reconnect" if sync.remedy == RECONNECT else None,
+        retry_at=to_iso(sync.retry_at),
         on_delete=sync.on_delete,
         open_conflicts=await count_open(session, sync.id),
         reconcile_every_minutes=sync.reconcile_minutes,

@@ -15,9 +15,9 @@ from contactflow.flows.connections.highlevel_hooks import first_receipt
 from contactflow.flows.connections.models import Connection, remote_origin
 from contactflow.flows.connections.outbound import Authorizer, request
 from contactflow.platform import event_types as types
-from contactflow.platform import issues
-from contactflow.platform.clock import utcnow
-from contactflow.platform.db import Database
+from contactflow.platform import issues, topics
+from contactflow.platform.clock import to_epoch_ms, utcnow
+from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.errors import DomainError
 from contactflow.platform.events import append
 
@@ -125,6 +125,17 @@ async def poll_connection(db: Database, http: httpx.AsyncClient, connection_id: 
         async with db.reader() as session:
             row = await session.get(Connection, connection_id)
             cursor = row.poll_cursor if row is not None else None
+
+
+def poll_from_now(uow: UnitOfWork, row: Connection, seconds: int) -> None:
+    """Poll the connection every `seconds` for the contacts changed from now on, unless it
+    polls already (a sync's safety net under webhooks; its backfill reads what is there)."""
+    if row.poll_seconds is not None:
+        return
+    now = utcnow()
+    row.poll_seconds, row.next_poll_at = seconds, now
+    row.poll_cursor = _overlapped([to_epoch_ms(now)])
+    uow.wake(topics.CONNECTION_POLLS)
 
 
 async def next_due(db: Database, after: datetime) -> datetime | None:

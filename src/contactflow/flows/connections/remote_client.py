@@ -27,7 +27,12 @@ LONGEST_WAIT_SECONDS = 60.0
 
 
 class RemoteFailed(DomainError):
-    """The remote account refused the call, or could not be reached."""
+    """The remote account refused the call (`status`, its answer's), or could not be
+    reached (no status)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ def _refusal(response: httpx.Response) -> RemoteFailed:
         message = body["message"]
     if isinstance(message, list):
         message = "; ".join(map(str, message))
-    return RemoteFailed(f"remote answered {response.status_code}: {message}")
+    return RemoteFailed(f"remote answered {response.status_code}: {message}", response.status_code)
 
 
 async def call(account: RemoteAccount, method: str, path: str, **options: Any) -> httpx.Response:

@@ -1,4 +1,4 @@
-"""Which flows use a connection, and deleting one only when no published flow does.
+"""Which flows and syncs use a connection, and deleting one only when none does.
 
 Apart from the service because it reads flow definitions, and the flow catalog itself calls
 through connections.
@@ -13,6 +13,7 @@ from contactflow.flows.models import Flow, FlowVersion
 from contactflow.flows.validation import named_connections
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Conflict
+from contactflow.sync.models import Sync
 
 
 async def published_flows_using(
@@ -33,10 +34,13 @@ async def published_flows_using(
 
 
 async def delete_connection(uow: UnitOfWork, location_id: str, connection_id: str) -> None:
-    """Delete the connection; 409 naming the published flows that still use it."""
+    """Delete the connection; 409 naming the published flows or the sync that still use it."""
     await service.find_connection(uow.session, location_id, connection_id)
     users = await published_flows_using(uow.session, location_id, connection_id)
     if users:
         named = ", ".join(repr(name) for name in users)
         raise Conflict(f"The connection is used by published flows: {named}")
+    syncing = await uow.session.scalar(select(Sync.name).where(Sync.connection_id == connection_id))
+    if syncing is not None:
+        raise Conflict(f"The connection is used by the sync {syncing!r}: delete the sync first")
     await service.delete_connection(uow, location_id, connection_id)

@@ -1,0 +1,294 @@
+"""Syncs whose CRM side is a remote account (ADR 0036): their backfill and their changes,
+batch by batch, with no remote call inside a transaction.
+
+A batch takes the sync's lease (one worker at a time calls the remote for a sync), reads
+what it needs of the remote first (a page of contacts, the changed ones), then goes in
+rounds: a transaction brings the pairs in step with the Mailsuite side, those that need the
+remote rolled back (sync/staged.py); after its commit the calls they asked for are made; the
+next round takes them again. The last round's transaction moves the backfill's position or
+the event-log cursor. A remote that fails (429s and 5xx past the client's retries, out of
+reach, a token refused) ends the batch: the sync waits, twice as long after each failure in
+a row, shows why (`lastError`), and tries again by itself; a token that no longer refreshes
+also asks for the connection to be connected again (`remedy`)."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+import httpx
+from sqlalchemy import ColumnElement, and_, func, or_, select
+
+from contactflow.flows.connections.models import Connection
+from contactflow.flows.connections.oauth_client import AuthorizationFailed, TokenEndpointDown
+from contactflow.flows.connections.outbound import Authorizer
+from contactflow.flows.connections.rate_budget import RateLimits
+from contactflow.flows.connections.remote_client import RemoteAccount, RemoteFailed
+from contactflow.platform import issues
+from contactflow.platform.clock import utcnow
+from contactflow.platform.db import Database
+from contactflow.platform.events import ConsumerCursor, EventStream, lock_cursor, read_events
+from contactflow.platform.runtime import url_policy
+from contactflow.platform.webhooks.ssrf import UrlPolicy
+from contactflow.settings import Settings
+from contactflow.sync.backfill import position, walked
+from contactflow.sync.bulk import link_crm_records
+from contactflow.sync.incremental import Change, behind, changes_of, synced, told
+from contactflow.sync.models import ACTIVE, RUNNING, Sync, SyncBackfill, sync_origin
+from contactflow.sync.objects import kind_of
+from contactflow.sync.pairs import Outcome, PairSync, guarded
+from contactflow.sync.remote import PAGE_LIMIT, RemoteContacts
+from contactflow.sync.service import consumer_name
+from contactflow.sync.sides import MailsuiteContacts, Record
+from contactflow.sync.staged import StagedCrm
+
+Item = TypeVar("Item")
+# Rounds of one batch: a record new to both sides needs three (match, create, link).
+ROUNDS = 5
+LONGEST_WAIT = timedelta(minutes=10)
+UNSETTLED = (
+    "the remote account's answers kept changing while the pair was synced; its next change "
+    "is synced again"
+)
+
+
+@dataclass(frozen=True)
+class RemoteSyncSettings:
+    http: httpx.AsyncClient
+    policy: UrlPolicy
+    limits: RateLimits
+    region: str
+    batch: int
+    lease: timedelta
+    # The first wait after the remote failed; doubled after each failure in a row.
+    backoff: timedelta
+
+    @classmethod
+    def of(cls, settings: Settings, http: httpx.AsyncClient) -> "RemoteSyncSettings":
+        return cls(
+            http=http,
+            policy=url_policy(settings),
+            limits=RateLimits(
+                burst=settings.remote_rate_burst,
+                burst_seconds=settings.remote_rate_burst_seconds,
+                daily=settings.remote_rate_daily,
+            ),
+            region=settings.default_phone_region,
+            batch=min(settings.sync_batch_size, PAGE_LIMIT),
+            lease=timedelta(seconds=settings.lease_seconds),
+            backoff=timedelta(seconds=settings.sync_remote_backoff_seconds),
+        )
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch of one sync, by the worker `owner`, through the sync's connection."""
+
+    db: Database
+    settings: RemoteSyncSettings
+    owner: str
+    sync_id: str
+    location_id: str
+    remote: RemoteContacts
+
+
+Handle = Callable[[PairSync, list[Item]], Awaitable[list[tuple[Item, Outcome]]]]
+
+
+async def _rounds(
+    batch: Batch,
+    staged: StagedCrm,
+    items: list[Item],
+    handle: Handle[Item],
+    finish: Callable[[PairSync, list[tuple[Item, Outcome]]], Awaitable[None]],
+) -> bool:
+    """Bring the pairs of `items` in step (`handle` says what became of each), round by
+    round; `finish` in the last round's transaction. False when the sync's lease was lost
+    (another worker has the sync)."""
+    pending, done = items, list[tuple[Item, Outcome]]()
+    for round_number in range(1, ROUNDS + 1):
+        await staged.call(batch.remote)
+        async with batch.db.unit_of_work() as uow:
+            sync = await uow.session.get(Sync, batch.sync_id)
+            if sync is None or sync.lease_owner != batch.owner:
+                return False
+            uow.origin = sync_origin(sync.id)
+            await uow.lock(f"sync:{sync.id}")
+            mailsuite = MailsuiteContacts(uow, sync.location_id, batch.settings.region)
+            pairs = PairSync(uow, sync, staged, mailsuite)
+            waiting: list[Item] = []
+            for item, outcome in await handle(pairs, pending):
+                if outcome.kind == "deferred":
+                    waiting.append(item)
+                else:
+                    done.append((item, outcome))
+            sync.leased_until = utcnow() + batch.settings.lease
+            if not waiting or round_number == ROUNDS:
+                done += [(item, Outcome("failed", UNSETTLED)) for item in waiting]
+                await finish(pairs, done)
+                sync.retry_at, sync.failures, sync.remedy = None, 0, None
+                return True
+        pending = waiting
+    raise AssertionError("the last round finishes")
+
+
+async def _backfill(batch: Batch) -> bool:
+    """The next page of the remote's contacts, linked to their Mailsuite partners."""
+    async with batch.db.reader() as session:
+        job = await session.get(SyncBackfill, batch.sync_id)
+        if job is None or job.state != RUNNING:
+            return False
+        started, after, counted = job.started_at, position(job), job.done > 0 or job.total > 0
+    total = None if counted else await batch.remote.count(started)
+    size = batch.settings.batch
+    records = await batch.remote.page(started, after, size)
+    staged = StagedCrm()
+    for record in records:
+        staged.know(record)
+
+    def link(pairs: PairSync, pending: list[Record]) -> Awaitable[list[tuple[Record, Outcome]]]:
+        return link_crm_records(pairs, pending, "backfill")
+
+    async def finish(pairs: PairSync, outcomes: list[tuple[Record, Outcome]]) -> None:
+        current = await pairs.uow.session.get(SyncBackfill, batch.sync_id)
+        if current is None or position(current) != after:
+            return  # moved on meanwhile: this batch's links are made, its count is not
+        if total is not None:
+            current.total = total
+        walked(current, records, [outcome for _, outcome in outcomes], size)
+
+    return await _rounds(batch, staged, records, link, finish)
+
+
+async def _changes(batch: Batch, sync: Sync) -> bool:
+    """The next events of the location: the remote's contacts changed (its webhooks, the
+    connection's polls) and the Mailsuite's, each brought in step with its partner."""
+    consumer, location = consumer_name(sync.id), batch.location_id
+    async with batch.db.reader() as session:
+        cursor = await session.get(ConsumerCursor, (consumer, location))
+        stream = await session.get(EventStream, location)
+        start = cursor.position if cursor is not None else 0
+        end = stream.last_seq if stream is not None else 0
+        if end <= start:
+            return False
+        size = batch.settings.batch
+        events = await read_events(
+            session,
+            location,
+            after=start,
+            limit=size,
+            types=list(kind_of(sync.object).events),
+            until=end,
+        )
+    changes = changes_of(sync, events)
+    staged = StagedCrm()
+    staged.reads = {change.record_id for change in changes if change.side == "crm"}
+
+    async def finish(pairs: PairSync, outcomes: list[tuple[Change, Outcome]]) -> None:
+        for change, outcome in outcomes:
+            await told(pairs, change.side, change.record_id, outcome)
+        current = await lock_cursor(pairs.uow, consumer, location)
+        if current is None or current.position != start:
+            return
+        current.position = events[-1].seq if len(events) == size else end
+
+    async def handle(pairs: PairSync, pending: list[Change]) -> list[tuple[Change, Outcome]]:
+        return [(change, await guarded(pairs.uow, synced(pairs, change))) for change in pending]
+
+    return await _rounds(batch, staged, changes, handle, finish)
+
+
+def _ready(now: datetime) -> ColumnElement[bool]:
+    """An active remote sync that does not wait for its remote: it never failed, its wait is
+    over, or it asked for a reconnection and its connection changed since (connected again)."""
+    reconnected = and_(Sync.remedy.is_not(None), Connection.updated_at > Sync.last_error_at)
+    return and_(
+        Sync.status == ACTIVE, or_(Sync.retry_at.is_(None), Sync.retry_at <= now, reconnected)
+    )
+
+
+async def _claim(db: Database, sync_id: str, owner: str, lease: timedelta) -> Sync | None:
+    """The sync, leased to `owner`; None when it waits, is paused, or another worker has it."""
+    async with db.unit_of_work() as uow:
+        now = utcnow()
+        ready = await uow.session.scalar(
+            select(Sync.id)
+            .join(Connection, Connection.id == Sync.connection_id)
+            .where(Sync.id == sync_id, _ready(now))
+        )
+        sync = await uow.session.get(Sync, sync_id, with_for_update=True)
+        if ready is None or sync is None:
+            return None
+        held = sync.leased_until is not None and sync.leased_until > now
+        if held and sync.lease_owner != owner:
+            return None
+        sync.lease_owner, sync.leased_until = owner, now + lease
+        return sync
+
+
+async def _failed(
+    db: Database,
+    settings: RemoteSyncSettings,
+    sync_id: str,
+    error: RemoteFailed | AuthorizationFailed,
+) -> None:
+    """The remote failed the batch: the sync waits, says why, and (a token refused, not an
+    endpoint down) asks for the connection to be connected again."""
+    refused = isinstance(error, AuthorizationFailed) and not isinstance(error, TokenEndpointDown)
+    if isinstance(error, RemoteFailed) and error.status == 401:
+        refused = True
+    async with db.unit_of_work() as uow:
+        sync = await uow.session.get(Sync, sync_id)
+        if sync is None:
+            return
+        now = utcnow()
+        sync.failures += 1
+        wait = min(settings.backoff * 2 ** (sync.failures - 1), LONGEST_WAIT)
+        sync.retry_at = now + wait
+        sync.last_error, sync.last_error_at = f"remote account: {error}", now
+        sync.remedy = issues.RECONNECT if refused else None
+        sync.lease_owner = sync.leased_until = None
+
+
+async def _one(db: Database, settings: RemoteSyncSettings, owner: str, sync_id: str) -> bool:
+    sync = await _claim(db, sync_id, owner, settings.lease)
+    if sync is None or sync.connection_id is None:
+        return False
+    authorize = Authorizer(db, sync.location_id, sync.connection_id, issues.SYNC, sync.id)
+    try:
+        auth = await authorize(None)
+        account = RemoteAccount(settings.http, settings.policy, authorize, auth, settings.limits)
+        batch = Batch(db, settings, owner, sync.id, sync.location_id, RemoteContacts(account))
+        busy = await _backfill(batch)
+        busy = await _changes(batch, sync) or busy
+    except (RemoteFailed, AuthorizationFailed) as error:
+        await _failed(db, settings, sync.id, error)
+        return False
+    async with db.unit_of_work() as uow:
+        released = await uow.session.get(Sync, sync.id)
+        if released is not None and released.lease_owner == owner:
+            released.lease_owner = released.leased_until = None
+    return busy
+
+
+async def advance(db: Database, settings: RemoteSyncSettings, owner: str) -> bool:
+    """One batch of each active remote sync with a backfill running or changes to read
+    (that is not waiting for its remote); True when any did work."""
+    ready = select(Sync.id).join(Connection, Connection.id == Sync.connection_id)
+    ready = ready.where(_ready(utcnow()))
+    running = select(SyncBackfill.sync_id).where(
+        SyncBackfill.state == RUNNING, SyncBackfill.sync_id.in_(ready)
+    )
+    backfilling = await db.read(lambda connection: set(connection.scalars(running)))
+    not_waiting = await db.read(lambda connection: set(connection.scalars(ready)))
+    due = backfilling | (set(await behind(db, remote=True)) & not_waiting)
+    busy = False
+    for sync_id in sorted(due):
+        busy = await _one(db, settings, owner, sync_id) or busy
+    return busy
+
+
+async def next_due(db: Database, after: datetime) -> datetime | None:
+    """When the next remote sync that waits for its remote tries again, after `after`."""
+    query = select(func.min(Sync.retry_at)).where(Sync.retry_at > after)
+    return await db.read(lambda connection: connection.scalar(query))
