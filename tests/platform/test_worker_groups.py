@@ -49,6 +49,7 @@ async def test_worker_only_runs_the_chosen_groups_and_serves_health(
             "connections-poll",
             "sync-backfills",
             "sync-changes",
+            "sync-waiting",
             "sync-remote",
             "sync-reconciliations",
         }

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from contactflow.flows.connections.models import Connection
 from contactflow.flows.connections.oauth_client import AuthorizationFailed, TokenEndpointDown
 from contactflow.flows.connections.outbound import Authorizer
-from contactflow.flows.connections.rate_budget import RateLimits
+from contactflow.flows.connections.rate_budget import RateLimits, remote_limits
 from contactflow.flows.connections.remote_client import RemoteAccount, RemoteFailed
 from contactflow.platform import issues
 from contactflow.platform.clock import utcnow
@@ -68,11 +68,7 @@ class RemoteSyncSettings:
         return cls(
             http=http,
             policy=url_policy(settings),
-            limits=RateLimits(
-                burst=settings.remote_rate_burst,
-                burst_seconds=settings.remote_rate_burst_seconds,
-                daily=settings.remote_rate_daily,
-            ),
+            limits=remote_limits(settings),
             region=settings.default_phone_region,
             batch=min(settings.sync_batch_size, PAGE_LIMIT),
             lease=timedelta(seconds=settings.lease_seconds),
