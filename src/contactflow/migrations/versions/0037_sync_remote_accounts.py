@@ -1,6 +1,6 @@
 """syncs whose CRM side is a remote account, reached through a connection
 
-Revision ID: 0035
+Revision ID: 0037
 Revises: 0036
 Create Date: 2026-12-07 08:00:00.000000
 
@@ -8,9 +8,6 @@ A sync may name a connection of its location to a remote HighLevel-compatible ac
 this workspace's contacts, as before). Its remote calls are made outside the database's
 transactions, by the one worker holding the sync's lease; a remote that fails makes it wait
 until `retry_at`, and a connection that must be connected again makes it `failing`.
-
-Applied after 0036, which was written alongside it and released first: a database already at
-0036 takes this one too.
 """
 
 from collections.abc import Sequence
@@ -20,7 +17,7 @@ from alembic import op
 
 from contactflow.platform.db import UTCDateTime
 
-revision: str = "0035"
+revision: str = "0037"
 down_revision: str | None = "0036"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
