@@ -192,8 +192,9 @@ async def test_processes_sharing_a_redis_spend_one_budget(
     # Ten requests, five through each, against three a second: four windows of the one
     # budget (alone, each process would have needed two).
     await asyncio.gather(*(budget.acquire() for budget in (first, second) for _ in range(5)))
+    # The script's clock is what keeps the window: the ninth request after the first cannot
+    # have gone within three seconds of it, however late each process learnt it had gone.
     assert time.monotonic() - started >= 2.9
-    assert first.in_window + second.in_window <= 3
 
 
 async def test_a_pause_one_process_learns_of_holds_the_others(
