@@ -32,23 +32,20 @@ from contactflow.sync.sides import Record
 
 
 async def start(uow: UnitOfWork, sync: Sync) -> SyncBackfill:
-    """The sync's backfill, running. A remote account's contacts are counted by its first
+    """The sync's backfill, running from the first record: a new one, or (a resync) its job
+    started again, its counts zeroed; the identity map is kept, so its pairs are compared
+    again and nothing is linked twice. A remote account's contacts are counted by its first
     batch, outside this transaction."""
     now = utcnow()
     local = sync.connection_id is None
     # Counting reads no phone number: no region is needed.
     crm = kind_of(sync.object).crm_side(uow, sync.location_id, "")
-    job = SyncBackfill(
-        sync_id=sync.id,
-        state=RUNNING,
-        total=await crm.count(now) if local else 0,
-        done=0,
-        matched=0,
-        created=0,
-        skipped=0,
-        started_at=now,
-        updated_at=now,
-    )
+    job = await uow.session.get(SyncBackfill, sync.id) or SyncBackfill(sync_id=sync.id)
+    job.state, job.finished_at = RUNNING, None
+    job.total = await crm.count(now) if local else 0
+    job.done = job.matched = job.created = job.skipped = 0
+    job.last_skip = job.after_added_at = job.after_id = None
+    job.started_at = job.updated_at = now
     uow.session.add(job)
     uow.wake(topics.SYNC_BACKFILLS)
     return job

@@ -1,12 +1,14 @@
 """A backfill batch of contacts in a few statements: the links of its CRM records read at
 once, their Mailsuite partners matched at once, and the partners of those matched to none
 created and linked together, with one flush. The records of a contact (tasks, notes) are
-never matched: each goes through `PairSync.record`.
+never matched: each goes through `PairSync.compared`.
 
 A record matched to a partner is linked to it one at a time (its fields are reconciled and
-may be written on either side). What is out of the common way goes through `PairSync.record`,
-as the incremental sync does: a record linked already, an address met twice in the batch.
-So does the whole creation when a write of it is refused (an address another writer took
+may be written on either side). What is out of the common way goes through
+`PairSync.compared`: a record linked already (compared with its partner as both sides hold
+them now, so a resync finds what was written behind the sync's back), an address met twice in
+the batch (linked as the incremental sync links it). The whole creation goes through
+`PairSync.record` when a write of it is refused (an address another writer took
 since the match), or would write a remote CRM side (sync/staged.py): rolled back in its
 savepoint, its records are done one by one, each refused (or deferred) alone."""
 
@@ -38,7 +40,7 @@ async def link_crm_records(
     with what became of it."""
     mailsuite = pairs.mailsuite
     if not isinstance(mailsuite, MailsuiteContacts):
-        return [(r, await guarded(pairs.uow, pairs.record("crm", r, origin))) for r in records]
+        return [(r, await guarded(pairs.uow, pairs.compared(r, origin))) for r in records]
     linked = await _linked(pairs, [record.id for record in records])
     fresh = [record for record in records if record.id not in linked]
     partners = await mailsuite.match_many([(r.email, r.phone) for r in fresh])
@@ -63,7 +65,7 @@ async def link_crm_records(
         linking = pairs.link_matched("crm", record, partner, origin)
         outcomes.append((record, await guarded(pairs.uow, linking)))
     for record in one_by_one:
-        outcomes.append((record, await guarded(pairs.uow, pairs.record("crm", record, origin))))
+        outcomes.append((record, await guarded(pairs.uow, pairs.compared(record, origin))))
     return outcomes
 
 

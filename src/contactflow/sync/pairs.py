@@ -119,6 +119,25 @@ class PairSync:
         await self.reconcile(side, record, created, None, origin)
         return Outcome("created")
 
+    async def compared(self, record: Record, origin: LinkOrigin) -> Outcome:
+        """The CRM `record`, linked already, and its partner as both sides hold them now,
+        brought in step whichever side changed: a backfill walks pairs whose changes may
+        never have been told (a resync, after records were written behind the sync's back)."""
+        link = await self._link("crm", record.id)
+        if link is None or link.gone is not None:
+            return await self.record("crm", record, origin)
+        partner = await self.mailsuite.get(link.mailsuite_id)
+        if partner is None:
+            return Outcome("skipped", "its linked mailsuite record is no longer there")
+        crm_hash = record_hash(self._hashes("crm", record))
+        if (crm_hash, record_hash(self._hashes("mailsuite", partner))) == (
+            link.crm_hash,
+            link.mailsuite_hash,
+        ):
+            return Outcome("unchanged")
+        await self.reconcile("crm", record, partner, link, origin)
+        return Outcome("synced")
+
     async def link_matched(
         self, side: SideName, record: Record, partner: Record, origin: LinkOrigin
     ) -> Outcome:
