@@ -1,5 +1,5 @@
-"""`contactflow sync …`: list, create, show (its backfill followed on a progress bar), pause
-and resume syncs between the Contacts API and Mailsuite; reconcile and repair them
+"""`contactflow sync …`: list, create, show (its backfill followed on a progress bar), pause,
+resume and resync syncs between the Contacts API and Mailsuite; reconcile and repair them
 (cli_sync_reconcile.py); list and resolve their held conflicts (cli_sync_conflicts.py)."""
 
 import asyncio
@@ -181,47 +181,69 @@ def create_sync(
     console.print(with_db(run))
 
 
+Follow = Annotated[
+    bool, typer.Option(help="Follow the backfill on a progress bar until it is done.")
+]
+
+
+async def _followed(db: Database, location: str, sync: SyncOut) -> SyncOut:
+    """`sync` once its backfill has finished, shown on a progress bar meanwhile."""
+    if sync.backfill is None or sync.backfill.state == FINISHED:
+        return sync
+    columns = (
+        TextColumn("backfill"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
+    with ProgressDisplay(*columns, console=stderr_console) as shown:
+        task = shown.add_task("backfill", total=sync.backfill.total, rate="")
+        while sync.backfill is not None and sync.backfill.state != FINISHED:
+            rate = sync.backfill.per_second
+            shown.update(
+                task,
+                completed=sync.backfill.done,
+                rate=f"{rate:.0f}/s" if rate else "",
+            )
+            await asyncio.sleep(FOLLOW_SECONDS)
+            sync = await _shown(db, location, sync.id)
+        shown.update(task, completed=sync.backfill.done if sync.backfill else 0)
+    return sync
+
+
 @sync_app.command("show")
 def show_sync(
     sync_id: SyncId,
     location: Location,
-    follow: Annotated[
-        bool, typer.Option(help="Follow the backfill on a progress bar until it is done.")
-    ] = False,
+    follow: Follow = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
 ) -> None:
     """A sync: its mapping, pairs linked, and its backfill's progress."""
 
     async def run(db: Database) -> SyncOut:
         sync = await _shown(db, location, sync_id)
-        if not follow or sync.backfill is None or sync.backfill.state == FINISHED:
-            return sync
-        columns = (
-            TextColumn("backfill"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-        )
-        with ProgressDisplay(*columns, console=stderr_console) as shown:
-            task = shown.add_task("backfill", total=sync.backfill.total, rate="")
-            while sync.backfill is not None and sync.backfill.state != FINISHED:
-                rate = sync.backfill.per_second
-                shown.update(
-                    task,
-                    completed=sync.backfill.done,
-                    rate=f"{rate:.0f}/s" if rate else "",
-                )
-                await asyncio.sleep(FOLLOW_SECONDS)
-                sync = await _shown(db, location, sync_id)
-            shown.update(task, completed=sync.backfill.done if sync.backfill else 0)
-        return sync
+        return await _followed(db, location, sync) if follow else sync
 
     sync = with_db(run)
     if as_json:
         echo_json([sync])
         return
     _print(sync)
+
+
+@sync_app.command("resync")
+def resync_sync(sync_id: SyncId, location: Location, follow: Follow = False) -> None:
+    """Run the sync's backfill again from the first record, keeping its identity map: every
+    linked pair is compared again and every record not linked is linked. Refused while the
+    backfill runs or the sync is paused."""
+
+    async def run(db: Database) -> SyncOut:
+        async with db.unit_of_work() as uow:
+            sync = await sync_out(uow.session, await service.resync(uow, location, sync_id))
+        return await _followed(db, location, sync) if follow else sync
+
+    _print(with_db(run))
 
 
 def _set_status(location: str, sync_id: str, status: SyncStatus) -> None:

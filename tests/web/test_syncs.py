@@ -1,9 +1,10 @@
 """The syncs pages over HTTP on both backends: the empty state linking the API docs; a sync
 created through the form (a bad name or direction, or a second sync of the contacts, said
 on the form, never a 500), and a sync of tasks beside it, listed with their objects,
-direction, status and backfill, their pages with mapping and counts, a name escaped; Pause
-and Resume through their forms with CSRF, the backfill going on from where it stopped;
-another location's syncs (their Edit form too) a 404, by role."""
+direction, status and backfill, their pages with mapping and counts, a name escaped; Pause,
+Resume and Resync through their forms with CSRF, the backfill going on from where it
+stopped, or again from the first record; another location's syncs (their Edit form too) a
+404, by role."""
 
 import re
 
@@ -159,6 +160,37 @@ async def test_pause_and_resume_need_csrf_and_the_backfill_goes_on(
         assert (await http.post(f"{here}/stop", data={"csrf_token": token})).status_code == 404
 
 
+async def test_resync_needs_csrf_and_runs_the_backfill_again(
+    web_server: LiveServer, web_db: Database, web_tenant: Tenant
+) -> None:
+    await make_world(web_db, web_tenant.location_id, CONTACTS)
+    sync = await paused_sync(web_db, web_tenant.location_id, "Again")
+    person = await make_person(web_db, web_tenant.location_id, role="user")
+    here = f"/app/l/{web_tenant.location_id}/syncs/{sync.id}"
+    async with browser(web_server.base_url) as http:
+        token = await signed_in(http, person)
+        # Paused, or while its backfill runs, a sync offers no Resync (and refuses one).
+        assert f'action="{here}/resync"' not in (await http.get(here)).text
+        refused = await http.post(f"{here}/resync", data={"csrf_token": token})
+        assert 'role="status">Not now' in (await http.get(refused.headers["location"])).text
+        await http.post(f"{here}/resume", data={"csrf_token": token})
+
+        async def page() -> httpx.Response:
+            return await http.get(here)
+
+        finished = await poll(page, lambda r: 'data-backfill="finished"' in r.text, within=60)
+        assert f'action="{here}/resync"' in finished.text
+        assert (await http.post(f"{here}/resync")).status_code == 403
+        assert (await http.post(f"{here}/resync", data={"csrf_token": "x"})).status_code == 403
+        resynced = await http.post(f"{here}/resync", data={"csrf_token": token})
+        assert resynced.status_code == 303
+        shown = await http.get(resynced.headers["location"])
+        assert 'role="status">Resyncing' in shown.text
+        again = await poll(page, lambda r: 'data-backfill="finished"' in r.text, within=60)
+        assert f"Backfill: {CONTACTS} of {CONTACTS}" in again.text
+        assert f'action="{here}/resync"' in again.text
+
+
 async def test_sync_pages_are_404_across_locations_by_role(
     web_server: LiveServer, web_db: Database, web_tenant: Tenant
 ) -> None:
@@ -179,7 +211,7 @@ async def test_sync_pages_are_404_across_locations_by_role(
             f"/app/l/{other.location_id}/syncs/new",
         ):
             assert (await http.get(path)).status_code == 404, path
-        for step in ("pause", "resume", "edit"):
+        for step in ("pause", "resume", "resync", "edit"):
             response = await http.post(f"{ours}/{theirs.id}/{step}", data={"csrf_token": token})
             assert response.status_code == 404, step
         made = await http.post(

@@ -1,5 +1,5 @@
 """Routes of /sync/v1/syncs: syncs of the caller's location, created, read with their
-backfill's progress, changed, paused, resumed, deleted."""
+backfill's progress, changed, paused, resumed, resynced, deleted."""
 
 from typing import Annotated
 
@@ -122,6 +122,19 @@ async def pause_sync(sync_id: SyncId, caller: Writer, db: DatabaseDep) -> SyncEn
 )
 async def resume_sync(sync_id: SyncId, caller: Writer, db: DatabaseDep) -> SyncEnvelope:
     return await _set_status(db, caller, sync_id, ACTIVE)
+
+
+@router.post(
+    "/{syncId}/resync",
+    status_code=202,
+    response_model=SyncEnvelope,
+    summary="Resync: run the backfill again from the first record, keeping the identity map "
+    "(409 while the backfill runs or the sync is paused)",
+)
+async def resync_sync(sync_id: SyncId, caller: Writer, db: DatabaseDep) -> SyncEnvelope:
+    async with db.unit_of_work() as uow:
+        sync = await service.resync(uow, caller.location_id, sync_id)
+        return SyncEnvelope(sync=await sync_out(uow.session, sync))
 
 
 @router.delete(

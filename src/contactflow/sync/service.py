@@ -1,6 +1,7 @@
 """Syncs as data: create (with its backfill, and its event-log cursor at the log's end; of a
 remote account, through a connection with the scopes it needs), read, change (its
-reconciliation schedule too), pause, resume, delete; each scoped to the caller's location."""
+reconciliation schedule too), pause, resume, resync (its backfill again, keeping its identity
+map), delete; each scoped to the caller's location."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,9 +21,12 @@ from contactflow.sync import backfill, parents
 from contactflow.sync.fields import FieldMap, checked_mapping, mapping_of
 from contactflow.sync.models import (
     ACTIVE,
+    PAUSED,
+    RUNNING,
     DeletePolicy,
     Direction,
     Sync,
+    SyncBackfill,
     SyncObject,
     SyncStatus,
 )
@@ -234,6 +238,24 @@ async def set_status(uow: UnitOfWork, location_id: str, sync_id: str, status: Sy
         sync.status, sync.updated_at = status, utcnow()
         if status == ACTIVE:
             uow.wake(topics.SYNC_BACKFILLS, topics.SYNC_CHANGES)
+    return sync
+
+
+async def resync(uow: UnitOfWork, location_id: str, sync_id: str) -> Sync:
+    """Start the sync's backfill again from the first record, keeping its identity map: each
+    linked pair is compared again (whichever side changed, told or not) and each record not
+    linked is linked. 409 while its backfill runs or it is paused."""
+    sync = await find_sync(uow.session, location_id, sync_id)
+    job = await uow.session.get(SyncBackfill, sync.id, with_for_update=True)
+    if sync.status == PAUSED:
+        raise Conflict(f"sync: {sync.id} is paused; resume it, then resync")
+    if job is not None and job.state == RUNNING:
+        raise Conflict(
+            f"sync: the backfill of {sync.id} is running ({job.done} of {job.total}); "
+            "resync once it has finished"
+        )
+    await backfill.start(uow, sync)
+    sync.updated_at = utcnow()
     return sync
 
 

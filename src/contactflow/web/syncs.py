@@ -2,7 +2,7 @@
 appointments: the list (object, direction, status, pairs linked, the backfill's progress
 with its rate and the time left); a new one made from an object, a name and a direction
 (with the object's default mapping); a sync's page with its mapping,
-counts and last error, paused and resumed through the sync service as the
+counts and last error, paused, resumed and resynced through the sync service as the
 /sync/v1/syncs API does, its reconciliations (web/sync_reconciliations.py), held
 deletes (web/sync_held.py) and held conflicts (web/sync_conflicts.py).
 
@@ -12,6 +12,7 @@ block asks for itself again every few seconds (htmx), and stops once it has fini
 its sync is paused."""
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,12 +20,13 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.platform.errors import DomainError
+from contactflow.platform.db import UnitOfWork
+from contactflow.platform.errors import Conflict, DomainError
 from contactflow.platform.tenancy import Location
 from contactflow.sync import api as sync_api
 from contactflow.sync import service
 from contactflow.sync.fields import MAILSUITE_CUSTOM
-from contactflow.sync.models import ACTIVE, PAUSED, SyncStatus
+from contactflow.sync.models import ACTIVE, PAUSED, Sync, SyncStatus
 from contactflow.sync.objects import kind_of
 from contactflow.sync.schemas import SyncCreate, SyncOut
 from contactflow.sync.service import SyncSettings
@@ -62,6 +64,8 @@ NOTICES = {
     "changed": "Settings saved: each record is synced by them from its next change.",
     "paused": "Paused: changes wait in the event log, the backfill after its batch.",
     "resumed": "Syncing again, from where it stopped.",
+    "resyncing": "Resyncing: the backfill compares every linked pair again and links the "
+    "records not linked yet.",
     "reconciling": "Reconciling: both sides are being compared.",
     "repairing": "Repairing every open finding.",
     "repaired": "Finding repaired (its outcome is in the list).",
@@ -70,14 +74,23 @@ NOTICES = {
     "decided": "That delete was decided already.",
     "resolved": "Conflict resolved: the value kept is on both sides.",
     "settled": "That conflict was resolved already.",
-    "busy": "Not now: the backfill is still running, a reconciliation has not finished, "
-    "or its findings are being repaired.",
+    "busy": "Not now: the backfill is still running, the sync is paused, a reconciliation "
+    "has not finished, or its findings are being repaired.",
 }
 _WORD_START = re.compile(r"(?<=[a-z])(?=[A-Z0-9])")
-# Pause and Resume: the status each sets, and the notice the page shows after it.
-COURSE: dict[str, tuple[SyncStatus, str]] = {
-    "pause": (PAUSED, "paused"),
-    "resume": (ACTIVE, "resumed"),
+Step = Callable[[UnitOfWork, str, str], Awaitable[Sync]]
+
+
+def _status(status: SyncStatus) -> Step:
+    return lambda uow, location_id, sync_id: service.set_status(uow, location_id, sync_id, status)
+
+
+# Pause, Resume and Resync: what each does, and the notice the page shows after it (a
+# refusal, 409, shows `busy`).
+COURSE: dict[str, tuple[Step, str]] = {
+    "pause": (_status(PAUSED), "paused"),
+    "resume": (_status(ACTIVE), "resumed"),
+    "resync": (service.resync, "resyncing"),
 }
 
 
@@ -244,7 +257,10 @@ async def change_course(
     location = viewer.location(location_id)
     if step not in COURSE:
         raise PageNotFound
-    status, done = COURSE[step]
-    async with database(request).unit_of_work() as uow:
-        await service.set_status(uow, location.id, sync_id, status)
+    act, done = COURSE[step]
+    try:
+        async with database(request).unit_of_work() as uow:
+            await act(uow, location.id, sync_id)
+    except Conflict:
+        done = "busy"
     return RedirectResponse(f"{_base(location.id)}/{sync_id}?done={done}", 303)
