@@ -89,10 +89,15 @@ class RateBudget:
         """Seconds until the next request may go out; 0 when it may go now."""
         now = self.clock()
         self._forget_old(now)
-        waits = [self._paused_until - now]
+        waits = [self._held(now)]
         if len(self._sent) >= self._burst:
             # The window slides past its oldest request: one more may then go.
             waits.append(self._sent[len(self._sent) - self._burst] + self._window - now)
+        return max(0.0, *waits)
+
+    def _held(self, now: float) -> float:
+        """Seconds a pause or a spent day holds requests back at `now`; 0 when neither does."""
+        waits = [self._paused_until - now]
         daily_left = self.limits.daily - self._spent_today
         if self._daily_left is not None:
             daily_left = min(daily_left, int(self._daily_left))
@@ -239,11 +244,9 @@ class SharedRateBudget(RateBudget):
         """Seconds to wait, or 0 when the shared budget was spent for a request going now."""
         now = self.clock()
         self._forget_old(now)
-        waits = [self._paused_until - now]
-        if self._daily_left is not None and self._daily_left <= 0:
-            waits.append(self._day_end() - now)
-        if (local := max(waits)) > 0:
-            return local
+        # This process's own count of the day is part of the shared one: it holds no sooner.
+        if (held := self._held(now)) > 0:
+            return held
         return await self._eval(now)
 
     async def acquire(self) -> None:
