@@ -48,6 +48,8 @@ async def test_a_new_contact_gets_a_welcome_email_a_task_and_a_timeline_note(
     finished = (await hub.get("/events", types="FlowRunSucceeded"))["events"]
     assert [event["payload"]["runId"] for event in finished] == [run["id"]]
     assert finished[0]["payload"]["flowId"] == flow["id"]
+    # About the run: an endpoint keeps order per subject, and one flow's runs need none.
+    assert finished[0]["subjectId"] == run["id"]
 
     received = await poll(lambda: _now(list(smtp.received)), lambda got: len(got) == 1)
     assert received[0].rcpt_tos == ["ada@example.com"]

@@ -154,7 +154,9 @@ async def finish(
         "stepId": step_id,
         "error": error,
     }
-    event = await events.append(uow, run.location_id, event_type, payload, subject_id=run.flow_id)
+    # About the run, not its flow: deliveries keep order per subject, and runs of one flow
+    # have no order to keep; keyed by the flow, every run's event would wait on the last.
+    event = await events.append(uow, run.location_id, event_type, payload, subject_id=run.id)
     if state == FAILED:
         await start_error_flow(uow, run, event.id, step_id)
 
