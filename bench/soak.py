@@ -278,7 +278,11 @@ async def _waiting(db: Database, event_ids: set[str]) -> dict[str, int]:
             _holding(delivery, now) + (f"; behind {_holding(heads[head], now)}" if head else "")
         ] += 1
     found["no delivery row"] = len(event_ids)
-    return dict(found.most_common(8))
+    # A long wait in line is one subject's deliveries going one at a time.
+    keys = Counter(delivery.ordering_key for delivery, _ in rows)
+    for key, count in keys.most_common(3):
+        found[f"of subject {key}"] = count
+    return dict(found.most_common(11))
 
 
 def _holding(delivery: WebhookDelivery, now: datetime) -> str:
