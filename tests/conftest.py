@@ -32,29 +32,19 @@ from tests.support import (
 BACKENDS = ("sqlite", "postgresql")
 
 
-# The backend the browser tests run on: the embedded default `make run` serves. The pages'
-# queries run on both backends in the HTTP tests of the same pages (tests/web), and live
-# updates across processes on PostgreSQL in tests/platform/test_cluster.py.
-BROWSER_BACKEND = "sqlite"
-
-
 # First: pytest-xdist reads the groups in its own hook of the same name.
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """One backend's tests share one pytest-xdist worker (`--dist loadgroup`), so each worker
-    migrates one database and starts that backend's servers once, and the two backends run
-    side by side. A browser test runs on BROWSER_BACKEND only."""
-    kept: list[pytest.Item] = []
+    migrates one database and starts that backend's servers once, and the backends run side
+    by side. The browser tests of both backends share a third: they mostly wait on chromium
+    and on live pages, which the two others' work fills."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("database_url") if callspec is not None else None
         if backend is not None:
-            if backend != BROWSER_BACKEND and "chromium" in getattr(item, "fixturenames", ()):
-                config.hook.pytest_deselected(items=[item])
-                continue
-            item.add_marker(pytest.mark.xdist_group(backend))
-        kept.append(item)
-    items[:] = kept
+            browser = "chromium" in getattr(item, "fixturenames", ())
+            item.add_marker(pytest.mark.xdist_group("browser" if browser else backend))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

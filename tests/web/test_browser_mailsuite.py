@@ -1,6 +1,6 @@
 """In a real browser, the Mailsuite pages: the emails list filtered to the failed one, its
 page with the SMTP server's refusal and its HTML framed, Resend followed to the sent email;
-a campaign made from a list and a template, sent to 50 sandbox contacts, its progress bar
+a campaign made from a list and a template, sent to 200 sandbox contacts, its progress bar
 followed to the end and its report to the opens the test fetches; a template written with
 its live preview; a task completed from the board, another completed elsewhere arriving
 without a reload. Every page is checked as in test_browser.py."""
@@ -19,7 +19,7 @@ from tests.web.helpers import make_person
 from tests.web.mailsuite_helpers import audience, caught_messages, mail_location, open_all
 from tests.web.test_emails import REFUSAL, finished, send
 
-AUDIENCE = 50
+AUDIENCE = 200
 DAY = timedelta(days=1)
 
 
@@ -64,7 +64,7 @@ async def test_a_failed_email_is_found_and_resent(
         assert len(smtp.to("lin@example.com")) == 1
 
 
-async def test_a_campaign_to_50_contacts_is_followed_to_its_opens(
+async def test_a_campaign_to_200_contacts_is_followed_to_its_opens(
     chromium: Browser,
     web_server: LiveServer,
     web_db: Database,
