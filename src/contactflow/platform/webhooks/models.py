@@ -85,7 +85,9 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("endpoint_id", "event_id"),
         Index(None, "state", "next_attempt_at"),
-        Index(None, "endpoint_id", "ordering_key", "seq"),
+        # With state before seq, whether an earlier delivery of a key is pending is one probe,
+        # however many of the key's deliveries are done: the claim asks it of every pending one.
+        Index(None, "endpoint_id", "ordering_key", "state", "seq"),
         Index(None, "endpoint_id", "created_at", "id"),
     )
 
