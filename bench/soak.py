@@ -184,15 +184,31 @@ async def restart_database(server: PrivatePostgres, apis: list[Slot]) -> tuple[f
     return stopped_at, time.time()
 
 
+async def balanced(stats: int, name: str) -> None:
+    """Wait (bounded) until HAProxy's health checks count the API `name` as up again: a
+    process serving is not yet one the balancer sends to, and killing the other API before
+    then would leave it none, which no balancer can retry around."""
+    deadline = time.monotonic() + SERVE_STARTUP_SECONDS
+    async with httpx.AsyncClient(timeout=5) as http:
+        while time.monotonic() < deadline:
+            rows = (await http.get(f"http://127.0.0.1:{stats}/stats;csv")).text.splitlines()
+            if any(row.split(",")[1:2] == [name] and ",UP," in row for row in rows):
+                return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"HAProxy did not count {name} as up within {SERVE_STARTUP_SECONDS} s")
+
+
 async def chaos(
     seconds: float,
     slots: list[Slot],
     server: PrivatePostgres,
     started: list[subprocess.Popen[bytes]],
     logs: Path,
+    stats: int,
 ) -> tuple[float, float]:
-    """Kill and restart a random process every KILL_EVERY_SECONDS; restart the database once
-    at half time. Returns the outage's window."""
+    """Kill and restart a random process every KILL_EVERY_SECONDS (a restarted API counts
+    as back once the balancer sends to it); restart the database once at half time. Returns
+    the outage's window."""
     rng = random.Random(0)
     began = time.time()
     outage = (0.0, 0.0)
@@ -213,6 +229,8 @@ async def chaos(
             kill_group(slot.process)
             slot.kills += 1
             await slot.start(started, logs)
+            if slot.name.startswith("api"):
+                await balanced(stats, slot.name)
             print(
                 f"{time.time() - began:5.0f} s: {slot.name} killed, back after "
                 f"{time.time() - now:.1f} s"
@@ -344,7 +362,8 @@ async def soak(server: PrivatePostgres, minutes: float, rate: int) -> None:
     api_ports = [free_port(), free_port()]
     front = free_port()
     config = logs / "haproxy.cfg"
-    config.write_text(haproxy_config(front, api_ports, request_log=True))
+    stats = free_port()
+    config.write_text(haproxy_config(front, api_ports, request_log=True, stats=stats))
     with running_receiver() as receiver, processes() as started:
         db = Database(server.url)
         tenant = await make_tenant(db)
@@ -386,7 +405,7 @@ async def soak(server: PrivatePostgres, minutes: float, rate: int) -> None:
                 pace_ms=round(CONNECTIONS * 1000 / rate),
             )
         )
-        outage = await chaos(seconds, slots, server, started, logs)
+        outage = await chaos(seconds, slots, server, started, logs, stats)
         print(f"outage from {outage[0]:.1f} to {outage[1]:.1f}")
         loaded = await loading
         print(f"load average at the end {load_average()}")

@@ -83,11 +83,14 @@ def spawn(
 REQUEST_LOG_FORMAT = "%Ts.%ms %ST %Tt %s %tsc %rc %HM"
 
 
-def haproxy_config(front: int, backends: list[int], *, request_log: bool = False) -> str:
+def haproxy_config(
+    front: int, backends: list[int], *, request_log: bool = False, stats: int | None = None
+) -> str:
     """Health checks on /readyz, patient enough for a loaded machine; a connection refused by
     a dead backend is retried on the other one (`retries` with `option redispatch`), and so is
     an idempotent request whose backend died before answering (`retry-on`), never a POST
-    that reached one. With `request_log`, each request is logged on stdout."""
+    that reached one. With `request_log`, each request is logged on stdout; with `stats`,
+    HAProxy's view of its servers is served as CSV at `/stats;csv` on that port."""
     servers = "\n".join(
         f"    server api{n} 127.0.0.1:{port} check inter 500 fall 3 rise 1"
         for n, port in enumerate(backends)
@@ -95,6 +98,11 @@ def haproxy_config(front: int, backends: list[int], *, request_log: bool = False
     global_log = "    log stdout format raw local0 info\n" if request_log else ""
     request_log_format = (
         f'    log global\n    log-format "{REQUEST_LOG_FORMAT}"\n' if request_log else ""
+    )
+    stats_frontend = (
+        f"frontend stats\n    bind 127.0.0.1:{stats}\n    stats enable\n    stats uri /stats\n"
+        if stats is not None
+        else ""
     )
     return f"""global
     maxconn 512
@@ -116,7 +124,7 @@ backend apis
     option httpchk GET /readyz
     http-check expect status 200
 {servers}
-"""
+{stats_frontend}"""
 
 
 @dataclass
