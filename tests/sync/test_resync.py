@@ -1,8 +1,8 @@
 """A full resync: the backfill run again from the first record, keeping the identity map. A
 pair changed behind the sync's back (no event) is brought in step, a contact whose link was
-lost is linked again to its partner, nothing is made twice; refused while the backfill runs
-or the sync is paused, unknown across locations; a remote account's sync resyncs the same
-way; the CLI prints and follows it."""
+lost is linked again to its partner, nothing is made twice; refused while the backfill runs,
+a reconciliation is under way or the sync is paused, unknown across locations; a remote
+account's sync resyncs the same way; the CLI prints and follows it."""
 
 import httpx
 from sqlalchemy import delete, func, select, update
@@ -90,6 +90,15 @@ async def test_a_resync_brings_pairs_changed_behind_its_back_in_step(
             assert done["backfill"]["matched"] == 1  # the contact whose link was lost
             assert done["backfill"]["created"] == 0
             assert done["linked"] == len(links)
+
+            # A reconciliation asked for (no worker takes it here) holds resyncs back until
+            # it has finished: its findings are of the sync as it stands.
+            checking = json_of(await http.post(f"{SYNCS}/{sync_id}/reconciliations"))
+            refused = assert_error(await http.post(resync), 409)
+            assert (
+                f"reconciliation {checking['reconciliation']['id']} of {sync_id} is checking"
+                in refused["message"]
+            )
 
             await http.post(f"{SYNCS}/{sync_id}/pause")
             paused = assert_error(await http.post(resync), 409)

@@ -37,7 +37,7 @@ from contactflow.sync.models import (
     sync_origin,
 )
 from contactflow.sync.pairs import Outcome, PairSync, guarded, pairs_for
-from contactflow.sync.service import find_sync, schedule
+from contactflow.sync.service import find_sync, reconciliation_lock, schedule
 
 RECONCILIATION_NOT_FOUND = "Reconciliation not found"
 FINDING_NOT_FOUND = "Finding not found"
@@ -89,7 +89,7 @@ async def request(uow: UnitOfWork, location_id: str, sync_id: str) -> SyncReconc
     """A reconciliation of the sync, queued for the workers. 409 while its backfill runs or
     another reconciliation of it is not finished."""
     sync = await find_sync(uow.session, location_id, sync_id)
-    await uow.lock(f"sync-reconciliation:{sync.id}")
+    await uow.lock(reconciliation_lock(sync.id))
     reason = await _unfinished(uow.session, sync)
     if reason is not None:
         raise Conflict(reason)
@@ -106,7 +106,7 @@ async def _schedule_due(db: Database) -> bool:
         syncs = await uow.session.scalars(select(Sync).where(due).with_for_update(skip_locked=True))
         for sync in syncs:
             schedule(sync, sync.reconcile_minutes)
-            await uow.lock(f"sync-reconciliation:{sync.id}")
+            await uow.lock(reconciliation_lock(sync.id))
             if await _unfinished(uow.session, sync) is None:
                 _queue(uow, sync, scheduled=True)
     return True

@@ -6,7 +6,7 @@ map), delete; each scoped to the caller's location."""
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows.connections.models import LOCAL, Connection
@@ -22,12 +22,14 @@ from contactflow.sync.fields import FieldMap, checked_mapping, mapping_of
 from contactflow.sync.models import (
     ACTIVE,
     PAUSED,
+    QUEUED,
     RUNNING,
     DeletePolicy,
     Direction,
     Sync,
     SyncBackfill,
     SyncObject,
+    SyncReconciliation,
     SyncStatus,
 )
 from contactflow.sync.objects import kind_of
@@ -241,17 +243,39 @@ async def set_status(uow: UnitOfWork, location_id: str, sync_id: str, status: Sy
     return sync
 
 
+def reconciliation_lock(sync_id: str) -> str:
+    """The lock under which a sync's reconciliation is asked for or its backfill restarted:
+    one waits for the other, so neither starts while the other is under way."""
+    return f"sync-reconciliation:{sync_id}"
+
+
 async def resync(uow: UnitOfWork, location_id: str, sync_id: str) -> Sync:
     """Start the sync's backfill again from the first record, keeping its identity map: each
     linked pair is compared again (whichever side changed, told or not) and each record not
-    linked is linked. 409 while its backfill runs or it is paused."""
+    linked is linked. 409 while its backfill runs, it is paused, or a reconciliation of it
+    is checking or repairing (its findings would be of the sync as it stood before)."""
     sync = await find_sync(uow.session, location_id, sync_id)
+    await uow.lock(reconciliation_lock(sync.id))
     job = await uow.session.get(SyncBackfill, sync.id, with_for_update=True)
     if sync.status == PAUSED:
         raise Conflict(f"sync: {sync.id} is paused; resume it, then resync")
     if job is not None and job.state == RUNNING:
         raise Conflict(
             f"sync: the backfill of {sync.id} is running ({job.done} of {job.total}); "
+            "resync once it has finished"
+        )
+    checking = await uow.session.scalar(
+        select(SyncReconciliation.id).where(
+            SyncReconciliation.sync_id == sync.id,
+            or_(
+                SyncReconciliation.state.in_((QUEUED, RUNNING)),
+                SyncReconciliation.repair_state == RUNNING,
+            ),
+        )
+    )
+    if checking is not None:
+        raise Conflict(
+            f"sync: reconciliation {checking} of {sync.id} is checking or repairing; "
             "resync once it has finished"
         )
     await backfill.start(uow, sync)
