@@ -282,6 +282,12 @@ def test_a_running_backfill_shows_its_rate_and_time_left_and_asks_again() -> Non
     assert "12.5 a second, about 3 min left" in html
     assert SCRIPT not in html
     assert not following(sync.model_copy(update={"status": "paused"}))
+    # Paused before its first batch counted the records: an empty bar, not a full one.
+    uncounted = job.model_copy(update={"done": 0, "total": 0})
+    paused = sync.model_copy(update={"status": "paused", "backfill": uncounted})
+    html = part("sync.html", "counts", location_id="l1", sync=paused, refresh_url="/again")
+    assert '<progress id="sync-backfill" max="100" value="0">' in html
+    assert "Paused before the records were counted." in html
 
 
 async def test_a_person_checks_a_sync_and_repairs_what_it_found(
