@@ -23,7 +23,7 @@ from contactflow.cli_support import (
 from contactflow.platform.db import Database
 from contactflow.platform.errors import invalid
 from contactflow.sync import service
-from contactflow.sync.fields import CONFLICT_POLICIES, FieldMap
+from contactflow.sync.fields import CONFLICT_POLICIES, DEFAULT_CONFLICT, FieldMap
 from contactflow.sync.models import (
     ACTIVE,
     FINISHED,
@@ -54,7 +54,7 @@ def _field_map(text: str, position: int) -> FieldMap:
         raise invalid(f"--map {position + 1}", "write crmField=mailsuiteField[:conflict]")
     for policy in CONFLICT_POLICIES:
         if conflict in ("", policy):
-            return FieldMap(crm, mailsuite, policy if conflict else "newestWins")
+            return FieldMap(crm, mailsuite, policy if conflict else DEFAULT_CONFLICT)
     raise invalid(
         f"--map {position + 1}", f"the conflict policy is one of {', '.join(CONFLICT_POLICIES)}"
     )

@@ -25,6 +25,8 @@ CONFLICT_POLICIES: Final[tuple[Conflict, ...]] = (
     "newestWins",
     "manual",
 )
+# A field's policy when none is named.
+DEFAULT_CONFLICT: Final[Conflict] = "newestWins"
 Values = dict[str, Any]
 # The Contacts API's fields a sync reads and writes: text, except tags (a list).
 CRM_FIELDS: Final = (
@@ -58,7 +60,7 @@ _CASELESS: Final = frozenset({"email"})
 class FieldMap:
     crm: str
     mailsuite: str
-    conflict: Conflict = "newestWins"
+    conflict: Conflict = DEFAULT_CONFLICT
 
     def as_data(self) -> dict[str, str]:
         return {"crm": self.crm, "mailsuite": self.mailsuite, "conflict": self.conflict}

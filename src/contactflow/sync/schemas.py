@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from contactflow.platform.wire import RequestModel, WireModel
-from contactflow.sync.fields import Conflict, FieldMap
+from contactflow.sync.fields import DEFAULT_CONFLICT, Conflict, FieldMap
 from contactflow.sync.models import (
     ChangeDirection,
     ChangeResult,
@@ -34,7 +34,7 @@ class FieldMapIn(RequestModel):
 
     crm: FieldName
     mailsuite: FieldName
-    conflict: Conflict = "newestWins"
+    conflict: Conflict = DEFAULT_CONFLICT
 
     def entry(self) -> FieldMap:
         return FieldMap(self.crm, self.mailsuite, self.conflict)

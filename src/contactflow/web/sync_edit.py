@@ -19,7 +19,7 @@ from contactflow.platform.errors import Unprocessable
 from contactflow.platform.tenancy import Location
 from contactflow.sync import api as sync_api
 from contactflow.sync import service
-from contactflow.sync.fields import MAILSUITE_CUSTOM, mapping_of
+from contactflow.sync.fields import DEFAULT_CONFLICT, MAILSUITE_CUSTOM, mapping_of
 from contactflow.sync.models import Sync
 from contactflow.sync.objects import kind_of
 from contactflow.sync.schemas import SyncUpdate
@@ -70,7 +70,7 @@ class Row:
     crm: str = ""
     mailsuite: str = ""
     key: str = ""
-    conflict: str = "newestWins"
+    conflict: str = DEFAULT_CONFLICT
     removed: bool = False
 
     @classmethod
