@@ -174,11 +174,15 @@ class WorkspaceNotes(_ContactRecords):
         return {"body": row.body}
 
 
+def summary_line(title: str | None, start: str, end: str, status: str) -> str:
+    """An appointment as one line of a timeline: its title, when, and its status (the times
+    as the wire gives them, so a remote account's appointment reads as this one's)."""
+    return f"{title or 'Appointment'}: {start} to {end} ({status})"
+
+
 def appointment_summary(row: Any) -> str:
-    """An appointment as one line of a timeline: its title, when, and its status."""
-    title = row.title or "Appointment"
     start, end = to_iso(row.start_time), to_iso(row.end_time)
-    return f"{title}: {start} to {end} ({row.appointment_status})"
+    return summary_line(row.title, start, end, row.appointment_status)
 
 
 async def _one_way(*_: object) -> Appointment:

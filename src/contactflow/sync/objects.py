@@ -13,6 +13,7 @@ from sqlalchemy import Select, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts.models import Contact
+from contactflow.flows.connections.remote_client import RemoteAccount
 from contactflow.mailsuite.models import MailContact, TimelineKind
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Unprocessable
@@ -49,6 +50,15 @@ from contactflow.sync.mailsuite_records import (
     MailsuiteTasks,
 )
 from contactflow.sync.models import Direction, SideName, SyncObject
+from contactflow.sync.remote import RemoteContacts, RemoteSide
+from contactflow.sync.remote_records import (
+    APPOINTMENTS,
+    NOTES,
+    TASKS,
+    RecordWire,
+    RemoteRecords,
+    Taken,
+)
 from contactflow.sync.sides import (
     COPIED_FROM,
     SOURCE_SYSTEM,
@@ -63,6 +73,7 @@ CrmMaker = Callable[[UnitOfWork, str, str], CrmSide]
 SideMaker = Callable[[UnitOfWork, str, str], Side]
 Reader = Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, Record]]]
 Listing = Callable[[str], Select[str, str | None]]
+RemoteMaker = Callable[[RemoteAccount, Taken], RemoteSide]
 BOTH_WAYS: Final[tuple[Direction, ...]] = ("both", "crmToMailsuite", "mailsuiteToCrm")
 
 
@@ -121,6 +132,11 @@ class ObjectKind:
     # each side that a sync of the object can make records on.
     reads: Mapping[SideName, Reader]
     listings: Mapping[SideName, Listing]
+    # The CRM side when it is a remote account (sync/remote.py, sync/remote_records.py),
+    # given which of its records the sync links; the scopes a connection needs to read it,
+    # and to write it.
+    remote_side: RemoteMaker
+    remote_scopes: tuple[str, str] = ("contacts.readonly", "contacts.write")
     # Records of a contact: paired through their link only, made under the partner of their
     # contact in the location's contacts sync, and waiting while the contact has none.
     of_contact: bool = True
@@ -149,6 +165,17 @@ class ObjectKind:
                 [f"direction: a sync of {self.name} goes {' or '.join(self.directions)}"]
             )
         return direction
+
+
+def _remote_contacts(account: RemoteAccount, _taken: Taken) -> RemoteSide:
+    return RemoteContacts(account)
+
+
+def _remote(wire: RecordWire) -> RemoteMaker:
+    def side(account: RemoteAccount, taken: Taken) -> RemoteSide:
+        return RemoteRecords(account, wire, taken)
+
+    return side
 
 
 def _crm_contacts(location_id: str) -> Select[str, str | None]:
@@ -186,6 +213,7 @@ KINDS: Final[Mapping[str, ObjectKind]] = {
         mailsuite_side=MailsuiteContacts,
         reads={"crm": WorkspaceContacts.records, "mailsuite": MailsuiteContacts.records},
         listings={"crm": _crm_contacts, "mailsuite": _mail_contacts},
+        remote_side=_remote_contacts,
         of_contact=False,
     ),
     "tasks": ObjectKind(
@@ -218,6 +246,7 @@ KINDS: Final[Mapping[str, ObjectKind]] = {
         mailsuite_side=MailsuiteTasks,
         reads={"crm": WorkspaceTasks.records, "mailsuite": MailsuiteTasks.records},
         listings={"crm": WorkspaceTasks.listing, "mailsuite": MailsuiteTasks.listing},
+        remote_side=_remote(TASKS),
     ),
     "notes": ObjectKind(
         name="notes",
@@ -238,6 +267,7 @@ KINDS: Final[Mapping[str, ObjectKind]] = {
         mailsuite_side=MailsuiteNotes,
         reads={"crm": WorkspaceNotes.records, "mailsuite": MailsuiteNotes.records},
         listings={"crm": WorkspaceNotes.listing, "mailsuite": MailsuiteNotes.listing},
+        remote_side=_remote(NOTES),
     ),
     "appointments": ObjectKind(
         name="appointments",
@@ -254,6 +284,8 @@ KINDS: Final[Mapping[str, ObjectKind]] = {
         mailsuite_side=MailsuiteAppointments,
         reads={"crm": WorkspaceAppointments.records, "mailsuite": MailsuiteAppointments.records},
         listings={"crm": WorkspaceAppointments.listing},
+        remote_side=_remote(APPOINTMENTS),
+        remote_scopes=("calendars/events.readonly", "calendars/events.write"),
     ),
 }
 # Every event type some sync reads.

@@ -2,7 +2,7 @@
 it is: the location's contacts sync links the contact (by its backfill, a change, a repair),
 and the workers pick up what waited on it, a batch at a time, as the sync that waited."""
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 
 from contactflow.platform.db import Database
 from contactflow.sync.incremental import told
@@ -11,12 +11,13 @@ from contactflow.sync.pairs import guarded, pairs_for
 from contactflow.sync.parents import CONTACTS, done
 
 
-def _ready(limit: int) -> Select[str, SideName, str]:
-    """Waiting records of active syncs whose contact the contacts sync has linked now."""
+def ready(limit: int, which: ColumnElement[bool]) -> Select[str, SideName, str]:
+    """Waiting records of active syncs (`which` of them) whose contact the contacts sync has
+    linked now."""
     contacts = Sync.__table__.alias("contacts_sync")
     return (
         select(SyncPending.sync_id, SyncPending.side, SyncPending.record_id)
-        .join(Sync, (Sync.id == SyncPending.sync_id) & (Sync.status == ACTIVE))
+        .join(Sync, (Sync.id == SyncPending.sync_id) & (Sync.status == ACTIVE) & which)
         .join(
             contacts,
             (contacts.c.location_id == Sync.location_id) & (contacts.c.object == CONTACTS),
@@ -39,8 +40,9 @@ def _ready(limit: int) -> Select[str, SideName, str]:
 
 
 async def resume(db: Database, region: str, batch: int) -> bool:
-    """Sync one batch of waiting records whose contacts are linked now; True when it did."""
-    query = _ready(batch)
+    """Sync one batch of waiting records whose contacts are linked now; True when it did.
+    A remote account's sync takes its own (sync/remote_runs.py)."""
+    query = ready(batch, Sync.connection_id.is_(None))
     rows = await db.read(lambda connection: list(connection.execute(query)))
     if not rows:
         return False

@@ -6,20 +6,29 @@ transactions (sync/staged.py says how); the records have the shape `WorkspaceCon
 gives, so the engine cannot tell the two apart."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from contactflow.flows.connections.remote_client import RemoteAccount, RemoteFailed, call
 from contactflow.platform.clock import from_epoch_ms, to_epoch_ms
 from contactflow.sync.fields import CRM_FIELDS, CRM_LISTS, Values
-from contactflow.sync.sides import SYNC_SOURCE, Record
+from contactflow.sync.sides import SYNC_SOURCE, Record, Side
 
 Json = dict[str, Any]
 # The most contacts one search answers (HighLevel's pageLimit).
 PAGE_LIMIT = 100
 
 
-def _instant(value: Any) -> datetime:
+class RemoteSide(Side, Protocol):
+    """A remote account's records of one object, as the staged CRM side calls them."""
+
+    async def existing(self, values: Values) -> Record | None:
+        """A record the remote holds already that a write of `values` would make (a create
+        made before a crash, not linked yet), else None."""
+        ...
+
+
+def instant(value: Any) -> datetime:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return from_epoch_ms(int(value))
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -31,8 +40,8 @@ def record_of(contact: Json) -> Record:
     for name in CRM_LISTS:
         values[name] = list(values[name] or [])
     contact_id = str(contact["id"])
-    added = _instant(contact["dateAdded"])
-    updated = _instant(contact.get("dateUpdated") or contact["dateAdded"])
+    added = instant(contact["dateAdded"])
+    updated = instant(contact.get("dateUpdated") or contact["dateAdded"])
     return Record(contact_id, values, updated, (added, contact_id))
 
 
@@ -81,6 +90,12 @@ class RemoteContacts:
                 if found:
                     return found[0]
         return None
+
+    async def existing(self, values: Values) -> Record | None:
+        email, phone = values.get("email"), values.get("phone")
+        return await self.match(
+            email if isinstance(email, str) else None, phone if isinstance(phone, str) else None
+        )
 
     async def create(self, values: Values) -> Record:
         body = self._located({"source": SYNC_SOURCE, **values})

@@ -12,12 +12,13 @@ a row, shows why (`lastError`), and tries again by itself; a token that no longe
 also asks for the connection to be connected again (`remedy`)."""
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 import httpx
 from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows.connections.models import Connection
 from contactflow.flows.connections.oauth_client import AuthorizationFailed, TokenEndpointDown
@@ -27,19 +28,27 @@ from contactflow.flows.connections.remote_client import RemoteAccount, RemoteFai
 from contactflow.platform import issues
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
-from contactflow.platform.events import ConsumerCursor, EventStream, lock_cursor, read_events
+from contactflow.platform.events import (
+    ConsumerCursor,
+    Event,
+    EventStream,
+    lock_cursor,
+    read_events,
+)
 from contactflow.platform.runtime import url_policy
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 from contactflow.settings import Settings
+from contactflow.sync import parents, pending
 from contactflow.sync.backfill import position, walked
 from contactflow.sync.bulk import link_crm_records
 from contactflow.sync.incremental import Change, behind, changes_of, synced, told
-from contactflow.sync.models import ACTIVE, RUNNING, Sync, SyncBackfill, sync_origin
-from contactflow.sync.objects import kind_of
+from contactflow.sync.models import ACTIVE, RUNNING, Sync, SyncBackfill, SyncLink, sync_origin
+from contactflow.sync.objects import ObjectKind, kind_of
 from contactflow.sync.pairs import Outcome, PairSync, guarded
-from contactflow.sync.remote import PAGE_LIMIT, RemoteContacts
+from contactflow.sync.remote import PAGE_LIMIT, RemoteContacts, RemoteSide
+from contactflow.sync.remote_records import RemoteRecords, Taken, contact_of, remote_id
 from contactflow.sync.service import consumer_name
-from contactflow.sync.sides import MailsuiteContacts, Record
+from contactflow.sync.sides import Record
 from contactflow.sync.staged import StagedCrm
 
 Item = TypeVar("Item")
@@ -85,7 +94,11 @@ class Batch:
     owner: str
     sync_id: str
     location_id: str
-    remote: RemoteContacts
+    kind: ObjectKind
+    # The remote's contacts (walked by a backfill of their records too), and the sync's
+    # object there.
+    contacts: RemoteContacts
+    remote: RemoteSide
 
 
 Handle = Callable[[PairSync, list[Item]], Awaitable[list[tuple[Item, Outcome]]]]
@@ -110,7 +123,7 @@ async def _rounds(
                 return False
             uow.origin = sync_origin(sync.id)
             await uow.lock(f"sync:{sync.id}")
-            mailsuite = MailsuiteContacts(uow, sync.location_id, batch.settings.region)
+            mailsuite = batch.kind.mailsuite_side(uow, sync.location_id, batch.settings.region)
             pairs = PairSync(uow, sync, staged, mailsuite)
             waiting: list[Item] = []
             for item, outcome in await handle(pairs, pending):
@@ -128,16 +141,31 @@ async def _rounds(
     raise AssertionError("the last round finishes")
 
 
+async def _contacts_first(session: AsyncSession, location_id: str) -> bool:
+    """Whether the location's contacts sync still runs its backfill: a backfill of their
+    records waits for it, so that the contacts it walks are linked already."""
+    contacts = await parents.contacts_sync(session, location_id)
+    job = await session.get(SyncBackfill, contacts) if contacts is not None else None
+    return job is not None and job.state == RUNNING
+
+
 async def _backfill(batch: Batch) -> bool:
-    """The next page of the remote's contacts, linked to their Mailsuite partners."""
+    """The next page of the remote's contacts, linked to their Mailsuite partners; or, of a
+    sync of their records (tasks, notes), each one's records linked to theirs. The position,
+    and the count, are the contacts'."""
     async with batch.db.reader() as session:
         job = await session.get(SyncBackfill, batch.sync_id)
         if job is None or job.state != RUNNING:
             return False
+        if batch.kind.of_contact and await _contacts_first(session, batch.location_id):
+            return False
         started, after, counted = job.started_at, position(job), job.done > 0 or job.total > 0
-    total = None if counted else await batch.remote.count(started)
+    total = None if counted else await batch.contacts.count(started)
     size = batch.settings.batch
-    records = await batch.remote.page(started, after, size)
+    contacts = await batch.contacts.page(started, after, size)
+    records = contacts
+    if isinstance(batch.remote, RemoteRecords):
+        records = await batch.remote.of_contacts(contact.id for contact in contacts)
     staged = StagedCrm()
     for record in records:
         staged.know(record)
@@ -151,7 +179,7 @@ async def _backfill(batch: Batch) -> bool:
             return  # moved on meanwhile: this batch's links are made, its count is not
         if total is not None:
             current.total = total
-        walked(current, records, [outcome for _, outcome in outcomes], size)
+        walked(current, contacts, [outcome for _, outcome in outcomes], size)
 
     return await _rounds(batch, staged, records, link, finish)
 
@@ -177,6 +205,8 @@ async def _changes(batch: Batch, sync: Sync) -> bool:
             until=end,
         )
     changes = changes_of(sync, events)
+    if batch.kind.of_contact:
+        changes = _named(batch.kind, changes, events)
     staged = StagedCrm()
     staged.reads = {change.record_id for change in changes if change.side == "crm"}
 
@@ -192,6 +222,60 @@ async def _changes(batch: Batch, sync: Sync) -> bool:
         return [(change, await guarded(pairs.uow, synced(pairs, change))) for change in pending]
 
     return await _rounds(batch, staged, changes, handle, finish)
+
+
+def _named(kind: ObjectKind, changes: list[Change], events: list[Event]) -> list[Change]:
+    """The remote's records of a contact named as the sync keeps them, with their contact
+    (sync/remote_records.py); one whose event names no contact is left out."""
+    contacts: dict[str, str] = {}
+    for event in events:
+        watched = kind.events[event.type]
+        record_id, contact = watched.record_id(event), contact_of(event)
+        if watched.side == "crm" and record_id and contact:
+            contacts[record_id] = contact
+    return [
+        change
+        if change.side == "mailsuite"
+        else replace(change, record_id=remote_id(contacts[change.record_id], change.record_id))
+        for change in changes
+        if change.side == "mailsuite" or change.record_id in contacts
+    ]
+
+
+async def _waiting(batch: Batch) -> bool:
+    """The sync's records that waited for their contacts, which are linked now."""
+    query = pending.ready(batch.settings.batch, Sync.id == batch.sync_id)
+    rows = await batch.db.read(lambda connection: list(connection.execute(query)))
+    if not rows:
+        return False
+    changes = [Change(side, record_id, False) for _, side, record_id in rows]
+    staged = StagedCrm()
+    staged.reads = {change.record_id for change in changes if change.side == "crm"}
+
+    async def handle(pairs: PairSync, waiting: list[Change]) -> list[tuple[Change, Outcome]]:
+        done: list[tuple[Change, Outcome]] = []
+        for change in waiting:
+            outcome = await guarded(pairs.uow, synced(pairs, change))
+            if outcome.kind != "deferred":
+                await parents.done(pairs.uow, pairs.sync, change.side, change.record_id)
+            done.append((change, outcome))
+        return done
+
+    async def finish(pairs: PairSync, outcomes: list[tuple[Change, Outcome]]) -> None:
+        for change, outcome in outcomes:
+            await told(pairs, change.side, change.record_id, outcome)
+
+    return await _rounds(batch, staged, changes, handle, finish)
+
+
+def _taken(db: Database, sync: Sync) -> Taken:
+    async def taken(ids: list[str]) -> set[str]:
+        query = select(SyncLink.crm_id).where(
+            SyncLink.sync_id == sync.id, SyncLink.object == sync.object, SyncLink.crm_id.in_(ids)
+        )
+        return await db.read(lambda connection: set(connection.scalars(query))) if ids else set()
+
+    return taken
 
 
 def _ready(now: datetime) -> ColumnElement[bool]:
@@ -254,9 +338,13 @@ async def _one(db: Database, settings: RemoteSyncSettings, owner: str, sync_id: 
     try:
         auth = await authorize(None)
         account = RemoteAccount(settings.http, settings.policy, authorize, auth, settings.limits)
-        batch = Batch(db, settings, owner, sync.id, sync.location_id, RemoteContacts(account))
+        kind = kind_of(sync.object)
+        remote = kind.remote_side(account, _taken(db, sync))
+        contacts = RemoteContacts(account)
+        batch = Batch(db, settings, owner, sync.id, sync.location_id, kind, contacts, remote)
         busy = await _backfill(batch)
         busy = await _changes(batch, sync) or busy
+        busy = await _waiting(batch) or busy
     except (RemoteFailed, AuthorizationFailed) as error:
         await _failed(db, settings, sync.id, error)
         return False
@@ -277,7 +365,9 @@ async def advance(db: Database, settings: RemoteSyncSettings, owner: str) -> boo
     )
     backfilling = await db.read(lambda connection: set(connection.scalars(running)))
     not_waiting = await db.read(lambda connection: set(connection.scalars(ready)))
-    due = backfilling | (set(await behind(db, remote=True)) & not_waiting)
+    resumed = pending.ready(settings.batch, Sync.connection_id.is_not(None))
+    resuming = await db.read(lambda connection: {row[0] for row in connection.execute(resumed)})
+    due = backfilling | ((set(await behind(db, remote=True)) | resuming) & not_waiting)
     busy = False
     for sync_id in sorted(due):
         busy = await _one(db, settings, owner, sync_id) or busy

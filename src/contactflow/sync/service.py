@@ -32,12 +32,11 @@ from contactflow.sync.models import (
     SyncReconciliation,
     SyncStatus,
 )
-from contactflow.sync.objects import kind_of
+from contactflow.sync.objects import ObjectKind, kind_of
 from contactflow.sync.pairs import writes
 
 SYNC_NOT_FOUND = "Sync not found"
 CONNECTION = "connectionId"
-READ_SCOPE, WRITE_SCOPE = "contacts.readonly", "contacts.write"
 # How often a remote account's contacts are polled for the changes its webhooks missed, when
 # its connection did not poll already.
 SAFETY_POLL_SECONDS = 60
@@ -72,6 +71,7 @@ async def _check_remote(
     session: AsyncSession,
     location_id: str,
     connection_id: str,
+    kind: ObjectKind,
     direction: Direction,
     reconcile_every: int | None,
     on_delete: DeletePolicy,
@@ -87,7 +87,8 @@ async def _check_remote(
         raise invalid(CONNECTION, f"{row.id} is a {row.kind} connection, not a Contacts API")
     if row.auth == LOCAL:
         raise invalid(CONNECTION, f"{row.id} is this workspace: leave connectionId out")
-    needed = [READ_SCOPE, *([WRITE_SCOPE] if writes(direction, "crm") else [])]
+    read, write = kind.remote_scopes
+    needed = [read, *([write] if writes(direction, "crm") else [])]
     for scope in needed:
         if scope not in row.scopes:
             raise invalid(
@@ -104,6 +105,31 @@ async def _check_remote(
     if any(entry.conflict == "manual" for entry in mapping):
         raise invalid("mapping", "a sync of a remote account holds no conflicts yet")
     return row
+
+
+async def _contacts_connection(
+    session: AsyncSession, location_id: str, kind: ObjectKind, wanted: str | None
+) -> str | None:
+    """The account a sync of a contact's records reads: its contacts sync's (this workspace,
+    or that sync's remote account). 422 when the location has no contacts sync, or the sync
+    names another connection."""
+    contacts = await parents.contacts_sync(session, location_id)
+    if contacts is None:
+        raise Unprocessable(
+            [
+                f"object: a {kind.name} sync pairs the records of contacts the location's "
+                "contacts sync links; create that sync first"
+            ]
+        )
+    connection_id = await session.scalar(select(Sync.connection_id).where(Sync.id == contacts))
+    if wanted is not None and wanted != connection_id:
+        where = f"connection {connection_id}" if connection_id else "this workspace"
+        raise invalid(
+            CONNECTION,
+            f"a {kind.name} sync reads the account of the location's contacts sync ({where}): "
+            "leave connectionId out",
+        )
+    return connection_id
 
 
 async def find_sync(session: AsyncSession, location_id: str, sync_id: str) -> Sync:
@@ -123,40 +149,27 @@ async def list_syncs(
 async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -> Sync:
     """A sync, active at once: its backfill links what both sides hold now, and its cursor
     reads the changes made from now on. 409 when the location syncs these objects already;
-    422 for a sync of a contact's records when the location has no contacts sync (or syncs
-    its contacts with a remote account)."""
+    422 for a sync of a contact's records when the location has no contacts sync. Such a sync
+    reads the account its contacts sync reads (a remote one too)."""
     kind = kind_of(wanted.object)
     mapping = checked_mapping(list(wanted.mapping or kind.mapping), kind.catalog)
     direction = kind.checked_direction(wanted.direction or kind.directions[0])
+    connection_id = wanted.connection_id
+    await uow.lock(f"syncs:{location_id}")
+    if kind.of_contact:
+        connection_id = await _contacts_connection(uow.session, location_id, kind, connection_id)
     connection = None
-    if wanted.connection_id is not None:
-        if kind.of_contact:
-            raise invalid(CONNECTION, "only a contacts sync can have a remote account")
+    if connection_id is not None:
         connection = await _check_remote(
             uow.session,
             location_id,
-            wanted.connection_id,
+            connection_id,
+            kind,
             direction,
             wanted.reconcile_every,
             wanted.on_delete,
             mapping,
         )
-    await uow.lock(f"syncs:{location_id}")
-    if kind.of_contact:
-        contacts = await parents.contacts_sync(uow.session, location_id)
-        if contacts is None:
-            raise Unprocessable(
-                [
-                    f"object: a {kind.name} sync pairs the records of contacts the location's "
-                    "contacts sync links; create that sync first"
-                ]
-            )
-        if await uow.session.scalar(select(Sync.connection_id).where(Sync.id == contacts)):
-            raise invalid(
-                "object",
-                f"the location's contacts sync is of a remote account: a {kind.name} sync "
-                "pairs this workspace's records only",
-            )
     taken = await uow.session.scalar(
         select(Sync.id).where(Sync.location_id == location_id, Sync.object == wanted.object)
     )
@@ -174,7 +187,7 @@ async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -
         mapping=[entry.as_data() for entry in mapping],
         status=ACTIVE,
         on_delete=wanted.on_delete,
-        connection_id=wanted.connection_id,
+        connection_id=connection_id,
         created_at=now,
         updated_at=now,
     )
@@ -211,6 +224,7 @@ async def change_sync(
             uow.session,
             location_id,
             sync.connection_id,
+            kind,
             direction or sync.direction,
             reconcile_every,
             on_delete or sync.on_delete,

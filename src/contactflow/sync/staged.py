@@ -8,9 +8,10 @@ pair is rolled back in its savepoint; after the commit, the calls it needs are m
 next transaction takes the pair again, and now finds its answers. A write made is known by
 what it wrote, so taking the pair again does not write it twice.
 
-A contact is created only after the remote was searched for its email, then its phone, just
-before: a crash between the creation and the transaction that links it leaves a contact the
-next attempt finds and links, never a second one."""
+A record is created only after the remote was searched for it just before (a contact by its
+email, then its phone; a task or a note among its contact's, by its values, unless linked):
+a crash between the creation and the transaction that links it leaves a record the next
+attempt finds and links, never a second one."""
 
 import json
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Literal
 
 from contactflow.flows.connections.remote_client import RemoteFailed
 from contactflow.sync.fields import Values
-from contactflow.sync.remote import RemoteContacts
+from contactflow.sync.remote import RemoteSide
 from contactflow.sync.sides import Record, RemoteNeeded
 
 WriteKind = Literal["create", "update", "delete"]
@@ -65,6 +66,8 @@ class StagedCrm:
         raise RemoteNeeded
 
     async def match(self, email: str | None, phone: str | None) -> Record | None:
+        if email is None and phone is None:
+            return None  # nothing to match by (a task, a note): no call
         if (email, phone) in self.matches:
             return self.matches[(email, phone)]
         self.lookups.add((email, phone))
@@ -92,7 +95,7 @@ class StagedCrm:
     async def delete(self, record_id: str) -> None:
         self._written(Write("delete", record_id, {}))
 
-    async def call(self, remote: RemoteContacts) -> None:
+    async def call(self, remote: RemoteSide) -> None:
         """Make the calls the rolled-back pairs asked for, outside any transaction. A write
         the remote refuses (a 4xx of its own) fails that pair only; any other failure is
         raised: the whole batch waits for the remote."""
@@ -114,7 +117,7 @@ class StagedCrm:
         self.reads, self.lookups, self.writes = set(), set(), {}
 
 
-async def _write(remote: RemoteContacts, write: Write) -> Record | None:
+async def _write(remote: RemoteSide, write: Write) -> Record | None:
     if write.kind == "delete":
         assert write.record_id is not None
         await remote.delete(write.record_id)
@@ -122,8 +125,5 @@ async def _write(remote: RemoteContacts, write: Write) -> Record | None:
     if write.kind == "update":
         assert write.record_id is not None
         return await remote.update(write.record_id, write.values)
-    email, phone = write.values.get("email"), write.values.get("phone")
-    found = await remote.match(
-        email if isinstance(email, str) else None, phone if isinstance(phone, str) else None
-    )
+    found = await remote.existing(write.values)
     return found if found is not None else await remote.create(write.values)
