@@ -20,7 +20,7 @@ from contactflow.platform.runtime import running_workers
 from contactflow.settings import Settings
 from contactflow.sync import service
 from contactflow.sync.models import PAUSED, Sync, SyncBackfill, SyncLink
-from contactflow.sync.objects import WATCHED
+from contactflow.sync.objects import kind_of
 from contactflow.sync.service import SyncSettings, consumer_name
 from tests.mailsuite.helpers import json_of, poll
 
@@ -151,16 +151,19 @@ async def check_linked_once(
 
 
 async def settled(db: Database, sync_id: str, location_id: str, within: float = 20) -> None:
-    """Wait until the sync has read every change of its location's log. A sync that wrote
-    a change while reading one would have appended it past its own cursor: a loop would
-    never settle."""
+    """Wait until the sync has read every change of its object in its location's log. A
+    sync that wrote a change while reading one would have appended it past its own cursor: a
+    loop would never settle."""
 
     async def positions() -> tuple[int, int]:
         async with db.reader() as session:
             cursor = await session.get(ConsumerCursor, (consumer_name(sync_id), location_id))
+            sync = await session.get(Sync, sync_id)
+            assert sync is not None
+            watched = tuple(kind_of(sync.object).events)
             last = await session.scalar(
                 select(func.max(Event.seq)).where(
-                    Event.location_id == location_id, Event.type.in_(WATCHED)
+                    Event.location_id == location_id, Event.type.in_(watched)
                 )
             )
             return (cursor.position if cursor is not None else 0), last or 0

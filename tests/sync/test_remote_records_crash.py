@@ -24,7 +24,7 @@ from tests.sync.helpers import SYNCS
 from tests.sync.remote_helpers import remote_connection
 from tests.webhooks.helpers import WorkerProcess, worker_processes
 
-SIZE = int(__import__("os").environ.get("RSIZE", "2000"))
+SIZE = 2000
 WORKER = {
     "worker_groups": "sync",
     "sync_batch_size": "100",
@@ -150,6 +150,8 @@ async def test_a_worker_killed_halfway_through_a_remote_backfill_of_tasks_and_no
     workers: Callable[..., WorkerProcess],
 ) -> None:
     db = Database(own_settings.database_url)
+    # Started first: it comes up while the remote is filled.
+    first = workers(**WORKER)
     try:
         tenant, remote = await make_tenant(db), await make_tenant(db)
         await _seed(db, remote.location_id)
@@ -168,16 +170,17 @@ async def test_a_worker_killed_halfway_through_a_remote_backfill_of_tasks_and_no
                 syncs[name] = sync["id"]
         sync_ids = list(syncs.values())
 
-        first = workers(**WORKER)
         await first.started()
         half = 3 * SIZE // 2
-        await poll(lambda: _links(db, sync_ids), lambda linked: linked >= half, within=120)
+        await poll(
+            lambda: _links(db, sync_ids), lambda linked: linked >= half, within=120, every=0.2
+        )
         first.kill()
         assert await _links(db, sync_ids) < 3 * SIZE
 
         second = workers(**WORKER)
         await second.started()
-        await poll(lambda: _finished(db, sync_ids), bool, within=120)
+        await poll(lambda: _finished(db, sync_ids), bool, within=180, every=0.5)
         assert await second.stop() == 0, second.output()
         await _check_once(db, tenant.location_id, remote.location_id, syncs)
     finally:

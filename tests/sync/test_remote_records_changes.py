@@ -1,0 +1,130 @@
+"""Syncs of a remote account's tasks and notes (another live server) after their backfill: a
+task or a note made on the remote reaches the Mailsuite through the remote's signed webhooks,
+under its contact's partner; a Mailsuite task reaches the remote once, and its completion
+follows; both logs settle (no loop). The ids the syncs keep name the remote contact."""
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from contactflow.mailsuite.models import TimelineEntry
+from contactflow.platform.db import Database
+from contactflow.settings import Settings
+from tests.mailsuite.helpers import error_lines, json_of, poll
+from tests.support import LiveServer, Tenant, api_client, live_server, make_tenant
+from tests.sync.helpers import SYNCS, Json, linked_partner, settled, wait_backfilled
+from tests.sync.remote_helpers import remote_connection
+from tests.sync.test_tasks import DUE, MAIL_TASKS, mail_task
+
+HOOKED = [
+    "ContactCreate",
+    "ContactUpdate",
+    "TaskCreate",
+    "TaskUpdate",
+    "TaskComplete",
+    "TaskDelete",
+    "NoteCreate",
+    "NoteUpdate",
+    "NoteDelete",
+]
+
+
+@pytest.fixture(scope="module")
+def remote_server(settings: Settings) -> Iterator[LiveServer]:
+    """The remote account's server, on the session's database; the first server's workers
+    deliver its webhooks."""
+    with live_server(settings.model_copy(update={"embedded_workers": False})) as running:
+        yield running
+
+
+async def _json(response: httpx.Response) -> Json:
+    assert response.status_code in (200, 201), response.text
+    return json_of(response)
+
+
+async def _sync(client: httpx.AsyncClient, body: Json) -> str:
+    sync_id: str = (await _json(await client.post(SYNCS, json=body)))["sync"]["id"]
+    return sync_id
+
+
+async def test_remote_tasks_and_notes_reach_the_mailsuite_and_mailsuite_tasks_the_remote(
+    server: LiveServer,
+    remote_server: LiveServer,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    db: Database,
+) -> None:
+    remote = await make_tenant(db)
+    here = tenant.location_id
+    async with api_client(remote_server.base_url, remote.headers) as account:
+        rita = (await _json(await account.post("/contacts/", json={"email": "rita@remote.io"})))[
+            "contact"
+        ]["id"]
+        first = {"title": "Call Rita", "dueDate": DUE, "completed": False}
+        call = (await _json(await account.post(f"/contacts/{rita}/tasks", json=first)))["task"]
+        public_key = (await _json(await account.get("/webhooks/public-key")))["publicKey"]
+        connection_id = await remote_connection(
+            client, remote_server.base_url, remote, webhookPublicKey=public_key
+        )
+        hook = f"{server.base_url}/hooks/highlevel/{connection_id}"
+        await _json(await account.post("/webhooks", json={"url": hook, "eventTypes": HOOKED}))
+        contacts_id = await _sync(client, {"connectionId": connection_id})
+        # A sync of records follows its contacts sync's account: naming another is refused.
+        refused = await client.post(SYNCS, json={"object": "tasks", "connectionId": "other"})
+        assert error_lines(refused, 422) == [
+            f"connectionId: a tasks sync reads the account of the location's contacts sync "
+            f"(connection {connection_id}): leave connectionId out"
+        ]
+        tasks_id = await _sync(client, {"object": "tasks"})
+        notes_id = await _sync(client, {"object": "notes"})
+        for sync_id in (contacts_id, tasks_id, notes_id):
+            await wait_backfilled(client, sync_id, within=60)
+        rita_mail = await linked_partner(db, contacts_id, rita, within=30)
+        copy = await mail_task(client, await linked_partner(db, tasks_id, f"{rita}/{call['id']}"))
+        assert (copy["title"], copy["contactId"], copy["dueAt"]) == ("Call Rita", rita_mail, DUE)
+
+        # New on the remote: its webhooks bring them to the Mailsuite.
+        second = {"title": "Send the offer", "dueDate": DUE, "completed": False}
+        offer = (await _json(await account.post(f"/contacts/{rita}/tasks", json=second)))["task"]
+        met = {"body": "Met at the fair"}
+        note = (await _json(await account.post(f"/contacts/{rita}/notes", json=met)))["note"]
+        offer_mail = await linked_partner(db, tasks_id, f"{rita}/{offer['id']}", within=30)
+        assert (await mail_task(client, offer_mail))["title"] == "Send the offer"
+        await linked_partner(db, notes_id, f"{rita}/{note['id']}", within=30)
+
+        # New in the Mailsuite: made on the remote once; its completion follows.
+        mine = {"title": "Sign", "contactId": rita_mail, "dueAt": DUE}
+        sign = (await _json(await client.post(MAIL_TASKS, json=mine)))["task"]
+
+        async def titles() -> list[str]:
+            tasks = (await _json(await account.get(f"/contacts/{rita}/tasks")))["tasks"]
+            return sorted(task["title"] for task in tasks)
+
+        await poll(titles, lambda found: "Sign" in found, within=30)
+        done = await client.put(f"{MAIL_TASKS}/{sign['id']}", json={"status": "done"})
+        assert done.status_code == 200, done.text
+
+        async def signed() -> bool:
+            tasks = (await _json(await account.get(f"/contacts/{rita}/tasks")))["tasks"]
+            return any(task["title"] == "Sign" and task["completed"] for task in tasks)
+
+        await poll(signed, bool, within=30)
+        for sync_id in (tasks_id, notes_id):
+            await settled(db, sync_id, here, within=30)
+        assert await titles() == ["Call Rita", "Send the offer", "Sign"]
+        mail_tasks = (await _json(await client.get(MAIL_TASKS, params={"contactId": rita_mail})))[
+            "tasks"
+        ]
+        assert sorted(task["title"] for task in mail_tasks) == await titles()
+    async with db.reader() as session:
+        notes = await session.scalar(
+            select(func.count()).where(
+                TimelineEntry.contact_id == rita_mail, TimelineEntry.kind == "note"
+            )
+        )
+    assert notes == 1
+    for sync_id in (contacts_id, tasks_id, notes_id):
+        shown = (await _json(await client.get(f"{SYNCS}/{sync_id}")))["sync"]
+        assert (shown["health"], shown["lastError"], shown["waiting"]) == ("ok", None, 0)
