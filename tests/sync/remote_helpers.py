@@ -1,16 +1,28 @@
 """What the tests of syncs with a remote account share: a connection from the syncing
-location to another location served over HTTP (another live server), and the remote's
-contacts counted where they live."""
+location to another location served over HTTP (another live server), a relay in front of it
+that is its OAuth provider and answers faults, and the remote's contacts counted where they
+live."""
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from sqlalchemy import func, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from contactflow.contacts.models import Contact
 from contactflow.platform.db import Database
+from contactflow.settings import Settings
+from tests.flows.connections.provider import Provider
 from tests.mailsuite.helpers import json_of
-from tests.support import Tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, Tenant, live_server
 
 BOTH_SCOPES = ["contacts.readonly", "contacts.write"]
 
@@ -40,3 +52,88 @@ async def contact_count(db: Database, location_id: str) -> int:
             select(func.count()).select_from(Contact).where(Contact.location_id == location_id)
         )
         return int(found or 0)
+
+
+@dataclass
+class Relay:
+    """The remote account as the sync sees it: OAuth tokens of its own (a `Provider`), and
+    the remote server's API behind them, unless a fault is queued for the next call."""
+
+    provider: Provider
+    remote_url: str
+    remote_key: str
+    faults: list[int] = field(default_factory=list)
+    # Each call answered: when (monotonic seconds), and its status.
+    answered: list[tuple[float, int]] = field(default_factory=list)
+
+    async def api(self, request: Request) -> Response:
+        given = request.headers.get("authorization")
+        token = self.provider.access_token
+        if not token or given != f"Bearer {token}":
+            return JSONResponse({"message": "Invalid JWT"}, status_code=401)
+        if self.faults:
+            status = self.faults.pop(0)
+            self.answered.append((time.monotonic(), status))
+            headers = {"Retry-After": "1"} if status == 429 else {}
+            return JSONResponse({"message": "not now"}, status_code=status, headers=headers)
+        async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS) as http:
+            answer = await http.request(
+                request.method,
+                f"{self.remote_url}{request.url.path}",
+                params=request.query_params,
+                content=await request.body(),
+                headers={
+                    "authorization": f"Bearer {self.remote_key}",
+                    "content-type": request.headers.get("content-type", "application/json"),
+                    "version": "2021-07-28",
+                },
+            )
+        self.answered.append((time.monotonic(), answer.status_code))
+        return Response(answer.content, answer.status_code, media_type="application/json")
+
+
+async def connect(client: httpx.AsyncClient, connection_id: str) -> None:
+    """Authorize through the relay: its authorization page is skipped, the callback is
+    what it would send the browser back to."""
+    started = await client.get(f"/connections/{connection_id}/oauth/start")
+    assert started.status_code == 302, started.text
+    state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+    back = await client.get("/connections/oauth/callback", params={"code": "c", "state": state})
+    assert back.status_code == 200, back.text
+
+
+@contextmanager
+def running_relay(settings: Settings, remote_url: str, remote_key: str) -> Iterator[Relay]:
+    """A relay served in front of the remote server at `remote_url`, whose API key it uses."""
+    running = Relay(Provider(), remote_url, remote_key)
+    app = Starlette(
+        routes=[
+            Route("/oauth/token", running.provider._token, methods=["POST"]),
+            Route("/{path:path}", running.api, methods=["GET", "POST", "PUT", "DELETE"]),
+        ]
+    )
+    with live_server(settings, app=app) as serving:
+        running.provider.base_url = serving.base_url
+        yield running
+
+
+async def oauth_connection(client: httpx.AsyncClient, relay: Relay, remote: Tenant) -> str:
+    """A connection over OAuth to `remote` through the relay, not authorized yet."""
+    base = relay.provider.base_url
+    created = await client.post(
+        "/connections",
+        json={
+            "name": "Remote over OAuth",
+            "kind": "contacts",
+            "auth": "oauth",
+            "baseUrl": base,
+            "clientId": "client-1",
+            "clientSecret": "a-client-secret-of-some-length",
+            "authorizeUrl": f"{base}/oauth/authorize",
+            "tokenUrl": f"{base}/oauth/token",
+            "locationId": remote.location_id,
+            "scopes": BOTH_SCOPES,
+        },
+    )
+    assert created.status_code == 201, created.text
+    return str(json_of(created)["connection"]["id"])

@@ -4,69 +4,23 @@ the calls back off (the Retry-After is kept), the sync waits and shows why, then
 itself. A token revoked and no longer renewed: the sync is failing and asks to reconnect,
 through the connection's issue; connected again, it goes on by itself."""
 
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from contactflow.contacts import service as contacts
 from contactflow.contacts.schemas import ContactCreate
 from contactflow.flows.connections.models import Connection
 from contactflow.platform.db import Database
 from contactflow.settings import Settings
-from tests.flows.connections.provider import Provider
 from tests.mailsuite.helpers import json_of, poll
-from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant, live_server, make_tenant
+from tests.support import LiveServer, Tenant, make_tenant
 from tests.sync.helpers import SYNCS, Json, wait_backfilled
-from tests.sync.remote_helpers import BOTH_SCOPES
+from tests.sync.remote_helpers import Relay, connect, oauth_connection, running_relay
 from tests.web.helpers import browser, make_person, signed_in
 
 SIZE = 30
-
-
-@dataclass
-class Relay:
-    """The remote account as the sync sees it: OAuth tokens of its own (a `Provider`), and
-    the remote server's API behind them, unless a fault is queued for the next call."""
-
-    provider: Provider
-    remote_url: str
-    remote_key: str
-    faults: list[int] = field(default_factory=list)
-    # Each call answered: when (monotonic seconds), and its status.
-    answered: list[tuple[float, int]] = field(default_factory=list)
-
-    async def api(self, request: Request) -> Response:
-        given = request.headers.get("authorization")
-        token = self.provider.access_token
-        if not token or given != f"Bearer {token}":
-            return JSONResponse({"message": "Invalid JWT"}, status_code=401)
-        if self.faults:
-            status = self.faults.pop(0)
-            self.answered.append((time.monotonic(), status))
-            headers = {"Retry-After": "1"} if status == 429 else {}
-            return JSONResponse({"message": "not now"}, status_code=status, headers=headers)
-        async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS) as http:
-            answer = await http.request(
-                request.method,
-                f"{self.remote_url}{request.url.path}",
-                params=request.query_params,
-                content=await request.body(),
-                headers={
-                    "authorization": f"Bearer {self.remote_key}",
-                    "content-type": request.headers.get("content-type", "application/json"),
-                    "version": "2021-07-28",
-                },
-            )
-        self.answered.append((time.monotonic(), answer.status_code))
-        return Response(answer.content, answer.status_code, media_type="application/json")
 
 
 @pytest.fixture
@@ -81,26 +35,8 @@ async def remote(db: Database) -> Tenant:
 
 @pytest.fixture
 def relay(settings: Settings, server: LiveServer, remote: Tenant) -> Iterator[Relay]:
-    running = Relay(Provider(), server.base_url, remote.key)
-    app = Starlette(
-        routes=[
-            Route("/oauth/token", running.provider._token, methods=["POST"]),
-            Route("/{path:path}", running.api, methods=["GET", "POST", "PUT", "DELETE"]),
-        ]
-    )
-    with live_server(settings, app=app) as serving:
-        running.provider.base_url = serving.base_url
+    with running_relay(settings, server.base_url, remote.key) as running:
         yield running
-
-
-async def _connect(client: httpx.AsyncClient, connection_id: str) -> None:
-    """Authorize through the relay: its authorization page is skipped, the callback is
-    what it would send the browser back to."""
-    started = await client.get(f"/connections/{connection_id}/oauth/start")
-    assert started.status_code == 302, started.text
-    state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
-    back = await client.get("/connections/oauth/callback", params={"code": "c", "state": state})
-    assert back.status_code == 200, back.text
 
 
 async def _sync(client: httpx.AsyncClient, sync_id: str) -> Json:
@@ -116,25 +52,8 @@ async def test_a_failing_remote_is_waited_for_and_a_revoked_token_asks_to_reconn
     relay: Relay,
     remote: Tenant,
 ) -> None:
-    base = relay.provider.base_url
-    created = await client.post(
-        "/connections",
-        json={
-            "name": "Remote over OAuth",
-            "kind": "contacts",
-            "auth": "oauth",
-            "baseUrl": base,
-            "clientId": "client-1",
-            "clientSecret": "a-client-secret-of-some-length",
-            "authorizeUrl": f"{base}/oauth/authorize",
-            "tokenUrl": f"{base}/oauth/token",
-            "locationId": remote.location_id,
-            "scopes": BOTH_SCOPES,
-        },
-    )
-    assert created.status_code == 201, created.text
-    connection_id = json_of(created)["connection"]["id"]
-    await _connect(client, connection_id)
+    connection_id = await oauth_connection(client, relay, remote)
+    await connect(client, connection_id)
     polling = await client.put(f"/connections/{connection_id}", json={"poll": 3600})
     assert polling.status_code == 200, polling.text
 
@@ -187,12 +106,12 @@ async def test_a_failing_remote_is_waited_for_and_a_revoked_token_asks_to_reconn
     async with browser(server.base_url) as http:
         await signed_in(http, await make_person(db, location))
         page = await http.get(f"/app/l/{location}/syncs/{sync_id}")
-    connect = f"/app/l/{location}/connections/{connection_id}/connect"
-    assert f'href="{connect}">Reconnect the connection</a>' in page.text
+    reconnect = f"/app/l/{location}/connections/{connection_id}/connect"
+    assert f'href="{reconnect}">Reconnect the connection</a>' in page.text
 
     # Connected again: the sync goes on by itself, and the contact reaches the remote.
     relay.provider.refusing_refresh = False
-    await _connect(client, connection_id)
+    await connect(client, connection_id)
     healthy = await poll(
         lambda: _sync(client, sync_id), lambda sync: sync["health"] == "ok", within=60
     )

@@ -13,6 +13,9 @@ FLOW_RUNS = "flow-runs"
 FLOW_TIMERS = "flow-timers"
 FLOW_BULK_RETRIES = "flow-bulk-retries"
 CONNECTION_POLLS = "connection-polls"
+# A connection connected again or changed: what waited for it (a sync asking to reconnect)
+# goes on.
+CONNECTION_CHANGED = "connection-changed"
 MAIL = "mail"
 # A sync's backfill to advance; a resumed sync's changes to read.
 SYNC_BACKFILLS = "sync-backfills"

@@ -30,7 +30,7 @@ def worker_loops(
         "sync-waiting": Loop(lambda: pending.resume(db, region, batch), (topics.SYNC_CHANGES,)),
         "sync-remote": Loop(
             lambda: remote_runs.advance(db, remote, owner),
-            (topics.SYNC_BACKFILLS, *changes, topics.SYNC_CHANGES),
+            (topics.SYNC_BACKFILLS, *changes, topics.SYNC_CHANGES, topics.CONNECTION_CHANGED),
             next_due=lambda after: remote_runs.next_due(db, after),
         ),
         "sync-reconciliations": Loop(

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from contactflow.flows.connections.models import LOCAL, OAUTH, Connection
 from contactflow.flows.connections.service import find_connection
-from contactflow.platform import issues
+from contactflow.platform import issues, topics
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.errors import BadRequest
@@ -210,4 +210,5 @@ async def complete_authorization(db: Database, state: str, code: str, callback: 
         _store(current, token)
         current.oauth_state = current.oauth_verifier = None
         await issues.record_successes(uow, issues.CONNECTION, [current.id])
+        uow.wake(topics.CONNECTION_CHANGED)
         return current

@@ -196,6 +196,7 @@ async def update_connection(
     _check_complete(row)
     row.updated_at = utcnow()
     _wake_polling(uow, row)
+    uow.wake(topics.CONNECTION_CHANGED)
     return row
 
 
