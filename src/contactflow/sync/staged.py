@@ -105,7 +105,8 @@ class StagedCrm:
             self.matches[(email, phone)] = await remote.match(email, phone)
         for key, write in self.writes.items():
             try:
-                made = await _write(remote, write)
+                claimed = {record.id for record in self.made.values() if record is not None}
+                made = await _write(remote, write, claimed)
             except RemoteFailed as error:
                 if error.status is None or error.status >= 500 or error.status in _SYNC_WIDE:
                     raise
@@ -117,7 +118,9 @@ class StagedCrm:
         self.reads, self.lookups, self.writes = set(), set(), {}
 
 
-async def _write(remote: RemoteSide, write: Write) -> Record | None:
+async def _write(remote: RemoteSide, write: Write, claimed: set[str]) -> Record | None:
+    """The write made; a create takes the record the remote holds already unless another
+    write of this batch made or took it (two alike, made in one batch, are two)."""
     if write.kind == "delete":
         assert write.record_id is not None
         await remote.delete(write.record_id)
@@ -126,4 +129,6 @@ async def _write(remote: RemoteSide, write: Write) -> Record | None:
         assert write.record_id is not None
         return await remote.update(write.record_id, write.values)
     found = await remote.existing(write.values)
-    return found if found is not None else await remote.create(write.values)
+    if found is not None and found.id not in claimed:
+        return found
+    return await remote.create(write.values)
