@@ -21,3 +21,11 @@ def own_settings(database_url: str, tmp_path: Path) -> Iterator[Settings]:
 def quiet_server(own_settings: Settings) -> Iterator[LiveServer]:
     with live_server(own_settings) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def remote_server(settings: Settings) -> Iterator[LiveServer]:
+    """A remote account's server, on the session's database; the first server's workers
+    deliver its webhooks."""
+    with live_server(settings.model_copy(update={"embedded_workers": False})) as running:
+        yield running

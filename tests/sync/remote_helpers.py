@@ -22,7 +22,7 @@ from contactflow.platform.db import Database
 from contactflow.settings import Settings
 from tests.flows.connections.provider import Provider
 from tests.mailsuite.helpers import json_of
-from tests.support import CLIENT_TIMEOUT_SECONDS, Tenant, live_server
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant, live_server
 
 BOTH_SCOPES = ["contacts.readonly", "contacts.write"]
 
@@ -44,6 +44,36 @@ async def remote_connection(
     created = await http.post("/connections", json=body)
     assert created.status_code == 201, created.text
     return str(json_of(created)["connection"]["id"])
+
+
+async def remote_contact(account: httpx.AsyncClient, email: str) -> str:
+    """A contact made on the remote account; its id."""
+    made = await account.post("/contacts/", json={"email": email})
+    assert made.status_code == 201, made.text
+    return str(json_of(made)["contact"]["id"])
+
+
+async def hooked_connection(
+    client: httpx.AsyncClient,
+    account: httpx.AsyncClient,
+    here: LiveServer,
+    remote: Tenant,
+    event_types: list[str],
+) -> str:
+    """A connection to `remote` (served at `account`'s base URL) whose webhooks of
+    `event_types` the remote sends, signed, to `here`."""
+    key = await account.get("/webhooks/public-key")
+    assert key.status_code == 200, key.text
+    connection_id = await remote_connection(
+        client,
+        str(account.base_url).rstrip("/"),
+        remote,
+        webhookPublicKey=json_of(key)["publicKey"],
+    )
+    hook = f"{here.base_url}/hooks/highlevel/{connection_id}"
+    hooked = await account.post("/webhooks", json={"url": hook, "eventTypes": event_types})
+    assert hooked.status_code == 201, hooked.text
+    return connection_id
 
 
 async def contact_count(db: Database, location_id: str) -> int:

@@ -3,10 +3,7 @@ remote reaches the Mailsuite through the remote's signed webhooks, a Mailsuite c
 reaches the remote, new contacts on either side get their partner, and the sync's own
 writes coming back are recognised, so both logs settle (no loop)."""
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from contactflow.flows.connections.models import remote_origin
@@ -14,22 +11,13 @@ from contactflow.platform.db import Database
 from contactflow.platform.event_types import CONTACT_CREATE, CONTACT_UPDATE
 from contactflow.platform.event_types import MAILSUITE_CONTACT_UPSERT as MAIL_UPSERT
 from contactflow.platform.events import Event
-from contactflow.settings import Settings
 from tests.mailsuite.helpers import json_of, poll
-from tests.support import LiveServer, Tenant, api_client, live_server, make_tenant
+from tests.support import LiveServer, Tenant, api_client, make_tenant
 from tests.sync.helpers import SYNCS, Json, linked_partner, settled, wait_backfilled
-from tests.sync.remote_helpers import remote_connection
+from tests.sync.remote_helpers import hooked_connection, remote_contact
 
 MAIL = "/mailsuite/v1/contacts"
 HOOKED = ["ContactCreate", "ContactUpdate", "ContactDelete"]
-
-
-@pytest.fixture(scope="module")
-def remote_server(settings: Settings) -> Iterator[LiveServer]:
-    """The remote account's server, on the session's database; the first server's workers
-    deliver its webhooks."""
-    with live_server(settings.model_copy(update={"embedded_workers": False})) as running:
-        yield running
 
 
 async def _json(response: httpx.Response) -> Json:
@@ -65,15 +53,8 @@ async def test_changes_on_either_side_reach_the_other_once_and_settle(
     remote = await make_tenant(db)
     here = tenant.location_id
     async with api_client(remote_server.base_url, remote.headers) as account:
-        rita = (await _json(await account.post("/contacts/", json={"email": "rita@remote.io"})))[
-            "contact"
-        ]["id"]
-        public_key = (await _json(await account.get("/webhooks/public-key")))["publicKey"]
-        connection_id = await remote_connection(
-            client, remote_server.base_url, remote, webhookPublicKey=public_key
-        )
-        hook = f"{server.base_url}/hooks/highlevel/{connection_id}"
-        await _json(await account.post("/webhooks", json={"url": hook, "eventTypes": HOOKED}))
+        rita = await remote_contact(account, "rita@remote.io")
+        connection_id = await hooked_connection(client, account, server, remote, HOOKED)
         sync = (await _json(await client.post(SYNCS, json={"connectionId": connection_id})))["sync"]
         await wait_backfilled(client, sync["id"])
         rita_mail = await linked_partner(db, sync["id"], rita, within=30)

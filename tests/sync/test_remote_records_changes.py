@@ -3,19 +3,15 @@ task or a note made on the remote reaches the Mailsuite through the remote's sig
 under its contact's partner; a Mailsuite task reaches the remote once, and its completion
 follows; both logs settle (no loop). The ids the syncs keep name the remote contact."""
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from contactflow.mailsuite.models import TimelineEntry
 from contactflow.platform.db import Database
-from contactflow.settings import Settings
 from tests.mailsuite.helpers import error_lines, json_of, poll
-from tests.support import LiveServer, Tenant, api_client, live_server, make_tenant
+from tests.support import LiveServer, Tenant, api_client, make_tenant
 from tests.sync.helpers import SYNCS, Json, linked_partner, settled, wait_backfilled
-from tests.sync.remote_helpers import remote_connection
+from tests.sync.remote_helpers import hooked_connection, remote_contact
 from tests.sync.test_tasks import DUE, MAIL_TASKS, mail_task
 
 HOOKED = [
@@ -31,14 +27,6 @@ HOOKED = [
 ]
 
 
-@pytest.fixture(scope="module")
-def remote_server(settings: Settings) -> Iterator[LiveServer]:
-    """The remote account's server, on the session's database; the first server's workers
-    deliver its webhooks."""
-    with live_server(settings.model_copy(update={"embedded_workers": False})) as running:
-        yield running
-
-
 async def _json(response: httpx.Response) -> Json:
     assert response.status_code in (200, 201), response.text
     return json_of(response)
@@ -50,26 +38,18 @@ async def _sync(client: httpx.AsyncClient, body: Json) -> str:
 
 
 async def test_remote_tasks_and_notes_reach_the_mailsuite_and_mailsuite_tasks_the_remote(
-    server: LiveServer,
-    remote_server: LiveServer,
+    db: Database,
     client: httpx.AsyncClient,
     tenant: Tenant,
-    db: Database,
+    server: LiveServer,
+    remote_server: LiveServer,
 ) -> None:
-    remote = await make_tenant(db)
-    here = tenant.location_id
+    remote, here = await make_tenant(db), tenant.location_id
     async with api_client(remote_server.base_url, remote.headers) as account:
-        rita = (await _json(await account.post("/contacts/", json={"email": "rita@remote.io"})))[
-            "contact"
-        ]["id"]
+        rita = await remote_contact(account, "rita@remote.io")
         first = {"title": "Call Rita", "dueDate": DUE, "completed": False}
         call = (await _json(await account.post(f"/contacts/{rita}/tasks", json=first)))["task"]
-        public_key = (await _json(await account.get("/webhooks/public-key")))["publicKey"]
-        connection_id = await remote_connection(
-            client, remote_server.base_url, remote, webhookPublicKey=public_key
-        )
-        hook = f"{server.base_url}/hooks/highlevel/{connection_id}"
-        await _json(await account.post("/webhooks", json={"url": hook, "eventTypes": HOOKED}))
+        connection_id = await hooked_connection(client, account, server, remote, HOOKED)
         contacts_id = await _sync(client, {"connectionId": connection_id})
         # A sync of records follows its contacts sync's account: naming another is refused.
         refused = await client.post(SYNCS, json={"object": "tasks", "connectionId": "other"})
