@@ -59,6 +59,7 @@ async def hooked_connection(
     here: LiveServer,
     remote: Tenant,
     event_types: list[str],
+    **more: Any,
 ) -> str:
     """A connection to `remote` (served at `account`'s base URL) whose webhooks of
     `event_types` the remote sends, signed, to `here`."""
@@ -69,6 +70,7 @@ async def hooked_connection(
         str(account.base_url).rstrip("/"),
         remote,
         webhookPublicKey=json_of(key)["publicKey"],
+        **more,
     )
     hook = f"{here.base_url}/hooks/highlevel/{connection_id}"
     hooked = await account.post("/webhooks", json={"url": hook, "eventTypes": event_types})

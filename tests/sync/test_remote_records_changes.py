@@ -1,7 +1,8 @@
-"""Syncs of a remote account's tasks and notes (another live server) after their backfill: a
-task or a note made on the remote reaches the Mailsuite through the remote's signed webhooks,
-under its contact's partner; a Mailsuite task reaches the remote once, and its completion
-follows; both logs settle (no loop). The ids the syncs keep name the remote contact."""
+"""Syncs of a remote account's tasks, notes and appointments (another live server) after their
+backfill: a task, a note or an appointment made on the remote reaches the Mailsuite through
+the remote's signed webhooks, under its contact's partner; a Mailsuite task reaches the
+remote once, and its completion follows; both logs settle (no loop). The ids the syncs keep
+name the remote contact."""
 
 import httpx
 from sqlalchemy import func, select
@@ -11,7 +12,7 @@ from contactflow.platform.db import Database
 from tests.mailsuite.helpers import error_lines, json_of, poll
 from tests.support import LiveServer, Tenant, api_client, make_tenant
 from tests.sync.helpers import SYNCS, Json, linked_partner, settled, wait_backfilled
-from tests.sync.remote_helpers import hooked_connection, remote_contact
+from tests.sync.remote_helpers import BOTH_SCOPES, hooked_connection, remote_contact
 from tests.sync.test_tasks import DUE, MAIL_TASKS, mail_task
 
 HOOKED = [
@@ -108,3 +109,36 @@ async def test_remote_tasks_and_notes_reach_the_mailsuite_and_mailsuite_tasks_th
     for sync_id in (contacts_id, tasks_id, notes_id):
         shown = (await _json(await client.get(f"{SYNCS}/{sync_id}")))["sync"]
         assert (shown["health"], shown["lastError"], shown["waiting"]) == ("ok", None, 0)
+
+
+async def test_a_remote_appointment_reaches_the_timeline(
+    db: Database, client: httpx.AsyncClient, server: LiveServer, remote_server: LiveServer
+) -> None:
+    remote = await make_tenant(db)
+    async with api_client(remote_server.base_url, remote.headers) as account:
+        rita = await remote_contact(account, "rita@remote.io")
+        scopes = [*BOTH_SCOPES, "calendars/events.readonly"]
+        hooked = ["AppointmentCreate", "AppointmentUpdate"]
+        connection_id = await hooked_connection(
+            client, account, server, remote, hooked, scopes=scopes
+        )
+        contacts_id = await _sync(client, {"connectionId": connection_id})
+        sync_id = await _sync(client, {"object": "appointments"})
+        for each in (contacts_id, sync_id):
+            await wait_backfilled(client, each, within=60)
+        rita_mail = await linked_partner(db, contacts_id, rita, within=30)
+        call = {
+            "calendarId": remote.calendar_id,
+            "contactId": rita,
+            "title": "Intro call",
+            "startTime": "2026-12-21T10:00:00Z",
+            "endTime": "2026-12-21T10:30:00Z",
+        }
+        booked = await _json(await account.post("/calendars/events/appointments", json=call))
+        entry_id = await linked_partner(db, sync_id, f"{rita}/{booked['id']}", within=30)
+    timeline = await _json(await client.get(f"/mailsuite/v1/contacts/{rita_mail}/timeline"))
+    [entry] = [one for one in timeline["entries"] if one["id"] == entry_id]
+    assert (entry["kind"], entry["body"]) == (
+        "appointment",
+        "Intro call: 2026-12-21T10:00:00.000Z to 2026-12-21T10:30:00.000Z (new)",
+    )
