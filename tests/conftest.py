@@ -37,14 +37,17 @@ BACKENDS = ("sqlite", "postgresql")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """One backend's tests share one pytest-xdist worker (`--dist loadgroup`), so each worker
     migrates one database and starts that backend's servers once, and the backends run side
-    by side. The browser tests of both backends share a third: they mostly wait on chromium
-    and on live pages, which the two others' work fills."""
+    by side. The browser tests and those marked `apart`, of both backends, share a third:
+    they mostly wait on chromium or on processes of their own, which the two others' work
+    fills."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("database_url") if callspec is not None else None
         if backend is not None:
-            browser = "chromium" in getattr(item, "fixturenames", ())
-            item.add_marker(pytest.mark.xdist_group("browser" if browser else backend))
+            apart = "chromium" in getattr(item, "fixturenames", ()) or item.get_closest_marker(
+                "apart"
+            )
+            item.add_marker(pytest.mark.xdist_group("apart" if apart else backend))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
