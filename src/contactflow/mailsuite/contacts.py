@@ -1,6 +1,7 @@
 """The workspace and its contacts: one contact per email address, with names, phone, custom
 fields, a subscription status and where it came from."""
 
+from collections.abc import Mapping
 from typing import Any
 
 import phonenumbers
@@ -159,6 +160,12 @@ async def _changed(uow: UnitOfWork, contact: MailContact, before: dict[str, Any]
     entry when an existing contact changed)."""
     await _remember_keys(uow, contact.location_id, [contact])
     await uow.session.flush()
+    await _told(uow, contact, before)
+
+
+async def _told(uow: UnitOfWork, contact: MailContact, before: dict[str, Any] | None) -> None:
+    """MailsuiteContactUpsert of the flushed `contact` (and its timeline entry when an
+    existing contact changed)."""
     after = mail_events.contact_snapshot(contact)
     changes = {
         key: {"old": (before or {}).get(key), "new": value}
@@ -264,6 +271,33 @@ async def update_contact(
     return await _update(uow, contact, body, region)
 
 
+async def update_contacts(
+    uow: UnitOfWork, location_id: str, changes: Mapping[str, ContactUpdate], region: str
+) -> list[MailContact]:
+    """`update_contact` of each contact id of `changes` with its body, read in one query and
+    written with one flush, an event each."""
+    rows = await uow.session.scalars(
+        select(MailContact).where(
+            MailContact.location_id == location_id, MailContact.id.in_(list(changes))
+        )
+    )
+    found = {contact.id: contact for contact in rows}
+    updated: list[tuple[MailContact, dict[str, Any]]] = []
+    for contact_id, body in changes.items():
+        contact = found.get(contact_id)
+        if contact is None:
+            raise NotFound(CONTACT_NOT_FOUND)
+        before = mail_events.contact_snapshot(contact)
+        await _applied(uow, contact, body, region, None, before)
+        updated.append((contact, before))
+    contacts = [contact for contact, _ in updated]
+    await _remember_keys(uow, location_id, contacts)
+    await uow.session.flush()
+    for contact, before in updated:
+        await _told(uow, contact, before)
+    return contacts
+
+
 async def _update(
     uow: UnitOfWork,
     contact: MailContact,
@@ -272,6 +306,20 @@ async def _update(
     crm_contact_id: str | None = None,
 ) -> MailContact:
     before = mail_events.contact_snapshot(contact)
+    await _applied(uow, contact, body, region, crm_contact_id, before)
+    await _changed(uow, contact, before)
+    return contact
+
+
+async def _applied(
+    uow: UnitOfWork,
+    contact: MailContact,
+    body: ContactUpdate,
+    region: str,
+    crm_contact_id: str | None,
+    before: dict[str, Any],
+) -> None:
+    """`body` applied to `contact` (as `before` it), not yet flushed."""
     if contact.crm_contact_id is None:
         contact.crm_contact_id = crm_contact_id
     if body.email is not None:
@@ -287,8 +335,6 @@ async def _update(
     # Writing back what it holds is not a change: its time of change stays.
     if mail_events.contact_snapshot(contact) != before:
         contact.updated_at = utcnow()
-    await _changed(uow, contact, before)
-    return contact
 
 
 async def delete_contact(uow: UnitOfWork, location_id: str, contact_id: str) -> MailContact:

@@ -12,6 +12,9 @@ the batch (linked as the incremental sync links it). The whole creation goes thr
 since the match), or would write a remote CRM side (sync/staged.py): rolled back in its
 savepoint, its records are done one by one, each refused (or deferred) alone."""
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +23,8 @@ from contactflow.platform.errors import DomainError
 from contactflow.sync.models import LinkOrigin, SyncLink
 from contactflow.sync.pairs import Outcome, PairSync, guarded
 from contactflow.sync.sides import MailsuiteContacts, Record, RemoteNeeded
+
+T = TypeVar("T")
 
 
 async def _linked(pairs: PairSync, crm_ids: list[str]) -> set[str]:
@@ -74,18 +79,33 @@ async def _create_partners(
 ) -> list[tuple[Record, Outcome]]:
     if not records:
         return []
+
+    async def together() -> list[tuple[Record, Outcome]]:
+        made = await mailsuite.create_many([pairs.carried("crm", record) for record in records])
+        outcomes: list[tuple[Record, Outcome]] = []
+        for record, partner in zip(records, made, strict=True):
+            if isinstance(partner, str):
+                outcomes.append((record, Outcome("failed", partner)))
+                continue
+            await pairs.reconcile("crm", record, partner, None, origin, flush=False)
+            outcomes.append((record, Outcome("created")))
+        await pairs.uow.session.flush()
+        return outcomes
+
+    async def apart() -> list[tuple[Record, Outcome]]:
+        return [(r, await guarded(pairs.uow, pairs.record("crm", r, origin))) for r in records]
+
+    return await together_or_apart(pairs, together, apart)
+
+
+async def together_or_apart(
+    pairs: PairSync, together: Callable[[], Awaitable[T]], apart: Callable[[], Awaitable[T]]
+) -> T:
+    """The writes of many pairs `together` in a savepoint; when a side refuses one of them
+    (or one would write a remote CRM side), rolled back and done `apart`: one by one, each
+    refused (or deferred) alone."""
     try:
         async with pairs.uow.savepoint():
-            made = await mailsuite.create_many([pairs.carried("crm", record) for record in records])
-            outcomes: list[tuple[Record, Outcome]] = []
-            for record, partner in zip(records, made, strict=True):
-                if isinstance(partner, str):
-                    outcomes.append((record, Outcome("failed", partner)))
-                    continue
-                await pairs.reconcile("crm", record, partner, None, origin, flush=False)
-                outcomes.append((record, Outcome("created")))
-            await pairs.uow.session.flush()
-            return outcomes
+            return await together()
     except (IntegrityError, DomainError, ValidationError, RemoteNeeded):
-        # One by one, each refused (or waiting for a remote CRM side) alone.
-        return [(r, await guarded(pairs.uow, pairs.record("crm", r, origin))) for r in records]
+        return await apart()

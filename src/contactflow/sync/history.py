@@ -1,11 +1,12 @@
 """A linked pair's history: the last few changes the sync carried for it (which way, which
 fields, written, held as a conflict, or refused by a side and why). Older entries are pruned
-in the transaction that adds one, so a pair's history stays bounded."""
+in the transaction that adds one (for a batch of pairs at once), so a pair's history stays
+bounded."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Final
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.platform.clock import utcnow
@@ -37,22 +38,22 @@ def note(
     )
 
 
-async def prune(uow: UnitOfWork, sync_id: str, crm_id: str) -> None:
-    """Keep the pair's newest KEPT entries."""
-    newest = (
-        select(SyncChange.id)
-        .where(SyncChange.sync_id == sync_id, SyncChange.crm_id == crm_id)
-        .order_by(SyncChange.at.desc(), SyncChange.id.desc())
-        .limit(KEPT)
+async def prune(uow: UnitOfWork, sync_id: str, crm_ids: Collection[str]) -> None:
+    """Keep the newest KEPT entries of each pair of `crm_ids`, in one statement."""
+    if not crm_ids:
+        return
+    rank = func.row_number().over(
+        partition_by=SyncChange.crm_id, order_by=(SyncChange.at.desc(), SyncChange.id.desc())
+    )
+    ranked = (
+        select(SyncChange.id, rank.label("rank"))
+        .where(SyncChange.sync_id == sync_id, SyncChange.crm_id.in_(list(crm_ids)))
+        .subquery()
     )
     await uow.session.flush()
     await uow.session.execute(
         delete(SyncChange)
-        .where(
-            SyncChange.sync_id == sync_id,
-            SyncChange.crm_id == crm_id,
-            SyncChange.id.not_in(newest.scalar_subquery()),
-        )
+        .where(SyncChange.id.in_(select(ranked.c.id).where(ranked.c.rank > KEPT)))
         .execution_options(synchronize_session=False)
     )
 

@@ -5,11 +5,10 @@ in step (sync/pairs.py).
 No echo: the sync's writes carry its origin on their events, which it passes over; and a
 record whose mapped fields still hash as the identity map last recorded them is its own
 write come back, whatever carried it. So a two-way sync never loops. The cursor moves in the
-transaction that syncs, so a change is synced once; a paused sync's cursor waits."""
+transaction that syncs, so a change is synced once; a paused sync's cursor waits. A batch of
+changes is synced together (sync/change_batch.py)."""
 
 import logging
-from collections.abc import Awaitable
-from dataclasses import dataclass
 
 from sqlalchemy import and_, func, literal, or_, select
 
@@ -19,6 +18,7 @@ from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.events import ConsumerCursor, Event, EventStream, next_batch
 from contactflow.sync import events as sync_events
+from contactflow.sync.change_batch import Change, sync_changes
 from contactflow.sync.models import (
     ACTIVE,
     RECORDS,
@@ -28,7 +28,7 @@ from contactflow.sync.models import (
     sync_origin,
 )
 from contactflow.sync.objects import KINDS, kind_of
-from contactflow.sync.pairs import Outcome, PairSync, guarded, pairs_for
+from contactflow.sync.pairs import Outcome, PairSync, pairs_for
 from contactflow.sync.service import consumer_name
 
 log = logging.getLogger("contactflow.sync")
@@ -89,13 +89,6 @@ async def _consume(db: Database, sync_id: str, region: str, batch: int) -> bool:
         return bool(found.events)
 
 
-@dataclass(frozen=True)
-class Change:
-    side: SideName
-    record_id: str
-    deleted: bool
-
-
 def changes_of(sync: Sync, events: list[Event]) -> list[Change]:
     """The records the events changed, each once, leaving out the sync's own writes. A
     contact's events are those of the sync's remote account (they come in with its connection
@@ -117,19 +110,12 @@ def changes_of(sync: Sync, events: list[Event]) -> list[Change]:
     return list(found)
 
 
-def synced(pairs: PairSync, change: Change) -> Awaitable[Outcome]:
-    """Bring the partner of the changed record in step."""
-    if change.deleted:
-        return pairs.deleted(change.side, change.record_id)
-    return pairs.changed(change.side, change.record_id, change.side)
-
-
 async def _sync_changes(uow: UnitOfWork, sync: Sync, events: list[Event], region: str) -> None:
     uow.origin = sync_origin(sync.id)
     await uow.lock(f"sync:{sync.id}")
     pairs = pairs_for(uow, sync, region)
-    for change in changes_of(sync, events):
-        await told(pairs, change.side, change.record_id, await guarded(uow, synced(pairs, change)))
+    for change, outcome in await sync_changes(pairs, changes_of(sync, events)):
+        await told(pairs, change.side, change.record_id, outcome)
 
 
 async def told(pairs: PairSync, side: SideName, record_id: str, outcome: Outcome) -> None:

@@ -88,8 +88,7 @@ class PairSync:
         other: SideName = "mailsuite" if side == "crm" else "crm"
         link = await self._link(side, record.id)
         if link is not None:
-            hashes = link.crm_hash if side == "crm" else link.mailsuite_hash
-            if record_hash(self._hashes(side, record)) == hashes:
+            if self.as_synced(side, record, link):
                 return Outcome("unchanged")  # as last synced: the sync's own write, back
             partner = await self.sides[other].get(
                 link.mailsuite_id if side == "crm" else link.crm_id
@@ -118,6 +117,11 @@ class PairSync:
         created = await self.sides[other].create(values)
         await self.reconcile(side, record, created, None, origin)
         return Outcome("created")
+
+    def as_synced(self, side: SideName, record: Record, link: SyncLink) -> bool:
+        """Whether the `side` record of the pair `link` hashes as the pair was last synced."""
+        hashes = link.crm_hash if side == "crm" else link.mailsuite_hash
+        return record_hash(self._hashes(side, record)) == hashes
 
     async def compared(self, record: Record, origin: LinkOrigin) -> Outcome:
         """The CRM `record`, linked already, and its partner as both sides hold them now,
@@ -216,8 +220,9 @@ class PairSync:
             return Outcome("synced", f"the {side} record is gone: deleting its partner waits")
         return Outcome("synced", f"the {side} record is gone: its partner is kept")
 
-    async def _note(self, crm_id: str, writes: Plan, held: list[str]) -> None:
-        """The changes carried for a linked pair, in its history."""
+    def _note(self, crm_id: str, writes: Plan, held: list[str]) -> bool:
+        """The changes carried for a linked pair, in its history; True when there were any
+        (its older entries are then pruned)."""
         to_mailsuite = [e.crm for e in self.mapping if e.mailsuite in writes.to_mailsuite]
         to_crm = [e.crm for e in self.mapping if e.crm in writes.to_crm]
         if to_mailsuite:
@@ -226,8 +231,7 @@ class PairSync:
             history.note(self.uow, self.sync, crm_id, "mailsuiteToCrm", to_crm, "written")
         if held:
             history.note(self.uow, self.sync, crm_id, "both", held, "conflict")
-        if to_mailsuite or to_crm or held:
-            await history.prune(self.uow, self.sync.id, crm_id)
+        return bool(to_mailsuite or to_crm or held)
 
     async def refused(self, side: SideName, record_id: str, reason: str) -> None:
         """A change of `record_id` a side refused to take, in its linked pair's history (the
@@ -237,7 +241,7 @@ class PairSync:
             return
         direction: ChangeDirection = "crmToMailsuite" if side == "crm" else "mailsuiteToCrm"
         history.note(self.uow, self.sync, link.crm_id, direction, [], "refused", reason)
-        await history.prune(self.uow, self.sync.id, link.crm_id)
+        await history.prune(self.uow, self.sync.id, [link.crm_id])
 
     async def settle(self, crm_id: str, to_crm: Values, to_mailsuite: Values) -> None:
         """Write a person's choice to the sides of the linked pair `crm_id` that do not hold
@@ -260,7 +264,7 @@ class PairSync:
             fields = [e.crm for e in self.mapping if e.mailsuite in mail_changes]
             history.note(self.uow, self.sync, crm_id, "crmToMailsuite", fields, "written")
         await self.reconcile("crm", crm, mailsuite, link, "repair")
-        await history.prune(self.uow, self.sync.id, crm_id)
+        await history.prune(self.uow, self.sync.id, [crm_id])
 
     async def forget(self, link: SyncLink) -> None:
         await self.uow.session.delete(link)
@@ -293,6 +297,21 @@ class PairSync:
         """Bring the pair in step and record it in the identity map; `flush=False` leaves
         the writes for the caller's flush (many pairs, one flush)."""
         crm, mailsuite = (record, partner) if side == "crm" else (partner, record)
+        writes, told = await self.planned(crm, mailsuite, link)
+        if writes.to_crm:
+            crm = await self.crm.update(crm.id, writes.to_crm)
+        if writes.to_mailsuite:
+            mailsuite = await self.mailsuite.update(mailsuite.id, writes.to_mailsuite)
+        if self.recorded(crm, mailsuite, link, writes, told, origin):
+            await history.prune(self.uow, self.sync.id, [crm.id])
+        if flush:
+            await self.uow.session.flush()
+
+    async def planned(
+        self, crm: Record, mailsuite: Record, link: SyncLink | None
+    ) -> tuple[Plan, list[str]]:
+        """What to write to bring the pair in step, and the held fields whose conflicts are
+        new or moved (the queue brought up to date, SyncConflict appended)."""
         writes = plan(self.mapping, self.sync.direction, crm, mailsuite, link)
         told = writes.held
         if self.manual:
@@ -302,10 +321,19 @@ class PairSync:
         shown = {k: v for k, v in writes.conflicts.items() if v != "manual" or k in told}
         if shown:
             await sync_events.conflict(self.uow, self.sync, crm.id, mailsuite.id, shown)
-        if writes.to_crm:
-            crm = await self.sides["crm"].update(crm.id, writes.to_crm)
-        if writes.to_mailsuite:
-            mailsuite = await self.sides["mailsuite"].update(mailsuite.id, writes.to_mailsuite)
+        return writes, told
+
+    def recorded(
+        self,
+        crm: Record,
+        mailsuite: Record,
+        link: SyncLink | None,
+        writes: Plan,
+        told: list[str],
+        origin: LinkOrigin,
+    ) -> bool:
+        """The pair as `writes` left it, in the identity map (linked when `link` is None),
+        and its changes in its history; True when its history has new entries to prune."""
         crm_fields, mail_fields = self._hashes("crm", crm), self._hashes("mailsuite", mailsuite)
         for entry in self.mapping:
             if entry.crm in writes.held:
@@ -314,7 +342,7 @@ class PairSync:
                 mail_fields[entry.mailsuite] = (link.mailsuite_fields if link else {}).get(
                     entry.mailsuite, ""
                 )
-        now = utcnow()
+        now, noted = utcnow(), False
         if link is None:
             link = SyncLink(
                 sync_id=self.sync.id,
@@ -329,14 +357,13 @@ class PairSync:
                 # Records of the contact may wait for it (sync/pending.py).
                 self.uow.wake(topics.SYNC_CHANGES)
         else:
-            await self._note(crm.id, writes, told)
+            noted = self._note(crm.id, writes, told)
             if writes.to_crm or writes.to_mailsuite:
                 link.version += 1
         link.crm_fields, link.crm_hash = crm_fields, record_hash(crm_fields)
         link.mailsuite_fields, link.mailsuite_hash = mail_fields, record_hash(mail_fields)
         link.origin, link.synced_at = origin, now
-        if flush:
-            await self.uow.session.flush()
+        return noted
 
 
 def pairs_for(uow: UnitOfWork, sync: Sync, region: str) -> PairSync:

@@ -41,7 +41,8 @@ from contactflow.settings import Settings
 from contactflow.sync import parents, pending
 from contactflow.sync.backfill import position, walked
 from contactflow.sync.bulk import link_crm_records
-from contactflow.sync.incremental import Change, behind, changes_of, synced, told
+from contactflow.sync.change_batch import Change, synced
+from contactflow.sync.incremental import behind, changes_of, told
 from contactflow.sync.models import ACTIVE, RUNNING, Sync, SyncBackfill, SyncLink, sync_origin
 from contactflow.sync.objects import ObjectKind, kind_of
 from contactflow.sync.pairs import Outcome, PairSync, guarded

@@ -345,5 +345,14 @@ class MailsuiteContacts:
             await mailsuite.update_contact(self.uow, self.location_id, record_id, body, self.region)
         )
 
+    async def update_many(self, writes: dict[str, Values]) -> dict[str, Record]:
+        """`update` of each record id of `writes` with its values, written together."""
+        bodies = {
+            record_id: MailUpdate.model_validate(_mail_body(values))
+            for record_id, values in writes.items()
+        }
+        found = await mailsuite.update_contacts(self.uow, self.location_id, bodies, self.region)
+        return {contact.id: self.record_of(contact) for contact in found}
+
     async def delete(self, record_id: str) -> None:
         await mailsuite.delete_contact(self.uow, self.location_id, record_id)

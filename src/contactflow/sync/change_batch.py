@@ -1,0 +1,195 @@
+"""A batch of changes read from the event log, synced together (ADR 0040): the links of its
+records read in one query, the records and their partners in one query a side (the object's
+bulk readers, sync/objects.py), the partners' updates written together (in one statement a
+table where a side writes many at once), the links, the history and its pruning with one
+flush. Every object goes this way.
+
+A pair is synced once per batch, from both records as they are now, however many of its
+changes the batch holds: the state, not the events, is synced. What is out of the common way
+goes one by one, in the order its changes came, through `PairSync` as before: a record with no
+link yet (matched, created, or waiting for its contact), a pair a delete in the batch touches,
+a pair one of whose records is gone. When a side refuses a write of the batch, the batch's
+writes are rolled back in their savepoint and its pairs synced one by one, each refused alone
+(sync/bulk.py), so one refusal never loses the others' changes."""
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+
+from contactflow.sync import history
+from contactflow.sync.bulk import together_or_apart
+from contactflow.sync.fields import Values
+from contactflow.sync.models import SideName, SyncLink
+from contactflow.sync.pairs import Outcome, PairSync, guarded
+from contactflow.sync.reconcile import Plan
+from contactflow.sync.sides import MailsuiteContacts, Record, Side
+
+
+@dataclass(frozen=True)
+class Change:
+    side: SideName
+    record_id: str
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class _Due:
+    """A linked pair to bring in step: `change` told of its `record`, whose partner is
+    `partner`."""
+
+    change: Change
+    link: SyncLink
+    record: Record
+    partner: Record
+
+
+def synced(pairs: PairSync, change: Change) -> Awaitable[Outcome]:
+    """Bring the partner of the changed record in step, one record at a time."""
+    if change.deleted:
+        return pairs.deleted(change.side, change.record_id)
+    return pairs.changed(change.side, change.record_id, change.side)
+
+
+def _other(side: SideName) -> SideName:
+    return "mailsuite" if side == "crm" else "crm"
+
+
+async def _links(pairs: PairSync, changes: list[Change]) -> dict[tuple[SideName, str], SyncLink]:
+    """The links of the changed records, by (side, record id), in one query."""
+    ids: dict[SideName, list[str]] = {"crm": [], "mailsuite": []}
+    for change in changes:
+        ids[change.side].append(change.record_id)
+    rows = await pairs.uow.session.scalars(
+        select(SyncLink).where(
+            SyncLink.sync_id == pairs.sync.id,
+            SyncLink.object == pairs.sync.object,
+            or_(SyncLink.crm_id.in_(ids["crm"]), SyncLink.mailsuite_id.in_(ids["mailsuite"])),
+        )
+    )
+    found: dict[tuple[SideName, str], SyncLink] = {}
+    for link in rows:
+        found[("crm", link.crm_id)] = found[("mailsuite", link.mailsuite_id)] = link
+    return found
+
+
+async def sync_changes(pairs: PairSync, changes: list[Change]) -> list[tuple[Change, Outcome]]:
+    """Each change of the batch brought to the other side, with what became of it."""
+    links = await _links(pairs, changes)
+    groups: dict[object, tuple[SyncLink | None, list[Change]]] = {}
+    for change in changes:
+        link = links.get((change.side, change.record_id))
+        key = link.id if link is not None else (change.side, change.record_id)
+        groups.setdefault(key, (link, []))[1].append(change)
+    together: list[tuple[SyncLink, list[Change]]] = []
+    apart: list[Change] = []
+    for link, group in groups.values():
+        if link is None or link.gone is not None or any(c.deleted for c in group):
+            apart += group
+        else:
+            together.append((link, group))
+    outcomes = await _linked(pairs, together)
+    apart.sort(key=changes.index)
+    for change in apart:
+        outcomes.append((change, await guarded(pairs.uow, synced(pairs, change))))
+    return outcomes
+
+
+async def _linked(
+    pairs: PairSync, together: list[tuple[SyncLink, list[Change]]]
+) -> list[tuple[Change, Outcome]]:
+    """The changes of linked pairs, each pair read with the others and synced once."""
+    if not together:
+        return []
+    reads, session, location = pairs.kind.reads, pairs.uow.session, pairs.sync.location_id
+    records = {
+        "crm": await reads["crm"](session, location, [link.crm_id for link, _ in together]),
+        "mailsuite": await reads["mailsuite"](
+            session, location, [link.mailsuite_id for link, _ in together]
+        ),
+    }
+    outcomes: list[tuple[Change, Outcome]] = []
+    due: list[_Due] = []
+    for link, group in together:
+        now: dict[SideName, Record | None] = {
+            "crm": records["crm"].get(link.crm_id),
+            "mailsuite": records["mailsuite"].get(link.mailsuite_id),
+        }
+        moved = [
+            change
+            for change in group
+            if (record := now[change.side]) is None
+            or not pairs.as_synced(change.side, record, link)
+        ]
+        # As last synced on every side told of: the sync's own writes, back.
+        outcomes += [(change, Outcome("unchanged")) for change in group if change not in moved]
+        if not moved:
+            continue
+        # The pair is synced once, from both records as they are now.
+        change, other = moved[0], _other(moved[0].side)
+        outcomes += [(later, Outcome("unchanged")) for later in moved[1:]]
+        record, partner = now[change.side], now[other]
+        if record is None:
+            gone = f"the {change.side} record {change.record_id} is no longer there"
+            outcomes.append((change, Outcome("skipped", gone)))
+        elif partner is None:
+            gone = f"its linked {other} record is no longer there"
+            outcomes.append((change, Outcome("skipped", gone)))
+        else:
+            due.append(_Due(change, link, record, partner))
+    if not due:
+        return outcomes
+    outcomes += await together_or_apart(
+        pairs, lambda: _in_step(pairs, due), lambda: _one_by_one(pairs, due)
+    )
+    return outcomes
+
+
+async def _in_step(pairs: PairSync, due: list[_Due]) -> list[tuple[Change, Outcome]]:
+    """The pairs brought in step together: planned each, the writes of each side made
+    together, then the identity map and the history with one flush."""
+    planned: list[tuple[_Due, Record, Record, Plan, list[str]]] = []
+    for pair in due:
+        crm, mail = pair.record, pair.partner
+        if pair.change.side == "mailsuite":
+            crm, mail = mail, crm
+        writes, told = await pairs.planned(crm, mail, pair.link)
+        planned.append((pair, crm, mail, writes, told))
+    to_crm = {crm.id: w.to_crm for _, crm, _, w, _ in planned if w.to_crm}
+    to_mail = {mail.id: w.to_mailsuite for _, _, mail, w, _ in planned if w.to_mailsuite}
+    crm_now = await _written(pairs.crm, to_crm)
+    mail_now = await _written(pairs.mailsuite, to_mail)
+    noted = [
+        crm.id
+        for pair, crm, mail, writes, told in planned
+        if pairs.recorded(
+            crm_now.get(crm.id, crm),
+            mail_now.get(mail.id, mail),
+            pair.link,
+            writes,
+            told,
+            pair.change.side,
+        )
+    ]
+    await history.prune(pairs.uow, pairs.sync.id, noted)
+    await pairs.uow.session.flush()
+    return [(pair.change, Outcome("synced")) for pair in due]
+
+
+async def _one_by_one(pairs: PairSync, due: list[_Due]) -> list[tuple[Change, Outcome]]:
+    outcomes: list[tuple[Change, Outcome]] = []
+    for pair in due:
+        side = pair.change.side
+        outcomes.append(
+            (pair.change, await guarded(pairs.uow, pairs.record(side, pair.record, side)))
+        )
+    return outcomes
+
+
+async def _written(side: Side, writes: dict[str, Values]) -> dict[str, Record]:
+    """`writes` (values by record id) made on `side`: together where it can, else each."""
+    if not writes:
+        return {}
+    if isinstance(side, MailsuiteContacts):
+        return await side.update_many(writes)
+    return {record_id: await side.update(record_id, values) for record_id, values in writes.items()}
