@@ -2,7 +2,7 @@
 it made, and the latency of a change reaching the other side while the workers run.
 
     uv run python -m bench.sync [--backend sqlite|postgresql|both] [--contacts N]
-                                [--rate R] [--seconds S]
+                                [--rate R] [--seconds S] [--sync-apart]
 
 For each backend, on a fresh database (a temporary SQLite file, or a new PostgreSQL database
 dropped afterwards):
@@ -29,7 +29,13 @@ dropped afterwards):
    contacts service (a new first name, each in its own transaction; each contact changed
    once). Latency is the pair's `synced_at` (written in the sync's transaction that updated
    the Mailsuite contact) minus the contact's `date_updated` (written in the change's
-   transaction), over every change; p50 and p99 in milliseconds.
+   transaction), over every change; p50 and p99 in milliseconds. CPU ms/change is the
+   child's user and system time over the phase (from the first change until the last is
+   synced) per change: the change, its webhook fan-out, the flow triggers and the sync.
+   With `--sync-apart` (PostgreSQL only: the scale path, whose processes wake each other
+   through LISTEN/NOTIFY), the sync's loops run in a process of their own, as
+   `contactflow worker --only sync` runs them, and the writing child runs every other
+   group; each process's CPU per change is given (writer / sync worker).
 """
 
 import argparse
@@ -58,7 +64,7 @@ from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.platform.ids import new_id
 from contactflow.platform.migrate import upgrade
-from contactflow.platform.runtime import running_workers
+from contactflow.platform.runtime import WEBHOOKS, running_workers
 from contactflow.sync import reconciliations, service
 from contactflow.sync.models import FINISHED, SyncBackfill, SyncLink, SyncReconciliation
 from contactflow.sync.service import SyncSettings
@@ -69,6 +75,7 @@ REGION = "US"
 POLL = 0.05
 # The incremental phase waits at most this long for the last change to be synced.
 SETTLE_SECONDS = 120
+SYNC_GROUP = "sync"
 
 
 # Seeding -------------------------------------------------------------------------------
@@ -208,13 +215,55 @@ async def _backfill(database_url: str, location: str, sync_id: str) -> dict[str,
         await db.dispose()
 
 
-async def _incremental(
-    database_url: str, location: str, sync_id: str, rate: float, seconds: float
-) -> dict[str, Any]:
-    """Change `rate` contacts a second for `seconds` while the workers run; the latencies."""
-    settings = _settings(database_url)
+async def _sync_worker(database_url: str) -> None:
+    """The sync's loops alone until standard input closes; then this process's CPU seconds
+    since they started."""
+    settings = _settings(database_url).model_copy(update={"worker_groups": [SYNC_GROUP]})
     crypto.configure(settings)
     db = Database(database_url)
+    loop = asyncio.get_running_loop()
+    try:
+        async with running_workers(db, settings, CONTEXT_WORKERS):
+            cpu = _cpu_seconds()
+            print("ready", flush=True)
+            await loop.run_in_executor(None, sys.stdin.read)
+            print(json.dumps({"cpu": _cpu_seconds() - cpu}), flush=True)
+    finally:
+        await db.dispose()
+
+
+async def _apart(database_url: str) -> asyncio.subprocess.Process:
+    """A process that runs the sync's loops alone, once they run."""
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.sync",
+        "--child",
+        "sync-worker",
+        "--database",
+        database_url,
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert worker.stdout is not None
+    if (await worker.stdout.readline()).strip() != b"ready":
+        raise RuntimeError("the sync worker did not start")
+    return worker
+
+
+async def _incremental(
+    database_url: str, location: str, sync_id: str, rate: float, seconds: float, apart: bool
+) -> dict[str, Any]:
+    """Change `rate` contacts a second for `seconds` while the workers run (the sync's in a
+    process of its own when `apart`); the latencies and the CPU per change."""
+    settings = _settings(database_url)
+    if apart:
+        others = [group for group in (WEBHOOKS, *CONTEXT_WORKERS) if group != SYNC_GROUP]
+        settings = settings.model_copy(update={"worker_groups": others})
+    crypto.configure(settings)
+    db = Database(database_url)
+    worker = await _apart(database_url) if apart else None
     try:
         async with db.reader() as session:
             ids = list(
@@ -226,7 +275,7 @@ async def _incremental(
                 )
             )
         async with running_workers(db, settings, CONTEXT_WORKERS):
-            started = time.monotonic()
+            started, cpu = time.monotonic(), _cpu_seconds()
             for number, contact_id in enumerate(ids):
                 await asyncio.sleep(max(0.0, started + number / rate - time.monotonic()))
                 async with db.unit_of_work() as uow:
@@ -248,6 +297,11 @@ async def _incremental(
                 return sorted((synced - changed).total_seconds() for synced, changed in rows)
 
             measured = await _until(latencies, SETTLE_SECONDS)
+            cpu = _cpu_seconds() - cpu
+        worker_cpu = None
+        if worker is not None:
+            output, _ = await worker.communicate(b"")
+            worker_cpu = json.loads(output.decode().strip().splitlines()[-1])["cpu"]
         return {
             "changes": len(ids),
             "behind": max(0.0, elapsed - len(ids) / rate),
@@ -255,8 +309,13 @@ async def _incremental(
             "p50": percentile_ms(measured, 0.5),
             "p99": percentile_ms(measured, 0.99),
             "max": measured[-1] * 1000,
+            "cpu": cpu * 1000 / len(ids),
+            "worker_cpu": None if worker_cpu is None else worker_cpu * 1000 / len(ids),
         }
     finally:
+        if worker is not None and worker.returncode is None:
+            worker.kill()
+            await worker.wait()
         await db.dispose()
 
 
@@ -279,7 +338,7 @@ def _child(*args: str) -> dict[str, Any]:
 
 
 def run_backend(
-    backend: str, contacts: int, rate: float, seconds: float
+    backend: str, contacts: int, rate: float, seconds: float, apart: bool
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     with ExitStack() as stack:
         url = stack.enter_context(sqlite_database() if backend == "sqlite" else postgres_database())
@@ -287,7 +346,8 @@ def run_backend(
         location, sync_id = asyncio.run(_seed(url, contacts))
         where = ["--database", url, "--location", location, "--sync", sync_id]
         backfill = _child("backfill", *where)
-        live = _child("incremental", *where, "--rate", str(rate), "--seconds", str(seconds))
+        pace = ["--rate", str(rate), "--seconds", str(seconds)]
+        live = _child("incremental", *where, *pace, *(["--sync-apart"] if apart else []))
     return backfill, live
 
 
@@ -308,6 +368,7 @@ def report(backend: str, backfill: dict[str, Any], live: dict[str, Any], rate: f
             "changes",
             "p50 ms",
             "p99 ms",
+            "CPU ms/change",
         ],
         [
             [
@@ -323,6 +384,8 @@ def report(backend: str, backfill: dict[str, Any], live: dict[str, Any], rate: f
                 f"{live['changes']} at {rate:g}/s",
                 f"{live['p50']:.0f}",
                 f"{live['p99']:.0f}",
+                f"{live['cpu']:.1f}"
+                + ("" if live["worker_cpu"] is None else f" / {live['worker_cpu']:.1f}"),
             ]
         ],
     )
@@ -342,7 +405,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--child", choices=("backfill", "incremental"))
+    parser.add_argument(
+        "--sync-apart", action="store_true", help="the sync's loops in a process of their own"
+    )
+    parser.add_argument("--child", choices=("backfill", "incremental", "sync-worker"))
     parser.add_argument("--database")
     parser.add_argument("--location")
     parser.add_argument("--sync")
@@ -350,18 +416,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.child == "backfill":
         print(json.dumps(asyncio.run(_backfill(args.database, args.location, args.sync))))
         return 0
+    if args.child == "sync-worker":
+        asyncio.run(_sync_worker(args.database))
+        return 0
     if args.child == "incremental":
         result = asyncio.run(
-            _incremental(args.database, args.location, args.sync, args.rate, args.seconds)
+            _incremental(
+                args.database, args.location, args.sync, args.rate, args.seconds, args.sync_apart
+            )
         )
         print(json.dumps(result))
         return 0
     if args.rate * args.seconds > args.contacts:
         parser.error("--rate x --seconds changes need as many --contacts (each changed once)")
+    if args.sync_apart and args.backend != "postgresql":
+        parser.error("--sync-apart needs --backend postgresql (processes woken by NOTIFY)")
     with open("/proc/loadavg") as loadavg:
         print(f"load average at start: {' '.join(loadavg.read().split()[:3])}", flush=True)
     for backend in chosen_backends(args.backend):
-        backfill, live = run_backend(backend, args.contacts, args.rate, args.seconds)
+        backfill, live = run_backend(
+            backend, args.contacts, args.rate, args.seconds, args.sync_apart
+        )
         print(report(backend, backfill, live, args.rate), flush=True)
         if backfill["found"] or backfill["linked"] != args.contacts:
             print(f"expected {args.contacts} pairs and no findings")
