@@ -284,18 +284,14 @@ async def update_contacts(
     found = {contact.id: contact for contact in rows}
     updated: list[tuple[MailContact, dict[str, Any]]] = []
     for contact_id, body in changes.items():
-        contact = found.get(contact_id)
-        if contact is None:
+        if contact_id not in found:
             raise NotFound(CONTACT_NOT_FOUND)
-        before = mail_events.contact_snapshot(contact)
-        await _applied(uow, contact, body, region, None, before)
-        updated.append((contact, before))
-    contacts = [contact for contact, _ in updated]
-    await _remember_keys(uow, location_id, contacts)
+        updated.append((found[contact_id], await _applied(uow, found[contact_id], body, region)))
+    await _remember_keys(uow, location_id, list(found.values()))
     await uow.session.flush()
     for contact, before in updated:
         await _told(uow, contact, before)
-    return contacts
+    return [contact for contact, _ in updated]
 
 
 async def _update(
@@ -305,9 +301,7 @@ async def _update(
     region: str,
     crm_contact_id: str | None = None,
 ) -> MailContact:
-    before = mail_events.contact_snapshot(contact)
-    await _applied(uow, contact, body, region, crm_contact_id, before)
-    await _changed(uow, contact, before)
+    await _changed(uow, contact, await _applied(uow, contact, body, region, crm_contact_id))
     return contact
 
 
@@ -316,10 +310,10 @@ async def _applied(
     contact: MailContact,
     body: ContactUpdate,
     region: str,
-    crm_contact_id: str | None,
-    before: dict[str, Any],
-) -> None:
-    """`body` applied to `contact` (as `before` it), not yet flushed."""
+    crm_contact_id: str | None = None,
+) -> dict[str, Any]:
+    """`body` applied to `contact`, not yet flushed; its snapshot from before."""
+    before = mail_events.contact_snapshot(contact)
     if contact.crm_contact_id is None:
         contact.crm_contact_id = crm_contact_id
     if body.email is not None:
@@ -335,6 +329,7 @@ async def _applied(
     # Writing back what it holds is not a change: its time of change stays.
     if mail_events.contact_snapshot(contact) != before:
         contact.updated_at = utcnow()
+    return before
 
 
 async def delete_contact(uow: UnitOfWork, location_id: str, contact_id: str) -> MailContact:

@@ -5,9 +5,10 @@ and the workers pick up what waited on it, a batch at a time, as the sync that w
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 
 from contactflow.platform.db import Database
+from contactflow.sync.change_batch import Change, sync_changes
 from contactflow.sync.incremental import told
 from contactflow.sync.models import ACTIVE, SideName, Sync, SyncLink, SyncPending, sync_origin
-from contactflow.sync.pairs import guarded, pairs_for
+from contactflow.sync.pairs import pairs_for
 from contactflow.sync.parents import CONTACTS, done
 
 
@@ -54,8 +55,11 @@ async def resume(db: Database, region: str, batch: int) -> bool:
         uow.origin = sync_origin(sync.id)
         await uow.lock(f"sync:{sync.id}")
         pairs = pairs_for(uow, sync, region)
-        for _, side, record_id in (row for row in rows if row[0] == sync_id):
-            await done(uow, sync, side, record_id)
-            outcome = await guarded(uow, pairs.changed(side, record_id, side))
-            await told(pairs, side, record_id, outcome)
+        waited = [
+            Change(side, record_id, False) for found, side, record_id in rows if found == sync_id
+        ]
+        for change in waited:
+            await done(uow, sync, change.side, change.record_id)
+        for change, outcome in await sync_changes(pairs, waited):
+            await told(pairs, change.side, change.record_id, outcome)
     return True
