@@ -364,8 +364,10 @@ async def advance(db: Database, settings: RemoteSyncSettings, owner: str) -> boo
     running = select(SyncBackfill.sync_id).where(
         SyncBackfill.state == RUNNING, SyncBackfill.sync_id.in_(ready)
     )
-    backfilling = await db.read(lambda connection: set(connection.scalars(running)))
     not_waiting = await db.read(lambda connection: set(connection.scalars(ready)))
+    if not not_waiting:
+        return False  # no remote sync, or each waits for its remote: woken by every change
+    backfilling = await db.read(lambda connection: set(connection.scalars(running)))
     resumed = pending.ready(settings.batch, Sync.connection_id.is_not(None))
     resuming = await db.read(lambda connection: {row[0] for row in connection.execute(resumed)})
     due = backfilling | ((set(await behind(db, remote=True)) | resuming) & not_waiting)
