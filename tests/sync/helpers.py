@@ -25,6 +25,8 @@ from contactflow.sync.service import SyncSettings, consumer_name
 from tests.mailsuite.helpers import json_of, poll
 
 SYNCS = "/sync/v1/syncs"
+# How long a backfill may take on a loaded 2-core machine before a test gives up on it.
+PATIENCE = 180.0
 Json = dict[str, Any]
 
 
@@ -88,7 +90,7 @@ async def make_world(
     return World(crm_ids, before, matched, skipped)
 
 
-async def wait_backfilled(http: httpx.AsyncClient, sync_id: str, within: float = 60) -> Json:
+async def wait_backfilled(http: httpx.AsyncClient, sync_id: str, within: float = PATIENCE) -> Json:
     async def fetch() -> Json:
         response = await http.get(f"{SYNCS}/{sync_id}")
         assert response.status_code == 200, response.text
@@ -116,7 +118,9 @@ async def stopped_then_finished(
     before = (await backfill_job(db, sync_id)).done
     async with running_workers(db, settings, CONTEXT_WORKERS):
         await poll(
-            lambda: backfill_job(db, sync_id), lambda job: job.done >= before + more, within=60
+            lambda: backfill_job(db, sync_id),
+            lambda job: job.done >= before + more,
+            within=PATIENCE,
         )
     assert (await backfill_job(db, sync_id)).state == "running"
     async with running_workers(db, settings, CONTEXT_WORKERS):

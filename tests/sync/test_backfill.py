@@ -26,6 +26,7 @@ from tests.support import (
     make_tenant,
 )
 from tests.sync.helpers import (
+    PATIENCE,
     SYNCS,
     backfill_job,
     check_linked_once,
@@ -87,7 +88,9 @@ async def test_backfill_interrupted_twice_resumes_to_the_same_result(
                     pass
 
             task = asyncio.create_task(walk())
-            await poll(lambda: backfill_job(db, sync_id), lambda job: job.done >= 50, within=60)
+            await poll(
+                lambda: backfill_job(db, sync_id), lambda job: job.done >= 50, within=PATIENCE
+            )
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             first = await backfill_job(db, sync_id)

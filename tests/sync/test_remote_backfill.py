@@ -21,6 +21,7 @@ from tests.support import (
     make_tenant,
 )
 from tests.sync.helpers import (
+    PATIENCE,
     SYNCS,
     backfill_job,
     check_linked_once,
@@ -59,7 +60,7 @@ async def test_remote_backfill_interrupted_twice_links_each_contact_once(
 
                 task = asyncio.create_task(walk())
                 await poll(
-                    lambda: backfill_job(db, sync_id), lambda job: job.done >= 100, within=60
+                    lambda: backfill_job(db, sync_id), lambda job: job.done >= 100, within=PATIENCE
                 )
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

@@ -61,7 +61,7 @@ async def test_remote_tasks_and_notes_reach_the_mailsuite_and_mailsuite_tasks_th
         tasks_id = await _sync(client, {"object": "tasks"})
         notes_id = await _sync(client, {"object": "notes"})
         for sync_id in (contacts_id, tasks_id, notes_id):
-            await wait_backfilled(client, sync_id, within=60)
+            await wait_backfilled(client, sync_id)
         rita_mail = await linked_partner(db, contacts_id, rita, within=30)
         copy = await mail_task(client, await linked_partner(db, tasks_id, f"{rita}/{call['id']}"))
         assert (copy["title"], copy["contactId"], copy["dueAt"]) == ("Call Rita", rita_mail, DUE)
@@ -125,7 +125,7 @@ async def test_a_remote_appointment_reaches_the_timeline(
         contacts_id = await _sync(client, {"connectionId": connection_id})
         sync_id = await _sync(client, {"object": "appointments"})
         for each in (contacts_id, sync_id):
-            await wait_backfilled(client, each, within=60)
+            await wait_backfilled(client, each)
         rita_mail = await linked_partner(db, contacts_id, rita, within=30)
         call = {
             "calendarId": remote.calendar_id,
