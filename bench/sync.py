@@ -1,8 +1,9 @@
-"""Contact sync: the backfill of N contacts into Mailsuite, the reconciliation of the pairs
-it made, and the latency of a change reaching the other side while the workers run.
+"""Sync: the backfill of N contacts, with 2 tasks and 2 notes each, into Mailsuite, the
+reconciliation of the contact pairs it made, and the latency of a change reaching the other
+side while the workers run.
 
     uv run python -m bench.sync [--backend sqlite|postgresql|both] [--contacts N]
-                                [--rate R] [--seconds S] [--sync-apart]
+                                [--contacts-only] [--rate R] [--seconds S] [--sync-apart]
 
 For each backend, on a fresh database (a temporary SQLite file, or a new PostgreSQL database
 dropped afterwards):
@@ -12,14 +13,20 @@ dropped afterwards):
    written around the ORM; the product reads their columns). Each has a first and last name
    and an email; every third has the tags `vip` and `lead`, every fourth a phone. Every
    tenth has a Mailsuite contact already, its address in upper case (the backfill matches
-   it); the others are created by the backfill. Then the sync is created through the
-   service with its default mapping, direction `both` (its backfill queued, no worker yet).
+   it); the others are created by the backfill. Unless `--contacts-only`, each contact has
+   2 tasks (every fourth completed, a due date, a body) and 2 notes, written the same way.
+   Then the contacts sync is created through the service with its default mapping,
+   direction `both` (its backfill queued, no worker yet).
 2. Backfill, in a child process: the workers run as `contactflow serve` runs them
-   (platform/runtime.py with every context's loops) until the backfill is finished.
-   contacts/s = N / (its `finished_at` minus the workers' start). CPU is the child's user
-   and system time (all threads: aiosqlite's too) over that phase per contact; peak is its
-   ru_maxrss at the backfill's end, in MiB. "100k s" extrapolates the time linearly to
-   100,000 contacts.
+   (platform/runtime.py with every context's loops) until the contacts backfill is
+   finished; then the tasks sync is created through the service (default mapping, `both`)
+   and the workers run until its backfill is finished; then the notes sync (`crmToMailsuite`)
+   likewise. Each object is measured alone: records/s = its records / (its backfill's
+   `finished_at` minus the moment its phase began); CPU is the child's user and system time
+   (all threads: aiosqlite's too) over that phase per record; peak is the child's ru_maxrss
+   at the phase's end, in MiB (so the highest of all phases so far). The total is the time
+   from the workers' start to the last backfill's end; "100k s" extrapolates it linearly to
+   100,000 contacts (and their records).
 3. Reconciliation, in the same child right after: one is requested through the service (as
    `POST …/reconciliations` does) and the workers run it; seconds is the reconciliation's
    own `seconds` (the comparison and the writing of its findings), pairs/s = linked pairs /
@@ -45,6 +52,7 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -55,18 +63,24 @@ from bench.events import percentile_ms
 from bench.mail import _cpu_seconds, _peak_mib, _settings
 from contactflow.background import CONTEXT_WORKERS
 from contactflow.contacts import service as crm
-from contactflow.contacts.models import Contact, ContactTag
+from contactflow.contacts.models import Contact, ContactTag, Note, Task
 from contactflow.contacts.normalize import search_text
 from contactflow.contacts.schemas import ContactUpdate
 from contactflow.mailsuite.models import MailContact
 from contactflow.platform import crypto
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import Database
+from contactflow.platform.db import Base, Database
 from contactflow.platform.ids import new_id
 from contactflow.platform.migrate import upgrade
 from contactflow.platform.runtime import WEBHOOKS, running_workers
 from contactflow.sync import reconciliations, service
-from contactflow.sync.models import FINISHED, SyncBackfill, SyncLink, SyncReconciliation
+from contactflow.sync.models import (
+    FINISHED,
+    SyncBackfill,
+    SyncLink,
+    SyncObject,
+    SyncReconciliation,
+)
 from contactflow.sync.service import SyncSettings
 
 SEED_BATCH = 2_000
@@ -76,22 +90,27 @@ POLL = 0.05
 # The incremental phase waits at most this long for the last change to be synced.
 SETTLE_SECONDS = 120
 SYNC_GROUP = "sync"
+# What belongs to a contact, backfilled after the contacts, one object after the other.
+CHILDREN: tuple[SyncObject, ...] = ("tasks", "notes")
 
 
 # Seeding -------------------------------------------------------------------------------
 
 
-def _contact_rows(location: str, start: int, stop: int) -> tuple[list[dict[str, Any]], ...]:
-    """Contacts `start` to `stop`, their tags, and the Mailsuite contacts already there."""
+def _contact_rows(
+    location: str, start: int, stop: int, children: bool
+) -> dict[type[Base], list[dict[str, Any]]]:
+    """Contacts `start` to `stop`, their tags, the Mailsuite contacts already there and,
+    with `children`, each contact's 2 tasks and 2 notes: rows by table."""
     now = utcnow()
-    contacts: list[dict[str, Any]] = []
-    tags: list[dict[str, Any]] = []
-    mail: list[dict[str, Any]] = []
+    rows: dict[type[Base], list[dict[str, Any]]] = {
+        table: [] for table in (Contact, ContactTag, MailContact, Task, Note)
+    }
     for number in range(start, stop):
         contact_id, email = new_id(), f"person{number}@example.com"
         first, last = f"Person{number}", "Bench"
         labels = ["vip", "lead"] if number % 3 == 0 else []
-        contacts.append(
+        rows[Contact].append(
             {
                 "id": contact_id,
                 "location_id": location,
@@ -110,12 +129,12 @@ def _contact_rows(location: str, start: int, stop: int) -> tuple[list[dict[str, 
                 "date_updated": now,
             }
         )
-        tags += [
+        rows[ContactTag] += [
             {"contact_id": contact_id, "tag": tag, "position": position}
             for position, tag in enumerate(labels)
         ]
         if number % 10 == 0:
-            mail.append(
+            rows[MailContact].append(
                 {
                     "id": new_id(),
                     "location_id": location,
@@ -129,22 +148,50 @@ def _contact_rows(location: str, start: int, stop: int) -> tuple[list[dict[str, 
                     "updated_at": now,
                 }
             )
-    return contacts, tags, mail
+        if children:
+            rows[Task] += [_task_row(location, contact_id, number, k, now) for k in range(2)]
+            rows[Note] += [_note_row(location, contact_id, number, k, now) for k in range(2)]
+    return rows
 
 
-async def _seed(database_url: str, contacts: int) -> tuple[str, str]:
-    """The location and its sync's id, on a database with `contacts` contacts."""
+def _task_row(location: str, contact_id: str, number: int, k: int, now: datetime) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "location_id": location,
+        "contact_id": contact_id,
+        "title": f"Call person {number} ({k + 1})",
+        "body": f"About their order {number}-{k}",
+        "due_date": now + timedelta(days=k + 1),
+        "completed": (2 * number + k) % 4 == 0,
+        "date_added": now,
+        "date_updated": now,
+    }
+
+
+def _note_row(location: str, contact_id: str, number: int, k: int, now: datetime) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "location_id": location,
+        "contact_id": contact_id,
+        "body": f"Spoke with person {number}: note {k + 1}",
+        "pinned": False,
+        "date_added": now,
+        "date_updated": now,
+    }
+
+
+async def _seed(database_url: str, contacts: int, children: bool) -> tuple[str, str]:
+    """The location and its contacts sync's id, on a database with `contacts` contacts (and,
+    with `children`, their tasks and notes)."""
     db = Database(database_url)
     try:
         location = (await make_tenant(db)).location_id
         for start in range(0, contacts, SEED_BATCH):
-            rows, tags, mail = _contact_rows(location, start, min(start + SEED_BATCH, contacts))
+            stop = min(start + SEED_BATCH, contacts)
             async with db.unit_of_work() as uow:
-                await uow.session.execute(insert(Contact), rows)
-                if tags:
-                    await uow.session.execute(insert(ContactTag), tags)
-                if mail:
-                    await uow.session.execute(insert(MailContact), mail)
+                for table, rows in _contact_rows(location, start, stop, children).items():
+                    if rows:
+                        await uow.session.execute(insert(table), rows)
         async with db.unit_of_work() as uow:
             sync = await service.create_sync(uow, location, SyncSettings("Bench"))
             return location, sync.id
@@ -166,15 +213,19 @@ async def _until(check: Any, within: float) -> Any:
     raise TimeoutError(f"nothing after {within:.0f} s")
 
 
-async def _backfill(database_url: str, location: str, sync_id: str) -> dict[str, Any]:
-    """Run the workers until the backfill has finished, then reconcile its pairs."""
+async def _backfill(
+    database_url: str, location: str, sync_id: str, children: bool
+) -> dict[str, Any]:
+    """Run the workers until the contacts backfill has finished, then (with `children`) the
+    tasks sync's and the notes sync's, one after the other; then reconcile the contact
+    pairs."""
     settings = _settings(database_url)
     crypto.configure(settings)
     db = Database(database_url)
 
-    async def finished_job() -> SyncBackfill | None:
+    async def finished_job(job_id: str) -> SyncBackfill | None:
         async with db.reader() as session:
-            job = await session.get(SyncBackfill, sync_id)
+            job = await session.get(SyncBackfill, job_id)
             return job if job is not None and job.state == FINISHED else None
 
     async def finished_reconciliation(reconciliation_id: str) -> SyncReconciliation | None:
@@ -182,29 +233,44 @@ async def _backfill(database_url: str, location: str, sync_id: str) -> dict[str,
             found = await session.get(SyncReconciliation, reconciliation_id)
             return found if found is not None and found.state == FINISHED else None
 
-    try:
+    async def phase(object_name: SyncObject, job_id: str | None) -> dict[str, Any]:
+        """The backfill of `object_name`'s sync (made now when `job_id` is None), measured."""
         cpu, began = _cpu_seconds(), utcnow()
+        if job_id is None:
+            async with db.unit_of_work() as uow:
+                made = await service.create_sync(uow, location, SyncSettings(object=object_name))
+                job_id = made.id
+        job = await _until(lambda: finished_job(job_id), 3600)
+        used, peak = _cpu_seconds() - cpu, _peak_mib()
+        async with db.reader() as session:
+            linked = await session.scalar(select(func.count()).where(SyncLink.sync_id == job_id))
+        return {
+            "records": job.done,
+            "matched": job.matched,
+            "created": job.created,
+            "skipped": job.skipped,
+            "seconds": (job.finished_at - began).total_seconds(),
+            "cpu": used,
+            "peak": peak,
+            "linked": linked,
+            "finished": job.finished_at.timestamp(),
+        }
+
+    try:
+        began = utcnow()
         async with running_workers(db, settings, CONTEXT_WORKERS):
-            job = await _until(finished_job, 3600)
-            backfill_cpu, peak = _cpu_seconds() - cpu, _peak_mib()
-            async with db.reader() as session:
-                linked = await session.scalar(
-                    select(func.count()).where(SyncLink.sync_id == sync_id)
-                )
+            objects = {"contacts": await phase("contacts", sync_id)}
+            for child in CHILDREN if children else ():
+                objects[child] = await phase(child, None)
             cpu = _cpu_seconds()
             async with db.unit_of_work() as uow:
                 reconciliation_id = (await reconciliations.request(uow, location, sync_id)).id
             done = await _until(lambda: finished_reconciliation(reconciliation_id), 3600)
             reconcile_cpu = _cpu_seconds() - cpu
+        last = max(measured["finished"] for measured in objects.values())
         return {
-            "contacts": job.done,
-            "matched": job.matched,
-            "created": job.created,
-            "skipped": job.skipped,
-            "seconds": (job.finished_at - began).total_seconds(),
-            "cpu": backfill_cpu,
-            "peak": peak,
-            "linked": linked,
+            "objects": objects,
+            "total": last - began.timestamp(),
             "reconcile_seconds": done.seconds,
             "reconcile_cpu": reconcile_cpu,
             "in_sync": done.in_sync,
@@ -338,71 +404,86 @@ def _child(*args: str) -> dict[str, Any]:
 
 
 def run_backend(
-    backend: str, contacts: int, rate: float, seconds: float, apart: bool
+    backend: str, contacts: int, children: bool, rate: float, seconds: float, apart: bool
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     with ExitStack() as stack:
         url = stack.enter_context(sqlite_database() if backend == "sqlite" else postgres_database())
         upgrade(url)
-        location, sync_id = asyncio.run(_seed(url, contacts))
+        location, sync_id = asyncio.run(_seed(url, contacts, children))
         where = ["--database", url, "--location", location, "--sync", sync_id]
-        backfill = _child("backfill", *where)
+        backfill = _child("backfill", *where, *([] if children else ["--contacts-only"]))
         pace = ["--rate", str(rate), "--seconds", str(seconds)]
         live = _child("incremental", *where, *pace, *(["--sync-apart"] if apart else []))
     return backfill, live
 
 
-def report(backend: str, backfill: dict[str, Any], live: dict[str, Any], rate: float) -> str:
-    count, elapsed = backfill["contacts"], backfill["seconds"]
-    reconcile = backfill["reconcile_seconds"]
+def report(
+    backend: str, contacts: int, backfill: dict[str, Any], live: dict[str, Any], rate: float
+) -> str:
+    objects: dict[str, dict[str, Any]] = backfill["objects"]
+    rows = [
+        [
+            backend,
+            name,
+            f"{measured['records']:,}",
+            f"{measured['matched']:,}/{measured['created']:,}/{measured['skipped']:,}",
+            f"{measured['seconds']:.1f}",
+            f"{measured['records'] / measured['seconds']:,.0f}",
+            f"{measured['cpu'] * 1000 / max(measured['records'], 1):.2f}",
+            f"{measured['peak']:.0f}",
+        ]
+        for name, measured in objects.items()
+    ]
+    total = backfill["total"]
+    peak = max(measured["peak"] for measured in objects.values())
+    rows.append([backend, "total", "", "", f"{total:.1f}", "", "", f"{peak:.0f}"])
     table = _table(
         [
             "backend",
-            "contacts",
+            "object",
+            "records",
+            "matched/created/skipped",
             "seconds",
-            "contacts/s",
-            "CPU ms/contact",
+            "records/s",
+            "CPU ms/record",
             "peak MiB",
-            "100k s",
-            "reconcile s",
-            "pairs/s",
-            "changes",
-            "p50 ms",
-            "p99 ms",
-            "CPU ms/change",
         ],
-        [
-            [
-                backend,
-                f"{count:,}",
-                f"{elapsed:.1f}",
-                f"{count / elapsed:,.0f}",
-                f"{backfill['cpu'] * 1000 / count:.2f}",
-                f"{backfill['peak']:.0f}",
-                f"{elapsed * TARGET / count:,.0f}",
-                f"{reconcile:.2f}",
-                f"{backfill['linked'] / reconcile:,.0f}",
-                f"{live['changes']} at {rate:g}/s",
-                f"{live['p50']:.0f}",
-                f"{live['p99']:.0f}",
-                f"{live['cpu']:.1f}"
-                + ("" if live["worker_cpu"] is None else f" / {live['worker_cpu']:.1f}"),
-            ]
-        ],
+        rows,
     )
+    reconcile = backfill["reconcile_seconds"]
+    linked = objects["contacts"]["linked"]
+    cpu = f"{live['cpu']:.1f}"
+    if live["worker_cpu"] is not None:
+        cpu += f" (writer) / {live['worker_cpu']:.1f} (sync worker)"
     return (
-        f"{backend}: backfill matched {backfill['matched']}, created {backfill['created']}, "
-        f"skipped {backfill['skipped']} (batch {backfill['batch']}); the reconciliation "
-        f"found {backfill['in_sync']} pairs in step and {backfill['found']} findings; "
-        f"the changes ended {live['behind']:.1f} s behind their schedule "
-        f"({live['reached']:.0f}/s), the slowest "
-        f"synced in {live['max']:.0f} ms\n{table}"
+        f"{backend}: backfill of {contacts:,} contacts in {total:.1f} s "
+        f"(at that rate 100k in {total * TARGET / contacts:,.0f} s; batch {backfill['batch']})\n"
+        f"{table}\n"
+        f"the contacts' reconciliation found {backfill['in_sync']} pairs in step and "
+        f"{backfill['found']} findings in {reconcile:.2f} s ({linked / reconcile:,.0f} pairs/s); "
+        f"{live['changes']} changes at {rate:g}/s ended {live['behind']:.1f} s behind their "
+        f"schedule ({live['reached']:.0f}/s), synced in p50 {live['p50']:.0f} ms, "
+        f"p99 {live['p99']:.0f} ms, the slowest {live['max']:.0f} ms, {cpu} ms of CPU a change"
     )
+
+
+def _complete(backfill: dict[str, Any], contacts: int) -> bool:
+    """Every record linked once, and the reconciliation found nothing."""
+    wanted = {name: contacts * (1 if name == "contacts" else 2) for name in backfill["objects"]}
+    linked = {name: measured["linked"] for name, measured in backfill["objects"].items()}
+    if backfill["found"] or linked != wanted:
+        print(f"expected {wanted} pairs and no findings, found {linked}")
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument(
+        "--contacts-only", action="store_true", help="no tasks nor notes: contacts alone"
+    )
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
@@ -414,7 +495,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sync")
     args = parser.parse_args(argv)
     if args.child == "backfill":
-        print(json.dumps(asyncio.run(_backfill(args.database, args.location, args.sync))))
+        children = not args.contacts_only
+        result = asyncio.run(_backfill(args.database, args.location, args.sync, children))
+        print(json.dumps(result))
         return 0
     if args.child == "sync-worker":
         asyncio.run(_sync_worker(args.database))
@@ -434,12 +517,12 @@ def main(argv: list[str] | None = None) -> int:
     with open("/proc/loadavg") as loadavg:
         print(f"load average at start: {' '.join(loadavg.read().split()[:3])}", flush=True)
     for backend in chosen_backends(args.backend):
+        children = not args.contacts_only
         backfill, live = run_backend(
-            backend, args.contacts, args.rate, args.seconds, args.sync_apart
+            backend, args.contacts, children, args.rate, args.seconds, args.sync_apart
         )
-        print(report(backend, backfill, live, args.rate), flush=True)
-        if backfill["found"] or backfill["linked"] != args.contacts:
-            print(f"expected {args.contacts} pairs and no findings")
+        print(report(backend, args.contacts, backfill, live, args.rate), flush=True)
+        if not _complete(backfill, args.contacts):
             return 1
     return 0
 
