@@ -14,6 +14,7 @@ from contactflow.mailsuite.models import Task, TaskStatus
 from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.mailsuite.references import referenced
 from contactflow.mailsuite.schemas import TaskCreate, TaskUpdate
+from contactflow.mailsuite.sources import copies_of
 from contactflow.mailsuite.timeline import add_entry
 from contactflow.platform.clock import as_utc, to_iso, utcnow
 from contactflow.platform.db import UnitOfWork
@@ -60,14 +61,8 @@ async def task_of_source(
     session: AsyncSession, location_id: str, source_system: str, source_id: str
 ) -> Task | None:
     """The task copied from `source_id` of `source_system`, if there is one."""
-    row: Task | None = await session.scalar(
-        select(Task).where(
-            Task.location_id == location_id,
-            Task.source_system == source_system,
-            Task.source_id == source_id,
-        )
-    )
-    return row
+    copied = await copies_of(session, Task, location_id, source_system, [source_id])
+    return copied.get(source_id)
 
 
 async def create_task(uow: UnitOfWork, location_id: str, body: TaskCreate) -> Task:
@@ -79,9 +74,16 @@ async def create_task(uow: UnitOfWork, location_id: str, body: TaskCreate) -> Ta
         if copied is not None:
             return copied
     await _check_refs(uow, location_id, body)
-    await ensure_workspace(uow, location_id)
+    task = new_task(location_id, body)
+    await insert_tasks(uow, location_id, [task])
+    return task
+
+
+def new_task(location_id: str, body: TaskCreate) -> Task:
+    """An open task not written yet, as `body` describes it (its references checked by the
+    caller)."""
     now = utcnow()
-    task = Task(
+    return Task(
         id=new_id(),
         location_id=location_id,
         title=body.title,
@@ -95,11 +97,17 @@ async def create_task(uow: UnitOfWork, location_id: str, body: TaskCreate) -> Ta
         created_at=now,
         updated_at=now,
     )
-    uow.session.add(task)
+
+
+async def insert_tasks(uow: UnitOfWork, location_id: str, tasks: list[Task]) -> None:
+    """Tasks made by `new_task`, written together with one flush: MailsuiteTaskCreate for
+    each, and its entry on its contact's timeline."""
+    await ensure_workspace(uow, location_id)
+    uow.session.add_all(tasks)
     await uow.session.flush()
-    await mail_events.task_event(uow, MAILSUITE_TASK_CREATE, task)
-    await _on_timeline(uow, task, "task_created")
-    return task
+    for task in tasks:
+        await mail_events.task_event(uow, MAILSUITE_TASK_CREATE, task)
+        await _on_timeline(uow, task, "task_created")
 
 
 async def update_task(uow: UnitOfWork, location_id: str, task_id: str, body: TaskUpdate) -> Task:

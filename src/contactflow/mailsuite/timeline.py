@@ -6,6 +6,7 @@ pair again returns the entry already kept, so a sync can safely repeat itself.
 """
 
 from datetime import datetime
+from typing import TypedDict, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contactflow.mailsuite import events as mail_events
 from contactflow.mailsuite.models import MailContact, TimelineEntry, TimelineKind
 from contactflow.mailsuite.paging import Page, Position, newest_first
+from contactflow.mailsuite.sources import copies_of
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import NotFound
@@ -26,48 +28,66 @@ from contactflow.platform.ids import new_id
 MAILSUITE = "mailsuite"
 
 
+class EntryDetails(TypedDict, total=False):
+    """What an entry may say besides its contact, kind and text."""
+
+    source_system: str
+    source_id: str | None
+    email_id: str | None
+    task_id: str | None
+    occurred_at: datetime | None
+
+
 async def add_entry(
     uow: UnitOfWork,
     location_id: str,
     contact_id: str,
     kind: TimelineKind,
     body: str,
-    *,
-    source_system: str = MAILSUITE,
-    source_id: str | None = None,
-    email_id: str | None = None,
-    task_id: str | None = None,
-    occurred_at: datetime | None = None,
+    **details: Unpack[EntryDetails],
 ) -> tuple[TimelineEntry, bool]:
     """Add an entry (TimelineEntryCreate); an existing entry of the same source and source id
     is returned as it is. True when the entry is new."""
-    if source_id is not None:
-        existing = await uow.session.scalar(
-            select(TimelineEntry).where(
-                TimelineEntry.location_id == location_id,
-                TimelineEntry.source_system == source_system,
-                TimelineEntry.source_id == source_id,
-            )
+    entry = new_entry(location_id, contact_id, kind, body, **details)
+    if entry.source_id is not None:
+        found = await copies_of(
+            uow.session, TimelineEntry, location_id, entry.source_system, [entry.source_id]
         )
-        if existing is not None:
-            return existing, False
+        if entry.source_id in found:
+            return found[entry.source_id], False
+    await insert_entries(uow, [entry])
+    return entry, True
+
+
+def new_entry(
+    location_id: str,
+    contact_id: str,
+    kind: TimelineKind,
+    body: str,
+    **details: Unpack[EntryDetails],
+) -> TimelineEntry:
+    """An entry not written yet (`insert_entries` writes it)."""
     now = utcnow()
-    entry = TimelineEntry(
+    return TimelineEntry(
         id=new_id(),
         location_id=location_id,
         contact_id=contact_id,
         kind=kind,
         body=body,
-        source_system=source_system,
-        source_id=source_id,
-        email_id=email_id,
-        task_id=task_id,
-        occurred_at=occurred_at or now,
+        source_system=details.get("source_system", MAILSUITE),
+        source_id=details.get("source_id"),
+        email_id=details.get("email_id"),
+        task_id=details.get("task_id"),
+        occurred_at=details.get("occurred_at") or now,
         created_at=now,
     )
-    uow.session.add(entry)
-    await mail_events.timeline_event(uow, TIMELINE_ENTRY_CREATE, entry)
-    return entry, True
+
+
+async def insert_entries(uow: UnitOfWork, entries: list[TimelineEntry]) -> None:
+    """Entries not written yet, none of whose sources has one: TimelineEntryCreate each."""
+    uow.session.add_all(entries)
+    for entry in entries:
+        await mail_events.timeline_event(uow, TIMELINE_ENTRY_CREATE, entry)
 
 
 async def find_entry(session: AsyncSession, location_id: str, entry_id: str) -> TimelineEntry:
@@ -81,16 +101,10 @@ async def entry_of_source(
     session: AsyncSession, location_id: str, source_system: str, source_id: str
 ) -> TimelineEntry:
     """The entry another system reported under its own id."""
-    row = await session.scalar(
-        select(TimelineEntry).where(
-            TimelineEntry.location_id == location_id,
-            TimelineEntry.source_system == source_system,
-            TimelineEntry.source_id == source_id,
-        )
-    )
-    if row is None:
+    found = await copies_of(session, TimelineEntry, location_id, source_system, [source_id])
+    if source_id not in found:
         raise NotFound("Timeline entry not found")
-    return row
+    return found[source_id]
 
 
 async def update_entry(uow: UnitOfWork, entry: TimelineEntry, body: str) -> TimelineEntry:
