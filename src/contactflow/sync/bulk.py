@@ -1,16 +1,19 @@
-"""A backfill batch of contacts in a few statements: the links of its CRM records read at
-once, their Mailsuite partners matched at once, and the partners of those matched to none
-created and linked together, with one flush. The records of a contact (tasks, notes) are
-never matched: each goes through `PairSync.compared`.
+"""A backfill batch in a few statements, for every object: the links of its CRM records
+read at once, with the partners of those linked already; the partners of the others matched
+at once (a contact by email then phone; a contact's task or note is never matched, its
+contact's partner is read instead, for all of the batch at once); and the partners of those
+matched to none created and linked together, with one flush. A record of a contact whose
+contact is not linked yet waits for it (sync/pending.py), all of the batch's in one
+statement.
 
 A record matched to a partner is linked to it one at a time (its fields are reconciled and
-may be written on either side). What is out of the common way goes through
-`PairSync.compared`: a record linked already (compared with its partner as both sides hold
-them now, so a resync finds what was written behind the sync's back), an address met twice in
-the batch (linked as the incremental sync links it). The whole creation goes through
-`PairSync.record` when a write of it is refused (an address another writer took
-since the match), or would write a remote CRM side (sync/staged.py): rolled back in its
-savepoint, its records are done one by one, each refused (or deferred) alone."""
+may be written on either side), and so is a linked one whose pair is not as the link last saw
+it (a resync finds what was written behind the sync's back). What is out of the common way
+goes through `PairSync.compared`: a record whose partner is gone, an address met twice in the
+batch (linked as the incremental sync links it). The whole creation goes through
+`PairSync.record` when a write of it is refused (an address another writer took since the
+match, a task's contact gone), or would write a remote CRM side (sync/staged.py): rolled back
+in its savepoint, its records are done one by one, each refused (or deferred) alone."""
 
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -20,22 +23,24 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from contactflow.platform.errors import DomainError
+from contactflow.sync import parents
+from contactflow.sync.fields import Values
 from contactflow.sync.models import LinkOrigin, SyncLink
-from contactflow.sync.pairs import Outcome, PairSync, guarded
-from contactflow.sync.sides import MailsuiteContacts, Record, RemoteNeeded
+from contactflow.sync.pairs import WAITING, Outcome, PairSync, guarded
+from contactflow.sync.sides import PARENT, SOURCE, BulkSide, Record, RemoteNeeded
 
 T = TypeVar("T")
 
 
-async def _linked(pairs: PairSync, crm_ids: list[str]) -> set[str]:
+async def _links(pairs: PairSync, crm_ids: list[str]) -> dict[str, SyncLink]:
     rows = await pairs.uow.session.scalars(
-        select(SyncLink.crm_id).where(
+        select(SyncLink).where(
             SyncLink.sync_id == pairs.sync.id,
             SyncLink.object == pairs.sync.object,
             SyncLink.crm_id.in_(crm_ids),
         )
     )
-    return set(rows)
+    return {link.crm_id: link for link in rows}
 
 
 async def link_crm_records(
@@ -43,13 +48,18 @@ async def link_crm_records(
 ) -> list[tuple[Record, Outcome]]:
     """Each of `records` (of the CRM side) linked to its Mailsuite partner, matched or made,
     with what became of it."""
-    mailsuite = pairs.mailsuite
-    if not isinstance(mailsuite, MailsuiteContacts):
-        return [(r, await guarded(pairs.uow, pairs.compared(r, origin))) for r in records]
-    linked = await _linked(pairs, [record.id for record in records])
-    fresh = [record for record in records if record.id not in linked]
+    mailsuite, uow = pairs.mailsuite, pairs.uow
+    if not isinstance(mailsuite, BulkSide):
+        return [(r, await guarded(uow, pairs.compared(r, origin))) for r in records]
+    links = await _links(pairs, [record.id for record in records])
+    live = [r for r in records if r.id in links and links[r.id].gone is None]
+    read = pairs.kind.reads["mailsuite"]
+    partners_now = await read(
+        uow.session, pairs.sync.location_id, [links[r.id].mailsuite_id for r in live]
+    )
+    fresh = [record for record in records if record.id not in links]
     partners = await mailsuite.match_many([(r.email, r.phone) for r in fresh])
-    one_by_one = [record for record in records if record.id in linked]
+    one_by_one = [r for r in records if r.id in links and links[r.id].gone is not None]
     matched: list[tuple[Record, Record]] = []
     outcomes: list[tuple[Record, Outcome]] = []
     to_create: list[Record] = []
@@ -58,30 +68,63 @@ async def link_crm_records(
         refused = pairs.uncreatable("mailsuite", record)
         if partner is not None:
             matched.append((record, partner))
-        elif (record.email or "").lower() in addresses:
+        elif record.email and record.email.lower() in addresses:
             one_by_one.append(record)
         elif refused is not None:
             outcomes.append((record, refused))
         else:
-            addresses.add((record.email or "").lower())
+            addresses.update([record.email.lower()] if record.email else [])
             to_create.append(record)
-    outcomes += await _create_partners(pairs, mailsuite, to_create, origin)
+    placed, waiting = await _placed(pairs, to_create)
+    outcomes += waiting
+    outcomes += await _create_partners(pairs, mailsuite, placed, origin)
     for record, partner in matched:
         linking = pairs.link_matched("crm", record, partner, origin)
-        outcomes.append((record, await guarded(pairs.uow, linking)))
+        outcomes.append((record, await guarded(uow, linking)))
+    for record in live:
+        link = links[record.id]
+        comparing = pairs.compare(record, link, partners_now.get(link.mailsuite_id), origin)
+        outcomes.append((record, await guarded(uow, comparing)))
     for record in one_by_one:
-        outcomes.append((record, await guarded(pairs.uow, pairs.compared(record, origin))))
+        outcomes.append((record, await guarded(uow, pairs.compared(record, origin))))
     return outcomes
 
 
+async def _placed(
+    pairs: PairSync, records: list[Record]
+) -> tuple[list[tuple[Record, Values]], list[tuple[Record, Outcome]]]:
+    """Each of `records` with the values its partner is made with; a contact's record under
+    its contact's partner, or (its contact not linked yet) waiting for it."""
+    if not pairs.kind.of_contact:
+        return [(record, pairs.carried("crm", record)) for record in records], []
+    sync = pairs.sync
+    contacts = await parents.partners_of(
+        pairs.uow.session, sync.location_id, "crm", [str(record.parent) for record in records]
+    )
+    placed: list[tuple[Record, Values]] = []
+    waiting: dict[str, str] = {}
+    for record in records:
+        parent = str(record.parent)
+        if parent in contacts:
+            values = pairs.carried("crm", record) | {PARENT: contacts[parent], SOURCE: record.id}
+            placed.append((record, values))
+        else:
+            waiting[record.id] = parent
+    await parents.wait_many(pairs.uow, sync, "crm", waiting)
+    return placed, [(record, WAITING) for record in records if record.id in waiting]
+
+
 async def _create_partners(
-    pairs: PairSync, mailsuite: MailsuiteContacts, records: list[Record], origin: LinkOrigin
+    pairs: PairSync, mailsuite: BulkSide, placed: list[tuple[Record, Values]], origin: LinkOrigin
 ) -> list[tuple[Record, Outcome]]:
-    if not records:
+    if not placed:
         return []
+    records = [record for record, _ in placed]
 
     async def together() -> list[tuple[Record, Outcome]]:
-        made = await mailsuite.create_many([pairs.carried("crm", record) for record in records])
+        if pairs.kind.of_contact:
+            await parents.done_many(pairs.uow, pairs.sync, "crm", [r.id for r in records])
+        made = await mailsuite.create_many([values for _, values in placed])
         outcomes: list[tuple[Record, Outcome]] = []
         for record, partner in zip(records, made, strict=True):
             if isinstance(partner, str):

@@ -5,17 +5,19 @@ copy a template made is found again rather than made twice."""
 
 from typing import Any, ClassVar, cast
 
+from pydantic import ValidationError
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.mailsuite import tasks, timeline
-from contactflow.mailsuite.models import Task, TimelineEntry, TimelineKind
+from contactflow.mailsuite.models import MailContact, Task, TimelineEntry, TimelineKind
 from contactflow.mailsuite.schemas import TaskCreate, TaskUpdate
+from contactflow.mailsuite.sources import copies_of
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import UnitOfWork
-from contactflow.platform.errors import NotFound
+from contactflow.platform.errors import NotFound, invalid
 from contactflow.sync.fields import Values
-from contactflow.sync.sides import COPIED_FROM, PARENT, SOURCE, SOURCE_SYSTEM, Record
+from contactflow.sync.sides import COPIED_FROM, PARENT, SOURCE, SOURCE_SYSTEM, Record, refusal
 
 
 class MailsuiteTasks:
@@ -71,8 +73,12 @@ class MailsuiteTasks:
             body["notes"] = values["notes"] or ""  # a Mailsuite task's notes are never null
         return body
 
-    async def create(self, values: Values) -> Record:
-        body = TaskCreate.model_validate(
+    async def match_many(self, wanted: list[tuple[str | None, str | None]]) -> list[Record | None]:
+        """None for each: tasks are paired only through their links."""
+        return [None] * len(wanted)
+
+    def _create_body(self, values: Values) -> TaskCreate:
+        return TaskCreate.model_validate(
             {
                 **self._body(values),
                 "contactId": values[PARENT],
@@ -80,12 +86,58 @@ class MailsuiteTasks:
                 "sourceId": values[SOURCE],
             }
         )
-        task = await tasks.create_task(self.uow, self.location_id, body)
+
+    async def _completed(self, task: Task, values: Values) -> Record:
+        """The task made for `values`, completed when they say so (as a person would: its
+        update and completion told)."""
         if values.get("status", "open") != "open":
             task = await tasks.update_task(
                 self.uow, self.location_id, task.id, TaskUpdate(status=values["status"])
             )
         return self.record_of(task)
+
+    async def create(self, values: Values) -> Record:
+        task = await tasks.create_task(self.uow, self.location_id, self._create_body(values))
+        return await self._completed(task, values)
+
+    async def create_many(self, values: list[Values]) -> list[Record | str]:
+        """A task for each of `values`, the new ones written together; where one is refused,
+        the reason. A record copied already gets its copy, as `create` does; a contact that
+        is not there refuses them all (DomainError)."""
+        session, location = self.uow.session, self.location_id
+        bodies: list[TaskCreate | str] = []
+        for one in values:
+            try:
+                bodies.append(self._create_body(one))
+            except ValidationError as error:
+                bodies.append(refusal(error))
+        valid = [body for body in bodies if isinstance(body, TaskCreate)]
+        copied = await copies_of(
+            session, Task, location, SOURCE_SYSTEM, [str(body.source_id) for body in valid]
+        )
+        fresh = {
+            body.source_id: tasks.new_task(location, body)
+            for body in valid
+            if body.source_id not in copied
+        }
+        contacts = {task.contact_id for task in fresh.values()}
+        found = await session.scalars(
+            select(MailContact.id).where(
+                MailContact.location_id == location, MailContact.id.in_(contacts)
+            )
+        )
+        if contacts - set(found):
+            raise invalid("contactId", "not found in this workspace")
+        await tasks.insert_tasks(self.uow, location, list(fresh.values()))
+        made: list[Record | str] = []
+        for one, body in zip(values, bodies, strict=True):
+            if isinstance(body, str):
+                made.append(body)
+            elif body.source_id in copied:
+                made.append(await self.create(one))
+            else:
+                made.append(await self._completed(fresh[body.source_id], one))
+        return made
 
     async def update(self, record_id: str, values: Values) -> Record:
         body = self._body(values)
@@ -151,18 +203,43 @@ class MailsuiteTimeline:
         """None: an entry is paired only through its link."""
         return None
 
+    async def match_many(self, wanted: list[tuple[str | None, str | None]]) -> list[Record | None]:
+        """None for each: entries are paired only through their links."""
+        return [None] * len(wanted)
+
     async def create(self, values: Values) -> Record:
-        entry, _ = await timeline.add_entry(
-            self.uow,
-            self.location_id,
-            values[PARENT],
-            self.kind,
-            values.get("body") or "",
-            source_system=SOURCE_SYSTEM,
-            source_id=values[SOURCE],
+        (made,) = await self.create_many([values])
+        assert isinstance(made, Record)  # an entry is never refused
+        return made
+
+    async def create_many(self, values: list[Values]) -> list[Record | str]:
+        """An entry for each of `values` on its contact's timeline, the new ones written
+        together; a record copied already gets its entry back."""
+        location = self.location_id
+        entries = await copies_of(
+            self.uow.session,
+            TimelineEntry,
+            location,
+            SOURCE_SYSTEM,
+            [one[SOURCE] for one in values],
         )
+        fresh: list[TimelineEntry] = []
+        for one in values:
+            if one[SOURCE] not in entries:
+                body = one.get("body") or ""
+                entry = timeline.new_entry(
+                    location,
+                    one[PARENT],
+                    self.kind,
+                    body,
+                    source_system=SOURCE_SYSTEM,
+                    source_id=one[SOURCE],
+                )
+                entries[one[SOURCE]] = entry
+                fresh.append(entry)
+        await timeline.insert_entries(self.uow, fresh)
         await self.uow.session.flush()
-        return self.record_of(entry)
+        return [self.record_of(entries[one[SOURCE]]) for one in values]
 
     async def update(self, record_id: str, values: Values) -> Record:
         entry = await self._entry(record_id)

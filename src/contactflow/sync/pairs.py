@@ -50,6 +50,9 @@ class Outcome:
     reason: str | None = None
 
 
+WAITING: Final = Outcome("skipped", "its contact is not linked yet: it waits for it")
+
+
 class PairSync:
     """A sync's pairs, in one unit of work, between a CRM side and the Mailsuite side."""
 
@@ -111,7 +114,7 @@ class PairSync:
             )
             if parent is None:
                 await parents.wait(self.uow, self.sync, side, record.id, record.parent)
-                return Outcome("skipped", "its contact is not linked yet: it waits for it")
+                return WAITING
             values |= {PARENT: parent, SOURCE: record.id}
             await parents.done(self.uow, self.sync, side, record.id)
         created = await self.sides[other].create(values)
@@ -130,7 +133,12 @@ class PairSync:
         link = await self._link("crm", record.id)
         if link is None or link.gone is not None:
             return await self.record("crm", record, origin)
-        partner = await self.mailsuite.get(link.mailsuite_id)
+        return await self.compare(record, link, await self.mailsuite.get(link.mailsuite_id), origin)
+
+    async def compare(
+        self, record: Record, link: SyncLink, partner: Record | None, origin: LinkOrigin
+    ) -> Outcome:
+        """`compared`, given the CRM `record`'s live link and its partner as read now."""
         if partner is None:
             return Outcome("skipped", "its linked mailsuite record is no longer there")
         crm_hash = record_hash(self._hashes("crm", record))

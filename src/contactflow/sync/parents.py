@@ -3,7 +3,9 @@ a contact gets its partner under its contact's partner, and waits (`sync_pending
 contact has none. The waiting records are synced once their contacts are linked
 (sync/pending.py)."""
 
-from sqlalchemy import func, select
+from collections.abc import Iterable
+
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.platform.clock import utcnow
@@ -25,22 +27,30 @@ async def partner_of(
 ) -> str | None:
     """The partner on the other side of the contact `contact_id` of `side`, linked by the
     location's contacts sync (None when it is not linked, or its partner is gone)."""
+    return (await partners_of(session, location_id, side, [contact_id])).get(contact_id)
+
+
+async def partners_of(
+    session: AsyncSession, location_id: str, side: SideName, contact_ids: Iterable[str]
+) -> dict[str, str]:
+    """`partner_of` each of `contact_ids` that has one, in one query: partner by contact."""
     column, partner = (
         (SyncLink.crm_id, SyncLink.mailsuite_id)
         if side == "crm"
         else (SyncLink.mailsuite_id, SyncLink.crm_id)
     )
-    return await session.scalar(
-        select(partner)
+    rows = await session.execute(
+        select(column, partner)
         .join(Sync, Sync.id == SyncLink.sync_id)
         .where(
             Sync.location_id == location_id,
             Sync.object == CONTACTS,
             SyncLink.object == CONTACTS,
-            column == contact_id,
+            column.in_(set(contact_ids)),
             SyncLink.gone.is_(None),
         )
     )
+    return {contact: found for contact, found in rows}
 
 
 async def linked_contacts(session: AsyncSession, location_id: str, side: SideName) -> set[str]:
@@ -61,23 +71,45 @@ async def linked_contacts(session: AsyncSession, location_id: str, side: SideNam
 
 async def wait(uow: UnitOfWork, sync: Sync, side: SideName, record_id: str, parent: str) -> None:
     """The record waits for its contact to be linked (once, however often it is seen)."""
-    row = await uow.session.get(SyncPending, (sync.id, side, record_id))
-    if row is None:
-        uow.session.add(
-            SyncPending(
-                sync_id=sync.id, side=side, record_id=record_id, parent_id=parent, since=utcnow()
-            )
+    await wait_many(uow, sync, side, {record_id: parent})
+
+
+async def wait_many(uow: UnitOfWork, sync: Sync, side: SideName, parents: dict[str, str]) -> None:
+    """Each record of `parents` (record id: its contact) waits for its contact, as `wait`."""
+    if not parents:
+        return
+    waiting = await uow.session.scalars(
+        select(SyncPending).where(
+            SyncPending.sync_id == sync.id,
+            SyncPending.side == side,
+            SyncPending.record_id.in_(parents),
         )
-    else:
-        row.parent_id = parent
+    )
+    fresh = dict(parents)
+    for row in waiting:
+        row.parent_id = fresh.pop(row.record_id)
+    now = utcnow()
+    uow.session.add_all(
+        SyncPending(sync_id=sync.id, side=side, record_id=record_id, parent_id=parent, since=now)
+        for record_id, parent in fresh.items()
+    )
 
 
 async def done(uow: UnitOfWork, sync: Sync, side: SideName, record_id: str) -> None:
     """The record waits no longer: linked, or gone."""
-    row = await uow.session.get(SyncPending, (sync.id, side, record_id))
-    if row is not None:
-        await uow.session.delete(row)
-        await uow.session.flush()
+    await done_many(uow, sync, side, [record_id])
+
+
+async def done_many(uow: UnitOfWork, sync: Sync, side: SideName, record_ids: list[str]) -> None:
+    """None of `record_ids` waits any longer, in one statement."""
+    if record_ids:
+        await uow.session.execute(
+            delete(SyncPending).where(
+                SyncPending.sync_id == sync.id,
+                SyncPending.side == side,
+                SyncPending.record_id.in_(record_ids),
+            )
+        )
 
 
 async def count_waiting(session: AsyncSession, sync_id: str) -> int:

@@ -7,7 +7,7 @@ sync/mailsuite_records.py)."""
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -81,6 +81,20 @@ class Side(Protocol):
     async def update(self, record_id: str, values: Values) -> Record: ...
 
     async def delete(self, record_id: str) -> None: ...
+
+
+@runtime_checkable
+class BulkSide(Side, Protocol):
+    """A side that matches and makes a batch's records together (sync/bulk.py)."""
+
+    async def match_many(self, wanted: list[tuple[str | None, str | None]]) -> list[Record | None]:
+        """`match` of each (email, phone)."""
+        ...
+
+    async def create_many(self, values: list[Values]) -> list[Record | str]:
+        """A record made for each of `values` (where one is refused, the reason); a write
+        refused for all raises, the caller's savepoint undoing what was made."""
+        ...
 
 
 class CrmSide(Side, Protocol):
