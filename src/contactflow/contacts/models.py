@@ -177,7 +177,7 @@ class Task(Base):
     __tablename__ = "tasks"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    location_id: Mapped[str] = _location_fk()
+    location_id: Mapped[str] = _location_fk(indexed=False)
     contact_id: Mapped[str] = _contact_fk()
     title: Mapped[str] = mapped_column(String(500))
     body: Mapped[str | None] = mapped_column(Text)
@@ -187,12 +187,15 @@ class Task(Base):
     date_added: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     date_updated: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # A sync's backfill walks them in this order (sync/contact_records.py).
+    __table_args__ = (Index(None, "location_id", "date_added", "id"),)
+
 
 class Note(Base):
     __tablename__ = "notes"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    location_id: Mapped[str] = _location_fk()
+    location_id: Mapped[str] = _location_fk(indexed=False)
     contact_id: Mapped[str] = _contact_fk()
     body: Mapped[str] = mapped_column(Text)
     user_id: Mapped[str | None] = mapped_column(String(32))
@@ -201,6 +204,9 @@ class Note(Base):
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     date_added: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     date_updated: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # A sync's backfill walks them in this order (sync/contact_records.py).
+    __table_args__ = (Index(None, "location_id", "date_added", "id"),)
 
 
 class Calendar(Base):
@@ -218,7 +224,7 @@ class Appointment(Base):
     __tablename__ = "appointments"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    location_id: Mapped[str] = _location_fk()
+    location_id: Mapped[str] = _location_fk(indexed=False)
     calendar_id: Mapped[str] = mapped_column(
         ForeignKey("calendars.id", ondelete="CASCADE"), index=True
     )
@@ -234,3 +240,6 @@ class Appointment(Base):
     end_time: Mapped[datetime] = mapped_column(UTCDateTime)
     date_added: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     date_updated: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # A sync's backfill walks them in this order (sync/contact_records.py).
+    __table_args__ = (Index(None, "location_id", "date_added", "id"),)
