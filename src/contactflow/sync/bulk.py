@@ -54,9 +54,8 @@ async def link_crm_records(
     links = await _links(pairs, [record.id for record in records])
     live = [r for r in records if r.id in links and links[r.id].gone is None]
     read = pairs.kind.reads["mailsuite"]
-    partners_now = await read(
-        uow.session, pairs.sync.location_id, [links[r.id].mailsuite_id for r in live]
-    )
+    partner_ids = [links[r.id].mailsuite_id for r in live]
+    partners_now = await read(uow.session, pairs.sync.location_id, partner_ids) if live else {}
     fresh = [record for record in records if record.id not in links]
     partners = await mailsuite.match_many([(r.email, r.phone) for r in fresh])
     one_by_one = [r for r in records if r.id in links and links[r.id].gone is not None]
@@ -95,7 +94,7 @@ async def _placed(
 ) -> tuple[list[tuple[Record, Values]], list[tuple[Record, Outcome]]]:
     """Each of `records` with the values its partner is made with; a contact's record under
     its contact's partner, or (its contact not linked yet) waiting for it."""
-    if not pairs.kind.of_contact:
+    if not pairs.kind.of_contact or not records:
         return [(record, pairs.carried("crm", record)) for record in records], []
     sync = pairs.sync
     contacts = await parents.partners_of(
