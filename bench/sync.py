@@ -52,25 +52,21 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from tests.support import make_tenant
+from sqlalchemy import func, select
 
 from bench.api import ROOT, _table, chosen_backends, postgres_database, sqlite_database
 from bench.events import percentile_ms
 from bench.mail import _cpu_seconds, _peak_mib, _settings
+from bench.sync_seed import seed
 from contactflow.background import CONTEXT_WORKERS
 from contactflow.contacts import service as crm
-from contactflow.contacts.models import Contact, ContactTag, Note, Task
-from contactflow.contacts.normalize import search_text
+from contactflow.contacts.models import Contact
 from contactflow.contacts.schemas import ContactUpdate
-from contactflow.mailsuite.models import MailContact
 from contactflow.platform import crypto
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import Base, Database
-from contactflow.platform.ids import new_id
+from contactflow.platform.db import Database
 from contactflow.platform.migrate import upgrade
 from contactflow.platform.runtime import WEBHOOKS, running_workers
 from contactflow.sync import reconciliations, service
@@ -83,7 +79,6 @@ from contactflow.sync.models import (
 )
 from contactflow.sync.service import SyncSettings
 
-SEED_BATCH = 2_000
 TARGET = 100_000
 REGION = "US"
 POLL = 0.05
@@ -92,111 +87,6 @@ SETTLE_SECONDS = 120
 SYNC_GROUP = "sync"
 # What belongs to a contact, backfilled after the contacts, one object after the other.
 CHILDREN: tuple[SyncObject, ...] = ("tasks", "notes")
-
-
-# Seeding -------------------------------------------------------------------------------
-
-
-def _contact_rows(
-    location: str, start: int, stop: int, children: bool
-) -> dict[type[Base], list[dict[str, Any]]]:
-    """Contacts `start` to `stop`, their tags, the Mailsuite contacts already there and,
-    with `children`, each contact's 2 tasks and 2 notes: rows by table."""
-    now = utcnow()
-    rows: dict[type[Base], list[dict[str, Any]]] = {
-        table: [] for table in (Contact, ContactTag, MailContact, Task, Note)
-    }
-    for number in range(start, stop):
-        contact_id, email = new_id(), f"person{number}@example.com"
-        first, last = f"Person{number}", "Bench"
-        labels = ["vip", "lead"] if number % 3 == 0 else []
-        rows[Contact].append(
-            {
-                "id": contact_id,
-                "location_id": location,
-                "first_name": first,
-                "last_name": last,
-                "name": f"{first} {last}",
-                "email": email,
-                "email_lower": email,
-                "phone": f"+1202{number:07d}" if number % 4 == 0 else None,
-                "type": "lead",
-                "dnd": False,
-                "dnd_settings": {},
-                "custom_fields": [],
-                "search_text": search_text(first, last, email, tags=labels),
-                "date_added": now,
-                "date_updated": now,
-            }
-        )
-        rows[ContactTag] += [
-            {"contact_id": contact_id, "tag": tag, "position": position}
-            for position, tag in enumerate(labels)
-        ]
-        if number % 10 == 0:
-            rows[MailContact].append(
-                {
-                    "id": new_id(),
-                    "location_id": location,
-                    "email": email.upper(),
-                    "email_lower": email,
-                    "first_name": "Mail",
-                    "custom_fields": {},
-                    "status": "subscribed",
-                    "source": "bench",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-        if children:
-            rows[Task] += [_task_row(location, contact_id, number, k, now) for k in range(2)]
-            rows[Note] += [_note_row(location, contact_id, number, k, now) for k in range(2)]
-    return rows
-
-
-def _task_row(location: str, contact_id: str, number: int, k: int, now: datetime) -> dict[str, Any]:
-    return {
-        "id": new_id(),
-        "location_id": location,
-        "contact_id": contact_id,
-        "title": f"Call person {number} ({k + 1})",
-        "body": f"About their order {number}-{k}",
-        "due_date": now + timedelta(days=k + 1),
-        "completed": (2 * number + k) % 4 == 0,
-        "date_added": now,
-        "date_updated": now,
-    }
-
-
-def _note_row(location: str, contact_id: str, number: int, k: int, now: datetime) -> dict[str, Any]:
-    return {
-        "id": new_id(),
-        "location_id": location,
-        "contact_id": contact_id,
-        "body": f"Spoke with person {number}: note {k + 1}",
-        "pinned": False,
-        "date_added": now,
-        "date_updated": now,
-    }
-
-
-async def _seed(database_url: str, contacts: int, children: bool) -> tuple[str, str]:
-    """The location and its contacts sync's id, on a database with `contacts` contacts (and,
-    with `children`, their tasks and notes)."""
-    db = Database(database_url)
-    try:
-        location = (await make_tenant(db)).location_id
-        for start in range(0, contacts, SEED_BATCH):
-            stop = min(start + SEED_BATCH, contacts)
-            async with db.unit_of_work() as uow:
-                for table, rows in _contact_rows(location, start, stop, children).items():
-                    if rows:
-                        await uow.session.execute(insert(table), rows)
-        async with db.unit_of_work() as uow:
-            sync = await service.create_sync(uow, location, SyncSettings("Bench"))
-            return location, sync.id
-    finally:
-        await db.dispose()
 
 
 # Children ------------------------------------------------------------------------------
@@ -409,7 +299,7 @@ def run_backend(
     with ExitStack() as stack:
         url = stack.enter_context(sqlite_database() if backend == "sqlite" else postgres_database())
         upgrade(url)
-        location, sync_id = asyncio.run(_seed(url, contacts, children))
+        location, sync_id = asyncio.run(seed(url, contacts, children))
         where = ["--database", url, "--location", location, "--sync", sync_id]
         backfill = _child("backfill", *where, *([] if children else ["--contacts-only"]))
         pace = ["--rate", str(rate), "--seconds", str(seconds)]
