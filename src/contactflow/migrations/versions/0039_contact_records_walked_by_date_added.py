@@ -1,7 +1,7 @@
 """a location's tasks, notes and appointments are walked in (date added, id) order by index
 
-Revision ID: 0038
-Revises: 0041
+Revision ID: 0039
+Revises: 0038
 Create Date: 2026-12-07 11:00:00.000000
 
 A sync's backfill of tasks, notes or appointments reads a page at a time, in (date_added, id)
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0038"
-down_revision: str | None = "0041"
+revision: str = "0039"
+down_revision: str | None = "0038"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

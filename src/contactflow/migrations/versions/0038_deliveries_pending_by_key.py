@@ -1,6 +1,6 @@
 """deliveries found pending by key
 
-Revision ID: 0041
+Revision ID: 0038
 Revises: 0037
 Create Date: 2026-12-07 10:45:00.000000
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0041"
+revision: str = "0038"
 down_revision: str | None = "0037"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
