@@ -25,7 +25,8 @@ async def serve_demo(folder: Path, columns: int) -> tuple[str, str, str]:
     assert process.stdout is not None
     printed: list[str] = []
     try:
-        async with asyncio.timeout(180):
+        # Making the demo takes half a minute on a quiet machine, several on a busy one.
+        async with asyncio.timeout(420):
             while not printed or "API docs" not in printed[-1]:
                 line = await process.stdout.readline()
                 assert line, f"serve ended before it served: {''.join(printed)}"
