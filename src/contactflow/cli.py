@@ -7,6 +7,7 @@ import json
 import logging
 import shlex
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -50,6 +51,8 @@ from contactflow.settings import Settings, comma_separated, get_settings
 
 # Makes (or finds) the demo in a database, telling its progress.
 DemoLoad = Callable[[Database, Progress], Awaitable[DemoData]]
+# uvicorn's exit status for a server that could not start (its port taken, its app failing).
+STARTUP_FAILURE = 3
 app = typer.Typer(help="contactflow: CRM contacts and email integration hub.", no_args_is_help=True)
 app.add_typer(cli_access.keys_app, name="keys")
 app.add_typer(cli_events.events_app, name="events")
@@ -128,16 +131,19 @@ def serve(
     if loaded is not None:
         _print_demo(loaded, base_url)
     say = _announcer(settings)
-    # Each URL whole on its line, however narrow the terminal: they are copied or clicked.
-    say(f"contactflow is serving on {base_url}")
-    say(f"  API docs: {base_url}/docs")
+
+    def announce() -> None:
+        # Each URL whole on its line, however narrow the terminal: they are copied or clicked.
+        say(f"contactflow is serving on {base_url}")
+        say(f"  API docs: {base_url}/docs")
+
     # With JSON logs uvicorn's loggers write through the root's JSON lines, and its access
     # log (raw paths, query strings, client addresses) is off: /metrics counts requests.
     json_logs = settings.log_format == "json"
     # Only an API process builds the routes: other commands start without their cost.
     from contactflow.app import create_app
 
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=host,
         port=port,
@@ -152,6 +158,24 @@ def serve(
         # On SIGTERM: stop accepting, let the requests in flight finish for this long.
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
+    server = _AnnouncedServer(config, announce)
+    server.run()
+    if not server.started:
+        raise typer.Exit(STARTUP_FAILURE)
+
+
+class _AnnouncedServer(uvicorn.Server):
+    """Says where it serves once it does, with its signal handlers in place: a URL said
+    before could be opened, or the process interrupted, while the app was still starting."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._announce()
 
 
 @app.command()

@@ -1,10 +1,12 @@
 """`contactflow serve --demo`, what `make run` runs: while the demo loads (half a minute on a
-first run) a progress bar on stderr, then the keys and the URLs, each whole on its line with
-its label, in a terminal of 80 columns as of 40."""
+first run) a progress bar on stderr, then the keys and, once it serves, the URLs, each whole
+on its line with its label, in a terminal of 80 columns as of 40."""
 
 import asyncio
 import signal
 from pathlib import Path
+
+import httpx
 
 from tests.support import CONTACTFLOW, free_port, settings_env
 
@@ -31,6 +33,10 @@ async def serve_demo(folder: Path, columns: int) -> tuple[str, str, str]:
                 line = await process.stdout.readline()
                 assert line, f"serve ended before it served: {''.join(printed)}"
                 printed.append(line.decode())
+        # Said once it serves, not before: the URL answers at once, and SIGINT finds the
+        # server's own handlers in place.
+        async with httpx.AsyncClient(timeout=30) as http:
+            assert (await http.get(f"http://127.0.0.1:{port}/livez")).status_code == 200
         process.send_signal(signal.SIGINT)
         async with asyncio.timeout(60):
             rest, err = await process.communicate()
