@@ -1,6 +1,8 @@
 """What the sync tests share: a location's contacts on both sides made through their
 services, a sync's state read back, and the identity map's invariants."""
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +110,23 @@ async def backfill_job(db: Database, sync_id: str) -> SyncBackfill:
         job = await session.get(SyncBackfill, sync_id)
         assert job is not None
         return job
+
+
+async def cut_off(
+    db: Database, sync_id: str, step: Callable[[], Awaitable[bool]], after: int
+) -> SyncBackfill:
+    """The backfill advanced by `step` until at least `after` records are done, then its task
+    cancelled mid-way: the job as it was left."""
+
+    async def walk() -> None:
+        while await step():
+            pass
+
+    task = asyncio.create_task(walk())
+    await poll(lambda: backfill_job(db, sync_id), lambda job: job.done >= after, within=PATIENCE)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return await backfill_job(db, sync_id)
 
 
 async def stopped_then_finished(

@@ -1,7 +1,6 @@
 """The backfill: every CRM contact linked once to a Mailsuite contact (matched by email, then
 phone, before one is made), never a duplicate; interrupted and resumed, the same result."""
 
-import asyncio
 from dataclasses import replace
 
 import pytest
@@ -18,7 +17,7 @@ from contactflow.sync import service
 from contactflow.sync.backfill import advance
 from contactflow.sync.service import SyncSettings
 from contactflow.sync.sides import MailsuiteContacts, Record
-from tests.mailsuite.helpers import json_of, poll
+from tests.mailsuite.helpers import json_of
 from tests.support import (
     LiveServer,
     Tenant,
@@ -26,10 +25,10 @@ from tests.support import (
     make_tenant,
 )
 from tests.sync.helpers import (
-    PATIENCE,
     SYNCS,
     backfill_job,
     check_linked_once,
+    cut_off,
     make_world,
     stopped_then_finished,
     wait_backfilled,
@@ -82,18 +81,7 @@ async def test_backfill_interrupted_twice_resumes_to_the_same_result(
         world = await make_world(db, tenant.location_id, SIZE)
         async with api_client(quiet_server.base_url, tenant.headers) as http:
             sync_id = json_of(await http.post(SYNCS, json={}))["sync"]["id"]
-
-            async def walk() -> None:
-                while await advance(db, 5, "US"):
-                    pass
-
-            task = asyncio.create_task(walk())
-            await poll(
-                lambda: backfill_job(db, sync_id), lambda job: job.done >= 50, within=PATIENCE
-            )
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            first = await backfill_job(db, sync_id)
+            first = await cut_off(db, sync_id, lambda: advance(db, 5, "US"), 50)
             assert first.state == "running"
             assert first.done < SIZE
 

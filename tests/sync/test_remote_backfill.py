@@ -4,14 +4,12 @@ email then phone before one is made, never a duplicate on either side, when inte
 twice and resumed. A connection that lacks a scope the sync needs is refused, and so are
 the settings a sync of a remote account does not take yet."""
 
-import asyncio
-
 import httpx
 
 from contactflow.platform.db import Database
 from contactflow.settings import Settings
 from contactflow.sync.remote_runs import RemoteSyncSettings, advance
-from tests.mailsuite.helpers import error_lines, json_of, poll
+from tests.mailsuite.helpers import error_lines, json_of
 from tests.support import (
     LiveServer,
     Tenant,
@@ -21,10 +19,9 @@ from tests.support import (
     make_tenant,
 )
 from tests.sync.helpers import (
-    PATIENCE,
     SYNCS,
-    backfill_job,
     check_linked_once,
+    cut_off,
     make_world,
     stopped_then_finished,
 )
@@ -53,18 +50,9 @@ async def test_remote_backfill_interrupted_twice_links_each_contact_once(
 
             async with httpx.AsyncClient() as outbound:
                 settings = RemoteSyncSettings.of(own_settings, outbound)
-
-                async def walk() -> None:
-                    while await advance(db, settings, "interrupted"):
-                        pass
-
-                task = asyncio.create_task(walk())
-                await poll(
-                    lambda: backfill_job(db, sync_id), lambda job: job.done >= 100, within=PATIENCE
+                first = await cut_off(
+                    db, sync_id, lambda: advance(db, settings, "interrupted"), 100
                 )
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-            first = await backfill_job(db, sync_id)
             assert (first.state, first.total) == ("running", SIZE)
             assert first.done < SIZE
 
