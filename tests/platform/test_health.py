@@ -111,7 +111,11 @@ async def test_metrics_count_outcomes_and_rate_limit_refusals(
     before = await scrape(server.base_url)
     await add_endpoint(client, receiver.url("/outcomes"))
     await create_contact(client, firstName="Delivered")
-    await poll(lambda: scrape(server.base_url), lambda found: found[delivered] > before[delivered])
+    await poll(
+        lambda: scrape(server.base_url),
+        lambda found: found[delivered] > before[delivered],
+        within=60,
+    )
 
     refused = ("contactflow_rate_limit_refusals_total", (("limit", "burst"),))
     limited = server_settings(database_url, rate_limit_burst=1, embedded_workers=False)
