@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from sqlalchemy import Select, bindparam, exists, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from contactflow.platform import activity, events, issues, tracing
@@ -262,6 +262,7 @@ class Deliverer:
                 for delivery, outcome in results
             ],
         )
+        endpoints = await _lock_endpoints(uow, results)
         succeeded: dict[int, list[str]] = {}
         for delivery, outcome in results:
             if outcome.succeeded and outcome.status is not None:
@@ -281,37 +282,26 @@ class Deliverer:
                 )
                 .execution_options(synchronize_session=False)
             )
-        if succeeded:
-            recovered = {d.endpoint_id for d, o in results if o.succeeded}
-            await uow.session.execute(
-                update(WebhookEndpoint)
-                .where(
-                    WebhookEndpoint.id.in_(recovered),
-                    WebhookEndpoint.failing_since.is_not(None),
-                )
-                .values(failing_since=None)
-                .execution_options(synchronize_session=False)
-            )
-            await issues.record_successes(uow, issues.WEBHOOK_ENDPOINT, recovered)
+        recovered = {d.endpoint_id for d, o in results if o.succeeded}
+        for endpoint_id in recovered:
+            if endpoint_id in endpoints:
+                endpoints[endpoint_id].failing_since = None
+        await issues.record_successes(uow, issues.WEBHOOK_ENDPOINT, recovered)
         failed = [(d.id, o) for d, o in results if not o.succeeded]
         if failed:
-            await self._record_failures(uow, failed, now)
+            await self._record_failures(uow, failed, endpoints, now)
 
     async def _record_failures(
-        self, uow: UnitOfWork, failed: list[tuple[str, Outcome]], now: datetime
+        self,
+        uow: UnitOfWork,
+        failed: list[tuple[str, Outcome]],
+        endpoints: dict[str, WebhookEndpoint],
+        now: datetime,
     ) -> None:
         current = {
             row.id: row
             for row in await uow.session.scalars(
                 select(WebhookDelivery).where(WebhookDelivery.id.in_([i for i, _ in failed]))
-            )
-        }
-        endpoints = {
-            row.id: row
-            for row in await uow.session.scalars(
-                select(WebhookEndpoint).where(
-                    WebhookEndpoint.id.in_({d.endpoint_id for d in current.values()})
-                )
             )
         }
         for delivery_id, outcome in failed:
@@ -358,6 +348,33 @@ class Deliverer:
         elif now - endpoint.failing_since >= self.settings.disable_after:
             hours = self.settings.disable_after.total_seconds() / 3600
             await _disable(uow, endpoint, f"failing continuously for {hours:g} hours")
+
+
+async def _lock_endpoints(
+    uow: UnitOfWork, results: list[tuple[WebhookDelivery, Outcome]]
+) -> dict[str, WebhookEndpoint]:
+    """The endpoints whose rows the batch writes: those it failed on, and those that were
+    failing and it succeeded on. Locked first, in one order: a failure writes its issue and
+    then its endpoint, a recovery its endpoint and then its issue, and two workers doing one
+    each deadlocked (the batch's record rolled back, and it was sent again)."""
+    failed = {d.endpoint_id for d, o in results if not o.succeeded}
+    succeeded = {d.endpoint_id for d, o in results if o.succeeded} - failed
+    query = (
+        select(WebhookEndpoint)
+        .where(
+            or_(
+                WebhookEndpoint.id.in_(failed),
+                and_(
+                    WebhookEndpoint.id.in_(succeeded),
+                    WebhookEndpoint.failing_since.is_not(None),
+                ),
+            )
+        )
+        .order_by(WebhookEndpoint.id)
+    )
+    if uow.dialect == "postgresql":
+        query = query.with_for_update()
+    return {row.id: row for row in await uow.session.scalars(query)}
 
 
 def _described(outcome: Outcome) -> str:
