@@ -21,7 +21,7 @@ from tests.contacts.helpers import (
     json_of,
     without_trace,
 )
-from tests.support import LiveServer, Tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant
 
 LOCATION_DENIED = {"statusCode": 403, "message": "The token does not have access to this location"}
 MISSING = "doesNotExist0000000000000"
@@ -382,7 +382,9 @@ async def test_bad_tokens_get_the_401_envelope(
     headers = {"Version": "2021-07-28"}
     if authorization is not None:
         headers["Authorization"] = authorization
-    async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=headers
+    ) as http:
         for response in (
             await http.get("/contacts/"),
             await http.post("/contacts/", json={"firstName": "X"}),

@@ -5,7 +5,7 @@
 import httpx
 import pytest
 
-from tests.support import LiveServer, Tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant
 from tests.webhooks.helpers import (
     Json,
     TenantFactory,
@@ -79,7 +79,9 @@ async def test_another_locations_events_are_never_visible(
     client: httpx.AsyncClient, server: LiveServer, new_tenant: TenantFactory
 ) -> None:
     other = await new_tenant()
-    async with httpx.AsyncClient(base_url=server.base_url, headers=other.headers) as theirs:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=other.headers
+    ) as theirs:
         await create_contact(client, firstName="Mine")
         await create_contact(theirs, firstName="Theirs")
         await create_contact(client, firstName="Mine2")

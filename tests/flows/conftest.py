@@ -12,6 +12,7 @@ from contactflow.settings import Settings
 from tests.flows.helpers import Hub
 from tests.mailsuite.smtpd import Mailbox, running_mailbox
 from tests.support import (
+    CLIENT_TIMEOUT_SECONDS,
     LiveServer,
     Tenant,
     api_client,
@@ -95,7 +96,7 @@ async def quiet_tenant(quiet_db: Database) -> Tenant:
 @pytest.fixture(scope="package")
 async def outbound_http() -> AsyncIterator[httpx.AsyncClient]:
     """The outbound client of run executors a test drives by hand."""
-    async with httpx.AsyncClient(follow_redirects=False) as http:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS, follow_redirects=False) as http:
         yield http
 
 

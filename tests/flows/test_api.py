@@ -7,7 +7,7 @@ from contactflow.platform.auth.scopes import FLOWS_READ
 from contactflow.platform.db import Database
 from tests.flows.helpers import Hub, Json
 from tests.mailsuite.helpers import error_lines
-from tests.support import LiveServer, make_tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, make_tenant
 
 GOOD: Json = {
     "trigger": {"key": "contacts.task.created"},
@@ -123,7 +123,9 @@ async def test_another_locations_flows_are_not_found_and_scopes_are_required(
     flow_id = (await hub.post("/flows", {"name": "Mine", "definition": GOOD}))["flow"]["id"]
     other = await make_tenant(flows_db)
     reader = await make_tenant(flows_db, scopes=(FLOWS_READ,))
-    async with httpx.AsyncClient(base_url=flows_server.base_url) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=flows_server.base_url
+    ) as http:
         for path in (f"/flows/{flow_id}", f"/flows/{flow_id}/runs"):
             response = await http.get(path, headers=other.headers)
             assert response.status_code == 404, response.text

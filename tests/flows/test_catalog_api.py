@@ -10,7 +10,7 @@ from contactflow.flows.catalog import CATALOG
 from contactflow.flows.catalog.docs import REGENERATE, markdown
 from tests.flows.catalog_world import problems
 from tests.flows.helpers import Hub
-from tests.support import invoke_cli
+from tests.support import CLIENT_TIMEOUT_SECONDS, invoke_cli
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "catalog.md"
 
@@ -72,7 +72,9 @@ async def test_list_filter_search_and_get(hub: Hub) -> None:
 async def test_reading_the_catalog_needs_a_valid_token_and_no_scope(hub: Hub) -> None:
     anonymous = await hub.http.get("/catalog", headers={"Authorization": ""})
     assert anonymous.status_code == 401
-    async with httpx.AsyncClient(base_url=str(hub.http.base_url)) as other:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=str(hub.http.base_url)
+    ) as other:
         forged = await other.get("/catalog", headers={"Authorization": "Bearer cf_live_nope"})
         assert forged.status_code == 401
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import httpx
 
 from tests.mailsuite.smtpd import Mailbox
-from tests.support import Tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, Tenant
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -154,7 +154,9 @@ class Mail:
     ) -> httpx.Response:
         """Fetch a link from an email as a mail client would: no credentials."""
         assert url.startswith(PUBLIC_BASE), url
-        async with httpx.AsyncClient(base_url=str(self.http.base_url)) as anonymous:
+        async with httpx.AsyncClient(
+            timeout=CLIENT_TIMEOUT_SECONDS, base_url=str(self.http.base_url)
+        ) as anonymous:
             return await anonymous.request(
                 method,
                 url.removeprefix(PUBLIC_BASE),

@@ -7,7 +7,7 @@ import httpx
 from contactflow.platform.db import Database
 from tests.mailsuite.helpers import API, Json, Mail, error_lines
 from tests.mailsuite.smtpd import Mailbox
-from tests.support import LiveServer, make_tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, make_tenant
 
 REFUSAL = "550 5.7.1 <{}>: mailbox disabled"
 
@@ -86,11 +86,15 @@ async def test_resend_is_tenant_scoped_and_needs_the_write_scope(
 ) -> None:
     failed = await _failed(mail, smtp, "mine@example.com")
     other = await make_tenant(mail_db)
-    async with httpx.AsyncClient(base_url=mail_server.base_url, headers=other.headers) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=mail_server.base_url, headers=other.headers
+    ) as http:
         response = await http.post(f"{API}/emails/{failed['id']}/resend")
         assert error_lines(response, 404) == ["Email not found"]
     reader = await make_tenant(mail_db, scopes=("mailsuite.readonly",))
-    async with httpx.AsyncClient(base_url=mail_server.base_url, headers=reader.headers) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=mail_server.base_url, headers=reader.headers
+    ) as http:
         response = await http.post(f"{API}/emails/{failed['id']}/resend")
         assert "mailsuite.write" in error_lines(response, 401)[0]
     assert (await mail.email(failed["id"]))["status"] == "failed"

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from contactflow.platform.db import Database
 from tests.mailsuite.helpers import API, Mail, error_lines
 from tests.mailsuite.smtpd import Mailbox
-from tests.support import LiveServer, make_tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, make_tenant
 
 
 async def test_contacts_are_one_per_address_and_upserts_say_what_changed(mail: Mail) -> None:
@@ -156,15 +156,21 @@ async def test_other_tenants_and_missing_scopes_are_refused(
 ) -> None:
     contact = await mail.contact("mine@example.com")
     other = await make_tenant(mail_db)
-    async with httpx.AsyncClient(base_url=mail_server.base_url, headers=other.headers) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=mail_server.base_url, headers=other.headers
+    ) as http:
         response = await http.get(f"{API}/contacts/{contact['id']}")
         assert error_lines(response, 404) == ["Mailsuite contact not found"]
     reader = await make_tenant(mail_db, scopes=("mailsuite.readonly",))
-    async with httpx.AsyncClient(base_url=mail_server.base_url, headers=reader.headers) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=mail_server.base_url, headers=reader.headers
+    ) as http:
         assert (await http.get(f"{API}/contacts")).status_code == 200
         refused = await http.post(f"{API}/contacts", json={"email": "x@example.com"})
         assert "mailsuite.write" in error_lines(refused, 401)[0]
-    async with httpx.AsyncClient(base_url=mail_server.base_url) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=mail_server.base_url
+    ) as http:
         assert (await http.get(f"{API}/contacts")).status_code == 401
 
 

@@ -13,7 +13,7 @@ from contactflow.platform.db import Database
 from contactflow.platform.tenancy import Location
 from tests.conftest import TenantFactory
 from tests.oauth.support import App, add_user, bearer, dance, oauth_client, register_app
-from tests.support import LiveServer, Tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant
 
 COMPANY_APP_SCOPES = ("contacts.readonly", "oauth.readonly", "oauth.write")
 
@@ -44,7 +44,7 @@ async def company_token(server: LiveServer, db: Database, tenant: Tenant, app: A
 
 @pytest.fixture
 async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url) as plain:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url) as plain:
         yield plain
 
 

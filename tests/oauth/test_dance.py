@@ -20,7 +20,7 @@ from tests.oauth.support import (
     oauth_client,
     register_app,
 )
-from tests.support import LiveServer, Tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ async def test_authorization_code_flow_end_to_end(
     finally:
         await ghl.close()
 
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url) as http:
         # Refresh: a new pair; the old refresh token is spent, the old access token ends.
         old = dict(token)
         refreshed = await oauth.refresh_token(
@@ -136,7 +136,7 @@ async def test_revoke_and_introspect(
     assert (await oauth.introspect_token(url, token=token["access_token"])).json() == {
         "active": False
     }
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url) as http:
         called = await http.get("/contacts/", headers=bearer(token["access_token"]))
     assert called.status_code == 401
     # Revoking again, or a token that never existed, is still a success (RFC 7009 2.2).
@@ -152,7 +152,9 @@ async def test_public_client_uses_pkce_alone(
     email = await add_user(db, tenant.location_id)
     async with oauth_client(app) as oauth:
         token = await dance(oauth, server, email, choice=tenant.location_id)
-        async with httpx.AsyncClient(base_url=server.base_url) as http:
+        async with httpx.AsyncClient(
+            timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url
+        ) as http:
             listed = await http.get("/contacts/", headers=bearer(token["access_token"]))
         assert listed.status_code == 200, listed.text
         refreshed = await oauth.refresh_token(

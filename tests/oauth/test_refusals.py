@@ -27,7 +27,7 @@ from tests.oauth.support import (
     sign_in,
     sign_in_and_consent,
 )
-from tests.support import LiveServer, Tenant, live_server, server_settings
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant, live_server, server_settings
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ async def oauth(app: App) -> AsyncIterator[AsyncOAuth2Client]:
 
 @pytest.fixture
 async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url) as plain:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url) as plain:
         yield plain
 
 
@@ -157,7 +157,7 @@ async def test_scopes_can_only_shrink_on_refresh(
         url, refresh_token=str(token["refresh_token"]), scope="contacts.readonly"
     )
     assert narrower["scope"] == "contacts.readonly"
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url) as http:
         headers = bearer(narrower["access_token"])
         assert (await http.get("/contacts/", headers=headers)).status_code == 200
         write = await http.post("/contacts/", headers=headers, json={"firstName": "No"})
@@ -228,7 +228,7 @@ async def test_a_code_works_once_and_its_reuse_revokes_what_it_issued(
     with pytest.raises(OAuthError) as again:
         await oauth.fetch_token(token_url, **exchange)
     assert again.value.error == "invalid_grant"
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url) as http:
         called = await http.get("/contacts/", headers=bearer(token["access_token"]))
     assert called.status_code == 401
     async with db.reader() as session:
@@ -300,7 +300,7 @@ async def test_the_apps_ip_allowlist_applies_to_its_tokens(
     email = await add_user(db, tenant.location_id)
     async with oauth_client(app) as oauth:
         token = await dance(oauth, server, email, choice=tenant.location_id)
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url) as http:
         refused = await http.get("/contacts/", headers=bearer(token["access_token"]))
     assert refused.status_code == 403
     assert refused.json()["message"] == "Requests from 127.0.0.1 are not allowed for this token"
@@ -320,7 +320,9 @@ async def test_an_expired_access_token_is_refused(
         async with oauth_client(app) as oauth:
             token = await dance(oauth, short_lived, email, choice=tenant.location_id)
         assert token["expires_in"] == lifetime
-        async with httpx.AsyncClient(base_url=short_lived.base_url) as http:
+        async with httpx.AsyncClient(
+            timeout=CLIENT_TIMEOUT_SECONDS, base_url=short_lived.base_url
+        ) as http:
             assert (await http.get("/contacts/", headers=bearer(token["access_token"]))).is_success
             deadline = time.monotonic() + lifetime + 30
             while True:
@@ -362,6 +364,8 @@ async def test_plain_http_is_refused_off_loopback(
     refused = await http.post("/oauth/token", data=form, headers=public_host)
     assert (refused.status_code, refused.json()["error"]) == (400, "insecure_transport")
     with live_server(server_settings(database_url, trust_proxy=True)) as proxied:
-        async with httpx.AsyncClient(base_url=proxied.base_url) as behind_proxy:
+        async with httpx.AsyncClient(
+            timeout=CLIENT_TIMEOUT_SECONDS, base_url=proxied.base_url
+        ) as behind_proxy:
             answered = await behind_proxy.post("/oauth/token", data=form, headers=public_host)
     assert (answered.status_code, answered.json()["error"]) == (401, "invalid_client")

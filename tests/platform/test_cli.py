@@ -27,6 +27,7 @@ from contactflow.platform.migrate import alembic_config
 from contactflow.settings import Settings, get_settings
 from tests.security.helpers import bearer
 from tests.support import (
+    CLIENT_TIMEOUT_SECONDS,
     LiveServer,
     Tenant,
     invoke_cli,
@@ -37,7 +38,9 @@ from tests.webhooks.helpers import Json, add_endpoint_row, json_of
 
 
 async def status_of(server: LiveServer, key: str, method: str = "GET") -> httpx.Response:
-    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(key)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=bearer(key)
+    ) as http:
         body = {"firstName": "Cli"} if method == "POST" else None
         return await http.request(method, "/contacts/", json=body)
 
@@ -128,7 +131,7 @@ async def test_keys_from_create_to_revoke_and_the_audit_command(
 
     # `audit` prints the entries GET /audit returns, and the key's whole life.
     async with httpx.AsyncClient(
-        base_url=server.base_url, headers=bearer(successor["key"])
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=bearer(successor["key"])
     ) as http:
         response = await http.get("/audit", params={"limit": 100})
     assert response.status_code == 200, response.text
@@ -278,7 +281,9 @@ async def check_demo(result: Result, server: LiveServer, db: Database) -> None:
         # Demo locations are sandboxes: their keys are test keys.
         assert location["apiKey"].startswith(api_keys.TEST_PREFIX)
         async with httpx.AsyncClient(
-            base_url=server.base_url, headers=bearer(location["apiKey"])
+            timeout=CLIENT_TIMEOUT_SECONDS,
+            base_url=server.base_url,
+            headers=bearer(location["apiKey"]),
         ) as http:
             listed = await http.get("/contacts/", params={"locationId": location["id"]})
             assert listed.status_code == 200, listed.text
@@ -291,7 +296,9 @@ async def check_demo(result: Result, server: LiveServer, db: Database) -> None:
             assert json_of(theirs)["message"] == LOCATION_DENIED
     # The first location's contacts join the printed campaign and workflow for real.
     async with httpx.AsyncClient(
-        base_url=server.base_url, headers=bearer(locations[0]["apiKey"])
+        timeout=CLIENT_TIMEOUT_SECONDS,
+        base_url=server.base_url,
+        headers=bearer(locations[0]["apiKey"]),
     ) as http:
         listed = await http.get("/contacts/", params={"locationId": ids[0], "limit": 1})
         contact_id = json_of(listed)["contacts"][0]["id"]

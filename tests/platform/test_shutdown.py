@@ -19,7 +19,13 @@ import pytest
 
 from contactflow.platform.db import Database
 from tests.platform.slow_serve import STARTED
-from tests.support import api_client, cli_env, make_tenant, migrated_database
+from tests.support import (
+    CLIENT_TIMEOUT_SECONDS,
+    api_client,
+    cli_env,
+    make_tenant,
+    migrated_database,
+)
 
 GRACE = 15
 REQUESTS = 4
@@ -94,7 +100,7 @@ async def test_sigterm_answers_the_requests_in_flight(own_url: str, tmp_path: Pa
             assert [answer.status_code for answer in answers] == [200] * REQUESTS
             # No new connection is taken once it is told to stop.
             with pytest.raises(httpx.ConnectError):
-                async with httpx.AsyncClient() as fresh:
+                async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS) as fresh:
                     await fresh.get(f"{served.base_url}/health")
         while served.process.poll() is None:
             assert time.monotonic() - stopped_at < 2 * GRACE, served.output()

@@ -8,7 +8,7 @@ import httpx
 from tests.conftest import TenantFactory
 from tests.contacts.helpers import assert_error, client_for, create_contact, json_of, without_trace
 from tests.receiver import Receiver
-from tests.support import LiveServer, Tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant
 
 MISSING = "doesNotExist0000000000000"
 
@@ -64,7 +64,9 @@ async def test_the_event_log_shows_only_the_callers_location(
     client: httpx.AsyncClient, tenant: Tenant, server: LiveServer, new_tenant: TenantFactory
 ) -> None:
     other = await new_tenant()
-    async with httpx.AsyncClient(base_url=server.base_url, headers=other.headers) as theirs:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=other.headers
+    ) as theirs:
         await create_contact(theirs, firstName="Bea")
         their_events = json_of(await theirs.get("/events"))["events"]
     assert their_events

@@ -23,14 +23,16 @@ from contactflow.platform.tenancy import Location
 from tests.contacts.helpers import assert_error
 from tests.security.conftest import StartServer
 from tests.security.helpers import bearer, has_no_rate_headers, issue_key
-from tests.support import LiveServer, Tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant
 
 UNAUTHORIZED_KEYS = {"statusCode", "message", "error", "traceId"}
 
 
 async def refused(server: LiveServer, key: str, *fields: str) -> str:
     """The key gets the 401 envelope on a read and on a write, uncounted; its message."""
-    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(key)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=bearer(key)
+    ) as http:
         messages = set()
         for response in (
             await http.get("/contacts/"),
@@ -50,14 +52,18 @@ async def once_its_cache_entry_lapses(server: LiveServer, key: str) -> None:
     (which empty the process's credential cache), stops working once the server's cached
     entry lapses: within a second (ADR 0012). Polled with a generous deadline."""
     deadline = time.monotonic() + 30
-    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(key)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=bearer(key)
+    ) as http:
         while (await http.get("/contacts/")).status_code != 401:
             assert time.monotonic() < deadline, "the change was never seen"
             await asyncio.sleep(0.05)
 
 
 async def works(server: LiveServer, key: str) -> None:
-    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(key)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=bearer(key)
+    ) as http:
         response = await http.get("/contacts/")
         assert response.status_code == 200, response.text
 
@@ -140,7 +146,9 @@ async def test_a_missing_or_foreign_scheme_is_refused(
     server: LiveServer, authorization: str
 ) -> None:
     headers = {"Authorization": authorization} if authorization else {}
-    async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=headers
+    ) as http:
         response = await http.get("/contacts/")
     body = assert_error(response, 401)
     assert set(body) == UNAUTHORIZED_KEYS
@@ -148,7 +156,9 @@ async def test_a_missing_or_foreign_scheme_is_refused(
 
 async def audit_entries(server: LiveServer, db: Database, location_id: str) -> list[dict[str, str]]:
     _, auditor = await issue_key(db, location_id, [AUDIT_READ])
-    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(auditor)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=bearer(auditor)
+    ) as http:
         response = await http.get("/audit", params={"action": "credential.refused_ip"})
     assert response.status_code == 200, response.text
     entries: list[dict[str, str]] = response.json()["entries"]
@@ -160,7 +170,9 @@ async def test_an_ip_allowlist_refuses_other_addresses_and_audits_it(
 ) -> None:
     fenced_id, fenced = await issue_key(db, tenant.location_id, allowed_ips=["203.0.113.0/24"])
     _, local = await issue_key(db, tenant.location_id, allowed_ips=["127.0.0.1"])
-    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(fenced)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=bearer(fenced)
+    ) as http:
         response = await http.get("/contacts/")
         # A client on 127.0.0.1 cannot pass for an allowed address while there is no proxy.
         spoofed = await http.get("/contacts/", headers={"X-Forwarded-For": "203.0.113.9"})
@@ -184,7 +196,9 @@ async def test_behind_a_trusted_proxy_the_address_it_appends_counts(
 ) -> None:
     server = start_server(trust_proxy=True)
     _, fenced = await issue_key(db, tenant.location_id, allowed_ips=["203.0.113.0/24"])
-    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(fenced)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=bearer(fenced)
+    ) as http:
         # The proxy appends the address it saw; what the client sent before it is not believed.
         appended = await http.get(
             "/contacts/", headers={"X-Forwarded-For": "10.9.9.9, 203.0.113.9"}
@@ -200,7 +214,9 @@ async def audit_log(server: LiveServer, db: Database, location_id: str) -> list[
     """The location's whole audit log through GET /audit, oldest first (read with a key of
     its own, which adds its own entries)."""
     _, auditor = await issue_key(db, location_id, [AUDIT_READ])
-    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(auditor)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=bearer(auditor)
+    ) as http:
         response = await http.get("/audit", params={"limit": 100})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -244,7 +260,9 @@ async def test_a_keys_life_is_audited_and_its_last_use_recorded(
     assert used.last_used_ip == "127.0.0.1"
 
     # From another address (behind the trusted proxy): audited with the one before it.
-    async with httpx.AsyncClient(base_url=proxied.base_url, headers=bearer(key)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=proxied.base_url, headers=bearer(key)
+    ) as http:
         for _ in range(2):
             response = await http.get("/contacts/", headers={"X-Forwarded-For": "198.51.100.7"})
             assert response.status_code == 200, response.text
@@ -375,7 +393,9 @@ async def test_an_ipv6_allowlist_admits_its_network_only(
         await issue_key(db, tenant.location_id, allowed_ips=["2001:db8::/32", "2001:db8::/129"])
     assert bad.value.message[0].startswith("allowedIps.1: not an IP address or CIDR")
 
-    async with httpx.AsyncClient(base_url=proxied.base_url, headers=bearer(key)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=proxied.base_url, headers=bearer(key)
+    ) as http:
 
         async def from_address(address: str) -> httpx.Response:
             return await http.get("/contacts/", headers={"X-Forwarded-For": address})

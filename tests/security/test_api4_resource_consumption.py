@@ -16,7 +16,7 @@ from tests.contacts.helpers import assert_error, count_contacts
 from tests.receiver import Receiver
 from tests.security.conftest import StartServer
 from tests.security.helpers import bearer, has_no_rate_headers, issue_key, rate_headers
-from tests.support import Tenant, api_client
+from tests.support import CLIENT_TIMEOUT_SECONDS, Tenant, api_client
 
 MIB = 1024 * 1024
 
@@ -108,7 +108,9 @@ async def test_a_burst_counts_down_then_429_with_retry_after(
         assert counts["x-ratelimit-remaining"] == 0
         # A refused request spends nothing of the daily budget.
         assert counts["x-ratelimit-daily-remaining"] == 995
-    async with httpx.AsyncClient(base_url=server.base_url) as anonymous:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url
+    ) as anonymous:
         # Not authenticated, not counted: no headers, and the budget is not the caller's.
         missing = await anonymous.get("/contacts/")
         assert_error(missing, 401)
@@ -156,7 +158,7 @@ async def test_limits_are_per_app_per_location(
     server = start_server(rate_limit_burst=3)
     other_location = await new_tenant()
     _, second_key = await issue_key(db, tenant.location_id)
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url) as http:
         statuses = [
             (await http.get("/contacts/", headers=tenant.headers)).status_code for _ in range(4)
         ]
@@ -200,7 +202,9 @@ async def test_errors_after_authentication_carry_the_headers(
             assert_error(response, status)
         remaining = [rate_headers(response)["x-ratelimit-remaining"] for response, _ in responses]
         assert remaining == [49, 48, 47]
-    async with httpx.AsyncClient(base_url=server.base_url, headers=reader.headers) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=reader.headers
+    ) as http:
         # The scope is checked after the request is counted: an under-scoped call counts.
         under_scoped = await http.post("/contacts/", json={"firstName": "X"})
         assert_error(under_scoped, 401, "contacts.write")
@@ -241,7 +245,9 @@ async def test_redis_counts_one_budget_across_servers(
     apart = start_server(
         redis_url=redis_url, rate_limit_key_prefix=f"{redis_prefix}-b", rate_limit_burst=5
     )
-    async with httpx.AsyncClient(base_url=apart.base_url, headers=tenant.headers) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=apart.base_url, headers=tenant.headers
+    ) as http:
         response = await http.get("/contacts/")
         assert response.status_code == 200
         assert rate_headers(response)["x-ratelimit-remaining"] == 4

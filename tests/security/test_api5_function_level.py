@@ -20,7 +20,7 @@ from contactflow.platform.db import Database
 from tests.contacts.helpers import Json, assert_error, create_contact, json_of
 from tests.receiver import Receiver
 from tests.security.helpers import PUBLIC_PREFIXES, PUBLIC_ROUTES, bearer, issue_key
-from tests.support import LiveServer, Tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant
 
 # What contacts.readonly grants (the spec): every GET of /contacts, and the search by POST.
 CONTACT_READS = re.compile(r"^(GET /contacts/.*|POST /contacts/search)$")
@@ -113,7 +113,9 @@ async def test_a_readonly_key_reaches_only_contact_reads(
     before = await _snapshot(client, ids)
     _, reader = await issue_key(db, tenant.location_id, [CONTACTS_READ])
     reached, refused = [], []
-    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(reader)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=bearer(reader)
+    ) as http:
         for method, path in operations(server):
             response = await _call(http, method, path, ids)
             label = f"{method} {path}"
@@ -148,7 +150,7 @@ async def test_webhooks_need_their_own_scopes(
         (method, path) for method, path in operations(server) if path.startswith("/webhooks")
     ]
     assert len(webhook_operations) >= 10
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url) as http:
         http.headers.update(bearer(contacts_only))
         for method, path in webhook_operations:
             response = await _call(http, method, path, ids)
@@ -170,12 +172,16 @@ async def test_a_refused_scope_is_audited_with_the_scope_asked_for(
 ) -> None:
     reader_id, reader = await issue_key(db, tenant.location_id, [CONTACTS_READ])
     _, auditor = await issue_key(db, tenant.location_id, [AUDIT_READ])
-    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(reader)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=bearer(reader)
+    ) as http:
         assert (await http.get("/contacts/")).status_code == 200
         assert_error(await http.post("/contacts/", json={"firstName": "X"}), 401, CONTACTS_WRITE)
         assert_error(await http.get("/audit"), 401, AUDIT_READ)
         assert_error(await http.get("/webhooks"), 401, WEBHOOKS_READ)
-    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(auditor)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=bearer(auditor)
+    ) as http:
         response = await http.get("/audit", params={"action": "credential.refused_scope"})
     assert response.status_code == 200, response.text
     entries = response.json()["entries"]
@@ -185,5 +191,7 @@ async def test_a_refused_scope_is_audited_with_the_scope_asked_for(
     ]
     assert all(entry["action"] == "credential.refused_scope" for entry in entries)
     # Nothing was written by the refused call.
-    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(reader)) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=bearer(reader)
+    ) as http:
         assert json_of(await http.get("/contacts/"))["contacts"] == []

@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
 from contactflow.cli import app as cli
+from tests.support import CLIENT_TIMEOUT_SECONDS
 
 CONTACTFLOW = Path(sys.executable).with_name("contactflow")
 LOOPBACK = "127.0.0.1"
@@ -108,7 +109,9 @@ def https_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]
 async def test_serve_answers_over_tls_and_sends_hsts(https_server: tuple[str, Path]) -> None:
     base_url, cert = https_server
     trusted = ssl.create_default_context(cafile=str(cert))
-    async with httpx.AsyncClient(base_url=base_url, verify=trusted) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=base_url, verify=trusted
+    ) as http:
         response = await http.get("/health")
         tls = response.extensions["network_stream"].get_extra_info("ssl_object")
     assert response.status_code == 200
@@ -116,11 +119,13 @@ async def test_serve_answers_over_tls_and_sends_hsts(https_server: tuple[str, Pa
     assert response.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
     assert tls.version() in ("TLSv1.2", "TLSv1.3")
     # The certificate is checked: a client that does not trust it gets no answer ...
-    async with httpx.AsyncClient(base_url=base_url) as untrusting:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS, base_url=base_url) as untrusting:
         with pytest.raises(httpx.ConnectError):
             await untrusting.get("/health")
     # ... and plain http on the same port gets none either.
-    async with httpx.AsyncClient(base_url=base_url.replace("https", "http")) as plain:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=base_url.replace("https", "http")
+    ) as plain:
         with pytest.raises(httpx.HTTPError):
             await plain.get("/health")
 

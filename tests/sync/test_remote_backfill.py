@@ -11,6 +11,7 @@ from contactflow.settings import Settings
 from contactflow.sync.remote_runs import RemoteSyncSettings, advance
 from tests.mailsuite.helpers import error_lines, json_of
 from tests.support import (
+    CLIENT_TIMEOUT_SECONDS,
     LiveServer,
     Tenant,
     api_client,
@@ -48,7 +49,7 @@ async def test_remote_backfill_interrupted_twice_links_each_contact_once(
             assert (sync["connectionId"], sync["health"]) == (connection_id, "ok")
             sync_id = sync["id"]
 
-            async with httpx.AsyncClient() as outbound:
+            async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS) as outbound:
                 settings = RemoteSyncSettings.of(own_settings, outbound)
                 first = await cut_off(
                     db, sync_id, lambda: advance(db, settings, "interrupted"), 100

@@ -15,7 +15,7 @@ from contactflow.flows.connections.models import Connection
 from contactflow.platform.db import Database
 from contactflow.settings import Settings
 from tests.mailsuite.helpers import json_of, poll
-from tests.support import LiveServer, Tenant, make_tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant, make_tenant
 from tests.sync.helpers import PATIENCE, SYNCS, Json, wait_backfilled
 from tests.sync.remote_helpers import Relay, connect, oauth_connection, running_relay
 from tests.web.helpers import browser, make_person, signed_in
@@ -116,7 +116,9 @@ async def test_a_failing_remote_is_waited_for_and_a_revoked_token_asks_to_reconn
         lambda: _sync(client, sync_id), lambda sync: sync["health"] == "ok", within=PATIENCE
     )
     assert healthy["remedy"] is None
-    async with httpx.AsyncClient(base_url=relay.remote_url, headers=remote.headers) as account:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=relay.remote_url, headers=remote.headers
+    ) as account:
         body = {"filters": [{"field": "email", "operator": "eq", "value": "mae@mail.io"}]}
 
         async def found() -> list[Json]:

@@ -17,7 +17,15 @@ from contactflow.sync.remote_runs import RemoteSyncSettings
 from contactflow.sync.remote_runs import advance as remote_advance
 from tests.contacts.helpers import assert_error
 from tests.mailsuite.helpers import json_of
-from tests.support import LiveServer, Tenant, api_client, cli_output, invoke_cli, make_tenant
+from tests.support import (
+    CLIENT_TIMEOUT_SECONDS,
+    LiveServer,
+    Tenant,
+    api_client,
+    cli_output,
+    invoke_cli,
+    make_tenant,
+)
 from tests.sync.helpers import SYNCS, Json, make_world, wait_backfilled
 from tests.sync.remote_helpers import remote_connection
 
@@ -145,7 +153,7 @@ async def test_a_remote_accounts_sync_resyncs_the_same_way(
         world = await make_world(db, tenant.location_id, SIZE, crm_location=remote.location_id)
         async with (
             api_client(quiet_server.base_url, tenant.headers) as http,
-            httpx.AsyncClient() as outbound,
+            httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS) as outbound,
         ):
             connection_id = await remote_connection(http, quiet_server.base_url, remote)
             created = await http.post(SYNCS, json={"connectionId": connection_id})

@@ -8,7 +8,7 @@ import httpx
 
 from contactflow.platform.db import Database
 from tests.flows.helpers import Hub, Json
-from tests.support import LiveServer, Tenant, make_tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant, make_tenant
 from tests.web.helpers import browser, make_person, signed_in
 
 HOSTILE = '"><img src=x onerror=alert(1)>'
@@ -160,7 +160,9 @@ async def test_actions_on_another_locations_connection_are_404_and_need_csrf(
 ) -> None:
     other = await make_tenant(web_db)
     body = {"name": "Theirs", "kind": "http", "auth": "none", "baseUrl": "http://127.0.0.1:9/"}
-    async with httpx.AsyncClient(base_url=web_server.base_url, headers=other.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=web_server.base_url, headers=other.headers
+    ) as api:
         theirs = (await api.post("/connections", json=body)).json()["connection"]["id"]
     person = await make_person(web_db, web_tenant.location_id)
     ours = f"/app/l/{web_tenant.location_id}/connections"
@@ -177,5 +179,7 @@ async def test_actions_on_another_locations_connection_are_404_and_need_csrf(
         ).status_code == 404
         for action in ("new/http", f"{theirs}/delete"):
             assert (await http.post(f"{ours}/{action}", data={"name": "x"})).status_code == 403
-    async with httpx.AsyncClient(base_url=web_server.base_url, headers=other.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=web_server.base_url, headers=other.headers
+    ) as api:
         assert (await api.get(f"/connections/{theirs}")).json()["connection"]["name"] == "Theirs"

@@ -14,7 +14,7 @@ from contactflow.mailsuite.schemas import ContactCreate as MailContactCreate
 from contactflow.platform.db import Database
 from contactflow.web.contacts import CONTACTS_PER_PAGE
 from tests.flows.helpers import Hub
-from tests.support import LiveServer, Tenant, make_tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant, make_tenant
 from tests.web.forms import form_fields
 from tests.web.helpers import browser, make_person, second_location, signed_in
 from tests.webhooks.helpers import create_contacts
@@ -301,7 +301,9 @@ async def test_another_locations_contacts_are_not_found(
     web_server: LiveServer, web_db: Database, web_tenant: Tenant
 ) -> None:
     other = await make_tenant(web_db, sandbox=True)
-    async with httpx.AsyncClient(base_url=web_server.base_url, headers=other.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=web_server.base_url, headers=other.headers
+    ) as api:
         response = await api.post("/contacts/", json={"firstName": "Theirs"})
         assert response.status_code == 201
         theirs = response.json()["contact"]

@@ -12,7 +12,7 @@ from contactflow.platform.db import Database
 from tests.flows.helpers import Hub, Json
 from tests.mailsuite.helpers import BROWSER, poll
 from tests.mailsuite.smtpd import Mailbox, running_mailbox
-from tests.support import LiveServer, Tenant, make_tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant, make_tenant
 from tests.web.helpers import browser, make_person, second_location, signed_in
 
 XSS = "<script>alert(1)</script>"
@@ -54,7 +54,9 @@ async def opened_by_a_person(base_url: str, smtp: Mailbox, hub: Hub, to: str) ->
     email_id = received.message["X-Contactflow-Email-Id"]
 
     async def fetch() -> Json:
-        async with httpx.AsyncClient(base_url=base_url, headers={"User-Agent": BROWSER}) as http:
+        async with httpx.AsyncClient(
+            timeout=CLIENT_TIMEOUT_SECONDS, base_url=base_url, headers={"User-Agent": BROWSER}
+        ) as http:
             assert (await http.get(path)).status_code == 200
         email: Json = (await hub.get(f"/mailsuite/v1/emails/{email_id}"))["email"]
         return email

@@ -15,7 +15,7 @@ from contactflow.platform.auth.sessions import ACCOUNT_FAILURES, IDLE, WebSessio
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.settings import Settings
-from tests.support import LiveServer, Tenant, live_server
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant, live_server
 from tests.web.helpers import (
     browser,
     csrf_of,
@@ -234,7 +234,9 @@ async def test_failed_sign_ins_are_throttled_per_account_and_per_address(
 
 
 async def test_unknown_paths_under_app_and_static_files(web_server: LiveServer) -> None:
-    async with httpx.AsyncClient(base_url=web_server.base_url) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=web_server.base_url
+    ) as http:
         script = await http.get("/app/static/vendor/htmx-2.0.11.min.js")
         assert script.status_code == 200
         assert "javascript" in script.headers["content-type"]

@@ -15,7 +15,7 @@ from contactflow.platform.db import Database
 from contactflow.web.webhook_deliveries import DELIVERIES_PER_PAGE
 from tests.flows.helpers import Hub, Json
 from tests.receiver import Receiver, running_receiver
-from tests.support import LiveServer, Tenant, make_tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant, make_tenant
 from tests.web.helpers import browser, make_person, second_location, signed_in
 from tests.webhooks.helpers import arrivals_at, create_contacts, poll
 
@@ -312,7 +312,9 @@ async def test_webhook_pages_are_404_across_locations_and_refuse_without_csrf(
     web_server: LiveServer, web_db: Database, web_tenant: Tenant, web_hub: Hub
 ) -> None:
     other = await make_tenant(web_db)
-    async with httpx.AsyncClient(base_url=web_server.base_url, headers=other.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=web_server.base_url, headers=other.headers
+    ) as api:
         body = {"url": "http://127.0.0.1:9/theirs", "eventTypes": ["ContactCreate"]}
         theirs = (await api.post("/webhooks", json=body)).json()["endpoint"]["id"]
         tested = (await api.post(f"/webhooks/{theirs}/test")).json()["delivery"]["id"]
@@ -352,7 +354,9 @@ async def test_webhook_pages_are_404_across_locations_and_refuse_without_csrf(
         for path in (ours, f"{ours}/new", f"{ours}/{mine}"):
             assert (await http.get(path)).status_code == 404, path
         assert (await http.get(f"/app/l/{sibling}/webhooks")).status_code == 200
-    async with httpx.AsyncClient(base_url=web_server.base_url, headers=other.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=web_server.base_url, headers=other.headers
+    ) as api:
         endpoint = (await api.get(f"/webhooks/{theirs}")).json()["endpoint"]
     assert endpoint["url"] == "http://127.0.0.1:9/theirs"
     assert endpoint["enabled"] is True

@@ -21,7 +21,7 @@ from contactflow.platform.db import Database
 from contactflow.platform.webhooks.models import WebhookEndpoint
 from contactflow.platform.webhooks.signing import new_secret
 from tests.receiver import Receiver, wait_for
-from tests.support import LiveServer, Tenant, invoke_cli
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant, invoke_cli
 from tests.webhooks.helpers import (
     Json,
     Verifier,
@@ -102,7 +102,9 @@ async def test_every_delivery_verifies_with_standard_webhooks_and_the_highlevel_
 async def test_the_public_key_is_served_without_a_token(
     server: LiveServer, client: httpx.AsyncClient
 ) -> None:
-    async with httpx.AsyncClient(base_url=server.base_url) as anonymous:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url
+    ) as anonymous:
         served = await anonymous.get("/webhooks/public-key")
     assert served.status_code == 200, served.text
     body = json_of(served)

@@ -7,7 +7,7 @@ import httpx
 from contactflow.platform.db import Database
 from tests.flows.helpers import Hub
 from tests.mailsuite.helpers import error_lines
-from tests.support import LiveServer, make_tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, make_tenant
 
 
 async def test_every_location_has_its_local_connections(hub: Hub) -> None:
@@ -102,7 +102,9 @@ async def test_refusals_name_the_field(hub: Hub) -> None:
 
 async def test_connections_need_their_scopes(flows_server: LiveServer, flows_db: Database) -> None:
     reader = await make_tenant(flows_db, scopes=("connections.readonly",))
-    async with httpx.AsyncClient(base_url=flows_server.base_url, headers=reader.headers) as http:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=flows_server.base_url, headers=reader.headers
+    ) as http:
         assert (await http.get("/connections")).status_code == 200
         refused = await http.post("/connections", json={"name": "x"})
         assert "connections.write" in error_lines(refused, 401)[0]
@@ -137,7 +139,7 @@ async def test_a_flow_naming_a_connection_the_location_lacks_does_not_publish(
 ) -> None:
     elsewhere = await make_tenant(flows_db)
     async with httpx.AsyncClient(
-        base_url=str(hub.http.base_url), headers=elsewhere.headers
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=str(hub.http.base_url), headers=elsewhere.headers
     ) as other:
         theirs = (await other.get("/connections")).json()["connections"][0]["id"]
     ours = (await hub.get("/connections"))["connections"][0]["id"]

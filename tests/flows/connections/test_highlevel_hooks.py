@@ -14,7 +14,7 @@ from contactflow.platform.db import Database
 from tests.flows.connections.helpers import event_count, remote_events
 from tests.flows.helpers import Hub
 from tests.mailsuite.helpers import poll
-from tests.support import LiveServer, Tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant
 
 
 def _flow(connection_id: str | None) -> dict[str, object]:
@@ -104,7 +104,9 @@ async def test_signatures_are_checked_and_repeats_ignored(hub: Hub, flows_db: Da
     path = f"/hooks/highlevel/{connection_id}"
     before = await event_count(flows_db, location)
 
-    async with httpx.AsyncClient(base_url=str(hub.http.base_url)) as anonymous:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=str(hub.http.base_url)
+    ) as anonymous:
         other = base64.b64encode(Ed25519PrivateKey.generate().sign(body)).decode()
         for headers in ({}, {"x-ghl-signature": other}, {"x-ghl-signature": "not base64!"}):
             refused = await anonymous.post(path, content=body, headers=headers)

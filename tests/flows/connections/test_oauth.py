@@ -18,7 +18,7 @@ from tests.flows.connections.conftest import ACCESS_TOKEN_SECONDS
 from tests.flows.connections.helpers import stored
 from tests.flows.helpers import Hub, Json
 from tests.oauth.support import add_user, oauth_client, register_app, sign_in_and_consent
-from tests.support import LiveServer, Tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant
 
 
 async def _connected(
@@ -61,7 +61,9 @@ async def _connected(
     back = answer.headers["location"]
     assert back.startswith(callback + "?"), back
     assert parse_qs(urlsplit(back).query)["state"] == query["state"]
-    async with httpx.AsyncClient(base_url=str(hub.http.base_url)) as browser_back:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=str(hub.http.base_url)
+    ) as browser_back:
         page = await browser_back.get(f"/connections/oauth/callback?{urlsplit(back).query}")
         assert page.status_code == 200, page.text
         assert "Connected" in page.text
@@ -126,7 +128,7 @@ async def test_oauth_connection_outlives_its_access_tokens(
     # Past the lifetime: the token is refused by the remote, and the connection refreshes
     # ahead of calling.
     await asyncio.sleep(ACCESS_TOKEN_SECONDS + 0.5)
-    async with httpx.AsyncClient(base_url=remote.base_url) as http:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS, base_url=remote.base_url) as http:
         expired = await http.get(
             "/contacts/", headers={"Authorization": f"Bearer {first.access_token}"}
         )

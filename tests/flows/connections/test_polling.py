@@ -12,14 +12,16 @@ from contactflow.platform.db import Database
 from tests.flows.connections.helpers import remote_events
 from tests.flows.helpers import Hub
 from tests.mailsuite.helpers import poll
-from tests.support import LiveServer, make_tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, make_tenant
 
 
 async def test_polled_contacts_arrive_once(
     hub: Hub, server: LiveServer, db: Database, flows_db: Database
 ) -> None:
     remote = await make_tenant(db)
-    async with httpx.AsyncClient(base_url=server.base_url, headers=remote.headers) as account:
+    async with httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT_SECONDS, base_url=server.base_url, headers=remote.headers
+    ) as account:
         made = []
         for name in ("Ana", "Ben"):
             response = await account.post("/contacts/", json={"firstName": name})

@@ -24,6 +24,7 @@ from contactflow.flows.connections.remote_client import RemoteAccount, RemoteFai
 from contactflow.platform.db import Database
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 from tests.receiver import Receiver
+from tests.support import CLIENT_TIMEOUT_SECONDS
 
 
 class Clock:
@@ -136,7 +137,7 @@ async def test_429_then_5xx_back_off_and_the_budget_is_never_exceeded(receiver: 
     receiver.fail_next(429, 500, 503)
     receiver.retry_after = "1"
     try:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS) as http:
             answered = await call(_account(http, receiver.url(path), limits), "POST", "/x")
     finally:
         receiver.retry_after = None
@@ -151,7 +152,7 @@ async def test_429_then_5xx_back_off_and_the_budget_is_never_exceeded(receiver: 
 
     # Seven calls at once through one budget of two per second: never three in a second.
     path = f"/remote-{uuid.uuid4().hex}"
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS) as http:
         account = _account(http, receiver.url(path), limits)
         answers = await asyncio.gather(*(call(account, "POST", "/x") for _ in range(7)))
     assert [answer.status_code for answer in answers] == [200] * 7
@@ -167,7 +168,7 @@ async def test_a_remote_that_keeps_failing_fails_the_call_with_its_answer(
 ) -> None:
     path = f"/remote-{uuid.uuid4().hex}"
     receiver.fail_next(500, 502, 503, 504)
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS) as http:
         account = _account(http, receiver.url(path), RateLimits())
         with pytest.raises(RemoteFailed, match="remote answered 504: nope"):
             await call(account, "POST", "/x")
