@@ -34,7 +34,8 @@ from contactflow.sync.models import (
     SyncObject,
     SyncStatus,
 )
-from contactflow.sync.schemas import SyncOut
+from contactflow.sync.schemas import SegmentOut, SyncOut
+from contactflow.sync.segments import Segment
 from contactflow.sync.wire import sync_out
 
 sync_app = typer.Typer(
@@ -69,11 +70,13 @@ def _print(sync: SyncOut) -> None:
     )
     for entry in sync.mapping:
         console.print(f"  {entry.crm} <-> {entry.mailsuite}  ({entry.conflict})")
+    console.print(f"  covers {segment_words(sync.segment)}; {sync.excluded} left out")
     job = sync.backfill
     if job is not None:
         console.print(
             f"  backfill {job.state}: {job.done} of {job.total} "
-            f"({job.matched} matched, {job.created} created, {job.skipped} skipped)"
+            f"({job.matched} matched, {job.created} created, {job.skipped} skipped, "
+            f"{job.excluded} left out)"
         )
         if job.last_skip:
             console.print(f"  last skipped: {job.last_skip}", soft_wrap=True)
@@ -87,6 +90,18 @@ def _print(sync: SyncOut) -> None:
         )
     if sync.last_error:
         console.print(f"  last error ({sync.last_error_at}): {sync.last_error}", soft_wrap=True)
+
+
+def segment_words(segment: SegmentOut) -> str:
+    """Which contacts a segment covers, in words."""
+    parts = []
+    if segment.tags:
+        parts.append(f"tagged {' or '.join(segment.tags)}")
+    if segment.created_within_days is not None:
+        parts.append(f"added in the last {segment.created_within_days} days")
+    if segment.updated_within_days is not None:
+        parts.append(f"updated in the last {segment.updated_within_days} days")
+    return "contacts " + ", ".join(parts) if parts else "every contact"
 
 
 async def _shown(db: Database, location: str, sync_id: str) -> SyncOut:
@@ -149,6 +164,18 @@ def create_sync(
         str | None,
         typer.Option(help="A connection to a remote account, whose contacts are synced."),
     ] = None,
+    tags: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Only contacts with one of these tags (repeated)."),
+    ] = None,
+    created_within: Annotated[
+        int | None,
+        typer.Option(min=1, max=3650, help="Only contacts added within the last DAYS."),
+    ] = None,
+    updated_within: Annotated[
+        int | None,
+        typer.Option(min=1, max=3650, help="Only contacts updated within the last DAYS."),
+    ] = None,
 ) -> None:
     """Create a sync of contacts (or of their tasks, notes, appointments); its backfill starts
     at once (the workers run it). Prints its id."""
@@ -165,6 +192,11 @@ def create_sync(
     if policy is None:
         raise typer.BadParameter(", ".join(policies), param_hint="--on-delete")
 
+    for position, tag in enumerate(tags or []):
+        if not tag.strip():
+            raise typer.BadParameter(f"tag {position + 1} is empty", param_hint="--tag")
+    segment = Segment.given(tags or [], created_within, updated_within)
+
     async def run(db: Database) -> str:
         entries = [_field_map(text, n) for n, text in enumerate(mapping)] if mapping else None
         wanted = service.SyncSettings(
@@ -174,6 +206,7 @@ def create_sync(
             tuple(entries) if entries else None,
             on_delete=policy,
             connection_id=connection,
+            segment=segment,
         )
         async with db.unit_of_work() as uow:
             return (await service.create_sync(uow, location, wanted)).id

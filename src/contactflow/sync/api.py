@@ -39,6 +39,7 @@ async def create_sync(body: SyncCreate, caller: Writer, db: DatabaseDep) -> Sync
         body.reconcile_every_minutes,
         body.on_delete,
         body.connection_id,
+        None if body.segment is None else body.segment.segment(),
     )
     async with db.unit_of_work() as uow:
         sync = await service.create_sync(uow, caller.location_id, wanted)
@@ -71,8 +72,8 @@ async def get_sync(sync_id: SyncId, caller: Reader, db: DatabaseDep) -> SyncEnve
 @router.patch(
     "/{syncId}",
     response_model=SyncEnvelope,
-    summary="Rename a sync, change its direction, mapping, reconciliation schedule or "
-    "delete policy",
+    summary="Rename a sync, change its direction, mapping, segment, reconciliation schedule "
+    "or delete policy",
 )
 async def update_sync(
     sync_id: SyncId, body: SyncUpdate, caller: Writer, db: DatabaseDep
@@ -95,6 +96,7 @@ async def apply_update(uow: UnitOfWork, location_id: str, sync_id: str, body: Sy
         mapping=mapping,
         reconcile_every=body.reconcile_every_minutes,
         on_delete=body.on_delete,
+        segment=None if body.segment is None else body.segment.segment(),
     )
 
 

@@ -43,7 +43,7 @@ async def start(uow: UnitOfWork, sync: Sync) -> SyncBackfill:
     job = await uow.session.get(SyncBackfill, sync.id) or SyncBackfill(sync_id=sync.id)
     job.state, job.finished_at = RUNNING, None
     job.total = await crm.count(now) if local else 0
-    job.done = job.matched = job.created = job.skipped = 0
+    job.done = job.matched = job.created = job.skipped = job.excluded = 0
     job.last_skip = job.after_added_at = job.after_id = None
     job.started_at = job.updated_at = now
     uow.session.add(job)
@@ -81,6 +81,8 @@ def _tally(job: SyncBackfill, outcome: Outcome) -> None:
     elif outcome.kind in ("skipped", "failed"):
         job.skipped += 1
         job.last_skip = outcome.reason
+    elif outcome.kind == "excluded":
+        job.excluded += 1
 
 
 async def advance(db: Database, batch: int, region: str) -> bool:

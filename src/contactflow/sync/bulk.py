@@ -13,7 +13,8 @@ goes through `PairSync.compared`: a record whose partner is gone, an address met
 batch (linked as the incremental sync links it). The whole creation goes through
 `PairSync.record` when a write of it is refused (an address another writer took since the
 match, a task's contact gone), or would write a remote CRM side (sync/staged.py): rolled back
-in its savepoint, its records are done one by one, each refused (or deferred) alone."""
+in its savepoint, its records are done one by one, each refused (or deferred) alone. Records
+the sync's segment leaves out are set aside first, all of the batch's at once."""
 
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -26,7 +27,7 @@ from contactflow.platform.errors import DomainError
 from contactflow.sync import parents
 from contactflow.sync.fields import Values
 from contactflow.sync.models import LinkOrigin, SyncLink
-from contactflow.sync.pairs import WAITING, Outcome, PairSync, guarded
+from contactflow.sync.pairs import EXCLUDED, WAITING, Outcome, PairSync, guarded
 from contactflow.sync.sides import PARENT, SOURCE, BulkSide, Record, RemoteNeeded
 
 T = TypeVar("T")
@@ -47,7 +48,18 @@ async def link_crm_records(
     pairs: PairSync, records: list[Record], origin: LinkOrigin
 ) -> list[tuple[Record, Outcome]]:
     """Each of `records` (of the CRM side) linked to its Mailsuite partner, matched or made,
-    with what became of it."""
+    with what became of it; those the sync's segment leaves out are not (their links kept)."""
+    left_out = await pairs.coverage.left_out(records)
+    if left_out:
+        await pairs.coverage.excluded(sorted(left_out))
+    covered = [record for record in records if record.id not in left_out]
+    outcomes = await _link_covered(pairs, covered, origin)
+    return outcomes + [(record, EXCLUDED) for record in records if record.id in left_out]
+
+
+async def _link_covered(
+    pairs: PairSync, records: list[Record], origin: LinkOrigin
+) -> list[tuple[Record, Outcome]]:
     mailsuite, uow = pairs.mailsuite, pairs.uow
     if not isinstance(mailsuite, BulkSide):
         return [(r, await guarded(uow, pairs.compared(r, origin))) for r in records]

@@ -8,7 +8,8 @@ A pair is synced once per batch, from both records as they are now, however many
 changes the batch holds: the state, not the events, is synced. What is out of the common way
 goes one by one, in the order its changes came, through `PairSync` as before: a record with no
 link yet (matched, created, or waiting for its contact), a pair a delete in the batch touches,
-a pair one of whose records is gone. When a side refuses a write of the batch, the batch's
+a pair one of whose records is gone. A pair whose CRM record the sync's segment leaves out
+carries nothing (ADR 0042). When a side refuses a write of the batch, the batch's
 writes are rolled back in their savepoint and its pairs synced one by one, each refused alone
 (sync/bulk.py), so one refusal never loses the others' changes."""
 
@@ -21,7 +22,7 @@ from contactflow.sync import history
 from contactflow.sync.bulk import together_or_apart
 from contactflow.sync.fields import Values
 from contactflow.sync.models import SideName, SyncLink
-from contactflow.sync.pairs import Outcome, PairSync, guarded
+from contactflow.sync.pairs import EXCLUDED, Outcome, PairSync, guarded
 from contactflow.sync.reconcile import Plan
 from contactflow.sync.sides import MailsuiteContacts, Record, Side
 
@@ -110,7 +111,14 @@ async def _linked(
     }
     outcomes: list[tuple[Change, Outcome]] = []
     due: list[_Due] = []
+    # A pair whose CRM record the segment leaves out keeps its link and carries nothing.
+    left_out = await pairs.coverage.left_out(list(records["crm"].values()))
+    if left_out:
+        await pairs.coverage.excluded(sorted(left_out))
     for link, group in together:
+        if link.crm_id in left_out:
+            outcomes += [(change, EXCLUDED) for change in group]
+            continue
         now: dict[SideName, Record | None] = {
             "crm": records["crm"].get(link.crm_id),
             "mailsuite": records["mailsuite"].get(link.mailsuite_id),

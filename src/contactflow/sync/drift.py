@@ -8,7 +8,8 @@ planned as the sync would plan it (sync/reconcile.py): when that plan writes not
 sides differ only as the direction or a policy keeps them) the pair is in step, otherwise its
 fields are a finding. Records of either side that no link names are missing on the other
 side when the sync's direction would make them there. A record whose change still waits in
-the sync's part of the event log is not judged: the sync is about to handle it."""
+the sync's part of the event log is not judged: the sync is about to handle it; nor is one
+the sync's segment leaves out (a contact, a record of such a contact, a pair of either)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ from typing import Final
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contactflow.contacts.models import Contact
+from contactflow.mailsuite.models import MailContact
+from contactflow.platform.clock import utcnow
 from contactflow.platform.events import ConsumerCursor, Event
 from contactflow.sync import parents
 from contactflow.sync.fields import FieldMap, field_hashes, mapping_of
@@ -31,6 +35,7 @@ from contactflow.sync.models import (
 from contactflow.sync.objects import kind_of
 from contactflow.sync.pairs import writes
 from contactflow.sync.reconcile import plan
+from contactflow.sync.segments import Segment
 from contactflow.sync.service import consumer_name
 from contactflow.sync.sides import Record
 
@@ -164,6 +169,8 @@ async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Surve
     """Both sides of `sync` compared, with what is out of step."""
     comparison = _Comparison(sync, await _pending(session, sync))
     location, kind = sync.location_id, kind_of(sync.object)
+    # Contacts the segment leaves out, whose pairs and records are no finding (ADR 0042).
+    left_out = await _left_out(session, sync)
     linked: dict[SideName, set[str]] = {"crm": set(), "mailsuite": set()}
     after = ""
     while True:
@@ -181,7 +188,9 @@ async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Surve
             session, location, [link.mailsuite_id for link in links]
         )
         for link in links:
-            comparison.pair(link, crm.get(link.crm_id), mail.get(link.mailsuite_id))
+            record = crm.get(link.crm_id)
+            if link.crm_id not in left_out and (record is None or record.parent not in left_out):
+                comparison.pair(link, record, mail.get(link.mailsuite_id))
             linked["crm"].add(link.crm_id)
             linked["mailsuite"].add(link.mailsuite_id)
         after = links[-1].id
@@ -195,8 +204,45 @@ async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Surve
         listed = list(await session.execute(kind.listings[side](location)))
         if kind.of_contact:
             contacts = await parents.linked_contacts(session, location, side)
+            contacts -= await _partners_left_out(session, location, side, left_out)
             ids = {record_id for record_id, parent in listed if parent in contacts}
         else:
             ids = {record_id for record_id, _ in listed}
+            ids -= left_out if side == "crm" else await _matches_left_out(session, sync)
         comparison.unlinked(side, sorted(ids - linked[side]))
     return comparison.result
+
+
+async def _segment(session: AsyncSession, sync: Sync) -> Segment:
+    if kind_of(sync.object).of_contact:
+        return await parents.contacts_segment(session, sync.location_id)
+    return Segment.of(sync.segment)
+
+
+async def _left_out(session: AsyncSession, sync: Sync) -> set[str]:
+    segment = await _segment(session, sync)
+    if segment.everyone:
+        return set()
+    return set(await session.scalars(segment.left_out(sync.location_id, utcnow())))
+
+
+async def _partners_left_out(
+    session: AsyncSession, location_id: str, side: SideName, left_out: set[str]
+) -> set[str]:
+    """The contacts of `side` that are, or are linked to, contacts the segment leaves out."""
+    if side == "crm" or not left_out:
+        return left_out
+    return set((await parents.partners_of(session, location_id, "crm", left_out)).values())
+
+
+async def _matches_left_out(session: AsyncSession, sync: Sync) -> set[str]:
+    """The Mailsuite contacts whose address is that of a contact the segment leaves out:
+    linking them would link that contact, which the sync does not."""
+    segment = await _segment(session, sync)
+    if segment.everyone:
+        return set()
+    addresses = segment.left_out(sync.location_id, utcnow()).with_only_columns(Contact.email_lower)
+    query = select(MailContact.id).where(
+        MailContact.location_id == sync.location_id, MailContact.email_lower.in_(addresses)
+    )
+    return set(await session.scalars(query))

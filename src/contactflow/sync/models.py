@@ -89,6 +89,10 @@ class Sync(Base):
     direction: Mapped[Direction] = mapped_column(String(16))
     # [{"crm": field, "mailsuite": field, "conflict": policy}, ...] (sync/fields.py)
     mapping: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    # Which contacts it covers: {"tags": [...], "createdWithinDays": n, "updatedWithinDays": n}
+    # (sync/segments.py); None: every contact. A sync of a contact's records has none: it
+    # covers the records of the contacts its contacts sync covers.
+    segment: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     status: Mapped[SyncStatus] = mapped_column(String(16))
     # The last pair that could not be synced, and why (a person reads it on the sync).
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -164,12 +168,14 @@ class SyncBackfill(Base):
     )
     state: Mapped[BackfillState] = mapped_column(String(16))
     # Records there were when it started; walked so far, of which matched an existing
-    # Mailsuite record, created one, or were skipped (the last reason kept).
+    # Mailsuite record, created one, were skipped (the last reason kept), or were left out
+    # by the sync's segment.
     total: Mapped[int] = mapped_column(Integer)
     done: Mapped[int] = mapped_column(Integer, default=0)
     matched: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
+    excluded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_skip: Mapped[str | None] = mapped_column(Text)
     after_added_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     after_id: Mapped[str | None] = mapped_column(String(64))

@@ -17,6 +17,7 @@ from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Conflict, DomainError
 from contactflow.sync import conflict_queue, history, parents
 from contactflow.sync import events as sync_events
+from contactflow.sync.coverage import Coverage
 from contactflow.sync.fields import Values, field_hashes, mapping_of, record_hash
 from contactflow.sync.models import (
     HELD,
@@ -34,8 +35,10 @@ from contactflow.sync.sides import PARENT, SOURCE, Record, RemoteNeeded, Side, r
 
 # Skipped: nothing to do by the sync's rules (the reason says why); failed: a side refused
 # the write (an address another contact has, a number that is no phone); deferred: it waits
-# for a call to a remote side (sync/staged.py).
-OutcomeKind = Literal["matched", "created", "synced", "unchanged", "skipped", "failed", "deferred"]
+# for a call to a remote side (sync/staged.py); excluded: the sync's segment leaves it out.
+OutcomeKind = Literal[
+    "matched", "created", "synced", "unchanged", "skipped", "failed", "deferred", "excluded"
+]
 _WRITES: Final[dict[SideName, str]] = {"crm": "mailsuiteToCrm", "mailsuite": "crmToMailsuite"}
 
 
@@ -51,6 +54,7 @@ class Outcome:
 
 
 WAITING: Final = Outcome("skipped", "its contact is not linked yet: it waits for it")
+EXCLUDED: Final = Outcome("excluded", "the sync's segment leaves it out")
 
 
 class PairSync:
@@ -66,6 +70,7 @@ class PairSync:
             "crm": [entry.crm for entry in self.mapping],
             "mailsuite": [entry.mailsuite for entry in self.mapping],
         }
+        self.coverage = Coverage(uow, sync)
 
     async def _link(self, side: SideName, record_id: str) -> SyncLink | None:
         column = SyncLink.crm_id if side == "crm" else SyncLink.mailsuite_id
@@ -88,7 +93,13 @@ class PairSync:
         return await self.record(side, record, origin)
 
     async def record(self, side: SideName, record: Record, origin: LinkOrigin) -> Outcome:
+        """`record` of `side`, changed or new, brought in step with its partner; unless the
+        segment leaves out its CRM record (this one, its partner, or the one it would make):
+        then nothing is written, and a link it has is kept."""
         other: SideName = "mailsuite" if side == "crm" else "crm"
+        if side == "crm" and await self.coverage.outside(record):
+            await self.coverage.excluded([record.id])
+            return EXCLUDED
         link = await self._link(side, record.id)
         if link is not None:
             if self.as_synced(side, record, link):
@@ -98,10 +109,14 @@ class PairSync:
             )
             if partner is None:
                 return Outcome("skipped", f"its linked {other} record is no longer there")
+            if side == "mailsuite" and await self.coverage.outside(partner):
+                return EXCLUDED
             await self.reconcile(side, record, partner, link, origin)
             return Outcome("synced")
         partner = await self.sides[other].match(record.email, record.phone)
         if partner is not None:
+            if side == "mailsuite" and await self.coverage.outside(partner):
+                return EXCLUDED
             return await self.link_matched(side, record, partner, origin)
         refused = self.uncreatable(other, record)
         if refused is not None:
@@ -115,8 +130,12 @@ class PairSync:
             if parent is None:
                 await parents.wait(self.uow, self.sync, side, record.id, record.parent)
                 return WAITING
+            if side == "mailsuite" and await self.coverage.contacts_left_out([parent]):
+                return EXCLUDED
             values |= {PARENT: parent, SOURCE: record.id}
             await parents.done(self.uow, self.sync, side, record.id)
+        elif side == "mailsuite" and await self.coverage.outside(_made(record, values)):
+            return EXCLUDED
         created = await self.sides[other].create(values)
         await self.reconcile(side, record, created, None, origin)
         return Outcome("created")
@@ -372,6 +391,12 @@ class PairSync:
         link.mailsuite_fields, link.mailsuite_hash = mail_fields, record_hash(mail_fields)
         link.origin, link.synced_at = origin, now
         return noted
+
+
+def _made(record: Record, values: Values) -> Record:
+    """The CRM contact a Mailsuite `record` would become, with `values`, made now."""
+    now = utcnow()
+    return Record(record.id, values, now, (now, record.id))
 
 
 def pairs_for(uow: UnitOfWork, sync: Sync, region: str) -> PairSync:

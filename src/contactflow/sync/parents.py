@@ -5,12 +5,13 @@ contact has none. The waiting records are synced once their contacts are linked
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.sync.models import SideName, Sync, SyncLink, SyncPending
+from contactflow.sync.segments import Segment
 
 CONTACTS = "contacts"
 
@@ -19,6 +20,32 @@ async def contacts_sync(session: AsyncSession, location_id: str) -> str | None:
     """The id of the location's contacts sync, if it has one."""
     return await session.scalar(
         select(Sync.id).where(Sync.location_id == location_id, Sync.object == CONTACTS)
+    )
+
+
+async def contacts_segment(session: AsyncSession, location_id: str) -> Segment:
+    """The segment of the location's contacts sync: the contacts whose records are synced."""
+    stored = await session.scalar(
+        select(Sync.segment).where(Sync.location_id == location_id, Sync.object == CONTACTS)
+    )
+    return Segment.of(stored)
+
+
+async def drop_waiting(
+    uow: UnitOfWork, location_id: str, contact_ids: Iterable[str] | Select[str]
+) -> None:
+    """The location's records waiting for one of the Contacts API contacts `contact_ids`,
+    which the contacts sync's segment leaves out, wait no longer: they are not synced."""
+    ids = contact_ids if isinstance(contact_ids, Select) else list(contact_ids)
+    if isinstance(ids, list) and not ids:
+        return
+    syncs = select(Sync.id).where(Sync.location_id == location_id, Sync.object != CONTACTS)
+    await uow.session.execute(
+        delete(SyncPending).where(
+            SyncPending.sync_id.in_(syncs),
+            SyncPending.side == "crm",
+            SyncPending.parent_id.in_(ids),
+        )
     )
 
 

@@ -161,12 +161,16 @@ async def _backfill(batch: Batch) -> bool:
         if batch.kind.of_contact and await _contacts_first(session, batch.location_id):
             return False
         started, after, counted = job.started_at, position(job), job.done > 0 or job.total > 0
+        segment = await parents.contacts_segment(session, batch.location_id)
     total = None if counted else await batch.contacts.count(started)
     size = batch.settings.batch
     contacts = await batch.contacts.page(started, after, size)
     records = contacts
     if isinstance(batch.remote, RemoteRecords):
-        records = await batch.remote.of_contacts(contact.id for contact in contacts)
+        # The records of a contact the segment leaves out are not read at all.
+        now = utcnow()
+        covered = (contact.id for contact in contacts if segment.covers(contact, now))
+        records = await batch.remote.of_contacts(covered)
     staged = StagedCrm()
     for record in records:
         staged.know(record)

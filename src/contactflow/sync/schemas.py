@@ -22,6 +22,7 @@ from contactflow.sync.models import (
     SyncObject,
     SyncStatus,
 )
+from contactflow.sync.segments import Segment
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 FieldName = Annotated[str, StringConstraints(min_length=1, max_length=80)]
@@ -43,6 +44,22 @@ class FieldMapIn(RequestModel):
 Mapping = Annotated[list[FieldMapIn], Field(min_length=1, max_length=50)]
 # Minutes between scheduled reconciliations (at most a week); 0 turns them off.
 ReconcileEvery = Annotated[int, Field(ge=0, le=10080)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+# A window of days back from now: at least one day, at most ten years.
+WithinDays = Annotated[int, Field(strict=True, ge=1, le=3650)]
+
+
+class SegmentIn(RequestModel):
+    """Which contacts a sync covers: those with any of `tags`, added within the last
+    `createdWithinDays`, updated within the last `updatedWithinDays`; all that are given at
+    once. `{}` covers every contact."""
+
+    tags: Annotated[list[Tag], Field(max_length=100)] = []
+    created_within_days: WithinDays | None = None
+    updated_within_days: WithinDays | None = None
+
+    def segment(self) -> Segment:
+        return Segment.given(self.tags, self.created_within_days, self.updated_within_days)
 
 
 class SyncCreate(RequestModel):
@@ -58,12 +75,16 @@ class SyncCreate(RequestModel):
     on_delete: DeletePolicy = "ignore"
     # A connection to a remote HighLevel-compatible account: its contacts are the CRM side.
     connection_id: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    # Which contacts it covers (a contacts sync); without one, every contact.
+    segment: SegmentIn | None = None
 
 
 class SyncUpdate(RequestModel):
     name: Name | None = None
     direction: Direction | None = None
     mapping: Mapping | None = None
+    # A new segment (`{}`: every contact again); left out, the segment stays.
+    segment: SegmentIn | None = None
     reconcile_every_minutes: ReconcileEvery | None = None
     on_delete: DeletePolicy | None = None
 
@@ -74,14 +95,22 @@ class FieldMapOut(WireModel):
     conflict: Conflict
 
 
+class SegmentOut(WireModel):
+    tags: list[str]
+    created_within_days: int | None
+    updated_within_days: int | None
+
+
 class BackfillOut(WireModel):
     state: str
-    # Records walked of those there were when it started; how they were linked.
+    # Records walked of those there were when it started; how they were linked, or that the
+    # segment left them out.
     done: int
     total: int
     matched: int
     created: int
     skipped: int
+    excluded: int
     last_skip: str | None
     per_second: float | None
     seconds_left: float | None
@@ -96,10 +125,13 @@ class SyncOut(WireModel):
     object: SyncObject
     direction: Direction
     mapping: list[FieldMapOut]
+    segment: SegmentOut
     status: SyncStatus
     linked: int
     # Records of a contact (tasks, notes) waiting for their contact to be linked.
     waiting: int
+    # Records the segment leaves out (of a remote account: those its last backfill left out).
+    excluded: int
     backfill: BackfillOut | None
     last_error: str | None
     last_error_at: str | None

@@ -34,6 +34,7 @@ from contactflow.sync.models import (
 )
 from contactflow.sync.objects import ObjectKind, kind_of
 from contactflow.sync.pairs import writes
+from contactflow.sync.segments import Segment
 
 SYNC_NOT_FOUND = "Sync not found"
 CONNECTION = "connectionId"
@@ -59,6 +60,20 @@ class SyncSettings:
     on_delete: DeletePolicy = "ignore"
     # A connection to a remote account whose contacts are the CRM side; None: this workspace.
     connection_id: str | None = None
+    # Which contacts it covers; None: every contact.
+    segment: Segment | None = None
+
+
+def _checked_segment(kind: ObjectKind, segment: Segment) -> Segment:
+    """`segment`, which only a contacts sync takes: a sync of a contact's records covers the
+    records of the contacts its contacts sync covers (422 naming `segment`)."""
+    if kind.of_contact and not segment.everyone:
+        raise invalid(
+            "segment",
+            f"a {kind.name} sync covers the {kind.name} of the contacts the location's contacts "
+            "sync covers: give the segment to the contacts sync",
+        )
+    return segment
 
 
 def schedule(sync: Sync, minutes: int | None) -> None:
@@ -153,6 +168,7 @@ async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -
     reads the account its contacts sync reads (a remote one too)."""
     kind = kind_of(wanted.object)
     mapping = checked_mapping(list(wanted.mapping or kind.mapping), kind.catalog)
+    segment = _checked_segment(kind, wanted.segment or Segment())
     direction = kind.checked_direction(wanted.direction or kind.directions[0])
     connection_id = wanted.connection_id
     await uow.lock(f"syncs:{location_id}")
@@ -185,6 +201,7 @@ async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -
         object=wanted.object,
         direction=direction,
         mapping=[entry.as_data() for entry in mapping],
+        segment=segment.as_data(),
         status=ACTIVE,
         on_delete=wanted.on_delete,
         connection_id=connection_id,
@@ -214,11 +231,18 @@ async def change_sync(
     mapping: list[FieldMap] | None = None,
     reconcile_every: int | None = None,
     on_delete: DeletePolicy | None = None,
+    segment: Segment | None = None,
 ) -> Sync:
     """Rename it, change its direction or mapping (pairs are reconciled with the new ones as
-    their records next change), how often it is reconciled, or its delete policy."""
+    their records next change), how often it is reconciled, its delete policy, or its
+    segment (a contact it now covers is linked when it next changes, or by a resync; the
+    records waiting for a contact it now leaves out wait no longer)."""
     sync = await find_sync(uow.session, location_id, sync_id)
     kind = kind_of(sync.object)
+    if segment is not None:
+        sync.segment = _checked_segment(kind, segment).as_data()
+        if sync.connection_id is None:
+            await parents.drop_waiting(uow, location_id, segment.left_out(location_id, utcnow()))
     if sync.connection_id is not None:
         await _check_remote(
             uow.session,

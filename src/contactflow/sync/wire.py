@@ -4,7 +4,7 @@ pairs linked; their reconciliations and findings."""
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.platform.clock import to_iso
+from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.issues import RECONNECT
 from contactflow.sync.backfill import Progress
 from contactflow.sync.conflict_queue import count_open
@@ -18,7 +18,8 @@ from contactflow.sync.models import (
     SyncLink,
     SyncReconciliation,
 )
-from contactflow.sync.parents import count_waiting
+from contactflow.sync.objects import kind_of
+from contactflow.sync.parents import contacts_segment, count_waiting
 from contactflow.sync.schemas import (
     BackfillOut,
     ChangeOut,
@@ -30,8 +31,10 @@ from contactflow.sync.schemas import (
     HeldDeleteOut,
     ReconciliationOut,
     RepairOut,
+    SegmentOut,
     SyncOut,
 )
+from contactflow.sync.segments import Segment, count_left_out
 
 
 def backfill_out(job: SyncBackfill) -> BackfillOut:
@@ -43,6 +46,7 @@ def backfill_out(job: SyncBackfill) -> BackfillOut:
         matched=job.matched,
         created=job.created,
         skipped=job.skipped,
+        excluded=job.excluded,
         last_skip=job.last_skip,
         per_second=round(progress.per_second, 2) if progress.per_second is not None else None,
         seconds_left=(
@@ -53,11 +57,32 @@ def backfill_out(job: SyncBackfill) -> BackfillOut:
     )
 
 
+def segment_out(segment: Segment) -> SegmentOut:
+    return SegmentOut(
+        tags=list(segment.tags),
+        created_within_days=segment.created_within_days,
+        updated_within_days=segment.updated_within_days,
+    )
+
+
 def health(sync: Sync) -> Health:
     """Whether the sync keeps up with its remote account."""
     if sync.remedy is not None:
         return "failing"
     return "backingOff" if sync.retry_at is not None else "ok"
+
+
+async def count_excluded(session: AsyncSession, sync: Sync, job: SyncBackfill | None) -> int:
+    """The records the sync's segment leaves out now: the location's contacts, or the records
+    of those contacts; of a remote account, those its last backfill left out."""
+    if sync.connection_id is not None:
+        return job.excluded if job is not None else 0
+    kind, location = kind_of(sync.object), sync.location_id
+    if kind.of_contact:
+        segment = await contacts_segment(session, location)
+        listing = kind.listings["crm"](location)
+        return await count_left_out(session, location, segment, utcnow(), listing)
+    return await count_left_out(session, location, Segment.of(sync.segment), utcnow())
 
 
 async def sync_out(session: AsyncSession, sync: Sync) -> SyncOut:
@@ -72,9 +97,11 @@ async def sync_out(session: AsyncSession, sync: Sync) -> SyncOut:
         object=sync.object,
         direction=sync.direction,
         mapping=[FieldMapOut.model_validate(entry) for entry in sync.mapping],
+        segment=segment_out(Segment.of(sync.segment)),
         status=sync.status,
         linked=linked or 0,
         waiting=await count_waiting(session, sync.id),
+        excluded=await count_excluded(session, sync, job),
         backfill=backfill_out(job) if job is not None else None,
         last_error=sync.last_error,
         last_error_at=to_iso(sync.last_error_at),
