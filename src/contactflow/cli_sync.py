@@ -34,9 +34,9 @@ from contactflow.sync.models import (
     SyncObject,
     SyncStatus,
 )
-from contactflow.sync.schemas import SegmentOut, SyncOut
+from contactflow.sync.schemas import SyncOut
 from contactflow.sync.segments import Segment
-from contactflow.sync.wire import sync_out
+from contactflow.sync.wire import segment_words, sync_out
 
 sync_app = typer.Typer(
     help="Syncs between the Contacts API's and Mailsuite's contacts.", no_args_is_help=True
@@ -90,18 +90,6 @@ def _print(sync: SyncOut) -> None:
         )
     if sync.last_error:
         console.print(f"  last error ({sync.last_error_at}): {sync.last_error}", soft_wrap=True)
-
-
-def segment_words(segment: SegmentOut) -> str:
-    """Which contacts a segment covers, in words."""
-    parts = []
-    if segment.tags:
-        parts.append(f"tagged {' or '.join(segment.tags)}")
-    if segment.created_within_days is not None:
-        parts.append(f"added in the last {segment.created_within_days} days")
-    if segment.updated_within_days is not None:
-        parts.append(f"updated in the last {segment.updated_within_days} days")
-    return "contacts " + ", ".join(parts) if parts else "every contact"
 
 
 async def _shown(db: Database, location: str, sync_id: str) -> SyncOut:

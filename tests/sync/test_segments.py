@@ -10,7 +10,7 @@ from contactflow.platform.db import Database
 from contactflow.sync.models import SyncLink, SyncPending
 from tests.contacts.helpers import create_contact
 from tests.mailsuite.helpers import error_lines, json_of, poll
-from tests.support import LiveServer, Tenant, make_tenant
+from tests.support import LiveServer, Tenant, cli_output, invoke_cli, make_tenant
 from tests.sync.helpers import SYNCS, Json, linked_partner, settled, wait_backfilled
 from tests.sync.remote_helpers import remote_connection
 from tests.sync.test_reconciliations import reconciled
@@ -64,6 +64,28 @@ async def test_an_unusable_segment_is_refused_naming_its_field(
         "createdWithinDays": None,
         "updatedWithinDays": None,
     }
+
+
+async def test_the_cli_creates_a_sync_with_a_segment_and_shows_it(
+    database_url: str, tenant: Tenant
+) -> None:
+    location = tenant.location_id
+    empty = await invoke_cli(database_url, "sync", "create", "--location", location, "--tag", " ")
+    assert empty.exit_code != 0
+    assert "tag 1 is empty" in empty.output
+    made = await cli_output(
+        database_url,
+        "sync",
+        "create",
+        "--location",
+        location,
+        "--tag",
+        "VIP",
+        "--updated-within",
+        "30",
+    )
+    shown = await cli_output(database_url, "sync", "show", made, "--location", location)
+    assert "covers contacts tagged vip, updated in the last 30 days; 0 left out" in shown
 
 
 async def test_a_tag_segment_links_only_tagged_contacts_and_their_tasks_as_tags_change(

@@ -232,3 +232,43 @@ async def test_a_sync_of_tasks_is_edited_with_the_task_fields(
     assert (await stored(web_db, tasks.id)).mapping == [
         {"crm": "completed", "mailsuite": "status", "conflict": "mailsuiteWins"}
     ]
+
+
+async def test_a_person_chooses_which_contacts_a_sync_covers(
+    web_server: LiveServer, web_db: Database, web_tenant: Tenant, web_hub: Hub
+) -> None:
+    sync = await paused_sync(web_db, web_tenant.location_id, "Everyone")
+    person = await make_person(web_db, web_tenant.location_id, role="user")
+    here = f"/app/l/{web_tenant.location_id}/syncs/{sync.id}"
+    async with browser(web_server.base_url) as http:
+        token = await signed_in(http, person)
+        page = await http.get(here)
+        assert '<dd id="sync-covers">every contact</dd>' in page.text
+        assert '<td class="number" data-count="excluded">0</td>' in page.text
+        form = await http.get(f"{here}/edit")
+        assert 'id="sync-segment-tags" name="segmentTags" maxlength="2000" value=""' in form.text
+
+        zero = edit_form(token, DEFAULT_ROWS, segmentTags="vip", segmentCreated="0")
+        refused = await http.post(f"{here}/edit", data=zero)
+        assert refused.status_code == 422, refused.text
+        assert error_of(refused.text, "segmentCreated").startswith("Added within the last days: ")
+        assert 'name="segmentTags" maxlength="2000" value="vip"' in refused.text
+        assert (await stored(web_db, sync.id)).segment is None
+
+        chosen = edit_form(token, DEFAULT_ROWS, segmentTags="VIP, , lead", segmentUpdated="30")
+        saved = await http.post(f"{here}/edit", data=chosen)
+        assert saved.status_code == 303, saved.text
+        shown = await http.get(here)
+        assert (
+            '<dd id="sync-covers">contacts tagged vip or lead, updated in the last 30 days</dd>'
+        ) in shown.text
+        again = await http.get(f"{here}/edit")
+        assert 'name="segmentTags" maxlength="2000" value="vip, lead"' in again.text
+        assert 'name="segmentUpdated" type="number" min="1" max="3650" value="30"' in again.text
+
+    read = (await web_hub.get(f"/sync/v1/syncs/{sync.id}"))["sync"]
+    assert read["segment"] == {
+        "tags": ["vip", "lead"],
+        "createdWithinDays": None,
+        "updatedWithinDays": 30,
+    }

@@ -20,7 +20,7 @@ from contactflow.platform.db import Database
 from contactflow.sync import service
 from contactflow.sync.fields import FieldMap
 from contactflow.sync.models import PAUSED, Sync, SyncLink
-from contactflow.sync.schemas import BackfillOut, SyncOut
+from contactflow.sync.schemas import BackfillOut, SegmentOut, SyncOut
 from contactflow.sync.service import SyncSettings
 from contactflow.web.pages import part
 from contactflow.web.syncs import following
@@ -244,6 +244,7 @@ def test_a_running_backfill_shows_its_rate_and_time_left_and_asks_again() -> Non
         matched=10,
         created=28,
         skipped=2,
+        excluded=0,
         last_skip=SCRIPT,
         per_second=12.5,
         seconds_left=130.0,
@@ -257,9 +258,11 @@ def test_a_running_backfill_shows_its_rate_and_time_left_and_asks_again() -> Non
         object="contacts",
         direction="both",
         mapping=[],
+        segment=SegmentOut(tags=[], created_within_days=None, updated_within_days=None),
         status="active",
         linked=38,
         waiting=0,
+        excluded=0,
         backfill=job,
         on_delete="ignore",
         open_conflicts=0,

@@ -65,6 +65,18 @@ def segment_out(segment: Segment) -> SegmentOut:
     )
 
 
+def segment_words(segment: SegmentOut) -> str:
+    """Which contacts a segment covers, in words."""
+    parts = []
+    if segment.tags:
+        parts.append(f"tagged {' or '.join(segment.tags)}")
+    if segment.created_within_days is not None:
+        parts.append(f"added in the last {segment.created_within_days} days")
+    if segment.updated_within_days is not None:
+        parts.append(f"updated in the last {segment.updated_within_days} days")
+    return "contacts " + ", ".join(parts) if parts else "every contact"
+
+
 def health(sync: Sync) -> Health:
     """Whether the sync keeps up with its remote account."""
     if sync.remedy is not None:

@@ -1,5 +1,6 @@
 """A sync's settings changed on a form, without JSON: its name, direction, delete policy,
-reconciliation schedule, and its mapping as rows (a field of the object, the Mailsuite field
+reconciliation schedule, which contacts it covers (a contacts sync's segment: tags separated
+by commas, numbers of days), and its mapping as rows (a field of the object, the Mailsuite field
 kept equal to it, and who wins a conflict). Blank rows add a field and a checkbox removes
 one, so the form needs no script.
 
@@ -23,6 +24,7 @@ from contactflow.sync.fields import DEFAULT_CONFLICT, MAILSUITE_CUSTOM, mapping_
 from contactflow.sync.models import Sync
 from contactflow.sync.objects import kind_of
 from contactflow.sync.schemas import SyncUpdate
+from contactflow.sync.segments import Segment
 from contactflow.web.guard import Viewer, ViewerDep, database
 from contactflow.web.pages import api_docs, render
 from contactflow.web.refusals import by_field, form_text, form_texts, refusal_lines
@@ -30,6 +32,12 @@ from contactflow.web.syncs import DIRECTIONS, conflict_words, field_words
 
 router = APIRouter(prefix="/app/l/{location_id}/syncs", include_in_schema=False)
 EDIT_DOCS = api_docs(sync_api.router, sync_api.update_sync)
+# The segment's parts (a contacts sync's) as the API names them, and the form's fields.
+SEGMENT_PARTS = {
+    "tags": "segmentTags",
+    "createdWithinDays": "segmentCreated",
+    "updatedWithinDays": "segmentUpdated",
+}
 # Blank rows under the mapping, each a field to add; more after saving.
 BLANK_ROWS = 2
 # Rows read from a form: the API's most entries, with the blank rows.
@@ -37,7 +45,7 @@ MOST_ROWS = 50 + BLANK_ROWS
 ROW_PARTS = ("crm", "mailsuite", "key", "conflict")
 # The parts of a row an entry's refusal names (a custom field's key is in its Mailsuite field).
 ENTRY_PARTS = ("crm", "mailsuite", "conflict")
-SETTINGS = ("name", "direction", "onDelete", "reconcile", "every")
+SETTINGS = ("name", "direction", "onDelete", "reconcile", "every", *SEGMENT_PARTS.values())
 DELETE_CHOICES = {
     "ignore": (
         "Ignore",
@@ -59,6 +67,10 @@ SETTING_WORDS = {
     "onDelete": "When a record is deleted",
     "reconcileEveryMinutes": "Reconciliation",
     "mapping": "Mapping",
+    "segment": "Which contacts",
+    "segmentTags": "Tags",
+    "segmentCreated": "Added within the last days",
+    "segmentUpdated": "Updated within the last days",
 }
 
 
@@ -106,9 +118,35 @@ def _current(sync: Sync) -> EditForm:
         "onDelete": sync.on_delete,
         "reconcile": "every" if minutes else "asked",
         "every": str(minutes or 60),
+        **_segment_values(Segment.of(sync.segment)),
     }
     rows = [Row.of(e.crm, e.mailsuite, e.conflict) for e in mapping_of(sync.mapping)]
     return EditForm(values, [*rows, *[Row()] * BLANK_ROWS], {})
+
+
+def _segment_values(segment: Segment) -> dict[str, str]:
+    days = (segment.created_within_days, segment.updated_within_days)
+    return {
+        "segmentTags": ", ".join(segment.tags),
+        "segmentCreated": "" if days[0] is None else str(days[0]),
+        "segmentUpdated": "" if days[1] is None else str(days[1]),
+    }
+
+
+def _days(text: str) -> int | str | None:
+    """A number of days as typed: blank for none; what is not a number is left for the
+    API's model to refuse, naming the field."""
+    return None if not text else int(text) if text.isdigit() else text
+
+
+def _segment(values: dict[str, str]) -> dict[str, Any]:
+    """The segment the form's fields ask for: tags separated by commas, blanks dropped."""
+    tags = [tag.strip() for tag in values["segmentTags"].split(",") if tag.strip()]
+    return {
+        "tags": tags,
+        "createdWithinDays": _days(values["segmentCreated"]),
+        "updatedWithinDays": _days(values["segmentUpdated"]),
+    }
 
 
 def _row(form: FormData, index: int) -> Row:
@@ -122,23 +160,29 @@ def _sent(form: FormData) -> EditForm:
     return EditForm(form_texts(form, SETTINGS), [_row(form, i) for i in range(shown)], {})
 
 
-def _request(sent: EditForm) -> tuple[dict[str, Any], list[int]]:
+def _request(sent: EditForm, sync: Sync) -> tuple[dict[str, Any], list[int]]:
     """What the form asks of the API's model, and which form row each mapping entry is."""
     kept = [index for index, row in enumerate(sent.rows) if not (row.removed or row.blank)]
     every = sent.values["every"] if sent.values["reconcile"] == "every" else 0
-    body = {
+    body: dict[str, Any] = {
         "name": sent.values["name"],
         "direction": sent.values["direction"],
         "onDelete": sent.values["onDelete"],
         "reconcileEveryMinutes": every,
         "mapping": [sent.rows[index].entry() for index in kept],
     }
+    if not kind_of(sync.object).of_contact:
+        body["segment"] = _segment(sent.values)
     return body, kept
 
 
 def _on_row(line: str, kept: list[int]) -> str:
-    """`mapping.1.crm: ...` is said beside the form row that entry came from."""
+    """`mapping.1.crm: ...` is said beside the form row that entry came from, and
+    `segment.tags.0: ...` beside the segment's field."""
     place, _, reason = line.partition(": ")
+    segment, _, part = place.partition(".")
+    if segment == "segment" and part.split(".")[0] in SEGMENT_PARTS:
+        return f"{SEGMENT_PARTS[part.split('.')[0]]}: {reason}"
     name, position, part = [*place.split("."), "", ""][:3]
     if name == "mapping" and position.isdigit() and int(position) < len(kept):
         return f"row-{kept[int(position)]}-{part if part in ENTRY_PARTS else 'crm'}: {reason}"
@@ -207,9 +251,9 @@ async def save_sync(
 ) -> Response:
     location = viewer.location(location_id)
     sent = _sent(await request.form())
-    body, kept = _request(sent)
     async with database(request).reader() as session:
         sync = await service.find_sync(session, location.id, sync_id)
+    body, kept = _request(sent, sync)
     try:
         wanted = SyncUpdate.model_validate(body)
         async with database(request).unit_of_work() as uow:

@@ -30,7 +30,7 @@ from contactflow.sync.models import ACTIVE, PAUSED, Sync, SyncStatus
 from contactflow.sync.objects import kind_of
 from contactflow.sync.schemas import SyncCreate, SyncOut
 from contactflow.sync.service import SyncSettings
-from contactflow.sync.wire import sync_out
+from contactflow.sync.wire import segment_words, sync_out
 from contactflow.web import sync_conflicts, sync_held, sync_reconciliations
 from contactflow.web.guard import PageNotFound, Viewer, ViewerDep, database
 from contactflow.web.pages import api_docs, render, render_part
@@ -234,6 +234,7 @@ async def sync_page(
         conflicts=conflict_words(values["sync"].object),
         words=field_words,
         delete_policies=DELETE_POLICIES,
+        segment_words=segment_words,
         notice=NOTICES.get(request.query_params.get("done", ""), ""),
         **values,
     )
