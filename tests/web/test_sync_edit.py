@@ -15,7 +15,7 @@ from contactflow.sync.service import SyncSettings
 from tests.flows.helpers import Hub
 from tests.support import LiveServer, Tenant
 from tests.sync.helpers import paused_sync
-from tests.web.helpers import browser, make_person, signed_in
+from tests.web.helpers import Person, browser, make_person, signed_in
 
 SCRIPT = "<script>alert(1)</script>"
 # The contacts sync's own mapping, as the form's rows hold it, and two blank rows.
@@ -73,12 +73,17 @@ async def stored(db: Database, sync_id: str) -> Sync:
     return sync
 
 
+async def a_users_sync(db: Database, tenant: Tenant) -> tuple[Sync, Person, str]:
+    """A paused sync named Everyone, a user of its location, and the sync's page."""
+    sync = await paused_sync(db, tenant.location_id, "Everyone")
+    person = await make_person(db, tenant.location_id, role="user")
+    return sync, person, f"/app/l/{tenant.location_id}/syncs/{sync.id}"
+
+
 async def test_a_person_changes_a_sync_and_the_api_reads_the_change(
     web_server: LiveServer, web_db: Database, web_tenant: Tenant, web_hub: Hub
 ) -> None:
-    sync = await paused_sync(web_db, web_tenant.location_id, "Everyone")
-    person = await make_person(web_db, web_tenant.location_id, role="user")
-    here = f"/app/l/{web_tenant.location_id}/syncs/{sync.id}"
+    sync, person, here = await a_users_sync(web_db, web_tenant)
     async with browser(web_server.base_url) as http:
         token = await signed_in(http, person)
         page = await http.get(here)
@@ -235,18 +240,16 @@ async def test_a_sync_of_tasks_is_edited_with_the_task_fields(
 
 
 async def test_a_person_chooses_which_contacts_a_sync_covers(
-    web_server: LiveServer, web_db: Database, web_tenant: Tenant, web_hub: Hub
+    web_server: LiveServer, web_db: Database, web_tenant: Tenant
 ) -> None:
-    sync = await paused_sync(web_db, web_tenant.location_id, "Everyone")
-    person = await make_person(web_db, web_tenant.location_id, role="user")
-    here = f"/app/l/{web_tenant.location_id}/syncs/{sync.id}"
+    sync, person, here = await a_users_sync(web_db, web_tenant)
     async with browser(web_server.base_url) as http:
         token = await signed_in(http, person)
+        form = await http.get(f"{here}/edit")
+        assert 'id="sync-segment-tags" name="segmentTags" maxlength="2000" value=""' in form.text
         page = await http.get(here)
         assert '<dd id="sync-covers">every contact</dd>' in page.text
         assert '<td class="number" data-count="excluded">0</td>' in page.text
-        form = await http.get(f"{here}/edit")
-        assert 'id="sync-segment-tags" name="segmentTags" maxlength="2000" value=""' in form.text
 
         zero = edit_form(token, DEFAULT_ROWS, segmentTags="vip", segmentCreated="0")
         refused = await http.post(f"{here}/edit", data=zero)
@@ -266,8 +269,7 @@ async def test_a_person_chooses_which_contacts_a_sync_covers(
         assert 'name="segmentTags" maxlength="2000" value="vip, lead"' in again.text
         assert 'name="segmentUpdated" type="number" min="1" max="3650" value="30"' in again.text
 
-    read = (await web_hub.get(f"/sync/v1/syncs/{sync.id}"))["sync"]
-    assert read["segment"] == {
+    assert (await stored(web_db, sync.id)).segment == {
         "tags": ["vip", "lead"],
         "createdWithinDays": None,
         "updatedWithinDays": 30,
