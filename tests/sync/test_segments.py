@@ -132,13 +132,19 @@ async def test_a_tag_segment_links_only_tagged_contacts_and_their_tasks_as_tags_
 async def test_a_task_of_a_contact_left_out_never_waits(
     db: Database, client: httpx.AsyncClient
 ) -> None:
-    # No address, no tag: a contact neither linked nor covered.
+    # No address, no tag: a contact neither linked nor covered. Dan has no tag either, and
+    # the Mailsuite contact with his address is therefore linked to nobody.
     cleo = await create_contact(client, firstName="Cleo")
+    await create_contact(client, firstName="Dan", email="dan@example.com")
+    made = await client.post(MAIL, json={"email": "dan@example.com"})
+    assert made.status_code == 201, made.text
     contacts = await created_sync(client, segment=VIP)
     await wait_backfilled(client, contacts["id"])
     tasks = await created_sync(client, object="tasks")
     await wait_backfilled(client, tasks["id"])
     await add_task(client, cleo["id"], "Meet Cleo")
+    dans = {"title": "Write to Dan", "contactId": json_of(made)["contact"]["id"]}
+    assert (await client.post("/mailsuite/v1/tasks", json=dans)).status_code == 201
 
     async def waiting() -> tuple[int, int]:
         async with db.reader() as session:

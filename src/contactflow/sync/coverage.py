@@ -3,6 +3,7 @@ a sync of a contact's records, its contacts sync's, read once per unit of work. 
 segment leaves out is not synced, and neither waits for its contact nor lets the records of
 its contact wait for it (sync/pending.py): they would wait for ever."""
 
+from contactflow.mailsuite.models import MailContact
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.sync import parents
@@ -51,6 +52,17 @@ class Coverage:
             return set()
         location, segment = self.sync.location_id, await self.segment()
         return await left_out_of(self.uow.session, location, segment, contact_ids, utcnow())
+
+    async def matches_left_out(self, mailsuite_ids: list[str]) -> set[str]:
+        """Those of the Mailsuite contacts `mailsuite_ids`, linked to none, whose address is
+        that of a contact the segment leaves out: they will not be linked. A remote
+        account's contacts are not here to compare with."""
+        segment = await self.segment()
+        if segment.everyone or self.sync.connection_id is not None or not mailsuite_ids:
+            return set()
+        matches = segment.their_matches(self.sync.location_id, utcnow())
+        found = await self.uow.session.scalars(matches.where(MailContact.id.in_(mailsuite_ids)))
+        return set(found)
 
     async def excluded(self, crm_ids: list[str]) -> None:
         """The CRM records `crm_ids`, which the segment leaves out, are not synced: a record

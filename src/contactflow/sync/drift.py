@@ -18,8 +18,6 @@ from typing import Final
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.contacts.models import Contact
-from contactflow.mailsuite.models import MailContact
 from contactflow.platform.clock import utcnow
 from contactflow.platform.events import ConsumerCursor, Event
 from contactflow.sync import parents
@@ -236,13 +234,8 @@ async def _partners_left_out(
 
 
 async def _matches_left_out(session: AsyncSession, sync: Sync) -> set[str]:
-    """The Mailsuite contacts whose address is that of a contact the segment leaves out:
-    linking them would link that contact, which the sync does not."""
+    """The Mailsuite contacts with the address of a contact the segment leaves out."""
     segment = await _segment(session, sync)
     if segment.everyone:
         return set()
-    addresses = segment.left_out(sync.location_id, utcnow()).with_only_columns(Contact.email_lower)
-    query = select(MailContact.id).where(
-        MailContact.location_id == sync.location_id, MailContact.email_lower.in_(addresses)
-    )
-    return set(await session.scalars(query))
+    return set(await session.scalars(segment.their_matches(sync.location_id, utcnow())))

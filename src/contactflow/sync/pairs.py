@@ -128,6 +128,9 @@ class PairSync:
                 self.uow.session, self.sync.location_id, side, record.parent
             )
             if parent is None:
+                if side == "mailsuite" and await self.coverage.matches_left_out([record.parent]):
+                    await parents.done(self.uow, self.sync, side, record.id)
+                    return EXCLUDED  # its contact's match is left out: it would wait for ever
                 await parents.wait(self.uow, self.sync, side, record.id, record.parent)
                 return WAITING
             if side == "mailsuite" and await self.coverage.contacts_left_out([parent]):

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, not_,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts.models import Contact, ContactTag
+from contactflow.mailsuite.models import MailContact
 from contactflow.platform.db import UTCDateTime
 from contactflow.sync.sides import Record
 
@@ -94,6 +95,14 @@ class Segment:
     def left_out(self, location_id: str, now: datetime) -> Select[str]:
         """The ids of the location's contacts the segment leaves out."""
         return select(Contact.id).where(Contact.location_id == location_id, not_(self.clause(now)))
+
+    def their_matches(self, location_id: str, now: datetime) -> Select[str]:
+        """The ids of the location's Mailsuite contacts with the address of a contact the
+        segment leaves out: linking one would link that contact."""
+        addresses = self.left_out(location_id, now).with_only_columns(Contact.email_lower)
+        return select(MailContact.id).where(
+            MailContact.location_id == location_id, MailContact.email_lower.in_(addresses)
+        )
 
 
 async def left_out_of(
