@@ -74,14 +74,13 @@ def resolve(
             kept = json.loads(value)
         except json.JSONDecodeError:
             raise invalid("--value", 'write it as JSON: "text", null or ["a", "b"]') from None
-    region = get_settings().default_phone_region
+    settings = get_settings()
 
     async def run(db: Database) -> ConflictOut:
-        async with db.unit_of_work() as uow:
-            row = await conflicts.resolve(
-                uow, location, sync_id, conflict_id, keep, kept, ACTOR, region
-            )
-            return conflict_out(row)
+        row = await conflicts.resolve(
+            db, settings, location, sync_id, conflict_id, keep, kept, ACTOR
+        )
+        return conflict_out(row)
 
     done = with_db(run)
     typer.echo(f"conflict {done.id} resolved: {done.field} kept from {done.chosen}")

@@ -20,6 +20,7 @@ from contactflow.mailsuite import contacts as mailsuite
 from contactflow.mailsuite.schemas import ContactUpdate as MailUpdate
 from contactflow.platform.db import Database
 from contactflow.platform.events import Event
+from contactflow.settings import Settings
 from contactflow.sync import backfill, conflicts, incremental
 from contactflow.sync.fields import FieldMap
 from contactflow.sync.models import OPEN, Sync, SyncConflict, SyncLink
@@ -148,9 +149,9 @@ async def test_any_interleaving_converges_and_settles(
                 )
             )
         )
+    resolving = Settings(default_phone_region="US")
     for conflict_id in held:
-        async with db.unit_of_work() as uow:
-            await conflicts.resolve(uow, location, sync_id, conflict_id, "crm", None, "test", "US")
+        await conflicts.resolve(db, resolving, location, sync_id, conflict_id, "crm", None, "test")
     await _read_until_quiet(db)
 
     async with db.unit_of_work() as uow:

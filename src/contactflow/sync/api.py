@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from contactflow.mailsuite.api_common import CursorQuery, Limit, next_cursor, position
-from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep
+from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep, ErrorBody
 from contactflow.platform.auth.http import requires
 from contactflow.platform.auth.principal import Principal
 from contactflow.platform.auth.scopes import SYNC_READ, SYNC_WRITE
@@ -21,6 +21,14 @@ router = APIRouter(prefix="/sync/v1/syncs", tags=["Sync"], responses=ERROR_RESPO
 SyncId = Annotated[str, Path(alias="syncId", min_length=1, max_length=64)]
 Reader = Annotated[Principal, requires(SYNC_READ)]
 Writer = Annotated[Principal, requires(SYNC_WRITE)]
+# A person's decision on a remote account's pair that the remote did not take (ADR 0043).
+UNDECIDED: dict[int | str, dict[str, object]] = {
+    503: {
+        "model": ErrorBody,
+        "description": "The sync's remote account failed (or a batch of it ran on): nothing "
+        "was decided; meta.remedy says when its connection must be connected again",
+    }
+}
 
 
 @router.post(

@@ -9,12 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import UnitOfWork
+from contactflow.platform.db import Database
 from contactflow.platform.errors import Conflict, NotFound, Unprocessable
+from contactflow.settings import Settings
 from contactflow.sync import events as sync_events
+from contactflow.sync.decisions import as_person
 from contactflow.sync.fields import CRM_LISTS, FieldMap
 from contactflow.sync.models import OPEN, RESOLVED, ConflictChoice, ConflictState, SyncConflict
-from contactflow.sync.reconciliations import as_sync
+from contactflow.sync.pairs import PairSync
 from contactflow.sync.service import find_sync
 
 CONFLICT_NOT_FOUND = "Conflict not found"
@@ -53,31 +55,34 @@ def _kept(
 
 
 async def resolve(
-    uow: UnitOfWork,
+    db: Database,
+    settings: Settings,
     location_id: str,
     sync_id: str,
     conflict_id: str,
     choice: ConflictChoice,
     value: Any,
     who: str,
-    region: str,
 ) -> SyncConflict:
     """Keep one side's value (or `value`, with `choice` "value") on both sides; 409 once
     resolved, 422 when the field is no longer mapped for a person."""
-    sync = await find_sync(uow.session, location_id, sync_id)
-    row = await uow.session.get(SyncConflict, conflict_id, with_for_update=True)
-    if row is None or row.sync_id != sync.id:
-        raise NotFound(CONFLICT_NOT_FOUND)
-    if row.state != OPEN:
-        raise Conflict(f"conflict: it was {row.state} already")
-    pairs = await as_sync(uow, sync, region)
-    entry = next((item for item in pairs.mapping if item.crm == row.field), None)
-    if entry is None:
-        raise Unprocessable([f"field: {row.field} is no longer mapped by the sync"])
-    crm_value, mail_value = _kept(entry, row, choice, value)
-    row.state, row.chosen, row.resolved_by = RESOLVED, choice, who
-    row.resolved_at = row.updated_at = utcnow()
-    await uow.session.flush()
-    await pairs.settle(row.crm_id, {entry.crm: crm_value}, {entry.mailsuite: mail_value})
-    await sync_events.resolved(uow, sync, row)
-    return row
+
+    async def resolved(pairs: PairSync) -> SyncConflict:
+        uow, sync = pairs.uow, pairs.sync
+        row = await uow.session.get(SyncConflict, conflict_id, with_for_update=True)
+        if row is None or row.sync_id != sync.id:
+            raise NotFound(CONFLICT_NOT_FOUND)
+        if row.state != OPEN:
+            raise Conflict(f"conflict: it was {row.state} already")
+        entry = next((item for item in pairs.mapping if item.crm == row.field), None)
+        if entry is None:
+            raise Unprocessable([f"field: {row.field} is no longer mapped by the sync"])
+        crm_value, mail_value = _kept(entry, row, choice, value)
+        row.state, row.chosen, row.resolved_by = RESOLVED, choice, who
+        row.resolved_at = row.updated_at = utcnow()
+        await uow.session.flush()
+        await pairs.settle(row.crm_id, {entry.crm: crm_value}, {entry.mailsuite: mail_value})
+        await sync_events.resolved(uow, sync, row)
+        return row
+
+    return await as_person(db, settings, location_id, sync_id, resolved)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from contactflow.mailsuite.api_common import CursorQuery, Limit, next_cursor, position
 from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep, SettingsDep
 from contactflow.sync import conflicts
-from contactflow.sync.api import Reader, SyncId, Writer
+from contactflow.sync.api import UNDECIDED, Reader, SyncId, Writer
 from contactflow.sync.models import ConflictState
 from contactflow.sync.schemas import ConflictEnvelope, ConflictList, ConflictResolve
 from contactflow.sync.wire import conflict_out
@@ -40,6 +40,7 @@ async def list_conflicts(
 @router.post(
     "/{conflictId}/resolve",
     response_model=ConflictEnvelope,
+    responses=UNDECIDED,
     summary="Resolve a held conflict: the side kept (or a value) is written to both sides",
 )
 async def resolve_conflict(
@@ -50,15 +51,7 @@ async def resolve_conflict(
     db: DatabaseDep,
     settings: SettingsDep,
 ) -> ConflictEnvelope:
-    async with db.unit_of_work() as uow:
-        row = await conflicts.resolve(
-            uow,
-            caller.location_id,
-            sync_id,
-            conflict_id,
-            body.keep,
-            body.value,
-            caller.actor,
-            settings.default_phone_region,
-        )
-        return ConflictEnvelope(conflict=conflict_out(row))
+    row = await conflicts.resolve(
+        db, settings, caller.location_id, sync_id, conflict_id, body.keep, body.value, caller.actor
+    )
+    return ConflictEnvelope(conflict=conflict_out(row))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from contactflow.mailsuite.api_common import CursorQuery, Limit, next_cursor, position
 from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep, SettingsDep
 from contactflow.sync import held_deletes
-from contactflow.sync.api import Reader, SyncId, Writer
+from contactflow.sync.api import UNDECIDED, Reader, SyncId, Writer
 from contactflow.sync.models import HeldState
 from contactflow.sync.schemas import HeldDeleteEnvelope, HeldDeleteList
 from contactflow.sync.wire import held_out
@@ -38,23 +38,27 @@ async def list_held_deletes(
 
 
 async def _decide(
-    db: DatabaseDep, location_id: str, sync_id: str, held_id: str, approve: bool, region: str
+    db: DatabaseDep,
+    settings: SettingsDep,
+    location_id: str,
+    sync_id: str,
+    held_id: str,
+    approve: bool,
 ) -> HeldDeleteEnvelope:
-    async with db.unit_of_work() as uow:
-        held = await held_deletes.decide(uow, location_id, sync_id, held_id, approve, region)
-        return HeldDeleteEnvelope(held_delete=held_out(held))
+    held = await held_deletes.decide(db, settings, location_id, sync_id, held_id, approve)
+    return HeldDeleteEnvelope(held_delete=held_out(held))
 
 
 @router.post(
     "/{heldDeleteId}/approve",
     response_model=HeldDeleteEnvelope,
+    responses=UNDECIDED,
     summary="Approve a held delete: the deleted record's partner is deleted too",
 )
 async def approve_held_delete(
     sync_id: SyncId, held_id: HeldId, caller: Writer, db: DatabaseDep, settings: SettingsDep
 ) -> HeldDeleteEnvelope:
-    region = settings.default_phone_region
-    return await _decide(db, caller.location_id, sync_id, held_id, True, region)
+    return await _decide(db, settings, caller.location_id, sync_id, held_id, True)
 
 
 @router.post(
@@ -65,5 +69,4 @@ async def approve_held_delete(
 async def reject_held_delete(
     sync_id: SyncId, held_id: HeldId, caller: Writer, db: DatabaseDep, settings: SettingsDep
 ) -> HeldDeleteEnvelope:
-    region = settings.default_phone_region
-    return await _decide(db, caller.location_id, sync_id, held_id, False, region)
+    return await _decide(db, settings, caller.location_id, sync_id, held_id, False)

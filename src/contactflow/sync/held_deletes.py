@@ -7,10 +7,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import UnitOfWork
+from contactflow.platform.db import Database, UnitOfWork
 from contactflow.platform.errors import Conflict, NotFound
+from contactflow.settings import Settings
+from contactflow.sync.decisions import as_person
 from contactflow.sync.models import HELD, HeldState, SideName, SyncHeldDelete, SyncLink
-from contactflow.sync.reconciliations import as_sync
+from contactflow.sync.pairs import PairSync
 from contactflow.sync.service import find_sync
 
 HELD_NOT_FOUND = "Held delete not found"
@@ -45,27 +47,32 @@ async def _held(uow: UnitOfWork, location_id: str, sync_id: str, held_id: str) -
 
 
 async def decide(
-    uow: UnitOfWork, location_id: str, sync_id: str, held_id: str, approve: bool, region: str
+    db: Database, settings: Settings, location_id: str, sync_id: str, held_id: str, approve: bool
 ) -> SyncHeldDelete:
     """Approve (delete the partner too) or reject (keep it) a held delete; 409 once decided."""
-    held = await _held(uow, location_id, sync_id, held_id)
-    held.decided_at = utcnow()
     if not approve:
-        held.state, held.outcome = "rejected", "its partner is kept"
+        async with db.unit_of_work() as uow:
+            held = await _held(uow, location_id, sync_id, held_id)
+            held.state, held.outcome = "rejected", "its partner is kept"
+            held.decided_at = utcnow()
+            return held
+
+    async def approved(pairs: PairSync) -> SyncHeldDelete:
+        held = await _held(pairs.uow, location_id, sync_id, held_id)
+        held.decided_at = utcnow()
+        other: SideName = "mailsuite" if held.side == "crm" else "crm"
+        if await pairs.sides[other].get(held.partner_id) is not None:
+            await pairs.sides[other].delete(held.partner_id)
+            held.outcome = f"its {other} partner is deleted"
+        else:
+            held.outcome = f"its {other} partner was gone already"
+        column = SyncLink.mailsuite_id if other == "mailsuite" else SyncLink.crm_id
+        link = await pairs.uow.session.scalar(
+            select(SyncLink).where(SyncLink.sync_id == pairs.sync.id, column == held.partner_id)
+        )
+        if link is not None:
+            await pairs.forget(link)
+        held.state = "approved"
         return held
-    sync = await find_sync(uow.session, location_id, sync_id)
-    pairs = await as_sync(uow, sync, region)
-    other: SideName = "mailsuite" if held.side == "crm" else "crm"
-    if await pairs.sides[other].get(held.partner_id) is not None:
-        await pairs.sides[other].delete(held.partner_id)
-        held.outcome = f"its {other} partner is deleted"
-    else:
-        held.outcome = f"its {other} partner was gone already"
-    column = SyncLink.mailsuite_id if other == "mailsuite" else SyncLink.crm_id
-    link = await uow.session.scalar(
-        select(SyncLink).where(SyncLink.sync_id == sync.id, column == held.partner_id)
-    )
-    if link is not None:
-        await pairs.forget(link)
-    held.state = "approved"
-    return held
+
+    return await as_person(db, settings, location_id, sync_id, approved)

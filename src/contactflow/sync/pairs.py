@@ -404,8 +404,8 @@ def _made(record: Record, values: Values) -> Record:
 
 def pairs_for(uow: UnitOfWork, sync: Sync, region: str) -> PairSync:
     """The sync's pairs between this workspace's records of its object and Mailsuite's. A
-    sync with a remote account is taken through sync/remote_runs.py: what comes here of it
-    (resolving a conflict, deciding a held delete) is refused."""
+    sync with a remote account is taken through sync/remote_runs.py (a person's decision
+    too, sync/decisions.py): what comes here of it is refused."""
     if sync.connection_id is not None:
         raise Conflict(
             f"sync: {sync.id} syncs a remote account, which this does not reach yet; "

@@ -11,13 +11,16 @@ reach, a token refused) ends the batch: the sync waits, twice as long after each
 a row, shows why (`lastError`), and tries again by itself; a token that no longer refreshes
 also asks for the connection to be connected again (`remedy`)."""
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
+from uuid import uuid4
 
 import httpx
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows.connections.models import Connection
@@ -28,6 +31,7 @@ from contactflow.flows.connections.remote_client import RemoteAccount, RemoteFai
 from contactflow.platform import issues
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
+from contactflow.platform.errors import Conflict, ServiceUnavailable
 from contactflow.platform.events import (
     ConsumerCursor,
     Event,
@@ -49,13 +53,18 @@ from contactflow.sync.pairs import Outcome, PairSync, guarded
 from contactflow.sync.remote import PAGE_LIMIT, RemoteContacts, RemoteSide
 from contactflow.sync.remote_records import RemoteRecords, Taken, contact_of, remote_id
 from contactflow.sync.service import consumer_name
-from contactflow.sync.sides import Record
-from contactflow.sync.staged import StagedCrm
+from contactflow.sync.sides import Record, RemoteNeeded
+from contactflow.sync.staged import StagedCrm, refused_write
 
 Item = TypeVar("Item")
+Made = TypeVar("Made")
 # Rounds of one batch: a record new to both sides needs three (match, create, link).
 ROUNDS = 5
 LONGEST_WAIT = timedelta(minutes=10)
+# How long a person's decision waits for a worker's batch of the sync to end, and how often
+# it looks.
+LEASE_WAIT_SECONDS = 20.0
+LEASE_POLL_SECONDS = 0.2
 UNSETTLED = (
     "the remote account's answers kept changing while the pair was synced; its next change "
     "is synced again"
@@ -292,23 +301,37 @@ def _ready(now: datetime) -> ColumnElement[bool]:
     )
 
 
-async def _claim(db: Database, sync_id: str, owner: str, lease: timedelta) -> Sync | None:
-    """The sync, leased to `owner`; None when it waits, is paused, or another worker has it."""
+async def _claim(
+    db: Database,
+    sync_id: str,
+    owner: str,
+    lease: timedelta,
+    ready: ColumnElement[bool] | None = None,
+) -> Sync | None:
+    """The sync, leased to `owner`; None when it is not `ready` (by default: it waits, or is
+    paused) or another worker has it."""
     async with db.unit_of_work() as uow:
         now = utcnow()
-        ready = await uow.session.scalar(
+        found = await uow.session.scalar(
             select(Sync.id)
             .join(Connection, Connection.id == Sync.connection_id)
-            .where(Sync.id == sync_id, _ready(now))
+            .where(Sync.id == sync_id, _ready(now) if ready is None else ready)
         )
         sync = await uow.session.get(Sync, sync_id, with_for_update=True)
-        if ready is None or sync is None:
+        if found is None or sync is None:
             return None
         held = sync.leased_until is not None and sync.leased_until > now
         if held and sync.lease_owner != owner:
             return None
         sync.lease_owner, sync.leased_until = owner, now + lease
         return sync
+
+
+def _refused(error: RemoteFailed | AuthorizationFailed) -> bool:
+    """Whether the remote refused the connection's token (not an endpoint down)."""
+    if isinstance(error, RemoteFailed):
+        return error.status == 401
+    return not isinstance(error, TokenEndpointDown)
 
 
 async def _failed(
@@ -319,9 +342,6 @@ async def _failed(
 ) -> None:
     """The remote failed the batch: the sync waits, says why, and (a token refused, not an
     endpoint down) asks for the connection to be connected again."""
-    refused = isinstance(error, AuthorizationFailed) and not isinstance(error, TokenEndpointDown)
-    if isinstance(error, RemoteFailed) and error.status == 401:
-        refused = True
     async with db.unit_of_work() as uow:
         sync = await uow.session.get(Sync, sync_id)
         if sync is None:
@@ -331,33 +351,104 @@ async def _failed(
         wait = min(settings.backoff * 2 ** (sync.failures - 1), LONGEST_WAIT)
         sync.retry_at = now + wait
         sync.last_error, sync.last_error_at = f"remote account: {error}", now
-        sync.remedy = issues.RECONNECT if refused else None
+        sync.remedy = issues.RECONNECT if _refused(error) else None
         sync.lease_owner = sync.leased_until = None
+
+
+async def _batch(db: Database, settings: RemoteSyncSettings, owner: str, sync: Sync) -> Batch:
+    """A batch of `sync` by `owner`, through its connection (authorized now)."""
+    assert sync.connection_id is not None
+    authorize = Authorizer(db, sync.location_id, sync.connection_id, issues.SYNC, sync.id)
+    auth = await authorize(None)
+    account = RemoteAccount(settings.http, settings.policy, authorize, auth, settings.limits)
+    kind = kind_of(sync.object)
+    remote = kind.remote_side(account, _taken(db, sync))
+    contacts = RemoteContacts(account)
+    return Batch(db, settings, owner, sync.id, sync.location_id, kind, contacts, remote)
+
+
+async def _release(db: Database, sync_id: str, owner: str) -> None:
+    async with db.unit_of_work() as uow:
+        released = await uow.session.get(Sync, sync_id)
+        if released is not None and released.lease_owner == owner:
+            released.lease_owner = released.leased_until = None
 
 
 async def _one(db: Database, settings: RemoteSyncSettings, owner: str, sync_id: str) -> bool:
     sync = await _claim(db, sync_id, owner, settings.lease)
     if sync is None or sync.connection_id is None:
         return False
-    authorize = Authorizer(db, sync.location_id, sync.connection_id, issues.SYNC, sync.id)
     try:
-        auth = await authorize(None)
-        account = RemoteAccount(settings.http, settings.policy, authorize, auth, settings.limits)
-        kind = kind_of(sync.object)
-        remote = kind.remote_side(account, _taken(db, sync))
-        contacts = RemoteContacts(account)
-        batch = Batch(db, settings, owner, sync.id, sync.location_id, kind, contacts, remote)
+        batch = await _batch(db, settings, owner, sync)
         busy = await _backfill(batch)
         busy = await _changes(batch, sync) or busy
         busy = await _waiting(batch) or busy
     except (RemoteFailed, AuthorizationFailed) as error:
         await _failed(db, settings, sync.id, error)
         return False
-    async with db.unit_of_work() as uow:
-        released = await uow.session.get(Sync, sync.id)
-        if released is not None and released.lease_owner == owner:
-            released.lease_owner = released.leased_until = None
+    await _release(db, sync.id, owner)
     return busy
+
+
+async def _claimed(db: Database, sync_id: str, owner: str, lease: timedelta) -> None:
+    """The sync leased to `owner` for a person's decision, whatever its state (paused, or
+    waiting for its remote: the person asks now), once a worker's batch of it ends."""
+    deadline = time.monotonic() + LEASE_WAIT_SECONDS
+    while await _claim(db, sync_id, owner, lease, ready=true()) is None:
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable(
+                "sync: a worker is syncing it with its remote account; nothing was decided: "
+                "decide again in a moment"
+            )
+        await asyncio.sleep(LEASE_POLL_SECONDS)
+
+
+async def decide(
+    db: Database,
+    settings: RemoteSyncSettings,
+    sync: Sync,
+    work: Callable[[PairSync], Awaitable[Made]],
+) -> Made:
+    """A person's decision on a pair of the remote sync `sync` (ADR 0043), made as its
+    batches are: under its lease, `work` taken again round by round until it needs nothing
+    more of the remote, with no remote call inside a transaction. When the remote fails,
+    nothing is decided: the sync waits for its remote as after a failed batch, and the
+    answer says why (503), so the person decides again."""
+    owner = f"decision:{uuid4().hex}"
+    await _claimed(db, sync.id, owner, settings.lease)
+    made: list[Made] = []
+
+    async def handle(pairs: PairSync, items: list[str]) -> list[tuple[str, Outcome]]:
+        try:
+            async with pairs.uow.savepoint():
+                made.append(await work(pairs))
+        except RemoteNeeded:
+            return [(item, Outcome("deferred")) for item in items]
+        return [(item, Outcome("synced")) for item in items]
+
+    async def finish(_pairs: PairSync, _outcomes: list[tuple[str, Outcome]]) -> None:
+        return None
+
+    try:
+        batch = await _batch(db, settings, owner, sync)
+        kept = await _rounds(batch, StagedCrm(), [sync.id], handle, finish)
+    except (RemoteFailed, AuthorizationFailed) as error:
+        if isinstance(error, RemoteFailed) and refused_write(error):
+            raise Conflict(f"remote account: it refused the write: {error}") from error
+        await _failed(db, settings, sync.id, error)
+        remedy = issues.RECONNECT if _refused(error) else None
+        raise ServiceUnavailable(
+            f"remote account: {error}; nothing was decided: the sync tries its remote again "
+            "by itself (see its health), then decide again"
+            + (": connect its connection again first" if remedy else ""),
+            meta={"remedy": remedy},
+        ) from error
+    finally:
+        await _release(db, sync.id, owner)
+    if not made:
+        why = UNSETTLED if kept else "its lease ran out while the remote answered"
+        raise ServiceUnavailable(f"sync: {why}; nothing was decided: decide again")
+    return made[0]
 
 
 async def advance(db: Database, settings: RemoteSyncSettings, owner: str) -> bool:

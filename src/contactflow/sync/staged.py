@@ -27,6 +27,12 @@ WriteKind = Literal["create", "update", "delete"]
 _SYNC_WIDE = frozenset({401, 403, 408, 429})
 
 
+def refused_write(error: RemoteFailed) -> bool:
+    """Whether the remote refused one write (a 4xx of its own: an invalid value), not every
+    call of the sync (out of reach, overloaded, its token refused)."""
+    return error.status is not None and error.status < 500 and error.status not in _SYNC_WIDE
+
+
 @dataclass(frozen=True)
 class Write:
     kind: WriteKind
@@ -46,7 +52,7 @@ class StagedCrm:
     matches: dict[tuple[str | None, str | None], Record | None] = field(default_factory=dict)
     # Writes made (the record each left; None for a delete) and refused (why), by their key.
     made: dict[str, Record | None] = field(default_factory=dict)
-    refused: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, RemoteFailed] = field(default_factory=dict)
     # What the pairs rolled back asked for.
     reads: set[str] = field(default_factory=set)
     lookups: set[tuple[str | None, str | None]] = field(default_factory=set)
@@ -76,7 +82,8 @@ class StagedCrm:
     def _written(self, write: Write) -> Record | None:
         key = write.key
         if key in self.refused:
-            raise RemoteFailed(self.refused[key])
+            refusal = self.refused[key]
+            raise RemoteFailed(str(refusal), refusal.status)
         if key in self.made:
             return self.made[key]
         self.writes[key] = write
@@ -108,9 +115,9 @@ class StagedCrm:
                 claimed = {record.id for record in self.made.values() if record is not None}
                 made = await _write(remote, write, claimed)
             except RemoteFailed as error:
-                if error.status is None or error.status >= 500 or error.status in _SYNC_WIDE:
+                if not refused_write(error):
                     raise
-                self.refused[key] = str(error)
+                self.refused[key] = error
                 continue
             self.made[key] = made
             if made is not None:

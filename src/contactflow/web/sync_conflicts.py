@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.platform.errors import Conflict
+from contactflow.platform.errors import Conflict, ServiceUnavailable
 from contactflow.sync import conflicts, history
 from contactflow.sync.models import ConflictChoice, SyncLink
 from contactflow.sync.service import find_sync
@@ -47,15 +47,23 @@ async def resolve(
     location = viewer.location(location_id)
     if keep not in KEPT:
         raise PageNotFound
-    region = request.app.state.settings.default_phone_region
+    settings = request.app.state.settings
     done = "resolved"
     try:
-        async with database(request).unit_of_work() as uow:
-            await conflicts.resolve(
-                uow, location.id, sync_id, conflict_id, KEPT[keep], None, viewer.actor, region
-            )
+        await conflicts.resolve(
+            database(request),
+            settings,
+            location.id,
+            sync_id,
+            conflict_id,
+            KEPT[keep],
+            None,
+            viewer.actor,
+        )
     except Conflict:
         done = "settled"
+    except ServiceUnavailable:
+        done = "unreachable"
     return RedirectResponse(f"/app/l/{location.id}/syncs/{sync_id}?done={done}", 303)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.platform.errors import Conflict
+from contactflow.platform.errors import Conflict, ServiceUnavailable
 from contactflow.sync import held_deletes
 from contactflow.sync.wire import held_out
 from contactflow.web.guard import PageNotFound, ViewerDep, database
@@ -40,13 +40,14 @@ async def decide(
     location = viewer.location(location_id)
     if decision not in DECISIONS:
         raise PageNotFound
-    region = request.app.state.settings.default_phone_region
+    settings = request.app.state.settings
     done = "approved" if DECISIONS[decision] else "rejected"
     try:
-        async with database(request).unit_of_work() as uow:
-            await held_deletes.decide(
-                uow, location.id, sync_id, held_id, DECISIONS[decision], region
-            )
+        await held_deletes.decide(
+            database(request), settings, location.id, sync_id, held_id, DECISIONS[decision]
+        )
     except Conflict:
         done = "decided"
+    except ServiceUnavailable:
+        done = "unreachable"
     return RedirectResponse(f"/app/l/{location.id}/syncs/{sync_id}?done={done}", 303)

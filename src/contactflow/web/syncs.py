@@ -74,6 +74,8 @@ NOTICES = {
     "decided": "That delete was decided already.",
     "resolved": "Conflict resolved: the value kept is on both sides.",
     "settled": "That conflict was resolved already.",
+    "unreachable": "Not now: the remote account did not answer (or its connection needs "
+    "connecting again, see the sync's health). Nothing was decided: decide again later.",
     "busy": "Not now: the backfill is still running, the sync is paused, a reconciliation "
     "has not finished, or its findings are being repaired.",
 }
