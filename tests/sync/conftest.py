@@ -1,12 +1,24 @@
-"""Fixtures of the sync tests that stop a backfill mid-way: a database of the test's own."""
+"""Fixtures of the sync tests: a database of the test's own (for those that stop a backfill
+mid-way), and a remote account's server and a location of its own there."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
+from contactflow.platform.db import Database
 from contactflow.settings import Settings
-from tests.support import LiveServer, live_server, migrated_database, server_settings
+from tests.support import (
+    LiveServer,
+    Tenant,
+    api_client,
+    live_server,
+    make_tenant,
+    migrated_database,
+    server_settings,
+)
 
 
 @pytest.fixture
@@ -29,3 +41,18 @@ def remote_server(settings: Settings) -> Iterator[LiveServer]:
     deliver its webhooks."""
     with live_server(settings.model_copy(update={"embedded_workers": False})) as running:
         yield running
+
+
+@dataclass(frozen=True)
+class RemoteAccount:
+    """A location of the remote server (`tenant`), and a client of its API (`http`)."""
+
+    tenant: Tenant
+    http: httpx.AsyncClient
+
+
+@pytest.fixture
+async def remote_account(db: Database, remote_server: LiveServer) -> AsyncIterator[RemoteAccount]:
+    tenant = await make_tenant(db)
+    async with api_client(remote_server.base_url, tenant.headers) as http:
+        yield RemoteAccount(tenant, http)

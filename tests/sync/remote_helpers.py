@@ -19,12 +19,42 @@ from starlette.routing import Route
 
 from contactflow.contacts.models import Contact
 from contactflow.platform.db import Database
+from contactflow.platform.events import Event
 from contactflow.settings import Settings
 from tests.flows.connections.provider import Provider
 from tests.mailsuite.helpers import json_of
 from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant, live_server
+from tests.sync.helpers import SYNCS, Json, linked_partner, wait_backfilled
 
 BOTH_SCOPES = ["contacts.readonly", "contacts.write"]
+# The remote's webhooks a contacts sync hears.
+HOOKED = ["ContactCreate", "ContactUpdate", "ContactDelete"]
+
+
+async def answered(response: httpx.Response) -> Json:
+    """The body of a response that succeeded."""
+    assert response.status_code in (200, 201), response.text
+    body: Json = json_of(response)
+    return body
+
+
+async def event_count(
+    db: Database, location_id: str, event_type: str, subject_id: str, origin: str | None = None
+) -> int:
+    """The events of `event_type` about `subject_id` in the location's log (of `origin`)."""
+    query = (
+        select(func.count())
+        .select_from(Event)
+        .where(
+            Event.location_id == location_id,
+            Event.type == event_type,
+            Event.subject_id == subject_id,
+        )
+    )
+    if origin is not None:
+        query = query.where(Event.origin == origin)
+    async with db.reader() as session:
+        return int(await session.scalar(query) or 0)
 
 
 async def remote_connection(
@@ -76,6 +106,26 @@ async def hooked_connection(
     hooked = await account.post("/webhooks", json={"url": hook, "eventTypes": event_types})
     assert hooked.status_code == 201, hooked.text
     return connection_id
+
+
+async def remote_sync(
+    client: httpx.AsyncClient,
+    account: httpx.AsyncClient,
+    here: LiveServer,
+    remote: Tenant,
+    db: Database,
+    emails: list[str],
+    **settings: Any,
+) -> tuple[str, list[str], list[str]]:
+    """A contacts sync (with `settings`) of `remote`, served at `account`'s base URL, through
+    a connection whose webhooks reach `here`, once its backfill linked a contact made there
+    for each of `emails`: the sync's id, those contacts' ids, and their Mailsuite partners'."""
+    made = [await remote_contact(account, email) for email in emails]
+    connection_id = await hooked_connection(client, account, here, remote, HOOKED)
+    body = {"connectionId": connection_id, **settings}
+    sync_id = str((await answered(await client.post(SYNCS, json=body)))["sync"]["id"])
+    await wait_backfilled(client, sync_id)
+    return sync_id, made, [await linked_partner(db, sync_id, one, within=30) for one in made]
 
 
 async def contact_count(db: Database, location_id: str) -> int:

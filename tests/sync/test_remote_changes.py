@@ -4,43 +4,23 @@ reaches the remote, new contacts on either side get their partner, and the sync'
 writes coming back are recognised, so both logs settle (no loop)."""
 
 import httpx
-from sqlalchemy import func, select
 
 from contactflow.flows.connections.models import remote_origin
 from contactflow.platform.db import Database
 from contactflow.platform.event_types import CONTACT_CREATE, CONTACT_UPDATE
 from contactflow.platform.event_types import MAILSUITE_CONTACT_UPSERT as MAIL_UPSERT
-from contactflow.platform.events import Event
-from tests.mailsuite.helpers import json_of, poll
+from tests.mailsuite.helpers import poll
 from tests.support import LiveServer, Tenant, api_client, make_tenant
 from tests.sync.helpers import SYNCS, Json, linked_partner, settled, wait_backfilled
-from tests.sync.remote_helpers import hooked_connection, remote_contact
+from tests.sync.remote_helpers import (
+    HOOKED,
+    answered,
+    event_count,
+    hooked_connection,
+    remote_contact,
+)
 
 MAIL = "/mailsuite/v1/contacts"
-HOOKED = ["ContactCreate", "ContactUpdate", "ContactDelete"]
-
-
-async def _json(response: httpx.Response) -> Json:
-    assert response.status_code in (200, 201), response.text
-    return json_of(response)
-
-
-async def _count(
-    db: Database, location_id: str, event_type: str, subject_id: str, origin: str | None = None
-) -> int:
-    query = (
-        select(func.count())
-        .select_from(Event)
-        .where(
-            Event.location_id == location_id,
-            Event.type == event_type,
-            Event.subject_id == subject_id,
-        )
-    )
-    if origin is not None:
-        query = query.where(Event.origin == origin)
-    async with db.reader() as session:
-        return int(await session.scalar(query) or 0)
 
 
 async def test_changes_on_either_side_reach_the_other_once_and_settle(
@@ -55,37 +35,39 @@ async def test_changes_on_either_side_reach_the_other_once_and_settle(
     async with api_client(remote_server.base_url, remote.headers) as account:
         rita = await remote_contact(account, "rita@remote.io")
         connection_id = await hooked_connection(client, account, server, remote, HOOKED)
-        sync = (await _json(await client.post(SYNCS, json={"connectionId": connection_id})))["sync"]
+        sync = (await answered(await client.post(SYNCS, json={"connectionId": connection_id})))[
+            "sync"
+        ]
         await wait_backfilled(client, sync["id"])
         rita_mail = await linked_partner(db, sync["id"], rita, within=30)
 
         async def mail(contact_id: str) -> Json:
-            found: Json = (await _json(await client.get(f"{MAIL}/{contact_id}")))["contact"]
+            found: Json = (await answered(await client.get(f"{MAIL}/{contact_id}")))["contact"]
             return found
 
         async def there(contact_id: str) -> Json:
-            found: Json = (await _json(await account.get(f"/contacts/{contact_id}")))["contact"]
+            found: Json = (await answered(await account.get(f"/contacts/{contact_id}")))["contact"]
             return found
 
         # The remote changes: its webhook brings the change to the Mailsuite.
-        await _json(await account.put(f"/contacts/{rita}", json={"firstName": "Rita"}))
+        await answered(await account.put(f"/contacts/{rita}", json={"firstName": "Rita"}))
         await poll(lambda: mail(rita_mail), lambda one: one["firstName"] == "Rita", within=30)
         # The Mailsuite changes: the sync writes the remote.
-        await _json(await client.put(f"{MAIL}/{rita_mail}", json={"lastName": "Mail"}))
+        await answered(await client.put(f"{MAIL}/{rita_mail}", json={"lastName": "Mail"}))
         await poll(lambda: there(rita), lambda one: one["lastName"] == "Mail", within=30)
 
         # New on the remote: a Mailsuite partner is made; new in the Mailsuite: a remote one.
-        nova = (await _json(await account.post("/contacts/", json={"email": "nova@remote.io"})))[
+        nova = (await answered(await account.post("/contacts/", json={"email": "nova@remote.io"})))[
             "contact"
         ]["id"]
         await mail(await linked_partner(db, sync["id"], nova, within=30))
-        mae = (await _json(await client.post(MAIL, json={"email": "mae@mail.io"})))["contact"]
+        mae = (await answered(await client.post(MAIL, json={"email": "mae@mail.io"})))["contact"]
 
         async def found_there() -> list[Json]:
             body = {"filters": [{"field": "email", "operator": "eq", "value": "mae@mail.io"}]}
-            contacts: list[Json] = (await _json(await account.post("/contacts/search", json=body)))[
-                "contacts"
-            ]
+            contacts: list[Json] = (
+                await answered(await account.post("/contacts/search", json=body))
+            )["contacts"]
             return contacts
 
         [mae_there] = await poll(found_there, lambda found: len(found) == 1, within=30)
@@ -93,19 +75,21 @@ async def test_changes_on_either_side_reach_the_other_once_and_settle(
 
     # The sync's writes on the remote come back through its webhooks, and are its own.
     hooked = remote_origin(connection_id)
-    await poll(lambda: _count(db, here, CONTACT_UPDATE, rita, hooked), lambda n: n >= 2, within=30)
     await poll(
-        lambda: _count(db, here, CONTACT_CREATE, mae_there["id"], hooked),
+        lambda: event_count(db, here, CONTACT_UPDATE, rita, hooked), lambda n: n >= 2, within=30
+    )
+    await poll(
+        lambda: event_count(db, here, CONTACT_CREATE, mae_there["id"], hooked),
         lambda n: n >= 1,
         within=30,
     )
     await settled(db, sync["id"], here, within=30)
     # On the remote: the person's change and the sync's, once each; Mae made once.
-    assert await _count(db, remote.location_id, CONTACT_UPDATE, rita) == 2
-    assert await _count(db, remote.location_id, CONTACT_CREATE, mae_there["id"]) == 1
-    assert await _count(db, remote.location_id, CONTACT_UPDATE, mae_there["id"]) == 0
+    assert await event_count(db, remote.location_id, CONTACT_UPDATE, rita) == 2
+    assert await event_count(db, remote.location_id, CONTACT_CREATE, mae_there["id"]) == 1
+    assert await event_count(db, remote.location_id, CONTACT_UPDATE, mae_there["id"]) == 0
     # In the Mailsuite: made by the backfill, the remote's change, the person's change.
-    assert await _count(db, here, MAIL_UPSERT, rita_mail) == 3
-    assert await _count(db, here, MAIL_UPSERT, mae["id"]) == 1
-    shown = (await _json(await client.get(f"{SYNCS}/{sync['id']}")))["sync"]
+    assert await event_count(db, here, MAIL_UPSERT, rita_mail) == 3
+    assert await event_count(db, here, MAIL_UPSERT, mae["id"]) == 1
+    shown = (await answered(await client.get(f"{SYNCS}/{sync['id']}")))["sync"]
     assert (shown["health"], shown["lastError"]) == ("ok", None)

@@ -18,7 +18,7 @@ from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Conflict, NotFound, Unprocessable, invalid
 from contactflow.platform.events import ConsumerCursor, EventStream, lock_cursor
 from contactflow.sync import backfill, parents
-from contactflow.sync.fields import FieldMap, checked_mapping, mapping_of
+from contactflow.sync.fields import FieldMap, checked_mapping
 from contactflow.sync.models import (
     ACTIVE,
     PAUSED,
@@ -89,12 +89,10 @@ async def _check_remote(
     kind: ObjectKind,
     direction: Direction,
     reconcile_every: int | None,
-    on_delete: DeletePolicy,
-    mapping: list[FieldMap],
 ) -> Connection:
     """The connection a sync of `direction` may use: 422 naming `connectionId` when it is
     none of the location's remote Contacts API connections, or lacks a scope it needs; and
-    naming the setting a sync of a remote account does not take yet."""
+    naming the setting a sync of a remote account does not take yet (reconciliations)."""
     row = await session.get(Connection, connection_id)
     if row is None or row.location_id != location_id:
         raise invalid(CONNECTION, f"no connection {connection_id} in this location")
@@ -115,10 +113,6 @@ async def _check_remote(
         raise invalid(
             "reconcileEveryMinutes", "a sync of a remote account is not reconciled yet: use 0"
         )
-    if on_delete == "hold":
-        raise invalid("onDelete", "a sync of a remote account holds no deletes yet")
-    if any(entry.conflict == "manual" for entry in mapping):
-        raise invalid("mapping", "a sync of a remote account holds no conflicts yet")
     return row
 
 
@@ -183,8 +177,6 @@ async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -
             kind,
             direction,
             wanted.reconcile_every,
-            wanted.on_delete,
-            mapping,
         )
     taken = await uow.session.scalar(
         select(Sync.id).where(Sync.location_id == location_id, Sync.object == wanted.object)
@@ -251,10 +243,6 @@ async def change_sync(
             kind,
             direction or sync.direction,
             reconcile_every,
-            on_delete or sync.on_delete,
-            checked_mapping(mapping, kind.catalog)
-            if mapping is not None
-            else mapping_of(sync.mapping),
         )
     if mapping is not None:
         sync.mapping = [entry.as_data() for entry in checked_mapping(mapping, kind.catalog)]
