@@ -10,7 +10,7 @@ from contactflow.mailsuite import contacts as mailsuite
 from contactflow.platform.db import Database
 from contactflow.platform.event_types import CONTACT_UPDATE, MAILSUITE_CONTACT_UPSERT
 from contactflow.settings import Settings
-from tests.mailsuite.helpers import error_lines, poll
+from tests.mailsuite.helpers import error_lines, json_of, poll
 from tests.support import LiveServer, Tenant, api_client, make_tenant
 from tests.sync.conftest import RemoteAccount
 from tests.sync.helpers import SYNCS, Json, settled
@@ -190,8 +190,10 @@ async def test_a_resolution_the_remote_refuses_decides_nothing_and_is_made_once_
                     f"{conflicts}/{held['id']}/resolve", json={"keep": "mailsuite"}
                 )
                 [line] = error_lines(again, 503)
-                assert "nothing was decided" in line
-                assert line.endswith("connect its connection again first")
+                assert line.endswith(
+                    "nothing was decided: connect the sync's connection again, then decide again"
+                )
+                assert json_of(again)["meta"] == {"remedy": "reconnect"}
                 assert await _listed(client, conflicts, "conflicts", "open") == [held]
                 failing = (await answered(await client.get(f"{SYNCS}/{sync['id']}")))["sync"]
                 assert (failing["health"], failing["remedy"]) == ("failing", "reconnect")

@@ -9,7 +9,10 @@ next round takes them again. The last round's transaction moves the backfill's p
 the event-log cursor. A remote that fails (429s and 5xx past the client's retries, out of
 reach, a token refused) ends the batch: the sync waits, twice as long after each failure in
 a row, shows why (`lastError`), and tries again by itself; a token that no longer refreshes
-also asks for the connection to be connected again (`remedy`)."""
+also asks for the connection to be connected again (`remedy`).
+
+A person's decision on one of its pairs (a conflict resolved, a held delete approved) is
+made the same way, from the request that asks for it, under the lease (ADR 0043)."""
 
 import asyncio
 import time
@@ -437,11 +440,13 @@ async def decide(
             raise Conflict(f"remote account: it refused the write: {error}") from error
         await _failed(db, settings, sync.id, error)
         remedy = issues.RECONNECT if _refused(error) else None
+        then = (
+            "connect the sync's connection again, then decide again"
+            if remedy
+            else "decide again once the remote answers (the sync's health says when it does)"
+        )
         raise ServiceUnavailable(
-            f"remote account: {error}; nothing was decided: the sync tries its remote again "
-            "by itself (see its health), then decide again"
-            + (": connect its connection again first" if remedy else ""),
-            meta={"remedy": remedy},
+            f"remote account: {error}; nothing was decided: {then}", meta={"remedy": remedy}
         ) from error
     finally:
         await _release(db, sync.id, owner)
