@@ -34,7 +34,7 @@ lint: .venv
 
 test: lint /usr/bin/chromium /usr/sbin/haproxy
 	$(UV) run --frozen python -m compileall -q src
-	$(UV) run --frozen pytest -n 3 --dist loadgroup --max-worker-restart=0 --durations=15 --basetemp="$$(mktemp -d)"
+	$(UV) run --frozen pytest -n 3 --dist worksteal --max-worker-restart=0 --durations=15 --basetemp="$$(mktemp -d)"
 
 # The pictures of docs/dashboard.md, taken anew from a demo server.
 screenshots: .venv /usr/bin/chromium

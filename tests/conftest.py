@@ -32,24 +32,6 @@ from tests.support import (
 BACKENDS = ("sqlite", "postgresql")
 
 
-# First: pytest-xdist reads the groups in its own hook of the same name.
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One backend's tests share one pytest-xdist worker (`--dist loadgroup`), so each worker
-    migrates one database and starts that backend's servers once, and the backends run side
-    by side. The browser tests and those marked `apart`, of both backends, share a third:
-    they mostly wait on chromium or on processes of their own, which the two others' work
-    fills."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        backend = callspec.params.get("database_url") if callspec is not None else None
-        if backend is not None:
-            apart = "chromium" in getattr(item, "fixturenames", ()) or item.get_closest_marker(
-                "apart"
-            )
-            item.add_marker(pytest.mark.xdist_group("apart" if apart else backend))
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -24,8 +24,6 @@ from tests.sync.helpers import SYNCS
 from tests.sync.remote_helpers import remote_connection
 from tests.webhooks.helpers import WorkerProcess, worker_processes
 
-pytestmark = pytest.mark.apart
-
 SIZE = 2000
 # About 20 ms of CPU a record between the worker and the remote server (a request per contact
 # per sync, and the Mailsuite's writes): on a busy machine the backfill takes minutes.
