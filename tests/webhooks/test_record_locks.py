@@ -19,7 +19,7 @@ from tests.receiver import Receiver
 from tests.support import make_tenant
 from tests.webhooks.helpers import add_endpoint_row, create_contacts, poll, stored_deliveries
 
-CONTACTS = 120
+CONTACTS = 60
 WORKERS = 4
 LOOPBACK = UrlPolicy(allow_http=True, allowed=["127.0.0.1"])
 
@@ -61,7 +61,7 @@ async def test_workers_recording_failures_and_successes_of_one_endpoint_never_de
         rows = await poll(
             delivered,
             lambda rows: len(rows) == CONTACTS and all(row.state == SUCCEEDED for row in rows),
-            within=120,
+            within=240,
         )
     finally:
         await poster.aclose()
