@@ -49,6 +49,7 @@ from contactflow.sync import conflicts_api as sync_conflicts_api
 from contactflow.sync import held_api as sync_held_api
 from contactflow.sync import history_api as sync_history_api
 from contactflow.sync import reconciliation_api as sync_reconciliation_api
+from contactflow.sync import records_api as sync_records_api
 from contactflow.web import routes as dashboard
 
 API_VERSION = "2021-07-28"
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sync_held_api.router,
         sync_conflicts_api.router,
         sync_history_api.router,
+        sync_records_api.router,
     ):
         app.include_router(router)
 

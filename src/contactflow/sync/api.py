@@ -3,7 +3,7 @@ backfill's progress, changed, paused, resumed, resynced, deleted."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from contactflow.mailsuite.api_common import CursorQuery, Limit, next_cursor, position
 from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep, ErrorBody
@@ -29,6 +29,11 @@ UNDECIDED: dict[int | str, dict[str, object]] = {
         "was decided; meta.remedy says when its connection must be connected again",
     }
 }
+# The cursor of a list in id order: the nextCursor of the previous page.
+AfterId = Annotated[
+    str | None,
+    Query(min_length=1, max_length=64, description="The nextCursor of the previous page"),
+]
 
 
 @router.post(

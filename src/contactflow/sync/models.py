@@ -59,6 +59,8 @@ ConflictChoice = Literal["crm", "mailsuite", "value"]
 # Which way a pair's change went (both: a conflict held), and what became of it.
 ChangeDirection = Literal["crmToMailsuite", "mailsuiteToCrm", "both"]
 ChangeResult = Literal["written", "conflict", "refused"]
+# Where a record of a sync stands, one status per count of the sync (sync/statuses.py).
+RecordStatus = Literal["linked", "waiting", "excluded", "failing", "conflict"]
 
 
 def sync_origin(sync_id: str) -> str:

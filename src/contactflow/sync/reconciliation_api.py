@@ -3,13 +3,13 @@ its counts and its repair's progress, its findings paged, each repaired, or all 
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from contactflow.mailsuite.api_common import CursorQuery, Limit, next_cursor, position
 from contactflow.mailsuite.paging import newest_first
 from contactflow.platform.api_support import ERROR_RESPONSES, DatabaseDep, SettingsDep
 from contactflow.sync import reconciliations
-from contactflow.sync.api import Reader, SyncId, Writer
+from contactflow.sync.api import AfterId, Reader, SyncId, Writer
 from contactflow.sync.models import FindingKind, FindingState, SyncReconciliation
 from contactflow.sync.schemas import (
     FindingEnvelope,
@@ -25,10 +25,6 @@ router = APIRouter(
 )
 ReconciliationId = Annotated[str, Path(alias="reconciliationId", min_length=1, max_length=64)]
 FindingId = Annotated[str, Path(alias="findingId", min_length=1, max_length=64)]
-AfterFinding = Annotated[
-    str | None,
-    Query(min_length=1, max_length=64, description="The nextCursor of the previous page"),
-]
 
 
 @router.post(
@@ -98,7 +94,7 @@ async def list_findings(
     kind: FindingKind | None = None,
     state: FindingState | None = None,
     limit: Limit = 50,
-    cursor: AfterFinding = None,
+    cursor: AfterId = None,
 ) -> FindingList:
     async with db.reader() as session:
         reconciliation = await reconciliations.find_reconciliation(

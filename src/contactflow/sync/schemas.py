@@ -17,6 +17,7 @@ from contactflow.sync.models import (
     FindingState,
     HeldState,
     ReconciliationState,
+    RecordStatus,
     RepairState,
     SideName,
     SyncObject,
@@ -143,6 +144,8 @@ class SyncOut(WireModel):
     remedy: Literal["reconnect"] | None
     retry_at: str | None
     on_delete: DeletePolicy
+    # Linked pairs whose last change a side refused (their history says why).
+    failing: int
     # Conflicts held for a person (fields whose policy is `manual`), still open.
     open_conflicts: int
     reconcile_every_minutes: int | None
@@ -307,3 +310,24 @@ class HistoryOut(WireModel):
     crm_id: str
     mailsuite_id: str
     changes: list[ChangeOut]
+
+
+class SyncRecordOut(WireModel):
+    """One record behind a sync's count: its ids on each side (the Mailsuite one once
+    linked), a contact's name and email, when it was last synced (a waiting record: since
+    when it waits; a conflict: when it was last brought up to date), why it is where it is,
+    and its linked pair's history."""
+
+    crm_id: str | None
+    mailsuite_id: str | None
+    status: RecordStatus
+    name: str | None
+    email: str | None
+    at: str | None
+    reason: str | None
+    history: str | None
+
+
+class SyncRecordList(WireModel):
+    records: list[SyncRecordOut]
+    next_cursor: str | None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, not_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, literal, not_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts.models import Contact, ContactTag
@@ -120,21 +120,16 @@ async def left_out_of(
     return set(await session.scalars(query))
 
 
-async def count_left_out(
-    session: AsyncSession,
+def left_out_records(
     location_id: str,
     segment: Segment,
     now: datetime,
     records: Select[str, str | None] | None = None,
-) -> int:
-    """How many of the location's contacts `segment` leaves out; or, given `records` (ids
-    and their contact's), how many of those belong to a contact it leaves out."""
-    if segment.everyone:
-        return 0
+) -> Select[str]:
+    """The ids of the location's contacts `segment` leaves out; or, given `records` (ids and
+    their contact's), the ids of those that belong to a contact it leaves out."""
     left = segment.left_out(location_id, now)
     if records is None:
-        query = select(func.count()).select_from(left.subquery())
-    else:
-        listed = records.subquery()
-        query = select(func.count()).select_from(listed).where(listed.c[1].in_(left))
-    return int(await session.scalar(query) or 0)
+        return left
+    listed = records.subquery()
+    return select(listed.c[0]).where(listed.c[1].in_(left))

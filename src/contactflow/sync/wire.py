@@ -1,25 +1,23 @@
 """Syncs as the API and the CLI show them: with their backfill's progress and the number of
 pairs linked; their reconciliations and findings."""
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.platform.clock import to_iso, utcnow
+from contactflow.platform.clock import to_iso
 from contactflow.platform.issues import RECONNECT
 from contactflow.sync.backfill import Progress
-from contactflow.sync.conflict_queue import count_open
 from contactflow.sync.models import (
+    RecordStatus,
+    SideName,
     Sync,
     SyncBackfill,
     SyncChange,
     SyncConflict,
     SyncFinding,
     SyncHeldDelete,
-    SyncLink,
     SyncReconciliation,
 )
 from contactflow.sync.objects import kind_of
-from contactflow.sync.parents import contacts_segment, count_waiting
 from contactflow.sync.schemas import (
     BackfillOut,
     ChangeOut,
@@ -33,8 +31,11 @@ from contactflow.sync.schemas import (
     RepairOut,
     SegmentOut,
     SyncOut,
+    SyncRecordOut,
 )
-from contactflow.sync.segments import Segment, count_left_out
+from contactflow.sync.segments import Segment
+from contactflow.sync.sides import Record
+from contactflow.sync.statuses import Listed, count
 
 
 def backfill_out(job: SyncBackfill) -> BackfillOut:
@@ -85,23 +86,15 @@ def health(sync: Sync) -> Health:
 
 
 async def count_excluded(session: AsyncSession, sync: Sync, job: SyncBackfill | None) -> int:
-    """The records the sync's segment leaves out now: the location's contacts, or the records
-    of those contacts; of a remote account, those its last backfill left out."""
+    """The records the sync's segment leaves out now (sync/statuses.py); of a remote account,
+    those its last backfill left out."""
     if sync.connection_id is not None:
         return job.excluded if job is not None else 0
-    kind, location = kind_of(sync.object), sync.location_id
-    if kind.of_contact:
-        segment = await contacts_segment(session, location)
-        listing = kind.listings["crm"](location)
-        return await count_left_out(session, location, segment, utcnow(), listing)
-    return await count_left_out(session, location, Segment.of(sync.segment), utcnow())
+    return await count(session, sync, "excluded")
 
 
 async def sync_out(session: AsyncSession, sync: Sync) -> SyncOut:
     job = await session.get(SyncBackfill, sync.id, populate_existing=True)
-    linked = await session.scalar(
-        select(func.count()).select_from(SyncLink).where(SyncLink.sync_id == sync.id)
-    )
     return SyncOut(
         id=sync.id,
         location_id=sync.location_id,
@@ -111,8 +104,8 @@ async def sync_out(session: AsyncSession, sync: Sync) -> SyncOut:
         mapping=[FieldMapOut.model_validate(entry) for entry in sync.mapping],
         segment=segment_out(Segment.of(sync.segment)),
         status=sync.status,
-        linked=linked or 0,
-        waiting=await count_waiting(session, sync.id),
+        linked=await count(session, sync, "linked"),
+        waiting=await count(session, sync, "waiting"),
         excluded=await count_excluded(session, sync, job),
         backfill=backfill_out(job) if job is not None else None,
         last_error=sync.last_error,
@@ -122,7 +115,8 @@ async def sync_out(session: AsyncSession, sync: Sync) -> SyncOut:
         remedy="reconnect" if sync.remedy == RECONNECT else None,
         retry_at=to_iso(sync.retry_at),
         on_delete=sync.on_delete,
-        open_conflicts=await count_open(session, sync.id),
+        failing=await count(session, sync, "failing"),
+        open_conflicts=await count(session, sync, "conflict"),
         reconcile_every_minutes=sync.reconcile_minutes,
         next_reconciliation_at=to_iso(sync.reconcile_due_at),
         created_at=to_iso(sync.created_at),
@@ -211,4 +205,47 @@ def change_out(row: SyncChange) -> ChangeOut:
         result=row.result,
         reason=row.reason,
         at=to_iso(row.at),
+    )
+
+
+# A contact's name and email, by its id on either side.
+Names = dict[str, tuple[str | None, str | None]]
+
+
+async def names_of(session: AsyncSession, sync: Sync, rows: list[Listed]) -> Names:
+    """The name and email of the contacts of `rows`, when the sync's records are contacts:
+    read from this workspace (the Mailsuite contacts, and the Contacts API's unless they are
+    a remote account's, which are not called for this) in a query a side."""
+    if sync.object != "contacts":
+        return {}
+    kind, found = kind_of(sync.object), list[Record]()
+    sides: dict[SideName, list[str]] = {
+        "mailsuite": [row.mailsuite_id for row in rows if row.mailsuite_id]
+    }
+    if sync.connection_id is None:
+        sides["crm"] = [row.crm_id for row in rows if row.crm_id]
+    for side, ids in sides.items():
+        if ids:
+            found += (await kind.reads[side](session, sync.location_id, ids)).values()
+    names: Names = {}
+    for record in found:
+        given = (record.values.get("firstName"), record.values.get("lastName"))
+        name = " ".join(str(part) for part in given if part) or None
+        names[record.id] = (name, record.values.get("email"))
+    return names
+
+
+def record_out(sync: Sync, status: RecordStatus, row: Listed, names: Names) -> SyncRecordOut:
+    name, email = names.get(row.crm_id or "") or names.get(row.mailsuite_id or "") or (None, None)
+    return SyncRecordOut(
+        crm_id=row.crm_id,
+        mailsuite_id=row.mailsuite_id,
+        status=status,
+        name=name,
+        email=email,
+        at=to_iso(row.at),
+        reason=row.reason,
+        history=(
+            None if row.pair is None else f"/sync/v1/syncs/{sync.id}/links/{row.pair}/history"
+        ),
     )

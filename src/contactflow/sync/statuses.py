@@ -1,0 +1,184 @@
+"""A sync's records by status, the records behind each of its counts: its linked pairs, the
+records waiting for their contact, those its segment leaves out, the pairs whose last change a
+side refused, and its open conflicts. Each status is one query that the sync's count counts
+and its list pages, so a count is always the length of its list."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy import Subquery, and_, case, exists, func, literal, null, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from contactflow.platform.clock import utcnow
+from contactflow.platform.errors import invalid
+from contactflow.sync.models import (
+    OPEN,
+    RecordStatus,
+    Sync,
+    SyncChange,
+    SyncConflict,
+    SyncLink,
+    SyncPending,
+)
+from contactflow.sync.objects import kind_of
+from contactflow.sync.parents import contacts_segment
+from contactflow.sync.segments import Segment, left_out_records
+from contactflow.sync.service import find_sync
+
+REMOTE_EXCLUDED: Final = (
+    "a remote account's contacts are not kept here, so those its segment leaves out cannot "
+    "be listed: its excluded count is what its last backfill left out"
+)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One record behind a count. `key` orders the list (a record's id; an open conflict's
+    own, as a pair may hold one per field); `pair` is the Contacts API id of its linked pair,
+    whose history the sync keeps, when it has one."""
+
+    key: str
+    crm_id: str | None
+    mailsuite_id: str | None
+    at: datetime | None
+    reason: str | None
+    pair: str | None
+
+
+def _linked(sync: Sync) -> Subquery:
+    return (
+        select(
+            SyncLink.crm_id.label("key"),
+            SyncLink.crm_id,
+            SyncLink.mailsuite_id,
+            SyncLink.synced_at.label("at"),
+            (literal("gone: ") + SyncLink.gone).label("reason"),
+            SyncLink.crm_id.label("pair"),
+        )
+        .where(SyncLink.sync_id == sync.id)
+        .subquery()
+    )
+
+
+def _waiting(sync: Sync) -> Subquery:
+    record, side = SyncPending.record_id, SyncPending.side
+    return (
+        select(
+            record.label("key"),
+            case((side == "crm", record)).label("crm_id"),
+            case((side == "mailsuite", record)).label("mailsuite_id"),
+            SyncPending.since.label("at"),
+            (literal("waits for its contact ") + SyncPending.parent_id).label("reason"),
+            null().label("pair"),
+        )
+        .where(SyncPending.sync_id == sync.id)
+        .subquery()
+    )
+
+
+async def _excluded(session: AsyncSession, sync: Sync) -> Subquery:
+    """This workspace's contacts the segment leaves out (or the records of those contacts),
+    with their partner when a pair of them was linked before it left them out."""
+    if sync.connection_id is not None:
+        raise invalid("status", REMOTE_EXCLUDED)
+    kind, location = kind_of(sync.object), sync.location_id
+    if kind.of_contact:
+        segment = await contacts_segment(session, location)
+        ids = left_out_records(location, segment, utcnow(), kind.listings["crm"](location))
+    else:
+        ids = left_out_records(location, Segment.of(sync.segment), utcnow())
+    left = ids.subquery()
+    record = left.c[0]
+    return (
+        select(
+            record.label("key"),
+            record.label("crm_id"),
+            SyncLink.mailsuite_id,
+            SyncLink.synced_at.label("at"),
+            null().label("reason"),
+            SyncLink.crm_id.label("pair"),
+        )
+        .outerjoin(SyncLink, and_(SyncLink.sync_id == sync.id, SyncLink.crm_id == record))
+        .subquery()
+    )
+
+
+def _failing(sync: Sync) -> Subquery:
+    """Linked pairs whose newest change in their history a side refused."""
+    newer = aliased(SyncChange)
+    since = or_(newer.at > SyncChange.at, and_(newer.at == SyncChange.at, newer.id > SyncChange.id))
+    return (
+        select(
+            SyncChange.crm_id.label("key"),
+            SyncChange.crm_id,
+            SyncLink.mailsuite_id,
+            SyncChange.at,
+            SyncChange.reason,
+            SyncLink.crm_id.label("pair"),
+        )
+        .join(SyncLink, and_(SyncLink.sync_id == sync.id, SyncLink.crm_id == SyncChange.crm_id))
+        .where(
+            SyncChange.sync_id == sync.id,
+            SyncChange.result == "refused",
+            ~exists().where(
+                newer.sync_id == SyncChange.sync_id, newer.crm_id == SyncChange.crm_id, since
+            ),
+        )
+        .subquery()
+    )
+
+
+def _conflict(sync: Sync) -> Subquery:
+    return (
+        select(
+            SyncConflict.id.label("key"),
+            SyncConflict.crm_id,
+            SyncConflict.mailsuite_id,
+            SyncConflict.updated_at.label("at"),
+            (SyncConflict.field + literal(": changed on both sides")).label("reason"),
+            SyncLink.crm_id.label("pair"),
+        )
+        .outerjoin(
+            SyncLink, and_(SyncLink.sync_id == sync.id, SyncLink.crm_id == SyncConflict.crm_id)
+        )
+        .where(SyncConflict.sync_id == sync.id, SyncConflict.state == OPEN)
+        .subquery()
+    )
+
+
+async def _query(session: AsyncSession, sync: Sync, status: RecordStatus) -> Subquery:
+    if status == "excluded":
+        return await _excluded(session, sync)
+    return {"linked": _linked, "waiting": _waiting, "failing": _failing, "conflict": _conflict}[
+        status
+    ](sync)
+
+
+async def count(session: AsyncSession, sync: Sync, status: RecordStatus) -> int:
+    """How many records of the sync have `status`."""
+    listed = await _query(session, sync, status)
+    return int(await session.scalar(select(func.count()).select_from(listed)) or 0)
+
+
+async def page(
+    session: AsyncSession,
+    location_id: str,
+    sync_id: str,
+    status: RecordStatus,
+    *,
+    after: str | None,
+    limit: int,
+) -> tuple[Sync, list[Listed], str | None]:
+    """The sync, a page of its records with `status` in the order of their keys (after the
+    key `after`), and the key the next page starts after (None on the last)."""
+    sync = await find_sync(session, location_id, sync_id)
+    listed = await _query(session, sync, status)
+    query = select(listed).order_by(listed.c.key).limit(limit + 1)
+    if after is not None:
+        query = query.where(listed.c.key > after)
+    rows = [Listed(*row) for row in await session.execute(query)]
+    if len(rows) <= limit:
+        return sync, rows, None
+    return sync, rows[:limit], rows[limit - 1].key
