@@ -26,7 +26,7 @@ from contactflow.platform.event_types import (
 from contactflow.platform.events import Event
 from contactflow.platform.runtime import running_workers
 from contactflow.settings import Settings
-from contactflow.sync import bulk, parents, service
+from contactflow.sync import bulk, parents, service, statuses
 from contactflow.sync.backfill import advance
 from contactflow.sync.models import Sync, SyncLink, SyncObject, sync_origin
 from contactflow.sync.service import SyncSettings
@@ -160,8 +160,8 @@ async def test_tasks_and_notes_backfilled_in_bulk_and_a_waiting_task_follows_its
             assert "not linked yet" in str(job.last_skip)
         async with db.reader() as session:
             waiting = (
-                await parents.count_waiting(session, tasks.id),
-                await parents.count_waiting(session, notes.id),
+                await statuses.count(session, tasks, "waiting"),
+                await statuses.count(session, notes, "waiting"),
             )
         assert waiting == (EACH, EACH)
 
@@ -177,7 +177,7 @@ async def test_tasks_and_notes_backfilled_in_bulk_and_a_waiting_task_follows_its
 
             await poll(all_linked, lambda linked: linked == [everyone, everyone], within=60)
         async with db.reader() as session:
-            assert await parents.count_waiting(session, tasks.id) == 0
+            assert await statuses.count(session, tasks, "waiting") == 0
             late = await parents.partner_of(session, location, "crm", made[-1])
             followed = await session.scalar(select(func.count()).where(MailTask.contact_id == late))
         assert followed == EACH

@@ -35,7 +35,9 @@ async def listed(client: httpx.AsyncClient, sync_id: str, status: str) -> list[J
     records: list[Json] = []
     cursor = None
     while True:
-        params = {"status": status, "limit": 1, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"status": status, "limit": 1}
+        if cursor:
+            params["cursor"] = cursor
         response = await client.get(f"{SYNCS}/{sync_id}/records", params=params)
         assert response.status_code == 200, response.text
         page = json_of(response)
@@ -105,7 +107,8 @@ async def test_each_count_leads_to_as_many_records(
         "taken@example.com",
         "failing",
     )
-    assert failing["reason"] and failing["history"].endswith(f"/links/{cara['id']}/history")
+    assert failing["reason"]
+    assert failing["history"].endswith(f"/links/{cara['id']}/history")
     history = await client.get(failing["history"])
     assert json_of(history)["changes"][0]["result"] == "refused"
     [conflict] = await listed(client, contacts, "conflict")
@@ -136,7 +139,7 @@ async def test_a_bad_status_cursor_or_limit_is_refused_naming_it_and_tenancy_app
     made = await client.post(SYNCS, json={})
     assert made.status_code == 201, made.text
     here = f"{SYNCS}/{json_of(made)['sync']['id']}/records"
-    refusals = {
+    refusals: dict[str, list[dict[str, str | int]]] = {
         "status": [{}, {"status": "inSync"}],
         "cursor": [{"status": "linked", "cursor": ""}, {"status": "linked", "cursor": "x" * 65}],
         "limit": [{"status": "linked", "limit": 0}, {"status": "linked", "limit": "many"}],

@@ -6,7 +6,7 @@ so any later change on either side is seen as a conflict again."""
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.platform.clock import utcnow
@@ -63,8 +63,3 @@ async def hold(
         row.updated_at = now
         told.append(entry.crm)
     return told
-
-
-async def count_open(session: AsyncSession, sync_id: str) -> int:
-    query = select(func.count()).where(SyncConflict.sync_id == sync_id, SyncConflict.state == OPEN)
-    return await session.scalar(query) or 0

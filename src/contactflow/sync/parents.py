@@ -5,7 +5,7 @@ contact has none. The waiting records are synced once their contacts are linked
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.platform.clock import utcnow
@@ -137,8 +137,3 @@ async def done_many(uow: UnitOfWork, sync: Sync, side: SideName, record_ids: lis
                 SyncPending.record_id.in_(record_ids),
             )
         )
-
-
-async def count_waiting(session: AsyncSession, sync_id: str) -> int:
-    query = select(func.count()).where(SyncPending.sync_id == sync_id)
-    return int(await session.scalar(query) or 0)
