@@ -263,6 +263,7 @@ def test_a_running_backfill_shows_its_rate_and_time_left_and_asks_again() -> Non
         linked=38,
         waiting=0,
         excluded=0,
+        failing=0,
         backfill=job,
         on_delete="ignore",
         open_conflicts=0,
@@ -413,10 +414,14 @@ async def test_a_person_resolves_a_held_conflict_and_reads_the_pair_history(
             change = MailUpdate.model_validate({"firstName": "Kimberly"})
             await mailsuite.update_contact(uow, location, link.mailsuite_id, change, "US")
             await service.set_status(uow, location, sync.id, "active")
-        page = await poll(lambda: http.get(here), lambda r: len(conflict_ids(r.text)) == 1)
+        # The count and the list are read one after the other: the sync may hold the conflict
+        # in between, so the page is read again until both show it.
+        page = await poll(
+            lambda: http.get(here),
+            lambda r: len(conflict_ids(r.text)) == 1 and 'data-count="open-conflicts">1<' in r.text,
+        )
         assert "Conflicts waiting for a person" in page.text
         assert SCRIPT not in page.text
-        assert 'data-count="open-conflicts">1<' in page.text
         [held] = conflict_ids(page.text)
         odd = await http.post(f"{here}/conflicts/{held}/both", data={"csrf_token": token})
         assert odd.status_code == 404

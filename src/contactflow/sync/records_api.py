@@ -9,6 +9,7 @@ from contactflow.sync import statuses
 from contactflow.sync.api import AfterId, Reader, SyncId
 from contactflow.sync.models import RecordStatus
 from contactflow.sync.schemas import SyncRecordList
+from contactflow.sync.service import find_sync
 from contactflow.sync.wire import names_of, record_out
 
 router = APIRouter(
@@ -31,9 +32,8 @@ async def list_records(
     cursor: AfterId = None,
 ) -> SyncRecordList:
     async with db.reader() as session:
-        sync, rows, after = await statuses.page(
-            session, caller.location_id, sync_id, status, after=cursor, limit=limit
-        )
+        sync = await find_sync(session, caller.location_id, sync_id)
+        rows, after = await statuses.page(session, sync, status, after=cursor, limit=limit)
         names = await names_of(session, sync, rows)
         return SyncRecordList(
             records=[record_out(sync, status, row, names) for row in rows], next_cursor=after

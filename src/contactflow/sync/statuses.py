@@ -25,12 +25,17 @@ from contactflow.sync.models import (
 from contactflow.sync.objects import kind_of
 from contactflow.sync.parents import contacts_segment
 from contactflow.sync.segments import Segment, left_out_records
-from contactflow.sync.service import find_sync
 
 REMOTE_EXCLUDED: Final = (
     "a remote account's contacts are not kept here, so those its segment leaves out cannot "
     "be listed: its excluded count is what its last backfill left out"
 )
+
+
+def listable(sync: Sync, status: RecordStatus) -> bool:
+    """Whether the sync's records with `status` can be listed: all but a remote account's
+    contacts left out by the segment."""
+    return status != "excluded" or sync.connection_id is None
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ def _waiting(sync: Sync) -> Subquery:
 async def _excluded(session: AsyncSession, sync: Sync) -> Subquery:
     """This workspace's contacts the segment leaves out (or the records of those contacts),
     with their partner when a pair of them was linked before it left them out."""
-    if sync.connection_id is not None:
+    if not listable(sync, "excluded"):
         raise invalid("status", REMOTE_EXCLUDED)
     kind, location = kind_of(sync.object), sync.location_id
     if kind.of_contact:
@@ -163,22 +168,15 @@ async def count(session: AsyncSession, sync: Sync, status: RecordStatus) -> int:
 
 
 async def page(
-    session: AsyncSession,
-    location_id: str,
-    sync_id: str,
-    status: RecordStatus,
-    *,
-    after: str | None,
-    limit: int,
-) -> tuple[Sync, list[Listed], str | None]:
-    """The sync, a page of its records with `status` in the order of their keys (after the
-    key `after`), and the key the next page starts after (None on the last)."""
-    sync = await find_sync(session, location_id, sync_id)
+    session: AsyncSession, sync: Sync, status: RecordStatus, *, after: str | None, limit: int
+) -> tuple[list[Listed], str | None]:
+    """A page of the sync's records with `status` in the order of their keys (after the key
+    `after`), and the key the next page starts after (None on the last)."""
     listed = await _query(session, sync, status)
     query = select(listed).order_by(listed.c.key).limit(limit + 1)
     if after is not None:
         query = query.where(listed.c.key > after)
     rows = [Listed(*row) for row in await session.execute(query)]
     if len(rows) <= limit:
-        return sync, rows, None
-    return sync, rows[:limit], rows[limit - 1].key
+        return rows, None
+    return rows[:limit], rows[limit - 1].key
