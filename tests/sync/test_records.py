@@ -1,7 +1,8 @@
 """/sync/v1/syncs/{id}/records: the records behind each of a sync's counts, paged, each list as
 long as its count (linked, waiting, excluded by the segment, failing, openConflicts); a bad
-status, cursor or limit refused naming it; a reader's key lists, another location's does
-not find the sync."""
+status, cursor or limit refused naming it, and so is the list of a remote account's contacts
+left out by the segment, which are not kept here; a reader's key lists, another location's
+does not find the sync."""
 
 import dataclasses
 
@@ -13,6 +14,7 @@ from tests.contacts.helpers import create_contact
 from tests.mailsuite.helpers import error_lines, json_of, poll
 from tests.support import LiveServer, Tenant, api_client, make_tenant
 from tests.sync.helpers import SYNCS, Json, linked_partner, wait_backfilled
+from tests.sync.remote_helpers import remote_connection
 from tests.sync.test_tasks import add_task
 
 MAIL = "/mailsuite/v1/contacts"
@@ -157,3 +159,16 @@ async def test_a_bad_status_cursor_or_limit_is_refused_naming_it_and_tenancy_app
     other = await make_tenant(db)
     async with api_client(server.base_url, other.headers) as stranger:
         assert (await stranger.get(here, params={"status": "linked"})).status_code == 404
+
+
+async def test_a_remote_accounts_excluded_contacts_are_not_listed(
+    db: Database, server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    remote = await make_tenant(db)
+    connection = await remote_connection(client, server.base_url, remote)
+    made = await client.post(SYNCS, json={"connectionId": connection, "segment": {"tags": ["vip"]}})
+    assert made.status_code == 201, made.text
+    here = f"{SYNCS}/{json_of(made)['sync']['id']}/records"
+    [line] = error_lines(await client.get(here, params={"status": "excluded"}), 422)
+    assert line.startswith("status: a remote account's contacts are not kept here")
+    assert (await client.get(here, params={"status": "linked"})).status_code == 200
