@@ -5,11 +5,23 @@ and its list pages, so a count is always the length of its list."""
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import Subquery, and_, case, exists, func, literal, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from contactflow.platform.clock import utcnow
 from contactflow.platform.errors import invalid
@@ -52,35 +64,53 @@ class Listed:
     pair: str | None
 
 
-def _linked(sync: Sync) -> Subquery:
-    return (
-        select(
-            SyncLink.crm_id.label("key"),
-            SyncLink.crm_id,
-            SyncLink.mailsuite_id,
-            SyncLink.synced_at.label("at"),
-            (literal("gone: ") + SyncLink.gone).label("reason"),
-            SyncLink.crm_id.label("pair"),
-        )
-        .where(SyncLink.sync_id == sync.id)
-        .subquery()
+# The columns every status lists, in the order of Listed's fields, and what makes one.
+Columns = Select[Any, Any, Any, Any, Any, Any]
+Column = ColumnElement[Any] | InstrumentedAttribute[Any]
+
+
+def _columns(
+    key: Column,
+    crm_id: Column,
+    mailsuite_id: Column,
+    at: Column,
+    reason: Column,
+    pair: Column = SyncLink.crm_id,
+) -> Columns:
+    return select(
+        key.label("key"),
+        crm_id.label("crm_id"),
+        mailsuite_id.label("mailsuite_id"),
+        at.label("at"),
+        reason.label("reason"),
+        pair.label("pair"),
     )
+
+
+def _pair_of(sync: Sync, crm_id: Column) -> ColumnElement[bool]:
+    """The sync's link of the Contacts API record `crm_id`."""
+    return and_(SyncLink.sync_id == sync.id, SyncLink.crm_id == crm_id)
+
+
+def _linked(sync: Sync) -> Subquery:
+    gone = literal("gone: ") + SyncLink.gone
+    listed = _columns(
+        SyncLink.crm_id, SyncLink.crm_id, SyncLink.mailsuite_id, SyncLink.synced_at, gone
+    )
+    return listed.where(SyncLink.sync_id == sync.id).subquery()
 
 
 def _waiting(sync: Sync) -> Subquery:
     record, side = SyncPending.record_id, SyncPending.side
-    return (
-        select(
-            record.label("key"),
-            case((side == "crm", record)).label("crm_id"),
-            case((side == "mailsuite", record)).label("mailsuite_id"),
-            SyncPending.since.label("at"),
-            (literal("waits for its contact ") + SyncPending.parent_id).label("reason"),
-            null().label("pair"),
-        )
-        .where(SyncPending.sync_id == sync.id)
-        .subquery()
+    listed = _columns(
+        record,
+        case((side == "crm", record)),
+        case((side == "mailsuite", record)),
+        SyncPending.since,
+        literal("waits for its contact ") + SyncPending.parent_id,
+        null(),
     )
+    return listed.where(SyncPending.sync_id == sync.id).subquery()
 
 
 async def _excluded(session: AsyncSession, sync: Sync) -> Subquery:
@@ -94,60 +124,38 @@ async def _excluded(session: AsyncSession, sync: Sync) -> Subquery:
         ids = left_out_records(location, segment, utcnow(), kind.listings["crm"](location))
     else:
         ids = left_out_records(location, Segment.of(sync.segment), utcnow())
-    left = ids.subquery()
-    record = left.c[0]
-    return (
-        select(
-            record.label("key"),
-            record.label("crm_id"),
-            SyncLink.mailsuite_id,
-            SyncLink.synced_at.label("at"),
-            null().label("reason"),
-            SyncLink.crm_id.label("pair"),
-        )
-        .outerjoin(SyncLink, and_(SyncLink.sync_id == sync.id, SyncLink.crm_id == record))
-        .subquery()
-    )
+    record = ids.subquery().c[0]
+    listed = _columns(record, record, SyncLink.mailsuite_id, SyncLink.synced_at, null())
+    return listed.outerjoin(SyncLink, _pair_of(sync, record)).subquery()
 
 
 def _failing(sync: Sync) -> Subquery:
     """Linked pairs whose newest change in their history a side refused."""
     newer = aliased(SyncChange)
     since = or_(newer.at > SyncChange.at, and_(newer.at == SyncChange.at, newer.id > SyncChange.id))
+    crm_id = SyncChange.crm_id
+    listed = _columns(crm_id, crm_id, SyncLink.mailsuite_id, SyncChange.at, SyncChange.reason)
     return (
-        select(
-            SyncChange.crm_id.label("key"),
-            SyncChange.crm_id,
-            SyncLink.mailsuite_id,
-            SyncChange.at,
-            SyncChange.reason,
-            SyncLink.crm_id.label("pair"),
-        )
-        .join(SyncLink, and_(SyncLink.sync_id == sync.id, SyncLink.crm_id == SyncChange.crm_id))
+        listed.join(SyncLink, _pair_of(sync, crm_id))
         .where(
             SyncChange.sync_id == sync.id,
             SyncChange.result == "refused",
-            ~exists().where(
-                newer.sync_id == SyncChange.sync_id, newer.crm_id == SyncChange.crm_id, since
-            ),
+            ~exists().where(newer.sync_id == SyncChange.sync_id, newer.crm_id == crm_id, since),
         )
         .subquery()
     )
 
 
 def _conflict(sync: Sync) -> Subquery:
+    listed = _columns(
+        SyncConflict.id,
+        SyncConflict.crm_id,
+        SyncConflict.mailsuite_id,
+        SyncConflict.updated_at,
+        SyncConflict.field + literal(": changed on both sides"),
+    )
     return (
-        select(
-            SyncConflict.id.label("key"),
-            SyncConflict.crm_id,
-            SyncConflict.mailsuite_id,
-            SyncConflict.updated_at.label("at"),
-            (SyncConflict.field + literal(": changed on both sides")).label("reason"),
-            SyncLink.crm_id.label("pair"),
-        )
-        .outerjoin(
-            SyncLink, and_(SyncLink.sync_id == sync.id, SyncLink.crm_id == SyncConflict.crm_id)
-        )
+        listed.outerjoin(SyncLink, _pair_of(sync, SyncConflict.crm_id))
         .where(SyncConflict.sync_id == sync.id, SyncConflict.state == OPEN)
         .subquery()
     )
