@@ -13,15 +13,13 @@ from sqlalchemy import (
     Subquery,
     and_,
     case,
-    exists,
     func,
     literal,
     null,
-    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute, aliased
+from sqlalchemy.orm import InstrumentedAttribute
 
 from contactflow.platform.clock import utcnow
 from contactflow.platform.errors import invalid
@@ -88,8 +86,11 @@ def _columns(
 
 
 def _pair_of(sync: Sync, crm_id: Column) -> ColumnElement[bool]:
-    """The sync's link of the Contacts API record `crm_id`."""
-    return and_(SyncLink.sync_id == sync.id, SyncLink.crm_id == crm_id)
+    """The sync's link of the Contacts API record `crm_id` (by the whole of the links' unique
+    index: without the object, each look-up would read every link of the sync)."""
+    return and_(
+        SyncLink.sync_id == sync.id, SyncLink.object == sync.object, SyncLink.crm_id == crm_id
+    )
 
 
 def _linked(sync: Sync) -> Subquery:
@@ -130,18 +131,24 @@ async def _excluded(session: AsyncSession, sync: Sync) -> Subquery:
 
 
 def _failing(sync: Sync) -> Subquery:
-    """Linked pairs whose newest change in their history a side refused."""
-    newer = aliased(SyncChange)
-    since = or_(newer.at > SyncChange.at, and_(newer.at == SyncChange.at, newer.id > SyncChange.id))
-    crm_id = SyncChange.crm_id
-    listed = _columns(crm_id, crm_id, SyncLink.mailsuite_id, SyncChange.at, SyncChange.reason)
+    """Linked pairs whose newest change in their history a side refused: each pair's newest
+    entry found through the history's index, so the cost grows with the pairs, not with
+    their history."""
+    newest = (
+        select(SyncChange.id)
+        .where(SyncChange.sync_id == sync.id, SyncChange.crm_id == SyncLink.crm_id)
+        .order_by(SyncChange.at.desc(), SyncChange.id.desc())
+        .limit(1)
+        .correlate(SyncLink)
+        .scalar_subquery()
+    )
+    listed = _columns(
+        SyncLink.crm_id, SyncLink.crm_id, SyncLink.mailsuite_id, SyncChange.at, SyncChange.reason
+    )
     return (
-        listed.join(SyncLink, _pair_of(sync, crm_id))
-        .where(
-            SyncChange.sync_id == sync.id,
-            SyncChange.result == "refused",
-            ~exists().where(newer.sync_id == SyncChange.sync_id, newer.crm_id == crm_id, since),
-        )
+        listed.select_from(SyncLink)
+        .join(SyncChange, SyncChange.id == newest)
+        .where(SyncLink.sync_id == sync.id, SyncChange.result == "refused")
         .subquery()
     )
 
