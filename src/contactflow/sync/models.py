@@ -311,7 +311,11 @@ class SyncChange(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index(None, "sync_id", "crm_id", "at", "id"),)
+    __table_args__ = (
+        Index(None, "sync_id", "crm_id", "at", "id"),
+        # The pairs whose last change was refused are found from their refusals.
+        Index(None, "sync_id", "result"),
+    )
 
 
 class SyncPending(Base):

@@ -13,13 +13,15 @@ from sqlalchemy import (
     Subquery,
     and_,
     case,
+    exists,
     func,
     literal,
     null,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from contactflow.platform.clock import utcnow
 from contactflow.platform.errors import invalid
@@ -131,24 +133,24 @@ async def _excluded(session: AsyncSession, sync: Sync) -> Subquery:
 
 
 def _failing(sync: Sync) -> Subquery:
-    """Linked pairs whose newest change in their history a side refused: each pair's newest
-    entry found through the history's index, so the cost grows with the pairs, not with
-    their history."""
-    newest = (
-        select(SyncChange.id)
-        .where(SyncChange.sync_id == sync.id, SyncChange.crm_id == SyncLink.crm_id)
-        .order_by(SyncChange.at.desc(), SyncChange.id.desc())
-        .limit(1)
-        .correlate(SyncLink)
-        .scalar_subquery()
+    """Linked pairs whose newest change in their history a side refused. Read from the
+    refused changes (the history's index of results finds them; few, as a rule), each kept
+    when no change of its pair came after it: the cost grows with the refusals, not with the
+    pairs, whose every history a look-up per pair read at each count."""
+    later = aliased(SyncChange)
+    refused = SyncChange
+    newer = exists().where(
+        later.sync_id == refused.sync_id,
+        later.crm_id == refused.crm_id,
+        or_(later.at > refused.at, and_(later.at == refused.at, later.id > refused.id)),
     )
     listed = _columns(
-        SyncLink.crm_id, SyncLink.crm_id, SyncLink.mailsuite_id, SyncChange.at, SyncChange.reason
+        SyncLink.crm_id, SyncLink.crm_id, SyncLink.mailsuite_id, refused.at, refused.reason
     )
     return (
-        listed.select_from(SyncLink)
-        .join(SyncChange, SyncChange.id == newest)
-        .where(SyncLink.sync_id == sync.id, SyncChange.result == "refused")
+        listed.select_from(refused)
+        .join(SyncLink, _pair_of(sync, refused.crm_id))
+        .where(refused.sync_id == sync.id, refused.result == "refused", ~newer)
         .subquery()
     )
 
