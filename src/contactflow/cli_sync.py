@@ -66,7 +66,8 @@ def _print(sync: SyncOut) -> None:
     waiting = f", {sync.waiting} waiting for their contact" if sync.object != "contacts" else ""
     console.print(
         f"  {sync.object}, direction {sync.direction}, on delete {sync.on_delete}, "
-        f"{sync.linked} pairs linked{waiting}, {sync.open_conflicts} conflicts open"
+        f"{sync.linked} pairs linked{waiting}, {sync.failing} failing, "
+        f"{sync.open_conflicts} conflicts open"
     )
     for entry in sync.mapping:
         console.print(f"  {entry.crm} <-> {entry.mailsuite}  ({entry.conflict})")

@@ -112,7 +112,7 @@ async def test_cli_creates_lists_shows_pauses_and_resumes(
     )
     shown = await cli_output(database_url, "sync", "show", notes, "--location", location)
     assert "notes, direction crmToMailsuite" in shown
-    assert "0 waiting for their contact" in shown
+    assert "0 waiting for their contact, 0 failing, 0 conflicts open" in shown
     assert "body <-> body  (newestWins)" in shown
     listed = await cli_output(database_url, "sync", "list", "--location", location)
     assert "Notes -> Mailsuite timeline" in listed
