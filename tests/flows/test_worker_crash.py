@@ -26,10 +26,9 @@ from contactflow.mailsuite.models import Task as MailTask
 from contactflow.platform.db import Database
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 from tests.mailsuite.smtpd import Mailbox
-from tests.support import free_port, make_tenant
+from tests.support import free_port, make_tenant, migrated_database
 from tests.webhooks.helpers import (
     WorkerProcess,
-    isolated_database,
     poll,
     worker_processes,
 )
@@ -77,7 +76,7 @@ def mailbox() -> Iterator[HoldingMailbox]:
 
 @pytest.fixture
 def crash_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    with isolated_database(database_url, tmp_path) as url:
+    with migrated_database(database_url, tmp_path, "isolated.db") as url:
         yield url
 
 

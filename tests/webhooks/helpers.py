@@ -23,12 +23,11 @@ from contactflow.contacts import service as contacts
 from contactflow.contacts.schemas import ContactCreate, ContactUpdate
 from contactflow.platform.db import Database
 from contactflow.platform.events import Event
-from contactflow.platform.migrate import upgrade
 from contactflow.platform.webhooks import service as webhooks
 from contactflow.platform.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 from tests.receiver import Arrival
-from tests.support import CONTACTFLOW, Tenant, cli_env, fresh_postgres_database
+from tests.support import CONTACTFLOW, Tenant, cli_env
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -159,20 +158,6 @@ def webhook_ids(arrivals: list[Arrival]) -> list[str]:
 
 
 # The service layer (for tests that must not go through a server with embedded workers) --
-
-
-@contextmanager
-def isolated_database(like: str, directory: Path) -> Iterator[str]:
-    """A new, migrated database on the same backend as `like`: no other test's server or
-    workers use it."""
-    if like.startswith("sqlite"):
-        url = f"sqlite+aiosqlite:///{directory / 'isolated.db'}"
-        upgrade(url)
-        yield url
-        return
-    with fresh_postgres_database() as url:
-        upgrade(url)
-        yield url
 
 
 async def add_endpoint_row(db: Database, location_id: str, url: str) -> WebhookEndpoint:
