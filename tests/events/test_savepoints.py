@@ -25,6 +25,14 @@ async def _refused(uow: UnitOfWork, location_id: str, event_type: str) -> None:
             await _appended_then_refused(uow, location_id, event_type)
 
 
+async def _nested_then_refused(uow: UnitOfWork, location_id: str) -> None:
+    async with uow.savepoint():
+        # Nothing gathered yet: both savepoints begin with nothing to take back.
+        async with uow.savepoint():
+            pass
+        await _appended_then_refused(uow, location_id, "ContactDelete")
+
+
 async def _logged(db: Database, location_id: str) -> tuple[list[str], dict[str, int]]:
     async with db.unit_of_work() as uow:
         logged = await events.read_events(uow.session, location_id, after=0, limit=10)
@@ -52,6 +60,20 @@ async def test_events_first_gathered_inside_a_refused_savepoint_are_not_written(
     location_id = (await make_tenant(db)).location_id
     async with db.unit_of_work() as uow:
         await _refused(uow, location_id, "ContactDelete")
+        await events.append(uow, location_id, "ContactCreate", {"type": "ContactCreate"})
+
+    logged, counted = await _logged(db, location_id)
+    assert logged == ["ContactCreate"]
+    assert counted == {"ContactCreate": 1, "ContactDelete": 0, activity.EVENTS: 1}
+
+
+async def test_an_outer_savepoint_takes_back_what_it_gathered_after_an_inner_one(
+    db: Database,
+) -> None:
+    location_id = (await make_tenant(db)).location_id
+    async with db.unit_of_work() as uow:
+        with pytest.raises(Refused):
+            await _nested_then_refused(uow, location_id)
         await events.append(uow, location_id, "ContactCreate", {"type": "ContactCreate"})
 
     logged, counted = await _logged(db, location_id)

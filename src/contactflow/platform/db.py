@@ -164,7 +164,8 @@ class UnitOfWork:
                 undo()
             raise
         finally:
-            self._open_savepoints.remove(undos)
+            # By identity: two savepoints' undos are equal lists while both are empty.
+            self._open_savepoints = [other for other in self._open_savepoints if other is not undos]
 
     def after_commit(self, note: Callable[[], None]) -> None:
         """Run `note` once this transaction has committed (never after a rollback): what the
