@@ -11,7 +11,7 @@ from rich.table import Table
 from contactflow.cli_support import AsJson, console, echo_json, id_column, print_table, with_db
 from contactflow.platform.db import Database
 from contactflow.sync import reconciliations
-from contactflow.sync.models import FINISHED
+from contactflow.sync.models import FAILED, FINISHED
 from contactflow.sync.schemas import FindingOut, ReconciliationOut
 from contactflow.sync.wire import finding_out, reconciliation_out
 
@@ -73,7 +73,7 @@ def reconcile(sync_id: SyncId, location: Location, wait: Wait = False) -> None:
         if not wait:
             return shown
         return await _until(
-            lambda: _read(db, location, sync_id, shown.id), lambda r: r.state == FINISHED
+            lambda: _read(db, location, sync_id, shown.id), lambda r: r.state in (FINISHED, FAILED)
         )
 
     _print(with_db(run))
@@ -126,7 +126,7 @@ def repair(
             return shown
         return await _until(
             lambda: _read(db, location, sync_id, reconciliation_id),
-            lambda r: r.repair is not None and r.repair.state == FINISHED,
+            lambda r: r.repair is not None and r.repair.state in (FINISHED, FAILED),
         )
 
     _print(with_db(run))

@@ -38,6 +38,12 @@ async def answered(response: httpx.Response) -> Json:
     return body
 
 
+async def first_name(http: httpx.AsyncClient, path: str) -> str | None:
+    """The first name of the contact at `path` (of the remote's API, or the Mailsuite's)."""
+    name: str | None = (await answered(await http.get(path)))["contact"]["firstName"]
+    return name
+
+
 async def event_count(
     db: Database, location_id: str, event_type: str, subject_id: str, origin: str | None = None
 ) -> int:

@@ -18,6 +18,7 @@ from tests.sync.remote_helpers import (
     answered,
     connect,
     event_count,
+    first_name,
     oauth_connection,
     remote_sync,
     running_relay,
@@ -34,11 +35,6 @@ MAPPING = [
 async def _listed(client: httpx.AsyncClient, path: str, key: str, state: str) -> list[Json]:
     rows: list[Json] = (await answered(await client.get(path, params={"state": state})))[key]
     return rows
-
-
-async def _first_name(http: httpx.AsyncClient, path: str) -> str | None:
-    name: str | None = (await answered(await http.get(path)))["contact"]["firstName"]
-    return name
 
 
 async def test_a_manual_conflict_of_a_remote_sync_waits_and_either_side_kept_settles(
@@ -68,26 +64,26 @@ async def test_a_manual_conflict_of_a_remote_sync_waits_and_either_side_kept_set
     )
     by_contact = {row["crmId"]: row for row in held}
     assert {row["crmValue"] for row in held} == {"There"}
-    assert await _first_name(account, f"/contacts/{rita}") == "There"
-    assert await _first_name(client, f"{MAIL}/{rita_mail}") == "Here"
+    assert await first_name(account, f"/contacts/{rita}") == "There"
+    assert await first_name(client, f"{MAIL}/{rita_mail}") == "Here"
 
     # The remote's side kept: the Mailsuite is written; the Mailsuite's: the remote is.
     kept = await client.post(f"{conflicts}/{by_contact[rita]['id']}/resolve", json={"keep": "crm"})
     assert (await answered(kept))["conflict"]["state"] == "resolved"
-    assert await _first_name(client, f"{MAIL}/{rita_mail}") == "There"
+    assert await first_name(client, f"{MAIL}/{rita_mail}") == "There"
     kept = await client.post(
         f"{conflicts}/{by_contact[sam]['id']}/resolve", json={"keep": "mailsuite"}
     )
     assert (await answered(kept))["conflict"]["chosen"] == "mailsuite"
-    assert await _first_name(account, f"/contacts/{sam}") == "Here"
+    assert await first_name(account, f"/contacts/{sam}") == "Here"
     again = await client.post(f"{conflicts}/{by_contact[sam]['id']}/resolve", json={"keep": "crm"})
     assert error_lines(again, 409) == ["conflict: it was resolved already"]
 
     # The remote's write comes back through its webhook and is the sync's own.
     await settled(db, sync_id, here, within=30)
     assert await _listed(client, conflicts, "conflicts", "open") == []
-    assert await _first_name(account, f"/contacts/{rita}") == "There"
-    assert await _first_name(client, f"{MAIL}/{sam_mail}") == "Here"
+    assert await first_name(account, f"/contacts/{rita}") == "There"
+    assert await first_name(client, f"{MAIL}/{sam_mail}") == "Here"
     shown = (await answered(await client.get(f"{SYNCS}/{sync_id}")))["sync"]
     assert (shown["health"], shown["lastError"]) == ("ok", None)
     # Saved with a held delete policy too, as it was made with a manual field.
@@ -197,7 +193,7 @@ async def test_a_resolution_the_remote_refuses_decides_nothing_and_is_made_once_
                 assert await _listed(client, conflicts, "conflicts", "open") == [held]
                 failing = (await answered(await client.get(f"{SYNCS}/{sync['id']}")))["sync"]
                 assert (failing["health"], failing["remedy"]) == ("failing", "reconnect")
-                assert await _first_name(account, f"/contacts/{kim}") == "There"
+                assert await first_name(account, f"/contacts/{kim}") == "There"
 
                 # Connected again, the same decision is made at once.
                 relay.provider.refusing_refresh = False
@@ -205,5 +201,5 @@ async def test_a_resolution_the_remote_refuses_decides_nothing_and_is_made_once_
                 resolved = await http.post(kept_there, data={"csrf_token": token})
                 shown = await http.get(resolved.headers["location"])
                 assert 'role="status">Conflict resolved' in shown.text
-            assert await _first_name(account, f"/contacts/{kim}") == "Here"
+            assert await first_name(account, f"/contacts/{kim}") == "Here"
             assert await _listed(client, conflicts, "conflicts", "open") == []

@@ -9,15 +9,21 @@ sides differ only as the direction or a policy keeps them) the pair is in step, 
 fields are a finding. Records of either side that no link names are missing on the other
 side when the sync's direction would make them there. A record whose change still waits in
 the sync's part of the event log is not judged: the sync is about to handle it; nor is one
-the sync's segment leaves out (a contact, a record of such a contact, a pair of either)."""
+the sync's segment leaves out (a contact, a record of such a contact, a pair of either).
+
+Of a remote account, the CRM side is its contacts as listed before the comparison (ADR 0044):
+the same comparison reads them from memory, and a pair the sync wrote after the listing
+began is not judged either (its listed record may be older than its link)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contactflow.mailsuite.models import MailContact
 from contactflow.platform.clock import utcnow
 from contactflow.platform.events import ConsumerCursor, Event
 from contactflow.sync import parents
@@ -30,7 +36,7 @@ from contactflow.sync.models import (
     SyncLink,
     sync_origin,
 )
-from contactflow.sync.objects import kind_of
+from contactflow.sync.objects import Reader, kind_of
 from contactflow.sync.pairs import writes
 from contactflow.sync.reconcile import plan
 from contactflow.sync.segments import Segment
@@ -49,6 +55,21 @@ class Found:
     mailsuite_id: str | None
     fields: tuple[str, ...] = ()
     detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A remote account's contacts, every one, as listed before the comparison (begun at
+    `since`): what the comparison reads of the CRM side in place of this workspace's."""
+
+    records: dict[str, Record]
+    since: datetime
+
+    async def read(
+        self, _session: AsyncSession, _location: str, ids: list[str]
+    ) -> dict[str, Record]:
+        records = self.records
+        return {record_id: records[record_id] for record_id in ids if record_id in records}
 
 
 @dataclass
@@ -92,6 +113,7 @@ class _Linked:
     crm_fields: dict[str, str]
     mailsuite_fields: dict[str, str]
     gone: SideName | None
+    synced_at: datetime
 
 
 _LINK_COLUMNS: Final = (
@@ -101,12 +123,15 @@ _LINK_COLUMNS: Final = (
     SyncLink.crm_fields,
     SyncLink.mailsuite_fields,
     SyncLink.gone,
+    SyncLink.synced_at,
 )
 
 
 class _Comparison:
-    def __init__(self, sync: Sync, pending: set[tuple[SideName, str]]) -> None:
-        self.sync, self.pending, self.result = sync, pending, Survey()
+    def __init__(
+        self, sync: Sync, pending: set[tuple[SideName, str]], since: datetime | None
+    ) -> None:
+        self.sync, self.pending, self.since, self.result = sync, pending, since, Survey()
         self.mapping: list[FieldMap] = mapping_of(sync.mapping)
         self.crm_names = [entry.crm for entry in self.mapping]
         self.mail_names = [entry.mailsuite for entry in self.mapping]
@@ -119,6 +144,11 @@ class _Comparison:
 
     def pair(self, link: _Linked, crm: Record | None, mailsuite: Record | None) -> None:
         if self.waiting(link.crm_id, link.mailsuite_id):
+            return
+        if self.since is not None and link.synced_at >= self.since:
+            # Synced while the remote was listed: its listed record may be older than the
+            # link; the sync has just handled it.
+            self.result.pending += 1
             return
         if crm is None or mailsuite is None:
             gone = [side for side, record in (("crm", crm), ("mailsuite", mailsuite)) if not record]
@@ -163,12 +193,18 @@ class _Comparison:
                 self.result.found.append(Found(kind, crm_id, mailsuite_id))
 
 
-async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Survey:
-    """Both sides of `sync` compared, with what is out of step."""
-    comparison = _Comparison(sync, await _pending(session, sync))
+async def survey(
+    session: AsyncSession, sync: Sync, chunk: int = CHUNK, listed: Listed | None = None
+) -> Survey:
+    """Both sides of `sync` compared, with what is out of step: its CRM side this
+    workspace's, or the remote account's contacts `listed`."""
+    since = listed.since if listed is not None else None
+    comparison = _Comparison(sync, await _pending(session, sync), since)
     location, kind = sync.location_id, kind_of(sync.object)
+    read_crm: Reader = kind.reads["crm"] if listed is None else listed.read
     # Contacts the segment leaves out, whose pairs and records are no finding (ADR 0042).
-    left_out = await _left_out(session, sync)
+    segment = await _segment(session, sync)
+    left_out = await _left_out(session, sync, segment, listed)
     linked: dict[SideName, set[str]] = {"crm": set(), "mailsuite": set()}
     after = ""
     while True:
@@ -181,7 +217,7 @@ async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Surve
         links = [_Linked(*row) for row in rows]
         if not links:
             break
-        crm = await kind.reads["crm"](session, location, [link.crm_id for link in links])
+        crm = await read_crm(session, location, [link.crm_id for link in links])
         mail = await kind.reads["mailsuite"](
             session, location, [link.mailsuite_id for link in links]
         )
@@ -199,14 +235,21 @@ async def survey(session: AsyncSession, sync: Sync, chunk: int = CHUNK) -> Surve
     for side, other in sides:
         if not writes(sync.direction, other):
             continue
-        listed = list(await session.execute(kind.listings[side](location)))
+        if side == "crm" and listed is not None:
+            # A contact with no address cannot be made in the Mailsuite (as `listings`).
+            listing = [(one.id, None) for one in listed.records.values() if one.email]
+        else:
+            listing = list(await session.execute(kind.listings[side](location)))
         if kind.of_contact:
             contacts = await parents.linked_contacts(session, location, side)
             contacts -= await _partners_left_out(session, location, side, left_out)
-            ids = {record_id for record_id, parent in listed if parent in contacts}
+            ids = {record_id for record_id, parent in listing if parent in contacts}
         else:
-            ids = {record_id for record_id, _ in listed}
-            ids -= left_out if side == "crm" else await _matches_left_out(session, sync)
+            ids = {record_id for record_id, _ in listing}
+            if side == "crm":
+                ids -= left_out
+            else:
+                ids -= await _matches_left_out(session, sync, segment, listed, left_out)
         comparison.unlinked(side, sorted(ids - linked[side]))
     return comparison.result
 
@@ -217,11 +260,15 @@ async def _segment(session: AsyncSession, sync: Sync) -> Segment:
     return Segment.of(sync.segment)
 
 
-async def _left_out(session: AsyncSession, sync: Sync) -> set[str]:
-    segment = await _segment(session, sync)
+async def _left_out(
+    session: AsyncSession, sync: Sync, segment: Segment, listed: Listed | None
+) -> set[str]:
     if segment.everyone:
         return set()
-    return set(await session.scalars(segment.left_out(sync.location_id, utcnow())))
+    now = utcnow()
+    if listed is not None:
+        return {one.id for one in listed.records.values() if not segment.covers(one, now)}
+    return set(await session.scalars(segment.left_out(sync.location_id, now)))
 
 
 async def _partners_left_out(
@@ -233,9 +280,28 @@ async def _partners_left_out(
     return set((await parents.partners_of(session, location_id, "crm", left_out)).values())
 
 
-async def _matches_left_out(session: AsyncSession, sync: Sync) -> set[str]:
+async def _matches_left_out(
+    session: AsyncSession,
+    sync: Sync,
+    segment: Segment,
+    listed: Listed | None,
+    left_out: set[str],
+) -> set[str]:
     """The Mailsuite contacts with the address of a contact the segment leaves out."""
-    segment = await _segment(session, sync)
     if segment.everyone:
         return set()
-    return set(await session.scalars(segment.their_matches(sync.location_id, utcnow())))
+    if listed is None:
+        return set(await session.scalars(segment.their_matches(sync.location_id, utcnow())))
+    emails = (listed.records[one].email for one in left_out)
+    addresses = sorted({email.lower() for email in emails if email})
+    found: set[str] = set()
+    for start in range(0, len(addresses), CHUNK):
+        found |= set(
+            await session.scalars(
+                select(MailContact.id).where(
+                    MailContact.location_id == sync.location_id,
+                    MailContact.email_lower.in_(addresses[start : start + CHUNK]),
+                )
+            )
+        )
+    return found

@@ -41,9 +41,9 @@ SideName = Literal["crm", "mailsuite"]
 DeletePolicy = Literal["propagate", "ignore", "hold"]
 HeldState = Literal["held", "approved", "rejected"]
 HELD: Final = "held"
-ReconciliationState = Literal["queued", "running", "finished"]
+ReconciliationState = Literal["queued", "running", "finished", "failed"]
 QUEUED: Final = "queued"
-RepairState = Literal["running", "finished"]
+RepairState = Literal["running", "finished", "failed"]
 # What a reconciliation finds wrong with one record or pair (docs/sync.md).
 FindingKind = Literal["missingInCrm", "missingInMailsuite", "differs", "conflict", "orphan"]
 FINDING_KINDS: Final = ("missingInCrm", "missingInMailsuite", "differs", "conflict", "orphan")

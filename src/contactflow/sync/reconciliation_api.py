@@ -119,12 +119,10 @@ async def repair_finding(
     db: DatabaseDep,
     settings: SettingsDep,
 ) -> FindingEnvelope:
-    region = settings.default_phone_region
-    async with db.unit_of_work() as uow:
-        finding = await reconciliations.repair_one(
-            uow, caller.location_id, sync_id, reconciliation_id, finding_id, region
-        )
-        return FindingEnvelope(finding=finding_out(finding))
+    finding = await reconciliations.repair_one(
+        db, settings, caller.location_id, sync_id, reconciliation_id, finding_id
+    )
+    return FindingEnvelope(finding=finding_out(finding))
 
 
 @router.post(

@@ -6,7 +6,13 @@ ones as a job that goes batch by batch with its progress.
 A repair does what the sync would have done had it seen the change: a missing record is
 linked to its match or made on the other side, a pair out of step is brought in step by the
 sync's own plan (its direction and conflict policies), an orphan link is settled. It runs as
-the sync (its origin, its lock), so its writes are not synced back as changes."""
+the sync (its origin, its lock), so its writes are not synced back as changes.
+
+Of a sync of a remote account (ADR 0044), the remote's contacts are listed first, through
+its connection and outside any transaction, and compared as this workspace's are; a remote
+that fails meanwhile fails the reconciliation (the sync says why). Its repairs go as a
+person's decisions do (sync/decisions.py): in rounds under the sync's lease, the remote
+written between them."""
 
 import time
 from datetime import datetime, timedelta
@@ -15,12 +21,15 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Select, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contactflow.flows.connections.oauth_client import AuthorizationFailed
+from contactflow.flows.connections.remote_client import RemoteFailed
 from contactflow.platform import topics
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
-from contactflow.platform.errors import Conflict, NotFound
+from contactflow.platform.errors import Conflict, NotFound, ServiceUnavailable
 from contactflow.platform.ids import new_id
-from contactflow.sync import drift
+from contactflow.settings import Settings
+from contactflow.sync import decisions, drift, remote_runs
 from contactflow.sync import events as sync_events
 from contactflow.sync.models import (
     ACTIVE,
@@ -34,10 +43,12 @@ from contactflow.sync.models import (
     SyncBackfill,
     SyncFinding,
     SyncReconciliation,
-    sync_origin,
 )
-from contactflow.sync.pairs import Outcome, PairSync, guarded, pairs_for
+from contactflow.sync.objects import kind_of
+from contactflow.sync.pairs import Outcome, PairSync, guarded
+from contactflow.sync.remote_runs import RemoteSyncSettings
 from contactflow.sync.service import find_sync, reconciliation_lock, schedule
+from contactflow.sync.sides import RemoteNeeded
 
 RECONCILIATION_NOT_FOUND = "Reconciliation not found"
 FINDING_NOT_FOUND = "Finding not found"
@@ -53,8 +64,10 @@ DONE: Final[dict[str, str]] = {
 
 async def _unfinished(session: AsyncSession, sync: Sync) -> str | None:
     """Why the sync cannot be reconciled now, or None."""
-    if sync.connection_id is not None:
-        return "sync: its CRM side is a remote account, which reconciliation does not reach yet"
+    if sync.connection_id is not None and kind_of(sync.object).of_contact:
+        return (
+            f"sync: the {sync.object} of a remote account are not reconciled yet; its contacts are"
+        )
     job = await session.get(SyncBackfill, sync.id)
     if job is not None and job.state != FINISHED:
         return "sync: its backfill is still running; reconcile it once the backfill finished"
@@ -154,7 +167,18 @@ async def _claim(db: Database) -> tuple[str, str] | None:
         return reconciliation.id, reconciliation.sync_id
 
 
-async def _run_next(db: Database) -> bool:
+async def _ended(db: Database, reconciliation_id: str, began: float) -> None:
+    """The reconciliation failed: its remote failed while it was listed."""
+    async with db.unit_of_work() as uow:
+        reconciliation = await uow.session.get(
+            SyncReconciliation, reconciliation_id, with_for_update=True
+        )
+        if reconciliation is not None and reconciliation.state == RUNNING:
+            reconciliation.state, reconciliation.finished_at = FAILED, utcnow()
+            reconciliation.seconds = round(time.monotonic() - began, 3)
+
+
+async def _run_next(db: Database, remote: RemoteSyncSettings) -> bool:
     claimed = await _claim(db)
     if claimed is None:
         return False
@@ -162,9 +186,17 @@ async def _run_next(db: Database) -> bool:
     began = time.monotonic()
     async with db.reader() as session:
         sync = await session.get(Sync, sync_id)
-        if sync is None:
-            return True  # deleted with its reconciliations meanwhile
-        found = await drift.survey(session, sync)
+    if sync is None:
+        return True  # deleted with its reconciliations meanwhile
+    listed = None
+    if sync.connection_id is not None:
+        try:
+            listed = await remote_runs.listed(db, remote, sync)
+        except (RemoteFailed, AuthorizationFailed):
+            await _ended(db, reconciliation_id, began)
+            return True
+    async with db.reader() as session:
+        found = await drift.survey(session, sync, listed=listed)
     async with db.unit_of_work() as uow:
         reconciliation = await uow.session.get(
             SyncReconciliation, reconciliation_id, with_for_update=True
@@ -254,35 +286,35 @@ async def _fix(pairs: PairSync, finding: SyncFinding) -> Outcome:
 
 async def _repair(uow: UnitOfWork, pairs: PairSync, finding: SyncFinding) -> None:
     outcome = await guarded(uow, _fix(pairs, finding))
+    if outcome.kind == "deferred":
+        raise RemoteNeeded  # taken again once the remote answered (sync/staged.py)
     failed = outcome.kind in ("skipped", "failed")
     finding.state = FAILED if failed else REPAIRED
     finding.outcome = outcome.reason or DONE.get(outcome.kind, outcome.kind)
     finding.repaired_at = utcnow()
 
 
-async def as_sync(uow: UnitOfWork, sync: Sync, region: str) -> PairSync:
-    """The sync's pairs, in `uow` acting as the sync (its origin, its lock)."""
-    uow.origin = sync_origin(sync.id)
-    await uow.lock(f"sync:{sync.id}")
-    return pairs_for(uow, sync, region)
-
-
 async def repair_one(
-    uow: UnitOfWork,
+    db: Database,
+    settings: Settings,
     location_id: str,
     sync_id: str,
     reconciliation_id: str,
     finding_id: str,
-    region: str,
 ) -> SyncFinding:
     """Repair one finding now (a repaired one is left as it is)."""
-    reconciliation = await find_reconciliation(uow.session, location_id, sync_id, reconciliation_id)
-    finding = await find_finding(uow.session, reconciliation, finding_id)
-    if finding.state != REPAIRED:
-        sync = await find_sync(uow.session, location_id, sync_id)
-        await _repair(uow, await as_sync(uow, sync, region), finding)
-        await sync_events.repaired(uow, sync, reconciliation, finding)
-    return finding
+    async with db.reader() as session:
+        reconciliation = await find_reconciliation(session, location_id, sync_id, reconciliation_id)
+        await find_finding(session, reconciliation, finding_id)
+
+    async def repair(pairs: PairSync) -> SyncFinding:
+        finding = await find_finding(pairs.uow.session, reconciliation, finding_id)
+        if finding.state != REPAIRED:
+            await _repair(pairs.uow, pairs, finding)
+            await sync_events.repaired(pairs.uow, pairs.sync, reconciliation, finding)
+        return finding
+
+    return await decisions.as_person(db, settings, location_id, sync_id, repair)
 
 
 async def start_repair(
@@ -307,41 +339,74 @@ async def start_repair(
     return reconciliation
 
 
-async def _repair_next(db: Database, region: str, batch: int) -> bool:
+async def _repair_batch(pairs: PairSync, reconciliation_id: str, batch: int) -> None:
+    """The next `batch` open findings of the reconciliation repaired, its progress counted."""
+    uow = pairs.uow
+    reconciliation = await uow.session.get(
+        SyncReconciliation, reconciliation_id, with_for_update=True
+    )
+    if reconciliation is None or reconciliation.repair_state != RUNNING:
+        return  # repaired by another worker meanwhile
+    findings = list(
+        await uow.session.scalars(
+            select(SyncFinding)
+            .where(SyncFinding.reconciliation_id == reconciliation.id, SyncFinding.state == OPEN)
+            .order_by(SyncFinding.id)
+            .limit(batch)
+        )
+    )
+    waiting = False
+    for finding in findings:
+        try:
+            await _repair(uow, pairs, finding)
+        except RemoteNeeded:
+            waiting = True  # the others go on, so that one round asks for all their calls
+            continue
+        reconciliation.repair_done += 1
+        reconciliation.repair_failed += finding.state == FAILED
+    if waiting:
+        raise RemoteNeeded
+    if len(findings) < batch:
+        reconciliation.repair_state = FINISHED
+        await sync_events.repaired(uow, pairs.sync, reconciliation)
+
+
+async def _repair_next(db: Database, remote: RemoteSyncSettings, batch: int) -> bool:
     repairing = SyncReconciliation.repair_state == RUNNING
     if not await _any(db, repairing):
         return False
-    async with db.unit_of_work() as uow:
-        reconciliation = await _first_unlocked(uow, repairing)
+    async with db.reader() as session:
+        reconciliation = await session.scalar(
+            select(SyncReconciliation)
+            .where(repairing)
+            .order_by(SyncReconciliation.created_at)
+            .limit(1)
+        )
         if reconciliation is None:
             return False
-        sync = await uow.session.get(Sync, reconciliation.sync_id)
+        sync = await session.get(Sync, reconciliation.sync_id)
         assert sync is not None
-        pairs = await as_sync(uow, sync, region)
-        findings = list(
-            await uow.session.scalars(
-                select(SyncFinding)
-                .where(
-                    SyncFinding.reconciliation_id == reconciliation.id,
-                    SyncFinding.state == OPEN,
-                )
-                .order_by(SyncFinding.id)
-                .limit(batch)
+
+    async def repair(pairs: PairSync) -> None:
+        await _repair_batch(pairs, reconciliation.id, batch)
+
+    try:
+        await decisions.on_pairs(db, remote, sync, repair)
+    except ServiceUnavailable:
+        # The remote failed (the sync says why) or stayed busy: the repair stops, what it
+        # did not reach is left open, to be repaired again.
+        async with db.unit_of_work() as uow:
+            stopped = await uow.session.get(
+                SyncReconciliation, reconciliation.id, with_for_update=True
             )
-        )
-        for finding in findings:
-            await _repair(uow, pairs, finding)
-            reconciliation.repair_done += 1
-            reconciliation.repair_failed += finding.state == FAILED
-        if len(findings) < batch:
-            reconciliation.repair_state = FINISHED
-            await sync_events.repaired(uow, sync, reconciliation)
-        return True
+            if stopped is not None and stopped.repair_state == RUNNING:
+                stopped.repair_state = FAILED
+    return True
 
 
-async def advance(db: Database, region: str, batch: int) -> bool:
+async def advance(db: Database, remote: RemoteSyncSettings, batch: int) -> bool:
     """Queue the scheduled reconciliations that are due, run one reconciliation, repair one
     batch of findings; True when any of them did work."""
     scheduled = await _schedule_due(db)
-    ran = await _run_next(db)
-    return await _repair_next(db, region, batch) or ran or scheduled
+    ran = await _run_next(db, remote)
+    return await _repair_next(db, remote, batch) or ran or scheduled

@@ -12,7 +12,9 @@ a row, shows why (`lastError`), and tries again by itself; a token that no longe
 also asks for the connection to be connected again (`remedy`).
 
 A person's decision on one of its pairs (a conflict resolved, a held delete approved) is
-made the same way, from the request that asks for it, under the lease (ADR 0043)."""
+made the same way, from the request that asks for it, under the lease (ADR 0043); so is a
+repair of a reconciliation's findings, whose comparison lists the remote's contacts first,
+outside any transaction (ADR 0044)."""
 
 import asyncio
 import time
@@ -49,6 +51,7 @@ from contactflow.sync import parents, pending
 from contactflow.sync.backfill import position, walked
 from contactflow.sync.bulk import link_crm_records
 from contactflow.sync.change_batch import Change, synced
+from contactflow.sync.drift import Listed
 from contactflow.sync.incremental import behind, changes_of, told
 from contactflow.sync.models import ACTIVE, RUNNING, Sync, SyncBackfill, SyncLink, sync_origin
 from contactflow.sync.objects import ObjectKind, kind_of
@@ -342,9 +345,10 @@ async def _failed(
     settings: RemoteSyncSettings,
     sync_id: str,
     error: RemoteFailed | AuthorizationFailed,
+    owner: str,
 ) -> None:
-    """The remote failed the batch: the sync waits, says why, and (a token refused, not an
-    endpoint down) asks for the connection to be connected again."""
+    """The remote failed the batch of `owner`: the sync waits, says why, and (a token
+    refused, not an endpoint down) asks for the connection to be connected again."""
     async with db.unit_of_work() as uow:
         sync = await uow.session.get(Sync, sync_id)
         if sync is None:
@@ -355,7 +359,8 @@ async def _failed(
         sync.retry_at = now + wait
         sync.last_error, sync.last_error_at = f"remote account: {error}", now
         sync.remedy = issues.RECONNECT if _refused(error) else None
-        sync.lease_owner = sync.leased_until = None
+        if sync.lease_owner == owner:
+            sync.lease_owner = sync.leased_until = None
 
 
 async def _batch(db: Database, settings: RemoteSyncSettings, owner: str, sync: Sync) -> Batch:
@@ -387,7 +392,7 @@ async def _one(db: Database, settings: RemoteSyncSettings, owner: str, sync_id: 
         busy = await _changes(batch, sync) or busy
         busy = await _waiting(batch) or busy
     except (RemoteFailed, AuthorizationFailed) as error:
-        await _failed(db, settings, sync.id, error)
+        await _failed(db, settings, sync.id, error, owner)
         return False
     await _release(db, sync.id, owner)
     return busy
@@ -412,11 +417,11 @@ async def decide(
     sync: Sync,
     work: Callable[[PairSync], Awaitable[Made]],
 ) -> Made:
-    """A person's decision on a pair of the remote sync `sync` (ADR 0043), made as its
-    batches are: under its lease, `work` taken again round by round until it needs nothing
-    more of the remote, with no remote call inside a transaction. When the remote fails,
-    nothing is decided: the sync waits for its remote as after a failed batch, and the
-    answer says why (503), so the person decides again."""
+    """A person's decision (or a repair) on a pair of the remote sync `sync` (ADR 0043),
+    made as its batches are: under its lease, `work` taken again round by round until it
+    needs nothing more of the remote, with no remote call inside a transaction. When the
+    remote fails, nothing is decided: the sync waits for its remote as after a failed
+    batch, and the answer says why (503), so the person decides again."""
     owner = f"decision:{uuid4().hex}"
     await _claimed(db, sync.id, owner, settings.lease)
     made: list[Made] = []
@@ -438,7 +443,7 @@ async def decide(
     except (RemoteFailed, AuthorizationFailed) as error:
         if isinstance(error, RemoteFailed) and refused_write(error):
             raise Conflict(f"remote account: it refused the write: {error}") from error
-        await _failed(db, settings, sync.id, error)
+        await _failed(db, settings, sync.id, error, owner)
         remedy = issues.RECONNECT if _refused(error) else None
         then = (
             "connect the sync's connection again, then decide again"
@@ -454,6 +459,21 @@ async def decide(
         why = UNSETTLED if kept else "its lease ran out while the remote answered"
         raise ServiceUnavailable(f"sync: {why}; nothing was decided: decide again")
     return made[0]
+
+
+async def listed(db: Database, settings: RemoteSyncSettings, sync: Sync) -> Listed:
+    """The remote account's contacts, every one, for a reconciliation of `sync` (ADR 0044):
+    listed outside any transaction and without the sync's lease (they are only read). When
+    the remote fails, the sync waits for it as after a failed batch, and the failure is
+    raised."""
+    owner = f"reconciliation:{uuid4().hex}"
+    since = utcnow()
+    try:
+        batch = await _batch(db, settings, owner, sync)
+        return Listed(await batch.contacts.every(), since)
+    except (RemoteFailed, AuthorizationFailed) as error:
+        await _failed(db, settings, sync.id, error, owner)
+        raise
 
 
 async def advance(db: Database, settings: RemoteSyncSettings, owner: str) -> bool:

@@ -92,7 +92,8 @@ async def _check_remote(
 ) -> Connection:
     """The connection a sync of `direction` may use: 422 naming `connectionId` when it is
     none of the location's remote Contacts API connections, or lacks a scope it needs; and
-    naming the setting a sync of a remote account does not take yet (reconciliations)."""
+    naming the setting a sync of a remote account's tasks, notes or appointments does not
+    take yet (reconciliations)."""
     row = await session.get(Connection, connection_id)
     if row is None or row.location_id != location_id:
         raise invalid(CONNECTION, f"no connection {connection_id} in this location")
@@ -109,9 +110,10 @@ async def _check_remote(
                 f"the sync needs scope {scope}, which connection {row.id} was not granted "
                 "(add it to the connection's scopes)",
             )
-    if reconcile_every:
+    if reconcile_every and kind.of_contact:
         raise invalid(
-            "reconcileEveryMinutes", "a sync of a remote account is not reconciled yet: use 0"
+            "reconcileEveryMinutes",
+            f"the {kind.name} of a remote account are not reconciled yet: use 0",
         )
     return row
 

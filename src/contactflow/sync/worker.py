@@ -34,7 +34,7 @@ def worker_loops(
             next_due=lambda after: remote_runs.next_due(db, after),
         ),
         "sync-reconciliations": Loop(
-            lambda: reconciliations.advance(db, region, batch),
+            lambda: reconciliations.advance(db, remote, batch),
             (topics.SYNC_RECONCILIATIONS,),
             next_due=lambda _after: reconciliations.next_due(db),
         ),

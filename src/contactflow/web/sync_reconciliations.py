@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contactflow.platform.errors import Conflict
+from contactflow.platform.errors import Conflict, ServiceUnavailable
 from contactflow.sync import reconciliations
-from contactflow.sync.models import FINISHED, RUNNING, SyncReconciliation
+from contactflow.sync.models import FINISHED, QUEUED, RUNNING, SyncReconciliation
 from contactflow.sync.schemas import FindingOut, ReconciliationOut
 from contactflow.sync.service import find_sync
 from contactflow.sync.wire import finding_out, reconciliation_out
@@ -39,7 +39,7 @@ def moving(reconciliation: ReconciliationOut | None) -> bool:
     if reconciliation is None:
         return False
     repairing = reconciliation.repair is not None and reconciliation.repair.state == RUNNING
-    return reconciliation.state != FINISHED or repairing
+    return reconciliation.state in (QUEUED, RUNNING) or repairing
 
 
 async def latest(session: AsyncSession, location_id: str, sync_id: str) -> dict[str, Any]:
@@ -125,13 +125,16 @@ async def repair_one(
     finding_id: str,
 ) -> Response:
     location = viewer.location(location_id)
-    region = request.app.state.settings.default_phone_region
-    return await _act(
-        request,
-        location.id,
-        sync_id,
-        "repaired",
-        lambda uow: reconciliations.repair_one(
-            uow, location.id, sync_id, reconciliation_id, finding_id, region
-        ),
-    )
+    done = "repaired"
+    try:
+        await reconciliations.repair_one(
+            database(request),
+            request.app.state.settings,
+            location.id,
+            sync_id,
+            reconciliation_id,
+            finding_id,
+        )
+    except ServiceUnavailable:
+        done = "unreachable"
+    return RedirectResponse(f"{_here(location.id, sync_id)}?done={done}", 303)
