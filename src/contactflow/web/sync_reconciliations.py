@@ -135,6 +135,8 @@ async def repair_one(
             reconciliation_id,
             finding_id,
         )
+    except Conflict:
+        done = "busy"
     except ServiceUnavailable:
         done = "unreachable"
     return RedirectResponse(f"{_here(location.id, sync_id)}?done={done}", 303)
