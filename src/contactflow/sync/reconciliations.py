@@ -18,7 +18,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows.connections.oauth_client import AuthorizationFailed
@@ -111,8 +111,15 @@ async def request(uow: UnitOfWork, location_id: str, sync_id: str) -> SyncReconc
     return reconciliation
 
 
+def _runs_at() -> ColumnElement[datetime]:
+    """When a sync's scheduled reconciliation may run: when it falls due, or, of a remote
+    sync backing off after its remote failed, once that wait is over (its remote is not
+    called meanwhile; one asked for by a person runs at once)."""
+    return case((Sync.retry_at > Sync.reconcile_due_at, Sync.retry_at), else_=Sync.reconcile_due_at)
+
+
 async def _schedule_due(db: Database) -> bool:
-    due = (Sync.status == ACTIVE) & (Sync.reconcile_due_at <= utcnow())
+    due = (Sync.status == ACTIVE) & (_runs_at() <= utcnow())
     if await db.read(lambda c: c.scalar(select(Sync.id).where(due).limit(1))) is None:
         return False
     async with db.unit_of_work() as uow:
@@ -126,8 +133,8 @@ async def _schedule_due(db: Database) -> bool:
 
 
 async def next_due(db: Database) -> datetime | None:
-    """When the first scheduled reconciliation of an active sync falls due."""
-    first = select(func.min(Sync.reconcile_due_at)).where(Sync.status == ACTIVE)
+    """When the first scheduled reconciliation of an active sync may run."""
+    first = select(func.min(_runs_at())).where(Sync.status == ACTIVE)
     return await db.read(lambda connection: connection.scalar(first))
 
 
