@@ -18,7 +18,7 @@ from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.settings import Settings
 from contactflow.sync.models import Sync, SyncLink
-from tests.mailsuite.helpers import error_lines, json_of, poll
+from tests.mailsuite.helpers import json_of, poll
 from tests.support import LiveServer, Tenant
 from tests.sync.conftest import RemoteAccount
 from tests.sync.helpers import SYNCS, Json, settled, wait_backfilled
@@ -131,13 +131,6 @@ async def test_drift_on_a_remote_sync_is_found_repaired_and_gone(
     assert second["found"] == NO_FINDINGS
     assert second["inSync"] + second["pending"] == 4
     assert await first_name(account, f"/contacts/{ids['bob']}") == "Bobby"
-
-    # A remote account's tasks are not reconciled yet.
-    tasks = {"object": "tasks", "reconcileEveryMinutes": 30}
-    refused = await client.post(SYNCS, json=tasks)
-    assert error_lines(refused, 422) == [
-        "reconcileEveryMinutes: the tasks of a remote account are not reconciled yet: use 0"
-    ]
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ side when the sync's direction would make them there. A record whose change stil
 the sync's part of the event log is not judged: the sync is about to handle it; nor is one
 the sync's segment leaves out (a contact, a record of such a contact, a pair of either).
 
-Of a remote account, the CRM side is its contacts as listed before the comparison (ADR 0044):
-the same comparison reads them from memory, and a pair the sync wrote after the listing
-began is not judged either (its listed record may be older than its link)."""
+Of a remote account, the CRM side is its records as listed before the comparison (ADR 0044;
+of its tasks, notes and appointments, those of the contacts listed, ADR 0045): the same
+comparison reads them from memory, and a pair the sync wrote after the listing began is not
+judged either (its listed record may be older than its link)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -59,11 +60,17 @@ class Found:
 
 @dataclass(frozen=True)
 class Listed:
-    """A remote account's contacts, every one, as listed before the comparison (begun at
-    `since`): what the comparison reads of the CRM side in place of this workspace's."""
+    """A remote account's records of the sync's object as listed before the comparison
+    (begun at `since`): its contacts, every one, or the tasks, notes or appointments of the
+    contacts whose records the sync pairs. What the comparison reads of the CRM side in
+    place of this workspace's."""
 
     records: dict[str, Record]
     since: datetime
+    # Of a sync of a contact's records: the remote's contacts, by id, when the contacts
+    # sync's segment leaves some out (whose records are then no finding); of the contacts
+    # sync: None, its records are the contacts.
+    contacts: dict[str, Record] | None = None
 
     async def read(
         self, _session: AsyncSession, _location: str, ids: list[str]
@@ -197,7 +204,7 @@ async def survey(
     session: AsyncSession, sync: Sync, chunk: int = CHUNK, listed: Listed | None = None
 ) -> Survey:
     """Both sides of `sync` compared, with what is out of step: its CRM side this
-    workspace's, or the remote account's contacts `listed`."""
+    workspace's, or the remote account's records `listed`."""
     since = listed.since if listed is not None else None
     comparison = _Comparison(sync, await _pending(session, sync), since)
     location, kind = sync.location_id, kind_of(sync.object)
@@ -237,7 +244,8 @@ async def survey(
             continue
         if side == "crm" and listed is not None:
             # A contact with no address cannot be made in the Mailsuite (as `listings`).
-            listing = [(one.id, None) for one in listed.records.values() if one.email]
+            records = listed.records.values()
+            listing = [(one.id, one.parent) for one in records if kind.of_contact or one.email]
         else:
             listing = list(await session.execute(kind.listings[side](location)))
         if kind.of_contact:
@@ -267,7 +275,8 @@ async def _left_out(
         return set()
     now = utcnow()
     if listed is not None:
-        return {one.id for one in listed.records.values() if not segment.covers(one, now)}
+        contacts = listed.records if listed.contacts is None else listed.contacts
+        return {one.id for one in contacts.values() if not segment.covers(one, now)}
     return set(await session.scalars(segment.left_out(sync.location_id, now)))
 
 

@@ -8,8 +8,9 @@ linked to its match or made on the other side, a pair out of step is brought in 
 sync's own plan (its direction and conflict policies), an orphan link is settled. It runs as
 the sync (its origin, its lock), so its writes are not synced back as changes.
 
-Of a sync of a remote account (ADR 0044), the remote's contacts are listed first, through
-its connection and outside any transaction, and compared as this workspace's are; a remote
+Of a sync of a remote account (ADR 0044), the remote's records are listed first, through
+its connection and outside any transaction (its contacts; or its tasks, notes or
+appointments contact by contact, ADR 0045), and compared as this workspace's are; a remote
 that fails meanwhile fails the reconciliation (the sync says why). Its repairs go as a
 person's decisions do (sync/decisions.py): in rounds under the sync's lease, the remote
 written between them."""
@@ -44,7 +45,6 @@ from contactflow.sync.models import (
     SyncFinding,
     SyncReconciliation,
 )
-from contactflow.sync.objects import kind_of
 from contactflow.sync.pairs import Outcome, PairSync, guarded
 from contactflow.sync.remote_runs import RemoteSyncSettings
 from contactflow.sync.service import find_sync, reconciliation_lock, schedule
@@ -64,10 +64,6 @@ DONE: Final[dict[str, str]] = {
 
 async def _unfinished(session: AsyncSession, sync: Sync) -> str | None:
     """Why the sync cannot be reconciled now, or None."""
-    if sync.connection_id is not None and kind_of(sync.object).of_contact:
-        return (
-            f"sync: the {sync.object} of a remote account are not reconciled yet; its contacts are"
-        )
     job = await session.get(SyncBackfill, sync.id)
     if job is not None and job.state != FINISHED:
         return "sync: its backfill is still running; reconcile it once the backfill finished"

@@ -36,6 +36,12 @@ def _parts(record_id: str) -> tuple[str, str] | None:
     return (contact, own) if contact and own else None
 
 
+def contact_named(record_id: str) -> str | None:
+    """The contact the id a sync keeps for a remote record names."""
+    parts = _parts(record_id)
+    return parts[0] if parts is not None else None
+
+
 def contact_of(event: Event) -> str | None:
     """The contact a remote record's event names (a task's and a note's at the top, an
     appointment's inside it)."""

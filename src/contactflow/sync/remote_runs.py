@@ -13,8 +13,8 @@ also asks for the connection to be connected again (`remedy`).
 
 A person's decision on one of its pairs (a conflict resolved, a held delete approved) is
 made the same way, from the request that asks for it, under the lease (ADR 0043); so is a
-repair of a reconciliation's findings, whose comparison lists the remote's contacts first,
-outside any transaction (ADR 0044)."""
+repair of a reconciliation's findings, whose comparison lists the remote's records first,
+outside any transaction (ADR 0044, 0045)."""
 
 import asyncio
 import time
@@ -57,7 +57,13 @@ from contactflow.sync.models import ACTIVE, RUNNING, Sync, SyncBackfill, SyncLin
 from contactflow.sync.objects import ObjectKind, kind_of
 from contactflow.sync.pairs import Outcome, PairSync, guarded
 from contactflow.sync.remote import PAGE_LIMIT, RemoteContacts, RemoteSide
-from contactflow.sync.remote_records import RemoteRecords, Taken, contact_of, remote_id
+from contactflow.sync.remote_records import (
+    RemoteRecords,
+    Taken,
+    contact_named,
+    contact_of,
+    remote_id,
+)
 from contactflow.sync.service import consumer_name
 from contactflow.sync.sides import Record, RemoteNeeded
 from contactflow.sync.staged import StagedCrm, refused_write
@@ -461,16 +467,34 @@ async def decide(
     return made[0]
 
 
+async def _contacts_listed(db: Database, sync: Sync) -> list[str]:
+    """The remote contacts whose records a reconciliation of `sync` (of a contact's records)
+    lists: those the contacts sync links, and those the sync's own links name."""
+    async with db.reader() as session:
+        linked = await parents.linked_contacts(session, sync.location_id, "crm")
+        own = await session.scalars(select(SyncLink.crm_id).where(SyncLink.sync_id == sync.id))
+        named = {contact_named(record_id) for record_id in own}
+    return sorted(linked | {contact for contact in named if contact is not None})
+
+
 async def listed(db: Database, settings: RemoteSyncSettings, sync: Sync) -> Listed:
-    """The remote account's contacts, every one, for a reconciliation of `sync` (ADR 0044):
-    listed outside any transaction and without the sync's lease (they are only read). When
+    """The remote account's records for a reconciliation of `sync`: its contacts, every one
+    (ADR 0044); or the tasks, notes or appointments of the contacts whose records it pairs,
+    a call per contact (ADR 0045), with the contacts too when the segment leaves some out.
+    Listed outside any transaction and without the sync's lease (they are only read). When
     the remote fails, the sync waits for it as after a failed batch, and the failure is
     raised."""
     owner = f"reconciliation:{uuid4().hex}"
     since = utcnow()
     try:
         batch = await _batch(db, settings, owner, sync)
-        return Listed(await batch.contacts.every(), since)
+        if not isinstance(batch.remote, RemoteRecords):
+            return Listed(await batch.contacts.every(), since)
+        records = await batch.remote.of_contacts(await _contacts_listed(db, sync))
+        async with db.reader() as session:
+            segment = await parents.contacts_segment(session, sync.location_id)
+        contacts = None if segment.everyone else await batch.contacts.every()
+        return Listed({record.id: record for record in records}, since, contacts)
     except (RemoteFailed, AuthorizationFailed) as error:
         await _failed(db, settings, sync.id, error, owner)
         raise

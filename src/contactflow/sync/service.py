@@ -88,12 +88,9 @@ async def _check_remote(
     connection_id: str,
     kind: ObjectKind,
     direction: Direction,
-    reconcile_every: int | None,
 ) -> Connection:
     """The connection a sync of `direction` may use: 422 naming `connectionId` when it is
-    none of the location's remote Contacts API connections, or lacks a scope it needs; and
-    naming the setting a sync of a remote account's tasks, notes or appointments does not
-    take yet (reconciliations)."""
+    none of the location's remote Contacts API connections, or lacks a scope it needs."""
     row = await session.get(Connection, connection_id)
     if row is None or row.location_id != location_id:
         raise invalid(CONNECTION, f"no connection {connection_id} in this location")
@@ -110,11 +107,6 @@ async def _check_remote(
                 f"the sync needs scope {scope}, which connection {row.id} was not granted "
                 "(add it to the connection's scopes)",
             )
-    if reconcile_every and kind.of_contact:
-        raise invalid(
-            "reconcileEveryMinutes",
-            f"the {kind.name} of a remote account are not reconciled yet: use 0",
-        )
     return row
 
 
@@ -178,7 +170,6 @@ async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -
             connection_id,
             kind,
             direction,
-            wanted.reconcile_every,
         )
     taken = await uow.session.scalar(
         select(Sync.id).where(Sync.location_id == location_id, Sync.object == wanted.object)
@@ -244,7 +235,6 @@ async def change_sync(
             sync.connection_id,
             kind,
             direction or sync.direction,
-            reconcile_every,
         )
     if mapping is not None:
         sync.mapping = [entry.as_data() for entry in checked_mapping(mapping, kind.catalog)]
