@@ -490,7 +490,10 @@ async def listed(db: Database, settings: RemoteSyncSettings, sync: Sync) -> List
         batch = await _batch(db, settings, owner, sync)
         if not isinstance(batch.remote, RemoteRecords):
             return Listed(await batch.contacts.every(), since)
-        records = await batch.remote.of_contacts(await _contacts_listed(db, sync))
+        contact_ids, records = await _contacts_listed(db, sync), list[Record]()
+        # A page of contacts at once, so that a large account's calls are not all waiting.
+        for start in range(0, len(contact_ids), PAGE_LIMIT):
+            records += await batch.remote.of_contacts(contact_ids[start : start + PAGE_LIMIT])
         async with db.reader() as session:
             segment = await parents.contacts_segment(session, sync.location_id)
         contacts = None if segment.everyone else await batch.contacts.every()
