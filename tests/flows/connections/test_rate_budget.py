@@ -131,20 +131,31 @@ def _account(http: httpx.AsyncClient, base_url: str, limits: RateLimits) -> Remo
     return RemoteAccount(http, POLICY, authorize, auth, limits, backoff_seconds=0.2)
 
 
+def _sending_client(sent: list[float]) -> httpx.AsyncClient:
+    """A client that notes when each request leaves it: the budget's pace is measured there,
+    not where the requests arrive, which a loaded machine delays by different amounts."""
+
+    async def note(_: httpx.Request) -> None:
+        sent.append(time.monotonic())
+
+    return httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS, event_hooks={"request": [note]})
+
+
 async def test_429_then_5xx_back_off_and_the_budget_is_never_exceeded(receiver: Receiver) -> None:
     path = f"/remote-{uuid.uuid4().hex}"
     limits = RateLimits(burst=2, burst_seconds=1, daily=1_000)
     receiver.fail_next(429, 500, 503)
     receiver.retry_after = "1"
+    sent: list[float] = []
     try:
-        async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS) as http:
+        async with _sending_client(sent) as http:
             answered = await call(_account(http, receiver.url(path), limits), "POST", "/x")
     finally:
         receiver.retry_after = None
     assert answered.status_code == 200
     arrived = [arrival for arrival in receiver.arrivals if arrival.path == f"{path}/x"]
     assert [arrival.status for arrival in arrived] == [429, 500, 503, 200]
-    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(arrived)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
     # Retry-After: 1; then backoffs from 0.4 and 0.8 seconds (doubling, jitter on top).
     assert gaps[0] >= 1.0, gaps
     assert gaps[1] >= 0.4, gaps
@@ -152,15 +163,17 @@ async def test_429_then_5xx_back_off_and_the_budget_is_never_exceeded(receiver: 
 
     # Seven calls at once through one budget of two per second: never three in a second.
     path = f"/remote-{uuid.uuid4().hex}"
-    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_SECONDS) as http:
+    sent = []
+    async with _sending_client(sent) as http:
         account = _account(http, receiver.url(path), limits)
         answers = await asyncio.gather(*(call(account, "POST", "/x") for _ in range(7)))
     assert [answer.status_code for answer in answers] == [200] * 7
-    times = sorted(arrival.at for arrival in receiver.arrivals if arrival.path == f"{path}/x")
+    assert len([arrival for arrival in receiver.arrivals if arrival.path == f"{path}/x"]) == 7
+    times = sorted(sent)
     assert len(times) == 7
-    # Measured where the requests arrive: a few milliseconds of the loopback's own.
+    # Two a second: any three span a second, less the event loop's own delays in noting them.
     spans = [times[index + 2] - times[index] for index in range(len(times) - 2)]
-    assert min(spans) >= 0.95, spans
+    assert min(spans) >= 0.9, spans
 
 
 async def test_a_remote_that_keeps_failing_fails_the_call_with_its_answer(
