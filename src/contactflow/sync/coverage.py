@@ -22,11 +22,7 @@ class Coverage:
         """Which contacts the sync covers: its own segment, or (a sync of a contact's
         records) its contacts sync's."""
         if self._segment is None:
-            if self.kind.of_contact:
-                location = self.sync.location_id
-                self._segment = await parents.contacts_segment(self.uow.session, location)
-            else:
-                self._segment = Segment.of(self.sync.segment)
+            self._segment = await parents.segment_of(self.uow.session, self.sync)
         return self._segment
 
     async def left_out(self, records: list[Record]) -> set[str]:

@@ -210,7 +210,7 @@ async def survey(
     location, kind = sync.location_id, kind_of(sync.object)
     read_crm: Reader = kind.reads["crm"] if listed is None else listed.read
     # Contacts the segment leaves out, whose pairs and records are no finding (ADR 0042).
-    segment = await _segment(session, sync)
+    segment = await parents.segment_of(session, sync)
     left_out = await _left_out(session, sync, segment, listed)
     linked: dict[SideName, set[str]] = {"crm": set(), "mailsuite": set()}
     after = ""
@@ -260,12 +260,6 @@ async def survey(
                 ids -= await _matches_left_out(session, sync, segment, listed, left_out)
         comparison.unlinked(side, sorted(ids - linked[side]))
     return comparison.result
-
-
-async def _segment(session: AsyncSession, sync: Sync) -> Segment:
-    if kind_of(sync.object).of_contact:
-        return await parents.contacts_segment(session, sync.location_id)
-    return Segment.of(sync.segment)
 
 
 async def _left_out(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.sync.models import SideName, Sync, SyncLink, SyncPending
+from contactflow.sync.objects import kind_of
 from contactflow.sync.segments import Segment
 
 CONTACTS = "contacts"
@@ -29,6 +30,14 @@ async def contacts_segment(session: AsyncSession, location_id: str) -> Segment:
         select(Sync.segment).where(Sync.location_id == location_id, Sync.object == CONTACTS)
     )
     return Segment.of(stored)
+
+
+async def segment_of(session: AsyncSession, sync: Sync) -> Segment:
+    """Which contacts `sync` covers: its own segment, or (a sync of a contact's records) its
+    contacts sync's."""
+    if kind_of(sync.object).of_contact:
+        return await contacts_segment(session, sync.location_id)
+    return Segment.of(sync.segment)
 
 
 async def drop_waiting(

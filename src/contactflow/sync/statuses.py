@@ -35,8 +35,8 @@ from contactflow.sync.models import (
     SyncPending,
 )
 from contactflow.sync.objects import kind_of
-from contactflow.sync.parents import contacts_segment
-from contactflow.sync.segments import Segment, left_out_records
+from contactflow.sync.parents import segment_of
+from contactflow.sync.segments import left_out_records
 
 REMOTE_EXCLUDED: Final = (
     "a remote account's contacts are not kept here, so those its segment leaves out cannot "
@@ -122,11 +122,9 @@ async def _excluded(session: AsyncSession, sync: Sync) -> Subquery:
     if not listable(sync, "excluded"):
         raise invalid("status", REMOTE_EXCLUDED)
     kind, location = kind_of(sync.object), sync.location_id
-    if kind.of_contact:
-        segment = await contacts_segment(session, location)
-        ids = left_out_records(location, segment, utcnow(), kind.listings["crm"](location))
-    else:
-        ids = left_out_records(location, Segment.of(sync.segment), utcnow())
+    segment = await segment_of(session, sync)
+    records = kind.listings["crm"](location) if kind.of_contact else None
+    ids = left_out_records(location, segment, utcnow(), records)
     record = ids.subquery().c[0]
     listed = _columns(record, record, SyncLink.mailsuite_id, SyncLink.synced_at, null())
     return listed.outerjoin(SyncLink, _pair_of(sync, record)).subquery()
