@@ -141,17 +141,18 @@ async def _any(db: Database, condition: ColumnElement[bool]) -> bool:
     return await db.read(lambda connection: connection.scalar(found)) is not None
 
 
+def _oldest(condition: ColumnElement[bool]) -> Select[SyncReconciliation]:
+    """The oldest reconciliation meeting `condition`."""
+    return (
+        select(SyncReconciliation).where(condition).order_by(SyncReconciliation.created_at).limit(1)
+    )
+
+
 async def _first_unlocked(
     uow: UnitOfWork, condition: ColumnElement[bool]
 ) -> SyncReconciliation | None:
     """The oldest reconciliation meeting `condition` that no other worker holds, locked."""
-    return await uow.session.scalar(
-        select(SyncReconciliation)
-        .where(condition)
-        .order_by(SyncReconciliation.created_at)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
+    return await uow.session.scalar(_oldest(condition).with_for_update(skip_locked=True))
 
 
 async def _claim(db: Database) -> tuple[str, str] | None:
@@ -379,12 +380,7 @@ async def _repair_next(db: Database, remote: RemoteSyncSettings, batch: int) -> 
     if not await _any(db, repairing):
         return False
     async with db.reader() as session:
-        reconciliation = await session.scalar(
-            select(SyncReconciliation)
-            .where(repairing)
-            .order_by(SyncReconciliation.created_at)
-            .limit(1)
-        )
+        reconciliation = await session.scalar(_oldest(repairing))
         if reconciliation is None:
             return False
         sync = await session.get(Sync, reconciliation.sync_id)
