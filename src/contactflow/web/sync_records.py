@@ -47,7 +47,8 @@ async def records_page(
     after = None
     async with database(request).reader() as session:
         sync = await find_sync(session, location.id, sync_id)
-        if statuses.listable(sync, wanted):
+        listable = statuses.listable(sync, wanted)
+        if listable:
             rows, after = await statuses.page(
                 session, sync, wanted, after=cursor or None, limit=RECORDS_PER_PAGE
             )
@@ -61,7 +62,7 @@ async def records_page(
         api_docs=RECORDS_DOCS,
         sync=sync,
         title=TITLES[wanted],
-        listable=statuses.listable(sync, wanted),
+        listable=listable,
         unlisted=statuses.REMOTE_EXCLUDED,
         records=[record_out(sync, wanted, row, names) for row in rows],
         sync_url=sync_url,
