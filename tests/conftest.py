@@ -13,7 +13,6 @@ import pytest
 from redis.asyncio import Redis
 
 from contactflow.platform.db import Database
-from contactflow.platform.migrate import upgrade
 from contactflow.settings import Settings
 from tests.receiver import Receiver, running_receiver
 from tests.support import (
@@ -21,7 +20,6 @@ from tests.support import (
     Tenant,
     api_client,
     checked_database,
-    fresh_postgres_database,
     live_server,
     make_tenant,
     migrated_database,
@@ -36,18 +34,11 @@ BACKENDS = ("sqlite", "postgresql")
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("sqlite") / "contactflow.db"
-        url = f"sqlite+aiosqlite:///{path}"
-        upgrade(url)
-        yield url
-        return
-    if not postgres_available():
+    if request.param == "postgresql" and not postgres_available():
         if os.environ.get("CI") == "true":
             pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 and CI=true")
         pytest.skip("PostgreSQL is not running")
-    with fresh_postgres_database() as url:
-        upgrade(url)
+    with migrated_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
         yield url
 
 

@@ -3,12 +3,10 @@ workers send to loopback SMTP on a compressed retry schedule, which the session'
 must not do), tenants on it, and an SMTP server per test."""
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
 from contactflow.platform.db import Database
-from contactflow.platform.migrate import upgrade
 from contactflow.settings import Settings
 from tests.mailsuite.helpers import MACHINE_SECONDS, PUBLIC_BASE, RETRY_DELAYS, Mail
 from tests.mailsuite.smtpd import Mailbox, running_mailbox
@@ -17,23 +15,18 @@ from tests.support import (
     Tenant,
     api_client,
     checked_database,
-    fresh_postgres_database,
     live_server,
     make_tenant,
+    migrated_database,
     server_settings,
 )
 
 
 @pytest.fixture(scope="package")
 def mail_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if database_url.startswith("sqlite"):
-        path: Path = tmp_path_factory.mktemp("mailsuite") / "mailsuite.db"
-        url = f"sqlite+aiosqlite:///{path}"
-        upgrade(url)
-        yield url
-        return
-    with fresh_postgres_database() as url:
-        upgrade(url)
+    with migrated_database(
+        database_url, tmp_path_factory.mktemp("mailsuite"), "mailsuite.db"
+    ) as url:
         yield url
 
 
