@@ -11,7 +11,14 @@ from contactflow.sync.models import SyncLink, SyncPending
 from tests.contacts.helpers import create_contact
 from tests.mailsuite.helpers import error_lines, json_of, poll
 from tests.support import LiveServer, Tenant, cli_output, invoke_cli, make_tenant
-from tests.sync.helpers import SYNCS, Json, linked_partner, settled, wait_backfilled
+from tests.sync.helpers import (
+    SYNCS,
+    Json,
+    backfill_job,
+    linked_partner,
+    settled,
+    wait_backfilled,
+)
 from tests.sync.remote_helpers import remote_connection
 from tests.sync.test_reconciliations import reconciled
 from tests.sync.test_tasks import add_task, partner
@@ -127,6 +134,38 @@ async def test_a_tag_segment_links_only_tagged_contacts_and_their_tasks_as_tags_
     assert await linked_partner(db, contacts["id"], ada["id"]) == ada_mail
     assert (await shown(client, contacts["id"]))["excluded"] == 1
     assert (await shown(client, tasks["id"]))["excluded"] == 1
+
+
+async def test_a_changed_segment_walks_again_linking_the_contacts_it_now_covers(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    await create_contact(client, firstName="Ada", email="ada@example.com", tags=["vip"])
+    bob = await create_contact(client, firstName="Bob", email="bob@example.com", tags=["lead"])
+    bob_task = await add_task(client, bob["id"], "Call Bob")
+    contacts = await created_sync(client, segment=VIP)
+    await wait_backfilled(client, contacts["id"])
+    tasks = await created_sync(client, object="tasks")
+    await wait_backfilled(client, tasks["id"])
+    assert await partner(db, tasks["id"], bob_task["id"]) is None
+
+    # Bob and his task, untouched since, come in with the segment that covers him.
+    here = f"{SYNCS}/{contacts['id']}"
+    wider = {"segment": {"tags": ["vip", "lead"]}}
+    assert (await client.patch(here, json=wider)).status_code == 200
+    await linked_partner(db, contacts["id"], bob["id"], within=60)
+    await poll(lambda: partner(db, tasks["id"], bob_task["id"]), lambda found: found is not None)
+    done = await wait_backfilled(client, contacts["id"])
+    assert (done["linked"], done["excluded"]) == (2, 0)
+    walked = (await backfill_job(db, contacts["id"])).started_at
+
+    # The same segment saved again walks nothing; a narrower one keeps Ada's link.
+    assert (await client.patch(here, json=wider)).status_code == 200
+    assert (await backfill_job(db, contacts["id"])).started_at == walked
+    narrower = await client.patch(here, json={"segment": {"tags": ["lead"]}})
+    assert narrower.status_code == 200, narrower.text
+    done = await wait_backfilled(client, contacts["id"])
+    assert (done["linked"], done["excluded"], done["backfill"]["excluded"]) == (2, 1, 1)
+    assert (await wait_backfilled(client, tasks["id"]))["linked"] == 1
 
 
 async def test_a_task_of_a_contact_left_out_never_waits(

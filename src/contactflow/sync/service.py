@@ -220,14 +220,14 @@ async def change_sync(
 ) -> Sync:
     """Rename it, change its direction or mapping (pairs are reconciled with the new ones as
     their records next change), how often it is reconciled, its delete policy, or its
-    segment (a contact it now covers is linked when it next changes, or by a resync; the
-    records waiting for a contact it now leaves out wait no longer)."""
+    segment (walked again: see `_segment_changed`)."""
     sync = await find_sync(uow.session, location_id, sync_id)
     kind = kind_of(sync.object)
     if segment is not None:
-        sync.segment = _checked_segment(kind, segment).as_data()
-        if sync.connection_id is None:
-            await parents.drop_waiting(uow, location_id, segment.left_out(location_id, utcnow()))
+        stored = _checked_segment(kind, segment).as_data()
+        if stored != sync.segment:
+            sync.segment = stored
+            await _segment_changed(uow, sync, segment)
     if sync.connection_id is not None:
         await _check_remote(
             uow.session,
@@ -248,6 +248,19 @@ async def change_sync(
         sync.on_delete = on_delete
     sync.updated_at = utcnow()
     return sync
+
+
+async def _segment_changed(uow: UnitOfWork, sync: Sync, segment: Segment) -> None:
+    """The contacts sync `sync` covers `segment` now: its backfill and those of the syncs that
+    pair through it start again from the first record (keeping their identity maps), so the
+    contacts it now covers are linked with their tasks, notes and appointments without
+    waiting for their next change, and those it leaves out are counted. The records waiting
+    for a contact it leaves out wait no longer."""
+    location_id = sync.location_id
+    if sync.connection_id is None:
+        await parents.drop_waiting(uow, location_id, segment.left_out(location_id, utcnow()))
+    for walked in await uow.session.scalars(select(Sync).where(Sync.location_id == location_id)):
+        await backfill.start(uow, walked)
 
 
 async def set_status(uow: UnitOfWork, location_id: str, sync_id: str, status: SyncStatus) -> Sync:
