@@ -78,6 +78,7 @@ async def test_each_count_leads_to_as_many_records(
     tasks = json_of(tasks_made)["sync"]["id"]
     await wait_backfilled(client, tasks)
     waiting_task = await add_task(client, dan["id"], "Call Dan")
+    left_out_task = await add_task(client, bob["id"], "Call Bob")
 
     # Ada's first name changed on both sides (manual: a conflict), Cara's address changed to
     # one the Mailsuite has (refused: failing).
@@ -120,12 +121,15 @@ async def test_each_count_leads_to_as_many_records(
     assert set(excluded) == {bob["id"]}
     assert excluded[bob["id"]]["name"] == "Bob"
     assert (excluded[bob["id"]]["mailsuiteId"], excluded[bob["id"]]["history"]) == (None, None)
+    assert excluded[bob["id"]]["reason"] == "tagged none of vip"
     linked = await listed(client, contacts, "linked")
     assert {record["crmId"] for record in linked} == {ada["id"], cara["id"]}
     assert all(record["at"] and record["mailsuiteId"] for record in linked)
 
     found = await counts_and_lists(client, tasks)
-    assert (found["waiting"], found["excluded"], found["linked"]) == ((1, 1), (0, 0), (0, 0))
+    assert (found["waiting"], found["excluded"], found["linked"]) == ((1, 1), (1, 1), (0, 0))
+    [left_out] = await listed(client, tasks, "excluded")
+    assert (left_out["crmId"], left_out["reason"]) == (left_out_task["id"], "tagged none of vip")
     [waiting] = await listed(client, tasks, "waiting")
     assert (waiting["crmId"], waiting["mailsuiteId"], waiting["history"]) == (
         waiting_task["id"],

@@ -3,11 +3,16 @@ contacts it covers, and their tasks; a contact tagged into it linked, one tagged
 keeping its link and carrying nothing; a reconciliation that reports nothing it leaves out;
 the count of what it leaves out; a remote account's backfill."""
 
-import httpx
-from sqlalchemy import delete, func, select
+from datetime import timedelta
 
+import httpx
+from sqlalchemy import delete, func, select, update
+
+from contactflow.contacts.models import Contact
+from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.sync.models import SyncLink, SyncPending
+from contactflow.sync.segments import Segment
 from tests.contacts.helpers import create_contact
 from tests.mailsuite.helpers import error_lines, json_of, poll
 from tests.support import LiveServer, Tenant, cli_output, invoke_cli, make_tenant
@@ -166,6 +171,34 @@ async def test_a_changed_segment_walks_again_linking_the_contacts_it_now_covers(
     done = await wait_backfilled(client, contacts["id"])
     assert (done["linked"], done["excluded"], done["backfill"]["excluded"]) == (2, 1, 1)
     assert (await wait_backfilled(client, tasks["id"]))["linked"] == 1
+
+
+async def test_a_contact_left_out_is_told_the_first_part_of_the_segment_it_fails(
+    db: Database, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    now = utcnow()
+    old, stale = now - timedelta(days=90), now - timedelta(days=40)
+    dates = {"ann": (now, now), "ben": (old, now), "cy": (now, stale), "di": (old, stale)}
+    ids = {}
+    for name, (added, updated) in dates.items():
+        tags = ["vip"] if name != "di" else []
+        made = await create_contact(client, firstName=name, tags=tags)
+        ids[made["id"]] = name
+        async with db.unit_of_work() as uow:
+            await uow.session.execute(
+                update(Contact)
+                .where(Contact.id == made["id"])
+                .values(date_added=added, date_updated=updated, wire=None)
+            )
+    segment = Segment.given(["VIP"], created_within_days=60, updated_within_days=30)
+    async with db.reader() as session:
+        rows = await session.execute(segment.why_left_out(tenant.location_id, now))
+    since = (now - timedelta(days=60), now - timedelta(days=30))
+    assert {ids[contact]: why for contact, why in rows} == {
+        "ben": f"added before {since[0]:%Y-%m-%d}",
+        "cy": f"not updated since {since[1]:%Y-%m-%d}",
+        "di": "tagged none of vip",
+    }
 
 
 async def test_a_task_of_a_contact_left_out_never_waits(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, and_, exists, literal, not_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, exists, literal, not_, null, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts.models import Contact, ContactTag
@@ -77,24 +77,38 @@ class Segment:
         updated = self._since(self.updated_within_days, now)
         return updated is None or contact.updated_at >= updated
 
-    def clause(self, now: datetime) -> ColumnElement[bool]:
-        """`covers` as a condition on this workspace's contacts."""
-        parts: list[ColumnElement[bool]] = []
+    def _parts(self, now: datetime) -> list[tuple[ColumnElement[bool], str]]:
+        """Each part of the segment as a condition on this workspace's contacts, with what a
+        contact that fails it is told."""
+        parts: list[tuple[ColumnElement[bool], str]] = []
         if self.tags:
-            parts.append(
-                exists().where(ContactTag.contact_id == Contact.id, ContactTag.tag.in_(self.tags))
+            tagged = exists().where(
+                ContactTag.contact_id == Contact.id, ContactTag.tag.in_(self.tags)
             )
+            parts.append((tagged, f"tagged none of {', '.join(self.tags)}"))
         added = self._since(self.created_within_days, now)
         if added is not None:
-            parts.append(Contact.date_added >= literal(added, UTCDateTime()))
+            since = literal(added, UTCDateTime())
+            parts.append((Contact.date_added >= since, f"added before {added:%Y-%m-%d}"))
         updated = self._since(self.updated_within_days, now)
         if updated is not None:
-            parts.append(Contact.date_updated >= literal(updated, UTCDateTime()))
-        return and_(true(), *parts)
+            since = literal(updated, UTCDateTime())
+            parts.append((Contact.date_updated >= since, f"not updated since {updated:%Y-%m-%d}"))
+        return parts
+
+    def clause(self, now: datetime) -> ColumnElement[bool]:
+        """`covers` as a condition on this workspace's contacts."""
+        return and_(true(), *(covered for covered, _ in self._parts(now)))
 
     def left_out(self, location_id: str, now: datetime) -> Select[str]:
         """The ids of the location's contacts the segment leaves out."""
         return select(Contact.id).where(Contact.location_id == location_id, not_(self.clause(now)))
+
+    def why_left_out(self, location_id: str, now: datetime) -> Select[str, str | None]:
+        """`left_out` with why each is: the first part of the segment it fails."""
+        parts = self._parts(now)
+        why = case(*((not_(covered), reason) for covered, reason in parts)) if parts else null()
+        return self.left_out(location_id, now).add_columns(why)
 
     def their_matches(self, location_id: str, now: datetime) -> Select[str]:
         """The ids of the location's Mailsuite contacts with the address of a contact the
@@ -125,11 +139,12 @@ def left_out_records(
     segment: Segment,
     now: datetime,
     records: Select[str, str | None] | None = None,
-) -> Select[str]:
-    """The ids of the location's contacts `segment` leaves out; or, given `records` (ids and
-    their contact's), the ids of those that belong to a contact it leaves out."""
-    left = segment.left_out(location_id, now)
+) -> Select[str, str | None]:
+    """The ids of the location's contacts `segment` leaves out, each with why; or, given
+    `records` (ids and their contact's), the ids of those that belong to a contact it leaves
+    out, with why their contact is."""
+    left = segment.why_left_out(location_id, now)
     if records is None:
         return left
-    listed = records.subquery()
-    return select(listed.c[0]).where(listed.c[1].in_(left))
+    listed, contacts = records.subquery(), left.subquery()
+    return select(listed.c[0], contacts.c[1]).join(contacts, listed.c[1] == contacts.c[0])

@@ -124,9 +124,9 @@ async def _excluded(session: AsyncSession, sync: Sync) -> Subquery:
     kind, location = kind_of(sync.object), sync.location_id
     segment = await segment_of(session, sync)
     records = kind.listings["crm"](location) if kind.of_contact else None
-    ids = left_out_records(location, segment, utcnow(), records)
-    record = ids.subquery().c[0]
-    listed = _columns(record, record, SyncLink.mailsuite_id, SyncLink.synced_at, null())
+    left = left_out_records(location, segment, utcnow(), records).subquery()
+    record, why = left.c[0], left.c[1]
+    listed = _columns(record, record, SyncLink.mailsuite_id, SyncLink.synced_at, why)
     return listed.outerjoin(SyncLink, _pair_of(sync, record)).subquery()
 
 
