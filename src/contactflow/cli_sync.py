@@ -225,6 +225,7 @@ async def _followed(db: Database, location: str, sync: SyncOut) -> SyncOut:
             rate = sync.backfill.per_second
             shown.update(
                 task,
+                total=sync.backfill.total,
                 completed=sync.backfill.done,
                 rate=f"{rate:.0f}/s" if rate else "",
             )

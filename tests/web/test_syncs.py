@@ -26,7 +26,7 @@ from contactflow.web.pages import part
 from contactflow.web.syncs import following
 from tests.mailsuite.helpers import poll
 from tests.support import LiveServer, Tenant, make_tenant
-from tests.sync.helpers import make_world, paused_sync
+from tests.sync.helpers import ALONE, make_world, paused_sync
 from tests.web.helpers import browser, make_person, second_location, signed_in
 
 SCRIPT = "<script>alert(1)</script>"
@@ -147,7 +147,7 @@ async def test_pause_and_resume_need_csrf_and_the_backfill_goes_on(
 
         done = await poll(counts, lambda r: 'data-backfill="finished"' in r.text, within=60)
         assert done.status_code == 200
-        assert f"Backfill: {CONTACTS} of {CONTACTS}" in done.text
+        assert f"Backfill: {CONTACTS + ALONE} of {CONTACTS + ALONE}" in done.text
         assert "hx-get" not in done.text
         assert "<html" not in done.text
 
@@ -187,7 +187,7 @@ async def test_resync_needs_csrf_and_runs_the_backfill_again(
         shown = await http.get(resynced.headers["location"])
         assert 'role="status">Resyncing' in shown.text
         again = await poll(page, lambda r: 'data-backfill="finished"' in r.text, within=60)
-        assert f"Backfill: {CONTACTS} of {CONTACTS}" in again.text
+        assert f"Backfill: {CONTACTS + ALONE} of {CONTACTS + ALONE}" in again.text
         assert f'action="{here}/resync"' in again.text
 
 
@@ -239,6 +239,7 @@ async def test_sync_pages_are_404_across_locations_by_role(
 def test_a_running_backfill_shows_its_rate_and_time_left_and_asks_again() -> None:
     job = BackfillOut(
         state="running",
+        walking="crm",
         done=40,
         total=100,
         matched=10,

@@ -1,6 +1,9 @@
 """A sync's backfill: every Contacts API record there was when the sync began, walked in
 keyset order (date added, id) and linked to its Mailsuite record, matched by email then phone
-before one is created.
+before one is created. Then, of a sync that writes the Contacts API, the Mailsuite records
+that no link names (made before the sync, or left unmatched), walked in id order and each
+synced as a change of it is: matched on the Contacts API side by email then phone, or made
+there (a task of a contact not linked yet waits for it).
 
 Each batch is one transaction that locks the job's row, handles its records and moves the
 position past them: a crash or a restart resumes after the last committed batch, and a record
@@ -10,24 +13,28 @@ linked twice. A record that cannot be synced is skipped with its reason, its bat
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.platform import topics, tracing
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database, UnitOfWork
 from contactflow.sync.bulk import link_crm_records
+from contactflow.sync.change_batch import Change, sync_changes
 from contactflow.sync.models import (
     ACTIVE,
     FINISHED,
     RECORDS,
     RUNNING,
+    SideName,
     Sync,
     SyncBackfill,
+    SyncLink,
     batch_attributes,
     sync_origin,
 )
 from contactflow.sync.objects import kind_of
-from contactflow.sync.pairs import Outcome, pairs_for
+from contactflow.sync.pairs import Outcome, pairs_for, writes
 from contactflow.sync.sides import Record
 
 
@@ -41,7 +48,7 @@ async def start(uow: UnitOfWork, sync: Sync) -> SyncBackfill:
     # Counting reads no phone number: no region is needed.
     crm = kind_of(sync.object).crm_side(uow, sync.location_id, "")
     job = await uow.session.get(SyncBackfill, sync.id) or SyncBackfill(sync_id=sync.id)
-    job.state, job.finished_at = RUNNING, None
+    job.state, job.finished_at, job.walking = RUNNING, None, "crm"
     job.total = await crm.count(now) if local else 0
     job.done = job.matched = job.created = job.skipped = job.excluded = 0
     job.last_skip = job.after_added_at = job.after_id = None
@@ -112,11 +119,18 @@ async def advance(db: Database, batch: int, region: str) -> bool:
             uow.origin = sync_origin(sync.id)
             await uow.lock(f"sync:{sync.id}")
             pairs = pairs_for(uow, sync, region)
+            if job.walking == "mailsuite":
+                ids = list(await uow.session.scalars(unlinked(sync, job.after_id, batch)))
+                span.set(RECORDS, len(ids))
+                changed = await sync_changes(pairs, mailsuite_changes(ids))
+                walked_mailsuite(job, ids, [outcome for _, outcome in changed], batch)
+                return True
             crm = kind_of(sync.object).crm_side(uow, sync.location_id, region)
             records = await crm.page(job.started_at, position(job), batch)
             span.set(RECORDS, len(records))
             linked = await link_crm_records(pairs, records, "backfill")
         walked(job, records, [outcome for _, outcome in linked], batch)
+        await turn(uow.session, sync, job)
         return True
 
 
@@ -129,11 +143,58 @@ def position(job: SyncBackfill) -> tuple[datetime, str] | None:
 
 def walked(job: SyncBackfill, records: list[Record], outcomes: list[Outcome], batch: int) -> None:
     """The job moved past a batch of `records` (of at most `batch`), linked as `outcomes`."""
-    for outcome in outcomes:
-        _tally(job, outcome)
-    job.done += len(records)
-    job.updated_at = utcnow()
+    _moved(job, len(records), outcomes, batch)
     if records:
         job.after_added_at, job.after_id = records[-1].position
-    if len(records) < batch:
+
+
+def _moved(job: SyncBackfill, walked: int, outcomes: list[Outcome], batch: int) -> None:
+    for outcome in outcomes:
+        _tally(job, outcome)
+    job.done += walked
+    job.updated_at = utcnow()
+    if walked < batch:
         job.state, job.finished_at = FINISHED, job.updated_at
+
+
+def unlinked(sync: Sync, after: str | None, limit: int) -> Select[str]:
+    """The next `limit` Mailsuite records of the sync's object, past the id `after`, that no
+    link of the sync names."""
+    listing = kind_of(sync.object).listings["mailsuite"](sync.location_id).subquery()
+    record = listing.c[0]
+    linked = exists().where(
+        SyncLink.sync_id == sync.id,
+        SyncLink.object == sync.object,
+        SyncLink.mailsuite_id == record,
+    )
+    query = select(record).where(~linked)
+    if after is not None:
+        query = query.where(record > after)
+    return query.order_by(record).limit(limit)
+
+
+async def turn(session: AsyncSession, sync: Sync, job: SyncBackfill) -> None:
+    """A backfill that has just walked the last Contacts API record walks on, when the sync
+    writes the Contacts API: the Mailsuite records that no link names, counted now."""
+    walking: SideName = "mailsuite"
+    if job.state != FINISHED or job.walking == walking or not writes(sync.direction, "crm"):
+        return
+    left = unlinked(sync, None, 1).limit(None).order_by(None).subquery()
+    job.total = job.done + int(await session.scalar(select(func.count()).select_from(left)) or 0)
+    job.state, job.finished_at, job.walking = RUNNING, None, walking
+    job.after_added_at = job.after_id = None
+
+
+def mailsuite_changes(ids: list[str]) -> list[Change]:
+    """The Mailsuite records `ids`, each to be synced as a change of it is."""
+    return [Change("mailsuite", record_id, False) for record_id in ids]
+
+
+def walked_mailsuite(
+    job: SyncBackfill, ids: list[str], outcomes: list[Outcome], batch: int
+) -> None:
+    """The job moved past a batch of the Mailsuite records `ids` (of at most `batch`), synced
+    as `outcomes`."""
+    _moved(job, len(ids), outcomes, batch)
+    if ids:
+        job.after_id = ids[-1]

@@ -160,8 +160,9 @@ class SyncLink(Base):
 
 class SyncBackfill(Base):
     """A sync's first pass over the Contacts API's records, in keyset order (date added,
-    id). Each batch is one transaction that links its records and moves the position past
-    them: a restart resumes after the last committed batch and links nothing twice."""
+    id), then (a sync that writes the Contacts API) over the Mailsuite records no link names,
+    in id order. Each batch is one transaction that links its records and moves the position
+    past them: a restart resumes after the last committed batch and links nothing twice."""
 
     __tablename__ = "sync_backfills"
 
@@ -169,6 +170,9 @@ class SyncBackfill(Base):
         ForeignKey("syncs.id", ondelete="CASCADE"), primary_key=True
     )
     state: Mapped[BackfillState] = mapped_column(String(16))
+    # Whose records it walks: the Contacts API's, then the Mailsuite's (the position is then
+    # `after_id` alone).
+    walking: Mapped[SideName] = mapped_column(String(16), default="crm", server_default="crm")
     # Records there were when it started; walked so far, of which matched an existing
     # Mailsuite record, created one, were skipped (the last reason kept), or were left out
     # by the sync's segment.

@@ -47,7 +47,7 @@ from contactflow.platform.events import (
 from contactflow.platform.runtime import url_policy
 from contactflow.platform.webhooks.ssrf import UrlPolicy
 from contactflow.settings import Settings
-from contactflow.sync import parents, pending
+from contactflow.sync import backfill, parents, pending
 from contactflow.sync.backfill import position, walked
 from contactflow.sync.bulk import link_crm_records
 from contactflow.sync.change_batch import Change, synced
@@ -126,6 +126,11 @@ class Batch:
 Handle = Callable[[PairSync, list[Item]], Awaitable[list[tuple[Item, Outcome]]]]
 
 
+async def _each_synced(pairs: PairSync, changes: list[Change]) -> list[tuple[Change, Outcome]]:
+    """Each change synced alone, in a savepoint of its own."""
+    return [(change, await guarded(pairs.uow, synced(pairs, change))) for change in changes]
+
+
 async def _rounds(
     batch: Batch,
     staged: StagedCrm,
@@ -174,17 +179,23 @@ async def _contacts_first(session: AsyncSession, location_id: str) -> bool:
 async def _backfill(batch: Batch) -> bool:
     """The next page of the remote's contacts, linked to their Mailsuite partners; or, of a
     sync of their records (tasks, notes), each one's records linked to theirs. The position,
-    and the count, are the contacts'."""
+    and the count, are the contacts'. Then, as this workspace's backfill does, the Mailsuite
+    records that no link names."""
+    size = batch.settings.batch
     async with batch.db.reader() as session:
         job = await session.get(SyncBackfill, batch.sync_id)
         if job is None or job.state != RUNNING:
             return False
         if batch.kind.of_contact and await _contacts_first(session, batch.location_id):
             return False
+        if job.walking == "mailsuite":
+            sync = await session.get(Sync, batch.sync_id)
+            assert sync is not None
+            unlinked = list(await session.scalars(backfill.unlinked(sync, job.after_id, size)))
+            return await _mailsuite_walk(batch, job.after_id, unlinked)
         started, after, counted = job.started_at, position(job), job.done > 0 or job.total > 0
         segment = await parents.contacts_segment(session, batch.location_id)
     total = None if counted else await batch.contacts.count(started)
-    size = batch.settings.batch
     contacts = await batch.contacts.page(started, after, size)
     records = contacts
     if isinstance(batch.remote, RemoteRecords):
@@ -206,8 +217,24 @@ async def _backfill(batch: Batch) -> bool:
         if total is not None:
             current.total = total
         walked(current, contacts, [outcome for _, outcome in outcomes], size)
+        await backfill.turn(pairs.uow.session, pairs.sync, current)
 
     return await _rounds(batch, staged, records, link, finish)
+
+
+async def _mailsuite_walk(batch: Batch, after: str | None, unlinked: list[str]) -> bool:
+    """The Mailsuite records `unlinked` (the next of those no link names, past `after`), each
+    synced as a change of it is: matched on the remote by email then phone, or made there."""
+
+    async def finish(pairs: PairSync, outcomes: list[tuple[Change, Outcome]]) -> None:
+        current = await pairs.uow.session.get(SyncBackfill, batch.sync_id)
+        if current is None or current.walking != "mailsuite" or current.after_id != after:
+            return  # moved on meanwhile, or started again
+        done = [outcome for _, outcome in outcomes]
+        backfill.walked_mailsuite(current, unlinked, done, batch.settings.batch)
+
+    changes = backfill.mailsuite_changes(unlinked)
+    return await _rounds(batch, StagedCrm(), changes, _each_synced, finish)
 
 
 async def _changes(batch: Batch, sync: Sync) -> bool:
@@ -244,10 +271,7 @@ async def _changes(batch: Batch, sync: Sync) -> bool:
             return
         current.position = events[-1].seq if len(events) == size else end
 
-    async def handle(pairs: PairSync, pending: list[Change]) -> list[tuple[Change, Outcome]]:
-        return [(change, await guarded(pairs.uow, synced(pairs, change))) for change in pending]
-
-    return await _rounds(batch, staged, changes, handle, finish)
+    return await _rounds(batch, staged, changes, _each_synced, finish)
 
 
 def _named(kind: ObjectKind, changes: list[Change], events: list[Event]) -> list[Change]:

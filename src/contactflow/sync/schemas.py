@@ -104,6 +104,9 @@ class SegmentOut(WireModel):
 
 class BackfillOut(WireModel):
     state: str
+    # Whose records it walks: the Contacts API's, then (a sync that writes the Contacts API)
+    # the Mailsuite records no link names.
+    walking: SideName
     # Records walked of those there were when it started; how they were linked, or that the
     # segment left them out.
     done: int

@@ -42,6 +42,7 @@ def backfill_out(job: SyncBackfill) -> BackfillOut:
     progress = Progress.of(job)
     return BackfillOut(
         state=job.state,
+        walking=job.walking,
         done=job.done,
         total=job.total,
         matched=job.matched,
