@@ -31,7 +31,11 @@ def web_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="package")
 def web_settings(web_database_url: str) -> Settings:
-    return server_settings(web_database_url, smtp_allowed_networks=["127.0.0.1/32"])
+    # Mailsuite sends 20 emails a batch rather than 100, so that a campaign the browser follows
+    # goes out in several batches to a few dozen contacts.
+    return server_settings(
+        web_database_url, smtp_allowed_networks=["127.0.0.1/32"], mailsuite_batch_size=20
+    )
 
 
 @pytest.fixture(scope="package")
