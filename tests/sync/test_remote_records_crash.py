@@ -1,4 +1,4 @@
-"""`kill -9` of a `contactflow worker` halfway through the backfill of a remote account's 2,000
+"""`kill -9` of a `contactflow worker` halfway through the backfill of a remote account's 500
 contacts, each with a task and a note, synced by three syncs (contacts, tasks, notes) over
 HTTP: a second worker finishes it, and every record is linked exactly once, with no
 duplicate on either side (by email; by title or body per contact)."""
@@ -24,12 +24,13 @@ from tests.sync.helpers import SYNCS
 from tests.sync.remote_helpers import remote_connection
 from tests.webhooks.helpers import WorkerProcess, worker_processes
 
-SIZE = 2000
+SIZE = 500
 # About 20 ms of CPU a record between the worker and the remote server (a request per contact
 # per sync, and the Mailsuite's writes): on a busy machine the backfill takes minutes.
 WORKER = {
     "worker_groups": "sync",
-    "sync_batch_size": "100",
+    # Twenty batches a sync, so that the kill lands between batches well inside the backfill.
+    "sync_batch_size": "25",
     # The dead worker's lease on a sync runs out soon after it.
     "lease_seconds": "3",
     # The remote is the test's own server: far more than HighLevel's budget.
