@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.core.transport import DEFAULT_RESPONSE_TIMEOUT
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from contactflow.app import create_app
 from contactflow.settings import Settings
-from tests.support import LiveServer, Tenant
+from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant
 
 # Each generated array stays this short, also when a negative case turns `maxItems` into
 # `minItems` (the server accepts the longer arrays these limits stand for).
@@ -125,7 +124,7 @@ def _conforms(case: schemathesis.Case[Any], server: LiveServer, tenant: Tenant) 
         base_url=server.base_url,
         headers=tenant.headers,
         excluded_checks=[positive_data_acceptance, negative_data_rejection],
-        timeout=STREAM_READ_SECONDS if streams else DEFAULT_RESPONSE_TIMEOUT,
+        timeout=STREAM_READ_SECONDS if streams else CLIENT_TIMEOUT_SECONDS,
     )
 
 
