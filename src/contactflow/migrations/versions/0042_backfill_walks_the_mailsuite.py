@@ -1,7 +1,7 @@
 """a sync's backfill says which side's records it walks: the Contacts API's, then the
 Mailsuite's that no link names
 
-Revision ID: 0043
+Revision ID: 0042
 Revises: 0041
 Create Date: 2026-12-07 17:00:00.000000
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0043"
+revision: str = "0042"
 down_revision: str | None = "0041"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
