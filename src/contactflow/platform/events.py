@@ -23,10 +23,12 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Dialect,
     Index,
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     func,
     insert,
     or_,
@@ -35,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from contactflow.platform import activity, topics
 from contactflow.platform.clock import to_iso, utcnow
@@ -85,7 +88,34 @@ class EventStream(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger)
 
 
-_pending: "WeakKeyDictionary[UnitOfWork, list[Event]]" = WeakKeyDictionary()
+@dataclass(slots=True)
+class Appended:
+    """An event added to a transaction, not written yet: the row `write_pending` inserts,
+    its payload encoded once (for its size check and for the insert)."""
+
+    id: str
+    location_id: str
+    type: str
+    subject_id: str | None
+    payload: dict[str, Any]
+    encoded: str
+    created_at: datetime
+    origin: str | None
+    # Set as the transaction commits (or `write_pending` runs).
+    seq: int = 0
+
+
+class _EncodedJSON(TypeDecorator[str]):
+    """A JSON column's value already encoded as text: bound as it is, never encoded again."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
+_pending: "WeakKeyDictionary[UnitOfWork, list[Appended]]" = WeakKeyDictionary()
 
 
 async def _reserve(uow: UnitOfWork, location_id: str, count: int) -> int:
@@ -103,7 +133,7 @@ async def _reserve(uow: UnitOfWork, location_id: str, count: int) -> int:
     return int((await uow.session.execute(statement)).scalar_one())
 
 
-def _drop_past(appended: list[Event], count: int) -> None:
+def _drop_past(appended: list[Appended], count: int) -> None:
     del appended[count:]
 
 
@@ -113,7 +143,7 @@ async def write_pending(uow: UnitOfWork) -> None:
     appended = _pending.pop(uow, None)
     if not appended:
         return
-    by_location: dict[str, list[Event]] = {}
+    by_location: dict[str, list[Appended]] = {}
     for event in appended:
         by_location.setdefault(event.location_id, []).append(event)
     # Locations in a fixed order: two transactions never wait on each other's counters.
@@ -123,13 +153,21 @@ async def write_pending(uow: UnitOfWork) -> None:
         for offset, event in enumerate(located, start=last - len(located) + 1):
             event.seq = offset
     await uow.session.execute(
-        insert(cast(Table, Event.__table__)),  # Core: the ORM's bulk path costs more
-        [{column: getattr(event, column) for column in _COLUMNS} for event in appended],
+        _INSERT,  # Core: the ORM's bulk path costs more
+        [
+            {column: getattr(event, column) for column in _COLUMNS} | {_ENCODED: event.encoded}
+            for event in appended
+        ],
     )
 
 
-# Every column of the table, so a column added to `Event` is written too.
-_COLUMNS = tuple(column.key for column in Event.__table__.columns)
+# Every column of the table but the payload, so a column added to `Event` is written too;
+# the payload is bound as encoded by `append`.
+_COLUMNS = tuple(column.key for column in Event.__table__.columns if column.key != "payload")
+_ENCODED = "encoded_payload"
+_INSERT = insert(cast(Table, Event.__table__)).values(
+    payload=bindparam(_ENCODED, type_=_EncodedJSON())
+)
 
 
 async def append(
@@ -139,21 +177,24 @@ async def append(
     payload: dict[str, Any],
     *,
     subject_id: str | None = None,
-) -> Event:
+) -> Appended:
     """Add one event to the caller's transaction, written as it commits (its `seq` is set
     then). A payload over 256 KiB fails the write."""
-    size = len(json.dumps(payload, separators=(",", ":"), default=str).encode())
+    encoded = json.dumps(payload, separators=(",", ":"))
+    # ASCII (json.dumps escapes the rest): its length is its size in bytes.
+    size = len(encoded)
     if size > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge(
             f"{event_type} event payload is {size} bytes; events are limited to "
             f"{MAX_PAYLOAD_BYTES} bytes (256 KiB), reduce the record's size"
         )
-    event = Event(
+    event = Appended(
         id=new_id(),  # now: callers refer to it at once (an error flow's trigger)
         location_id=location_id,
         type=event_type,
         subject_id=subject_id,
         payload=payload,
+        encoded=encoded,
         created_at=utcnow(),
         origin=uow.origin,
     )
