@@ -235,12 +235,11 @@ def new_contact(
 
 async def insert_contacts(uow: UnitOfWork, location_id: str, contacts: list[MailContact]) -> None:
     """Contacts made by `new_contact`, whose addresses no contact had when the caller looked,
-    written together: one statement of locks, one flush, an event each. An address taken
-    since fails the flush (IntegrityError), for all of them."""
+    written together: one statement of locks, Core inserts, an event each. An address taken
+    since fails the insert (IntegrityError), for all of them."""
     await uow.lock_many(f"mailsuite-contact:{location_id}:{c.email_lower}" for c in contacts)
-    uow.session.add_all(contacts)
     await _remember_keys(uow, location_id, contacts)
-    await uow.session.flush()
+    await uow.insert_new(contacts)
     for contact in contacts:
         await mail_events.contact_upserted(
             uow, contact, MAILSUITE_CONTACT_UPSERT, new=True, changes={}

@@ -1,6 +1,7 @@
 """Tasks: something to do, for a user of the location, often about a contact. Creating and
 completing one is on the contact's timeline."""
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Literal
 
@@ -10,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.mailsuite import events as mail_events
 from contactflow.mailsuite.contacts import ensure_workspace, find_contact
-from contactflow.mailsuite.models import Task, TaskStatus
+from contactflow.mailsuite.models import Task, TaskStatus, TimelineEntry
 from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.mailsuite.references import referenced
 from contactflow.mailsuite.schemas import TaskCreate, TaskUpdate
 from contactflow.mailsuite.sources import copies_of
-from contactflow.mailsuite.timeline import add_entry
+from contactflow.mailsuite.timeline import entries_told, insert_entries, new_entry
 from contactflow.platform.clock import as_utc, to_iso, utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import NotFound, invalid
@@ -47,14 +48,16 @@ async def _check_refs(uow: UnitOfWork, location_id: str, body: TaskCreate | Task
         await referenced(find_contact(uow.session, location_id, body.contact_id), "contactId")
 
 
-async def _on_timeline(
-    uow: UnitOfWork, task: Task, kind: Literal["task_created", "task_completed"]
-) -> None:
-    if task.contact_id is not None:
-        verb = "Task created" if kind == "task_created" else "Task completed"
-        await add_entry(
-            uow, task.location_id, task.contact_id, kind, f"{verb}: {task.title}", task_id=task.id
-        )
+def _on_timeline(
+    task: Task, kind: Literal["task_created", "task_completed"]
+) -> list[TimelineEntry]:
+    """The entry `kind` puts on the task's contact's timeline, not written yet (none for a
+    task of no contact)."""
+    if task.contact_id is None:
+        return []
+    verb = "Task created" if kind == "task_created" else "Task completed"
+    body = f"{verb}: {task.title}"
+    return [new_entry(task.location_id, task.contact_id, kind, body, task_id=task.id)]
 
 
 async def task_of_source(
@@ -99,15 +102,23 @@ def new_task(location_id: str, body: TaskCreate) -> Task:
     )
 
 
-async def insert_tasks(uow: UnitOfWork, location_id: str, tasks: list[Task]) -> None:
-    """Tasks made by `new_task`, written together with one flush: MailsuiteTaskCreate for
-    each, and its entry on its contact's timeline."""
+async def insert_tasks(
+    uow: UnitOfWork, location_id: str, tasks: list[Task], completed: Collection[str] = ()
+) -> None:
+    """Tasks made by `new_task`, written together: MailsuiteTaskCreate for each and its entry
+    on its contact's timeline; then those whose ids are `completed` completed, as
+    `update_task` completes one (its update, completion and entry told). The rows are
+    written as they end, with Core inserts."""
     await ensure_workspace(uow, location_id)
-    uow.session.add_all(tasks)
-    await uow.session.flush()
+    entries: list[TimelineEntry] = []
     for task in tasks:
         await mail_events.task_event(uow, MAILSUITE_TASK_CREATE, task)
-        await _on_timeline(uow, task, "task_created")
+        entries += await entries_told(uow, _on_timeline(task, "task_created"))
+    for task in tasks:
+        if task.id in completed:
+            entries += await entries_told(uow, await _updated(uow, task, TaskUpdate(status="done")))
+    await uow.insert_new(tasks)
+    await uow.insert_new(entries)
 
 
 async def update_task(uow: UnitOfWork, location_id: str, task_id: str, body: TaskUpdate) -> Task:
@@ -115,6 +126,13 @@ async def update_task(uow: UnitOfWork, location_id: str, task_id: str, body: Tas
     timeline entry) when it became done."""
     task = await find_task(uow.session, location_id, task_id)
     await _check_refs(uow, location_id, body)
+    await insert_entries(uow, await _updated(uow, task, body))
+    return task
+
+
+async def _updated(uow: UnitOfWork, task: Task, body: TaskUpdate) -> list[TimelineEntry]:
+    """`body` applied to `task`, its update (and completion) told; the timeline entry of its
+    completion, for the caller to write."""
     given = body.model_fields_set
     before = {name: getattr(task, name) for name in given}
     for name in given & {"title", "notes", "assignee_id", "contact_id"}:
@@ -132,13 +150,13 @@ async def update_task(uow: UnitOfWork, location_id: str, task_id: str, body: Tas
         if getattr(task, name) != old
     }
     if not changes:
-        return task
+        return []
     task.updated_at = utcnow()
     await mail_events.task_event(uow, MAILSUITE_TASK_UPDATE, task, changes=changes)
-    if completing:
-        await mail_events.task_event(uow, MAILSUITE_TASK_COMPLETE, task)
-        await _on_timeline(uow, task, "task_completed")
-    return task
+    if not completing:
+        return []
+    await mail_events.task_event(uow, MAILSUITE_TASK_COMPLETE, task)
+    return _on_timeline(task, "task_completed")
 
 
 async def delete_task(uow: UnitOfWork, location_id: str, task_id: str) -> Task:

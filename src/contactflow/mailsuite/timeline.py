@@ -84,10 +84,17 @@ def new_entry(
 
 
 async def insert_entries(uow: UnitOfWork, entries: list[TimelineEntry]) -> None:
-    """Entries not written yet, none of whose sources has one: TimelineEntryCreate each."""
-    uow.session.add_all(entries)
+    """Entries not written yet, none of whose sources has one, written together (Core
+    inserts: they stay out of the session): TimelineEntryCreate each."""
+    await uow.insert_new(entries)
+    await entries_told(uow, entries)
+
+
+async def entries_told(uow: UnitOfWork, entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """TimelineEntryCreate of each of `entries` (the caller writes them); `entries`."""
     for entry in entries:
         await mail_events.timeline_event(uow, TIMELINE_ENTRY_CREATE, entry)
+    return entries
 
 
 async def find_entry(session: AsyncSession, location_id: str, entry_id: str) -> TimelineEntry:

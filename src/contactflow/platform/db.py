@@ -6,14 +6,25 @@ instead of failing with "database is locked"; other processes wait on busy_timeo
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import asyncpg
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url, text
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    make_url,
+    text,
+)
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -166,6 +177,28 @@ class UnitOfWork:
         finally:
             # By identity: two savepoints' undos are equal lists while both are empty.
             self._open_savepoints = [other for other in self._open_savepoints if other is not undos]
+
+    async def insert_new(self, rows: Sequence["Base"]) -> None:
+        """New rows of one model, made but never added to the session, written with Core
+        inserts (one per set of attributes given): no unit of work to flush them, no identity
+        map to track them (they stay transient: read again, they are loaded from the
+        database). What the session holds is flushed first, so a row they refer to is
+        there. A column a row was not given takes its default, as a flush would give it."""
+        if not rows:
+            return
+        await self.session.flush()
+        mapper = inspect(type(rows[0]))
+        alike: dict[tuple[tuple[str, str], ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            given = vars(row)
+            columns = tuple(
+                (attribute.key, attribute.columns[0].key)
+                for attribute in mapper.column_attrs
+                if attribute.key in given
+            )
+            alike.setdefault(columns, []).append({column: given[key] for key, column in columns})
+        for values in alike.values():
+            await self.session.execute(insert(cast(Table, mapper.local_table)), values)
 
     def after_commit(self, note: Callable[[], None]) -> None:
         """Run `note` once this transaction has committed (never after a rollback): what the

@@ -2,7 +2,7 @@
 read at once, with the partners of those linked already; the partners of the others matched
 at once (a contact by email then phone; a contact's task or note is never matched, its
 contact's partner is read instead, for all of the batch at once); and the partners of those
-matched to none created and linked together, with one flush. A record of a contact whose
+matched to none created and linked together, with Core inserts. A record of a contact whose
 contact is not linked yet waits for it (sync/pending.py), all of the batch's in one
 statement.
 
@@ -137,13 +137,14 @@ async def _create_partners(
             await parents.done_many(pairs.uow, pairs.sync, "crm", [r.id for r in records])
         made = await mailsuite.create_many([values for _, values in placed])
         outcomes: list[tuple[Record, Outcome]] = []
+        links: list[SyncLink] = []
         for record, partner in zip(records, made, strict=True):
             if isinstance(partner, str):
                 outcomes.append((record, Outcome("failed", partner)))
                 continue
-            await pairs.reconcile("crm", record, partner, None, origin, flush=False)
+            await pairs.reconcile("crm", record, partner, None, origin, new_links=links)
             outcomes.append((record, Outcome("created")))
-        await pairs.uow.session.flush()
+        await pairs.uow.insert_new(links)
         return outcomes
 
     async def apart() -> list[tuple[Record, Outcome]]:

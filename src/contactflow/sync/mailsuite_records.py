@@ -128,7 +128,14 @@ class MailsuiteTasks:
         )
         if contacts - set(found):
             raise invalid("contactId", "not found in this workspace")
-        await tasks.insert_tasks(self.uow, location, list(fresh.values()))
+        completed = [
+            fresh[body.source_id].id
+            for one, body in zip(values, bodies, strict=True)
+            if isinstance(body, TaskCreate)
+            and body.source_id in fresh
+            and one.get("status", "open") != "open"
+        ]
+        await tasks.insert_tasks(self.uow, location, list(fresh.values()), completed)
         made: list[Record | str] = []
         for one, body in zip(values, bodies, strict=True):
             if isinstance(body, str):
@@ -136,7 +143,7 @@ class MailsuiteTasks:
             elif body.source_id in copied:
                 made.append(await self.create(one))
             else:
-                made.append(await self._completed(fresh[body.source_id], one))
+                made.append(self.record_of(fresh[body.source_id]))
         return made
 
     async def update(self, record_id: str, values: Values) -> Record:
@@ -238,7 +245,6 @@ class MailsuiteTimeline:
                 entries[one[SOURCE]] = entry
                 fresh.append(entry)
         await timeline.insert_entries(self.uow, fresh)
-        await self.uow.session.flush()
         return [self.record_of(entries[one[SOURCE]]) for one in values]
 
     async def update(self, record_id: str, values: Values) -> Record:

@@ -322,19 +322,20 @@ class PairSync:
         link: SyncLink | None,
         origin: LinkOrigin,
         *,
-        flush: bool = True,
+        new_links: list[SyncLink] | None = None,
     ) -> None:
-        """Bring the pair in step and record it in the identity map; `flush=False` leaves
-        the writes for the caller's flush (many pairs, one flush)."""
+        """Bring the pair in step and record it in the identity map; given `new_links`, a
+        new link goes there, for the caller to write with the others (many pairs, one
+        insert), and nothing is flushed."""
         crm, mailsuite = (record, partner) if side == "crm" else (partner, record)
         writes, told = await self.planned(crm, mailsuite, link)
         if writes.to_crm:
             crm = await self.crm.update(crm.id, writes.to_crm)
         if writes.to_mailsuite:
             mailsuite = await self.mailsuite.update(mailsuite.id, writes.to_mailsuite)
-        if self.recorded(crm, mailsuite, link, writes, told, origin):
+        if self.recorded(crm, mailsuite, link, writes, told, origin, new_links):
             await history.prune(self.uow, self.sync.id, [crm.id])
-        if flush:
+        if new_links is None:
             await self.uow.session.flush()
 
     async def planned(
@@ -361,9 +362,11 @@ class PairSync:
         writes: Plan,
         told: list[str],
         origin: LinkOrigin,
+        new_links: list[SyncLink] | None = None,
     ) -> bool:
-        """The pair as `writes` left it, in the identity map (linked when `link` is None),
-        and its changes in its history; True when its history has new entries to prune."""
+        """The pair as `writes` left it, in the identity map (linked when `link` is None: the
+        new link added to the session, or to `new_links`), and its changes in its history;
+        True when its history has new entries to prune."""
         crm_fields, mail_fields = self._hashes("crm", crm), self._hashes("mailsuite", mailsuite)
         for entry in self.mapping:
             if entry.crm in writes.held:
@@ -382,7 +385,10 @@ class PairSync:
                 version=1,
                 linked_at=now,
             )
-            self.uow.session.add(link)
+            if new_links is None:
+                self.uow.session.add(link)
+            else:
+                new_links.append(link)
             if not self.kind.of_contact:
                 # Records of the contact may wait for it (sync/pending.py).
                 self.uow.wake(topics.SYNC_CHANGES)
