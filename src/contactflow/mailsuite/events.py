@@ -4,7 +4,7 @@ the records' wire form plus `type` and `locationId`, as the Contacts API's are."
 from typing import Any
 
 from contactflow.mailsuite.models import Email, MailContact, Task, TimelineEntry
-from contactflow.mailsuite.wire import contact_out, task_out, timeline_out
+from contactflow.mailsuite.wire import contact_data, task_data, timeline_data
 from contactflow.platform import events
 from contactflow.platform.clock import to_iso
 from contactflow.platform.db import UnitOfWork
@@ -13,7 +13,7 @@ Changes = dict[str, dict[str, Any]]
 
 
 def contact_snapshot(contact: MailContact) -> dict[str, Any]:
-    return contact_out(contact).model_dump(by_alias=True)
+    return contact_data(contact)
 
 
 async def contact_upserted(
@@ -73,7 +73,7 @@ async def task_event(uow: UnitOfWork, event_type: str, task: Task, **extra: Any)
     payload = {
         "type": event_type,
         "locationId": task.location_id,
-        "task": task_out(task).model_dump(by_alias=True),
+        "task": task_data(task),
         **extra,
     }
     await events.append(
@@ -85,6 +85,6 @@ async def timeline_event(uow: UnitOfWork, event_type: str, entry: TimelineEntry)
     payload = {
         "type": event_type,
         "locationId": entry.location_id,
-        "entry": timeline_out(entry).model_dump(by_alias=True),
+        "entry": timeline_data(entry),
     }
     await events.append(uow, entry.location_id, event_type, payload, subject_id=entry.contact_id)

@@ -1,5 +1,7 @@
 """Rows -> wire models: one place that decides how Mailsuite records look outside."""
 
+from typing import Any
+
 from contactflow.mailsuite.mail_schemas import (
     ActivityOut,
     CampaignCounts,
@@ -40,24 +42,30 @@ def workspace_out(location_id: str, row: Workspace | None) -> WorkspaceOut:
     )
 
 
+def contact_data(row: MailContact) -> dict[str, Any]:
+    """A contact's wire form as data, by its wire names: what `contact_out` validates, and
+    what an event carries (without a model made and dumped for each)."""
+    return {
+        "id": row.id,
+        "locationId": row.location_id,
+        "email": row.email,
+        "firstName": row.first_name,
+        "lastName": row.last_name,
+        "name": row.name,
+        "phone": row.phone,
+        "customFields": dict(row.custom_fields or {}),
+        "subscriptionStatus": row.status,
+        "statusReason": row.status_reason,
+        "statusChangedAt": to_iso(row.status_changed_at),
+        "source": row.source,
+        "crmContactId": row.crm_contact_id,
+        "createdAt": to_iso(row.created_at),
+        "updatedAt": to_iso(row.updated_at),
+    }
+
+
 def contact_out(row: MailContact) -> ContactOut:
-    return ContactOut(
-        id=row.id,
-        location_id=row.location_id,
-        email=row.email,
-        first_name=row.first_name,
-        last_name=row.last_name,
-        name=row.name,
-        phone=row.phone,
-        custom_fields=dict(row.custom_fields or {}),
-        subscription_status=row.status,
-        status_reason=row.status_reason,
-        status_changed_at=to_iso(row.status_changed_at),
-        source=row.source,
-        crm_contact_id=row.crm_contact_id,
-        created_at=to_iso(row.created_at),
-        updated_at=to_iso(row.updated_at),
-    )
+    return ContactOut.model_validate(contact_data(row))
 
 
 def list_out(row: MailList, member_count: int) -> ListOut:
@@ -161,36 +169,46 @@ def recipient_out(row: Recipient) -> RecipientOut:
     )
 
 
+def task_data(row: Task) -> dict[str, Any]:
+    """A task's wire form as data (see `contact_data`)."""
+    return {
+        "id": row.id,
+        "title": row.title,
+        "notes": row.notes,
+        "dueAt": to_iso(row.due_at),
+        "status": row.status,
+        "assigneeId": row.assignee_id,
+        "contactId": row.contact_id,
+        "completedAt": to_iso(row.completed_at),
+        "sourceSystem": row.source_system,
+        "sourceId": row.source_id,
+        "createdAt": to_iso(row.created_at),
+        "updatedAt": to_iso(row.updated_at),
+    }
+
+
 def task_out(row: Task) -> TaskOut:
-    return TaskOut(
-        id=row.id,
-        title=row.title,
-        notes=row.notes,
-        due_at=to_iso(row.due_at),
-        status=row.status,
-        assignee_id=row.assignee_id,
-        contact_id=row.contact_id,
-        completed_at=to_iso(row.completed_at),
-        source_system=row.source_system,
-        source_id=row.source_id,
-        created_at=to_iso(row.created_at),
-        updated_at=to_iso(row.updated_at),
-    )
+    return TaskOut.model_validate(task_data(row))
+
+
+def timeline_data(row: TimelineEntry) -> dict[str, Any]:
+    """A timeline entry's wire form as data (see `contact_data`)."""
+    return {
+        "id": row.id,
+        "contactId": row.contact_id,
+        "kind": row.kind,
+        "body": row.body,
+        "sourceSystem": row.source_system,
+        "sourceId": row.source_id,
+        "emailId": row.email_id,
+        "taskId": row.task_id,
+        "occurredAt": to_iso(row.occurred_at),
+        "createdAt": to_iso(row.created_at),
+    }
 
 
 def timeline_out(row: TimelineEntry) -> TimelineOut:
-    return TimelineOut(
-        id=row.id,
-        contact_id=row.contact_id,
-        kind=row.kind,
-        body=row.body,
-        source_system=row.source_system,
-        source_id=row.source_id,
-        email_id=row.email_id,
-        task_id=row.task_id,
-        occurred_at=to_iso(row.occurred_at),
-        created_at=to_iso(row.created_at),
-    )
+    return TimelineOut.model_validate(timeline_data(row))
 
 
 def campaign_out(row: Campaign, counts: CampaignCounts) -> CampaignOut:
