@@ -15,7 +15,7 @@ from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.mailsuite.schemas import ContactCreate, ContactFields, ContactUpdate
 from contactflow.mailsuite.timeline import add_entry
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import UnitOfWork
+from contactflow.platform.db import UnitOfWork, new_row
 from contactflow.platform.errors import Conflict, NotFound, invalid
 from contactflow.platform.event_types import MAILSUITE_CONTACT_DELETE, MAILSUITE_CONTACT_UPSERT
 from contactflow.platform.ids import new_id
@@ -217,7 +217,8 @@ def new_contact(
     """A contact not written yet, its fields checked and normalised (`email` already is):
     a bad phone raises here, before anything is written."""
     now = utcnow()
-    contact = MailContact(
+    contact = new_row(
+        MailContact,
         id=new_id(),
         location_id=location_id,
         email=email,

@@ -18,7 +18,7 @@ from contactflow.mailsuite.schemas import TaskCreate, TaskUpdate
 from contactflow.mailsuite.sources import copies_of
 from contactflow.mailsuite.timeline import entries_told, insert_entries, new_entry
 from contactflow.platform.clock import as_utc, to_iso, utcnow
-from contactflow.platform.db import UnitOfWork
+from contactflow.platform.db import UnitOfWork, new_row
 from contactflow.platform.errors import NotFound, invalid
 from contactflow.platform.event_types import (
     MAILSUITE_TASK_COMPLETE,
@@ -86,7 +86,8 @@ def new_task(location_id: str, body: TaskCreate) -> Task:
     """An open task not written yet, as `body` describes it (its references checked by the
     caller)."""
     now = utcnow()
-    return Task(
+    return new_row(
+        Task,
         id=new_id(),
         location_id=location_id,
         title=body.title,

@@ -16,7 +16,7 @@ from contactflow.mailsuite.models import MailContact, TimelineEntry, TimelineKin
 from contactflow.mailsuite.paging import Page, Position, newest_first
 from contactflow.mailsuite.sources import copies_of
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import UnitOfWork
+from contactflow.platform.db import UnitOfWork, new_row
 from contactflow.platform.errors import NotFound
 from contactflow.platform.event_types import (
     TIMELINE_ENTRY_CREATE,
@@ -68,7 +68,8 @@ def new_entry(
 ) -> TimelineEntry:
     """An entry not written yet (`insert_entries` writes it)."""
     now = utcnow()
-    return TimelineEntry(
+    return new_row(
+        TimelineEntry,
         id=new_id(),
         location_id=location_id,
         contact_id=contact_id,

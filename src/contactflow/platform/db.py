@@ -33,7 +33,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, configure_mappers
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.types import TypeDecorator
 
 from contactflow.platform import sqlite_writes
@@ -71,6 +72,21 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 T = TypeVar("T")
+RowT = TypeVar("RowT", bound=Base)
+
+
+def new_row(model: type[RowT], **values: Any) -> RowT:
+    """A new row of `model` with `values`, as `model(**values)` makes it but without the
+    ORM's change events for each attribute (what a loaded row gets): a flush or
+    `UnitOfWork.insert_new` writes what it holds, and later changes to it are tracked."""
+    manager = manager_of_class(model)
+    if not manager.mapper.configured:
+        configure_mappers()  # as a first `model(...)` or query would
+    row: RowT = manager.new_instance()
+    vars(row).update(values)
+    return row
+
+
 # What says the database server could not be reached, or ended the session (stopped,
 # restarting, crashed), as opposed to a statement that failed on a working connection.
 _UNREACHABLE: tuple[type[BaseException], ...] = (
