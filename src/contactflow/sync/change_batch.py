@@ -18,13 +18,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
-from contactflow.sync import history
-from contactflow.sync.bulk import together_or_apart
-from contactflow.sync.fields import Values
+from contactflow.sync.bulk import InStep, in_step, together_or_apart
 from contactflow.sync.models import SideName, SyncLink
 from contactflow.sync.pairs import EXCLUDED, Outcome, PairSync, guarded
-from contactflow.sync.reconcile import Plan
-from contactflow.sync.sides import MailsuiteContacts, Record, Side
+from contactflow.sync.sides import Record
 
 
 @dataclass(frozen=True)
@@ -154,33 +151,13 @@ async def _linked(
 
 
 async def _in_step(pairs: PairSync, due: list[_Due]) -> list[tuple[Change, Outcome]]:
-    """The pairs brought in step together: planned each, the writes of each side made
-    together, then the identity map and the history with one flush."""
-    planned: list[tuple[_Due, Record, Record, Plan, list[str]]] = []
-    for pair in due:
-        crm, mail = pair.record, pair.partner
-        if pair.change.side == "mailsuite":
-            crm, mail = mail, crm
-        writes, told = await pairs.planned(crm, mail, pair.link)
-        planned.append((pair, crm, mail, writes, told))
-    to_crm = {crm.id: w.to_crm for _, crm, _, w, _ in planned if w.to_crm}
-    to_mail = {mail.id: w.to_mailsuite for _, _, mail, w, _ in planned if w.to_mailsuite}
-    crm_now = await _written(pairs.crm, to_crm)
-    mail_now = await _written(pairs.mailsuite, to_mail)
-    noted = [
-        crm.id
-        for pair, crm, mail, writes, told in planned
-        if pairs.recorded(
-            crm_now.get(crm.id, crm),
-            mail_now.get(mail.id, mail),
-            pair.link,
-            writes,
-            told,
-            pair.change.side,
-        )
+    steps = [
+        InStep(pair.record, pair.partner, pair.link, pair.change.side)
+        if pair.change.side == "crm"
+        else InStep(pair.partner, pair.record, pair.link, pair.change.side)
+        for pair in due
     ]
-    await history.prune(pairs.uow, pairs.sync.id, noted)
-    await pairs.uow.session.flush()
+    await in_step(pairs, steps)
     return [(pair.change, Outcome("synced")) for pair in due]
 
 
@@ -192,12 +169,3 @@ async def _one_by_one(pairs: PairSync, due: list[_Due]) -> list[tuple[Change, Ou
             (pair.change, await guarded(pairs.uow, pairs.record(side, pair.record, side)))
         )
     return outcomes
-
-
-async def _written(side: Side, writes: dict[str, Values]) -> dict[str, Record]:
-    """`writes` (values by record id) made on `side`: together where it can, else each."""
-    if not writes:
-        return {}
-    if isinstance(side, MailsuiteContacts):
-        return await side.update_many(writes)
-    return {record_id: await side.update(record_id, values) for record_id, values in writes.items()}

@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from contactflow.platform import topics
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import UnitOfWork
+from contactflow.platform.db import UnitOfWork, new_row
 from contactflow.platform.errors import Conflict, DomainError
+from contactflow.platform.ids import new_id
 from contactflow.sync import conflict_queue, history, parents
 from contactflow.sync import events as sync_events
 from contactflow.sync.coverage import Coverage
@@ -180,12 +181,7 @@ class PairSync:
         other: SideName = "mailsuite" if side == "crm" else "crm"
         taken = await self._link(other, partner.id)
         if taken is not None:
-            owner = taken.crm_id if other == "mailsuite" else taken.mailsuite_id
-            return Outcome(
-                "skipped",
-                f"its email or phone matches the {other} record {partner.id}, "
-                f"already linked to {owner}",
-            )
+            return taken_by(other, partner.id, taken)
         await self.reconcile(side, record, partner, None, origin)
         return Outcome("matched")
 
@@ -377,7 +373,9 @@ class PairSync:
                 )
         now, noted = utcnow(), False
         if link is None:
-            link = SyncLink(
+            link = new_row(
+                SyncLink,
+                id=new_id(),
                 sync_id=self.sync.id,
                 object=self.sync.object,
                 crm_id=crm.id,
@@ -400,6 +398,16 @@ class PairSync:
         link.mailsuite_fields, link.mailsuite_hash = mail_fields, record_hash(mail_fields)
         link.origin, link.synced_at = origin, now
         return noted
+
+
+def taken_by(side: SideName, partner_id: str, link: SyncLink) -> Outcome:
+    """A record matched to the `side` record `partner_id`, which `link` pairs with another
+    already: skipped."""
+    owner = link.crm_id if side == "mailsuite" else link.mailsuite_id
+    return Outcome(
+        "skipped",
+        f"its email or phone matches the {side} record {partner_id}, already linked to {owner}",
+    )
 
 
 def _made(record: Record, values: Values) -> Record:
