@@ -78,3 +78,15 @@ def test_the_app_documents_the_same_routes_once_prefixes_are_checked() -> None:
         if isinstance(router, _IncludedRouter):
             plain.include_router(router.original_router)
     assert checked.openapi()["paths"] == plain.openapi()["paths"]
+
+
+async def test_the_chosen_router_walks_its_routes_once_per_request(asked: Counter[str]) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(_app()), base_url="http://t") as c:
+        for item in ("one", "two"):
+            found = await c.get(f"/alpha/{item}")
+            assert (found.status_code, found.json()) == (200, {"alpha": item})
+        assert asked["/alpha"] == 2
+        # Asked again for the other spelling of the path (redirect_slashes), not answered from
+        # the first ask.
+        assert (await c.get("/alpha/one/", follow_redirects=False)).status_code == 307
+        assert asked["/alpha"] == 4

@@ -7,13 +7,23 @@ email's tracking pixel, /health) spent about 3 ms finding its route, far more th
 on its own work. Every route of a router made with `APIRouter(prefix=...)` is under that
 prefix, so a path outside it cannot match any of them and the router is passed over with one
 string comparison. Routers without a literal prefix are asked as before.
+
+A router that matches is asked twice per request: once by the app's router to choose it, then
+again by itself to run the route it chose (FastAPI's `matches`, then `_handle_selected`). It
+keeps what the first ask found in the request's scope and answers the second from it, so its
+routes are walked once.
 """
+
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import _IncludedRouter
 from starlette._utils import get_route_path
 from starlette.routing import Match
 from starlette.types import Scope
+
+# The scope key under which a router keeps its last match: (router, method, path, match).
+_MATCHED = "contactflow.matched"
 
 
 class _PrefixedRouter(_IncludedRouter):
@@ -23,6 +33,17 @@ class _PrefixedRouter(_IncludedRouter):
         if not get_route_path(scope).startswith(self.literal_prefix):
             return Match.NONE, {}
         return super().matches(scope)
+
+    def _match(self, scope: Scope) -> Any:
+        # Keyed by method and path too: the app's router asks again with a copy of the scope
+        # whose path has its trailing slash added or removed (redirect_slashes).
+        key = (self, scope.get("method"), get_route_path(scope))
+        kept = scope.get(_MATCHED)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        found = super()._match(scope)
+        scope[_MATCHED] = (key, found)
+        return found
 
 
 def skip_by_prefix(app: FastAPI) -> None:
