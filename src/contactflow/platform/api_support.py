@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from typing import Annotated, Any
+from weakref import ref
 
 from fastapi import Depends, Request
 from fastapi.dependencies.utils import get_flat_params
@@ -91,6 +92,26 @@ PAGING_PARAMETERS = frozenset(
 )
 
 
+# Per route (by id, as routes are not hashable), the paging parameters it takes: a route's
+# parameters are fixed once it is built, and flattening its dependencies on each request cost
+# more than the rest of a list's checks. An entry goes with its route.
+_paging_taken: dict[int, tuple["ref[APIRoute]", list[str]]] = {}
+
+
+def _paging_parameters_of(route: APIRoute) -> list[str]:
+    key = id(route)
+    kept = _paging_taken.get(key)
+    if kept is not None and kept[0]() is route:
+        return kept[1]
+    taken = [
+        param.alias
+        for param in get_flat_params(route.dependant)
+        if param.alias in PAGING_PARAMETERS
+    ]
+    _paging_taken[key] = (ref(route, lambda _: _paging_taken.pop(key, None)), taken)
+    return taken
+
+
 async def paging_parameters_taken(request: Request) -> None:
     """422 naming a paging parameter that a GET endpoint of the API does not take (what the
     endpoint pages with instead, if anything)."""
@@ -100,11 +121,7 @@ async def paging_parameters_taken(request: Request) -> None:
         return
     if not route.include_in_schema:
         return
-    taken = [
-        param.alias
-        for param in get_flat_params(route.dependant)
-        if param.alias in PAGING_PARAMETERS
-    ]
+    taken = _paging_parameters_of(route)
     for name in named:
         if name not in taken:
             if taken:

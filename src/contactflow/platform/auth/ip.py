@@ -45,7 +45,8 @@ def client_ip(request: Request, *, trust_proxy: bool) -> str | None:
 def over_tls(request: Request, *, trust_proxy: bool) -> bool:
     """Whether the client's request came over TLS: served so here, or, behind a trusted
     proxy, the last X-Forwarded-Proto entry (the proxy's own, as for client_ip) says so."""
-    if request.url.scheme == "https":
+    # The scope's scheme, as Request.url's is, without building the whole URL.
+    if request.scope.get("scheme") == "https":
         return True
     if not trust_proxy:
         return False
