@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, literal, select, tuple_
+from sqlalchemy import Connection, Row, Select, bindparam, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts import reads
@@ -63,6 +63,44 @@ class Page:
     position: int
 
 
+# Past the cursor given as the parameters after_added and after_id, in (dateAdded, id) order.
+_PAST_CURSOR = tuple_(Contact.date_added, Contact.id) > tuple_(
+    bindparam("after_added", type_=UTCDateTime()), bindparam("after_id")
+)
+
+
+@dataclass(frozen=True)
+class _ListStatements:
+    """The statements of a keyset list under some conditions, with the location, the cursor
+    and the limit as parameters."""
+
+    total: Select[Any]
+    past_cursor: Select[Any]  # how many are past the cursor
+    first_page: Select[Any]
+    page_past_cursor: Select[Any]
+
+    @classmethod
+    def where(cls, *conditions: Any) -> "_ListStatements":
+        def page(*more: Any) -> Select[Any]:
+            return (
+                reads.stored_rows()
+                .where(*conditions, *more)
+                .order_by(Contact.date_added, Contact.id)
+                .limit(bindparam("limit"))
+            )
+
+        def count(*more: Any) -> Select[Any]:
+            return select(func.count()).select_from(reads.CONTACTS).where(*conditions, *more)
+
+        return cls(count(), count(_PAST_CURSOR), page(), page(_PAST_CURSOR))
+
+
+_IN_LOCATION = Contact.location_id == bindparam("location_id")
+# Built once, as the reads of reads.py are: a list without a text query, the common one, then
+# costs no statement building and no cache key (ADR 0047).
+_LOCATION_LIST = _ListStatements.where(_IN_LOCATION)
+
+
 def list_contacts(
     connection: Connection,
     location_id: str,
@@ -74,27 +112,20 @@ def list_contacts(
 ) -> Page:
     """A keyset page ordered by (dateAdded, id): rows inserted while a client walks the pages
     land after its cursor or before it, never shifting what it has not read yet."""
-    conditions: list[Any] = [Contact.location_id == location_id]
     text = text_filter(query)
-    if text is not None:
-        conditions.append(text)
-    total = reads.count(connection, conditions)
-    page_conditions = list(conditions)
+    statements = _LOCATION_LIST if text is None else _ListStatements.where(_IN_LOCATION, text)
+    parameters: dict[str, Any] = {"location_id": location_id, "limit": limit + 1}
+    total = int(connection.scalar(statements.total, parameters) or 0)
     position = 0
+    page = statements.first_page
     if start_after is None and start_after_id is not None:
         # A cursor given by id alone starts after that contact.
         start_after = _added_at(connection, location_id, start_after_id)
     if start_after is not None:
-        page_conditions.append(_after(start_after, start_after_id))
-        position = total - reads.count(connection, page_conditions)
-    rows = list(
-        connection.execute(
-            reads.stored_rows()
-            .where(*page_conditions)
-            .order_by(Contact.date_added, Contact.id)
-            .limit(limit + 1)
-        )
-    )
+        parameters.update(after_added=from_epoch_ms(start_after), after_id=start_after_id or "")
+        position = total - int(connection.scalar(statements.past_cursor, parameters) or 0)
+        page = statements.page_past_cursor
+    rows = list(connection.execute(page, parameters))
     return Page(contacts=rows[:limit], total=total, has_more=len(rows) > limit, position=position)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import Connection, Row, Select, bindparam, func, literal_column, select, union_all
+from sqlalchemy import Connection, Row, Select, bindparam, literal_column, select, union_all
 
 from contactflow.contacts.models import Contact, ContactFollower, ContactTag
 from contactflow.contacts.wire import CONTACT_COLUMNS, contact_wire
@@ -120,8 +120,3 @@ def one_contact(connection: Connection, location_id: str, contact_id: str) -> by
     if row is None:
         return None
     return json_object({"contact": wires(connection, [row])[0]})
-
-
-def count(connection: Connection, conditions: Sequence[Any]) -> int:
-    found = connection.scalar(select(func.count()).select_from(CONTACTS).where(*conditions))
-    return int(found or 0)
