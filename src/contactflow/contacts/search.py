@@ -154,7 +154,9 @@ def _date_condition(
 
 
 def _has_tag(*tags: str) -> ColumnElement[bool]:
-    return exists().where(ContactTag.contact_id == Contact.id, ContactTag.tag.in_(tags))
+    # One tag is an equality: an IN list is expanded into the SQL text on every execution.
+    tag = ContactTag.tag == tags[0] if len(tags) == 1 else ContactTag.tag.in_(tags)
+    return exists().where(ContactTag.contact_id == Contact.id, tag)
 
 
 def _tags_condition(spec: SearchFilter, where: str) -> ColumnElement[bool]:
