@@ -157,9 +157,9 @@ def _moved(job: SyncBackfill, walked: int, outcomes: list[Outcome], batch: int) 
         job.state, job.finished_at = FINISHED, job.updated_at
 
 
-def unlinked(sync: Sync, after: str | None, limit: int) -> Select[str]:
-    """The next `limit` Mailsuite records of the sync's object, past the id `after`, that no
-    link of the sync names."""
+def unlinked(sync: Sync, after: str | None = None, limit: int | None = None) -> Select[str]:
+    """The Mailsuite records of the sync's object that no link of the sync names; given a
+    `limit`, the next that many past the id `after`, in id order."""
     listing = kind_of(sync.object).listings["mailsuite"](sync.location_id).subquery()
     record = listing.c[0]
     linked = exists().where(
@@ -170,6 +170,8 @@ def unlinked(sync: Sync, after: str | None, limit: int) -> Select[str]:
     query = select(record).where(~linked)
     if after is not None:
         query = query.where(record > after)
+    if limit is None:
+        return query
     return query.order_by(record).limit(limit)
 
 
@@ -179,7 +181,7 @@ async def turn(session: AsyncSession, sync: Sync, job: SyncBackfill) -> None:
     walking: SideName = "mailsuite"
     if job.state != FINISHED or job.walking == walking or not writes(sync.direction, "crm"):
         return
-    left = unlinked(sync, None, 1).limit(None).order_by(None).subquery()
+    left = unlinked(sync).subquery()
     job.total = job.done + int(await session.scalar(select(func.count()).select_from(left)) or 0)
     job.state, job.finished_at, job.walking = RUNNING, None, walking
     job.after_added_at = job.after_id = None

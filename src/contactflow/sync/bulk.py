@@ -44,8 +44,9 @@ from contactflow.sync.sides import (
 T = TypeVar("T")
 
 
-async def _links(pairs: PairSync, side: SideName, ids: list[str]) -> dict[str, SyncLink]:
-    """The links of the `side` records `ids`, by their id, in one query."""
+async def links_of(pairs: PairSync, side: SideName, ids: list[str]) -> dict[str, SyncLink]:
+    """The links of the `side` records `ids`, by their id, in one query (through that side's
+    unique index)."""
     column = SyncLink.crm_id if side == "crm" else SyncLink.mailsuite_id
     rows = await pairs.uow.session.scalars(
         select(SyncLink).where(
@@ -76,7 +77,7 @@ async def _link_covered(
     mailsuite, uow = pairs.mailsuite, pairs.uow
     if not isinstance(mailsuite, BulkSide):
         return [(r, await guarded(uow, pairs.compared(r, origin))) for r in records]
-    links = await _links(pairs, "crm", [record.id for record in records])
+    links = await links_of(pairs, "crm", [record.id for record in records])
     live = [r for r in records if r.id in links and links[r.id].gone is None]
     read = pairs.kind.reads["mailsuite"]
     partner_ids = [links[r.id].mailsuite_id for r in live]
@@ -121,7 +122,7 @@ async def _link_matched(
     it then)."""
     if not matched:
         return []
-    taken = await _links(pairs, "mailsuite", [partner.id for _, partner in matched])
+    taken = await links_of(pairs, "mailsuite", [partner.id for _, partner in matched])
     outcomes: list[tuple[Record, Outcome]] = []
     due: dict[str, tuple[Record, Record]] = {}
     later: list[tuple[Record, Record]] = []

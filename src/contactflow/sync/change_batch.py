@@ -16,9 +16,7 @@ writes are rolled back in their savepoint and its pairs synced one by one, each 
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from contactflow.sync.bulk import InStep, in_step, together_or_apart
+from contactflow.sync.bulk import InStep, in_step, links_of, together_or_apart
 from contactflow.sync.models import SideName, SyncLink
 from contactflow.sync.pairs import EXCLUDED, Outcome, PairSync, guarded
 from contactflow.sync.sides import Record
@@ -54,25 +52,17 @@ def _other(side: SideName) -> SideName:
 
 
 async def _links(pairs: PairSync, changes: list[Change]) -> dict[tuple[SideName, str], SyncLink]:
-    """The links of the changed records, by (side, record id), in a query a side: each finds
-    its links through that side's unique index, where one query with an OR of both sides
-    read every link of the sync on SQLite (it uses one index, the sync's)."""
+    """The links of the changed records, by (side, record id), in a query a side: one query
+    with an OR of both sides read every link of the sync on SQLite (it uses one index, the
+    sync's)."""
     ids: dict[SideName, list[str]] = {"crm": [], "mailsuite": []}
     for change in changes:
         ids[change.side].append(change.record_id)
-    of_sync = select(SyncLink).where(
-        SyncLink.sync_id == pairs.sync.id, SyncLink.object == pairs.sync.object
-    )
-    rows: list[SyncLink] = []
-    for column, wanted in (
-        (SyncLink.crm_id, ids["crm"]),
-        (SyncLink.mailsuite_id, ids["mailsuite"]),
-    ):
-        if wanted:
-            rows += await pairs.uow.session.scalars(of_sync.where(column.in_(wanted)))
     found: dict[tuple[SideName, str], SyncLink] = {}
-    for link in rows:
-        found[("crm", link.crm_id)] = found[("mailsuite", link.mailsuite_id)] = link
+    for side, wanted in ids.items():
+        if wanted:
+            for link in (await links_of(pairs, side, wanted)).values():
+                found[("crm", link.crm_id)] = found[("mailsuite", link.mailsuite_id)] = link
     return found
 
 
