@@ -14,11 +14,11 @@ once their transaction commits (`OUTCOMES`, exported on /metrics): Prometheus su
 
 from collections import Counter
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from weakref import WeakKeyDictionary
 
 from prometheus_client import Counter as PrometheusCounter
-from sqlalchemy import BigInteger, Integer, String, case, select
+from sqlalchemy import BigInteger, Insert, Integer, String, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -129,24 +129,32 @@ async def _write(uow: UnitOfWork) -> None:
         ]
     # One order for every writer, so two transactions never wait on each other's rows crosswise.
     rows.sort(key=lambda row: (row["location_id"], row["width"], row["kind"], row["slot"]))
-    dialect = postgresql if uow.dialect == "postgresql" else sqlite
-    statement = dialect.insert(ActivityCount).values(rows)
-    new, old = statement.excluded, ActivityCount
-    await uow.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[old.location_id, old.width, old.kind, old.slot],
-            set_={
-                # The slot counts a newer bucket now: it starts again. A late writer's older
-                # bucket (clocks a little apart) is already gone from the ring: dropped.
-                "count": case(
-                    (old.bucket == new.bucket, old.count + new.count),
-                    (old.bucket < new.bucket, new.count),
-                    else_=old.count,
-                ),
-                "bucket": case((old.bucket < new.bucket, new.bucket), else_=old.bucket),
-            },
-        )
+    await uow.session.execute(_upsert(uow.dialect), rows)
+
+
+@cache
+def _upsert(dialect_name: str) -> Insert:
+    """The counters' upsert of one row, built once per dialect and run over all of a
+    transaction's rows: a statement of its own `VALUES` list for each transaction was compiled
+    anew every time, a third of a contact create's CPU."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = ActivityCount.__table__
+    statement = dialect.insert(table)
+    new, old = statement.excluded, table.c
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=[old.location_id, old.width, old.kind, old.slot],
+        set_={
+            # The slot counts a newer bucket now: it starts again. A late writer's older
+            # bucket (clocks a little apart) is already gone from the ring: dropped.
+            "count": case(
+                (old.bucket == new.bucket, old.count + new.count),
+                (old.bucket < new.bucket, new.count),
+                else_=old.count,
+            ),
+            "bucket": case((old.bucket < new.bucket, new.bucket), else_=old.bucket),
+        },
     )
+    return upsert
 
 
 async def series(
