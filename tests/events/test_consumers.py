@@ -23,9 +23,11 @@ async def test_a_consumer_of_some_types_is_woken_only_where_they_are(db: Databas
     await _append(db, busy, "ContactCreate", 5)
     ours = {quiet, watched, busy}
 
-    everything = await events.locations_behind(db, "test-consumer")
+    every_event = events.behind_query("test-consumer")
+    some_types = events.behind_query("test-consumer", WATCHED, stride=5)
+    everything = await events.locations_behind(db, every_event)
     assert ours <= set(everything)
-    some = await events.locations_behind(db, "test-consumer", WATCHED, stride=5)
+    some = await events.locations_behind(db, some_types)
     assert ours & set(some) == {watched, busy}
 
     # Past the cursor, the watched event no longer counts.
@@ -34,6 +36,6 @@ async def test_a_consumer_of_some_types_is_woken_only_where_they_are(db: Databas
         assert cursor is not None
         cursor.position = 2
     await _append(db, watched, "ContactCreate")
-    some = await events.locations_behind(db, "test-consumer", WATCHED, stride=5)
+    some = await events.locations_behind(db, some_types)
     assert ours & set(some) == {busy}
-    assert watched in await events.locations_behind(db, "test-consumer")
+    assert watched in await events.locations_behind(db, every_event)

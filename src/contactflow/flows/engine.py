@@ -10,10 +10,11 @@ consumer, the plans of record-relative triggers, the timers of schedules and pla
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import httpx
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import Select, func, literal, or_, select
 
 from contactflow.flows import bulk_retry, record_plans, schedules
 from contactflow.flows.catalog import CATALOG, find
@@ -57,6 +58,18 @@ async def _flows_behind(db: Database) -> list[_Behind]:
     """Enabled flows with an unread event of their trigger's type, or so many other unread
     events that their cursor is worth moving past them: one query without the write lock,
     as every event of a trigger's type wakes this loop and almost none concern most flows."""
+    query = _behind_query()
+    rows = await db.read(lambda connection: connection.execute(query).all())
+    return [
+        _Behind(flow_id, location_id, version_id, event_type)
+        for flow_id, location_id, version_id, event_type in rows
+        if version_id is not None and event_type is not None
+    ]
+
+
+@cache
+def _behind_query() -> Select[str, str, str | None, str | None]:
+    """`_flows_behind`'s statement, built once."""
     consumer = literal("flow:") + Flow.published_version_id
     position = func.coalesce(ConsumerCursor.position, 0)
     unread = (
@@ -68,7 +81,7 @@ async def _flows_behind(db: Database) -> list[_Behind]:
         )
         .exists()
     )
-    query = (
+    return (
         select(Flow.id, Flow.location_id, Flow.published_version_id, Flow.event_type)
         .join(EventStream, EventStream.location_id == Flow.location_id)
         .outerjoin(
@@ -83,12 +96,6 @@ async def _flows_behind(db: Database) -> list[_Behind]:
             or_(EventStream.last_seq - position >= CURSOR_STRIDE, unread),
         )
     )
-    rows = await db.read(lambda connection: connection.execute(query).all())
-    return [
-        _Behind(flow_id, location_id, version_id, event_type)
-        for flow_id, location_id, version_id, event_type in rows
-        if version_id is not None and event_type is not None
-    ]
 
 
 def _echo(origin: str | None, flow_id: str, ignoring: str) -> bool:

@@ -11,9 +11,10 @@ moves the cursor; flows/schedules.py fires them.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, literal, or_, select
+from sqlalchemy import Select, delete, func, literal, or_, select
 
 from contactflow.flows.definition import FlowDefinition
 from contactflow.flows.models import Flow, FlowTimer, FlowVersion, cursor_name
@@ -88,6 +89,21 @@ class _Behind:
 async def _flows_behind(db: Database) -> list[_Behind]:
     """Enabled record-relative flows with an unread event of their record's types, or so far
     behind that moving their cursor is worth a transaction."""
+    queries = _behind_queries()
+    found = await db.read(
+        lambda connection: {key: connection.execute(query).all() for key, query in queries.items()}
+    )
+    return [
+        _Behind(flow_id, location_id, version_id, RECORD_TIMES[key])
+        for key, rows in found.items()
+        for flow_id, location_id, version_id in rows
+        if version_id is not None
+    ]
+
+
+@cache
+def _behind_queries() -> dict[str, Select[str, str, str | None]]:
+    """`_flows_behind`'s statements, one per kind of record, built once."""
     consumer = literal("flow:") + Flow.published_version_id
     position = func.coalesce(ConsumerCursor.position, 0)
     queries = {}
@@ -117,15 +133,7 @@ async def _flows_behind(db: Database) -> list[_Behind]:
                 or_(EventStream.last_seq - position >= CURSOR_STRIDE, unread),
             )
         )
-    found = await db.read(
-        lambda connection: {key: connection.execute(query).all() for key, query in queries.items()}
-    )
-    return [
-        _Behind(flow_id, location_id, version_id, RECORD_TIMES[key])
-        for key, rows in found.items()
-        for flow_id, location_id, version_id in rows
-        if version_id is not None
-    ]
+    return queries
 
 
 def _record_of(spec: RecordTime, payload: Json) -> Json | None:

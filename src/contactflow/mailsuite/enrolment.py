@@ -31,6 +31,7 @@ from contactflow.platform.event_types import (
 )
 from contactflow.platform.events import (
     Event,
+    behind_query,
     locations_behind,
     next_batch,
 )
@@ -41,6 +42,7 @@ CONSUMER = "mailsuite-campaigns"
 WATCHED = [CONTACT_CAMPAIGN_ADD, CONTACT_CAMPAIGN_REMOVE]
 # With no membership to act on, the cursor moves only this many events at a time.
 CURSOR_STRIDE = 1000
+_BEHIND = behind_query(CONSUMER, WATCHED, CURSOR_STRIDE)
 
 
 async def _crm_contact(uow: UnitOfWork, event: Event, crm_id: str) -> dict[str, Any] | None:
@@ -146,6 +148,6 @@ async def _consume_location(db: Database, location_id: str, links: Links, batch:
 async def consume(db: Database, links: Links, batch: int = 200) -> bool:
     """One round over every location with unread events; True when it read any."""
     busy = False
-    for location_id in await locations_behind(db, CONSUMER, WATCHED, CURSOR_STRIDE):
+    for location_id in await locations_behind(db, _BEHIND):
         busy = await _consume_location(db, location_id, links, batch) or busy
     return busy

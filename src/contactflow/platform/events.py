@@ -23,8 +23,10 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import (
     JSON,
     BigInteger,
+    ColumnElement,
     Dialect,
     Index,
+    Select,
     String,
     Table,
     UniqueConstraint,
@@ -270,13 +272,19 @@ def delivered_payload(event: Event) -> dict[str, Any]:
     }
 
 
-async def locations_behind(
-    db: Database, consumer: str, types: Sequence[str] = (), stride: int = 0
-) -> list[str]:
+def behind_query(
+    consumer: str,
+    types: Sequence[str] = (),
+    stride: int = 0,
+    listening: ColumnElement[bool] | None = None,
+) -> Select[str]:
     """The locations whose log has events past `consumer`'s cursor. A consumer of some
-    `types` only is given the locations with an event of those types past its cursor, or with
-    at least `stride` events of any type past it (worth moving the cursor over): one look
-    however many locations have only other events past it."""
+    `types` only is given the locations with an event of those types past its cursor, and a
+    consumer with `listening` (a condition on the location's `EventStream`, such as having
+    somewhere to send events) the locations that meet it; either is also given those with at
+    least `stride` events of any type past its cursor (worth moving the cursor over): one look
+    however many locations have only other events past it. Built once by each consumer, as
+    every commit of an event it watches wakes it to ask."""
     position = func.coalesce(ConsumerCursor.position, 0)
     query = (
         select(EventStream.location_id)
@@ -287,8 +295,9 @@ async def locations_behind(
         )
         .where(EventStream.last_seq > position)
     )
+    worth: list[ColumnElement[bool]] = []
     if types:
-        unread = (
+        worth.append(
             select(Event.id)
             .where(
                 Event.location_id == EventStream.location_id,
@@ -297,7 +306,15 @@ async def locations_behind(
             )
             .exists()
         )
-        query = query.where(or_(EventStream.last_seq - position >= stride, unread))
+    if listening is not None:
+        worth.append(listening)
+    if worth:
+        query = query.where(or_(EventStream.last_seq - position >= stride, *worth))
+    return query
+
+
+async def locations_behind(db: Database, query: Select[str]) -> list[str]:
+    """The locations a `behind_query` gives now, read without the write lock."""
     return await db.read(lambda connection: list(connection.scalars(query)))
 
 

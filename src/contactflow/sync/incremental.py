@@ -9,8 +9,9 @@ transaction that syncs, so a change is synced once; a paused sync's cursor waits
 changes is synced together (sync/change_batch.py)."""
 
 import logging
+from functools import cache
 
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import Select, and_, func, literal, or_, select
 
 from contactflow.flows.connections.models import REMOTE_PREFIX, remote_origin
 from contactflow.platform import tracing
@@ -39,6 +40,14 @@ CURSOR_STRIDE = 1000
 async def behind(db: Database, *, remote: bool) -> list[str]:
     """Active syncs (of a remote account, or of this workspace) with a watched event past
     their cursor (or many other events): one read without the write lock."""
+    query = _behind(remote)
+    return await db.read(lambda connection: list(connection.scalars(query)))
+
+
+@cache
+def _behind(remote: bool) -> Select[str]:
+    """`behind`'s statement, built once per kind of sync: every commit of a watched event
+    wakes the loops that ask it."""
     position = func.coalesce(ConsumerCursor.position, 0)
     unread = (
         select(Event.id)
@@ -55,7 +64,7 @@ async def behind(db: Database, *, remote: bool) -> list[str]:
         .exists()
     )
     kind = Sync.connection_id.is_not(None) if remote else Sync.connection_id.is_(None)
-    query = (
+    return (
         select(Sync.id)
         .join(EventStream, EventStream.location_id == Sync.location_id)
         .outerjoin(
@@ -70,7 +79,6 @@ async def behind(db: Database, *, remote: bool) -> list[str]:
             or_(EventStream.last_seq - position >= CURSOR_STRIDE, unread),
         )
     )
-    return await db.read(lambda connection: list(connection.scalars(query)))
 
 
 async def _consume(db: Database, sync_id: str, region: str, batch: int) -> bool:

@@ -21,11 +21,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TypeVar
 from uuid import uuid4
 
 import httpx
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows.connections.models import Connection
@@ -328,7 +329,7 @@ def _taken(db: Database, sync: Sync) -> Taken:
     return taken
 
 
-def _ready(now: datetime) -> ColumnElement[bool]:
+def _ready(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """An active remote sync that does not wait for its remote: it never failed, its wait is
     over, or it asked for a reconnection and its connection changed since (connected again)."""
     reconnected = and_(Sync.remedy.is_not(None), Connection.updated_at > Sync.last_error_at)
@@ -530,15 +531,12 @@ async def listed(db: Database, settings: RemoteSyncSettings, sync: Sync) -> List
 async def advance(db: Database, settings: RemoteSyncSettings, owner: str) -> bool:
     """One batch of each active remote sync with a backfill running or changes to read
     (that is not waiting for its remote); True when any did work."""
-    ready = select(Sync.id).join(Connection, Connection.id == Sync.connection_id)
-    ready = ready.where(_ready(utcnow()))
-    running = select(SyncBackfill.sync_id).where(
-        SyncBackfill.state == RUNNING, SyncBackfill.sync_id.in_(ready)
-    )
-    not_waiting = await db.read(lambda connection: set(connection.scalars(ready)))
+    ready, running = _ready_and_running()
+    now = {"now": utcnow()}
+    not_waiting = await db.read(lambda connection: set(connection.scalars(ready, now)))
     if not not_waiting:
         return False  # no remote sync, or each waits for its remote: woken by every change
-    backfilling = await db.read(lambda connection: set(connection.scalars(running)))
+    backfilling = await db.read(lambda connection: set(connection.scalars(running, now)))
     resumed = pending.ready(settings.batch, Sync.connection_id.is_not(None))
     resuming = await db.read(lambda connection: {row[0] for row in connection.execute(resumed)})
     due = backfilling | ((set(await behind(db, remote=True)) | resuming) & not_waiting)
@@ -550,5 +548,25 @@ async def advance(db: Database, settings: RemoteSyncSettings, owner: str) -> boo
 
 async def next_due(db: Database, after: datetime) -> datetime | None:
     """When the next remote sync that waits for its remote tries again, after `after`."""
-    query = select(func.min(Sync.retry_at)).where(Sync.retry_at > after)
-    return await db.read(lambda connection: connection.scalar(query))
+    query, bound = _next_retry(), {"after": after}
+    return await db.read(lambda connection: connection.scalar(query, bound))
+
+
+# Built once: every watched change wakes the loop that runs them, remote syncs or none.
+@cache
+def _ready_and_running() -> tuple[Select[str], Select[str]]:
+    """The remote syncs that do not wait for their remote at `:now`, and those of them with a
+    backfill running."""
+    ready = select(Sync.id).join(Connection, Connection.id == Sync.connection_id)
+    ready = ready.where(_ready(bindparam("now", type_=Sync.retry_at.type)))
+    running = select(SyncBackfill.sync_id).where(
+        SyncBackfill.state == RUNNING, SyncBackfill.sync_id.in_(ready)
+    )
+    return ready, running
+
+
+@cache
+def _next_retry() -> Select[datetime | None]:
+    return select(func.min(Sync.retry_at)).where(
+        Sync.retry_at > bindparam("after", type_=Sync.retry_at.type)
+    )

@@ -16,11 +16,12 @@ from contactflow.platform import topics
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.platform.event_types import WEBHOOK_TEST
-from contactflow.platform.events import Event, locations_behind, lock_cursor
+from contactflow.platform.events import Event, behind_query, locations_behind, lock_cursor
 from contactflow.platform.ids import new_id
 from contactflow.platform.webhooks.models import PENDING, WebhookDelivery, WebhookEndpoint
 
 CONSUMER = "webhooks"
+_BEHIND = behind_query(CONSUMER)
 
 
 async def _fan_out_location(db: Database, location_id: str, batch: int) -> int:
@@ -84,6 +85,6 @@ def _insert_new(dialect: str) -> Any:
 async def fan_out(db: Database, batch: int = 500) -> bool:
     """One round over every location with unread events; True when it read any."""
     read = 0
-    for location_id in await locations_behind(db, CONSUMER):
+    for location_id in await locations_behind(db, _BEHIND):
         read += await _fan_out_location(db, location_id, batch)
     return read > 0
