@@ -63,8 +63,10 @@ async def test_livez_and_readyz_answer_without_a_token(server: LiveServer) -> No
 
 
 async def test_metrics_count_requests_by_route_template_and_read_the_database(
-    server: LiveServer, client: httpx.AsyncClient, tenant: Tenant
+    server: LiveServer, client: httpx.AsyncClient, tenant: Tenant, receiver: Receiver
 ) -> None:
+    # An endpoint to fan the contact's event out to: the fan-out's cursor and lag follow.
+    await add_endpoint(client, receiver.url("/counted"))
     contact_id = (await create_contact(client, firstName="Counted"))["id"]
     template = "/contacts/{contactId}"
     before = await scrape(server.base_url)
@@ -85,7 +87,10 @@ async def test_metrics_count_requests_by_route_template_and_read_the_database(
     for kind in ("webhook_delivery", "flow_run", "email"):
         assert ("contactflow_work_items_due", (("kind", kind),)) in after
         assert ("contactflow_work_items_leased", (("kind", kind),)) in after
-    assert ("contactflow_event_consumer_lag_events", (("consumer", "webhooks"),)) in after
+    webhooks_lag = ("contactflow_event_consumer_lag_events", (("consumer", "webhooks"),))
+    assert webhooks_lag in await poll(
+        lambda: scrape(server.base_url), lambda found: webhooks_lag in found
+    )
     assert ("contactflow_rate_limit_refusals_total", (("limit", "burst"),)) in after
     assert after[("contactflow_db_pool_size", ())] > 0
     beats = [key for key in after if key[0] == "contactflow_worker_loop_heartbeat_age_seconds"]

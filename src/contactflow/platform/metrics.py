@@ -223,7 +223,9 @@ class _Scraped(Collector):
             leased.add_metric([kind], count)
         lag = GaugeMetricFamily(
             "contactflow_event_consumer_lag_events",
-            "Events of the log not yet read, per consumer (the furthest behind of its kind).",
+            "Events of the log not yet read, per consumer (the furthest behind of its kind). "
+            "A consumer passes over the events it has no use for a stride at a time (1,000), "
+            "so where it has nothing to do it may show up to that many.",
             labels=["consumer"],
         )
         for consumer, events in sorted(figures.lag.items()):

@@ -9,19 +9,39 @@ so a delivery made another way (by hand, or by an older worker) never stops the 
 
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 from contactflow.platform import topics
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from contactflow.platform.event_types import WEBHOOK_TEST
-from contactflow.platform.events import Event, behind_query, locations_behind, lock_cursor
+from contactflow.platform.events import (
+    Event,
+    EventStream,
+    behind_query,
+    locations_behind,
+    lock_cursor,
+)
 from contactflow.platform.ids import new_id
 from contactflow.platform.webhooks.models import PENDING, WebhookDelivery, WebhookEndpoint
 
 CONSUMER = "webhooks"
-_BEHIND = behind_query(CONSUMER)
+# A location without an enabled endpoint has nothing to fan out: its cursor moves only when
+# this many events are past it, so each of its commits costs the fan-out a read rather than
+# a write transaction. An endpoint enabled later starts after the events of then
+# (`starts_after`), so none of those it missed is sent late.
+IDLE_STRIDE = 1000
+_BEHIND = behind_query(
+    CONSUMER,
+    stride=IDLE_STRIDE,
+    listening=select(true())
+    .where(
+        WebhookEndpoint.location_id == EventStream.location_id,
+        WebhookEndpoint.enabled.is_(True),
+    )
+    .exists(),
+)
 
 
 async def _fan_out_location(db: Database, location_id: str, batch: int) -> int:

@@ -36,6 +36,12 @@ async def _check_url(policy: UrlPolicy, url: str) -> str:
     return url
 
 
+async def _last_seq(uow: UnitOfWork, location_id: str) -> int:
+    """The location's last event: an endpoint made or enabled now is sent only what follows."""
+    stream = await uow.session.get(events.EventStream, location_id)
+    return stream.last_seq if stream is not None else 0
+
+
 async def create_endpoint(
     uow: UnitOfWork,
     location_id: str,
@@ -48,10 +54,9 @@ async def create_endpoint(
     ordered: bool,
 ) -> WebhookEndpoint:
     now = utcnow()
-    stream = await uow.session.get(events.EventStream, location_id)
     endpoint = WebhookEndpoint(
         location_id=location_id,
-        starts_after=stream.last_seq if stream is not None else 0,
+        starts_after=await _last_seq(uow, location_id),
         url=await _check_url(policy, url),
         event_types=_check_types(event_types),
         description=description,
@@ -110,6 +115,9 @@ async def update_endpoint(
     if ordered is not None:
         endpoint.ordered = ordered
     if enabled is not None:
+        if enabled and not endpoint.enabled:
+            # As when it was created: what happened while it was disabled is not sent.
+            endpoint.starts_after = await _last_seq(uow, location_id)
         endpoint.enabled = enabled
         if enabled:
             endpoint.disabled_reason = None
