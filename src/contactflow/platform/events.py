@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
@@ -26,6 +26,7 @@ from sqlalchemy import (
     ColumnElement,
     Dialect,
     Index,
+    Insert,
     Select,
     String,
     Table,
@@ -122,17 +123,23 @@ _pending: "WeakKeyDictionary[UnitOfWork, list[Appended]]" = WeakKeyDictionary()
 
 async def _reserve(uow: UnitOfWork, location_id: str, count: int) -> int:
     """Take the location's next `count` sequence numbers; the last of them."""
-    dialect = postgresql if uow.dialect == "postgresql" else sqlite
-    statement = (
-        dialect.insert(EventStream)
-        .values(location_id=location_id, last_seq=count)
-        .on_conflict_do_update(
-            index_elements=[EventStream.location_id],
-            set_={"last_seq": EventStream.last_seq + count},
-        )
-        .returning(EventStream.last_seq)
+    taken = await uow.session.execute(
+        _reserving(uow.dialect), {"location_id": location_id, "count": count}
     )
-    return int((await uow.session.execute(statement)).scalar_one())
+    return int(taken.scalar_one())
+
+
+@cache
+def _reserving(dialect_name: str) -> Insert:
+    """`_reserve`'s upsert, built once per dialect: every transaction that appends runs it."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = cast(Table, EventStream.__table__)  # Core: the ORM's bulk path costs more
+    count = bindparam("count", type_=BigInteger())
+    statement = dialect.insert(table).values(location_id=bindparam("location_id"), last_seq=count)
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=[table.c.location_id], set_={"last_seq": table.c.last_seq + count}
+    ).returning(table.c.last_seq)
+    return upsert
 
 
 def _drop_past(appended: list[Appended], count: int) -> None:
