@@ -94,20 +94,26 @@ async def _admin(statement: str) -> None:
 
 
 @contextmanager
-def sqlite_database() -> Iterator[str]:
+def sqlite_database(keep: bool = False) -> Iterator[str]:
+    """A new SQLite file, removed afterwards unless `keep`."""
+    if keep:
+        yield f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='contactflow-bench-')}/bench.db"
+        return
     with tempfile.TemporaryDirectory(prefix="contactflow-bench-") as directory:
         yield f"sqlite+aiosqlite:///{directory}/bench.db"
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
+def postgres_database(keep: bool = False) -> Iterator[str]:
+    """A new PostgreSQL database, dropped afterwards unless `keep`."""
     name = f"cf_bench_{secrets.token_hex(6)}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
         url = make_url(PG_ADMIN_DSN).set(drivername="postgresql+asyncpg", database=name)
         yield url.render_as_string(hide_password=False)
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def postgres_reachable() -> bool:

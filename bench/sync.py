@@ -72,6 +72,7 @@ from contactflow.platform.runtime import WEBHOOKS, running_workers
 from contactflow.sync import reconciliations, service
 from contactflow.sync.models import (
     FINISHED,
+    Sync,
     SyncBackfill,
     SyncLink,
     SyncObject,
@@ -118,11 +119,6 @@ async def _backfill(
             job = await session.get(SyncBackfill, job_id)
             return job if job is not None and job.state == FINISHED else None
 
-    async def finished_reconciliation(reconciliation_id: str) -> SyncReconciliation | None:
-        async with db.reader() as session:
-            found = await session.get(SyncReconciliation, reconciliation_id)
-            return found if found is not None and found.state == FINISHED else None
-
     async def phase(object_name: SyncObject, job_id: str | None) -> dict[str, Any]:
         """The backfill of `object_name`'s sync (made now when `job_id` is None), measured."""
         cpu, began = _cpu_seconds(), utcnow()
@@ -152,21 +148,52 @@ async def _backfill(
             objects = {"contacts": await phase("contacts", sync_id)}
             for child in CHILDREN if children else ():
                 objects[child] = await phase(child, None)
-            cpu = _cpu_seconds()
-            async with db.unit_of_work() as uow:
-                reconciliation_id = (await reconciliations.request(uow, location, sync_id)).id
-            done = await _until(lambda: finished_reconciliation(reconciliation_id), 3600)
-            reconcile_cpu = _cpu_seconds() - cpu
+            reconciled = await _reconciled(db, location, sync_id)
         last = max(measured["finished"] for measured in objects.values())
         return {
             "objects": objects,
             "total": last - began.timestamp(),
-            "reconcile_seconds": done.seconds,
-            "reconcile_cpu": reconcile_cpu,
-            "in_sync": done.in_sync,
-            "found": sum(done.found.values()),
             "batch": settings.sync_batch_size,
+            **reconciled,
         }
+    finally:
+        await db.dispose()
+
+
+async def _reconciled(db: Database, location: str, sync_id: str) -> dict[str, Any]:
+    """A reconciliation of the sync requested and run by the workers (running): its own
+    seconds, this process's CPU seconds meanwhile, and what it found."""
+
+    async def finished(reconciliation_id: str) -> SyncReconciliation | None:
+        async with db.reader() as session:
+            found = await session.get(SyncReconciliation, reconciliation_id)
+            return found if found is not None and found.state == FINISHED else None
+
+    cpu = _cpu_seconds()
+    async with db.unit_of_work() as uow:
+        reconciliation_id = (await reconciliations.request(uow, location, sync_id)).id
+    done = await _until(lambda: finished(reconciliation_id), 3600)
+    return {
+        "reconcile_seconds": done.seconds,
+        "reconcile_cpu": _cpu_seconds() - cpu,
+        "in_sync": done.in_sync,
+        "found": sum(done.found.values()),
+    }
+
+
+async def _reconcile_kept(database_url: str) -> dict[str, Any]:
+    """The contacts sync of a database that `--keep` kept, reconciled again by the workers
+    (nothing else run): the reconciliation's figures and its linked pairs."""
+    settings = _settings(database_url)
+    crypto.configure(settings)
+    db = Database(database_url)
+    try:
+        async with db.reader() as session:
+            sync = (await session.scalars(select(Sync).where(Sync.object == "contacts"))).one()
+            linked = await session.scalar(select(func.count()).where(SyncLink.sync_id == sync.id))
+        async with running_workers(db, settings, CONTEXT_WORKERS):
+            reconciled = await _reconciled(db, sync.location_id, sync.id)
+        return {"linked": linked, **reconciled}
     finally:
         await db.dispose()
 
@@ -294,10 +321,19 @@ def _child(*args: str) -> dict[str, Any]:
 
 
 def run_backend(
-    backend: str, contacts: int, children: bool, rate: float, seconds: float, apart: bool
+    backend: str,
+    contacts: int,
+    children: bool,
+    rate: float,
+    seconds: float,
+    apart: bool,
+    keep: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     with ExitStack() as stack:
-        url = stack.enter_context(sqlite_database() if backend == "sqlite" else postgres_database())
+        database = sqlite_database if backend == "sqlite" else postgres_database
+        url = stack.enter_context(database(keep))
+        if keep:
+            print(f"{backend}: the database is kept: --reconcile {url}", flush=True)
         upgrade(url)
         location, sync_id = asyncio.run(seed(url, contacts, children))
         where = ["--database", url, "--location", location, "--sync", sync_id]
@@ -350,7 +386,8 @@ def report(
         f"(at that rate 100k in {total * TARGET / contacts:,.0f} s; batch {backfill['batch']})\n"
         f"{table}\n"
         f"the contacts' reconciliation found {backfill['in_sync']} pairs in step and "
-        f"{backfill['found']} findings in {reconcile:.2f} s ({linked / reconcile:,.0f} pairs/s); "
+        f"{backfill['found']} findings in {reconcile:.2f} s ({linked / reconcile:,.0f} pairs/s, "
+        f"{backfill['reconcile_cpu']:.1f} s of CPU); "
         f"{live['changes']} changes at {rate:g}/s ended {live['behind']:.1f} s behind their "
         f"schedule ({live['reached']:.0f}/s), synced in p50 {live['p50']:.0f} ms, "
         f"p99 {live['p99']:.0f} ms, the slowest {live['max']:.0f} ms, {cpu} ms of CPU a change"
@@ -367,6 +404,11 @@ def _complete(backfill: dict[str, Any], contacts: int) -> bool:
     return True
 
 
+def _load() -> str:
+    with open("/proc/loadavg") as loadavg:
+        return " ".join(loadavg.read().split()[:3])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
@@ -378,6 +420,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
         "--sync-apart", action="store_true", help="the sync's loops in a process of their own"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep each database and print its URL afterwards"
+    )
+    parser.add_argument(
+        "--reconcile",
+        metavar="URL",
+        help="only reconcile the contacts sync again, on a database --keep kept",
     )
     parser.add_argument("--child", choices=("backfill", "incremental", "sync-worker"))
     parser.add_argument("--database")
@@ -400,16 +450,25 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(json.dumps(result))
         return 0
+    if args.reconcile is not None:
+        print(f"load average at start: {_load()}", flush=True)
+        kept = asyncio.run(_reconcile_kept(args.reconcile))
+        print(
+            f"the contacts' reconciliation found {kept['in_sync']} of {kept['linked']} pairs in "
+            f"step and {kept['found']} findings in {kept['reconcile_seconds']:.2f} s "
+            f"({kept['linked'] / kept['reconcile_seconds']:,.0f} pairs/s), "
+            f"{kept['reconcile_cpu']:.2f} s of CPU"
+        )
+        return 0
     if args.rate * args.seconds > args.contacts:
         parser.error("--rate x --seconds changes need as many --contacts (each changed once)")
     if args.sync_apart and args.backend != "postgresql":
         parser.error("--sync-apart needs --backend postgresql (processes woken by NOTIFY)")
-    with open("/proc/loadavg") as loadavg:
-        print(f"load average at start: {' '.join(loadavg.read().split()[:3])}", flush=True)
+    print(f"load average at start: {_load()}", flush=True)
     for backend in chosen_backends(args.backend):
         children = not args.contacts_only
         backfill, live = run_backend(
-            backend, args.contacts, children, args.rate, args.seconds, args.sync_apart
+            backend, args.contacts, children, args.rate, args.seconds, args.sync_apart, args.keep
         )
         print(report(backend, args.contacts, backfill, live, args.rate), flush=True)
         if not _complete(backfill, args.contacts):
