@@ -4,7 +4,7 @@ by the backfill in (date added, id) order, like contacts, and carries its contac
 record's parent. Such records are never matched by their fields: only their link pairs them.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, cast
@@ -63,13 +63,11 @@ class _ContactRecords:
     async def records(
         cls, session: AsyncSession, location_id: str, ids: list[str]
     ) -> dict[str, Record]:
-        """Many at once, as `get` reads each."""
+        """Many at once, as `get` reads each; by primary key, as
+        `WorkspaceContacts.records` reads."""
         model = cls.model
-        rows = await session.scalars(
-            select(model).where(model.location_id == location_id, model.id.in_(ids))
-        )
-        found = [cls.record_of(cast(Owned, row)) for row in rows]
-        return {record.id: record for record in found}
+        rows = cast(Iterable[Owned], await session.scalars(select(model).where(model.id.in_(ids))))
+        return {row.id: cls.record_of(row) for row in rows if row.location_id == location_id}
 
     @classmethod
     def listing(cls, location_id: str) -> Select[str, str | None]:

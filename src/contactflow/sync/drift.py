@@ -1,15 +1,17 @@
 """What a reconciliation finds: both sides of a sync read in bulk and compared through its
 identity map, pair by pair, by the hashes of their mapped fields.
 
-The links are walked in chunks (by id); each chunk's records are read with one query per side,
-so the cost is a few queries per thousand pairs, never one per record. A pair whose fields
-still hash as the link recorded them is in step without another look; one that does not is
-planned as the sync would plan it (sync/reconcile.py): when that plan writes nothing (the
-sides differ only as the direction or a policy keeps them) the pair is in step, otherwise its
-fields are a finding. Records of either side that no link names are missing on the other
-side when the sync's direction would make them there. A record whose change still waits in
-the sync's part of the event log is not judged: the sync is about to handle it; nor is one
-the sync's segment leaves out (a contact, a record of such a contact, a pair of either).
+The links are walked in chunks, in the order of their CRM ids through the sync's unique index
+of them, so that each chunk is read from where the last ended (by id, SQLite read every link
+of the sync and sorted them for each chunk); each chunk's records are read with one query per
+side, by primary key, so the cost is a few queries per thousand pairs, never one per record.
+A pair whose fields still hash as the link recorded them is in step without another look; one
+that does not is planned as the sync would plan it (sync/reconcile.py): when that plan writes
+nothing (the sides differ only as the direction or a policy keeps them) the pair is in step,
+otherwise its fields are a finding. Records of either side that no link names are missing on
+the other side when the sync's direction would make them there. A record whose change still
+waits in the sync's part of the event log is not judged: the sync is about to handle it; nor
+is one the sync's segment leaves out (a contact, a record of such a contact, a pair of either).
 
 Of a remote account, the CRM side is its records as listed before the comparison (ADR 0044;
 of its tasks, notes and appointments, those of the contacts listed, ADR 0045): the same
@@ -114,7 +116,6 @@ async def _pending(session: AsyncSession, sync: Sync) -> set[tuple[SideName, str
 class _Linked:
     """A link as the comparison reads it: its columns, not an object of the session."""
 
-    id: str
     crm_id: str
     mailsuite_id: str
     crm_fields: dict[str, str]
@@ -124,7 +125,6 @@ class _Linked:
 
 
 _LINK_COLUMNS: Final = (
-    SyncLink.id,
     SyncLink.crm_id,
     SyncLink.mailsuite_id,
     SyncLink.crm_fields,
@@ -217,8 +217,12 @@ async def survey(
     while True:
         rows = await session.execute(
             select(*_LINK_COLUMNS)
-            .where(SyncLink.sync_id == sync.id, SyncLink.id > after)
-            .order_by(SyncLink.id)
+            .where(
+                SyncLink.sync_id == sync.id,
+                SyncLink.object == sync.object,
+                SyncLink.crm_id > after,
+            )
+            .order_by(SyncLink.crm_id)
             .limit(chunk)
         )
         links = [_Linked(*row) for row in rows]
@@ -234,7 +238,7 @@ async def survey(
                 comparison.pair(link, record, mail.get(link.mailsuite_id))
             linked["crm"].add(link.crm_id)
             linked["mailsuite"].add(link.mailsuite_id)
-        after = links[-1].id
+        after = links[-1].crm_id
     # Unlinked records: every id of a side less the linked ones the walk saw (of a contact's
     # records, those whose contact is linked: the others wait for it). Read as ids and
     # compared in memory, which the planners of both databases cannot get wrong.

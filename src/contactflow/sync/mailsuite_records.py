@@ -41,11 +41,10 @@ class MailsuiteTasks:
     async def records(
         cls, session: AsyncSession, location_id: str, ids: list[str]
     ) -> dict[str, Record]:
-        """Many at once, as `get` reads each."""
-        rows = await session.scalars(
-            select(Task).where(Task.location_id == location_id, Task.id.in_(ids))
-        )
-        return {row.id: cls.record_of(row) for row in rows}
+        """Many at once, as `get` reads each; by primary key, as
+        `WorkspaceContacts.records` reads."""
+        rows = await session.scalars(select(Task).where(Task.id.in_(ids)))
+        return {row.id: cls.record_of(row) for row in rows if row.location_id == location_id}
 
     @staticmethod
     def listing(location_id: str) -> Select[str, str | None]:
@@ -186,13 +185,10 @@ class MailsuiteTimeline:
     async def records(
         cls, session: AsyncSession, location_id: str, ids: list[str]
     ) -> dict[str, Record]:
-        """Many at once, as `get` reads each."""
-        rows = await session.scalars(
-            select(TimelineEntry).where(
-                TimelineEntry.location_id == location_id, TimelineEntry.id.in_(ids)
-            )
-        )
-        return {row.id: cls.record_of(row) for row in rows}
+        """Many at once, as `get` reads each; by primary key, as
+        `WorkspaceContacts.records` reads."""
+        rows = await session.scalars(select(TimelineEntry).where(TimelineEntry.id.in_(ids)))
+        return {row.id: cls.record_of(row) for row in rows if row.location_id == location_id}
 
     async def _entry(self, record_id: str) -> TimelineEntry:
         entry = await timeline.find_entry(self.uow.session, self.location_id, record_id)
