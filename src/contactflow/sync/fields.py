@@ -153,13 +153,18 @@ def mapping_of(data: list[dict[str, str]]) -> list[FieldMap]:
     return [FieldMap(item["crm"], item["mailsuite"], item["conflict"]) for item in data]  # type: ignore[arg-type]
 
 
+_NULL_DIGEST: Final = hashlib.sha256(b"null").hexdigest()
+
+
 def _digest(value: Any) -> str:
-    # Text and blanks, most of what is hashed, encoded as json.dumps would without its
-    # overhead: a reconciliation hashes every mapped field of every pair.
+    # Text, lists of text (tags) and blanks, most of what is hashed, encoded as json.dumps
+    # would without its overhead: a reconciliation hashes every mapped field of every pair.
     if value is None:
-        encoded = b"null"
-    elif isinstance(value, str):
+        return _NULL_DIGEST
+    if isinstance(value, str):
         encoded = encode_basestring_ascii(value).encode()
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        encoded = f"[{','.join(map(encode_basestring_ascii, value))}]".encode()
     else:
         encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(encoded).hexdigest()
