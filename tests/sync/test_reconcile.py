@@ -1,6 +1,8 @@
 """Field by field: a change on one side wins; a change on both is settled by the field's
 conflict policy; a new pair never blanks a value; a one-way sync writes one side only."""
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -94,3 +96,26 @@ def test_a_manual_field_changed_on_both_sides_is_held_and_written_nowhere() -> N
     assert plan(mapping, "both", crm, mail, None).held == ["firstName"]
     blank = _record({**SYNCED_MAIL, "firstName": None}, EARLY)
     assert plan(mapping, "both", crm, blank, None).to_mailsuite["firstName"] == "Augusta"
+
+
+def test_a_fields_hash_is_that_of_its_values_compact_json() -> None:
+    # Links keep these hashes: a faster encoding must give the bytes json.dumps gives.
+    values: dict[str, Any] = {
+        "blank": None,
+        "text": 'Zoë "Z" O\\Brien\n☃',
+        "empty": "",
+        "tags": ["vip", "lead", 'naïve "q"'],
+        "no tags": [],
+        "mixed": ["a", 1, None],
+        "object": {"b": 1, "a": [True, 2.5]},
+        "number": 7,
+        "flag": False,
+    }
+    names = [*values, "missing"]
+    expected = {
+        name: hashlib.sha256(
+            json.dumps(values.get(name), sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()[:16]
+        for name in names
+    }
+    assert field_hashes(values, names) == expected
