@@ -357,23 +357,37 @@ async def run_cli(
     return out.decode()
 
 
-def _invoke(database_url: str, args: tuple[str, ...], stdin: str, columns: int) -> Result:
-    get_settings.cache_clear()  # the command reads the URL from the environment
+def _invoke(
+    database_url: str,
+    args: tuple[str, ...],
+    stdin: str,
+    columns: int,
+    settings: Mapping[str, str],
+) -> Result:
+    get_settings.cache_clear()  # the command reads its settings from the environment
     try:
         # Set on the console itself: it read COLUMNS once, when it was made at import.
         console.width = columns
-        env = {"CONTACTFLOW_DATABASE_URL": database_url}
+        env = {f"CONTACTFLOW_{key.upper()}": value for key, value in settings.items()}
+        env["CONTACTFLOW_DATABASE_URL"] = database_url
         return CliRunner().invoke(cli, list(args), input=stdin, env=env)
     finally:
         get_settings.cache_clear()
 
 
-async def invoke_cli(database_url: str, *args: str, stdin: str = "", columns: int = 400) -> Result:
+async def invoke_cli(
+    database_url: str,
+    *args: str,
+    stdin: str = "",
+    columns: int = 400,
+    settings: Mapping[str, str] | None = None,
+) -> Result:
     """The real `contactflow ARGS` in this process (no process start-up to pay for); in a
     thread, since the command runs its own event loop. Commands that change this process's
     global state (the secrets key ring) must run as processes, with `run_cli`. Tables print
-    `columns` wide (by default, wide enough for a row on a line)."""
-    return await asyncio.to_thread(_invoke, database_url, args, stdin, columns)
+    `columns` wide (by default, wide enough for a row on a line); `settings` are CONTACTFLOW_
+    variables of the command's environment."""
+    return await asyncio.to_thread(_invoke, database_url, args, stdin, columns, settings or {})
 
 
 async def cli_output(database_url: str, *args: str) -> str:

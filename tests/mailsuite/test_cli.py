@@ -1,33 +1,30 @@
 """`contactflow mailsuite send-test` sends through a sender's SMTP server and shows the
 answer; `contactflow mailsuite resend` sends a failed email again and shows the answer;
 `contactflow mailsuite timeline` prints a contact's timeline; `contactflow mailsuite outbox`
-lists and shows the sandbox outbox. (A command run as a process of its own costs seconds, so
-there are as few as possible; the others run in this process.)"""
+lists and shows the sandbox outbox. (A command run as a process of its own costs seconds of
+imports, so one runs as a process, where its output is a pipe; the others run in this
+process.)"""
 
 import asyncio
 import json
-import os
-import sys
-from pathlib import Path
 
 from tests.mailsuite.helpers import API, PUBLIC_BASE, Mail
 from tests.mailsuite.smtpd import Mailbox
-from tests.support import invoke_cli
+from tests.support import CONTACTFLOW, invoke_cli, settings_env
 
-CONTACTFLOW = Path(sys.executable).with_name("contactflow")
+# The commands' CONTACTFLOW_ settings besides the database: links to the public address, and
+# the tests' SMTP server on loopback.
+SETTINGS = {
+    "base_url": PUBLIC_BASE,
+    "smtp_allowed_networks": json.dumps(["127.0.0.1/32"]),
+    "smtp_timeout_seconds": "5",
+}
 
 
-async def _cli(database_url: str, *args: str, columns: int = 300) -> tuple[int, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CONTACTFLOW_")}
-    env.update(
-        {
-            "CONTACTFLOW_DATABASE_URL": database_url,
-            "CONTACTFLOW_BASE_URL": PUBLIC_BASE,
-            "CONTACTFLOW_SMTP_ALLOWED_NETWORKS": json.dumps(["127.0.0.1/32"]),
-            "CONTACTFLOW_SMTP_TIMEOUT_SECONDS": "5",
-            "COLUMNS": str(columns),
-        }
-    )
+async def _cli(database_url: str, *args: str, columns: int) -> tuple[int, str]:
+    """`contactflow mailsuite ARGS` as a process of its own, its output a pipe."""
+    env = settings_env(database_url=database_url, **SETTINGS)
+    env["COLUMNS"] = str(columns)
     process = await asyncio.create_subprocess_exec(
         str(CONTACTFLOW),
         "mailsuite",
@@ -42,9 +39,15 @@ async def _cli(database_url: str, *args: str, columns: int = 300) -> tuple[int, 
     return process.returncode, out.decode()
 
 
+async def _invoked(database_url: str, *args: str) -> tuple[int, str]:
+    """`contactflow mailsuite ARGS` in this process, with the same settings."""
+    result = await invoke_cli(database_url, "mailsuite", *args, settings=SETTINGS)
+    return result.exit_code, result.output
+
+
 async def test_send_test_and_timeline(mail: Mail, smtp: Mailbox, mail_database_url: str) -> None:
     sender = await mail.sender(smtp)
-    code, out = await _cli(
+    code, out = await _invoked(
         mail_database_url, "send-test", "--to", "ops@example.com", "--sender", sender["id"]
     )
     assert code == 0, out
@@ -56,7 +59,7 @@ async def test_send_test_and_timeline(mail: Mail, smtp: Mailbox, mail_database_u
 
     [contact] = (await mail.get("/contacts"))["contacts"]
     assert contact["source"] == "cli"
-    code, out = await _cli(mail_database_url, "timeline", contact["id"])
+    code, out = await _invoked(mail_database_url, "timeline", contact["id"])
     assert code == 0, out
     assert "ops@example.com" in out
     assert "email_sent" in out
@@ -122,13 +125,13 @@ async def test_resend_sends_a_failed_email_again(
     )
     await mail.wait_email(email["id"], lambda row: row["status"] == "failed")
     smtp.accept("back@example.com")
-    code, out = await _cli(mail_database_url, "resend", email["id"])
+    code, out = await _invoked(mail_database_url, "resend", email["id"])
     assert code == 0, out
     assert f"email {email['id']} {email['messageId']}: sent" in out
     assert "server answered: 250" in out
     [received] = smtp.to("back@example.com")
     assert received.message["Message-ID"] == email["messageId"]
 
-    code, out = await _cli(mail_database_url, "resend", email["id"])
+    code, out = await _invoked(mail_database_url, "resend", email["id"])
     assert code == 1, out
     assert "The email is sent; only a failed email can be resent" in out
