@@ -220,8 +220,10 @@ class World:
         return await self.hub.flow(_observer(key, options), name=key)
 
     async def fired(self, flow: Json, count: int = 1) -> list[Json]:
-        """The trigger payloads of the flow's runs, once it has `count`."""
-        runs = await self.hub.finished_runs(flow["id"], count=count)
+        """The trigger payloads of the flow's runs, once it has `count`. A sync trigger's run
+        follows a batch of the sync's, which a loaded machine may take as long to come to as
+        the sync's backfill: both are given 30 s (15 s failed a conflict's run once)."""
+        runs = await self.hub.finished_runs(flow["id"], count=count, within=30)
         return [run["input"] for run in runs]
 
 
