@@ -5,8 +5,9 @@ location; every look-up is scoped to that location, so another tenant's ids are 
 """
 
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.contacts import (
@@ -91,7 +92,8 @@ async def _refuse_duplicates(
         value = identity.value(field)
         if value is None:
             continue
-        existing = await _by_field(session, location.id, field, value, exclude)
+        bound = {"location_id": location.id, "value": value, "exclude": exclude}
+        existing = (await session.execute(_duplicate(field, exclude is not None), bound)).first()
         if existing is not None:
             raise BadRequest(
                 DUPLICATE_NOT_ALLOWED,
@@ -101,6 +103,21 @@ async def _refuse_duplicates(
                     "matchingField": field,
                 },
             )
+
+
+@cache
+def _duplicate(field: str, excluding: bool) -> Select[str, str | None]:
+    """The first contact of `:location_id` whose `field` is `:value` (other than
+    `:exclude`): its id and name. Built once, on the table, as every create and every update
+    of an email or phone asks it."""
+    table = Contact.__table__.c
+    column = table.email_lower if field == "email" else table.phone
+    query = select(table.id, table.name).where(
+        table.location_id == bindparam("location_id"), column == bindparam("value")
+    )
+    if excluding:
+        query = query.where(table.id != bindparam("exclude"))
+    return query.order_by(table.date_added, table.id).limit(1)
 
 
 async def _check_references(session: AsyncSession, location_id: str, fields: ContactFields) -> None:
