@@ -6,6 +6,7 @@ location; every look-up is scoped to that location, so another tenant's ids are 
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,11 +60,25 @@ async def _location(session: AsyncSession, location_id: str) -> Location:
 async def _by_field(
     session: AsyncSession, location_id: str, field: str, value: str, exclude: str | None = None
 ) -> Contact | None:
-    column = Contact.email_lower if field == "email" else Contact.phone
-    query = select(Contact).where(Contact.location_id == location_id, column == value)
-    if exclude is not None:
-        query = query.where(Contact.id != exclude)
-    return await session.scalar(query.order_by(Contact.date_added, Contact.id).limit(1))
+    bound = {"location_id": location_id, "value": value, "exclude": exclude}
+    contact: Contact | None = await session.scalar(
+        _first_with(field, exclude is not None, whole=True), bound
+    )
+    return contact
+
+
+@cache
+def _first_with(field: str, excluding: bool, whole: bool) -> Select[Any]:
+    """The first contact of `:location_id` (by date added) whose `field` is `:value`, other
+    than `:exclude`: the whole contact, or (a duplicate check) its id and name. Built once,
+    on the table, as every create, upsert and update of an email or phone asks it."""
+    table = Contact.__table__.c
+    column = table.email_lower if field == "email" else table.phone
+    query: Select[Any] = select(Contact) if whole else select(table.id, table.name)
+    query = query.where(table.location_id == bindparam("location_id"), column == bindparam("value"))
+    if excluding:
+        query = query.where(table.id != bindparam("exclude"))
+    return query.order_by(table.date_added, table.id).limit(1)
 
 
 @dataclass(frozen=True)
@@ -93,7 +108,8 @@ async def _refuse_duplicates(
         if value is None:
             continue
         bound = {"location_id": location.id, "value": value, "exclude": exclude}
-        existing = (await session.execute(_duplicate(field, exclude is not None), bound)).first()
+        query = _first_with(field, exclude is not None, whole=False)
+        existing = (await session.execute(query, bound)).first()
         if existing is not None:
             raise BadRequest(
                 DUPLICATE_NOT_ALLOWED,
@@ -103,21 +119,6 @@ async def _refuse_duplicates(
                     "matchingField": field,
                 },
             )
-
-
-@cache
-def _duplicate(field: str, excluding: bool) -> Select[str, str | None]:
-    """The first contact of `:location_id` whose `field` is `:value` (other than
-    `:exclude`): its id and name. Built once, on the table, as every create and every update
-    of an email or phone asks it."""
-    table = Contact.__table__.c
-    column = table.email_lower if field == "email" else table.phone
-    query = select(table.id, table.name).where(
-        table.location_id == bindparam("location_id"), column == bindparam("value")
-    )
-    if excluding:
-        query = query.where(table.id != bindparam("exclude"))
-    return query.order_by(table.date_added, table.id).limit(1)
 
 
 async def _check_references(session: AsyncSession, location_id: str, fields: ContactFields) -> None:
