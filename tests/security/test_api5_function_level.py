@@ -21,6 +21,7 @@ from tests.contacts.helpers import Json, assert_error, create_contact, json_of
 from tests.receiver import Receiver
 from tests.security.helpers import PUBLIC_PREFIXES, PUBLIC_ROUTES, bearer, issue_key
 from tests.support import CLIENT_TIMEOUT_SECONDS, LiveServer, Tenant
+from tests.webhooks.helpers import poll
 
 # What contacts.readonly grants (the spec): every GET of /contacts, and the search by POST.
 CONTACT_READS = re.compile(r"^(GET /contacts/.*|POST /contacts/search)$")
@@ -58,6 +59,15 @@ async def _world(http: httpx.AsyncClient, tenant: Tenant, receiver: Receiver) ->
     endpoint = await http.post("/webhooks", json={"url": receiver.url("/fl")})
     endpoint_id = endpoint.json()["endpoint"]["id"]
     delivery = await http.post(f"/webhooks/{endpoint_id}/test")
+    delivery_id = delivery.json()["delivery"]["id"]
+
+    async def states() -> list[str]:
+        listed = json_of(await http.get(f"/webhooks/{endpoint_id}/deliveries"))
+        return [item["state"] for item in listed["deliveries"] if item["id"] == delivery_id]
+
+    # The test delivery goes out in the background: settled before any snapshot is taken, so
+    # the snapshots compare what the refused calls could have changed, not its progress.
+    await poll(states, lambda found: found not in ([], ["pending"]), within=30.0)
     return {
         "key": "contacts.contact.created",
         "contactId": contact["id"],
@@ -66,7 +76,7 @@ async def _world(http: httpx.AsyncClient, tenant: Tenant, receiver: Receiver) ->
         "businessId": business.json()["business"]["id"],
         "eventId": appointment.json()["id"],
         "endpointId": endpoint_id,
-        "deliveryId": delivery.json()["delivery"]["id"],
+        "deliveryId": delivery_id,
         "campaignId": "camp1",
         "workflowId": "flow1",
         "type": "add",
