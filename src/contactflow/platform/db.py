@@ -97,7 +97,7 @@ _UNREACHABLE: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,
 )
 _WRITER = "contactflow_writer"
-# Threads that run SQLite reads (Database.read); SQLite readers do not block one another.
+# Threads that run SQLite scans (Database.scan); SQLite readers do not block one another.
 SQLITE_READ_THREADS = 4
 NOTIFY_CHANNEL = "contactflow_changes"
 _NOTIFY = text("SELECT pg_notify(:channel, topic) FROM unnest(CAST(:topics AS text[])) topic")
@@ -267,27 +267,36 @@ class Database:
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         """`work(connection)`: reads on a synchronous connection, in one transaction that
-        commits nothing. On a SQLite file the whole of it runs on a read thread, one hand-off
-        per read where the async driver takes several per statement; on PostgreSQL it runs on
-        the async driver (ADR 0012)."""
+        commits nothing. On a SQLite file it runs right here, on the event loop's thread: a
+        read of a few rows through an index costs less than handing it to a thread and
+        waiting for the GIL to come back (ADR 0053). On PostgreSQL it runs on the async driver
+        (ADR 0012). A read whose length grows with the data goes through `scan`."""
         if self._read_engine is None:
-            async with self.engine.connect() as connection:
-                if self.dialect == "postgresql":
-                    # Read committed gives each statement its own snapshot with or without a
-                    # transaction: without one, no BEGIN and ROLLBACK round trips.
-                    connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                return await connection.run_sync(work)
+            return await self._read_async(work)
+        return _read_on(self._read_engine, work)
+
+    async def scan(self, work: Callable[[Connection], T]) -> T:
+        """`work` as `read` runs it, for a read whose length grows with the data (a text
+        search, a count of a whole table). On a SQLite file it runs on one of the read
+        threads, where SQLite walking the rows leaves the GIL to the event loop, which keeps
+        serving meanwhile (ADR 0053)."""
+        if self._read_engine is None:
+            return await self._read_async(work)
         if self._read_threads is None:
             self._read_threads = ThreadPoolExecutor(
                 SQLITE_READ_THREADS, thread_name_prefix="sqlite-read"
             )
-        engine = self._read_engine
+        return await asyncio.get_running_loop().run_in_executor(
+            self._read_threads, _read_on, self._read_engine, work
+        )
 
-        def run() -> T:
-            with engine.connect() as connection, connection.begin():
-                return work(connection)
-
-        return await asyncio.get_running_loop().run_in_executor(self._read_threads, run)
+    async def _read_async(self, work: Callable[[Connection], T]) -> T:
+        async with self.engine.connect() as connection:
+            if self.dialect == "postgresql":
+                # Read committed gives each statement its own snapshot with or without a
+                # transaction: without one, no BEGIN and ROLLBACK round trips.
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return await connection.run_sync(work)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
@@ -354,15 +363,21 @@ class Database:
             self._read_engine.dispose()
 
 
+def _read_on(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with engine.connect() as connection, connection.begin():
+        return work(connection)
+
+
 def _sqlite_read_engine(url: str) -> Engine | None:
-    """A synchronous engine on the same SQLite file, for Database.read; None for PostgreSQL
+    """A synchronous engine on the same SQLite file, for Database.read and scan; None for PostgreSQL
     and for in-memory databases (another engine would open another, empty, database)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     engine = create_engine(
         parsed.set(drivername="sqlite+pysqlite"),
-        pool_size=SQLITE_READ_THREADS,
+        # One connection for each read thread and one for the event loop's thread.
+        pool_size=SQLITE_READ_THREADS + 1,
         max_overflow=0,
         connect_args={"check_same_thread": False},
     )

@@ -207,7 +207,7 @@ class EventLogRule:
                         break
             return total
 
-        return await db.read(counted)
+        return await db.scan(counted)
 
     async def holders(self, db: Database, now: datetime) -> list[Holder]:
         """Per location whose oldest event is past retention, the consumer furthest behind
@@ -236,4 +236,4 @@ class EventLogRule:
                 holders.append(Holder(location, consumer, cursors[consumer], last_seq))
             return holders
 
-        return await db.read(found)
+        return await db.scan(found)

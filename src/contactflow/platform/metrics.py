@@ -158,7 +158,7 @@ class Metrics:
         """The text format of every metric, the database's read now."""
         try:
             async with asyncio.timeout(DATABASE_SECONDS):
-                self._scraped.figures = await self.db.read(self._read_database)
+                self._scraped.figures = await self.db.scan(self._read_database)
         except Exception as error:  # the scrape goes on without them
             log.warning("metrics: database figures not read: %s", type(error).__name__)
             self._scraped.figures = None

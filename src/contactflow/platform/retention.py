@@ -78,7 +78,7 @@ class TableRule:
         def counted(connection: Connection) -> int:
             return int(connection.scalar(query) or 0)
 
-        return await db.read(counted)
+        return await db.scan(counted)
 
 
 def older_than(column: InstrumentedAttribute[Any], age: timedelta) -> Callable[[datetime], Any]:

@@ -1,0 +1,64 @@
+"""On a SQLite file, `Database.read` runs on the event loop's thread and `Database.scan` on a
+read thread, leaving the loop to serve while SQLite walks the rows (ADR 0053)."""
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, text
+
+from contactflow.platform.db import Database
+
+SCAN_SECONDS = 30.0
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    path = tmp_path / "reads.db"
+    with sqlite3.connect(path) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE notes (body TEXT NOT NULL)")
+        setup.execute("INSERT INTO notes VALUES ('first')")
+    setup.close()
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    yield database
+    await database.dispose()
+
+
+def _bodies(connection: Connection) -> tuple[list[str], int]:
+    bodies = list(connection.scalars(text("SELECT body FROM notes ORDER BY rowid")))
+    return bodies, threading.get_ident()
+
+
+async def test_a_read_runs_on_the_event_loops_thread(db: Database) -> None:
+    async with db.unit_of_work() as uow:
+        await uow.session.execute(text("INSERT INTO notes VALUES ('second')"))
+
+    bodies, thread = await db.read(_bodies)
+
+    assert bodies == ["first", "second"]
+    assert thread == threading.get_ident()
+
+
+async def test_a_scan_runs_on_a_read_thread_while_the_loop_serves(db: Database) -> None:
+    started, loop_served = threading.Event(), threading.Event()
+
+    def waiting_scan(connection: Connection) -> tuple[list[str], int, bool]:
+        bodies, thread = _bodies(connection)
+        started.set()
+        # The loop sets the event from a coroutine: it can only while this scan does not
+        # hold it.
+        return bodies, thread, loop_served.wait(SCAN_SECONDS)
+
+    scanning = asyncio.create_task(db.scan(waiting_scan))
+    assert await asyncio.to_thread(started.wait, SCAN_SECONDS)
+    read_meanwhile, _ = await db.read(_bodies)
+    loop_served.set()
+    bodies, thread, served = await scanning
+
+    assert served
+    assert read_meanwhile == bodies == ["first"]
+    assert thread != threading.get_ident()
