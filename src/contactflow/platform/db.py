@@ -99,6 +99,9 @@ _UNREACHABLE: tuple[type[BaseException], ...] = (
 _WRITER = "contactflow_writer"
 # Threads that run SQLite scans (Database.scan); SQLite readers do not block one another.
 SQLITE_READ_THREADS = 4
+# The most connections a process holds on PostgreSQL: four processes (two APIs, two workers)
+# stay within PostgreSQL's default of 100.
+PG_POOL_CONNECTIONS = 20
 NOTIFY_CHANNEL = "contactflow_changes"
 _NOTIFY = text("SELECT pg_notify(:channel, topic) FROM unnest(CAST(:topics AS text[])) topic")
 
@@ -399,4 +402,8 @@ def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
         event.listen(engine.sync_engine, "rollback", sqlite_writes.stop_writing)
         return engine
     # Recycling replaces a ping per checkout: stale connections are retired, not probed.
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_recycle=1800)
+    # Every connection the pool opens is kept: an overflow connection is closed as it is
+    # returned, so a load beyond the pool opened and closed one per request (ADR 0054).
+    return create_async_engine(
+        url, echo=echo, pool_size=PG_POOL_CONNECTIONS, max_overflow=0, pool_recycle=1800
+    )
