@@ -2,10 +2,7 @@
 read thread, leaving the loop to serve while SQLite walks the rows (ADR 0053)."""
 
 import asyncio
-import sqlite3
 import threading
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, text
@@ -16,16 +13,10 @@ SCAN_SECONDS = 30.0
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    path = tmp_path / "reads.db"
-    with sqlite3.connect(path) as setup:
-        setup.execute("PRAGMA journal_mode=WAL")
-        setup.execute("CREATE TABLE notes (body TEXT NOT NULL)")
-        setup.execute("INSERT INTO notes VALUES ('first')")
-    setup.close()
-    database = Database(f"sqlite+aiosqlite:///{path}")
-    yield database
-    await database.dispose()
+async def db(sqlite_notes: Database) -> Database:
+    async with sqlite_notes.unit_of_work() as uow:
+        await uow.session.execute(text("INSERT INTO notes VALUES ('first')"))
+    return sqlite_notes
 
 
 def _bodies(connection: Connection) -> tuple[list[str], int]:

@@ -3,7 +3,6 @@ the write lock; taking the lock and committing still go through aiosqlite's thre
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from sqlalchemy import text
 
 from contactflow.platform.db import Database
 from contactflow.platform.sqlite_writes import LoopWriteConnection
+from tests.platform.conftest import NOTES_FILE
 
 
 class _NoThread:
@@ -21,15 +21,8 @@ class _NoThread:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    path = tmp_path / "writes.db"
-    with sqlite3.connect(path) as setup:
-        setup.execute("PRAGMA journal_mode=WAL")
-        setup.execute("CREATE TABLE notes (body TEXT NOT NULL)")
-    setup.close()
-    database = Database(f"sqlite+aiosqlite:///{path}")
-    yield database
-    await database.dispose()
+def db(sqlite_notes: Database) -> Database:
+    return sqlite_notes
 
 
 async def _driver(db_session: object) -> LoopWriteConnection:
@@ -82,7 +75,7 @@ async def test_a_rolled_back_transaction_hands_its_connection_back_to_the_thread
 async def test_waiting_for_another_writer_leaves_the_event_loop_free(
     db: Database, tmp_path: Path
 ) -> None:
-    other = sqlite3.connect(tmp_path / "writes.db", isolation_level=None)
+    other = sqlite3.connect(tmp_path / NOTES_FILE, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     other.execute("INSERT INTO notes VALUES ('other')")
 
