@@ -57,12 +57,14 @@ class Sink:
     def url(self) -> str:
         return f"http://{HOST}:{self.port}/hook"
 
-    def arrivals(self) -> list[tuple[float, str]]:
-        """(time, webhook-id) of every request logged so far."""
+    def arrivals(self, since: float = 0.0) -> list[tuple[float, str]]:
+        """(time, webhook-id) of every request logged so far, that arrived at `since` (wall
+        clock, as `time.time()`) or later. nginx writes its log in buffers, so lines of
+        requests from before a `clear` may still be written after it."""
         rows = []
         for line in self.log.read_text().splitlines():
             parts = line.split(" ")
-            if len(parts) == 3 and parts[1] != "-":
+            if len(parts) == 3 and parts[1] != "-" and float(parts[0]) >= since:
                 rows.append((float(parts[0]), parts[1]))
         return rows
 
