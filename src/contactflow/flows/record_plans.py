@@ -23,7 +23,7 @@ from contactflow.flows.timing import lead_time
 from contactflow.platform import event_types as types
 from contactflow.platform import topics
 from contactflow.platform.clock import as_utc, utcnow
-from contactflow.platform.db import Database, UnitOfWork
+from contactflow.platform.db import Database, UnitOfWork, one_of
 from contactflow.platform.events import (
     ConsumerCursor,
     Event,
@@ -112,7 +112,7 @@ def _behind_queries() -> dict[str, Select[str, str, str | None]]:
             select(Event.id)
             .where(
                 Event.location_id == Flow.location_id,
-                Event.type.in_(record.event_types),
+                one_of(Event.type, record.event_types),
                 Event.seq > position,
             )
             .exists()

@@ -14,6 +14,7 @@ from typing import Any, TypeVar, cast
 
 import asyncpg
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     Engine,
     MetaData,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     event,
     insert,
     inspect,
+    literal,
     make_url,
     text,
 )
@@ -33,7 +35,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, configure_mappers
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.types import TypeDecorator
 
@@ -126,6 +128,15 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
     if writer:
         sqlite_writes.start_writing(connection)
+
+
+def one_of(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """`column IN (values)` for values fixed when a statement is built once: a bound parameter
+    each, compiled with the statement. An IN of a plain list is an expanding parameter, which
+    SQLAlchemy renders into the SQL again at every execution (ADR 0055)."""
+    return column.in_([literal(value) for value in values])
 
 
 def database_unreachable(error: BaseException | None) -> bool:

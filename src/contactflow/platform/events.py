@@ -44,7 +44,7 @@ from sqlalchemy.types import TypeDecorator
 
 from contactflow.platform import activity, topics
 from contactflow.platform.clock import to_iso, utcnow
-from contactflow.platform.db import Base, Database, UnitOfWork, UTCDateTime
+from contactflow.platform.db import Base, Database, UnitOfWork, UTCDateTime, one_of
 from contactflow.platform.errors import NotFound, PayloadTooLarge
 from contactflow.platform.ids import new_id
 
@@ -309,7 +309,7 @@ def behind_query(
             .where(
                 Event.location_id == EventStream.location_id,
                 Event.seq > position,
-                Event.type.in_(types),
+                one_of(Event.type, types),
             )
             .exists()
         )

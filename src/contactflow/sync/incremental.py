@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, func, literal, or_, select
 from contactflow.flows.connections.models import REMOTE_PREFIX, remote_origin
 from contactflow.platform import tracing
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import Database, UnitOfWork
+from contactflow.platform.db import Database, UnitOfWork, one_of
 from contactflow.platform.events import ConsumerCursor, Event, EventStream, next_batch
 from contactflow.sync import events as sync_events
 from contactflow.sync.change_batch import Change, sync_changes
@@ -56,7 +56,7 @@ def _behind(remote: bool) -> Select[str]:
             Event.seq > position,
             or_(
                 *(
-                    and_(Sync.object == name, Event.type.in_(tuple(kind.events)))
+                    and_(Sync.object == name, one_of(Event.type, kind.events))
                     for name, kind in KINDS.items()
                 )
             ),
