@@ -21,10 +21,13 @@ _TAG, _FOLLOWER = 0, 1
 
 # What the reads that send contacts select: the stored wire JSON and the keyset columns.
 STORED = (CONTACTS.c.id, CONTACTS.c.date_added, CONTACTS.c.wire)
+# Their positions in a row: a row's value by name costs SQLAlchemy about 0.5 us, by position
+# a fifteenth of that, and a page of a hundred contacts reads three of them from each row.
+_ID, _WIRE = 0, 2
 
 
 def stored_columns(*more: Any) -> list[Any]:
-    """STORED and `more` columns (a sort key), each once."""
+    """STORED, first and in its order, and `more` columns (a sort key), each once."""
     return list({column.key: column for column in (*STORED, *more)}.values())
 
 
@@ -96,8 +99,8 @@ def built_wires(connection: Connection, ids: Sequence[str]) -> dict[str, str]:
 def wires(connection: Connection, rows: Sequence[Row[Any]]) -> list[str]:
     """The wire JSON of each row of `stored_rows`, in order: as stored, or built from the
     columns for the contacts that have none stored."""
-    built = built_wires(connection, [row.id for row in rows if row.wire is None])
-    return [built[row.id] if row.wire is None else row.wire for row in rows]
+    built = built_wires(connection, [row[_ID] for row in rows if row[_WIRE] is None])
+    return [built[row[_ID]] if row[_WIRE] is None else row[_WIRE] for row in rows]
 
 
 def json_object(members: dict[str, str]) -> bytes:
