@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from contactflow.platform.db import PG_POOL_CONNECTIONS, Database
+from contactflow.platform.db import Database
+from contactflow.platform.engines import PG_POOL_CONNECTIONS
 
 CONCURRENT = 15  # more than the ten connections the pool kept before
 

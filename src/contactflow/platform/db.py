@@ -1,4 +1,5 @@
-"""Engine, table base and the unit of work: one transaction per use case.
+"""The database: table base, the unit of work (one transaction per use case) and its reads;
+the engines it runs on are made in engines.py.
 
 SQLite is the embedded default and PostgreSQL the scale path; the same code runs on both.
 SQLite allows one writer at a time, so writes in this process queue on an asyncio lock
@@ -19,12 +20,9 @@ from sqlalchemy import (
     Engine,
     MetaData,
     Table,
-    create_engine,
-    event,
     insert,
     inspect,
     literal,
-    make_url,
     text,
 )
 from sqlalchemy.engine import Connection, Dialect
@@ -33,14 +31,18 @@ from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.types import TypeDecorator
 
-from contactflow.platform import sqlite_writes
 from contactflow.platform.clock import as_utc
+from contactflow.platform.engines import (
+    SQLITE_READ_THREADS,
+    WRITER,
+    async_engine,
+    sqlite_read_engine,
+)
 from contactflow.platform.notifications import Listener
 from contactflow.platform.signals import Wakeups
 
@@ -98,36 +100,8 @@ _UNREACHABLE: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     asyncpg.CannotConnectNowError,
 )
-_WRITER = "contactflow_writer"
-# Threads that run SQLite scans (Database.scan); SQLite readers do not block one another.
-SQLITE_READ_THREADS = 4
-# The most connections a process holds on PostgreSQL: four processes (two APIs, two workers)
-# stay within PostgreSQL's default of 100.
-PG_POOL_CONNECTIONS = 20
 NOTIFY_CHANNEL = "contactflow_changes"
 _NOTIFY = text("SELECT pg_notify(:channel, topic) FROM unnest(CAST(:topics AS text[])) topic")
-
-
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Turn off the driver's implicit BEGIN so that _sqlite_begin chooses the kind.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    for pragma in (
-        "synchronous=NORMAL",
-        "foreign_keys=ON",
-        "busy_timeout=10000",
-    ):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    """Writers take the write lock when they begin, not halfway through: two deferred
-    transactions that both read and then write would deadlock across processes."""
-    writer = connection.get_execution_options().get(_WRITER, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
-    if writer:
-        sqlite_writes.start_writing(connection)
 
 
 def one_of(
@@ -267,14 +241,14 @@ class UnitOfWork:
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        self.engine: AsyncEngine = _create_engine(url, echo=echo)
+        self.engine: AsyncEngine = async_engine(url, echo=echo)
         self.dialect = self.engine.dialect.name
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
         # Fired with the topics of each commit (and by the PostgreSQL listener with those of
         # other processes' commits), so the loops waiting on them wake up at once.
         self.wakeups = Wakeups()
-        self._read_engine = _sqlite_read_engine(url)
+        self._read_engine = sqlite_read_engine(url)
         self._read_threads: ThreadPoolExecutor | None = None
         # The LISTEN connection's keeper while `listening` is open, for readiness to consult.
         self.listener: Listener | None = None
@@ -317,7 +291,7 @@ class Database:
         """A write transaction: committed when the block ends, rolled back on error."""
         async with self._writer(), self._sessions() as session:
             async with session.begin():
-                await session.connection(execution_options={_WRITER: True})
+                await session.connection(execution_options={WRITER: True})
                 uow = UnitOfWork(session, self.dialect)
                 yield uow
                 for write in uow._before_commit:
@@ -380,41 +354,3 @@ class Database:
 def _read_on(engine: Engine, work: Callable[[Connection], T]) -> T:
     with engine.connect() as connection, connection.begin():
         return work(connection)
-
-
-def _sqlite_read_engine(url: str) -> Engine | None:
-    """A synchronous engine on the same SQLite file, for Database.read and scan; None for PostgreSQL
-    and for in-memory databases (another engine would open another, empty, database)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    engine = create_engine(
-        parsed.set(drivername="sqlite+pysqlite"),
-        # One connection for each read thread and one for the event loop's thread.
-        pool_size=SQLITE_READ_THREADS + 1,
-        max_overflow=0,
-        connect_args={"check_same_thread": False},
-    )
-    event.listen(engine, "connect", _sqlite_connect)
-    event.listen(engine, "begin", _sqlite_begin)
-    return engine
-
-
-def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
-    if url.startswith("sqlite"):
-        path = make_url(url).database
-        options: dict[str, Any] = {"pool_size": 8, "max_overflow": 0}
-        if path not in (None, "", ":memory:"):
-            options["async_creator"] = sqlite_writes.connector(path)
-        engine = create_async_engine(url, echo=echo, **options)
-        event.listen(engine.sync_engine, "connect", _sqlite_connect)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
-        event.listen(engine.sync_engine, "commit", sqlite_writes.stop_writing)
-        event.listen(engine.sync_engine, "rollback", sqlite_writes.stop_writing)
-        return engine
-    # Recycling replaces a ping per checkout: stale connections are retired, not probed.
-    # Every connection the pool opens is kept: an overflow connection is closed as it is
-    # returned, so a load beyond the pool opened and closed one per request (ADR 0054).
-    return create_async_engine(
-        url, echo=echo, pool_size=PG_POOL_CONNECTIONS, max_overflow=0, pool_recycle=1800
-    )
