@@ -138,7 +138,6 @@ async def upsert_contact(
 @router.post("/search", response_model=SearchResult, summary="Search contacts")
 async def search_contacts(body: SearchBody, caller: Reader, db: DatabaseDep) -> Response:
     location = caller.check_location(body.location_id)
-    # Filters on most fields, and the total, walk the location's contacts.
     found = await db.scan(lambda connection: search.search_json(connection, location, body))
     return Response(found, media_type="application/json")
 

@@ -279,7 +279,8 @@ async def search_uncounted(
 
 
 def search_json(connection: Connection, location_id: str, body: SearchBody) -> bytes:
-    """The response body of POST /contacts/search, read with Core (ADR 0012)."""
+    """The response body of POST /contacts/search, read with Core (ADR 0012). Its filters on
+    most fields, and its total, walk the location's contacts: a read for `Database.scan`."""
     statements = _statements(location_id, body, *reads.stored_columns(_SORTS[sort_field(body)]))
     total = connection.scalar(statements.count) or 0
     rows = list(connection.execute(statements.page))
