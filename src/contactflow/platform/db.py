@@ -36,7 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, configure_mapper
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.types import TypeDecorator
 
-from contactflow.platform.clock import as_utc
+from contactflow.platform.clock import as_utc, naive_utc
 from contactflow.platform.engines import (
     SQLITE_READ_THREADS,
     WRITER,
@@ -68,8 +68,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        value = as_utc(value)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return naive_utc(value) if dialect.name == "sqlite" else as_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)
