@@ -6,8 +6,11 @@ For each backend: a fresh database (a temporary SQLite file, or a new PostgreSQL
 is dropped afterwards) is migrated and seeded with the demo data plus extra contacts, our app is
 started in a uvicorn subprocess, one real response per scenario is captured from it, and a bare
 Starlette app that returns those captured bytes from memory (no database, no auth) is started in
-another subprocess. Every scenario then runs against both servers, one right after the other,
-with the same requests, at a fixed concurrency, from Debian's wrk (bench/wrk.py). See
+another subprocess, and a FastAPI app (the floor) that returns them from routes declared with
+our routes' parameters (bench/servers.py) in a third. Every scenario then runs against the three
+servers, one right after the other, with the same requests, at a fixed concurrency, from
+Debian's wrk (bench/wrk.py). floor/bare is what the framework itself keeps of the bare rate for
+these routes; ours/floor what our work per request keeps of the framework's. See
 bench/README.md.
 """
 
@@ -392,6 +395,7 @@ class Row:
     scenario: Scenario
     size: int  # bytes in the captured response body
     ours: wrk.WrkResult
+    floor: wrk.WrkResult
     bare: wrk.WrkResult
     load: str  # the load averages (uptime) when the scenario started
 
@@ -431,13 +435,20 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([render(headers), rule, *(render(line) for line in rows)])
 
 
+def _ratio(numerator: wrk.WrkResult, denominator: wrk.WrkResult) -> str:
+    return f"{numerator.rate / denominator.rate:.3f}" if denominator.rate else "n/a"
+
+
 def report(backend: str, fixture: Fixture, rows: list[Row], concurrency: int) -> str:
     main = [
         [
             row.scenario.label,
             f"{row.ours.rate:.0f}",
+            f"{row.floor.rate:.0f}",
             f"{row.bare.rate:.0f}",
-            f"{row.ours.rate / row.bare.rate:.3f}" if row.bare.rate else "n/a",
+            _ratio(row.ours, row.bare),
+            _ratio(row.floor, row.bare),
+            _ratio(row.ours, row.floor),
             _latency(row.ours),
             _latency(row.bare),
             row.load,
@@ -459,7 +470,7 @@ def report(backend: str, fixture: Fixture, rows: list[Row], concurrency: int) ->
             str(result.errors),
         ]
         for row in rows
-        for name, result in (("ours", row.ours), ("bare", row.bare))
+        for name, result in (("ours", row.ours), ("floor", row.floor), ("bare", row.bare))
     ]
     lines = [
         f"== {backend}: concurrency {concurrency}, {fixture.listed_total} contacts in the "
@@ -468,8 +479,11 @@ def report(backend: str, fixture: Fixture, rows: list[Row], concurrency: int) ->
             [
                 "scenario",
                 "ours req/s",
+                "floor req/s",
                 "bare req/s",
                 "ours/bare",
+                "floor/bare",
+                "ours/floor",
                 "ours p50/p99 ms",
                 "bare p50/p99 ms",
                 "load 1/5/15 min",
@@ -496,7 +510,7 @@ def report(backend: str, fixture: Fixture, rows: list[Row], concurrency: int) ->
             cpu,
         ),
     ]
-    if any(row.ours.errors or row.bare.errors for row in rows):
+    if any(row.ours.errors or row.floor.errors or row.bare.errors for row in rows):
         lines.append("WARNING: some requests failed or got an unexpected status (see errors).")
     return "\n".join(lines)
 
@@ -566,24 +580,39 @@ def run_backend(backend: str, load: Load) -> str:
             bodies = capture(ours.base_url, planned)
             bodies_file = Path(scratch) / "bodies.json"
             save_bodies(bodies_file, bodies)
-            with server("bare", str(bodies_file)) as bare:
+            with (
+                server("floor", str(bodies_file)) as floor,
+                server("bare", str(bodies_file)) as bare,
+            ):
                 for scenario in planned:
                     started = load_average()
                     results: dict[str, wrk.WrkResult] = {}
-                    for target in (ours, bare):
+                    for target in (ours, floor, bare):
                         print(f"[{backend}] {scenario.label}: {target.kind} ...", flush=True)
                         results[target.kind] = _drive(
                             target, scenario, load, Path(scratch), database_name
                         )
                     size = len(bodies[scenario.name].body)
-                    rows.append(Row(scenario, size, results["ours"], results["bare"], started))
+                    rows.append(
+                        Row(
+                            scenario,
+                            size,
+                            results["ours"],
+                            results["floor"],
+                            results["bare"],
+                            started,
+                        )
+                    )
     return report(backend, fixture, rows, load.concurrency)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.api",
-        description="Requests/s and p50/p99 latency of the Contacts API vs a bare Starlette app.",
+        description=(
+            "Requests/s and p50/p99 latency of the Contacts API vs FastAPI alone and a bare "
+            "Starlette app."
+        ),
     )
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument(
