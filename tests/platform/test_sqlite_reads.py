@@ -1,5 +1,6 @@
-"""On a SQLite file, `Database.read` runs on the event loop's thread and `Database.scan` on a
-read thread, leaving the loop to serve while SQLite walks the rows (ADR 0053)."""
+"""On a SQLite file, `Database.read` runs on the event loop's thread (ADR 0053), and so does
+`Database.scan` until SQLite has walked for longer than its budget: then it is run again on a
+read thread, leaving the loop to serve while SQLite walks the rows (ADR 0056)."""
 
 import asyncio
 import threading
@@ -10,6 +11,11 @@ from sqlalchemy import Connection, text
 from contactflow.platform.db import Database
 
 SCAN_SECONDS = 30.0
+# Counting to this takes SQLite far longer than a scan's budget on the loop (about 0.2 s).
+LONG_WALK = text(
+    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 2000000)"
+    " SELECT count(*) FROM n"
+)
 
 
 @pytest.fixture
@@ -34,10 +40,20 @@ async def test_a_read_runs_on_the_event_loops_thread(db: Database) -> None:
     assert thread == threading.get_ident()
 
 
-async def test_a_scan_runs_on_a_read_thread_while_the_loop_serves(db: Database) -> None:
+async def test_a_short_scan_runs_on_the_event_loops_thread(db: Database) -> None:
+    bodies, thread = await db.scan(_bodies)
+
+    assert bodies == ["first"]
+    assert thread == threading.get_ident()
+
+
+async def test_a_long_scan_goes_to_a_read_thread_while_the_loop_serves(db: Database) -> None:
     started, loop_served = threading.Event(), threading.Event()
+    attempts: list[int] = []
 
     def waiting_scan(connection: Connection) -> tuple[list[str], int, bool]:
+        attempts.append(threading.get_ident())
+        assert connection.scalar(LONG_WALK) == 2_000_000
         bodies, thread = _bodies(connection)
         started.set()
         # The loop sets the event from a coroutine: it can only while this scan does not
@@ -53,3 +69,5 @@ async def test_a_scan_runs_on_a_read_thread_while_the_loop_serves(db: Database) 
     assert served
     assert read_meanwhile == bodies == ["first"]
     assert thread != threading.get_ident()
+    # Stopped on the loop's thread once over its budget, then run whole on a read thread.
+    assert attempts == [threading.get_ident(), thread]

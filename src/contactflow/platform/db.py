@@ -7,6 +7,8 @@ instead of failing with "database is locked"; other processes wait on busy_timeo
 """
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
@@ -26,7 +28,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -264,11 +266,16 @@ class Database:
 
     async def scan(self, work: Callable[[Connection], T]) -> T:
         """`work` as `read` runs it, for a read whose length grows with the data (a text
-        search, a count of a whole table). On a SQLite file it runs on one of the read
-        threads, where SQLite walking the rows leaves the GIL to the event loop, which keeps
-        serving meanwhile (ADR 0053)."""
+        search, a count of a whole table). On a SQLite file it starts on the event loop's
+        thread, as a read does; still walking SCAN_INLINE_SECONDS after it began, it is
+        stopped and run again on one of the read threads, where SQLite walking the rows leaves the GIL to
+        the event loop, which keeps serving meanwhile (ADR 0053, ADR 0056)."""
         if self._read_engine is None:
             return await self._read_async(work)
+        try:
+            return _read_on(self._read_engine, work, budget=SCAN_INLINE_SECONDS)
+        except _OverBudget:
+            pass
         if self._read_threads is None:
             self._read_threads = ThreadPoolExecutor(
                 SQLITE_READ_THREADS, thread_name_prefix="sqlite-read"
@@ -350,6 +357,32 @@ class Database:
             self._read_engine.dispose()
 
 
-def _read_on(engine: Engine, work: Callable[[Connection], T]) -> T:
+# How long a scan may walk on the event loop's thread before it goes to a read thread: under
+# this, the hand-off and the GIL's return cost more than the walk (ADR 0056).
+SCAN_INLINE_SECONDS = 0.002
+# SQLite calls a connection's progress handler every this many steps of its virtual machine,
+# a few microseconds of walking; the handler stops the statement once its time is up.
+_PROGRESS_STEPS = 1000
+
+
+class _OverBudget(Exception):
+    """A read stopped by its time budget; nothing of it was kept."""
+
+
+def _read_on(engine: Engine, work: Callable[[Connection], T], budget: float | None = None) -> T:
+    """`work` in a read transaction on `engine`; with a `budget` (seconds), stopped with
+    `_OverBudget` once SQLite has walked for longer than that."""
     with engine.connect() as connection, connection.begin():
-        return work(connection)
+        if budget is None:
+            return work(connection)
+        sqlite = cast(sqlite3.Connection, connection.connection.driver_connection)
+        deadline = time.perf_counter() + budget
+        sqlite.set_progress_handler(lambda: time.perf_counter() > deadline, _PROGRESS_STEPS)
+        try:
+            return work(connection)
+        except OperationalError as error:
+            if getattr(error.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_INTERRUPT:
+                raise _OverBudget from error
+            raise
+        finally:
+            sqlite.set_progress_handler(None, 0)
