@@ -268,8 +268,8 @@ class Database:
         """`work` as `read` runs it, for a read whose length grows with the data (a text
         search, a count of a whole table). On a SQLite file it starts on the event loop's
         thread, as a read does; still walking SCAN_INLINE_SECONDS after it began, it is
-        stopped and run again on one of the read threads, where SQLite walking the rows leaves the GIL to
-        the event loop, which keeps serving meanwhile (ADR 0053, ADR 0056)."""
+        stopped and run again on one of the read threads, where SQLite walking the rows
+        leaves the GIL to the event loop, which keeps serving meanwhile (ADR 0053, 0056)."""
         if self._read_engine is None:
             return await self._read_async(work)
         try:
