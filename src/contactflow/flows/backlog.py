@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contactflow.flows.models import QUEUED, WAITING, FlowRun
+from contactflow.platform.db import one_of
 from contactflow.platform.errors import ServiceUnavailable
 
 # The states of runs that wait for the executor once their time has come.
@@ -33,7 +34,7 @@ class Backlog:
 async def _count(session: AsyncSession, now: datetime, at_most: int | None = None) -> int:
     # The (state, next attempt) index holds the column: counting reads no row.
     waiting = select(FlowRun.next_attempt_at).where(
-        FlowRun.state.in_(WAITING_STATES), FlowRun.next_attempt_at <= now
+        one_of(FlowRun.state, WAITING_STATES), FlowRun.next_attempt_at <= now
     )
     if at_most is not None:
         waiting = waiting.limit(at_most)

@@ -23,7 +23,7 @@ from contactflow.flows.models import (
 from contactflow.mailsuite.tracking import Links
 from contactflow.platform import events
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import UnitOfWork
+from contactflow.platform.db import UnitOfWork, one_of
 from contactflow.platform.event_types import FLOW_RUN_FAILED, FLOW_RUN_SUCCEEDED
 from contactflow.platform.jobs import lease_free
 from contactflow.platform.webhooks.ssrf import UrlPolicy
@@ -105,7 +105,7 @@ def final_step(steps: list[Step]) -> str | None:
 
 def due_conditions(now: datetime) -> list[Any]:
     return [
-        FlowRun.state.in_(DUE_STATES),
+        one_of(FlowRun.state, DUE_STATES),
         FlowRun.next_attempt_at <= now,
         lease_free(FlowRun.lease_expires_at, now),
     ]

@@ -50,7 +50,7 @@ from contactflow.mailsuite.timeline import add_entry
 from contactflow.mailsuite.tracking import Links, tracked_html, tracking_key
 from contactflow.platform import issues, tracing
 from contactflow.platform.clock import utcnow
-from contactflow.platform.db import Database, UnitOfWork
+from contactflow.platform.db import Database, UnitOfWork, one_of
 from contactflow.platform.event_types import EMAIL_FAILED, EMAIL_SENT
 from contactflow.platform.jobs import RetrySchedule, claim, lease_free, next_due_at
 from contactflow.platform.webhooks.ssrf import UrlPolicy
@@ -87,7 +87,7 @@ async def _budgets(
 def _due(now: datetime) -> list[ColumnElement[bool]]:
     # `sending` rows are due again once their lease has expired (their worker died).
     return [
-        Email.status.in_([SCHEDULED, SENDING]),
+        one_of(Email.status, (SCHEDULED, SENDING)),
         Email.next_attempt_at <= now,
         lease_free(Email.lease_expires_at, now),
         not_held(),
