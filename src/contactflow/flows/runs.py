@@ -74,6 +74,7 @@ from contactflow.platform import issues, tracing
 from contactflow.platform.clock import to_iso, utcnow
 from contactflow.platform.db import Database, UnitOfWork, database_unreachable
 from contactflow.platform.errors import DomainError, invalid
+from contactflow.platform.group_commit import GroupCommit
 from contactflow.platform.jobs import claim, next_due_at
 
 log = logging.getLogger("contactflow.flows")
@@ -98,6 +99,8 @@ class RunExecutor:
         # The last claim filled its batch: more are likely due, so the next claim goes
         # straight to the write transaction without looking first.
         self._backlog = False
+        # The steps' transactions of the walks advancing together (ADR 0057).
+        self._commits = GroupCommit(db)
 
     async def step(self) -> bool:
         return await self.run_once() > 0
@@ -217,7 +220,7 @@ class RunExecutor:
         }
         with tracing.span("flow run", attributes):
             if await self._steps(walk, definition.steps) is Outcome.NEXT and not walk.finished:
-                async with self.db.unit_of_work() as uow:
+                async with self._commits.transaction() as uow:
                     await finish(uow, await self._own(uow, walk.run_id), SUCCEEDED)
 
     async def _own(self, uow: UnitOfWork, run_id: str) -> FlowRun:
@@ -325,7 +328,7 @@ class RunExecutor:
     ) -> Outcome:
         """Record a step the engine decided itself (filter, paths); a failed filter ends the
         run, successfully, in the same transaction."""
-        async with self.db.unit_of_work() as uow:
+        async with self._commits.transaction() as uow:
             run = await self._own(uow, walk.run_id)
             row = await self._record(uow, walk, step, action)
             row.state, row.output, row.finished_at = SUCCEEDED, output, utcnow()
@@ -352,7 +355,7 @@ class RunExecutor:
             if moment is None:
                 return await self._fail_run(walk, step, "core.delay", "until: not a date-time")
             resume_at = moment
-        async with self.db.unit_of_work() as uow:
+        async with self._commits.transaction() as uow:
             run = await self._own(uow, walk.run_id)
             row = await self._record(uow, walk, step, "core.delay")
             row.resume_at, row.output = resume_at, {"resumeAt": to_iso(resume_at)}
@@ -365,7 +368,7 @@ class RunExecutor:
         return Outcome.NEXT
 
     async def _fail_run(self, walk: Walk, step: Step, action: str, error: str) -> Outcome:
-        async with self.db.unit_of_work() as uow:
+        async with self._commits.transaction() as uow:
             run = await self._own(uow, walk.run_id)
             row = await self._record(uow, walk, step, action)
             row.state, row.error, row.finished_at = FAILED, error, utcnow()
@@ -386,7 +389,7 @@ class RunExecutor:
                 called = await self._call(walk, entry, idempotency_key, values)
             elif entry.remote is not None and values.get(CONNECTION) and not walk.test:
                 called = await self._remote(walk, entry, values)
-            async with self.db.unit_of_work() as uow:
+            async with self._commits.transaction() as uow:
                 run = await self._own(uow, walk.run_id)
                 context = ActionContext(
                     uow=uow,
@@ -470,7 +473,7 @@ class RunExecutor:
         self, walk: Walk, step: ActionStep, values: dict[str, Any] | None, reason: str
     ) -> Outcome:
         """Record the failed attempt; retry later, go on, or fail the run, per the policy."""
-        async with self.db.unit_of_work() as uow:
+        async with self._commits.transaction() as uow:
             run = await self._own(uow, walk.run_id)
             row = await self._record(uow, walk, step, step.action)
             row.state, row.input, row.error = FAILED, values, reason
