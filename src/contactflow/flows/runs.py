@@ -22,7 +22,8 @@ stops the run or lets it continue.
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -220,21 +221,26 @@ class RunExecutor:
         }
         with tracing.span("flow run", attributes):
             if await self._steps(walk, definition.steps) is Outcome.NEXT and not walk.finished:
-                async with self._commits.transaction() as uow:
-                    await finish(uow, await self._own(uow, walk.run_id), SUCCEEDED)
+                async with self._owned(walk.run_id) as (uow, run):
+                    await finish(uow, run, SUCCEEDED)
 
-    async def _own(self, uow: UnitOfWork, run_id: str) -> FlowRun:
-        """The run, locked, if this worker still holds its lease (which is extended)."""
-        query = select(FlowRun).where(FlowRun.id == run_id)
-        if uow.dialect == "postgresql":
-            query = query.with_for_update()
-        run = await uow.session.scalar(query)
-        if run is None or run.lease_owner != self.owner or run.state != RUNNING:
-            raise LeaseLost(run_id)
-        run.lease_expires_at = utcnow() + self.settings.lease
-        run.updated_at = utcnow()
-        uow.origin = flow_origin(run.flow_id)
-        return run
+    @asynccontextmanager
+    async def _owned(self, run_id: str) -> AsyncIterator[tuple[UnitOfWork, FlowRun]]:
+        """A transaction of the run's, locked, if this worker still holds its lease; the
+        lease is extended as the block ends, when the run goes on: the lock keeps other
+        workers away meanwhile, and a step's changes to the run are one UPDATE."""
+        async with self._commits.transaction() as uow:
+            query = select(FlowRun).where(FlowRun.id == run_id)
+            if uow.dialect == "postgresql":
+                query = query.with_for_update()
+            run = await uow.session.scalar(query)
+            if run is None or run.lease_owner != self.owner or run.state != RUNNING:
+                raise LeaseLost(run_id)
+            uow.origin = flow_origin(run.flow_id)
+            yield uow, run
+            if run.state == RUNNING:
+                run.lease_expires_at = utcnow() + self.settings.lease
+                run.updated_at = utcnow()
 
     async def _record(self, uow: UnitOfWork, walk: Walk, step: Step, action: str) -> StepRun:
         """The step's run row in this transaction, added when the step has none yet.
@@ -328,8 +334,7 @@ class RunExecutor:
     ) -> Outcome:
         """Record a step the engine decided itself (filter, paths); a failed filter ends the
         run, successfully, in the same transaction."""
-        async with self._commits.transaction() as uow:
-            run = await self._own(uow, walk.run_id)
+        async with self._owned(walk.run_id) as (uow, run):
             row = await self._record(uow, walk, step, action)
             row.state, row.output, row.finished_at = SUCCEEDED, output, utcnow()
             row.attempts += 1
@@ -355,8 +360,7 @@ class RunExecutor:
             if moment is None:
                 return await self._fail_run(walk, step, "core.delay", "until: not a date-time")
             resume_at = moment
-        async with self._commits.transaction() as uow:
-            run = await self._own(uow, walk.run_id)
+        async with self._owned(walk.run_id) as (uow, run):
             row = await self._record(uow, walk, step, "core.delay")
             row.resume_at, row.output = resume_at, {"resumeAt": to_iso(resume_at)}
             if resume_at > now and not walk.test:
@@ -368,8 +372,7 @@ class RunExecutor:
         return Outcome.NEXT
 
     async def _fail_run(self, walk: Walk, step: Step, action: str, error: str) -> Outcome:
-        async with self._commits.transaction() as uow:
-            run = await self._own(uow, walk.run_id)
+        async with self._owned(walk.run_id) as (uow, run):
             row = await self._record(uow, walk, step, action)
             row.state, row.error, row.finished_at = FAILED, error, utcnow()
             row.attempts += 1
@@ -389,8 +392,7 @@ class RunExecutor:
                 called = await self._call(walk, entry, idempotency_key, values)
             elif entry.remote is not None and values.get(CONNECTION) and not walk.test:
                 called = await self._remote(walk, entry, values)
-            async with self._commits.transaction() as uow:
-                run = await self._own(uow, walk.run_id)
+            async with self._owned(walk.run_id) as (uow, run):
                 context = ActionContext(
                     uow=uow,
                     location_id=run.location_id,
@@ -409,12 +411,12 @@ class RunExecutor:
                     output = {}
                 row = await self._record(uow, walk, step, step.action)
                 row.state, row.input, row.output, row.error = SUCCEEDED, values, output, None
+                row.attempts += 1
+                row.finished_at = utcnow()
                 if not walk.test:
                     await issues.record_successes(
                         uow, issues.FLOW_STEP, [step_subject(run.flow_id, step)]
                     )
-                row.attempts += 1
-                row.finished_at = utcnow()
                 ends = entry.ends_run is not None and entry.ends_run(output)
                 if (ends or step.id == walk.last) and not walk.suffix:
                     await finish(uow, run, SUCCEEDED)
@@ -473,8 +475,7 @@ class RunExecutor:
         self, walk: Walk, step: ActionStep, values: dict[str, Any] | None, reason: str
     ) -> Outcome:
         """Record the failed attempt; retry later, go on, or fail the run, per the policy."""
-        async with self._commits.transaction() as uow:
-            run = await self._own(uow, walk.run_id)
+        async with self._owned(walk.run_id) as (uow, run):
             row = await self._record(uow, walk, step, step.action)
             row.state, row.input, row.error = FAILED, values, reason
             row.attempts += 1
