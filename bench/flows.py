@@ -191,23 +191,21 @@ async def _finished(db: Database, flow_id: str) -> tuple[int, datetime | None]:
         return int(row[0]), row[1]
 
 
-async def _live_writes(database_url: str, location_id: str, rate: float, seconds: float) -> None:
-    """One ContactCreate event every 1 / rate seconds, each in its own transaction."""
-    db = Database(database_url)
-    try:
-        async with db.reader() as session:
-            (template,) = await events.read_events(
-                session, location_id, after=0, limit=1, types=[CONTACT_CREATE]
-            )
-        start = time.monotonic()
-        for number in range(round(rate * seconds)):
-            await asyncio.sleep(max(0.0, start + number / rate - time.monotonic()))
-            subject = new_id()
-            payload = {**template.payload, "id": subject, "lastName": f"live-{number}"}
-            async with db.unit_of_work() as uow:
-                await events.append(uow, location_id, CONTACT_CREATE, payload, subject_id=subject)
-    finally:
-        await db.dispose()
+async def _live_writes(db: Database, location_id: str, rate: float, seconds: float) -> None:
+    """One ContactCreate event every 1 / rate seconds, each in its own transaction of the
+    workers' database, as the API's writes beside its embedded workers: each commit wakes
+    the loops it concerns."""
+    async with db.reader() as session:
+        (template,) = await events.read_events(
+            session, location_id, after=0, limit=1, types=[CONTACT_CREATE]
+        )
+    start = time.monotonic()
+    for number in range(round(rate * seconds)):
+        await asyncio.sleep(max(0.0, start + number / rate - time.monotonic()))
+        subject = new_id()
+        payload = {**template.payload, "id": subject, "lastName": f"live-{number}"}
+        async with db.unit_of_work() as uow:
+            await events.append(uow, location_id, CONTACT_CREATE, payload, subject_id=subject)
 
 
 @asynccontextmanager
@@ -251,7 +249,7 @@ async def _workers(args: argparse.Namespace) -> dict[str, Any]:
             writes = None
             if args.rate:
                 writes = asyncio.create_task(
-                    _live_writes(args.database, args.location, args.rate, args.seconds)
+                    _live_writes(db, args.location, args.rate, args.seconds)
                 )
             while True:
                 done, last = await _finished(db, args.flow)
