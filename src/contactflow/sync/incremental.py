@@ -30,6 +30,7 @@ from contactflow.sync.models import (
 )
 from contactflow.sync.objects import KINDS, kind_of
 from contactflow.sync.pairs import Outcome, PairSync, pairs_for
+from contactflow.sync.presence import syncs_exist
 from contactflow.sync.service import consumer_name
 
 log = logging.getLogger("contactflow.sync")
@@ -141,6 +142,8 @@ async def told(pairs: PairSync, side: SideName, record_id: str, outcome: Outcome
 
 async def consume(db: Database, region: str, batch: int) -> bool:
     """One round over every active sync with unread changes; True when it read any."""
+    if not await syncs_exist(db):
+        return False
     busy = False
     for sync_id in await behind(db, remote=False):
         busy = await _consume(db, sync_id, region, batch) or busy

@@ -57,6 +57,7 @@ from contactflow.sync.incremental import behind, changes_of, told
 from contactflow.sync.models import ACTIVE, RUNNING, Sync, SyncBackfill, SyncLink, sync_origin
 from contactflow.sync.objects import ObjectKind, kind_of
 from contactflow.sync.pairs import Outcome, PairSync, guarded
+from contactflow.sync.presence import syncs_exist
 from contactflow.sync.remote import PAGE_LIMIT, RemoteContacts, RemoteSide
 from contactflow.sync.remote_records import (
     RemoteRecords,
@@ -531,6 +532,8 @@ async def listed(db: Database, settings: RemoteSyncSettings, sync: Sync) -> List
 async def advance(db: Database, settings: RemoteSyncSettings, owner: str) -> bool:
     """One batch of each active remote sync with a backfill running or changes to read
     (that is not waiting for its remote); True when any did work."""
+    if not await syncs_exist(db):
+        return False
     ready, running = _ready_and_running()
     now = {"now": utcnow()}
     not_waiting = await db.read(lambda connection: set(connection.scalars(ready, now)))
@@ -548,6 +551,8 @@ async def advance(db: Database, settings: RemoteSyncSettings, owner: str) -> boo
 
 async def next_due(db: Database, after: datetime) -> datetime | None:
     """When the next remote sync that waits for its remote tries again, after `after`."""
+    if not await syncs_exist(db):
+        return None
     query, bound = _next_retry(), {"after": after}
     return await db.read(lambda connection: connection.scalar(query, bound))
 

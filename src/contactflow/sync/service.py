@@ -17,7 +17,7 @@ from contactflow.platform.clock import utcnow
 from contactflow.platform.db import UnitOfWork
 from contactflow.platform.errors import Conflict, NotFound, Unprocessable, invalid
 from contactflow.platform.events import ConsumerCursor, EventStream, lock_cursor
-from contactflow.sync import backfill, parents
+from contactflow.sync import backfill, parents, presence
 from contactflow.sync.fields import FieldMap, checked_mapping
 from contactflow.sync.models import (
     ACTIVE,
@@ -195,6 +195,7 @@ async def create_sync(uow: UnitOfWork, location_id: str, wanted: SyncSettings) -
     )
     schedule(sync, wanted.reconcile_every)
     uow.session.add(sync)
+    uow.after_commit(presence.sync_made)
     await uow.session.flush()
     cursor = await lock_cursor(uow, consumer_name(sync.id), location_id)
     assert cursor is not None  # a new consumer's cursor: nobody else holds it
