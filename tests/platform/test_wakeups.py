@@ -6,7 +6,7 @@ email and its retry."""
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -124,6 +124,32 @@ async def test_postgresql_carries_the_topics_to_other_processes(
         assert await mail.wait(10)
         # Both arrived with the commit: nothing else is on its way.
         assert not await deliveries.wait(0)
+
+
+async def test_a_process_is_not_woken_again_by_its_own_commits_notification(
+    db: Database, listener: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit fires its topics in its process as it commits; its notification, which
+    comes back through the same process's listener, fires nothing more there."""
+    fired: Counter[str] = Counter()
+    fire = listener.wakeups.fire
+
+    def counted(woken: Iterable[str]) -> None:
+        woken = list(woken)
+        fired.update(woken)
+        fire(woken)
+
+    monkeypatch.setattr(listener.wakeups, "fire", counted)
+    with listener.wakeups.waiter([topics.DELIVERIES]) as delivered:
+        async with listener.unit_of_work() as uow:
+            uow.wake(topics.MAIL)
+        # PostgreSQL delivers notifications in the order their transactions committed: once
+        # another process's later one has come, the first has too.
+        async with db.unit_of_work() as uow:
+            uow.wake(topics.DELIVERIES)
+        assert await delivered.wait(10)
+
+    assert fired == {topics.MAIL: 1, topics.DELIVERIES: 1}
 
 
 # A server that never polls ------------------------------------------------------------------

@@ -45,7 +45,7 @@ from contactflow.platform.engines import (
     async_engine,
     sqlite_read_engine,
 )
-from contactflow.platform.notifications import Listener
+from contactflow.platform.notifications import Listener, OwnBackends
 from contactflow.platform.signals import Wakeups
 
 NAMING_CONVENTION = {
@@ -249,6 +249,7 @@ class Database:
         # Fired with the topics of each commit (and by the PostgreSQL listener with those of
         # other processes' commits), so the loops waiting on them wake up at once.
         self.wakeups = Wakeups()
+        self._own_backends = OwnBackends(self.engine) if self.dialect == "postgresql" else None
         self._read_engine = sqlite_read_engine(url)
         self._read_threads: ThreadPoolExecutor | None = None
         # The LISTEN connection's keeper while `listening` is open, for readiness to consult.
@@ -334,7 +335,8 @@ class Database:
         if self.dialect != "postgresql":
             yield
             return
-        self.listener = Listener(self.engine, NOTIFY_CHANNEL, self.wakeups)
+        assert self._own_backends is not None
+        self.listener = Listener(self.engine, NOTIFY_CHANNEL, self.wakeups, self._own_backends)
         running = asyncio.create_task(self.listener.run())
         up = asyncio.create_task(self.listener.up.wait())
         await asyncio.wait({running, up}, return_when=asyncio.FIRST_COMPLETED)

@@ -1,14 +1,19 @@
 """The LISTEN connection of a process on PostgreSQL, through which other processes' commits
-wake this one's worker loops and live streams (ADR 0013). It outlives the database: when the
-connection is lost (the server stopped, restarted or crashed, or the session was ended) the
-listener says so (readiness reports it), renews the engine's pool, whose idle connections died
-with the same server, and connects again with a growing pause. Once listening again it wakes
-every waiter, as commits made while it was away woke nobody here."""
+wake this one's worker loops and live streams (ADR 0013); the notifications of its own
+commits, whose topics fired here as they committed, are passed over (ADR 0058).
+
+It outlives the database: when the connection is lost (the server stopped, restarted or
+crashed, or the session was ended) the listener says so (readiness reports it), renews the
+engine's pool, whose idle connections died with the same server, and connects again with a
+growing pause. Once listening again it wakes every waiter, as commits made while it was away
+woke nobody here."""
 
 import asyncio
 import logging
 from contextlib import suppress
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contactflow.platform.signals import Wakeups
@@ -20,11 +25,36 @@ MAX_RETRY_SECONDS = 2.0
 CHECK_SECONDS = 1.0
 
 
+class OwnBackends:
+    """The server processes of an engine's connections: a commit of this process has fired
+    its topics here as it committed, and its notification, which comes back through the
+    listener too, would wake every loop a second time for nothing."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._pids: set[int] = set()
+        pool = engine.sync_engine
+        event.listen(pool, "connect", self._opened)
+        event.listen(pool, "close", self._closed)
+        event.listen(pool, "close_detached", self._closed)
+
+    def __contains__(self, pid: int) -> bool:
+        return pid in self._pids
+
+    def _opened(self, connection: Any, _record: object = None) -> None:
+        self._pids.add(connection.driver_connection.get_server_pid())
+
+    def _closed(self, connection: Any, _record: object = None) -> None:
+        self._pids.discard(connection.driver_connection.get_server_pid())
+
+
 class Listener:
-    def __init__(self, engine: AsyncEngine, channel: str, wakeups: Wakeups) -> None:
+    def __init__(
+        self, engine: AsyncEngine, channel: str, wakeups: Wakeups, own: OwnBackends
+    ) -> None:
         self.engine = engine
         self.channel = channel
         self.wakeups = wakeups
+        self.own = own
         # True while the connection is up and listening.
         self.listening = False
         # Set once the first connection listens.
@@ -73,5 +103,6 @@ class Listener:
         log.warning("database notifications: connection lost; reconnecting")
         await self.engine.dispose()
 
-    def _on_notify(self, _connection: object, _pid: int, _channel: str, topic: str) -> None:
-        self.wakeups.fire((topic,))
+    def _on_notify(self, _connection: object, pid: int, _channel: str, topic: str) -> None:
+        if pid not in self.own:
+            self.wakeups.fire((topic,))
