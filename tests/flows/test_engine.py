@@ -13,7 +13,7 @@ from contactflow.contacts.schemas import ContactCreate
 from contactflow.contacts.service import create_contact
 from contactflow.flows import service
 from contactflow.flows.definition import FlowDefinition
-from contactflow.flows.engine import consume
+from contactflow.flows.engine import BATCH, consume
 from contactflow.flows.models import FlowRun, StepRun
 from contactflow.flows.run_state import LeaseLost, RunSettings
 from contactflow.flows.runs import RunExecutor
@@ -22,7 +22,7 @@ from contactflow.mailsuite.tracking import Links, tracking_key
 from contactflow.platform.clock import utcnow
 from contactflow.platform.db import Database
 from tests.mailsuite.helpers import poll
-from tests.support import Tenant
+from tests.support import Tenant, make_tenant
 
 DEFINITION = FlowDefinition.model_validate(
     {
@@ -103,6 +103,24 @@ async def test_racing_consumers_evaluate_each_event_once_per_version(
     while await worker.run_once():
         pass
     assert await _tasks(quiet_db, quiet_tenant) == ["Call Ada", "Call Bob", "Call Cy", "Call Di"]
+
+
+async def test_the_consumer_looks_again_at_once_only_after_a_full_batch(
+    isolated_db: Database,
+) -> None:
+    tenant = await make_tenant(isolated_db)
+    flow_id = await _enabled_flow(isolated_db, tenant)
+    async with isolated_db.unit_of_work() as uow:
+        for number in range(BATCH + 1):
+            fields = ContactCreate(first_name=f"n{number}", email=f"n{number}@example.com")
+            await create_contact(uow, tenant.location_id, fields, "US")
+
+    # A full batch: more may follow. Then the last event, and the log read to its end: what
+    # comes later wakes the loop.
+    assert await consume(isolated_db)
+    assert not await consume(isolated_db)
+    runs = select(func.count()).select_from(FlowRun).where(FlowRun.flow_id == flow_id)
+    assert await _count(isolated_db, runs) == BATCH + 1
 
 
 async def test_a_dead_workers_run_is_taken_over_and_acts_once(

@@ -155,11 +155,14 @@ async def _consume(db: Database, behind: _Behind) -> bool:
         if found.events:
             # Wake the run loops at once (this process, and others through NOTIFY).
             uow.wake(topics.FLOW_RUNS)
-        return bool(found.events)
+        # A batch that was not full read the log to its end: what is appended later wakes
+        # the loop again, so it need not look at once.
+        return found.full
 
 
 async def consume(db: Database) -> bool:
-    """One round over every flow with unread events; True when it read any."""
+    """One round over every flow with unread events; True when one may have more (a batch
+    was full)."""
     busy = False
     for behind in await _flows_behind(db):
         busy = await _consume(db, behind) or busy

@@ -352,12 +352,16 @@ class Batch:
     end: int
     limit: int
 
+    @property
+    def full(self) -> bool:
+        """Whether more events may follow this batch's (it holds as many as a batch may)."""
+        return len(self.events) == self.limit
+
     def done(self) -> None:
         """Move the cursor past the batch: to its last event when the batch was full (more
         may follow), else to the end of the log as it was read (the consumer skips the
         events of other types in between)."""
-        full = len(self.events) == self.limit
-        self.cursor.position = self.events[-1].seq if full else self.end
+        self.cursor.position = self.events[-1].seq if self.full else self.end
 
 
 async def next_batch(
