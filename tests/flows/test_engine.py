@@ -123,6 +123,21 @@ async def test_the_consumer_looks_again_at_once_only_after_a_full_batch(
     assert await _count(isolated_db, runs) == BATCH + 1
 
 
+async def test_the_run_loop_looks_again_at_once_only_after_a_full_claim(
+    isolated_db: Database, outbound_http: httpx.AsyncClient
+) -> None:
+    tenant = await make_tenant(isolated_db)
+    await _enabled_flow(isolated_db, tenant)
+    worker = executor(isolated_db, outbound_http, "worker")
+    await _contacts(isolated_db, tenant, *(f"N{number}" for number in range(12)))
+    await consume(isolated_db)
+
+    # Ten of twelve due runs: more may be due. Then the last two, and nothing else was.
+    assert await worker.step()
+    assert not await worker.step()
+    assert len(await _tasks(isolated_db, tenant)) == 12
+
+
 async def test_a_dead_workers_run_is_taken_over_and_acts_once(
     quiet_db: Database, quiet_tenant: Tenant, outbound_http: httpx.AsyncClient
 ) -> None:

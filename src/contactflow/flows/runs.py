@@ -104,7 +104,10 @@ class RunExecutor:
         self._commits = GroupCommit(db)
 
     async def step(self) -> bool:
-        return await self.run_once() > 0
+        """One round; True when its claim filled a batch, so more runs are likely due. Runs
+        queued since the claim woke the loop with their commit, and those released until
+        later are waited for (`next_due`)."""
+        return await self.run_once() >= self.settings.batch_size
 
     async def next_due(self, after: datetime) -> datetime | None:
         """When the first run released until later (a delay, a retry) falls due after
