@@ -67,11 +67,6 @@ STOP_TIMEOUT = 15.0
 SETTLED_CPU = 0.10
 SETTLE_WINDOW = 2.0
 SETTLE_TIMEOUT = 300.0
-# Each run of numbered requests (and the capture) takes the next block of numbers, all of seven
-# digits, so that every POST /contacts/ of the process has a new email and a valid phone (+1415
-# and seven digits): 90 blocks, where both backends' runs take 14.
-NUMBERS_PER_BLOCK = 100_000
-_blocks = iter(range(10, 100))
 
 
 # ----------------------------------------------------------------------------- database
@@ -274,10 +269,7 @@ def _base(request: wrk.Request) -> int:
     """The first number of a run's block (0 for requests that are not numbered)."""
     if request.body is None or wrk.NUMBER not in request.body:
         return 0
-    block = next(_blocks, None)
-    if block is None:
-        raise RuntimeError("this process has used every block of seven-digit numbers")
-    return block * NUMBERS_PER_BLOCK
+    return wrk.next_base()
 
 
 def capture(base_url: str, planned: list[Scenario]) -> dict[str, Canned]:

@@ -175,8 +175,7 @@ def run_backend(backend: str, seconds: float, rate: float) -> Report:
                     seconds=seconds,
                     connections=CONNECTIONS,
                     threads=1,
-                    # Numbers of seven digits: every create's phone is a valid one.
-                    base=wrk.NUMBERS_PER_RUN,
+                    base=wrk.next_base(),
                     server_pid=target.pid,
                     scratch=Path(scratch),
                     pace_ms=round(CONNECTIONS * 1000 / rate),
