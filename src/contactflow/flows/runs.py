@@ -242,8 +242,8 @@ class RunExecutor:
             uow.origin = flow_origin(run.flow_id)
             yield uow, run
             if run.state == RUNNING:
-                run.lease_expires_at = utcnow() + self.settings.lease
                 run.updated_at = utcnow()
+                run.lease_expires_at = run.updated_at + self.settings.lease
 
     async def _record(self, uow: UnitOfWork, walk: Walk, step: Step, action: str) -> StepRun:
         """The step's run row in this transaction, added when the step has none yet.
